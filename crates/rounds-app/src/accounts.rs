@@ -1,0 +1,514 @@
+//! Local accounts, sign-in with throttling, sessions and the first
+//! administrator.
+
+use std::fmt;
+
+use rounds_core::audit::{AuditEntry, ClientInfo, Operation, Outcome};
+use rounds_core::model::{SiteRole, User};
+use rounds_core::validate::{display_name, InvalidInput, Password, Username};
+use rounds_core::{Timestamp, UserId};
+use rounds_store::{sessions, site, throttle, users};
+use serde_json::json;
+
+use crate::secrets::{hash_password, new_token, one_time_password, sha256_hex, verify_password};
+use crate::{Actor, App, AppError};
+
+/// A password shown once, to be changed at first sign-in. `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OneTimePassword(String);
+
+impl OneTimePassword {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for OneTimePassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OneTimePassword([redacted])")
+    }
+}
+
+/// The administrator created on first start.
+#[derive(Debug)]
+pub struct Bootstrap {
+    pub username: String,
+    pub password: OneTimePassword,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewUserInput {
+    pub username: String,
+    pub display_name: String,
+    /// None: Rounds makes a one-time password and returns it.
+    pub password: Option<String>,
+    pub admin: bool,
+}
+
+/// A change an administrator makes to an account.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub disabled: Option<bool>,
+    pub site_role: Option<SiteRole>,
+}
+
+/// A new session: the cookie's token (shown nowhere else) and the CSRF token.
+pub struct SignedIn {
+    pub token: String,
+    pub csrf_token: String,
+    pub user: User,
+    pub expires_at: Timestamp,
+}
+
+/// A live session found from its cookie.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub user: User,
+    pub csrf_token: String,
+    token_hash: String,
+}
+
+/// Who asks for an account change: a site administrator through the web,
+/// or the operator at the server's console (`rounds user …`).
+#[derive(Clone, Copy)]
+pub enum Caller<'a> {
+    Console,
+    User(&'a Actor),
+}
+
+const BOOTSTRAP_KEY: &str = "first_admin_created";
+const BOOTSTRAP_USERNAME: &str = "admin";
+
+impl App {
+    fn entry_by(&self, caller: Caller<'_>, operation: Operation) -> AuditEntry {
+        match caller {
+            Caller::User(actor) => self.entry_for(actor, operation, Outcome::Success),
+            Caller::Console => {
+                let mut entry = AuditEntry::new(operation, Outcome::Success, ClientInfo::default());
+                entry.actor_username = Some("(console)".into());
+                entry
+            }
+        }
+    }
+
+    async fn check_admin(&self, caller: Caller<'_>, action: &str) -> Result<(), AppError> {
+        match caller {
+            Caller::Console => Ok(()),
+            Caller::User(actor) => self.require_admin(actor, action).await,
+        }
+    }
+
+    /// On an empty database, creates the site administrator `admin` with a
+    /// one-time password, exactly once in the life of the database (even
+    /// with several instances starting together). None if it was done before.
+    pub async fn bootstrap_admin(&self) -> Result<Option<Bootstrap>, AppError> {
+        let password = one_time_password()?;
+        let hash = hash_password(password.clone()).await?;
+        let now = Timestamp::now();
+        let mut tx = self.db.write().await?;
+        if users::count(tx.conn()).await? > 0
+            || !site::set_once(tx.conn(), BOOTSTRAP_KEY, BOOTSTRAP_USERNAME, now).await?
+        {
+            return Ok(None);
+        }
+        let username = Username::from_trusted(BOOTSTRAP_USERNAME.into());
+        let user = users::insert(
+            tx.conn(),
+            &users::NewUser {
+                id: UserId::new_random(),
+                username: &username,
+                display_name: "Site administrator",
+                password_hash: &hash,
+                site_role: SiteRole::Admin,
+                must_change_password: true,
+                at: now,
+            },
+        )
+        .await?;
+        let mut entry = self.entry_by(Caller::Console, Operation::UserCreate);
+        entry.detail = json!({ "userId": user.id, "username": user.username, "siteRole": "admin", "firstStart": true });
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(Some(Bootstrap {
+            username: username.to_string(),
+            password: OneTimePassword(password),
+        }))
+    }
+
+    /// Creates an account. Without a password given, a one-time password is
+    /// made, returned, and must be changed at first sign-in.
+    pub async fn create_user(
+        &self,
+        caller: Caller<'_>,
+        input: &NewUserInput,
+    ) -> Result<(User, Option<OneTimePassword>), AppError> {
+        self.check_admin(caller, "createUser").await?;
+        let username = Username::parse(&input.username)?;
+        let display = display_name(&input.display_name)?;
+        let (password, one_time) = match &input.password {
+            Some(p) => (
+                Password::new_choice("password", p)?.expose().to_owned(),
+                None,
+            ),
+            None => {
+                let p = one_time_password()?;
+                (p.clone(), Some(OneTimePassword(p)))
+            }
+        };
+        let hash = hash_password(password).await?;
+        let role = if input.admin {
+            SiteRole::Admin
+        } else {
+            SiteRole::User
+        };
+        let now = Timestamp::now();
+        let mut tx = self.db.write().await?;
+        let user = users::insert(
+            tx.conn(),
+            &users::NewUser {
+                id: UserId::new_random(),
+                username: &username,
+                display_name: &display,
+                password_hash: &hash,
+                site_role: role,
+                must_change_password: one_time.is_some(),
+                at: now,
+            },
+        )
+        .await
+        .map_err(|e| {
+            if e.is_duplicate_of("username") {
+                AppError::Duplicate {
+                    field: "username",
+                    message: format!("the username {username} is taken"),
+                }
+            } else {
+                e.into()
+            }
+        })?;
+        let mut entry = self.entry_by(caller, Operation::UserCreate);
+        entry.detail =
+            json!({ "userId": user.id, "username": user.username, "siteRole": role.as_str() });
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok((user, one_time))
+    }
+
+    pub async fn list_users(&self, caller: Caller<'_>) -> Result<Vec<User>, AppError> {
+        self.check_admin(caller, "listUsers").await?;
+        let mut conn = self.db.read().await?;
+        Ok(users::list(&mut conn).await?)
+    }
+
+    pub async fn user_by_username(&self, raw: &str) -> Result<User, AppError> {
+        let username = Username::parse(raw)?;
+        let mut conn = self.db.read().await?;
+        users::by_username(&mut conn, &username)
+            .await?
+            .ok_or(AppError::NotFound { what: "user" })
+    }
+
+    /// Disables or enables an account, or changes its site role. Disabling
+    /// ends the account's sessions. The last active administrator stays.
+    pub async fn update_user(
+        &self,
+        caller: Caller<'_>,
+        id: UserId,
+        change: &UserChange,
+    ) -> Result<User, AppError> {
+        self.check_admin(caller, "updateUser").await?;
+        let now = Timestamp::now();
+        let mut tx = self.db.write().await?;
+        let user = users::by_id(tx.conn(), id)
+            .await?
+            .ok_or(AppError::NotFound { what: "user" })?;
+        let loses_admin = user.is_admin()
+            && !user.is_disabled()
+            && (change.disabled == Some(true) || change.site_role == Some(SiteRole::User));
+        if loses_admin && users::count_active_admins(tx.conn()).await? <= 1 {
+            return Err(AppError::Conflict {
+                message: "this is the last active site administrator; make another one first"
+                    .into(),
+            });
+        }
+        if let Some(disabled) = change.disabled {
+            users::set_disabled(tx.conn(), id, disabled.then_some(now), now).await?;
+            if disabled {
+                sessions::delete_for_user(tx.conn(), id).await?;
+            }
+        }
+        if let Some(role) = change.site_role {
+            users::set_site_role(tx.conn(), id, role, now).await?;
+        }
+        let updated = users::by_id(tx.conn(), id)
+            .await?
+            .ok_or(AppError::NotFound { what: "user" })?;
+        let mut entry = self.entry_by(caller, Operation::UserUpdate);
+        entry.detail = json!({
+            "userId": id,
+            "username": updated.username,
+            "disabled": change.disabled,
+            "siteRole": change.site_role.map(SiteRole::as_str),
+        });
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Gives the account a new one-time password and ends its sessions.
+    pub async fn reset_password(
+        &self,
+        caller: Caller<'_>,
+        id: UserId,
+    ) -> Result<OneTimePassword, AppError> {
+        self.check_admin(caller, "resetUserPassword").await?;
+        let password = one_time_password()?;
+        let hash = hash_password(password.clone()).await?;
+        let now = Timestamp::now();
+        let mut tx = self.db.write().await?;
+        if !users::set_password(tx.conn(), id, &hash, true, now).await? {
+            return Err(AppError::NotFound { what: "user" });
+        }
+        sessions::delete_for_user(tx.conn(), id).await?;
+        let mut entry = self.entry_by(caller, Operation::UserUpdate);
+        entry.detail = json!({ "userId": id, "passwordReset": true });
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(OneTimePassword(password))
+    }
+
+    /// The signed-in person replaces their password (and a one-time one).
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new: &str,
+    ) -> Result<(), AppError> {
+        let new = Password::new_choice("newPassword", new)?;
+        if new.expose() == current {
+            return Err(
+                InvalidInput::new("newPassword", "must differ from the current password").into(),
+            );
+        }
+        let stored = {
+            let mut conn = self.db.read().await?;
+            users::password_hash(&mut conn, actor.user.id).await?
+        };
+        if !verify_password(current.to_owned(), stored).await {
+            return Err(
+                InvalidInput::new("currentPassword", "is not your current password").into(),
+            );
+        }
+        let hash = hash_password(new.expose().to_owned()).await?;
+        let mut tx = self.db.write().await?;
+        users::set_password(tx.conn(), actor.user.id, &hash, false, Timestamp::now()).await?;
+        let entry = self.entry_for(actor, Operation::PasswordChange, Outcome::Success);
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Checks a username and password and opens a session. Failed attempts
+    /// are counted per account and per client address; past the limit the
+    /// account or address is locked for the window.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, AppError> {
+        let now = Timestamp::now();
+        let typed = username.trim().to_lowercase();
+        let typed: String = typed.chars().take(64).collect();
+        let user_key = format!("user:{typed}");
+        let addr_key = format!("addr:{}", client.addr.as_deref().unwrap_or("unknown"));
+
+        let locked = {
+            let mut conn = self.db.read().await?;
+            let a = throttle::locked_until(&mut conn, &user_key, now).await?;
+            let b = throttle::locked_until(&mut conn, &addr_key, now).await?;
+            a.max(b)
+        };
+        if let Some(until) = locked {
+            self.refuse_sign_in(
+                &typed,
+                client,
+                "locked after too many failed sign-ins",
+                false,
+            )
+            .await?;
+            return Err(AppError::SignInLocked { until });
+        }
+
+        let found = match (Username::parse(&typed), Password::offered(password)) {
+            (Ok(name), Some(_)) => {
+                let mut conn = self.db.read().await?;
+                users::with_hash(&mut conn, &name).await?
+            }
+            _ => None,
+        };
+        let hash = found.as_ref().map(|f| f.password_hash.clone());
+        let password_ok = verify_password(password.to_owned(), hash).await;
+        let user = match found {
+            Some(found) if password_ok && !found.user.is_disabled() => found.user,
+            Some(found) if password_ok => {
+                self.refuse_sign_in(&typed, client, "account disabled", false)
+                    .await?;
+                let _ = found;
+                return Err(AppError::BadCredentials);
+            }
+            Some(_) => {
+                self.refuse_sign_in(&typed, client, "wrong password", true)
+                    .await?;
+                return Err(AppError::BadCredentials);
+            }
+            None => {
+                self.refuse_sign_in(&typed, client, "unknown username", true)
+                    .await?;
+                return Err(AppError::BadCredentials);
+            }
+        };
+
+        let token = new_token()?;
+        let csrf_token = new_token()?;
+        let expires_at = now.plus_secs(self.config.session_absolute_secs);
+        let mut tx = self.db.write().await?;
+        throttle::clear(tx.conn(), &user_key).await?;
+        sessions::insert(
+            tx.conn(),
+            &sessions::NewSession {
+                token_hash: &sha256_hex(&token),
+                user_id: user.id,
+                csrf_token: &csrf_token,
+                at: now,
+                expires_at,
+                client_addr: client.addr.as_deref(),
+                user_agent: client.user_agent.as_deref(),
+            },
+        )
+        .await?;
+        let actor = Actor {
+            user: user.clone(),
+            client: client.clone(),
+        };
+        let entry = self.entry_for(&actor, Operation::SignIn, Outcome::Success);
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(SignedIn {
+            token,
+            csrf_token,
+            user,
+            expires_at,
+        })
+    }
+
+    async fn refuse_sign_in(
+        &self,
+        typed: &str,
+        client: &ClientInfo,
+        reason: &str,
+        count: bool,
+    ) -> Result<(), AppError> {
+        let now = Timestamp::now();
+        let c = &self.config;
+        let mut tx = self.db.write().await?;
+        if count {
+            let addr_key = format!("addr:{}", client.addr.as_deref().unwrap_or("unknown"));
+            throttle::record_failure(
+                tx.conn(),
+                &format!("user:{typed}"),
+                now,
+                c.signin_window_secs,
+                c.signin_max_failures_per_account,
+                c.signin_window_secs,
+            )
+            .await?;
+            throttle::record_failure(
+                tx.conn(),
+                &addr_key,
+                now,
+                c.signin_window_secs,
+                c.signin_max_failures_per_address,
+                c.signin_window_secs,
+            )
+            .await?;
+        }
+        let mut entry = AuditEntry::new(
+            Operation::SignInRefused,
+            Outcome::Refused(reason.into()),
+            client.clone(),
+        );
+        entry.actor_username = Some(typed.to_owned());
+        if let Ok(name) = Username::parse(typed) {
+            entry.actor_id = users::by_username(tx.conn(), &name).await?.map(|u| u.id);
+        }
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The live session for a cookie token, if any; expired ones are removed.
+    pub async fn resolve_session(&self, token: &str) -> Result<Option<SessionInfo>, AppError> {
+        let now = Timestamp::now();
+        let token_hash = sha256_hex(token);
+        let mut conn = self.db.read().await?;
+        let Some(row) = sessions::find(&mut conn, &token_hash).await? else {
+            return Ok(None);
+        };
+        let idle_cutoff = now.minus_secs(self.config.session_idle_secs);
+        let user = users::by_id(&mut conn, row.user_id).await?;
+        let user = match user {
+            Some(user)
+                if row.expires_at > now
+                    && row.last_seen_at > idle_cutoff
+                    && !user.is_disabled() =>
+            {
+                user
+            }
+            _ => {
+                sessions::delete(&mut conn, &token_hash).await?;
+                return Ok(None);
+            }
+        };
+        // Note activity, but not on every request.
+        let touch_every = (self.config.session_idle_secs / 4).clamp(1, 60);
+        if row.last_seen_at <= now.minus_secs(touch_every) {
+            sessions::touch(&mut conn, &token_hash, now).await?;
+        }
+        Ok(Some(SessionInfo {
+            user,
+            csrf_token: row.csrf_token,
+            token_hash,
+        }))
+    }
+
+    /// Ends the session and records the sign-out.
+    pub async fn sign_out(
+        &self,
+        session: &SessionInfo,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let mut tx = self.db.write().await?;
+        sessions::delete(tx.conn(), &session.token_hash).await?;
+        let actor = Actor {
+            user: session.user.clone(),
+            client: client.clone(),
+        };
+        let entry = self.entry_for(&actor, Operation::SignOut, Outcome::Success);
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes sessions that have run out (run now and then by the server).
+    pub async fn purge_expired_sessions(&self) -> Result<u64, AppError> {
+        let now = Timestamp::now();
+        let mut conn = self.db.read().await?;
+        Ok(sessions::delete_expired(
+            &mut conn,
+            now,
+            now.minus_secs(self.config.session_idle_secs),
+        )
+        .await?)
+    }
+}

@@ -1,0 +1,42 @@
+use rounds_core::validate::InvalidInput;
+use rounds_core::Timestamp;
+use rounds_store::StoreError;
+use thiserror::Error;
+
+/// Why a use case did not go through. Each variant carries a message that
+/// can be shown to the person who asked; `Store` is the only one whose
+/// detail stays in the server's log.
+#[derive(Debug, Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Invalid(#[from] InvalidInput),
+    #[error("{message}")]
+    Duplicate {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    #[error("{message}")]
+    Forbidden { message: String },
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("too many failed sign-ins; try again after {until}")]
+    SignInLocked { until: Timestamp },
+    #[error("choose a new password before doing anything else")]
+    PasswordChangeRequired,
+    #[error("{message}")]
+    Conflict { message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AppError {
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            message: message.into(),
+        }
+    }
+}

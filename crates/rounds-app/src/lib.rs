@@ -1,0 +1,94 @@
+//! Rounds' use cases over storage: accounts and sessions, care teams, the
+//! access rule and the audit trail. The web layer and the CLI call these;
+//! they never touch SQL themselves.
+
+mod access;
+mod accounts;
+mod audit;
+mod error;
+mod secrets;
+mod teams;
+
+use rounds_core::audit::ClientInfo;
+use rounds_core::model::User;
+use rounds_store::Db;
+
+pub use access::Need;
+pub use accounts::{
+    Bootstrap, Caller, NewUserInput, OneTimePassword, SessionInfo, SignedIn, UserChange,
+};
+pub use audit::{AuditExport, AuditQuery, ExportFormat, VerifyReport};
+pub use error::AppError;
+pub use rounds_store::{Backend, DbOptions, StoreError};
+pub use teams::TeamDetail;
+
+/// Session and sign-in limits.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// A session unused for this long ends.
+    pub session_idle_secs: u64,
+    /// A session ends this long after sign-in, used or not.
+    pub session_absolute_secs: u64,
+    /// Failed sign-ins allowed per account within the window.
+    pub signin_max_failures_per_account: u32,
+    /// Failed sign-ins allowed per client address within the window.
+    pub signin_max_failures_per_address: u32,
+    /// The window over which failures are counted, and the lockout length.
+    pub signin_window_secs: u64,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_secs: 30 * 60,
+            session_absolute_secs: 12 * 60 * 60,
+            signin_max_failures_per_account: 5,
+            signin_max_failures_per_address: 20,
+            signin_window_secs: 15 * 60,
+        }
+    }
+}
+
+/// Everything a request needs: the database and the limits.
+#[derive(Clone)]
+pub struct App {
+    db: Db,
+    config: AppConfig,
+}
+
+/// A signed-in person making a request, and from where.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user: User,
+    pub client: ClientInfo,
+}
+
+impl App {
+    /// Opens the database at `url` and brings its schema up to date.
+    pub async fn open(
+        url: &str,
+        db_options: &DbOptions,
+        config: AppConfig,
+    ) -> Result<Self, StoreError> {
+        let db = Db::open(url, db_options).await?;
+        db.migrate().await?;
+        Ok(Self { db, config })
+    }
+
+    pub fn config(&self) -> &AppConfig {
+        &self.config
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// True when the database answers.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.db.ping().await
+    }
+
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+}

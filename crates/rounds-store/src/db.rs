@@ -1,0 +1,175 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::migrations::Embedded;
+use crate::StoreError;
+
+/// Which database a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            Err(StoreError::UnsupportedUrl(format!("scheme {scheme:?}")))
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The database: a pool plus what it takes to write to it safely.
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    writer: Arc<Mutex<()>>,
+}
+
+/// Arbitrary constant naming Rounds' writer lock among PostgreSQL advisory locks.
+const PG_WRITER_LOCK: i64 = 0x526f_756e_6473;
+
+impl Db {
+    /// Opens (for SQLite: creates if missing) the database at `url`.
+    pub async fn open(url: &str, options: &DbOptions) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let mut pool_options = AnyPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout);
+        if backend == Backend::Sqlite {
+            pool_options = pool_options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                         PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool_options
+            .connect(&sqlite_create_if_missing(url))
+            .await
+            .map_err(StoreError::Open)?;
+        Ok(Self {
+            pool,
+            backend,
+            writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the embedded migrations that have not run yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = sqlx::migrate::Migrator::new(Embedded(self.backend))
+            .await
+            .map_err(StoreError::Migrate)?;
+        migrator.run(&self.pool).await.map_err(StoreError::Migrate)
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.read().await?;
+        conn.ping().await.map_err(StoreError::Database)
+    }
+
+    /// A pooled connection for reads and single-statement writes.
+    pub async fn read(&self) -> Result<PoolConnection<Any>, StoreError> {
+        self.pool.acquire().await.map_err(StoreError::Database)
+    }
+
+    /// Starts a write transaction. Writers are serialised: on SQLite by this
+    /// process (SQLite has one writer anyway) and by taking the write lock
+    /// at once, so a transaction that reads before it writes never meets a
+    /// stale snapshot; on PostgreSQL by a transaction-scoped advisory lock,
+    /// which also holds across several Rounds instances.
+    pub async fn write(&self) -> Result<WriteTx<'_>, StoreError> {
+        let guard = self.writer.lock().await;
+        let mut tx = self.pool.begin().await?;
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::query(
+                    "UPDATE site_state SET state_value = state_value WHERE state_key = 'writer'",
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+            Backend::Postgres => {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(PG_WRITER_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Ok(WriteTx { tx, _guard: guard })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// SQLite URLs get `mode=rwc` so a new data directory starts with a new file.
+fn sqlite_create_if_missing(url: &str) -> String {
+    if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}mode=rwc")
+    } else {
+        url.to_owned()
+    }
+}
+
+/// A write transaction holding the writer lock until commit or drop
+/// (dropping it rolls back).
+pub struct WriteTx<'a> {
+    tx: Transaction<'static, Any>,
+    _guard: MutexGuard<'a, ()>,
+}
+
+impl WriteTx<'_> {
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(StoreError::from)
+    }
+}

@@ -1,0 +1,31 @@
+//! Storage for Rounds: one sqlx code path serving SQLite and PostgreSQL.
+//!
+//! How one path serves both (decided once, see README "Storage"):
+//! - Queries go through sqlx's `Any` driver, chosen at run time from the URL.
+//! - Every query is written in the SQL both databases share, with `$1`-style
+//!   parameters (SQLite accepts them as numbered parameters).
+//! - Only portable types cross the boundary: TEXT, 64-bit integers (times are
+//!   Unix milliseconds, flags are 0/1) and NULL. Ids are UUID text.
+//! - The schema is kept as two migration folders, `migrations/sqlite` and
+//!   `migrations/postgres`, one file per step with the same tables, columns
+//!   and constraints; DDL is where the dialects really differ.
+//! - Writes go through [`Db::write`], which serialises writers the way each
+//!   backend needs (see [`WriteTx`]), so the audit chain stays one chain.
+//!
+//! Functions take `&mut AnyConnection`, so the caller decides whether they
+//! run inside a write transaction or on a plain pooled connection.
+
+mod db;
+mod error;
+mod migrations;
+
+pub mod audit;
+pub mod sessions;
+pub mod site;
+pub mod teams;
+pub mod throttle;
+pub mod users;
+
+pub use db::{Backend, Db, DbOptions, WriteTx};
+pub use error::StoreError;
+pub use sqlx::AnyConnection;

@@ -1,0 +1,25 @@
+//! Installation-wide facts, each written at most once.
+
+use rounds_core::Timestamp;
+use sqlx::AnyConnection;
+
+use crate::StoreError;
+
+/// Records `key` if it is not recorded yet; false if it already was.
+pub async fn set_once(
+    conn: &mut AnyConnection,
+    key: &str,
+    value: &str,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO site_state (state_key, state_value, set_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (state_key) DO NOTHING",
+    )
+    .bind(key)
+    .bind(value)
+    .bind(at.millis())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# scripts/test.sh: the one test command for Rounds, on a fresh clone and in CI.
+#
+# What it does, stopping at the first failure:
+#   1. cargo fmt --all -- --check
+#   2. cargo clippy --workspace --all-targets -- -D warnings
+#   3. makes sure a PostgreSQL server is available for the tests (see below)
+#   4. cargo test --workspace [ARGS...]
+# Any arguments are passed on to `cargo test`, e.g.
+#   scripts/test.sh -- --nocapture
+#   scripts/test.sh some_test_name
+# The exit status is that of the first failing step (cargo's own status).
+#
+# PostgreSQL: the tests read ROUNDS_TEST_POSTGRES_URL, the URL of a role that
+# may CREATE DATABASE. If it is not set, this script starts a throwaway server
+# of its own (installing Debian's `postgresql` package with apt-get if no
+# server binaries are found under /usr/lib/postgresql/*/bin), on a free port
+# from 55432 upwards, in a temporary directory, and stops and deletes it on
+# exit. A cluster the Debian package may have started on 5432 is left alone.
+#
+# Environment variables honoured:
+#   ROUNDS_TEST_POSTGRES_URL  use this server instead of starting one, e.g.
+#                             postgres://postgres@127.0.0.1:5432/postgres
+#   ROUNDS_TEST_SKIP_LINT=1   skip cargo fmt and cargo clippy (fast iteration)
+#   ROUNDS_PG_BIN_GLOB        where to look for server binaries
+#                             (default: /usr/lib/postgresql/*/bin)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+PG_BIN_GLOB=${ROUNDS_PG_BIN_GLOB:-/usr/lib/postgresql/*/bin}
+PG_FIRST_PORT=55432
+PG_MAX_TRIES=100
+
+PG_BIN=""   # directory with initdb and pg_ctl
+PG_DIR=""   # temporary directory of our throwaway server ("" if none)
+
+# Run a PostgreSQL server tool as the user that owns the cluster: initdb
+# refuses to run as root, so as root we use the `postgres` system user.
+as_pg() {
+    if [[ $EUID -eq 0 ]]; then
+        (cd / && runuser -u postgres -- "$@")
+    else
+        "$@"
+    fi
+}
+
+# Print the newest directory matching PG_BIN_GLOB that has initdb and pg_ctl.
+find_pg_bin() {
+    local dir best=""
+    while IFS= read -r dir; do
+        if [[ -x $dir/initdb && -x $dir/pg_ctl ]]; then
+            best=$dir
+        fi
+    done < <(compgen -G "$PG_BIN_GLOB" | sort -V)
+    [[ -n $best ]] && printf '%s\n' "$best"
+}
+
+install_pg() {
+    local sudo=()
+    if [[ $EUID -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 \
+            || die "no PostgreSQL server found and not root (and no sudo) to install it; install Debian's 'postgresql' package or set ROUNDS_TEST_POSTGRES_URL"
+        sudo=(sudo)
+    fi
+    command -v apt-get >/dev/null 2>&1 \
+        || die "no PostgreSQL server found and no apt-get to install one; install PostgreSQL or set ROUNDS_TEST_POSTGRES_URL"
+    log "PostgreSQL: installing Debian's postgresql package (apt-get)"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+}
+
+port_is_free() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 - "$1" <<'EOF' 2>/dev/null
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+finally:
+    s.close()
+EOF
+    else
+        [[ -z $(ss -Htln "sport = :$1" 2>/dev/null) ]]
+    fi
+}
+
+stop_pg() {
+    local status=$?
+    if [[ -n $PG_DIR ]]; then
+        if [[ -f $PG_DIR/data/postmaster.pid ]]; then
+            log "PostgreSQL: stopping throwaway server"
+            as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -s stop >/dev/null 2>&1 || true
+            # Should pg_ctl have failed, make sure the postmaster is gone anyway.
+            local pid
+            pid=$(head -n 1 "$PG_DIR/data/postmaster.pid" 2>/dev/null || true)
+            if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+                kill -KILL "$pid" 2>/dev/null || true
+            fi
+        fi
+        rm -rf -- "$PG_DIR"
+        PG_DIR=""
+    fi
+    exit "$status"
+}
+
+start_pg() {
+    PG_BIN=$(find_pg_bin) || true
+    if [[ -z $PG_BIN ]]; then
+        install_pg
+        PG_BIN=$(find_pg_bin) \
+            || die "installed postgresql but found no initdb/pg_ctl in $PG_BIN_GLOB"
+    fi
+    log "PostgreSQL: using server binaries in $PG_BIN"
+
+    if [[ $EUID -eq 0 ]] && ! id -u postgres >/dev/null 2>&1; then
+        log "PostgreSQL: creating the 'postgres' system user"
+        useradd --system --user-group --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin postgres
+    fi
+
+    trap stop_pg EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    # Short fixed prefix: the Unix socket path must stay under ~100 bytes.
+    PG_DIR=$(mktemp -d /tmp/rounds-pg.XXXXXX)
+    if [[ $EUID -eq 0 ]]; then
+        chown postgres: "$PG_DIR"
+    fi
+
+    log "PostgreSQL: initdb in $PG_DIR/data"
+    if ! as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres \
+            --no-sync -E UTF8 --no-locale >"$PG_DIR/initdb.log" 2>&1; then
+        cat "$PG_DIR/initdb.log" >&2
+        die "initdb failed"
+    fi
+
+    local port=$PG_FIRST_PORT tries=0 logfile=$PG_DIR/server.log
+    while :; do
+        if ((tries >= PG_MAX_TRIES)); then
+            die "no free port found in $PG_FIRST_PORT..$((port - 1))"
+        fi
+        tries=$((tries + 1))
+        if ! port_is_free "$port"; then
+            port=$((port + 1))
+            continue
+        fi
+        rm -f -- "$logfile"
+        if as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$logfile" -w -t 60 -s \
+                -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+                start >"$PG_DIR/pg_ctl.out" 2>&1; then
+            break
+        fi
+        # Lost a race for the port with another process: try the next one.
+        if grep -q 'Address already in use' "$logfile" 2>/dev/null \
+                && ! [[ -f $PG_DIR/data/postmaster.pid ]]; then
+            log "PostgreSQL: port $port was taken meanwhile, trying the next one"
+            port=$((port + 1))
+            continue
+        fi
+        cat "$PG_DIR/pg_ctl.out" >&2 || true
+        printf -- '----- PostgreSQL server log (%s) -----\n' "$logfile" >&2
+        cat "$logfile" >&2 2>/dev/null || true
+        printf -- '----- end of server log -----\n' >&2
+        die "the throwaway PostgreSQL server failed to start"
+    done
+
+    export ROUNDS_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+    log "PostgreSQL: throwaway server running at $ROUNDS_TEST_POSTGRES_URL"
+}
+
+check_given_pg() {
+    log "PostgreSQL: using ROUNDS_TEST_POSTGRES_URL from the environment"
+    local isready
+    isready=$(command -v pg_isready 2>/dev/null) \
+        || isready=$(compgen -G "$PG_BIN_GLOB/pg_isready" | sort -V | tail -n 1) \
+        || true
+    if [[ -n $isready ]]; then
+        "$isready" -q -t 10 -d "$ROUNDS_TEST_POSTGRES_URL" \
+            || die "PostgreSQL at ROUNDS_TEST_POSTGRES_URL is not reachable (pg_isready failed)"
+    else
+        log "PostgreSQL: pg_isready not found, trusting ROUNDS_TEST_POSTGRES_URL as is"
+    fi
+}
+
+if [[ ${ROUNDS_TEST_SKIP_LINT:-0} == 1 ]]; then
+    log "skipping cargo fmt and cargo clippy (ROUNDS_TEST_SKIP_LINT=1)"
+else
+    log "cargo fmt --all -- --check"
+    cargo fmt --all -- --check
+    log "cargo clippy --workspace --all-targets -- -D warnings"
+    cargo clippy --workspace --all-targets -- -D warnings
+fi
+
+if [[ -n ${ROUNDS_TEST_POSTGRES_URL:-} ]]; then
+    check_given_pg
+else
+    start_pg
+fi
+
+log "cargo test --workspace${*:+ $*}"
+cargo test --workspace "$@"
+log "all checks passed"
