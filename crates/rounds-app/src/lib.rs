@@ -20,6 +20,7 @@ pub use accounts::{
 pub use audit::{AuditExport, AuditQuery, ExportFormat, VerifyReport};
 pub use error::AppError;
 pub use rounds_store::{Backend, DbOptions, StoreError};
+pub use secrets::new_token;
 pub use teams::TeamDetail;
 
 /// Session and sign-in limits.

@@ -8,6 +8,6 @@ pub mod model;
 pub mod timestamp;
 pub mod validate;
 
-pub use id::{Id, TeamId, UserId};
+pub use id::{Id, IdKind, InvalidId, TeamId, UserId};
 pub use timestamp::Timestamp;
 pub use validate::{InvalidInput, Password, TeamName, Username};

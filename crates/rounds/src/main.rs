@@ -1,1 +1,64 @@
-fn main() {}
+//! `rounds`: the one binary. `rounds serve` runs the web server; the other
+//! subcommands administer the same database from the console.
+
+mod commands;
+mod config;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{ServeArgs, StorageArgs};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rounds",
+    version,
+    about = "Shared patient lists for hospital care teams"
+)]
+struct Cli {
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web server (creates the first administrator on an empty database)
+    Serve(ServeArgs),
+    /// Manage accounts from the console
+    #[command(subcommand)]
+    User(commands::user::UserCommand),
+    /// Work with the audit log
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => commands::serve::run(&cli.storage, &args).await,
+            Command::User(cmd) => commands::user::run(&cli.storage, cmd).await,
+            Command::Audit(cmd) => commands::audit::run(&cli.storage, cmd).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

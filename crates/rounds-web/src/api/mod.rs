@@ -1,0 +1,97 @@
+//! The JSON API under `/api/v1`. Every route is registered through
+//! utoipa-axum, so the OpenAPI document at `/api/openapi.json` is generated
+//! from the same code that serves the routes and cannot drift from it.
+
+pub(crate) mod audit;
+pub mod dto;
+pub(crate) mod session;
+pub(crate) use session::{clear_session_cookie, session_cookie};
+mod teams;
+mod users;
+
+use axum::http::StatusCode;
+use rounds_core::{Id, IdKind};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rounds API",
+        description = "Care-team patient lists. Sign in with POST /api/v1/session; the session cookie \
+                       authenticates later calls, and every state-changing call must send the \
+                       csrfToken from sign-in in the X-CSRF-Token header. Errors share one shape: \
+                       {\"error\": {\"code\", \"message\", \"field\"?}}."
+    ),
+    modifiers(&SessionCookie),
+    tags(
+        (name = "session", description = "Signing in and out"),
+        (name = "users", description = "Accounts (site administrators)"),
+        (name = "teams", description = "Care teams and their members"),
+        (name = "audit", description = "The audit trail (site administrators)"),
+    )
+)]
+struct ApiDoc;
+
+struct SessionCookie;
+
+impl Modify for SessionCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::extract::SESSION_COOKIE,
+            ))),
+        );
+        components.add_security_scheme(
+            "csrf",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-CSRF-Token"))),
+        );
+    }
+}
+
+/// The API's routes and their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(session::sign_in, session::sign_out))
+        .routes(routes!(session::get_me))
+        .routes(routes!(session::change_password))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::update_user))
+        .routes(routes!(users::reset_user_password))
+        .routes(routes!(teams::list_teams, teams::create_team))
+        .routes(routes!(teams::get_team))
+        .routes(routes!(teams::add_team_member))
+        .routes(routes!(
+            teams::update_team_member,
+            teams::remove_team_member
+        ))
+        .routes(routes!(audit::search_audit))
+        .routes(routes!(audit::export_audit))
+}
+
+/// Parses a path id, naming the parameter when it is not one.
+fn parse_id<K: IdKind>(field: &str, raw: &str) -> Result<Id<K>, ApiError> {
+    raw.parse().map_err(|e| ApiError::invalid_id(field, e))
+}
+
+fn parse_choice<T: std::str::FromStr>(
+    field: &str,
+    raw: &str,
+    allowed: &str,
+) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!("{field}: {raw:?} is not one of {allowed}"),
+        )
+        .with_field(field)
+    })
+}

@@ -1,0 +1,168 @@
+//! The one JSON error shape of the API, and how every failure maps to it.
+//!
+//! ```json
+//! { "error": { "code": "validation_failed", "message": "username: must not be empty", "field": "username" } }
+//! ```
+//! `code` is stable and meant for programs; `message` is for people; `field`
+//! names the input at fault when there is one. Internal causes (SQL, I/O)
+//! go to the server log, never into the response.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rounds_app::{AppError, StoreError};
+use rounds_core::Timestamp;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `validation_failed`, `not_found`.
+    pub code: &'static str,
+    /// What went wrong and what to do, for a person.
+    pub message: String,
+    /// The input field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// An error on its way to an API client.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "sign in first: this needs a session (POST /api/v1/session)",
+        )
+    }
+
+    pub fn csrf() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf_failed",
+            "missing or wrong X-CSRF-Token header: send the csrfToken from sign-in with every change",
+        )
+    }
+
+    pub fn invalid_id(field: &str, err: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_id", err.to_string()).with_field(field)
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Invalid(invalid) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                invalid.to_string(),
+            )
+            .with_field(invalid.field),
+            AppError::Duplicate { field, message } => {
+                Self::new(StatusCode::CONFLICT, "duplicate", message).with_field(field)
+            }
+            AppError::NotFound { what } => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+            ),
+            AppError::Forbidden { message } => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+            }
+            AppError::Unauthenticated => Self::unauthenticated(),
+            AppError::BadCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                "wrong username or password",
+            ),
+            AppError::SignInLocked { until } => {
+                let secs = (until.millis() - Timestamp::now().millis()).max(0) / 1000 + 1;
+                let mut e = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many failed sign-ins; try again after {until}"),
+                );
+                e.retry_after = u64::try_from(secs).ok();
+                e
+            }
+            AppError::PasswordChangeRequired => Self::new(
+                StatusCode::FORBIDDEN,
+                "password_change_required",
+                "choose a new password first (POST /api/v1/me/password)",
+            ),
+            AppError::Conflict { message } => Self::new(StatusCode::CONFLICT, "conflict", message),
+            AppError::Store(store) => store_error(&store),
+        }
+    }
+}
+
+fn store_error(err: &StoreError) -> ApiError {
+    match err {
+        StoreError::Database(sqlx_err) if sqlx_err.to_string().contains("timed out") => {
+            tracing::error!(error = %err, "database unavailable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database is busy or unreachable; try again shortly",
+            )
+        }
+        _ => {
+            tracing::error!(error = %err, "storage failure");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "something went wrong on the server; the administrator can find the cause in its log",
+            )
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                field: self.field,
+            },
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

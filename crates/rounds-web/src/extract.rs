@@ -1,0 +1,196 @@
+//! Request extractors: the client's address and agent, JSON bodies whose
+//! rejections use the API's error shape, and the signed-in actor.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum_extra::extract::CookieJar;
+use rounds_app::{Actor, AppError, SessionInfo};
+use rounds_core::audit::ClientInfo;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+pub const SESSION_COOKIE: &str = "rounds_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Where a request came from: the peer address (or the first
+/// X-Forwarded-For entry when Rounds is told it sits behind a proxy) and
+/// the user agent, cut to 256 characters.
+pub struct Client(pub ClientInfo);
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let forwarded = state
+            .web
+            .trust_forwarded_for
+            .then(|| parts.headers.get("x-forwarded-for"))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect());
+        Ok(Self(ClientInfo {
+            addr: forwarded.or(peer),
+            user_agent,
+        }))
+    }
+}
+
+/// A JSON body; malformed JSON, a wrong content type and fields that do not
+/// fit come back in the API's error shape, naming the field where serde can.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            let detail =
+                std::error::Error::source(e).map_or_else(|| e.body_text(), |s| s.to_string());
+            let mut err = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("the request body does not fit: {detail}"),
+            );
+            if let Some(field) = backticked(&detail) {
+                err = err.with_field(field);
+            }
+            err
+        }
+        JsonRejection::JsonSyntaxError(e) => {
+            let detail =
+                std::error::Error::source(e).map_or_else(|| e.body_text(), |s| s.to_string());
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the request body is not valid JSON: {detail}"),
+            )
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large (at most 64 KiB)",
+        ),
+        other => ApiError::new(other.status(), "invalid_body", other.body_text()),
+    }
+}
+
+/// serde names fields in backticks: "unknown field `foo`", "missing field `bar`".
+fn backticked(detail: &str) -> Option<String> {
+    let start = detail.find('`')? + 1;
+    let len = detail[start..].find('`')?;
+    Some(detail[start..start + len].to_owned())
+}
+
+/// The live session behind the request's cookie, if any.
+pub async fn session_of(parts: &Parts, state: &AppState) -> Result<Option<SessionInfo>, AppError> {
+    let jar = CookieJar::from_headers(&parts.headers);
+    match jar.get(SESSION_COOKIE) {
+        Some(cookie) if !cookie.value().is_empty() => {
+            state.app.resolve_session(cookie.value()).await
+        }
+        _ => Ok(None),
+    }
+}
+
+fn is_state_changing(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Constant-time comparison for tokens.
+pub fn tokens_match(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Any signed-in API caller, even one who must still change a one-time
+/// password. State-changing requests must carry the session's CSRF token.
+pub struct ApiSession {
+    pub session: SessionInfo,
+    pub actor: Actor,
+}
+
+impl FromRequestParts<AppState> for ApiSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Client(client) = Client::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let session = session_of(parts, state)
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?;
+        if is_state_changing(&parts.method) {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !tokens_match(sent, &session.csrf_token) {
+                return Err(ApiError::csrf());
+            }
+        }
+        let actor = Actor {
+            user: session.user.clone(),
+            client,
+        };
+        Ok(Self { session, actor })
+    }
+}
+
+/// A signed-in API caller who may use the whole API.
+pub struct ApiActor(pub Actor);
+
+impl FromRequestParts<AppState> for ApiActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ApiSession { actor, .. } = ApiSession::from_request_parts(parts, state).await?;
+        if actor.user.must_change_password {
+            return Err(AppError::PasswordChangeRequired.into());
+        }
+        Ok(Self(actor))
+    }
+}

@@ -1,0 +1,274 @@
+//! Server-rendered pages. Templates are minijinja with HTML auto-escaping;
+//! no HTML is put together in Rust strings. Every form that changes
+//! something carries the session's CSRF token.
+
+mod admin;
+mod session;
+mod teams;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use minijinja::{context, Environment, Value};
+use rounds_app::{Actor, AppError, SessionInfo};
+use serde::de::DeserializeOwned;
+
+use crate::api::dto::UserDto;
+use crate::extract::{session_of, tokens_match, Client};
+use crate::AppState;
+
+pub fn templates() -> Environment<'static> {
+    let mut env = Environment::new();
+    let sources = [
+        ("base.html", include_str!("../../templates/base.html")),
+        ("sign_in.html", include_str!("../../templates/sign_in.html")),
+        (
+            "password.html",
+            include_str!("../../templates/password.html"),
+        ),
+        ("teams.html", include_str!("../../templates/teams.html")),
+        ("team.html", include_str!("../../templates/team.html")),
+        (
+            "admin_users.html",
+            include_str!("../../templates/admin_users.html"),
+        ),
+        (
+            "admin_audit.html",
+            include_str!("../../templates/admin_audit.html"),
+        ),
+        ("message.html", include_str!("../../templates/message.html")),
+    ];
+    for (name, source) in sources {
+        if let Err(err) = env.add_template(name, source) {
+            // The templates are part of the binary; a broken one is a build bug
+            // caught by the tests, reported here rather than panicking.
+            tracing::error!(template = name, error = %err, "template does not compile");
+        }
+    }
+    env
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/teams") }))
+        .route("/static/style.css", get(style))
+        .route(
+            "/sign-in",
+            get(session::sign_in_page).post(session::sign_in),
+        )
+        .route("/sign-out", post(session::sign_out))
+        .route(
+            "/account/password",
+            get(session::password_page).post(session::change_password),
+        )
+        .route("/teams", get(teams::teams_page).post(teams::create_team))
+        .route("/teams/{team_id}", get(teams::team_page))
+        .route("/teams/{team_id}/members", post(teams::add_member))
+        .route(
+            "/teams/{team_id}/members/{user_id}",
+            post(teams::update_member),
+        )
+        .route(
+            "/teams/{team_id}/members/{user_id}/remove",
+            post(teams::remove_member),
+        )
+        .route(
+            "/admin/users",
+            get(admin::users_page).post(admin::create_user),
+        )
+        .route("/admin/users/{user_id}", post(admin::update_user))
+        .route(
+            "/admin/users/{user_id}/reset-password",
+            post(admin::reset_password),
+        )
+        .route("/admin/audit", get(admin::audit_page))
+        .route("/admin/audit/export", get(admin::audit_export))
+}
+
+async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/style.css"),
+    )
+        .into_response()
+}
+
+/// Renders `name` with `ctx`; the page context always has `me` and `csrf`
+/// when someone is signed in.
+pub(crate) fn render(state: &AppState, status: StatusCode, name: &str, ctx: Value) -> Response {
+    let result = state
+        .templates
+        .get_template(name)
+        .and_then(|t| t.render(ctx));
+    match result {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(err) => {
+            tracing::error!(template = name, error = %err, "cannot render page");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be shown; the cause is in the server log.",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A page that only says something (errors, refusals).
+pub(crate) fn message(
+    state: &AppState,
+    session: Option<&SessionInfo>,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+) -> Response {
+    render(
+        state,
+        status,
+        "message.html",
+        context! { title, text, me => session.map(|s| UserDto::from(&s.user)), csrf => session.map(|s| s.csrf_token.clone()) },
+    )
+}
+
+pub fn not_found_page() -> Response {
+    (StatusCode::NOT_FOUND, Html("<!doctype html><title>Not found</title><p>Not found. <a href=\"/teams\">Back to your teams</a></p>")).into_response()
+}
+
+/// How an [`AppError`] looks on a page.
+pub(crate) fn app_error_page(state: &AppState, session: &SessionInfo, err: AppError) -> Response {
+    let api = crate::error::ApiError::from(err);
+    let title = match api.status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Not allowed",
+        s if s.is_server_error() => "Something went wrong",
+        _ => "That did not work",
+    };
+    message(state, Some(session), api.status, title, &api.message)
+}
+
+/// A signed-in person on a page; anyone else is sent to sign in, and
+/// someone with a one-time password to choose their own first.
+pub struct PageActor {
+    pub actor: Actor,
+    pub session: SessionInfo,
+}
+
+impl PageActor {
+    pub fn page_context(&self) -> (UserDto, String) {
+        (
+            UserDto::from(&self.actor.user),
+            self.session.csrf_token.clone(),
+        )
+    }
+}
+
+/// The session part of [`PageActor`], without the password-change rule.
+pub struct PageSession(pub PageActor);
+
+impl FromRequestParts<AppState> for PageSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Client(client) = Client::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let session = match session_of(parts, state).await {
+            Ok(Some(session)) => session,
+            Ok(None) => {
+                let next = parts.uri.path_and_query().map_or("/teams", |p| p.as_str());
+                let target = format!("/sign-in?next={}", urlencode(next));
+                return Err(Redirect::to(&target).into_response());
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot read the session");
+                return Err((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Rounds cannot reach its database; try again shortly.",
+                )
+                    .into_response());
+            }
+        };
+        parts.extensions.insert(session.clone());
+        Ok(Self(PageActor {
+            actor: Actor {
+                user: session.user.clone(),
+                client,
+            },
+            session,
+        }))
+    }
+}
+
+impl FromRequestParts<AppState> for PageActor {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let PageSession(page) = PageSession::from_request_parts(parts, state).await?;
+        if page.actor.user.must_change_password {
+            return Err(Redirect::to("/account/password").into_response());
+        }
+        Ok(page)
+    }
+}
+
+/// A form with a `csrf_token` field.
+pub trait CsrfField {
+    fn csrf_token(&self) -> &str;
+}
+
+/// A posted form whose CSRF token matches the session's (taken after a
+/// [`PageActor`] or [`PageSession`] in the handler's arguments).
+pub struct CheckedForm<T>(pub T);
+
+impl<T: DeserializeOwned + CsrfField> FromRequest<AppState> for CheckedForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = req.extensions().get::<SessionInfo>().cloned();
+        let Some(session) = session else {
+            return Err(Redirect::to("/sign-in").into_response());
+        };
+        let form: Result<Form<T>, FormRejection> = Form::from_request(req, state).await;
+        match form {
+            Ok(Form(value)) if tokens_match(value.csrf_token(), &session.csrf_token) => Ok(Self(value)),
+            Ok(_) => Err(message(
+                state,
+                Some(&session),
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "This form was not sent from your current session (its security token does not match). Go back, reload the page and try again.",
+            )),
+            Err(rejection) => Err(message(
+                state,
+                Some(&session),
+                StatusCode::BAD_REQUEST,
+                "Form not understood",
+                &rejection.body_text(),
+            )),
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,219 @@
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::CookieJar;
+use minijinja::context;
+use rounds_app::AppError;
+use serde::Deserialize;
+
+use super::{render, CheckedForm, CsrfField, PageSession};
+use crate::api::dto::UserDto;
+use crate::extract::{tokens_match, Client};
+use crate::AppState;
+
+/// Before there is a session, the sign-in form is protected by a
+/// double-submit token: a cookie and a hidden field that must agree.
+const SIGNIN_COOKIE: &str = "rounds_signin";
+
+#[derive(Deserialize)]
+pub struct NextParam {
+    next: Option<String>,
+}
+
+/// Only same-site paths are followed after sign-in.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/teams",
+    }
+}
+
+fn signin_form(
+    state: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    username: &str,
+    next: &str,
+    error: Option<String>,
+) -> Response {
+    let token = match rounds_app::new_token() {
+        Ok(t) => t,
+        Err(_) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, "no randomness available").into_response()
+        }
+    };
+    let mut cookie = Cookie::new(SIGNIN_COOKIE, token.clone());
+    cookie.set_http_only(true);
+    cookie.set_same_site(SameSite::Strict);
+    cookie.set_secure(state.web.cookie_secure);
+    cookie.set_path("/sign-in");
+    let page = render(
+        state,
+        status,
+        "sign_in.html",
+        context! { csrf => token, username, next, error },
+    );
+    (jar.add(cookie), page).into_response()
+}
+
+pub async fn sign_in_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<NextParam>,
+) -> Response {
+    let next = safe_next(q.next.as_deref()).to_owned();
+    signin_form(&state, jar, StatusCode::OK, "", &next, None)
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    Client(client): Client,
+    jar: CookieJar,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref()).to_owned();
+    let cookie_token = jar
+        .get(SIGNIN_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if cookie_token.is_empty() || !tokens_match(&cookie_token, &form.csrf_token) {
+        let error = Some("The sign-in form expired. Please try again.".to_owned());
+        return signin_form(
+            &state,
+            jar,
+            StatusCode::FORBIDDEN,
+            &form.username,
+            &next,
+            error,
+        );
+    }
+    match state
+        .app
+        .sign_in(&form.username, &form.password, &client)
+        .await
+    {
+        Ok(signed_in) => {
+            let target = if signed_in.user.must_change_password {
+                "/account/password".to_owned()
+            } else {
+                next
+            };
+            let jar = jar
+                .remove(Cookie::build(SIGNIN_COOKIE).path("/sign-in"))
+                .add(crate::api::session_cookie(&state, signed_in.token));
+            (jar, Redirect::to(&target)).into_response()
+        }
+        Err(err) => {
+            let status = match &err {
+                AppError::BadCredentials => StatusCode::UNAUTHORIZED,
+                AppError::SignInLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            let text = crate::error::ApiError::from(err).message;
+            signin_form(&state, jar, status, &form.username, &next, Some(text))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf_token: String,
+}
+
+impl CsrfField for CsrfOnly {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+pub async fn sign_out(
+    State(state): State<AppState>,
+    PageSession(page): PageSession,
+    jar: CookieJar,
+    CheckedForm(_): CheckedForm<CsrfOnly>,
+) -> Response {
+    if let Err(err) = state.app.sign_out(&page.session, &page.actor.client).await {
+        tracing::error!(error = %err, "sign-out failed");
+    }
+    (
+        jar.add(crate::api::clear_session_cookie(&state)),
+        Redirect::to("/sign-in"),
+    )
+        .into_response()
+}
+
+pub async fn password_page(
+    State(state): State<AppState>,
+    PageSession(page): PageSession,
+) -> Response {
+    let (me, csrf) = page.page_context();
+    let forced = me.must_change_password;
+    render(
+        &state,
+        StatusCode::OK,
+        "password.html",
+        context! { me, csrf, forced },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf_token: String,
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+impl CsrfField for PasswordForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    PageSession(page): PageSession,
+    CheckedForm(form): CheckedForm<PasswordForm>,
+) -> Response {
+    let (me, csrf) = page.page_context();
+    let forced = me.must_change_password;
+    let error = if form.new_password != form.confirm_password {
+        Some((
+            "confirmPassword".to_owned(),
+            "The two new passwords differ.".to_owned(),
+        ))
+    } else {
+        match state
+            .app
+            .change_password(&page.actor, &form.current_password, &form.new_password)
+            .await
+        {
+            Ok(()) => return Redirect::to("/teams?done=password").into_response(),
+            Err(err) => {
+                let api = crate::error::ApiError::from(err);
+                Some((api.field.unwrap_or_default(), api.message))
+            }
+        }
+    };
+    let me: UserDto = me;
+    render(
+        &state,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "password.html",
+        context! { me, csrf, forced, error => error.map(|(field, text)| context! { field, text }) },
+    )
+}

@@ -1,0 +1,304 @@
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::context;
+use rounds_core::model::TeamRole;
+use rounds_core::{TeamId, UserId};
+use serde::Deserialize;
+
+use super::{app_error_page, message, render, CheckedForm, CsrfField, PageActor};
+use crate::api::dto::{MemberDto, TeamDto, TeamSummaryDto};
+use crate::error::ApiError;
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+fn notice(done: Option<&str>) -> Option<&'static str> {
+    match done? {
+        "password" => Some("Your new password is set."),
+        "added" => Some("Member added."),
+        "role" => Some("Role changed."),
+        "removed" => Some("Member removed."),
+        "created" => Some("Team created. Add its members below."),
+        _ => None,
+    }
+}
+
+/// A field error for the page, from anything the app refused.
+fn form_error(err: rounds_app::AppError) -> minijinja::Value {
+    let api = ApiError::from(err);
+    context! { field => api.field, text => api.message }
+}
+
+async fn teams_view(
+    state: &AppState,
+    page: &PageActor,
+    status: StatusCode,
+    name: &str,
+    error: Option<minijinja::Value>,
+    done: Option<&str>,
+) -> Response {
+    let teams = match state.app.list_teams(&page.actor).await {
+        Ok(t) => t,
+        Err(err) => return app_error_page(state, &page.session, err),
+    };
+    let teams: Vec<TeamSummaryDto> = teams.iter().map(TeamSummaryDto::from).collect();
+    let (me, csrf) = page.page_context();
+    render(
+        state,
+        status,
+        "teams.html",
+        context! { me, csrf, teams, name, error, notice => notice(done) },
+    )
+}
+
+pub async fn teams_page(
+    State(state): State<AppState>,
+    page: PageActor,
+    Query(q): Query<Done>,
+) -> Response {
+    teams_view(&state, &page, StatusCode::OK, "", None, q.done.as_deref()).await
+}
+
+#[derive(Deserialize)]
+pub struct CreateTeamForm {
+    csrf_token: String,
+    #[serde(default)]
+    name: String,
+}
+
+impl CsrfField for CreateTeamForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+pub async fn create_team(
+    State(state): State<AppState>,
+    page: PageActor,
+    CheckedForm(form): CheckedForm<CreateTeamForm>,
+) -> Response {
+    match state.app.create_team(&page.actor, &form.name).await {
+        Ok(team) => Redirect::to(&format!("/teams/{}?done=created", team.id)).into_response(),
+        Err(err) => {
+            teams_view(
+                &state,
+                &page,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form.name,
+                Some(form_error(err)),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+fn team_id(state: &AppState, page: &PageActor, raw: &str) -> Result<TeamId, Response> {
+    raw.parse().map_err(|_| {
+        message(
+            state,
+            Some(&page.session),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such team.",
+        )
+    })
+}
+
+fn user_id(state: &AppState, page: &PageActor, raw: &str) -> Result<UserId, Response> {
+    raw.parse().map_err(|_| {
+        message(
+            state,
+            Some(&page.session),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such member.",
+        )
+    })
+}
+
+struct AddAttempt<'a> {
+    username: &'a str,
+    role: &'a str,
+    error: minijinja::Value,
+}
+
+async fn team_view(
+    state: &AppState,
+    page: &PageActor,
+    id: TeamId,
+    status: StatusCode,
+    attempt: Option<AddAttempt<'_>>,
+    done: Option<&str>,
+) -> Response {
+    let detail = match state.app.get_team(&page.actor, id).await {
+        Ok(d) => d,
+        Err(err) => return app_error_page(state, &page.session, err),
+    };
+    let (me, csrf) = page.page_context();
+    let members: Vec<MemberDto> = detail.members.iter().map(MemberDto::from).collect();
+    let (username, role, error) = match attempt {
+        Some(a) => (a.username, a.role, Some(a.error)),
+        None => ("", "member", None),
+    };
+    render(
+        state,
+        status,
+        "team.html",
+        context! {
+            me, csrf, members,
+            team => TeamDto::from(&detail.team),
+            is_owner => detail.my_role == TeamRole::Owner,
+            my_role => detail.my_role.as_str(),
+            username, role, error,
+            notice => notice(done),
+        },
+    )
+}
+
+pub async fn team_page(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path(raw): Path<String>,
+    Query(q): Query<Done>,
+) -> Response {
+    match team_id(&state, &page, &raw) {
+        Ok(id) => team_view(&state, &page, id, StatusCode::OK, None, q.done.as_deref()).await,
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AddMemberForm {
+    csrf_token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    role: String,
+}
+
+impl CsrfField for AddMemberForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+fn parse_role(raw: &str) -> Result<TeamRole, rounds_app::AppError> {
+    raw.parse().map_err(|()| {
+        rounds_core::InvalidInput::new("role", format!("{raw:?} is not one of owner, member"))
+            .into()
+    })
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path(raw): Path<String>,
+    CheckedForm(form): CheckedForm<AddMemberForm>,
+) -> Response {
+    let id = match team_id(&state, &page, &raw) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let result = match parse_role(&form.role) {
+        Ok(role) => state
+            .app
+            .add_member(&page.actor, id, &form.username, role)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/teams/{id}?done=added")).into_response(),
+        Err(
+            err @ (rounds_app::AppError::NotFound { .. } | rounds_app::AppError::Forbidden { .. }),
+        ) => app_error_page(&state, &page.session, err),
+        Err(err) => {
+            let attempt = AddAttempt {
+                username: &form.username,
+                role: &form.role,
+                error: form_error(err),
+            };
+            team_view(
+                &state,
+                &page,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(attempt),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    csrf_token: String,
+    #[serde(default)]
+    role: String,
+}
+
+impl CsrfField for RoleForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+pub async fn update_member(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path((team_raw, user_raw)): Path<(String, String)>,
+    CheckedForm(form): CheckedForm<RoleForm>,
+) -> Response {
+    let (team, user) = match (
+        team_id(&state, &page, &team_raw),
+        user_id(&state, &page, &user_raw),
+    ) {
+        (Ok(t), Ok(u)) => (t, u),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let result = match parse_role(&form.role) {
+        Ok(role) => state.app.update_member(&page.actor, team, user, role).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/teams/{team}?done=role")).into_response(),
+        Err(err) => app_error_page(&state, &page.session, err),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RemoveForm {
+    csrf_token: String,
+}
+
+impl CsrfField for RemoveForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path((team_raw, user_raw)): Path<(String, String)>,
+    CheckedForm(_): CheckedForm<RemoveForm>,
+) -> Response {
+    let (team, user) = match (
+        team_id(&state, &page, &team_raw),
+        user_id(&state, &page, &user_raw),
+    ) {
+        (Ok(t), Ok(u)) => (t, u),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    match state.app.remove_member(&page.actor, team, user).await {
+        Ok(()) if user == page.actor.user.id => Redirect::to("/teams").into_response(),
+        Ok(()) => Redirect::to(&format!("/teams/{team}?done=removed")).into_response(),
+        Err(err) => app_error_page(&state, &page.session, err),
+    }
+}

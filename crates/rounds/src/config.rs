@@ -1,0 +1,264 @@
+//! Settings, from (highest first) command-line flags, `ROUNDS_*` environment
+//! variables, an optional TOML file, and built-in defaults. README.md's
+//! "Configuration" table lists every one; `rounds serve --help` too.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Deserialize;
+
+/// Where the data lives; shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// TOML file with settings (keys as in README's table, e.g. `listen = "0.0.0.0:8080"`)
+    #[arg(long, env = "ROUNDS_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for Rounds' own files (the SQLite database by default) [default: ./rounds-data]
+    #[arg(long, env = "ROUNDS_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB [default: SQLite file rounds.db in the data directory]
+    #[arg(
+        long,
+        env = "ROUNDS_DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Most database connections held open [default: 10]
+    #[arg(
+        long,
+        env = "ROUNDS_DB_MAX_CONNECTIONS",
+        global = true,
+        value_name = "N"
+    )]
+    pub db_max_connections: Option<u32>,
+}
+
+/// Settings of `rounds serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "ROUNDS_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// The address people use to reach Rounds, e.g. https://rounds.hospital.example; an https address marks cookies Secure
+    #[arg(long, env = "ROUNDS_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Rounds is served over HTTPS by a proxy in front of it: mark cookies Secure
+    #[arg(long, env = "ROUNDS_BEHIND_TLS", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub behind_tls: Option<bool>,
+    /// Take the client address from X-Forwarded-For (only behind a proxy that sets it)
+    #[arg(long, env = "ROUNDS_TRUST_FORWARDED_FOR", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub trust_forwarded_for: Option<bool>,
+    /// Seconds of inactivity after which a session ends [default: 1800]
+    #[arg(long, env = "ROUNDS_SESSION_IDLE_TIMEOUT", value_name = "SECONDS")]
+    pub session_idle_timeout: Option<u64>,
+    /// Seconds after sign-in at which a session ends regardless [default: 43200]
+    #[arg(long, env = "ROUNDS_SESSION_ABSOLUTE_TIMEOUT", value_name = "SECONDS")]
+    pub session_absolute_timeout: Option<u64>,
+    /// Failed sign-ins per account before it is locked for the window [default: 5]
+    #[arg(long, env = "ROUNDS_SIGNIN_MAX_FAILURES", value_name = "N")]
+    pub signin_max_failures: Option<u32>,
+    /// Failed sign-ins per client address before it is locked for the window [default: 20]
+    #[arg(long, env = "ROUNDS_SIGNIN_MAX_FAILURES_PER_ADDRESS", value_name = "N")]
+    pub signin_max_failures_per_address: Option<u32>,
+    /// Seconds over which failed sign-ins are counted, and the lockout length [default: 900]
+    #[arg(long, env = "ROUNDS_SIGNIN_WINDOW", value_name = "SECONDS")]
+    pub signin_window: Option<u64>,
+    /// Log format: text or json [default: text]
+    #[arg(long, env = "ROUNDS_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// The TOML file: the same settings, snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub db_max_connections: Option<u32>,
+    pub listen: Option<SocketAddr>,
+    pub public_url: Option<String>,
+    pub behind_tls: Option<bool>,
+    pub trust_forwarded_for: Option<bool>,
+    pub session_idle_timeout: Option<u64>,
+    pub session_absolute_timeout: Option<u64>,
+    pub signin_max_failures: Option<u32>,
+    pub signin_max_failures_per_address: Option<u32>,
+    pub signin_window: Option<u64>,
+    pub log_format: Option<String>,
+}
+
+impl FileSettings {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("the configuration file {} is not valid", path.display()))
+    }
+}
+
+/// Storage settings with every layer applied.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub db_max_connections: u32,
+}
+
+impl Storage {
+    pub fn resolve(args: &StorageArgs, file: &FileSettings) -> anyhow::Result<Self> {
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("./rounds-data"));
+        let database_url = match args
+            .database_url
+            .clone()
+            .or_else(|| file.database_url.clone())
+        {
+            Some(url) => url,
+            None => format!("sqlite://{}", data_dir.join("rounds.db").display()),
+        };
+        Ok(Self {
+            data_dir,
+            database_url,
+            db_max_connections: args
+                .db_max_connections
+                .or(file.db_max_connections)
+                .unwrap_or(10),
+        })
+    }
+
+    /// The URL without its password, for messages.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(&self.database_url)
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((creds, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match creds.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings of the server with every layer applied.
+#[derive(Debug, Clone)]
+pub struct Serve {
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub cookie_secure: bool,
+    pub trust_forwarded_for: bool,
+    pub app: rounds_app::AppConfig,
+    pub log_format: LogFormat,
+}
+
+impl Serve {
+    pub fn resolve(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<Self> {
+        let defaults = rounds_app::AppConfig::default();
+        let public_url = args.public_url.clone().or_else(|| file.public_url.clone());
+        if let Some(url) = &public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("public_url {url:?} must start with http:// or https://");
+            }
+        }
+        let behind_tls = args.behind_tls.or(file.behind_tls).unwrap_or(false);
+        let https_public = public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+        let log_format = match args
+            .log_format
+            .as_deref()
+            .or(file.log_format.as_deref())
+            .unwrap_or("text")
+        {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => bail!("log_format {other:?} must be text or json"),
+        };
+        let app = rounds_app::AppConfig {
+            session_idle_secs: args
+                .session_idle_timeout
+                .or(file.session_idle_timeout)
+                .unwrap_or(defaults.session_idle_secs),
+            session_absolute_secs: args
+                .session_absolute_timeout
+                .or(file.session_absolute_timeout)
+                .unwrap_or(defaults.session_absolute_secs),
+            signin_max_failures_per_account: args
+                .signin_max_failures
+                .or(file.signin_max_failures)
+                .unwrap_or(defaults.signin_max_failures_per_account),
+            signin_max_failures_per_address: args
+                .signin_max_failures_per_address
+                .or(file.signin_max_failures_per_address)
+                .unwrap_or(defaults.signin_max_failures_per_address),
+            signin_window_secs: args
+                .signin_window
+                .or(file.signin_window)
+                .unwrap_or(defaults.signin_window_secs),
+        };
+        if app.session_idle_secs == 0 || app.session_absolute_secs == 0 {
+            bail!("session timeouts must be at least 1 second");
+        }
+        if app.signin_max_failures_per_account == 0 || app.signin_max_failures_per_address == 0 {
+            bail!("sign-in failure limits must be at least 1");
+        }
+        Ok(Self {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            public_url,
+            cookie_secure: behind_tls || https_public,
+            trust_forwarded_for: args
+                .trust_forwarded_for
+                .or(file.trust_forwarded_for)
+                .unwrap_or(false),
+            app,
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://rounds:s3cret@db/rounds"),
+            "postgres://rounds:***@db/rounds"
+        );
+        assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn file_refuses_unknown_keys() {
+        assert!(toml::from_str::<FileSettings>("listne = \"x\"").is_err());
+        let ok: Result<FileSettings, _> =
+            toml::from_str("listen = \"0.0.0.0:9000\"\nbehind_tls = true");
+        assert!(ok.is_ok_and(|f| f.behind_tls == Some(true)));
+    }
+}
