@@ -3,6 +3,7 @@
 //!   that team, so its existence is not revealed;
 //! - a member reaching for an owner-only action gets "forbidden";
 //! - site-wide administration needs a site administrator.
+//!
 //! Every refusal is written to the audit log.
 
 use rounds_core::audit::{AuditEntry, Operation, Outcome};

@@ -107,6 +107,8 @@ impl FileSettings {
 #[derive(Debug, Clone)]
 pub struct Storage {
     pub data_dir: PathBuf,
+    /// The database is the default SQLite file inside `data_dir`.
+    pub in_data_dir: bool,
     pub database_url: String,
     pub db_max_connections: u32,
 }
@@ -118,16 +120,16 @@ impl Storage {
             .clone()
             .or_else(|| file.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from("./rounds-data"));
-        let database_url = match args
+        let configured = args
             .database_url
             .clone()
-            .or_else(|| file.database_url.clone())
-        {
-            Some(url) => url,
-            None => format!("sqlite://{}", data_dir.join("rounds.db").display()),
-        };
+            .or_else(|| file.database_url.clone());
+        let in_data_dir = configured.is_none();
+        let database_url = configured
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("rounds.db").display()));
         Ok(Self {
             data_dir,
+            in_data_dir,
             database_url,
             db_max_connections: args
                 .db_max_connections

@@ -15,7 +15,7 @@ pub async fn open_app(
     config: AppConfig,
 ) -> anyhow::Result<App> {
     let storage = Storage::resolve(args, file)?;
-    if storage.database_url.starts_with("sqlite:") {
+    if storage.in_data_dir {
         create_private_dir(&storage.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",

@@ -43,6 +43,8 @@ pub async fn run(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<Exit
         .unwrap_or_else(|| format!("http://{local}"));
     let base = base.trim_end_matches('/').to_owned();
 
+    let shutdown = shutdown_signal()?;
+
     // The one-time password goes to the console only, never to the log.
     if let Some(first) = app
         .bootstrap_admin()
@@ -74,7 +76,7 @@ pub async fn run(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<Exit
         cookie_secure: settings.cookie_secure,
         trust_forwarded_for: settings.trust_forwarded_for,
     };
-    rounds_web::serve(listener, AppState::new(app.clone(), web), shutdown_signal())
+    rounds_web::serve(listener, AppState::new(app.clone(), web), shutdown)
         .await
         .context("the web server stopped with an error")?;
     purge.abort();
@@ -83,27 +85,27 @@ pub async fn run(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// A future that completes on Ctrl-C or SIGTERM. The handlers are installed
+/// now, before the server says it is running, so no signal is missed.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+            tracing::info!("shutting down: finishing requests in flight");
+        })
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down: finishing requests in flight");
+        })
+    }
 }

@@ -58,10 +58,7 @@ async fn run_with(app: &rounds_app::App, cmd: UserCommand) -> anyhow::Result<Exi
             }
         }
         UserCommand::List => {
-            println!(
-                "{:<24} {:<32} {:<6} {}",
-                "USERNAME", "NAME", "ROLE", "STATUS"
-            );
+            println!("{:<24} {:<32} {:<6} STATUS", "USERNAME", "NAME", "ROLE");
             for u in app.list_users(Caller::Console).await? {
                 let status = if u.is_disabled() {
                     "disabled"

@@ -1,0 +1,229 @@
+//! Every API operation in the OpenAPI document × {anonymous, member of
+//! another team, member, owner, site administrator} → the expected status.
+//! An operation without an expectation here fails the test, so a new route
+//! cannot slip in unchecked.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::both;
+use crate::common::{Backend, Client, TestApp, PASSWORD};
+
+const ROLES: [&str; 5] = ["anonymous", "outsider", "member", "owner", "admin"];
+
+/// Expected status per role, in the order of `ROLES`.
+fn expected(op: &str) -> Option<[u16; 5]> {
+    Some(match op {
+        // anonymous signs in with a wrong password; the others with their own.
+        "signIn" => [401, 200, 200, 200, 200],
+        "signOut" => [401, 204, 204, 204, 204],
+        "getMe" => [401, 200, 200, 200, 200],
+        "changePassword" => [401, 204, 204, 204, 204],
+        "createUser" => [401, 403, 403, 403, 201],
+        "listUsers" => [401, 403, 403, 403, 200],
+        "updateUser" => [401, 403, 403, 403, 200],
+        "resetUserPassword" => [401, 403, 403, 403, 200],
+        "listTeams" => [401, 200, 200, 200, 200],
+        "createTeam" => [401, 201, 201, 201, 201],
+        "getTeam" => [401, 404, 200, 200, 404],
+        "addTeamMember" => [401, 404, 403, 201, 404],
+        "updateTeamMember" => [401, 404, 403, 204, 404],
+        "removeTeamMember" => [401, 404, 403, 204, 404],
+        "searchAudit" => [401, 403, 403, 403, 200],
+        "exportAudit" => [401, 403, 403, 403, 200],
+        _ => return None,
+    })
+}
+
+struct Op {
+    id: String,
+    method: Method,
+    path: String,
+}
+
+async fn operations(app: &TestApp) -> Vec<Op> {
+    let doc: Value = reqwest::get(app.url("/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap_or("").starts_with("3."),
+        "an OpenAPI 3 document"
+    );
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            ops.push(Op {
+                id: id.to_owned(),
+                method: method.to_uppercase().parse().expect("method"),
+                path: path.clone(),
+            });
+        }
+    }
+    ops
+}
+
+/// The world each operation is tried in: a team with an owner, a member and
+/// a member to act on ("target"), another team with its own owner
+/// ("outsider"), a site administrator outside both teams, and an account
+/// that belongs to no team ("extra").
+struct World {
+    app: TestApp,
+    team: String,
+    target: String,
+}
+
+impl World {
+    async fn new(backend: Backend) -> Self {
+        let app = TestApp::spawn(backend).await;
+        app.user("admin1", true).await;
+        app.user("auditor", true).await;
+        for u in ["owner", "member", "outsider", "target", "extra"] {
+            app.user(u, false).await;
+        }
+        let target = app
+            .app
+            .user_by_username("target")
+            .await
+            .unwrap()
+            .id
+            .to_string();
+        let owner = app.client("owner").await;
+        let team = owner.create_team("Ward 7").await;
+        for (u, role) in [("member", "member"), ("target", "member")] {
+            let r = owner
+                .post(
+                    &format!("/api/v1/teams/{team}/members"),
+                    json!({"username": u, "role": role}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+        let outsider = app.client("outsider").await;
+        outsider.create_team("Ward 9").await;
+        Self { app, team, target }
+    }
+
+    async fn client_for(&self, role: &str) -> Client {
+        match role {
+            "anonymous" => Client::new(&self.app),
+            "admin" => self.app.client("admin1").await,
+            other => self.app.client(other).await,
+        }
+    }
+
+    fn request(&self, op: &Op, role: &str) -> (String, Option<Value>) {
+        let path = op
+            .path
+            .replace("{teamId}", &self.team)
+            .replace("{userId}", &self.target);
+        let body = match op.id.as_str() {
+            "signIn" => Some(json!({
+                "username": if role == "anonymous" { "owner" } else if role == "admin" { "admin1" } else { role },
+                "password": if role == "anonymous" { "not the password at all" } else { PASSWORD },
+            })),
+            "changePassword" => {
+                Some(json!({"currentPassword": PASSWORD, "newPassword": "another long password 2"}))
+            }
+            "createUser" => {
+                Some(json!({"username": format!("new-{role}"), "displayName": "New Person"}))
+            }
+            "updateUser" => Some(json!({"disabled": true})),
+            "createTeam" => Some(json!({"name": format!("Team of {role}")})),
+            "addTeamMember" => Some(json!({"username": "extra", "role": "member"})),
+            "updateTeamMember" => Some(json!({"role": "owner"})),
+            _ if op.method == Method::POST || op.method == Method::PATCH => Some(json!({})),
+            _ => None,
+        };
+        (path, body)
+    }
+}
+
+async fn matrix(backend: Backend) {
+    let probe = TestApp::spawn(backend).await;
+    let ops = operations(&probe).await;
+    probe.stop().await;
+
+    let missing: Vec<&str> = ops
+        .iter()
+        .filter(|o| expected(&o.id).is_none())
+        .map(|o| o.id.as_str())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "operations without an access expectation: {missing:?}"
+    );
+    let ids: BTreeSet<&str> = ops.iter().map(|o| o.id.as_str()).collect();
+    for required in [
+        "signIn",
+        "signOut",
+        "getMe",
+        "createUser",
+        "listUsers",
+        "listTeams",
+        "createTeam",
+        "getTeam",
+        "addTeamMember",
+        "updateTeamMember",
+        "removeTeamMember",
+        "searchAudit",
+        "exportAudit",
+    ] {
+        assert!(ids.contains(required), "the API lacks {required}");
+    }
+
+    let mut failures = Vec::new();
+    for op in &ops {
+        // A fresh world per operation, so one role's success cannot change
+        // what the next role meets; the owner and admin go last.
+        let world = World::new(backend).await;
+        let want = expected(&op.id).unwrap();
+        let mut refusals = 0;
+        for (i, role) in ROLES.iter().enumerate() {
+            let client = world.client_for(role).await;
+            let (path, body) = world.request(op, role);
+            let reply = client.send(op.method.clone(), &path, body).await;
+            if reply.status.as_u16() != want[i] {
+                failures.push(format!(
+                    "{} {} as {role}: got {}, want {} ({})",
+                    op.id, path, reply.status, want[i], reply.text
+                ));
+            }
+            if reply.status.is_client_error() && !reply.text.is_empty() {
+                assert!(
+                    !reply.code().is_empty(),
+                    "{} as {role}: error without the JSON error shape: {}",
+                    op.id,
+                    reply.text
+                );
+            }
+            if *role != "anonymous" && matches!(reply.status.as_u16(), 403 | 404) {
+                refusals += 1;
+            }
+        }
+        // Every refused access by a signed-in person is in the audit log.
+        let auditor = world.app.client("auditor").await;
+        let recorded = auditor.audit("operation=AccessRefused&limit=500").await;
+        assert_eq!(
+            recorded.len(),
+            refusals,
+            "{}: AccessRefused records {recorded:?}",
+            op.id
+        );
+        world.app.stop().await;
+    }
+    assert!(
+        failures.is_empty(),
+        "access matrix mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+both!(matrix);

@@ -1,0 +1,294 @@
+//! The test harness: a real Rounds server on 127.0.0.1 over a fresh
+//! database (a SQLite file in a temporary directory, or a new PostgreSQL
+//! database on the server named by ROUNDS_TEST_POSTGRES_URL), and an HTTP
+//! client that signs in like any API user.
+
+use std::net::SocketAddr;
+
+use reqwest::{Method, StatusCode};
+use rounds_app::{App, AppConfig, Caller, DbOptions, NewUserInput};
+use serde_json::{json, Value};
+use sqlx::Connection;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async test body once per backend: `both!(name, body_fn)`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::common::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+pub const PASSWORD: &str = "a long test password 1";
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("rounds.db").display()
+                );
+                Self {
+                    url,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin = std::env::var("ROUNDS_TEST_POSTGRES_URL").expect(
+                    "ROUNDS_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
+                     which starts a throwaway PostgreSQL, or point it at one that may CREATE DATABASE",
+                );
+                let name = format!("rounds_test_{}", uuid_like());
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to the test PostgreSQL");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create a test database");
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+                Self {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+/// 32 random hex digits (a random UUID without its hyphens).
+fn uuid_like() -> String {
+    rounds_core::TeamId::new_random()
+        .to_string()
+        .replace('-', "")
+}
+
+/// A running server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub app: App,
+    pub db: TestDb,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, AppConfig::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, config: AppConfig) -> Self {
+        // Server logs show up with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .with_test_writer()
+            .try_init();
+        let db = TestDb::new(backend).await;
+        let options = DbOptions {
+            max_connections: 5,
+            ..DbOptions::default()
+        };
+        let app = App::open(&db.url, &options, config)
+            .await
+            .expect("open the test database");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state = rounds_web::AppState::new(app.clone(), rounds_web::WebConfig::default());
+        let server = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            rounds_web::serve(listener, state, shutdown)
+                .await
+                .expect("server");
+        });
+        Self {
+            addr,
+            app,
+            db,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Creates an account from the console with the standard test password.
+    pub async fn user(&self, username: &str, admin: bool) -> String {
+        let input = NewUserInput {
+            username: username.into(),
+            display_name: format!("{username} display"),
+            password: Some(PASSWORD.into()),
+            admin,
+        };
+        let (user, _) = self
+            .app
+            .create_user(Caller::Console, &input)
+            .await
+            .expect("create user");
+        user.id.to_string()
+    }
+
+    /// A client signed in as `username` (with the standard test password).
+    pub async fn client(&self, username: &str) -> Client {
+        let mut c = Client::new(self);
+        let r = c.sign_in(username, PASSWORD).await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "sign-in of {username}: {}",
+            r.body
+        );
+        c
+    }
+
+    /// A site administrator "root", signed in.
+    pub async fn admin(&self) -> Client {
+        self.user("root", true).await;
+        self.client("root").await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.app.close().await;
+    }
+}
+
+/// The answer to one request.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    pub fn field(&self) -> &str {
+        self.body["error"]["field"].as_str().unwrap_or("")
+    }
+}
+
+/// An HTTP client with its own cookie jar that sends the CSRF token it was
+/// given at sign-in.
+pub struct Client {
+    pub http: reqwest::Client,
+    base: String,
+    pub csrf: Option<String>,
+}
+
+impl Client {
+    pub fn new(app: &TestApp) -> Self {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Self {
+            http,
+            base: app.url(""),
+            csrf: None,
+        }
+    }
+
+    pub async fn sign_in(&mut self, username: &str, password: &str) -> Reply {
+        let r = self
+            .send(
+                Method::POST,
+                "/api/v1/session",
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
+        if r.status == StatusCode::OK {
+            self.csrf = r.body["csrfToken"].as_str().map(str::to_owned);
+        }
+        r
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(csrf) = &self.csrf {
+            req = req.header("X-CSRF-Token", csrf);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Self::reply(req.send().await.expect("request")).await
+    }
+
+    pub async fn reply(resp: reqwest::Response) -> Reply {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    /// Creates a team and returns its id.
+    pub async fn create_team(&self, name: &str) -> String {
+        let r = self.post("/api/v1/teams", json!({ "name": name })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "create team: {}", r.text);
+        r.body["id"].as_str().expect("team id").to_owned()
+    }
+
+    /// Audit records matching `query` (as a site administrator).
+    pub async fn audit(&self, query: &str) -> Vec<Value> {
+        let r = self.get(&format!("/api/v1/audit?{query}")).await;
+        assert_eq!(r.status, StatusCode::OK, "audit search: {}", r.text);
+        r.body["records"].as_array().cloned().unwrap_or_default()
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests: real HTTP against a real Rounds server on 127.0.0.1,
+//! a fresh database per test, each test run on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+mod access_matrix;
+mod accounts;
+mod audit;
+mod bad_input;
+mod cli;
+mod pages;
+mod teams;
