@@ -351,10 +351,9 @@ impl App {
         let password_ok = verify_password(password.to_owned(), hash).await;
         let user = match found {
             Some(found) if password_ok && !found.user.is_disabled() => found.user,
-            Some(found) if password_ok => {
+            Some(_) if password_ok => {
                 self.refuse_sign_in(&typed, client, "account disabled", false)
                     .await?;
-                let _ = found;
                 return Err(AppError::BadCredentials);
             }
             Some(_) => {

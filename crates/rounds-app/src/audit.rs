@@ -187,8 +187,8 @@ impl App {
                 match format {
                     ExportFormat::Csv => csv_writer.write_record(csv_row(r)).map_err(csv_failed)?,
                     ExportFormat::JsonLines => {
-                        serde_json::to_writer(&mut jsonl, r).map_err(|e| AppError::Conflict {
-                            message: format!("cannot write the export: {e}"),
+                        serde_json::to_writer(&mut jsonl, r).map_err(|e| {
+                            AppError::Internal(format!("cannot write the export: {e}"))
                         })?;
                         jsonl.push(b'\n');
                     }
@@ -196,9 +196,9 @@ impl App {
             }
         }
         let body = match format {
-            ExportFormat::Csv => csv_writer.into_inner().map_err(|e| AppError::Conflict {
-                message: format!("cannot write the export: {e}"),
-            })?,
+            ExportFormat::Csv => csv_writer
+                .into_inner()
+                .map_err(|e| AppError::Internal(format!("cannot write the export: {e}")))?,
             ExportFormat::JsonLines => jsonl,
         };
         Ok(AuditExport {
@@ -252,7 +252,5 @@ impl App {
 }
 
 fn csv_failed(e: csv::Error) -> AppError {
-    AppError::Conflict {
-        message: format!("cannot write the export: {e}"),
-    }
+    AppError::Internal(format!("cannot write the export: {e}"))
 }

@@ -29,6 +29,10 @@ pub enum AppError {
     PasswordChangeRequired,
     #[error("{message}")]
     Conflict { message: String },
+    /// A failure inside the server (randomness, hashing, writing an
+    /// export); the detail is for the log.
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

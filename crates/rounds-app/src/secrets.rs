@@ -6,14 +6,14 @@ use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 
 use crate::AppError;
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], AppError> {
     let mut buf = [0u8; N];
-    getrandom::getrandom(&mut buf).map_err(|e| AppError::Conflict {
-        message: format!("the system's random source failed: {e}"),
-    })?;
+    getrandom::getrandom(&mut buf)
+        .map_err(|e| AppError::Internal(format!("the system's random source failed: {e}")))?;
     Ok(buf)
 }
 
@@ -56,30 +56,40 @@ pub async fn hash_password(password: String) -> Result<String, AppError> {
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| AppError::Conflict {
-                message: format!("cannot hash the password: {e}"),
-            })
+            .map_err(|e| AppError::Internal(format!("cannot hash the password: {e}")))
     })
     .await
-    .map_err(|e| AppError::Conflict {
-        message: format!("password hashing stopped: {e}"),
-    })?
+    .map_err(|e| AppError::Internal(format!("password hashing stopped: {e}")))?
+}
+
+/// A real hash of a random password, made once, to spend the same effort
+/// on when there is no account (so response times do not reveal which
+/// usernames exist).
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(b"no account has this password", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
 }
 
 /// Checks `password` against a stored hash; a missing or unreadable hash
 /// costs the same time and fails.
 pub async fn verify_password(password: String, stored: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
-        // A fixed hash to spend the same effort on when there is no account.
-        const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1dEwHsXkgGtOUtmjYu1z8Y8v3ykgh3cGZkLS1qNDyEw";
-        let stored = stored.unwrap_or_else(|| DUMMY.to_owned());
-        let known = stored != DUMMY;
-        match PasswordHash::new(&stored) {
-            Ok(hash) => {
-                known && Argon2::default().verify_password(password.as_bytes(), &hash).is_ok()
-            }
-            Err(_) => false,
-        }
+        let known = stored.is_some();
+        let stored = stored.unwrap_or_else(|| dummy_hash().to_owned());
+        let matches = PasswordHash::new(&stored)
+            .map(|hash| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &hash)
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        known && matches
     })
     .await
     .unwrap_or(false)

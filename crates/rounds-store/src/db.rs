@@ -108,12 +108,12 @@ impl Db {
     /// Checks that the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.read().await?;
-        conn.ping().await.map_err(StoreError::Database)
+        conn.ping().await.map_err(StoreError::from)
     }
 
     /// A pooled connection for reads and single-statement writes.
     pub async fn read(&self) -> Result<PoolConnection<Any>, StoreError> {
-        self.pool.acquire().await.map_err(StoreError::Database)
+        self.pool.acquire().await.map_err(StoreError::from)
     }
 
     /// Starts a write transaction. Writers are serialised: on SQLite by this

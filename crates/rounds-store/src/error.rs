@@ -18,6 +18,10 @@ pub enum StoreError {
     /// A stored value could not be read back as the type it should be.
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// The database did not answer in time or the connection failed: a
+    /// retry later may work.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
@@ -37,6 +41,9 @@ impl From<sqlx::Error> for StoreError {
         match err {
             sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
                 Self::Corrupt(err.to_string())
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(err)
             }
             other => Self::Database(other),
         }

@@ -120,6 +120,14 @@ impl From<AppError> for ApiError {
                 "choose a new password first (POST /api/v1/me/password)",
             ),
             AppError::Conflict { message } => Self::new(StatusCode::CONFLICT, "conflict", message),
+            AppError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal failure");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "something went wrong on the server; the administrator can find the cause in its log",
+                )
+            }
             AppError::Store(store) => store_error(&store),
         }
     }
@@ -127,7 +135,7 @@ impl From<AppError> for ApiError {
 
 fn store_error(err: &StoreError) -> ApiError {
     match err {
-        StoreError::Database(sqlx_err) if sqlx_err.to_string().contains("timed out") => {
+        StoreError::Unavailable(_) => {
             tracing::error!(error = %err, "database unavailable");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
