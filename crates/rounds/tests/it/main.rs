@@ -10,4 +10,5 @@ mod audit;
 mod bad_input;
 mod cli;
 mod pages;
+mod schema;
 mod teams;
