@@ -288,7 +288,7 @@ pub async fn audit_page(
                 &state,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "admin_audit.html",
-                context! { me, csrf, params => filters(&params), records => Vec::<AuditRecordDto>::new(), error },
+                context! { me, csrf, params => filters(&params), records => Vec::<AuditRecordDto>::new(), error, operations => operation_names() },
             );
         }
     };

@@ -136,9 +136,34 @@ pub(crate) fn message(
     )
 }
 
+/// The page for an address that is no route. It has no [`AppState`], so it
+/// renders `message.html` from its own copy of the templates, made once.
 pub fn not_found_page() -> Response {
-    (StatusCode::NOT_FOUND, Html("<!doctype html><title>Not found</title><p>Not found. <a href=\"/teams\">Back to your teams</a></p>")).into_response()
+    static TEMPLATES: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    let rendered = TEMPLATES
+        .get_or_init(templates)
+        .get_template("message.html")
+        .and_then(|t| {
+            t.render(context! {
+                title => "Page not found",
+                text => "There is no page at this address. The link may be old or mistyped.",
+            })
+        });
+    match rendered {
+        Ok(html) => (StatusCode::NOT_FOUND, Html(html)).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot render the not-found page");
+            (StatusCode::NOT_FOUND, Html(NOT_FOUND_FALLBACK)).into_response()
+        }
+    }
 }
+
+const NOT_FOUND_FALLBACK: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>Page not found · Rounds</title><link rel=\"stylesheet\" href=\"/static/style.css\"></head>\
+<body><main><section class=\"card narrow\"><h1>Page not found</h1>\
+<p>There is no page at this address.</p><p><a href=\"/teams\">Back to your teams</a></p>\
+</section></main></body></html>";
 
 /// How an [`AppError`] looks on a page.
 pub(crate) fn app_error_page(state: &AppState, session: &SessionInfo, err: AppError) -> Response {

@@ -20,6 +20,8 @@ const SIGNIN_COOKIE: &str = "rounds_signin";
 #[derive(Deserialize)]
 pub struct NextParam {
     next: Option<String>,
+    /// `signed-out` after signing out, to confirm it on the form.
+    done: Option<String>,
 }
 
 /// Only same-site paths are followed after sign-in.
@@ -37,6 +39,7 @@ fn signin_form(
     username: &str,
     next: &str,
     error: Option<String>,
+    signed_out: bool,
 ) -> Response {
     let token = match rounds_app::new_token() {
         Ok(t) => t,
@@ -53,7 +56,7 @@ fn signin_form(
         state,
         status,
         "sign_in.html",
-        context! { csrf => token, username, next, error },
+        context! { csrf => token, username, next, error, signed_out },
     );
     (jar.add(cookie), page).into_response()
 }
@@ -64,7 +67,8 @@ pub async fn sign_in_page(
     Query(q): Query<NextParam>,
 ) -> Response {
     let next = safe_next(q.next.as_deref()).to_owned();
-    signin_form(&state, jar, StatusCode::OK, "", &next, None)
+    let signed_out = q.done.as_deref() == Some("signed-out");
+    signin_form(&state, jar, StatusCode::OK, "", &next, None, signed_out)
 }
 
 #[derive(Deserialize)]
@@ -99,6 +103,7 @@ pub async fn sign_in(
             &form.username,
             &next,
             error,
+            false,
         );
     }
     match state
@@ -124,7 +129,15 @@ pub async fn sign_in(
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             let text = crate::error::ApiError::from(err).message;
-            signin_form(&state, jar, status, &form.username, &next, Some(text))
+            signin_form(
+                &state,
+                jar,
+                status,
+                &form.username,
+                &next,
+                Some(text),
+                false,
+            )
         }
     }
 }
@@ -151,7 +164,7 @@ pub async fn sign_out(
     }
     (
         jar.add(crate::api::clear_session_cookie(&state)),
-        Redirect::to("/sign-in"),
+        Redirect::to("/sign-in?done=signed-out"),
     )
         .into_response()
 }

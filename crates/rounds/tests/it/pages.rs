@@ -182,7 +182,7 @@ async fn sign_in_teams_and_escaping(backend: Backend) {
     let out = b.post("/sign-out", &[("csrf_token", &csrf)]).await;
     assert_eq!(
         (out.status, out.location.as_str()),
-        (StatusCode::SEE_OTHER, "/sign-in")
+        (StatusCode::SEE_OTHER, "/sign-in?done=signed-out")
     );
     assert_eq!(b.get("/teams").await.status, StatusCode::SEE_OTHER);
     app.stop().await;
