@@ -3,6 +3,21 @@ use rounds_core::Timestamp;
 use rounds_store::StoreError;
 use thiserror::Error;
 
+/// One field a stale save would have overwritten.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldConflict {
+    pub field: String,
+    /// What the refused save wanted (in stored form).
+    pub yours: Option<String>,
+    /// What is saved now.
+    pub current: Option<String>,
+    pub current_version: i64,
+    pub your_base_version: i64,
+    pub updated_by: Option<String>,
+    pub updated_at: Timestamp,
+}
+
 /// Why a use case did not go through. Each variant carries a message that
 /// can be shown to the person who asked; `Store` is the only one whose
 /// detail stays in the server's log.
@@ -29,6 +44,10 @@ pub enum AppError {
     PasswordChangeRequired,
     #[error("{message}")]
     Conflict { message: String },
+    /// Someone saved these fields since the editor loaded them; nothing was
+    /// saved, so the person can choose.
+    #[error("changed by someone else meanwhile: {}", conflicts.iter().map(|c| c.field.as_str()).collect::<Vec<_>>().join(", "))]
+    EditConflict { conflicts: Vec<FieldConflict> },
     /// A failure inside the server (randomness, hashing, writing an
     /// export); the detail is for the log.
     #[error("internal error: {0}")]

@@ -6,6 +6,10 @@ mod access;
 mod accounts;
 mod audit;
 mod error;
+mod lists;
+mod live;
+mod notes;
+mod patients;
 mod secrets;
 mod teams;
 
@@ -18,7 +22,10 @@ pub use accounts::{
     Bootstrap, Caller, NewUserInput, OneTimePassword, SessionInfo, SignedIn, UserChange,
 };
 pub use audit::{AuditExport, AuditQuery, ExportFormat, VerifyReport};
-pub use error::AppError;
+pub use error::{AppError, FieldConflict};
+pub use lists::{ColumnSpec, ResolvedColumn, DEFAULT_COLUMNS};
+pub use live::{LiveMessage, FEED_RETENTION_SECS};
+pub use patients::{ListView, NewPatient, PatientDetail, PatientRow};
 pub use rounds_store::{Backend, DbOptions, StoreError};
 pub use secrets::new_token;
 pub use teams::TeamDetail;
@@ -55,6 +62,7 @@ impl Default for AppConfig {
 pub struct App {
     db: Db,
     config: AppConfig,
+    hub: std::sync::Arc<live::Hub>,
 }
 
 /// A signed-in person making a request, and from where.
@@ -73,7 +81,11 @@ impl App {
     ) -> Result<Self, StoreError> {
         let db = Db::open(url, db_options).await?;
         db.migrate().await?;
-        Ok(Self { db, config })
+        Ok(Self {
+            db,
+            config,
+            hub: std::sync::Arc::new(live::Hub::new()),
+        })
     }
 
     pub fn config(&self) -> &AppConfig {

@@ -26,6 +26,23 @@ impl IdKind for TeamKind {
     const NAME: &'static str = "team";
 }
 
+macro_rules! id_kind {
+    ($kind:ident, $alias:ident, $name:literal) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $kind;
+        impl IdKind for $kind {
+            const NAME: &'static str = $name;
+        }
+        pub type $alias = Id<$kind>;
+    };
+}
+
+id_kind!(ListKind, ListId, "list");
+id_kind!(PatientKind, PatientId, "patient");
+id_kind!(ColumnKind, ColumnId, "column");
+id_kind!(NoteKind, NoteId, "note");
+id_kind!(SchemaKind, SchemaId, "schema");
+
 pub type UserId = Id<UserKind>;
 pub type TeamId = Id<TeamKind>;
 

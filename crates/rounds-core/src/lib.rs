@@ -4,10 +4,14 @@
 
 pub mod audit;
 pub mod id;
+pub mod lists;
 pub mod model;
 pub mod timestamp;
 pub mod validate;
+pub mod view;
 
-pub use id::{Id, IdKind, InvalidId, TeamId, UserId};
+pub use id::{
+    ColumnId, Id, IdKind, InvalidId, ListId, NoteId, PatientId, SchemaId, TeamId, UserId,
+};
 pub use timestamp::Timestamp;
 pub use validate::{InvalidInput, Password, TeamName, Username};

@@ -2,6 +2,7 @@
 //! refusal can tell the person exactly what to fix. The limits here are the
 //! documented ones (README, "Input limits").
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -10,14 +11,14 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct InvalidInput {
-    pub field: &'static str,
+    pub field: Cow<'static, str>,
     pub message: String,
 }
 
 impl InvalidInput {
-    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Self {
-            field,
+            field: field.into(),
             message: message.into(),
         }
     }
@@ -177,7 +178,10 @@ mod tests {
             Username::parse(" Alice.B ").map(|u| u.0),
             Ok("alice.b".into())
         );
-        assert_eq!(Username::parse("a").map_err(|e| e.field), Err("username"));
+        assert_eq!(
+            Username::parse("a").map_err(|e| e.field),
+            Err("username".into())
+        );
         assert!(Username::parse("-x").is_err());
         assert!(Username::parse("bob smith").is_err());
         assert!(Username::parse(&"a".repeat(65)).is_err());

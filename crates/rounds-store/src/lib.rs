@@ -20,6 +20,10 @@ mod error;
 mod migrations;
 
 pub mod audit;
+pub mod events;
+pub mod lists;
+pub mod notes;
+pub mod patients;
 pub mod sessions;
 pub mod site;
 pub mod teams;

@@ -17,12 +17,20 @@ struct Step {
     postgres: &'static str,
 }
 
-const STEPS: &[Step] = &[Step {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+const STEPS: &[Step] = &[
+    Step {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Step {
+        version: 2,
+        name: "patient lists",
+        sqlite: include_str!("../migrations/sqlite/0002_patient_lists.sql"),
+        postgres: include_str!("../migrations/postgres/0002_patient_lists.sql"),
+    },
+];
 
 /// The embedded migrations for one backend, as a sqlx migration source.
 #[derive(Debug)]

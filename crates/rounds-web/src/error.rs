@@ -29,6 +29,11 @@ pub struct ErrorDetail {
     /// The input field at fault, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `edit_conflict`: each field saved by someone else meanwhile, with
+    /// your value and the saved one, so you can choose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub conflicts: Option<serde_json::Value>,
 }
 
 /// An error on its way to an API client.
@@ -39,6 +44,7 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<String>,
     pub retry_after: Option<u64>,
+    pub conflicts: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -49,6 +55,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            conflicts: None,
         }
     }
 
@@ -120,6 +127,20 @@ impl From<AppError> for ApiError {
                 "choose a new password first (POST /api/v1/me/password)",
             ),
             AppError::Conflict { message } => Self::new(StatusCode::CONFLICT, "conflict", message),
+            AppError::EditConflict { conflicts } => {
+                let fields: Vec<&str> = conflicts.iter().map(|c| c.field.as_str()).collect();
+                let mut e = Self::new(
+                    StatusCode::CONFLICT,
+                    "edit_conflict",
+                    format!(
+                        "someone else changed {} since you opened it; nothing was saved: choose which value to keep and save again",
+                        fields.join(", ")
+                    ),
+                );
+                e.field = fields.first().map(|f| (*f).to_owned());
+                e.conflicts = serde_json::to_value(&conflicts).ok();
+                e
+            }
             AppError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal failure");
                 Self::new(
@@ -161,6 +182,7 @@ impl IntoResponse for ApiError {
                 code: self.code,
                 message: self.message,
                 field: self.field,
+                conflicts: self.conflicts,
             },
         };
         let mut response = (self.status, Json(body)).into_response();

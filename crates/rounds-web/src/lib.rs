@@ -139,7 +139,14 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let live = state.app.clone();
     let app = router(state);
+    // Live feeds never end by themselves: close them when shutdown starts,
+    // so that the requests in flight can finish.
+    let shutdown = async move {
+        shutdown.await;
+        live.close_live_feeds();
+    };
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -4,6 +4,8 @@
 
 pub(crate) mod audit;
 pub mod dto;
+pub(crate) mod lists;
+mod patients;
 pub(crate) mod session;
 pub(crate) use session::{clear_session_cookie, session_cookie};
 mod teams;
@@ -34,6 +36,9 @@ use crate::AppState;
         (name = "users", description = "Accounts (site administrators)"),
         (name = "teams", description = "Care teams and their members"),
         (name = "audit", description = "The audit trail (site administrators)"),
+        (name = "lists", description = "A team's patient lists, their columns and live feed"),
+        (name = "patients", description = "Patients on lists"),
+        (name = "notes", description = "Notes on patients"),
     )
 )]
 struct ApiDoc;
@@ -74,6 +79,24 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(audit::search_audit))
         .routes(routes!(audit::export_audit))
+        .routes(routes!(lists::list_lists, lists::create_list))
+        .routes(routes!(
+            lists::get_list,
+            lists::rename_list,
+            lists::delete_list
+        ))
+        .routes(routes!(lists::set_default_list))
+        .routes(routes!(lists::add_column))
+        .routes(routes!(lists::update_column, lists::remove_column))
+        .routes(routes!(lists::list_schemas, lists::create_schema))
+        .routes(routes!(lists::list_events))
+        .routes(routes!(patients::add_patient))
+        .routes(routes!(patients::get_patient, patients::update_patient))
+        .routes(routes!(patients::remove_patient_from_list))
+        .routes(routes!(patients::move_patient))
+        .routes(routes!(patients::reorder_patients))
+        .routes(routes!(patients::list_notes, patients::add_note))
+        .routes(routes!(patients::update_note, patients::delete_note))
 }
 
 /// Parses a path id, naming the parameter when it is not one.

@@ -265,6 +265,44 @@ impl Client {
         }
     }
 
+    /// Only the status and headers, for answers that never end (live streams).
+    pub async fn status_only(&self, path: &str) -> Reply {
+        let resp = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if status.is_success() {
+            return Reply {
+                status,
+                headers,
+                body: Value::Null,
+                text: String::new(),
+            };
+        }
+        Self::reply(resp).await
+    }
+
+    /// Opens a list's live feed (Server-Sent Events).
+    pub async fn events(&self, path: &str, last_event_id: Option<i64>) -> Events {
+        let mut req = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .header("Accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let resp = req.send().await.expect("open event stream");
+        assert_eq!(resp.status(), StatusCode::OK, "event stream");
+        Events {
+            resp,
+            buffer: String::new(),
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send(Method::GET, path, None).await
     }
@@ -290,5 +328,66 @@ impl Client {
         let r = self.get(&format!("/api/v1/audit?{query}")).await;
         assert_eq!(r.status, StatusCode::OK, "audit search: {}", r.text);
         r.body["records"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone)]
+pub struct Sse {
+    pub id: Option<i64>,
+    pub event: String,
+    pub data: Value,
+}
+
+/// A reader of a Server-Sent Events stream.
+pub struct Events {
+    resp: reqwest::Response,
+    buffer: String,
+}
+
+impl Events {
+    /// The next event, or None if none comes within `wait`.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<Sse> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut sse = Sse {
+                    id: None,
+                    event: "message".into(),
+                    data: Value::Null,
+                };
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        sse.id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        sse.event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if data.is_empty() && sse.id.is_none() && sse.event == "message" {
+                    continue; // a keep-alive comment
+                }
+                sse.data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                return Some(sse);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk())
+                .await
+                .ok()?
+                .ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The next event that is not a ping.
+    pub async fn next_change(&mut self, wait: std::time::Duration) -> Option<Sse> {
+        loop {
+            let e = self.next(wait).await?;
+            if e.event != "ping" {
+                return Some(e);
+            }
+        }
     }
 }

@@ -1,0 +1,658 @@
+//! Patient lists and their columns, and the team's saved column sets.
+
+use rounds_core::audit::{Operation, Outcome};
+use rounds_core::lists::{
+    normalize_options, BuiltinColumn, ChoiceOption, ColumnKey, ColumnSchema, ColumnType,
+    ListColumn, PatientList, SchemaColumn, TeamColumn, COLUMN_LABEL_MAX, LIST_NAME_MAX, UNIT_MAX,
+};
+use rounds_core::validate::InvalidInput;
+use rounds_core::{ColumnId, ListId, SchemaId, TeamId, Timestamp};
+use rounds_store::{lists, AnyConnection};
+use serde_json::json;
+
+use crate::access::Need;
+use crate::live::Change;
+use crate::{Actor, App, AppError};
+
+/// The columns a new list starts with when no column set is chosen.
+pub const DEFAULT_COLUMNS: [BuiltinColumn; 4] = [
+    BuiltinColumn::Name,
+    BuiltinColumn::AgeSex,
+    BuiltinColumn::Mrn,
+    BuiltinColumn::Location,
+];
+
+fn check_name(field: &'static str, raw: &str, max: usize) -> Result<String, InvalidInput> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > max {
+        return Err(InvalidInput::new(
+            field,
+            format!("must be 1 to {max} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(InvalidInput::new(
+            field,
+            "must be one line without control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn duplicate_list(name: &str) -> AppError {
+    AppError::Duplicate {
+        field: "name",
+        message: format!("the team already has a list named {name:?}"),
+    }
+}
+
+/// A column as a list shows it, with what it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedColumn {
+    pub key: ColumnKey,
+    pub label: String,
+    /// None for built-in columns.
+    pub team: Option<TeamColumn>,
+    pub hidden: bool,
+    pub width: Option<i64>,
+    pub position: i64,
+}
+
+/// What a new or changed column should be.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnSpec {
+    /// A built-in column key or an existing team column id to show.
+    pub key: Option<String>,
+    /// For a new team column: its label, type, unit and options.
+    pub label: Option<String>,
+    pub kind: Option<String>,
+    pub unit: Option<String>,
+    pub options: Option<Vec<ChoiceOption>>,
+    pub hidden: Option<bool>,
+    pub width: Option<i64>,
+    /// New place among the list's columns (0 = first).
+    pub position: Option<i64>,
+}
+
+impl App {
+    /// The list if it belongs to `team` (which the caller may access).
+    pub(crate) async fn list_in_team(
+        &self,
+        conn: &mut AnyConnection,
+        team: TeamId,
+        list: ListId,
+    ) -> Result<PatientList, AppError> {
+        lists::by_id(conn, list)
+            .await?
+            .filter(|l| l.team_id == team)
+            .ok_or(AppError::NotFound { what: "list" })
+    }
+
+    pub async fn list_lists(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+    ) -> Result<Vec<PatientList>, AppError> {
+        self.team_access(actor, team, Need::Member, "listLists")
+            .await?;
+        let mut conn = self.db.read().await?;
+        Ok(lists::for_team(&mut conn, team).await?)
+    }
+
+    /// Creates a list with the default columns, or with a saved column set's.
+    pub async fn create_list(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        name: &str,
+        schema: Option<SchemaId>,
+    ) -> Result<PatientList, AppError> {
+        self.team_access(actor, team, Need::Member, "createList")
+            .await?;
+        let name = check_name("name", name, LIST_NAME_MAX)?;
+        let now = Timestamp::now();
+        let id = ListId::new_random();
+        let mut tx = self.db.write().await?;
+        let columns: Vec<ListColumn> = match schema {
+            None => DEFAULT_COLUMNS
+                .iter()
+                .enumerate()
+                .map(|(i, b)| ListColumn {
+                    key: ColumnKey::Builtin(*b),
+                    position: i as i64,
+                    hidden: false,
+                    width: None,
+                })
+                .collect(),
+            Some(schema_id) => {
+                let schema = lists::schema(tx.conn(), team, schema_id)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::Invalid(InvalidInput::new(
+                            "schemaId",
+                            "the team has no such column set",
+                        ))
+                    })?;
+                let team_columns = lists::team_columns(tx.conn(), team).await?;
+                let mut out = Vec::new();
+                for (i, c) in schema.columns.iter().enumerate() {
+                    // A column removed from the team since the set was saved is skipped.
+                    if let Ok(key) = c.key.parse::<ColumnKey>() {
+                        let exists = match key {
+                            ColumnKey::Builtin(_) => true,
+                            ColumnKey::Team(id) => team_columns.iter().any(|t| t.id == id),
+                        };
+                        if exists {
+                            out.push(ListColumn {
+                                key,
+                                position: i as i64,
+                                hidden: c.hidden,
+                                width: c.width,
+                            });
+                        }
+                    }
+                }
+                out
+            }
+        };
+        lists::insert(tx.conn(), id, team, &name, now, actor.user.id)
+            .await
+            .map_err(|e| {
+                if e.is_duplicate_of("name_key") {
+                    duplicate_list(&name)
+                } else {
+                    e.into()
+                }
+            })?;
+        for column in &columns {
+            lists::put_list_column(tx.conn(), id, column).await?;
+        }
+        let mut entry = self.entry_for(actor, Operation::PatientListCreate, Outcome::Success);
+        entry.team_id = Some(team);
+        entry.list_id = Some(id.to_string());
+        entry.detail = json!({ "name": name, "schemaId": schema.map(|s| s.to_string()) });
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        let mut conn = self.db.read().await?;
+        self.list_in_team(&mut conn, team, id).await
+    }
+
+    pub async fn rename_list(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list: ListId,
+        name: &str,
+    ) -> Result<PatientList, AppError> {
+        self.team_access(actor, team, Need::Member, "renameList")
+            .await?;
+        let name = check_name("name", name, LIST_NAME_MAX)?;
+        let mut tx = self.db.write().await?;
+        let before = self.list_in_team(tx.conn(), team, list).await?;
+        lists::rename(tx.conn(), list, &name).await.map_err(|e| {
+            if e.is_duplicate_of("name_key") {
+                duplicate_list(&name)
+            } else {
+                e.into()
+            }
+        })?;
+        let mut entry = self.entry_for(actor, Operation::PatientListRename, Outcome::Success);
+        entry.team_id = Some(team);
+        entry.list_id = Some(list.to_string());
+        entry.detail = json!({ "from": before.name, "to": name });
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.announce(
+            &mut tx,
+            team,
+            &[list],
+            &Change::ListRenamed { name: name.clone() },
+            actor,
+        )
+        .await?;
+        self.commit(tx).await?;
+        let mut conn = self.db.read().await?;
+        self.list_in_team(&mut conn, team, list).await
+    }
+
+    /// Deletes a list (owners only). Its patients stay in the team.
+    pub async fn delete_list(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list: ListId,
+    ) -> Result<(), AppError> {
+        self.team_access(actor, team, Need::Owner, "deleteList")
+            .await?;
+        let mut tx = self.db.write().await?;
+        let before = self.list_in_team(tx.conn(), team, list).await?;
+        lists::delete(tx.conn(), list).await?;
+        let mut entry = self.entry_for(actor, Operation::PatientListDelete, Outcome::Success);
+        entry.team_id = Some(team);
+        entry.list_id = Some(list.to_string());
+        entry.detail = json!({ "name": before.name });
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.announce(&mut tx, team, &[list], &Change::ListDeleted, actor)
+            .await?;
+        self.commit(tx).await?;
+        Ok(())
+    }
+
+    pub async fn set_default_list(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list: ListId,
+    ) -> Result<(), AppError> {
+        self.team_access(actor, team, Need::Member, "setDefaultList")
+            .await?;
+        let mut tx = self.db.write().await?;
+        self.list_in_team(tx.conn(), team, list).await?;
+        lists::set_default(tx.conn(), team, list).await?;
+        let mut entry = self.entry_for(actor, Operation::PatientListSetDefault, Outcome::Success);
+        entry.team_id = Some(team);
+        entry.list_id = Some(list.to_string());
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The list's columns in order, with labels and types.
+    pub(crate) async fn resolved_columns(
+        &self,
+        conn: &mut AnyConnection,
+        team: TeamId,
+        list: ListId,
+    ) -> Result<Vec<ResolvedColumn>, AppError> {
+        let team_columns = lists::team_columns(conn, team).await?;
+        let shown = lists::list_columns(conn, list).await?;
+        Ok(shown
+            .into_iter()
+            .filter_map(|c| {
+                let (label, team) = match c.key {
+                    ColumnKey::Builtin(b) => (b.label().to_owned(), None),
+                    ColumnKey::Team(id) => {
+                        let t = team_columns.iter().find(|t| t.id == id)?.clone();
+                        (t.label.clone(), Some(t))
+                    }
+                };
+                Some(ResolvedColumn {
+                    key: c.key,
+                    label,
+                    team,
+                    hidden: c.hidden,
+                    width: c.width,
+                    position: c.position,
+                })
+            })
+            .collect())
+    }
+
+    pub async fn list_columns(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list: ListId,
+    ) -> Result<Vec<ResolvedColumn>, AppError> {
+        self.team_access(actor, team, Need::Member, "listColumns")
+            .await?;
+        let mut conn = self.db.read().await?;
+        self.list_in_team(&mut conn, team, list).await?;
+        self.resolved_columns(&mut conn, team, list).await
+    }
+
+    /// Adds a column to a list: a built-in one, an existing team column, or
+    /// a new team column described by label and type.
+    pub async fn add_column(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list: ListId,
+        spec: &ColumnSpec,
+    ) -> Result<ResolvedColumn, AppError> {
+        self.team_access(actor, team, Need::Member, "addColumn")
+            .await?;
+        let now = Timestamp::now();
+        let mut tx = self.db.write().await?;
+        self.list_in_team(tx.conn(), team, list).await?;
+        let existing = lists::list_columns(tx.conn(), list).await?;
+        let (key, created) = match (&spec.key, &spec.kind) {
+            (Some(raw), None) => {
+                let key: ColumnKey = raw
+                    .parse()
+                    .map_err(|e: InvalidInput| InvalidInput::new("key", e.message))?;
+                if let ColumnKey::Team(id) = key {
+                    lists::team_column(tx.conn(), team, id)
+                        .await?
+                        .ok_or_else(|| InvalidInput::new("key", "the team has no such column"))?;
+                }
+                (key, None)
+            }
+            (None, Some(kind)) => {
+                let kind: ColumnType = kind.parse()?;
+                let label = check_name(
+                    "label",
+                    spec.label.as_deref().unwrap_or(""),
+                    COLUMN_LABEL_MAX,
+                )?;
+                let column = TeamColumn {
+                    id: ColumnId::new_random(),
+                    label,
+                    kind,
+                    unit: check_unit(kind, spec.unit.as_deref())?,
+                    options: check_options(kind, spec.options.clone())?,
+                };
+                lists::insert_team_column(tx.conn(), team, &column, now).await?;
+                (ColumnKey::Team(column.id), Some(column))
+            }
+            _ => {
+                return Err(InvalidInput::new(
+                    "key",
+                    "give either the key of a column to show, or a label and type for a new column",
+                )
+                .into())
+            }
+        };
+        if existing.iter().any(|c| c.key == key) {
+            return Err(AppError::Duplicate {
+                field: "key",
+                message: "the list already shows this column".into(),
+            });
+        }
+        let position = existing.iter().map(|c| c.position + 1).max().unwrap_or(0);
+        let column = ListColumn {
+            key,
+            position,
+            hidden: spec.hidden.unwrap_or(false),
+            width: check_width(spec.width)?,
+        };
+        lists::put_list_column(tx.conn(), list, &column).await?;
+        let mut entry = self.entry_for(actor, Operation::PatientListEditColumns, Outcome::Success);
+        entry.team_id = Some(team);
+        entry.list_id = Some(list.to_string());
+        entry.detail = json!({ "added": key.to_string(), "label": created.as_ref().map(|c| c.label.clone()), "type": created.as_ref().map(|c| c.kind.as_str()) });
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.announce(&mut tx, team, &[list], &Change::ColumnsChanged, actor)
+            .await?;
+        let resolved = self.resolved_columns(tx.conn(), team, list).await?;
+        self.commit(tx).await?;
+        resolved
+            .into_iter()
+            .find(|c| c.key == key)
+            .ok_or(AppError::NotFound { what: "column" })
+    }
+
+    /// Renames a team column (on every list that shows it), changes its
+    /// unit or options, or changes how this list shows it.
+    pub async fn update_column(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list: ListId,
+        key: &str,
+        spec: &ColumnSpec,
+    ) -> Result<ResolvedColumn, AppError> {
+        self.team_access(actor, team, Need::Member, "updateColumn")
+            .await?;
+        let key: ColumnKey = key.parse()?;
+        let mut tx = self.db.write().await?;
+        self.list_in_team(tx.conn(), team, list).await?;
+        let mut shown = lists::list_columns(tx.conn(), list).await?;
+        let index = shown
+            .iter()
+            .position(|c| c.key == key)
+            .ok_or(AppError::NotFound { what: "column" })?;
+        let mut changes = serde_json::Map::new();
+        if spec.label.is_some() || spec.unit.is_some() || spec.options.is_some() {
+            let ColumnKey::Team(id) = key else {
+                return Err(InvalidInput::new(
+                    "label",
+                    "built-in columns keep their names and types",
+                )
+                .into());
+            };
+            let mut column = lists::team_column(tx.conn(), team, id)
+                .await?
+                .ok_or(AppError::NotFound { what: "column" })?;
+            if let Some(label) = &spec.label {
+                column.label = check_name("label", label, COLUMN_LABEL_MAX)?;
+                changes.insert("label".into(), json!(column.label));
+            }
+            if spec.unit.is_some() {
+                column.unit = check_unit(column.kind, spec.unit.as_deref())?;
+                changes.insert("unit".into(), json!(column.unit));
+            }
+            if let Some(options) = &spec.options {
+                column.options = check_options(column.kind, Some(options.clone()))?;
+                changes.insert(
+                    "options".into(),
+                    json!(column.options.iter().map(|o| &o.label).collect::<Vec<_>>()),
+                );
+            }
+            lists::update_team_column(tx.conn(), &column).await?;
+        }
+        if let Some(hidden) = spec.hidden {
+            shown[index].hidden = hidden;
+            changes.insert("hidden".into(), json!(hidden));
+        }
+        if spec.width.is_some() {
+            shown[index].width = check_width(spec.width)?;
+            changes.insert("width".into(), json!(shown[index].width));
+        }
+        if let Some(position) = spec.position {
+            let moved = shown.remove(index);
+            let at = usize::try_from(position.max(0))
+                .unwrap_or(0)
+                .min(shown.len());
+            shown.insert(at, moved);
+            changes.insert("position".into(), json!(at));
+        }
+        for (i, column) in shown.iter_mut().enumerate() {
+            column.position = i as i64;
+            lists::put_list_column(tx.conn(), list, column).await?;
+        }
+        let mut entry = self.entry_for(actor, Operation::PatientListEditColumns, Outcome::Success);
+        entry.team_id = Some(team);
+        entry.list_id = Some(list.to_string());
+        entry.detail = json!({ "column": key.to_string(), "changes": changes });
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        let lists_showing = match key {
+            ColumnKey::Team(_)
+                if spec.label.is_some() || spec.options.is_some() || spec.unit.is_some() =>
+            {
+                lists::for_team(tx.conn(), team)
+                    .await?
+                    .into_iter()
+                    .map(|l| l.id)
+                    .collect()
+            }
+            _ => vec![list],
+        };
+        self.announce(
+            &mut tx,
+            team,
+            &lists_showing,
+            &Change::ColumnsChanged,
+            actor,
+        )
+        .await?;
+        let resolved = self.resolved_columns(tx.conn(), team, list).await?;
+        self.commit(tx).await?;
+        resolved
+            .into_iter()
+            .find(|c| c.key == key)
+            .ok_or(AppError::NotFound { what: "column" })
+    }
+
+    /// Stops showing a column on a list. A team column's values stay with
+    /// the patients (other lists may show it, and it can be added back).
+    pub async fn remove_column(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list: ListId,
+        key: &str,
+    ) -> Result<(), AppError> {
+        self.team_access(actor, team, Need::Member, "removeColumn")
+            .await?;
+        let key: ColumnKey = key.parse()?;
+        let mut tx = self.db.write().await?;
+        self.list_in_team(tx.conn(), team, list).await?;
+        if !lists::remove_list_column(tx.conn(), list, &key).await? {
+            return Err(AppError::NotFound { what: "column" });
+        }
+        // Close the gap it leaves.
+        for (i, mut column) in lists::list_columns(tx.conn(), list)
+            .await?
+            .into_iter()
+            .enumerate()
+        {
+            column.position = i as i64;
+            lists::put_list_column(tx.conn(), list, &column).await?;
+        }
+        let mut entry = self.entry_for(actor, Operation::PatientListEditColumns, Outcome::Success);
+        entry.team_id = Some(team);
+        entry.list_id = Some(list.to_string());
+        entry.detail = json!({ "removed": key.to_string() });
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.announce(&mut tx, team, &[list], &Change::ColumnsChanged, actor)
+            .await?;
+        self.commit(tx).await?;
+        Ok(())
+    }
+
+    pub async fn list_schemas(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+    ) -> Result<Vec<ColumnSchema>, AppError> {
+        self.team_access(actor, team, Need::Member, "listSchemas")
+            .await?;
+        let mut conn = self.db.read().await?;
+        Ok(lists::schemas(&mut conn, team).await?)
+    }
+
+    /// Saves a named column set: the columns of `from_list`, or the ones given.
+    pub async fn create_schema(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        name: &str,
+        from_list: Option<ListId>,
+        columns: Option<Vec<SchemaColumn>>,
+    ) -> Result<ColumnSchema, AppError> {
+        self.team_access(actor, team, Need::Member, "createSchema")
+            .await?;
+        let name = check_name("name", name, LIST_NAME_MAX)?;
+        let mut tx = self.db.write().await?;
+        let columns = match (from_list, columns) {
+            (Some(list), None) => {
+                self.list_in_team(tx.conn(), team, list)
+                    .await
+                    .map_err(|_| InvalidInput::new("fromListId", "the team has no such list"))?;
+                lists::list_columns(tx.conn(), list)
+                    .await?
+                    .into_iter()
+                    .map(|c| SchemaColumn {
+                        key: c.key.to_string(),
+                        hidden: c.hidden,
+                        width: c.width,
+                    })
+                    .collect()
+            }
+            (None, Some(columns)) => {
+                let team_columns = lists::team_columns(tx.conn(), team).await?;
+                for c in &columns {
+                    match c
+                        .key
+                        .parse::<ColumnKey>()
+                        .map_err(|e| InvalidInput::new("columns", e.message))?
+                    {
+                        ColumnKey::Team(id) if !team_columns.iter().any(|t| t.id == id) => {
+                            return Err(InvalidInput::new(
+                                "columns",
+                                format!("the team has no column {id}"),
+                            )
+                            .into())
+                        }
+                        _ => {}
+                    }
+                }
+                columns
+            }
+            _ => {
+                return Err(
+                    InvalidInput::new("fromListId", "give either fromListId or columns").into(),
+                )
+            }
+        };
+        let schema = ColumnSchema {
+            id: SchemaId::new_random(),
+            name: name.clone(),
+            columns,
+            updated_at: Timestamp::now(),
+        };
+        lists::insert_schema(tx.conn(), team, &schema)
+            .await
+            .map_err(|e| {
+                if e.is_duplicate_of("name_key") {
+                    AppError::Duplicate {
+                        field: "name",
+                        message: format!("the team already has a column set named {name:?}"),
+                    }
+                } else {
+                    e.into()
+                }
+            })?;
+        let mut entry = self.entry_for(actor, Operation::PatientSchemaCreate, Outcome::Success);
+        entry.team_id = Some(team);
+        entry.detail = json!({ "schemaId": schema.id.to_string(), "name": schema.name, "columns": schema.columns.len() });
+        rounds_store::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(schema)
+    }
+}
+
+fn check_unit(kind: ColumnType, unit: Option<&str>) -> Result<Option<String>, InvalidInput> {
+    match unit.map(str::trim).filter(|u| !u.is_empty()) {
+        None => Ok(None),
+        Some(_) if kind != ColumnType::Number => {
+            Err(InvalidInput::new("unit", "only number columns have a unit"))
+        }
+        Some(u) if u.chars().count() > UNIT_MAX => Err(InvalidInput::new(
+            "unit",
+            format!("at most {UNIT_MAX} characters"),
+        )),
+        Some(u) => Ok(Some(u.to_owned())),
+    }
+}
+
+fn check_options(
+    kind: ColumnType,
+    options: Option<Vec<ChoiceOption>>,
+) -> Result<Vec<ChoiceOption>, InvalidInput> {
+    match (kind, options) {
+        (ColumnType::Choice, Some(options)) if !options.is_empty() => {
+            normalize_options(options, || {
+                ColumnId::new_random().to_string()[..8].to_owned()
+            })
+        }
+        (ColumnType::Choice, _) => Err(InvalidInput::new(
+            "options",
+            "a choice column needs at least one option",
+        )),
+        (_, Some(options)) if !options.is_empty() => Err(InvalidInput::new(
+            "options",
+            "only choice columns have options",
+        )),
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn check_width(width: Option<i64>) -> Result<Option<i64>, InvalidInput> {
+    match width {
+        Some(w) if !(40..=1200).contains(&w) => {
+            Err(InvalidInput::new("width", "must be 40 to 1200 pixels"))
+        }
+        other => Ok(other),
+    }
+}

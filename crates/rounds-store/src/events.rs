@@ -1,0 +1,128 @@
+//! The change feed behind live screens: numbered events per list, written
+//! in the same transaction as the change they announce.
+
+use rounds_core::{ListId, TeamId, Timestamp};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::{StoreError, WriteTx};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub team_id: String,
+    pub list_id: String,
+    pub kind: String,
+    pub payload: String,
+    pub at: Timestamp,
+}
+
+/// Appends one event for each list in `lists` (under the writer lock, so
+/// numbers follow commit order).
+pub async fn append(
+    tx: &mut WriteTx<'_>,
+    team: TeamId,
+    lists: &[ListId],
+    kind: &str,
+    payload: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let conn = tx.conn();
+    let mut seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS s FROM list_events")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("s")?;
+    for list in lists {
+        seq += 1;
+        sqlx::query("INSERT INTO list_events (seq, team_id, list_id, kind, payload, at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(seq)
+            .bind(team.to_string())
+            .bind(list.to_string())
+            .bind(kind)
+            .bind(payload)
+            .bind(at.millis())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn from_row(row: &AnyRow) -> Result<StoredEvent, StoreError> {
+    Ok(StoredEvent {
+        seq: row.try_get("seq")?,
+        team_id: row.try_get("team_id")?,
+        list_id: row.try_get("list_id")?,
+        kind: row.try_get("kind")?,
+        payload: row.try_get("payload")?,
+        at: Timestamp::from_millis(row.try_get("at")?),
+    })
+}
+
+/// Events of every list after `after`, oldest first.
+pub async fn after(
+    conn: &mut AnyConnection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let sql = format!("SELECT seq, team_id, list_id, kind, payload, at FROM list_events WHERE seq > $1 ORDER BY seq LIMIT {}", limit.max(1));
+    sqlx::query(&sql)
+        .bind(after)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// Events of one list after `after`, oldest first.
+pub async fn for_list_after(
+    conn: &mut AnyConnection,
+    list: ListId,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let sql = format!(
+        "SELECT seq, team_id, list_id, kind, payload, at FROM list_events WHERE list_id = $1 AND seq > $2 ORDER BY seq LIMIT {}",
+        limit.max(1)
+    );
+    sqlx::query(&sql)
+        .bind(list.to_string())
+        .bind(after)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The newest event number (0 when there is none).
+pub async fn last_seq(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query("SELECT COALESCE(MAX(seq), 0) AS s FROM list_events")
+            .fetch_one(conn)
+            .await?
+            .try_get("s")?,
+    )
+}
+
+/// The oldest event number still kept (0 when there is none).
+pub async fn first_seq(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query("SELECT COALESCE(MIN(seq), 0) AS s FROM list_events")
+            .fetch_one(conn)
+            .await?
+            .try_get("s")?,
+    )
+}
+
+/// Forgets events older than `before`, keeping the newest one so numbering
+/// continues.
+pub async fn prune(conn: &mut AnyConnection, before: Timestamp) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM list_events WHERE at < $1 AND seq < (SELECT MAX(seq) FROM list_events)",
+    )
+    .bind(before.millis())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

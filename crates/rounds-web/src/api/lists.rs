@@ -1,0 +1,588 @@
+//! Lists, their columns, saved column sets and the live feed of a list.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rounds_app::{ColumnSpec, ListView, PatientRow, ResolvedColumn};
+use rounds_core::lists::{ChoiceOption, ColumnSchema, PatientList, SchemaColumn};
+use rounds_core::view::ViewSpec;
+use serde::{Deserialize, Serialize};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+use utoipa::ToSchema;
+
+use super::parse_id;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiActor, ApiJson};
+use crate::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListDto {
+    pub id: String,
+    pub name: String,
+    pub position: i64,
+    pub is_default: bool,
+    pub created_at: String,
+}
+
+impl From<&PatientList> for ListDto {
+    fn from(l: &PatientList) -> Self {
+        Self {
+            id: l.id.to_string(),
+            name: l.name.clone(),
+            position: l.position,
+            is_default: l.is_default,
+            created_at: l.created_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ColumnDto {
+    /// A built-in key (name, mrn, ageSex, birthDate, location, added) or a team column id.
+    pub key: String,
+    pub label: String,
+    pub builtin: bool,
+    /// For team columns: text, longText, number, date, dateTime, choice, checkbox, person.
+    pub r#type: Option<String>,
+    pub unit: Option<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub options: Vec<ChoiceOption>,
+    pub hidden: bool,
+    pub width: Option<i64>,
+    pub position: i64,
+}
+
+impl From<&ResolvedColumn> for ColumnDto {
+    fn from(c: &ResolvedColumn) -> Self {
+        Self {
+            key: c.key.to_string(),
+            label: c.label.clone(),
+            builtin: c.team.is_none(),
+            r#type: c.team.as_ref().map(|t| t.kind.as_str().to_owned()),
+            unit: c.team.as_ref().and_then(|t| t.unit.clone()),
+            options: c
+                .team
+                .as_ref()
+                .map(|t| t.options.clone())
+                .unwrap_or_default(),
+            hidden: c.hidden,
+            width: c.width,
+            position: c.position,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldDto {
+    pub value: Option<String>,
+    /// Send this back as baseVersion when you change the field.
+    pub version: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RowDto {
+    pub patient_id: String,
+    pub position: i64,
+    pub added_at: String,
+    pub added_by: Option<String>,
+    /// Stored values by field key (patient fields and team column ids).
+    #[schema(value_type = Object)]
+    pub fields: std::collections::BTreeMap<String, FieldDto>,
+    /// The text each column shows.
+    #[schema(value_type = Object)]
+    pub display: std::collections::BTreeMap<String, String>,
+    /// Another patient of the team has the same MRN.
+    pub duplicate_mrn: bool,
+}
+
+impl From<&PatientRow> for RowDto {
+    fn from(r: &PatientRow) -> Self {
+        Self {
+            patient_id: r.patient_id.to_string(),
+            position: r.entry.position,
+            added_at: r.entry.added_at.to_rfc3339(),
+            added_by: r.entry.added_by.map(|u| u.to_string()),
+            fields: r
+                .values
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        FieldDto {
+                            value: v.value.clone(),
+                            version: v.version,
+                        },
+                    )
+                })
+                .collect(),
+            display: r.display.clone(),
+            duplicate_mrn: r.duplicate_mrn,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListViewDto {
+    pub list: ListDto,
+    pub columns: Vec<ColumnDto>,
+    /// In view order: sorted and filtered as asked, else in hand order.
+    pub rows: Vec<RowDto>,
+    /// Patients on the list before filter and search.
+    pub total: usize,
+    /// Follow the list's events from here (listEvents with lastEventId) to miss nothing.
+    pub last_event_id: i64,
+}
+
+impl From<&ListView> for ListViewDto {
+    fn from(v: &ListView) -> Self {
+        Self {
+            list: ListDto::from(&v.list),
+            columns: v.columns.iter().map(ColumnDto::from).collect(),
+            rows: v.rows.iter().map(RowDto::from).collect(),
+            total: v.total,
+            last_event_id: v.last_event_id,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateListRequest {
+    /// 1 to 100 characters, unique in the team without regard to case.
+    pub name: String,
+    /// Start with a saved column set's columns instead of the defaults.
+    #[serde(default)]
+    pub schema_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenameListRequest {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ColumnRequest {
+    /// Show a built-in column or an existing team column by its key…
+    #[serde(default)]
+    pub key: Option<String>,
+    /// …or make a new team column: its label and type (addColumn), or a new label (updateColumn).
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub r#type: Option<String>,
+    /// Number columns: the unit shown after values (up to 20 characters).
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Choice columns: options with label and colour (#rrggbb); keep an option's id to keep its values.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub options: Option<Vec<ChoiceOption>>,
+    #[serde(default)]
+    pub hidden: Option<bool>,
+    /// 40 to 1200 pixels.
+    #[serde(default)]
+    pub width: Option<i64>,
+    /// New place among the list's columns, 0 first (updateColumn).
+    #[serde(default)]
+    pub position: Option<i64>,
+}
+
+impl ColumnRequest {
+    fn spec(self) -> ColumnSpec {
+        ColumnSpec {
+            key: self.key,
+            label: self.label,
+            kind: self.r#type,
+            unit: self.unit,
+            options: self.options,
+            hidden: self.hidden,
+            width: self.width,
+            position: self.position,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaDto {
+    pub id: String,
+    pub name: String,
+    #[schema(value_type = Vec<Object>)]
+    pub columns: Vec<SchemaColumn>,
+    pub updated_at: String,
+}
+
+impl From<&ColumnSchema> for SchemaDto {
+    fn from(s: &ColumnSchema) -> Self {
+        Self {
+            id: s.id.to_string(),
+            name: s.name.clone(),
+            columns: s.columns.clone(),
+            updated_at: s.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateSchemaRequest {
+    pub name: String,
+    /// Save the columns of this list…
+    #[serde(default)]
+    pub from_list_id: Option<String>,
+    /// …or these columns ({key, hidden, width}).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub columns: Option<Vec<SchemaColumn>>,
+}
+
+/// The lists of a team, in order.
+#[utoipa::path(get, path = "/api/v1/teams/{teamId}/lists", operation_id = "listLists", tag = "lists",
+    security(("session" = [])),
+    params(("teamId" = String, Path, description = "The team's id")),
+    responses((status = 200, body = Vec<ListDto>), (status = 404, body = ErrorBody)))]
+pub async fn list_lists(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(team): Path<String>,
+) -> ApiResult<Json<Vec<ListDto>>> {
+    let lists = state
+        .app
+        .list_lists(&actor, parse_id("teamId", &team)?)
+        .await?;
+    Ok(Json(lists.iter().map(ListDto::from).collect()))
+}
+
+/// Create a list (with the default columns, or a saved column set's).
+#[utoipa::path(post, path = "/api/v1/teams/{teamId}/lists", operation_id = "createList", tag = "lists",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path, description = "The team's id")),
+    request_body = CreateListRequest,
+    responses((status = 201, body = ListDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_list(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(team): Path<String>,
+    ApiJson(body): ApiJson<CreateListRequest>,
+) -> ApiResult<(StatusCode, Json<ListDto>)> {
+    let team = parse_id("teamId", &team)?;
+    let schema = body
+        .schema_id
+        .as_deref()
+        .map(|s| parse_id("schemaId", s))
+        .transpose()?;
+    let list = state
+        .app
+        .create_list(&actor, team, &body.name, schema)
+        .await?;
+    Ok((StatusCode::CREATED, Json(ListDto::from(&list))))
+}
+
+/// Rename a list.
+#[utoipa::path(patch, path = "/api/v1/teams/{teamId}/lists/{listId}", operation_id = "renameList", tag = "lists",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("listId" = String, Path)),
+    request_body = RenameListRequest,
+    responses((status = 200, body = ListDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn rename_list(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, list)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RenameListRequest>,
+) -> ApiResult<Json<ListDto>> {
+    let list = state
+        .app
+        .rename_list(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("listId", &list)?,
+            &body.name,
+        )
+        .await?;
+    Ok(Json(ListDto::from(&list)))
+}
+
+/// Delete a list (owners only). Its patients stay in the team.
+#[utoipa::path(delete, path = "/api/v1/teams/{teamId}/lists/{listId}", operation_id = "deleteList", tag = "lists",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("listId" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_list(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, list)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .app
+        .delete_list(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("listId", &list)?,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Make a list the team's default (it opens first).
+#[utoipa::path(put, path = "/api/v1/teams/{teamId}/lists/{listId}/default", operation_id = "setDefaultList", tag = "lists",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("listId" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn set_default_list(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, list)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .app
+        .set_default_list(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("listId", &list)?,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The view a query string asks for: `sort=name,-<columnId>` (two keys at
+/// most, `-` descending), `filter=<column>:<op>:<value>` (repeatable; op
+/// contains, is, checked, from, to), `q=<search>`.
+pub fn view_spec(query: Option<&str>) -> ApiResult<ViewSpec> {
+    let mut sort = None;
+    let mut filters = Vec::new();
+    let mut search = None;
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "sort" => sort = Some(v.into_owned()),
+            "filter" => filters.push(v.into_owned()),
+            "q" => search = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    ViewSpec::parse(sort.as_deref(), &filters, search.as_deref())
+        .map_err(|e| ApiError::from(rounds_app::AppError::from(e)))
+}
+
+/// A list: its columns and its patients in view order (recorded as
+/// PatientListView). Query: `sort`, `filter` (repeatable), `q`.
+#[utoipa::path(get, path = "/api/v1/teams/{teamId}/lists/{listId}", operation_id = "getList", tag = "lists",
+    security(("session" = [])),
+    params(("teamId" = String, Path), ("listId" = String, Path),
+        ("sort" = Option<String>, Query, description = "Column keys, comma-separated, `-` for descending, at most two: `name,-<columnId>`"),
+        ("filter" = Option<Vec<String>>, Query, description = "Repeatable `<column>:<op>:<value>`; op is contains, is, checked, from or to"),
+        ("q" = Option<String>, Query, description = "Search the visible columns, name and MRN")),
+    responses((status = 200, body = ListViewDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn get_list(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, list)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<ListViewDto>> {
+    let spec = view_spec(query.as_deref())?;
+    let view = state
+        .app
+        .get_list(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("listId", &list)?,
+            &spec,
+        )
+        .await?;
+    Ok(Json(ListViewDto::from(&view)))
+}
+
+/// Add a column to a list: `{"key": "birthDate"}` or `{"key": "<team column id>"}`
+/// shows an existing one; `{"label": "Status", "type": "choice", "options": [...]}` makes a new team column.
+#[utoipa::path(post, path = "/api/v1/teams/{teamId}/lists/{listId}/columns", operation_id = "addColumn", tag = "lists",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("listId" = String, Path)),
+    request_body = ColumnRequest,
+    responses((status = 201, body = ColumnDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_column(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, list)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ColumnRequest>,
+) -> ApiResult<(StatusCode, Json<ColumnDto>)> {
+    let column = state
+        .app
+        .add_column(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("listId", &list)?,
+            &body.spec(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(ColumnDto::from(&column))))
+}
+
+/// Rename a team column (everywhere), change its unit or options, or hide,
+/// resize or move it on this list.
+#[utoipa::path(patch, path = "/api/v1/teams/{teamId}/lists/{listId}/columns/{columnKey}", operation_id = "updateColumn", tag = "lists",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("listId" = String, Path), ("columnKey" = String, Path)),
+    request_body = ColumnRequest,
+    responses((status = 200, body = ColumnDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_column(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, list, key)): Path<(String, String, String)>,
+    ApiJson(body): ApiJson<ColumnRequest>,
+) -> ApiResult<Json<ColumnDto>> {
+    if body.key.is_some() || body.r#type.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "type: a column's type cannot change; add a new column instead",
+        )
+        .with_field("type"));
+    }
+    let column = state
+        .app
+        .update_column(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("listId", &list)?,
+            &key,
+            &body.spec(),
+        )
+        .await?;
+    Ok(Json(ColumnDto::from(&column)))
+}
+
+/// Stop showing a column on a list (a team column's values stay with the patients).
+#[utoipa::path(delete, path = "/api/v1/teams/{teamId}/lists/{listId}/columns/{columnKey}", operation_id = "removeColumn", tag = "lists",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("listId" = String, Path), ("columnKey" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn remove_column(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, list, key)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .app
+        .remove_column(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("listId", &list)?,
+            &key,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The team's saved column sets.
+#[utoipa::path(get, path = "/api/v1/teams/{teamId}/schemas", operation_id = "listSchemas", tag = "lists",
+    security(("session" = [])),
+    params(("teamId" = String, Path)),
+    responses((status = 200, body = Vec<SchemaDto>), (status = 404, body = ErrorBody)))]
+pub async fn list_schemas(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(team): Path<String>,
+) -> ApiResult<Json<Vec<SchemaDto>>> {
+    let schemas = state
+        .app
+        .list_schemas(&actor, parse_id("teamId", &team)?)
+        .await?;
+    Ok(Json(schemas.iter().map(SchemaDto::from).collect()))
+}
+
+/// Save a named column set, from a list's columns or given explicitly.
+#[utoipa::path(post, path = "/api/v1/teams/{teamId}/schemas", operation_id = "createSchema", tag = "lists",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path)),
+    request_body = CreateSchemaRequest,
+    responses((status = 201, body = SchemaDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_schema(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(team): Path<String>,
+    ApiJson(body): ApiJson<CreateSchemaRequest>,
+) -> ApiResult<(StatusCode, Json<SchemaDto>)> {
+    let from = body
+        .from_list_id
+        .as_deref()
+        .map(|l| parse_id("fromListId", l))
+        .transpose()?;
+    let schema = state
+        .app
+        .create_schema(
+            &actor,
+            parse_id("teamId", &team)?,
+            &body.name,
+            from,
+            body.columns,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(SchemaDto::from(&schema))))
+}
+
+/// The live feed of a list, as Server-Sent Events. Each change comes as an
+/// event with an id; reconnect with `Last-Event-ID` (or `lastEventId`) to
+/// get what you missed. Control events: `ready`, `resync` (reload the list),
+/// `ping`, `closed` (access ended).
+#[utoipa::path(get, path = "/api/v1/teams/{teamId}/lists/{listId}/events", operation_id = "listEvents", tag = "lists",
+    security(("session" = [])),
+    params(("teamId" = String, Path), ("listId" = String, Path),
+        ("lastEventId" = Option<i64>, Query, description = "Replay events after this one (the Last-Event-ID header does the same)")),
+    responses((status = 200, content_type = "text/event-stream", description = "The event stream"), (status = 404, body = ErrorBody)))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, list)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let from_query = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "lastEventId")
+        .map(|(_, v)| v.into_owned());
+    let from_header = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let last_seen = match from_header.or(from_query) {
+        None => None,
+        Some(raw) => Some(raw.trim().parse::<i64>().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_id",
+                format!("lastEventId: {raw:?} is not an event id"),
+            )
+            .with_field("lastEventId")
+        })?),
+    };
+    let rx = state
+        .app
+        .follow_list(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("listId", &list)?,
+            last_seen,
+        )
+        .await?;
+    let stream = ReceiverStream::new(rx).map(|m| {
+        let mut event = Event::default().event(m.kind).data(m.data);
+        if let Some(id) = m.id {
+            event = event.id(id.to_string());
+        }
+        Ok::<_, Infallible>(event)
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
+        .into_response())
+}

@@ -1,0 +1,440 @@
+//! Patients on lists, their fields, and their notes.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use rounds_app::NewPatient;
+use rounds_core::lists::Note;
+use rounds_core::PatientId;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::lists::{ColumnDto, FieldDto, ListDto, RowDto};
+use super::parse_id;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{ApiActor, ApiJson};
+use crate::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddPatientRequest {
+    /// Put a patient the team already has on this list…
+    #[serde(default)]
+    pub patient_id: Option<String>,
+    /// …or make a new one: patient fields (family, given, mrn, birthDate
+    /// YYYY-MM-DD, sex female|male|other|unknown, ward, room, bed) and team
+    /// column ids, each with its value.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddPatientResponse {
+    pub row: RowDto,
+    /// Other patients of the team with the same MRN: check it is not the same person twice.
+    pub duplicate_mrn_of: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PatientDto {
+    pub patient_id: String,
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, FieldDto>,
+    #[schema(value_type = Object)]
+    pub display: BTreeMap<String, String>,
+    pub duplicate_mrn: bool,
+    /// The team's lists holding the patient.
+    pub lists: Vec<ListDto>,
+    /// Every team column, to show the patient's values by.
+    pub columns: Vec<ColumnDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FieldEdit {
+    /// The new value (null or "" clears it).
+    #[schema(value_type = Object)]
+    pub value: Value,
+    /// The version the editor started from (0 for a field never set).
+    pub base_version: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdatePatientRequest {
+    /// Field key → new value and the version it was edited from.
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, FieldEdit>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatePatientResponse {
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, FieldDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MovePatientRequest {
+    pub to_list_id: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReorderRequest {
+    /// Every patient of the list, once, in the new order.
+    pub patient_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NoteDto {
+    pub id: String,
+    pub patient_id: String,
+    pub author_id: String,
+    pub author_name: String,
+    pub body: String,
+    /// Send as baseVersion when editing.
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub edited: bool,
+}
+
+impl From<&Note> for NoteDto {
+    fn from(n: &Note) -> Self {
+        Self {
+            id: n.id.to_string(),
+            patient_id: n.patient_id.to_string(),
+            author_id: n.author_id.to_string(),
+            author_name: n.author_name.clone(),
+            body: n.body.clone(),
+            version: n.version,
+            created_at: n.created_at.to_rfc3339(),
+            updated_at: n.updated_at.to_rfc3339(),
+            edited: n.version > 1,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddNoteRequest {
+    /// 1 to 10,000 characters.
+    pub body: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateNoteRequest {
+    pub body: String,
+    pub base_version: i64,
+}
+
+fn fields_dto(
+    values: &std::collections::HashMap<String, rounds_core::lists::FieldValue>,
+) -> BTreeMap<String, FieldDto> {
+    values
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                FieldDto {
+                    value: v.value.clone(),
+                    version: v.version,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Add a patient to a list: a new one (`fields`) or one the team has (`patientId`).
+#[utoipa::path(post, path = "/api/v1/teams/{teamId}/lists/{listId}/patients", operation_id = "addPatient", tag = "patients",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("listId" = String, Path)),
+    request_body = AddPatientRequest,
+    responses((status = 201, body = AddPatientResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_patient(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, list)): Path<(String, String)>,
+    ApiJson(body): ApiJson<AddPatientRequest>,
+) -> ApiResult<(StatusCode, Json<AddPatientResponse>)> {
+    let existing = body
+        .patient_id
+        .as_deref()
+        .map(|p| parse_id("patientId", p))
+        .transpose()?;
+    let new = NewPatient {
+        existing,
+        fields: body.fields,
+    };
+    let (row, same) = state
+        .app
+        .add_patient(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("listId", &list)?,
+            &new,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AddPatientResponse {
+            row: RowDto::from(&row),
+            duplicate_mrn_of: same.iter().map(PatientId::to_string).collect(),
+        }),
+    ))
+}
+
+/// A patient's fields and the lists holding them (recorded as PatientView).
+#[utoipa::path(get, path = "/api/v1/teams/{teamId}/patients/{patientId}", operation_id = "getPatient", tag = "patients",
+    security(("session" = [])),
+    params(("teamId" = String, Path), ("patientId" = String, Path)),
+    responses((status = 200, body = PatientDto), (status = 404, body = ErrorBody)))]
+pub async fn get_patient(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, patient)): Path<(String, String)>,
+) -> ApiResult<Json<PatientDto>> {
+    let d = state
+        .app
+        .get_patient(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("patientId", &patient)?,
+        )
+        .await?;
+    let columns = d
+        .team_columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            ColumnDto::from(&rounds_app::ResolvedColumn {
+                key: rounds_core::lists::ColumnKey::Team(c.id),
+                label: c.label.clone(),
+                team: Some(c.clone()),
+                hidden: false,
+                width: None,
+                position: i as i64,
+            })
+        })
+        .collect();
+    Ok(Json(PatientDto {
+        patient_id: d.patient_id.to_string(),
+        fields: fields_dto(&d.values),
+        display: d.display.clone(),
+        duplicate_mrn: d.duplicate_mrn,
+        lists: d.lists.iter().map(ListDto::from).collect(),
+        columns,
+    }))
+}
+
+/// Change fields of a patient. Each edit names the version it started
+/// from; if someone saved that field since, nothing is saved and the 409
+/// answer (`edit_conflict`) lists both values. Edits of different fields
+/// at the same time both succeed.
+#[utoipa::path(patch, path = "/api/v1/teams/{teamId}/patients/{patientId}", operation_id = "updatePatient", tag = "patients",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("patientId" = String, Path)),
+    request_body = UpdatePatientRequest,
+    responses((status = 200, body = UpdatePatientResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_patient(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, patient)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UpdatePatientRequest>,
+) -> ApiResult<Json<UpdatePatientResponse>> {
+    let edits: Vec<(String, Value, i64)> = body
+        .fields
+        .into_iter()
+        .map(|(k, e)| (k, e.value, e.base_version))
+        .collect();
+    let values = state
+        .app
+        .update_patient(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("patientId", &patient)?,
+            &edits,
+        )
+        .await?;
+    Ok(Json(UpdatePatientResponse {
+        fields: fields_dto(&values),
+    }))
+}
+
+/// Take a patient off a list (the patient stays in the team and on other lists).
+#[utoipa::path(delete, path = "/api/v1/teams/{teamId}/lists/{listId}/patients/{patientId}", operation_id = "removePatientFromList", tag = "patients",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("listId" = String, Path), ("patientId" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn remove_patient_from_list(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, list, patient)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .app
+        .remove_patient_from_list(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("listId", &list)?,
+            parse_id("patientId", &patient)?,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Move a patient to another list of the team.
+#[utoipa::path(post, path = "/api/v1/teams/{teamId}/lists/{listId}/patients/{patientId}/move", operation_id = "movePatient", tag = "patients",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("listId" = String, Path), ("patientId" = String, Path)),
+    request_body = MovePatientRequest,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn move_patient(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, list, patient)): Path<(String, String, String)>,
+    ApiJson(body): ApiJson<MovePatientRequest>,
+) -> ApiResult<StatusCode> {
+    let to = parse_id("toListId", &body.to_list_id)?;
+    state
+        .app
+        .move_patient(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("listId", &list)?,
+            parse_id("patientId", &patient)?,
+            to,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Put the list's patients in a new hand order.
+#[utoipa::path(put, path = "/api/v1/teams/{teamId}/lists/{listId}/order", operation_id = "reorderPatients", tag = "patients",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("listId" = String, Path)),
+    request_body = ReorderRequest,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn reorder_patients(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, list)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ReorderRequest>,
+) -> ApiResult<StatusCode> {
+    let order = body
+        .patient_ids
+        .iter()
+        .map(|p| parse_id("patientIds", p))
+        .collect::<Result<Vec<PatientId>, _>>()?;
+    state
+        .app
+        .reorder_patients(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("listId", &list)?,
+            &order,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The patient's notes, newest first (recorded as PatientView).
+#[utoipa::path(get, path = "/api/v1/teams/{teamId}/patients/{patientId}/notes", operation_id = "listNotes", tag = "notes",
+    security(("session" = [])),
+    params(("teamId" = String, Path), ("patientId" = String, Path)),
+    responses((status = 200, body = Vec<NoteDto>), (status = 404, body = ErrorBody)))]
+pub async fn list_notes(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, patient)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<NoteDto>>> {
+    let notes = state
+        .app
+        .list_notes(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("patientId", &patient)?,
+        )
+        .await?;
+    Ok(Json(notes.iter().map(NoteDto::from).collect()))
+}
+
+/// Write a note about a patient, for the whole team.
+#[utoipa::path(post, path = "/api/v1/teams/{teamId}/patients/{patientId}/notes", operation_id = "addNote", tag = "notes",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("patientId" = String, Path)),
+    request_body = AddNoteRequest,
+    responses((status = 201, body = NoteDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_note(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, patient)): Path<(String, String)>,
+    ApiJson(body): ApiJson<AddNoteRequest>,
+) -> ApiResult<(StatusCode, Json<NoteDto>)> {
+    let note = state
+        .app
+        .add_note(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("patientId", &patient)?,
+            &body.body,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(NoteDto::from(&note))))
+}
+
+/// Edit your note; the earlier text is kept in its history.
+#[utoipa::path(patch, path = "/api/v1/teams/{teamId}/notes/{noteId}", operation_id = "updateNote", tag = "notes",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("noteId" = String, Path)),
+    request_body = UpdateNoteRequest,
+    responses((status = 200, body = NoteDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn update_note(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, note)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UpdateNoteRequest>,
+) -> ApiResult<Json<NoteDto>> {
+    let note = state
+        .app
+        .update_note(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("noteId", &note)?,
+            &body.body,
+            body.base_version,
+        )
+        .await?;
+    Ok(Json(NoteDto::from(&note)))
+}
+
+/// Delete your note; its text stays in the history.
+#[utoipa::path(delete, path = "/api/v1/teams/{teamId}/notes/{noteId}", operation_id = "deleteNote", tag = "notes",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("noteId" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_note(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, note)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .app
+        .delete_note(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("noteId", &note)?,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

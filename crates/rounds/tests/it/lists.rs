@@ -1,0 +1,883 @@
+//! Patient lists in manual mode, through the API: lists, patients, columns,
+//! sort and filter, notes, conflicts and live sync.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::both;
+use crate::common::{Backend, Client, TestApp};
+
+/// A team "Ward 7" with owner "charge" and member "nurse", and a list.
+struct Ward {
+    app: TestApp,
+    charge: Client,
+    nurse: Client,
+    team: String,
+    list: String,
+}
+
+impl Ward {
+    async fn new(backend: Backend) -> Self {
+        let app = TestApp::spawn(backend).await;
+        app.user("charge", false).await;
+        app.user("nurse", false).await;
+        let charge = app.client("charge").await;
+        let team = charge.create_team("Ward 7").await;
+        charge
+            .post(
+                &format!("/api/v1/teams/{team}/members"),
+                json!({"username": "nurse"}),
+            )
+            .await;
+        let nurse = app.client("nurse").await;
+        let r = charge
+            .post(
+                &format!("/api/v1/teams/{team}/lists"),
+                json!({"name": "Morning round"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let list = r.body["id"].as_str().unwrap().to_owned();
+        Self {
+            app,
+            charge,
+            nurse,
+            team,
+            list,
+        }
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/api/v1/teams/{}{rest}", self.team)
+    }
+
+    fn list_path(&self, rest: &str) -> String {
+        format!("/api/v1/teams/{}/lists/{}{rest}", self.team, self.list)
+    }
+
+    async fn add(&self, fields: Value) -> String {
+        let r = self
+            .nurse
+            .post(&self.list_path("/patients"), json!({ "fields": fields }))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["row"]["patientId"].as_str().unwrap().to_owned()
+    }
+
+    async fn view(&self, query: &str) -> Value {
+        let r = self
+            .nurse
+            .get(&format!("{}?{query}", self.list_path("")))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body
+    }
+}
+
+fn names(view: &Value) -> Vec<String> {
+    view["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["display"]["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn lists_lifecycle(backend: Backend) {
+    let w = Ward::new(backend).await;
+    let second = w
+        .nurse
+        .post(&w.path("/lists"), json!({"name": "Discharges"}))
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED);
+    let second_id = second.body["id"].as_str().unwrap().to_owned();
+    let dup = w
+        .nurse
+        .post(&w.path("/lists"), json!({"name": "discharges"}))
+        .await;
+    assert_eq!((dup.status, dup.field()), (StatusCode::CONFLICT, "name"));
+    let long = w
+        .nurse
+        .post(&w.path("/lists"), json!({"name": "x".repeat(101)}))
+        .await;
+    assert_eq!(
+        (long.status, long.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "name")
+    );
+
+    let renamed = w
+        .nurse
+        .patch(
+            &format!("{}/{second_id}", w.path("/lists")),
+            json!({"name": "Going home"}),
+        )
+        .await;
+    assert_eq!(renamed.body["name"], "Going home");
+    assert_eq!(
+        w.nurse
+            .send(
+                reqwest::Method::PUT,
+                &format!("{}/{second_id}/default", w.path("/lists")),
+                None
+            )
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let lists = w.nurse.get(&w.path("/lists")).await.body;
+    assert_eq!(lists.as_array().unwrap().len(), 2);
+    assert_eq!(lists[1]["isDefault"], true);
+    assert_eq!(lists[0]["name"], "Morning round", "lists keep their order");
+
+    // Only owners delete lists; the patients stay in the team.
+    let pid = w.add(json!({"family": "Stays"})).await;
+    assert_eq!(
+        w.nurse.delete(&w.list_path("")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        w.charge.delete(&w.list_path("")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        w.nurse.get(&w.list_path("")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        w.nurse
+            .get(&w.path(&format!("/patients/{pid}")))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let admin = w.app.admin().await;
+    let ops: Vec<String> = admin
+        .audit(&format!("teamId={}&limit=500", w.team))
+        .await
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap().to_owned())
+        .collect();
+    for op in [
+        "PatientListCreate",
+        "PatientListRename",
+        "PatientListSetDefault",
+        "PatientListDelete",
+        "PatientListAddPatient",
+        "PatientView",
+    ] {
+        assert!(ops.contains(&op.to_owned()), "{op} missing: {ops:?}");
+    }
+    w.app.stop().await;
+}
+both!(lists_lifecycle);
+
+async fn patients_on_lists(backend: Backend) {
+    let w = Ward::new(backend).await;
+    let other = w
+        .nurse
+        .post(&w.path("/lists"), json!({"name": "Handover"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ames = w.add(json!({"family": "Ames", "given": "Ada", "mrn": "M100", "birthDate": "1950-03-04", "sex": "female", "ward": "7", "bed": "12"})).await;
+    let view = w.view("").await;
+    assert_eq!(view["total"], 1);
+    let row = &view["rows"][0];
+    assert_eq!(row["display"]["name"], "AMES, Ada");
+    assert!(row["display"]["ageSex"].as_str().unwrap().ends_with(" F"));
+    assert_eq!(row["display"]["location"], "7 · 12");
+    assert_eq!(row["fields"]["mrn"]["version"], 1);
+    let columns: Vec<&str> = view["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns, ["name", "ageSex", "mrn", "location"]);
+
+    // The same patient on a second list is one record: an edit shows on both.
+    let again = w
+        .nurse
+        .post(
+            &format!("/api/v1/teams/{}/lists/{other}/patients", w.team),
+            json!({"patientId": ames}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    let twice = w
+        .nurse
+        .post(&w.list_path("/patients"), json!({"patientId": ames}))
+        .await;
+    assert_eq!(
+        (twice.status, twice.field()),
+        (StatusCode::CONFLICT, "patientId")
+    );
+    let edit = w
+        .nurse
+        .patch(
+            &w.path(&format!("/patients/{ames}")),
+            json!({"fields": {"bed": {"value": "14", "baseVersion": 1}}}),
+        )
+        .await;
+    assert_eq!(edit.status, StatusCode::OK, "{}", edit.text);
+    let on_other = w
+        .nurse
+        .get(&format!("/api/v1/teams/{}/lists/{other}", w.team))
+        .await
+        .body;
+    assert_eq!(on_other["rows"][0]["display"]["location"], "7 · 14");
+
+    // The same MRN twice is flagged, not refused or merged.
+    let dup = w
+        .nurse
+        .post(
+            &w.list_path("/patients"),
+            json!({"fields": {"family": "Amis", "mrn": "M100"}}),
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::CREATED);
+    assert_eq!(dup.body["duplicateMrnOf"], json!([ames]));
+    let flagged = w.view("").await;
+    assert!(flagged["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["duplicateMrn"] == true));
+
+    // Bad input names the field and writes nothing.
+    let cases = [
+        (
+            json!({"fields": {"family": "X", "birthDate": "1950-02-30"}}),
+            "birthDate",
+        ),
+        (json!({"fields": {"family": "X", "sex": "f"}}), "sex"),
+        (
+            json!({"fields": {"family": "X", "colour": "red"}}),
+            "colour",
+        ),
+        (json!({"fields": {"family": "x".repeat(101)}}), "family"),
+        (json!({"fields": {"ward": "7"}}), "family"),
+        (json!({"patientId": "not-an-id"}), "patientId"),
+    ];
+    for (body, field) in cases {
+        let r = w.nurse.post(&w.list_path("/patients"), body.clone()).await;
+        assert!(r.status.is_client_error(), "{body}: {}", r.text);
+        assert_eq!(r.field(), field, "{body}: {}", r.text);
+    }
+    assert_eq!(w.view("").await["total"], 2);
+
+    // Move, remove, reorder.
+    let byrne = w.add(json!({"family": "Byrne"})).await;
+    let order = w
+        .nurse
+        .send(
+            reqwest::Method::PUT,
+            &w.list_path("/order"),
+            Some(json!({"patientIds": [byrne, ames]})),
+        )
+        .await;
+    assert_eq!(
+        order.status,
+        StatusCode::BAD_REQUEST.max(order.status),
+        "{}",
+        order.text
+    );
+    assert_eq!(
+        (order.status, order.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "order"),
+        "a patient is missing from the order"
+    );
+    let view = w.view("").await;
+    let mut ids: Vec<String> = view["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["patientId"].as_str().unwrap().to_owned())
+        .collect();
+    ids.reverse();
+    let ok = w
+        .nurse
+        .send(
+            reqwest::Method::PUT,
+            &w.list_path("/order"),
+            Some(json!({ "patientIds": ids })),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::NO_CONTENT, "{}", ok.text);
+    assert_eq!(names(&w.view("").await)[0], "BYRNE");
+
+    let moved = w
+        .nurse
+        .post(
+            &w.list_path(&format!("/patients/{byrne}/move")),
+            json!({"toListId": other}),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::NO_CONTENT, "{}", moved.text);
+    assert!(!names(&w.view("").await).contains(&"BYRNE".to_owned()));
+    // A list of another team is no target.
+    w.app.user("other", false).await;
+    let stranger = w.app.client("other").await;
+    let foreign_team = stranger.create_team("Ward 9").await;
+    let foreign = stranger
+        .post(
+            &format!("/api/v1/teams/{foreign_team}/lists"),
+            json!({"name": "Theirs"}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bad = w
+        .nurse
+        .post(
+            &format!(
+                "/api/v1/teams/{}/lists/{other}/patients/{byrne}/move",
+                w.team
+            ),
+            json!({"toListId": foreign}),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "toListId")
+    );
+    let gone = w
+        .nurse
+        .delete(&w.list_path(&format!("/patients/{ames}")))
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        w.nurse
+            .delete(&w.list_path(&format!("/patients/{ames}")))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // Someone outside the team sees nothing of it.
+    assert_eq!(
+        stranger
+            .get(&w.path(&format!("/patients/{ames}")))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    w.app.stop().await;
+}
+both!(patients_on_lists);
+
+async fn columns_sort_and_filter(backend: Backend) {
+    let w = Ward::new(backend).await;
+    let status = w
+        .nurse
+        .post(
+            &w.list_path("/columns"),
+            json!({"label": "Status", "type": "choice", "options": [
+                {"label": "Stable", "color": "#2e7d32"}, {"label": "Watch", "color": "#f9a825"}, {"label": "Critical", "color": "#c62828"}]}),
+        )
+        .await;
+    assert_eq!(status.status, StatusCode::CREATED, "{}", status.text);
+    let sid = status.body["key"].as_str().unwrap().to_owned();
+    let temp = w
+        .nurse
+        .post(
+            &w.list_path("/columns"),
+            json!({"label": "Temp", "type": "number", "unit": "°C"}),
+        )
+        .await
+        .body["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let iso = w
+        .nurse
+        .post(
+            &w.list_path("/columns"),
+            json!({"label": "Isolation", "type": "checkbox"}),
+        )
+        .await
+        .body["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let due = w
+        .nurse
+        .post(
+            &w.list_path("/columns"),
+            json!({"label": "Due", "type": "date"}),
+        )
+        .await
+        .body["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bad_type = w
+        .nurse
+        .post(
+            &w.list_path("/columns"),
+            json!({"label": "X", "type": "colour"}),
+        )
+        .await;
+    assert_eq!(bad_type.field(), "type");
+    let no_options = w
+        .nurse
+        .post(
+            &w.list_path("/columns"),
+            json!({"label": "Y", "type": "choice"}),
+        )
+        .await;
+    assert_eq!(no_options.field(), "options");
+
+    let rows = [
+        ("Émile", "critical", json!(38.5), true, "2026-11-20"),
+        ("adams", "stable", json!(36.9), false, "2026-12-01"),
+        ("Zola", "watch", Value::Null, false, ""),
+        ("Eve", "", json!("37"), true, "2026-11-25"),
+    ];
+    for (family, st, t, isolated, due_on) in rows {
+        let mut fields = json!({"family": family, &temp: t, &iso: isolated, &due: due_on});
+        if !st.is_empty() {
+            fields[&sid] = json!(st);
+        }
+        w.add(fields).await;
+    }
+    // Text sorts without case or accents; empty values go last both ways.
+    assert_eq!(
+        names(&w.view("sort=name").await),
+        ["ADAMS", "ÉMILE", "EVE", "ZOLA"]
+    );
+    assert_eq!(
+        names(&w.view(&format!("sort=-{temp}")).await),
+        ["ÉMILE", "EVE", "ADAMS", "ZOLA"]
+    );
+    assert_eq!(
+        names(&w.view(&format!("sort={temp}")).await),
+        ["ADAMS", "EVE", "ÉMILE", "ZOLA"]
+    );
+    // Choices sort in option order; a second key breaks ties.
+    assert_eq!(
+        names(&w.view(&format!("sort=-{sid},name")).await),
+        ["ÉMILE", "ZOLA", "ADAMS", "EVE"]
+    );
+    assert_eq!(
+        names(&w.view(&format!("sort={iso},-name")).await),
+        ["ZOLA", "ADAMS", "EVE", "ÉMILE"]
+    );
+    // Filters and search.
+    assert_eq!(
+        names(&w.view(&format!("filter={sid}:is:Critical")).await),
+        ["ÉMILE"]
+    );
+    assert_eq!(
+        names(
+            &w.view(&format!("filter={iso}:checked:true&sort=name"))
+                .await
+        ),
+        ["ÉMILE", "EVE"]
+    );
+    assert_eq!(
+        names(
+            &w.view(&format!(
+                "filter={due}:from:2026-11-21&filter={due}:to:2026-11-30"
+            ))
+            .await
+        ),
+        ["EVE"]
+    );
+    assert_eq!(names(&w.view("q=emi").await), ["ÉMILE"]);
+    let filtered = w.view("filter=name:contains:e&sort=name").await;
+    assert_eq!(filtered["total"], 4);
+    assert_eq!(names(&filtered), ["ÉMILE", "EVE"]);
+    let bad = w.nurse.get(&format!("{}?sort=shoe", w.list_path(""))).await;
+    assert_eq!(
+        (bad.status, bad.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "sort")
+    );
+    let bad = w
+        .nurse
+        .get(&format!("{}?filter={due}:from:soon", w.list_path("")))
+        .await;
+    assert_eq!(
+        (bad.status, bad.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "filter")
+    );
+
+    // Values must fit their column.
+    let pid = w.add(json!({"family": "Fit"})).await;
+    let patient = w.path(&format!("/patients/{pid}"));
+    for (key, value) in [
+        (&temp, json!("warm")),
+        (&sid, json!("dying")),
+        (&due, json!("2026-13-01")),
+        (&iso, json!("yes")),
+    ] {
+        let r = w
+            .nurse
+            .patch(
+                &patient,
+                json!({"fields": {key.as_str(): {"value": value, "baseVersion": 0}}}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.field()),
+            (StatusCode::UNPROCESSABLE_ENTITY, key.as_str()),
+            "{value}: {}",
+            r.text
+        );
+    }
+    // Rename, hide, move and remove columns.
+    let renamed = w
+        .nurse
+        .patch(
+            &w.list_path(&format!("/columns/{sid}")),
+            json!({"label": "Condition"}),
+        )
+        .await;
+    assert_eq!(renamed.body["label"], "Condition");
+    let hidden = w
+        .nurse
+        .patch(
+            &w.list_path("/columns/mrn"),
+            json!({"hidden": true, "width": 80, "position": 0}),
+        )
+        .await;
+    assert_eq!(
+        (
+            hidden.body["hidden"].clone(),
+            hidden.body["position"].clone()
+        ),
+        (json!(true), json!(0))
+    );
+    let builtin_rename = w
+        .nurse
+        .patch(&w.list_path("/columns/name"), json!({"label": "Who"}))
+        .await;
+    assert_eq!(builtin_rename.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        w.nurse
+            .delete(&w.list_path(&format!("/columns/{temp}")))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let view = w.view("").await;
+    let keys: Vec<&str> = view["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys[0], "mrn");
+    assert!(!keys.contains(&temp.as_str()));
+    let dup = w
+        .nurse
+        .post(&w.list_path("/columns"), json!({"key": "mrn"}))
+        .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    // Add back the removed team column: its values are still there.
+    assert_eq!(
+        w.nurse
+            .post(&w.list_path("/columns"), json!({"key": temp}))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(names(&w.view(&format!("sort=-{temp}")).await)[0], "ÉMILE");
+
+    // A saved column set starts a new list with the same columns.
+    let schema = w
+        .nurse
+        .post(
+            &w.path("/schemas"),
+            json!({"name": "Medical ward", "fromListId": w.list}),
+        )
+        .await;
+    assert_eq!(schema.status, StatusCode::CREATED, "{}", schema.text);
+    let sid2 = schema.body["id"].as_str().unwrap();
+    let from = w
+        .nurse
+        .post(
+            &w.path("/lists"),
+            json!({"name": "Evening", "schemaId": sid2}),
+        )
+        .await;
+    let evening = from.body["id"].as_str().unwrap();
+    let cols = w
+        .nurse
+        .get(&format!("/api/v1/teams/{}/lists/{evening}", w.team))
+        .await
+        .body["columns"]
+        .clone();
+    assert_eq!(cols, view_columns(&w.view("").await));
+    assert_eq!(
+        w.nurse
+            .get(&w.path("/schemas"))
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    w.app.stop().await;
+}
+both!(columns_sort_and_filter);
+
+fn view_columns(view: &Value) -> Value {
+    view["columns"].clone()
+}
+
+async fn concurrent_edits(backend: Backend) {
+    let w = Ward::new(backend).await;
+    let pid = w.add(json!({"family": "Cole", "ward": "7"})).await;
+    let patient = w.path(&format!("/patients/{pid}"));
+    // Both opened the patient at ward version 1, bed version 0.
+    let a = w
+        .nurse
+        .patch(
+            &patient,
+            json!({"fields": {"ward": {"value": "8", "baseVersion": 1}}}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let b = w
+        .charge
+        .patch(
+            &patient,
+            json!({"fields": {"ward": {"value": "9", "baseVersion": 1}}}),
+        )
+        .await;
+    assert_eq!(
+        (b.status, b.code(), b.field()),
+        (StatusCode::CONFLICT, "edit_conflict", "ward"),
+        "{}",
+        b.text
+    );
+    let c = &b.body["error"]["conflicts"][0];
+    assert_eq!(
+        (
+            c["yours"].clone(),
+            c["current"].clone(),
+            c["currentVersion"].clone()
+        ),
+        (json!("9"), json!("8"), json!(2))
+    );
+    assert_eq!(c["updatedBy"], "nurse display");
+    // Different fields edited from the same versions both survive.
+    let d = w
+        .charge
+        .patch(
+            &patient,
+            json!({"fields": {"bed": {"value": "3", "baseVersion": 0}}}),
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::OK);
+    // A conflicting request saves none of its fields.
+    let e = w.charge.patch(&patient, json!({"fields": {"room": {"value": "2", "baseVersion": 0}, "ward": {"value": "9", "baseVersion": 1}}})).await;
+    assert_eq!(e.status, StatusCode::CONFLICT);
+    let now = w.nurse.get(&patient).await.body;
+    assert_eq!(
+        (
+            now["fields"]["ward"]["value"].clone(),
+            now["fields"]["bed"]["value"].clone()
+        ),
+        (json!("8"), json!("3"))
+    );
+    assert!(now["fields"].get("room").is_none(), "nothing half-written");
+    // Choosing: save again from the current version.
+    let f = w
+        .charge
+        .patch(
+            &patient,
+            json!({"fields": {"ward": {"value": "9", "baseVersion": 2}}}),
+        )
+        .await;
+    assert_eq!(
+        f.body["fields"]["ward"],
+        json!({"value": "9", "version": 3})
+    );
+    w.app.stop().await;
+}
+both!(concurrent_edits);
+
+async fn notes_with_history(backend: Backend) {
+    let w = Ward::new(backend).await;
+    let pid = w.add(json!({"family": "Dunn"})).await;
+    let notes = w.path(&format!("/patients/{pid}/notes"));
+    let first = w
+        .nurse
+        .post(&notes, json!({"body": "Mobilised with frame."}))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    w.charge
+        .post(&notes, json!({"body": "Family meeting at 3pm."}))
+        .await;
+    let listed = w.nurse.get(&notes).await.body;
+    assert_eq!(listed[0]["body"], "Family meeting at 3pm.", "newest first");
+    assert_eq!(listed[1]["authorName"], "nurse display");
+    let id = first.body["id"].as_str().unwrap();
+    let note = w.path(&format!("/notes/{id}"));
+    let not_author = w
+        .charge
+        .patch(&note, json!({"body": "x", "baseVersion": 1}))
+        .await;
+    assert_eq!(not_author.status, StatusCode::FORBIDDEN);
+    let edited = w
+        .nurse
+        .patch(
+            &note,
+            json!({"body": "Mobilised with frame, 20 m.", "baseVersion": 1}),
+        )
+        .await;
+    assert_eq!(
+        (
+            edited.body["version"].clone(),
+            edited.body["edited"].clone()
+        ),
+        (json!(2), json!(true))
+    );
+    let stale = w
+        .nurse
+        .patch(&note, json!({"body": "Other text", "baseVersion": 1}))
+        .await;
+    assert_eq!(stale.code(), "edit_conflict");
+    assert_eq!(
+        w.nurse.post(&notes, json!({"body": "  "})).await.field(),
+        "body"
+    );
+    assert_eq!(
+        w.nurse
+            .post(&notes, json!({"body": "n".repeat(10_001)}))
+            .await
+            .field(),
+        "body"
+    );
+    assert_eq!(w.nurse.delete(&note).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(w.nurse.get(&notes).await.body.as_array().unwrap().len(), 1);
+    // History is kept in the database: two earlier texts of the note.
+    let admin = w.app.admin().await;
+    let note_ops = admin.audit("operation=PatientNoteAdd").await;
+    assert_eq!(note_ops.len(), 4, "two added, one edited, one deleted");
+    w.app.stop().await;
+}
+both!(notes_with_history);
+
+async fn live_sync(backend: Backend) {
+    let w = Ward::new(backend).await;
+    let pid = w.add(json!({"family": "Eames", "ward": "7"})).await;
+    let mut screen = w.charge.events(&w.list_path("/events"), None).await;
+    let ready = screen
+        .next_change(Duration::from_secs(5))
+        .await
+        .expect("ready");
+    assert_eq!(ready.event, "ready");
+
+    // A change by one person reaches another's screen within a second.
+    let started = Instant::now();
+    let r = w
+        .nurse
+        .patch(
+            &w.path(&format!("/patients/{pid}")),
+            json!({"fields": {"bed": {"value": "5", "baseVersion": 0}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let seen = screen
+        .next_change(Duration::from_secs(1))
+        .await
+        .expect("the edit arrives within a second");
+    let took = started.elapsed();
+    assert_eq!(seen.event, "patientUpdated");
+    assert_eq!(seen.data["fields"]["bed"]["value"], "5");
+    assert_eq!(seen.data["by"]["name"], "nurse display");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    let last = seen.id.expect("events carry ids");
+
+    // The screen drops; changes go on; on reconnecting it misses nothing.
+    drop(screen);
+    w.add(json!({"family": "Ford"})).await;
+    w.nurse
+        .post(
+            &w.path(&format!("/patients/{pid}/notes")),
+            json!({"body": "Seen by physio"}),
+        )
+        .await;
+    w.nurse
+        .post(
+            &w.list_path("/columns"),
+            json!({"label": "Diet", "type": "text"}),
+        )
+        .await;
+    let mut screen = w.charge.events(&w.list_path("/events"), Some(last)).await;
+    let mut kinds = Vec::new();
+    while let Some(e) = screen.next_change(Duration::from_secs(2)).await {
+        if e.event == "ready" {
+            break;
+        }
+        kinds.push(e.event);
+    }
+    assert_eq!(kinds, ["patientAdded", "noteChanged", "columnsChanged"]);
+
+    // A member removed from the team stops receiving.
+    let mut nurse_screen = w.nurse.events(&w.list_path("/events"), None).await;
+    assert_eq!(
+        nurse_screen
+            .next_change(Duration::from_secs(5))
+            .await
+            .map(|e| e.event)
+            .as_deref(),
+        Some("ready")
+    );
+    let nurse_id = w.app.app.user_by_username("nurse").await.unwrap().id;
+    assert_eq!(
+        w.charge
+            .delete(&w.path(&format!("/members/{nurse_id}")))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    w.charge
+        .post(
+            &w.list_path("/patients"),
+            json!({"fields": {"family": "Secret"}}),
+        )
+        .await;
+    let after = nurse_screen.next_change(Duration::from_secs(3)).await;
+    assert_eq!(
+        after.as_ref().map(|e| e.event.as_str()),
+        Some("closed"),
+        "{after:?}"
+    );
+    assert!(nurse_screen
+        .next_change(Duration::from_millis(500))
+        .await
+        .is_none());
+    // And cannot open it again.
+    assert_eq!(
+        w.nurse.status_only(&w.list_path("/events")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // An id from before the feed's memory asks the screen to reload.
+    let mut stale = w
+        .charge
+        .events(&w.list_path("/events"), Some(1_000_000))
+        .await;
+    assert_eq!(
+        stale
+            .next_change(Duration::from_secs(2))
+            .await
+            .map(|e| e.event)
+            .as_deref(),
+        Some("resync")
+    );
+    w.app.stop().await;
+}
+both!(live_sync);
