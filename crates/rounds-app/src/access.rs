@@ -90,3 +90,67 @@ impl App {
         entry
     }
 }
+
+/// What an audited action within a team was about.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Subject {
+    pub team: TeamId,
+    pub list: Option<rounds_core::ListId>,
+    pub patient: Option<rounds_core::PatientId>,
+}
+
+impl Subject {
+    pub(crate) fn team(team: TeamId) -> Self {
+        Self {
+            team,
+            list: None,
+            patient: None,
+        }
+    }
+    pub(crate) fn list(team: TeamId, list: rounds_core::ListId) -> Self {
+        Self {
+            team,
+            list: Some(list),
+            patient: None,
+        }
+    }
+    pub(crate) fn patient(team: TeamId, patient: rounds_core::PatientId) -> Self {
+        Self {
+            team,
+            list: None,
+            patient: Some(patient),
+        }
+    }
+    pub(crate) fn on_list(
+        team: TeamId,
+        list: rounds_core::ListId,
+        patient: rounds_core::PatientId,
+    ) -> Self {
+        Self {
+            team,
+            list: Some(list),
+            patient: Some(patient),
+        }
+    }
+}
+
+impl App {
+    /// Records a successful `operation` by `actor` inside the change's own
+    /// transaction, so the record commits or rolls back with it.
+    pub(crate) async fn audit_done(
+        &self,
+        tx: &mut rounds_store::WriteTx<'_>,
+        actor: &Actor,
+        operation: Operation,
+        about: Subject,
+        detail: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let mut entry = self.entry_for(actor, operation, Outcome::Success);
+        entry.team_id = Some(about.team);
+        entry.list_id = about.list.map(|l| l.to_string());
+        entry.patient_ref = about.patient.map(|p| p.to_string());
+        entry.detail = detail;
+        rounds_store::audit::append(tx, &entry).await?;
+        Ok(())
+    }
+}

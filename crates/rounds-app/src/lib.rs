@@ -25,7 +25,7 @@ pub use audit::{AuditExport, AuditQuery, ExportFormat, VerifyReport};
 pub use error::{AppError, FieldConflict};
 pub use lists::{ColumnSpec, ResolvedColumn, DEFAULT_COLUMNS};
 pub use live::{LiveMessage, FEED_RETENTION_SECS};
-pub use patients::{ListView, NewPatient, PatientDetail, PatientRow};
+pub use patients::{ListView, NewPatient, PatientDetail, PatientRow, TeamPatient};
 pub use rounds_store::{Backend, DbOptions, StoreError};
 pub use secrets::new_token;
 pub use teams::TeamDetail;

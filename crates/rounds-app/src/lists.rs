@@ -1,6 +1,6 @@
 //! Patient lists and their columns, and the team's saved column sets.
 
-use rounds_core::audit::{Operation, Outcome};
+use rounds_core::audit::Operation;
 use rounds_core::lists::{
     normalize_options, BuiltinColumn, ChoiceOption, ColumnKey, ColumnSchema, ColumnType,
     ListColumn, PatientList, SchemaColumn, TeamColumn, COLUMN_LABEL_MAX, LIST_NAME_MAX, UNIT_MAX,
@@ -10,7 +10,7 @@ use rounds_core::{ColumnId, ListId, SchemaId, TeamId, Timestamp};
 use rounds_store::{lists, AnyConnection};
 use serde_json::json;
 
-use crate::access::Need;
+use crate::access::{Need, Subject};
 use crate::live::Change;
 use crate::{Actor, App, AppError};
 
@@ -167,11 +167,14 @@ impl App {
         for column in &columns {
             lists::put_list_column(tx.conn(), id, column).await?;
         }
-        let mut entry = self.entry_for(actor, Operation::PatientListCreate, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.list_id = Some(id.to_string());
-        entry.detail = json!({ "name": name, "schemaId": schema.map(|s| s.to_string()) });
-        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::PatientListCreate,
+            Subject::list(team, id),
+            json!({ "name": name, "schemaId": schema.map(|s| s.to_string()) }),
+        )
+        .await?;
         tx.commit().await?;
         let mut conn = self.db.read().await?;
         self.list_in_team(&mut conn, team, id).await
@@ -196,11 +199,14 @@ impl App {
                 e.into()
             }
         })?;
-        let mut entry = self.entry_for(actor, Operation::PatientListRename, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.list_id = Some(list.to_string());
-        entry.detail = json!({ "from": before.name, "to": name });
-        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::PatientListRename,
+            Subject::list(team, list),
+            json!({ "from": before.name, "to": name }),
+        )
+        .await?;
         self.announce(
             &mut tx,
             team,
@@ -226,11 +232,14 @@ impl App {
         let mut tx = self.db.write().await?;
         let before = self.list_in_team(tx.conn(), team, list).await?;
         lists::delete(tx.conn(), list).await?;
-        let mut entry = self.entry_for(actor, Operation::PatientListDelete, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.list_id = Some(list.to_string());
-        entry.detail = json!({ "name": before.name });
-        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::PatientListDelete,
+            Subject::list(team, list),
+            json!({ "name": before.name }),
+        )
+        .await?;
         self.announce(&mut tx, team, &[list], &Change::ListDeleted, actor)
             .await?;
         self.commit(tx).await?;
@@ -248,10 +257,14 @@ impl App {
         let mut tx = self.db.write().await?;
         self.list_in_team(tx.conn(), team, list).await?;
         lists::set_default(tx.conn(), team, list).await?;
-        let mut entry = self.entry_for(actor, Operation::PatientListSetDefault, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.list_id = Some(list.to_string());
-        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::PatientListSetDefault,
+            Subject::list(team, list),
+            serde_json::Value::Null,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -366,11 +379,7 @@ impl App {
             width: check_width(spec.width)?,
         };
         lists::put_list_column(tx.conn(), list, &column).await?;
-        let mut entry = self.entry_for(actor, Operation::PatientListEditColumns, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.list_id = Some(list.to_string());
-        entry.detail = json!({ "added": key.to_string(), "label": created.as_ref().map(|c| c.label.clone()), "type": created.as_ref().map(|c| c.kind.as_str()) });
-        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.audit_done(&mut tx, actor, Operation::PatientListEditColumns, Subject::list(team, list), json!({ "added": key.to_string(), "label": created.as_ref().map(|c| c.label.clone()), "type": created.as_ref().map(|c| c.kind.as_str()) })).await?;
         self.announce(&mut tx, team, &[list], &Change::ColumnsChanged, actor)
             .await?;
         let resolved = self.resolved_columns(tx.conn(), team, list).await?;
@@ -450,11 +459,14 @@ impl App {
             column.position = i as i64;
             lists::put_list_column(tx.conn(), list, column).await?;
         }
-        let mut entry = self.entry_for(actor, Operation::PatientListEditColumns, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.list_id = Some(list.to_string());
-        entry.detail = json!({ "column": key.to_string(), "changes": changes });
-        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::PatientListEditColumns,
+            Subject::list(team, list),
+            json!({ "column": key.to_string(), "changes": changes }),
+        )
+        .await?;
         let lists_showing = match key {
             ColumnKey::Team(_)
                 if spec.label.is_some() || spec.options.is_some() || spec.unit.is_some() =>
@@ -509,11 +521,14 @@ impl App {
             column.position = i as i64;
             lists::put_list_column(tx.conn(), list, &column).await?;
         }
-        let mut entry = self.entry_for(actor, Operation::PatientListEditColumns, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.list_id = Some(list.to_string());
-        entry.detail = json!({ "removed": key.to_string() });
-        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::PatientListEditColumns,
+            Subject::list(team, list),
+            json!({ "removed": key.to_string() }),
+        )
+        .await?;
         self.announce(&mut tx, team, &[list], &Change::ColumnsChanged, actor)
             .await?;
         self.commit(tx).await?;
@@ -531,6 +546,53 @@ impl App {
         Ok(lists::schemas(&mut conn, team).await?)
     }
 
+    /// The columns for a column set: those of `from_list`, or the ones given
+    /// (each a built-in key or a column of the team).
+    async fn schema_columns(
+        &self,
+        conn: &mut AnyConnection,
+        team: TeamId,
+        from_list: Option<ListId>,
+        columns: Option<Vec<SchemaColumn>>,
+    ) -> Result<Vec<SchemaColumn>, AppError> {
+        match (from_list, columns) {
+            (Some(list), None) => {
+                self.list_in_team(conn, team, list)
+                    .await
+                    .map_err(|_| InvalidInput::new("fromListId", "the team has no such list"))?;
+                Ok(lists::list_columns(conn, list)
+                    .await?
+                    .into_iter()
+                    .map(|c| SchemaColumn {
+                        key: c.key.to_string(),
+                        hidden: c.hidden,
+                        width: c.width,
+                    })
+                    .collect())
+            }
+            (None, Some(columns)) => {
+                let team_columns = lists::team_columns(conn, team).await?;
+                for c in &columns {
+                    let key = c
+                        .key
+                        .parse::<ColumnKey>()
+                        .map_err(|e| InvalidInput::new("columns", e.message))?;
+                    if let ColumnKey::Team(id) = key {
+                        if !team_columns.iter().any(|t| t.id == id) {
+                            return Err(InvalidInput::new(
+                                "columns",
+                                format!("the team has no column {id}"),
+                            )
+                            .into());
+                        }
+                    }
+                }
+                Ok(columns)
+            }
+            _ => Err(InvalidInput::new("fromListId", "give either fromListId or columns").into()),
+        }
+    }
+
     /// Saves a named column set: the columns of `from_list`, or the ones given.
     pub async fn create_schema(
         &self,
@@ -544,71 +606,105 @@ impl App {
             .await?;
         let name = check_name("name", name, LIST_NAME_MAX)?;
         let mut tx = self.db.write().await?;
-        let columns = match (from_list, columns) {
-            (Some(list), None) => {
-                self.list_in_team(tx.conn(), team, list)
-                    .await
-                    .map_err(|_| InvalidInput::new("fromListId", "the team has no such list"))?;
-                lists::list_columns(tx.conn(), list)
-                    .await?
-                    .into_iter()
-                    .map(|c| SchemaColumn {
-                        key: c.key.to_string(),
-                        hidden: c.hidden,
-                        width: c.width,
-                    })
-                    .collect()
-            }
-            (None, Some(columns)) => {
-                let team_columns = lists::team_columns(tx.conn(), team).await?;
-                for c in &columns {
-                    match c
-                        .key
-                        .parse::<ColumnKey>()
-                        .map_err(|e| InvalidInput::new("columns", e.message))?
-                    {
-                        ColumnKey::Team(id) if !team_columns.iter().any(|t| t.id == id) => {
-                            return Err(InvalidInput::new(
-                                "columns",
-                                format!("the team has no column {id}"),
-                            )
-                            .into())
-                        }
-                        _ => {}
-                    }
-                }
-                columns
-            }
-            _ => {
-                return Err(
-                    InvalidInput::new("fromListId", "give either fromListId or columns").into(),
-                )
-            }
-        };
+        let columns = self
+            .schema_columns(tx.conn(), team, from_list, columns)
+            .await?;
         let schema = ColumnSchema {
             id: SchemaId::new_random(),
-            name: name.clone(),
+            name,
             columns,
             updated_at: Timestamp::now(),
         };
         lists::insert_schema(tx.conn(), team, &schema)
             .await
-            .map_err(|e| {
-                if e.is_duplicate_of("name_key") {
-                    AppError::Duplicate {
-                        field: "name",
-                        message: format!("the team already has a column set named {name:?}"),
-                    }
-                } else {
-                    e.into()
-                }
-            })?;
-        let mut entry = self.entry_for(actor, Operation::PatientSchemaCreate, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.detail = json!({ "schemaId": schema.id.to_string(), "name": schema.name, "columns": schema.columns.len() });
-        rounds_store::audit::append(&mut tx, &entry).await?;
+            .map_err(|e| duplicate_schema(e, &schema.name))?;
+        let detail = json!({ "schemaId": schema.id.to_string(), "name": schema.name, "columns": schema.columns.len() });
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::PatientSchemaCreate,
+            Subject::team(team),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(schema)
+    }
+
+    /// Renames a column set or replaces its columns (from a list or given).
+    pub async fn update_schema(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        id: SchemaId,
+        name: Option<&str>,
+        from_list: Option<ListId>,
+        columns: Option<Vec<SchemaColumn>>,
+    ) -> Result<ColumnSchema, AppError> {
+        self.team_access(actor, team, Need::Member, "updateSchema")
+            .await?;
+        let name = name
+            .map(|n| check_name("name", n, LIST_NAME_MAX))
+            .transpose()?;
+        let mut tx = self.db.write().await?;
+        let mut schema = lists::schema(tx.conn(), team, id)
+            .await?
+            .ok_or(AppError::NotFound { what: "column set" })?;
+        if from_list.is_some() || columns.is_some() {
+            schema.columns = self
+                .schema_columns(tx.conn(), team, from_list, columns)
+                .await?;
+        }
+        if let Some(name) = name {
+            schema.name = name;
+        }
+        schema.updated_at = Timestamp::now();
+        lists::update_schema(tx.conn(), &schema)
+            .await
+            .map_err(|e| duplicate_schema(e, &schema.name))?;
+        let detail = json!({ "schemaId": id.to_string(), "name": schema.name, "columns": schema.columns.len() });
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::PatientSchemaUpdate,
+            Subject::team(team),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(schema)
+    }
+
+    /// Puts the team's lists in the given order (every list once).
+    pub async fn reorder_lists(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        order: &[ListId],
+    ) -> Result<Vec<PatientList>, AppError> {
+        self.team_access(actor, team, Need::Member, "reorderLists")
+            .await?;
+        let mut tx = self.db.write().await?;
+        let now: std::collections::HashSet<ListId> = lists::for_team(tx.conn(), team)
+            .await?
+            .iter()
+            .map(|l| l.id)
+            .collect();
+        let given: std::collections::HashSet<ListId> = order.iter().copied().collect();
+        if given.len() != order.len() || given != now {
+            return Err(InvalidInput::new(
+                "listIds",
+                format!(
+                    "must name each of the team's {} lists exactly once",
+                    now.len()
+                ),
+            )
+            .into());
+        }
+        lists::set_positions(tx.conn(), order).await?;
+        tx.commit().await?;
+        let mut conn = self.db.read().await?;
+        Ok(lists::for_team(&mut conn, team).await?)
     }
 }
 
@@ -654,5 +750,16 @@ fn check_width(width: Option<i64>) -> Result<Option<i64>, InvalidInput> {
             Err(InvalidInput::new("width", "must be 40 to 1200 pixels"))
         }
         other => Ok(other),
+    }
+}
+
+fn duplicate_schema(e: rounds_store::StoreError, name: &str) -> AppError {
+    if e.is_duplicate_of("name_key") {
+        AppError::Duplicate {
+            field: "name",
+            message: format!("the team already has a column set named {name:?}"),
+        }
+    } else {
+        e.into()
     }
 }

@@ -8,7 +8,7 @@ use rounds_core::{NoteId, PatientId, TeamId, Timestamp};
 use rounds_store::{notes, patients};
 use serde_json::json;
 
-use crate::access::Need;
+use crate::access::{Need, Subject};
 use crate::live::Change;
 use crate::{Actor, App, AppError};
 
@@ -184,11 +184,14 @@ impl App {
         note: NoteId,
         action: &'static str,
     ) -> Result<(), AppError> {
-        let mut entry = self.entry_for(actor, Operation::PatientNoteAdd, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.patient_ref = Some(patient.to_string());
-        entry.detail = json!({ "noteId": note.to_string(), "action": action });
-        rounds_store::audit::append(tx, &entry).await?;
+        self.audit_done(
+            tx,
+            actor,
+            Operation::PatientNoteAdd,
+            Subject::patient(team, patient),
+            json!({ "noteId": note.to_string(), "action": action }),
+        )
+        .await?;
         let on = patients::lists_of(tx.conn(), patient).await?;
         self.announce(
             tx,

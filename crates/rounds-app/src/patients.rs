@@ -16,7 +16,7 @@ use rounds_core::{ListId, PatientId, TeamId, Timestamp};
 use rounds_store::{events, lists, patients, teams, AnyConnection};
 use serde_json::{json, Map, Value};
 
-use crate::access::Need;
+use crate::access::{Need, Subject};
 use crate::lists::ResolvedColumn;
 use crate::live::Change;
 use crate::{Actor, App, AppError, FieldConflict};
@@ -51,6 +51,16 @@ pub struct ListView {
     /// The change feed's position when the view was read: follow the list
     /// from here to miss nothing.
     pub last_event_id: i64,
+}
+
+/// A patient of the team, as found by a search among the team's patients.
+#[derive(Debug, Clone)]
+pub struct TeamPatient {
+    pub patient_id: PatientId,
+    pub name: String,
+    pub mrn: String,
+    pub birth_date: String,
+    pub lists: Vec<ListId>,
 }
 
 #[derive(Debug, Clone)]
@@ -460,12 +470,14 @@ impl App {
         } else {
             patients::with_mrn(tx.conn(), team, &mrn, Some(patient)).await?
         };
-        let mut entry = self.entry_for(actor, Operation::PatientListAddPatient, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.list_id = Some(list.to_string());
-        entry.patient_ref = Some(patient.to_string());
-        entry.detail = json!({ "newPatient": created, "duplicateMrn": !same_mrn.is_empty() });
-        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::PatientListAddPatient,
+            Subject::on_list(team, list, patient),
+            json!({ "newPatient": created, "duplicateMrn": !same_mrn.is_empty() }),
+        )
+        .await?;
         self.announce(
             &mut tx,
             team,
@@ -488,6 +500,60 @@ impl App {
             [mrn].into_iter().collect()
         };
         Ok((make_row(&ctx, list_entry, values, &duplicates), same_mrn))
+    }
+
+    /// The team's patients whose name or MRN contains `query` (all when
+    /// empty), by name, at most 100; recorded as PatientSearch.
+    pub async fn find_team_patients(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        query: &str,
+    ) -> Result<Vec<TeamPatient>, AppError> {
+        self.team_access(actor, team, Need::Member, "listTeamPatients")
+            .await?;
+        let needle = rounds_core::view::fold(query.trim());
+        let mut conn = self.db.read().await?;
+        let ctx = Context::load(&mut conn, team).await?;
+        let mut values = patients::values_of_team(&mut conn, team).await?;
+        let memberships = patients::memberships_of_team(&mut conn, team).await?;
+        let ids = patients::team_patient_ids(&mut conn, team).await?;
+        drop(conn);
+        let mut found: Vec<TeamPatient> = ids
+            .into_iter()
+            .filter_map(|id| {
+                let v = values.remove(&id).unwrap_or_default();
+                let name = builtin_display(&ctx, BuiltinColumn::Name, &v, None);
+                let mrn = raw(&v, "mrn").to_owned();
+                let hit = needle.is_empty()
+                    || rounds_core::view::fold(&format!(
+                        "{} {} {name} {mrn}",
+                        raw(&v, "family"),
+                        raw(&v, "given")
+                    ))
+                    .contains(&needle);
+                hit.then(|| TeamPatient {
+                    patient_id: id,
+                    name,
+                    mrn,
+                    birth_date: raw(&v, "birthDate").to_owned(),
+                    lists: memberships
+                        .iter()
+                        .filter(|(p, _)| *p == id)
+                        .map(|(_, l)| *l)
+                        .collect(),
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| {
+            rounds_core::view::fold(&a.name).cmp(&rounds_core::view::fold(&b.name))
+        });
+        found.truncate(100);
+        let mut entry = self.entry_for(actor, Operation::PatientSearch, Outcome::Success);
+        entry.team_id = Some(team);
+        entry.detail = json!({ "source": "team", "query": query, "found": found.len() });
+        self.record(entry).await?;
+        Ok(found)
     }
 
     /// A patient with every field, the lists holding them; recorded as PatientView.
@@ -682,12 +748,14 @@ impl App {
                 message: "the patient is already on that list".into(),
             });
         }
-        let mut entry = self.entry_for(actor, Operation::PatientListMovePatient, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.list_id = Some(list.to_string());
-        entry.patient_ref = Some(patient.to_string());
-        entry.detail = json!({ "from": list.to_string(), "to": to.to_string() });
-        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::PatientListMovePatient,
+            Subject::on_list(team, list, patient),
+            json!({ "from": list.to_string(), "to": to.to_string() }),
+        )
+        .await?;
         let change = Change::PatientMoved {
             patient_id: patient,
             from_list_id: list,
@@ -721,11 +789,14 @@ impl App {
             .into());
         }
         patients::set_positions(tx.conn(), list, order).await?;
-        let mut entry = self.entry_for(actor, Operation::PatientListMovePatient, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.list_id = Some(list.to_string());
-        entry.detail = json!({ "reordered": order.len() });
-        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::PatientListMovePatient,
+            Subject::list(team, list),
+            json!({ "reordered": order.len() }),
+        )
+        .await?;
         self.announce(&mut tx, team, &[list], &Change::PatientsReordered, actor)
             .await?;
         self.commit(tx).await

@@ -8,7 +8,7 @@ use rounds_core::{TeamId, Timestamp, UserId};
 use rounds_store::{teams, users};
 use serde_json::json;
 
-use crate::access::Need;
+use crate::access::{Need, Subject};
 use crate::{Actor, App, AppError};
 
 /// A team as its members see it.
@@ -143,10 +143,14 @@ impl App {
             return Err(last_owner());
         }
         teams::set_role(tx.conn(), team, user, role).await?;
-        let mut entry = self.entry_for(actor, Operation::TeamMemberUpdate, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.detail = json!({ "userId": user, "from": current.as_str(), "to": role.as_str() });
-        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::TeamMemberUpdate,
+            Subject::team(team),
+            json!({ "userId": user, "from": current.as_str(), "to": role.as_str() }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -168,10 +172,14 @@ impl App {
             return Err(last_owner());
         }
         teams::remove_member(tx.conn(), team, user).await?;
-        let mut entry = self.entry_for(actor, Operation::TeamMemberRemove, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.detail = json!({ "userId": user, "role": current.as_str() });
-        rounds_store::audit::append(&mut tx, &entry).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::TeamMemberRemove,
+            Subject::team(team),
+            json!({ "userId": user, "role": current.as_str() }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

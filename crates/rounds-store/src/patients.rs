@@ -299,3 +299,21 @@ pub async fn values_of_team(conn: &mut AnyConnection, team: TeamId) -> Result<Va
             .await?,
     )
 }
+
+/// Which lists each patient of the team is on.
+pub async fn memberships_of_team(
+    conn: &mut AnyConnection,
+    team: TeamId,
+) -> Result<Vec<(PatientId, ListId)>, StoreError> {
+    let rows = sqlx::query("SELECT e.patient_id, e.list_id FROM list_entries e JOIN patients p ON p.id = e.patient_id WHERE p.team_id = $1")
+        .bind(team.to_string())
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let p: String = r.try_get("patient_id")?;
+            let l: String = r.try_get("list_id")?;
+            Ok((parse(&p, "patient id")?, parse(&l, "list id")?))
+        })
+        .collect()
+}

@@ -586,3 +586,61 @@ pub async fn list_events(
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
         .into_response())
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateSchemaRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Replace the columns with this list's…
+    #[serde(default)]
+    pub from_list_id: Option<String>,
+    /// …or with these ({key, hidden, width}).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub columns: Option<Vec<SchemaColumn>>,
+}
+
+/// Rename a saved column set or replace its columns.
+#[utoipa::path(patch, path = "/api/v1/teams/{teamId}/schemas/{schemaId}", operation_id = "updateSchema", tag = "lists",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("schemaId" = String, Path)),
+    request_body = UpdateSchemaRequest,
+    responses((status = 200, body = SchemaDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_schema(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, schema)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UpdateSchemaRequest>,
+) -> ApiResult<Json<SchemaDto>> {
+    let from = body.from_list_id.as_deref().map(|l| parse_id("fromListId", l)).transpose()?;
+    let schema = state
+        .app
+        .update_schema(&actor, parse_id("teamId", &team)?, parse_id("schemaId", &schema)?, body.name.as_deref(), from, body.columns)
+        .await?;
+    Ok(Json(SchemaDto::from(&schema)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReorderListsRequest {
+    /// Every list of the team, once, in the new order.
+    pub list_ids: Vec<String>,
+}
+
+/// Put the team's lists in a new order.
+#[utoipa::path(put, path = "/api/v1/teams/{teamId}/list-order", operation_id = "reorderLists", tag = "lists",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path)),
+    request_body = ReorderListsRequest,
+    responses((status = 200, body = Vec<ListDto>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn reorder_lists(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(team): Path<String>,
+    ApiJson(body): ApiJson<ReorderListsRequest>,
+) -> ApiResult<Json<Vec<ListDto>>> {
+    let order = body.list_ids.iter().map(|l| parse_id("listIds", l)).collect::<Result<Vec<rounds_core::ListId>, _>>()?;
+    let lists = state.app.reorder_lists(&actor, parse_id("teamId", &team)?, &order).await?;
+    Ok(Json(lists.iter().map(ListDto::from).collect()))
+}

@@ -438,3 +438,46 @@ pub async fn delete_note(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamPatientDto {
+    pub patient_id: String,
+    pub name: String,
+    pub mrn: String,
+    pub birth_date: String,
+    /// The lists the patient is on.
+    pub list_ids: Vec<String>,
+}
+
+/// The team's patients whose name or MRN contains `q` (all without `q`),
+/// by name, at most 100 — to put someone the team already has on a list.
+/// Recorded as PatientSearch.
+#[utoipa::path(get, path = "/api/v1/teams/{teamId}/patients", operation_id = "listTeamPatients", tag = "patients",
+    security(("session" = [])),
+    params(("teamId" = String, Path), ("q" = Option<String>, Query, description = "Part of a name or MRN")),
+    responses((status = 200, body = Vec<TeamPatientDto>), (status = 404, body = ErrorBody)))]
+pub async fn list_team_patients(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(team): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> ApiResult<Json<Vec<TeamPatientDto>>> {
+    let q = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let found = state.app.find_team_patients(&actor, parse_id("teamId", &team)?, &q).await?;
+    Ok(Json(
+        found
+            .iter()
+            .map(|p| TeamPatientDto {
+                patient_id: p.patient_id.to_string(),
+                name: p.name.clone(),
+                mrn: p.mrn.clone(),
+                birth_date: p.birth_date.clone(),
+                list_ids: p.lists.iter().map(|l| l.to_string()).collect(),
+            })
+            .collect(),
+    ))
+}

@@ -35,7 +35,9 @@ fn expected(op: &str) -> Option<[u16; 5]> {
         "exportAudit" => [401, 403, 403, 403, 200],
         // Patient lists: members and owners alike, except where noted.
         "listLists" | "getList" | "getPatient" | "listSchemas" | "listNotes" | "listEvents"
-        | "renameList" | "updateColumn" => [401, 404, 200, 200, 404],
+        | "renameList" | "updateColumn" | "listTeamPatients" | "reorderLists" | "updateSchema" => {
+            [401, 404, 200, 200, 404]
+        }
         "createList" | "addPatient" | "addColumn" | "createSchema" | "addNote" => {
             [401, 404, 201, 201, 404]
         }
@@ -101,6 +103,7 @@ struct World {
     patients: [String; 2],
     /// Notes written by the member.
     notes: [String; 2],
+    schema: String,
 }
 
 impl World {
@@ -169,10 +172,18 @@ impl World {
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
             notes.push(r.body["id"].as_str().unwrap().to_owned());
         }
+        let schema = owner
+            .post(
+                &format!("/api/v1/teams/{team}/schemas"),
+                json!({"name": "Standard", "fromListId": list}),
+            )
+            .await;
+        let schema = schema.body["id"].as_str().expect("schema id").to_owned();
         Self {
             app,
             team,
             target,
+            schema,
             list,
             other_list,
             patients: [patients[0].clone(), patients[1].clone()],
@@ -198,7 +209,8 @@ impl World {
             .replace("{listId}", &self.list)
             .replace("{patientId}", &self.patients[i])
             .replace("{noteId}", &self.notes[i])
-            .replace("{columnKey}", ["mrn", "location"][i]);
+            .replace("{columnKey}", ["mrn", "location"][i])
+            .replace("{schemaId}", &self.schema);
         let body = match op.id.as_str() {
             "signIn" => Some(json!({
                 "username": if role == "anonymous" { "owner" } else if role == "admin" { "admin1" } else { role },
@@ -226,6 +238,8 @@ impl World {
             "reorderPatients" => Some(json!({"patientIds": [self.patients[1], self.patients[0]]})),
             "addColumn" => Some(json!({"label": format!("Column of {role}"), "type": "text"})),
             "updateColumn" => Some(json!({"hidden": true})),
+            "updateSchema" => Some(json!({"name": format!("Set renamed by {role}")})),
+            "reorderLists" => Some(json!({"listIds": [self.other_list, self.list]})),
             "addNote" => Some(json!({"body": format!("Note by {role}")})),
             "updateNote" => Some(json!({"body": "changed", "baseVersion": 1})),
             _ if op.method == Method::POST || op.method == Method::PATCH => Some(json!({})),

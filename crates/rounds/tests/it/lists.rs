@@ -130,6 +130,28 @@ async fn lists_lifecycle(backend: Backend) {
     assert_eq!(lists.as_array().unwrap().len(), 2);
     assert_eq!(lists[1]["isDefault"], true);
     assert_eq!(lists[0]["name"], "Morning round", "lists keep their order");
+    let reordered = w
+        .nurse
+        .send(
+            reqwest::Method::PUT,
+            &w.path("/list-order"),
+            Some(json!({"listIds": [second_id, w.list]})),
+        )
+        .await;
+    assert_eq!(reordered.status, StatusCode::OK, "{}", reordered.text);
+    assert_eq!(reordered.body[0]["name"], "Going home");
+    let partial = w
+        .nurse
+        .send(
+            reqwest::Method::PUT,
+            &w.path("/list-order"),
+            Some(json!({"listIds": [second_id]})),
+        )
+        .await;
+    assert_eq!(
+        (partial.status, partial.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "listIds")
+    );
 
     // Only owners delete lists; the patients stay in the team.
     let pid = w.add(json!({"family": "Stays"})).await;
@@ -232,6 +254,19 @@ async fn patients_on_lists(backend: Backend) {
         .body;
     assert_eq!(on_other["rows"][0]["display"]["location"], "7 · 14");
 
+    // The team's patients can be found to put on another list.
+    let found = w.nurse.get(&w.path("/patients?q=ame")).await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text);
+    assert_eq!(found.body[0]["patientId"], ames.as_str());
+    assert_eq!(found.body[0]["listIds"].as_array().unwrap().len(), 2);
+    assert!(w
+        .nurse
+        .get(&w.path("/patients?q=zzz"))
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .is_empty());
     // The same MRN twice is flagged, not refused or merged.
     let dup = w
         .nurse
@@ -624,6 +659,26 @@ async fn columns_sort_and_filter(backend: Backend) {
             .unwrap()
             .len(),
         1
+    );
+    let renamed = w
+        .nurse
+        .patch(
+            &w.path(&format!("/schemas/{sid2}")),
+            json!({"name": "Medical ward (v2)", "columns": [{"key": "name"}, {"key": sid}]}),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text);
+    assert_eq!(renamed.body["columns"].as_array().unwrap().len(), 2);
+    let bad = w
+        .nurse
+        .patch(
+            &w.path(&format!("/schemas/{sid2}")),
+            json!({"columns": [{"key": "nonsense"}]}),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "columns")
     );
     w.app.stop().await;
 }
