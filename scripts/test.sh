@@ -5,7 +5,8 @@
 #   1. cargo fmt --all -- --check
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. makes sure a PostgreSQL server is available for the tests (see below)
-#   4. cargo test --workspace [ARGS...]
+#   4. makes sure the browser test's peers are installed (see below)
+#   5. cargo test --workspace [ARGS...]
 # Any arguments are passed on to `cargo test`, e.g.
 #   scripts/test.sh -- --nocapture
 #   scripts/test.sh some_test_name
@@ -18,12 +19,22 @@
 # from 55432 upwards, in a temporary directory, and stops and deletes it on
 # exit. A cluster the Debian package may have started on 5432 is left alone.
 #
+# Browser test (crates/rounds/tests/it/browser.rs): needs Debian's
+# `chromium` (installed with apt-get, with `chromium-driver`, if missing;
+# also `nodejs` and `npm` if there is no node) and playwright-core from npm
+# in ./.peers-node (never a downloaded browser). This script exports
+# ROUNDS_TEST_CHROMIUM, ROUNDS_TEST_NODE_MODULES and
+# ROUNDS_TEST_BROWSER_REQUIRED=1, so the test fails rather than skips when
+# something is missing.
+#
 # Environment variables honoured:
 #   ROUNDS_TEST_POSTGRES_URL  use this server instead of starting one, e.g.
 #                             postgres://postgres@127.0.0.1:5432/postgres
 #   ROUNDS_TEST_SKIP_LINT=1   skip cargo fmt and cargo clippy (fast iteration)
 #   ROUNDS_PG_BIN_GLOB        where to look for server binaries
 #                             (default: /usr/lib/postgresql/*/bin)
+#   ROUNDS_TEST_CHROMIUM      the browser for the browser test
+#                             (default: /usr/bin/chromium)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -187,6 +198,47 @@ check_given_pg() {
     fi
 }
 
+# Installs Debian packages (as root, or with sudo); runs apt-get update
+# only when the first attempt fails (e.g. empty package lists).
+apt_install() {
+    local sudo=()
+    if [[ $EUID -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 \
+            || die "need Debian packages $* but not root (and no sudo): install them"
+        sudo=(sudo)
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "need Debian packages $* and there is no apt-get: install them"
+    if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1; then
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    fi
+}
+
+ensure_browser() {
+    local chromium=${ROUNDS_TEST_CHROMIUM:-/usr/bin/chromium}
+    local missing=()
+    [[ -x $chromium ]] || missing+=(chromium chromium-driver)
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+    if ((${#missing[@]})); then
+        log "browser test: installing ${missing[*]} (apt-get)"
+        apt_install "${missing[@]}"
+    fi
+    [[ -x $chromium ]] || die "no browser at $chromium after installing chromium"
+    local prefix=$PWD/.peers-node
+    if [[ ! -f $prefix/node_modules/playwright-core/package.json ]]; then
+        log "browser test: installing playwright-core into $prefix (npm; no browser download)"
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent \
+            --prefix "$prefix" playwright-core@1 >/dev/null
+    fi
+    export ROUNDS_TEST_CHROMIUM=$chromium
+    export ROUNDS_TEST_NODE_MODULES=$prefix/node_modules
+    export ROUNDS_TEST_BROWSER_REQUIRED=1
+    log "browser test: $chromium, playwright-core in $ROUNDS_TEST_NODE_MODULES"
+}
+
 if [[ ${ROUNDS_TEST_SKIP_LINT:-0} == 1 ]]; then
     log "skipping cargo fmt and cargo clippy (ROUNDS_TEST_SKIP_LINT=1)"
 else
@@ -201,6 +253,8 @@ if [[ -n ${ROUNDS_TEST_POSTGRES_URL:-} ]]; then
 else
     start_pg
 fi
+
+ensure_browser
 
 log "cargo test --workspace${*:+ $*}"
 cargo test --workspace "$@"

@@ -56,8 +56,16 @@ struct Api {
 }
 
 impl Api {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).header("X-CSRF-Token", &self.csrf);
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("X-CSRF-Token", &self.csrf);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -67,7 +75,11 @@ impl Api {
         if !status.is_success() {
             bail!("{path}: {status}: {text}");
         }
-        Ok(if text.is_empty() { Value::Null } else { serde_json::from_str(&text)? })
+        Ok(if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)?
+        })
     }
 }
 
@@ -85,12 +97,30 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Bench::Lists { database_url, patients, team_columns, reads, screens, changes } = Cli::parse().bench;
+    let Bench::Lists {
+        database_url,
+        patients,
+        team_columns,
+        reads,
+        screens,
+        changes,
+    } = Cli::parse().bench;
     let dir = tempfile::tempdir()?;
-    let url = database_url.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    let options = DbOptions { max_connections: 20, ..DbOptions::default() };
-    let app = App::open(&url, &options, AppConfig::default()).await.context("open the database")?;
-    let input = NewUserInput { username: "bench".into(), display_name: "Bench".into(), password: Some(PASSWORD.into()), admin: false };
+    let url = database_url
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let options = DbOptions {
+        max_connections: 20,
+        ..DbOptions::default()
+    };
+    let app = App::open(&url, &options, AppConfig::default())
+        .await
+        .context("open the database")?;
+    let input = NewUserInput {
+        username: "bench".into(),
+        display_name: "Bench".into(),
+        password: Some(PASSWORD.into()),
+        admin: false,
+    };
     app.create_user(Caller::Console, &input).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -100,20 +130,54 @@ async fn main() -> anyhow::Result<()> {
         let _ = stopped.await;
     }));
 
-    let http = reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(400).build()?;
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .pool_max_idle_per_host(400)
+        .build()?;
     let base = format!("http://{addr}");
-    let signed = http.post(format!("{base}/api/v1/session")).json(&json!({"username": "bench", "password": PASSWORD})).send().await?;
+    let signed = http
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"username": "bench", "password": PASSWORD}))
+        .send()
+        .await?;
     if signed.status() != StatusCode::OK {
         bail!("sign-in failed: {}", signed.status());
     }
-    let csrf = signed.json::<Value>().await?["csrfToken"].as_str().unwrap_or_default().to_owned();
-    let api = Api { http: http.clone(), base: base.clone(), csrf };
+    let csrf = signed.json::<Value>().await?["csrfToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let api = Api {
+        http: http.clone(),
+        base: base.clone(),
+        csrf,
+    };
 
     // A team, a list, 20 columns, 500 patients with every field filled.
-    let team = api.send(reqwest::Method::POST, "/api/v1/teams", Some(json!({"name": "Bench ward"}))).await?["id"].as_str().unwrap_or_default().to_owned();
-    let list = api.send(reqwest::Method::POST, &format!("/api/v1/teams/{team}/lists"), Some(json!({"name": "Big list"}))).await?["id"].as_str().unwrap_or_default().to_owned();
+    let team = api
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/teams",
+            Some(json!({"name": "Bench ward"})),
+        )
+        .await?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let list = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/teams/{team}/lists"),
+            Some(json!({"name": "Big list"})),
+        )
+        .await?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let list_path = format!("/api/v1/teams/{team}/lists/{list}");
-    let kinds = ["text", "number", "choice", "checkbox", "date", "longText", "dateTime", "text"];
+    let kinds = [
+        "text", "number", "choice", "checkbox", "date", "longText", "dateTime", "text",
+    ];
     let mut columns = Vec::new();
     for i in 0..team_columns {
         let kind = kinds[i % kinds.len()];
@@ -121,7 +185,13 @@ async fn main() -> anyhow::Result<()> {
         if kind == "choice" {
             body["options"] = json!([{"label": "Stable", "color": "#2e7d32"}, {"label": "Watch", "color": "#f9a825"}, {"label": "Critical", "color": "#c62828"}]);
         }
-        let c = api.send(reqwest::Method::POST, &format!("{list_path}/columns"), Some(body)).await?;
+        let c = api
+            .send(
+                reqwest::Method::POST,
+                &format!("{list_path}/columns"),
+                Some(body),
+            )
+            .await?;
         columns.push((c["key"].as_str().unwrap_or_default().to_owned(), kind));
     }
     let seeding = Instant::now();
@@ -142,26 +212,60 @@ async fn main() -> anyhow::Result<()> {
                 _ => json!(format!("value {p} of a column with some words")),
             };
         }
-        let added = api.send(reqwest::Method::POST, &format!("{list_path}/patients"), Some(json!({ "fields": fields }))).await?;
+        let added = api
+            .send(
+                reqwest::Method::POST,
+                &format!("{list_path}/patients"),
+                Some(json!({ "fields": fields })),
+            )
+            .await?;
         if p == 0 {
-            first_patient = added["row"]["patientId"].as_str().unwrap_or_default().to_owned();
+            first_patient = added["row"]["patientId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
         }
     }
-    println!("seeded {patients} patients x {} columns in {:.1} s ({})", team_columns + 4, seeding.elapsed().as_secs_f64(), if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" });
+    println!(
+        "seeded {patients} patients x {} columns in {:.1} s ({})",
+        team_columns + 4,
+        seeding.elapsed().as_secs_f64(),
+        if url.starts_with("sqlite") {
+            "SQLite"
+        } else {
+            "PostgreSQL"
+        }
+    );
 
     // getList latency, plain and sorted + filtered.
-    let sort_key = columns.iter().find(|c| c.1 == "number").map(|c| c.0.clone()).unwrap_or_else(|| "name".into());
-    for (label, query) in [("getList", String::new()), ("getList sorted+filtered", format!("?sort=-{sort_key},name&filter=name:contains:family&q=given"))] {
+    let sort_key = columns
+        .iter()
+        .find(|c| c.1 == "number")
+        .map(|c| c.0.clone())
+        .unwrap_or_else(|| "name".into());
+    for (label, query) in [
+        ("getList", String::new()),
+        (
+            "getList sorted+filtered",
+            format!("?sort=-{sort_key},name&filter=name:contains:family&q=given"),
+        ),
+    ] {
         let mut times = Vec::with_capacity(reads);
         let mut rows = 0;
         for _ in 0..reads {
             let t = Instant::now();
-            let view = api.send(reqwest::Method::GET, &format!("{list_path}{query}"), None).await?;
+            let view = api
+                .send(reqwest::Method::GET, &format!("{list_path}{query}"), None)
+                .await?;
             times.push(t.elapsed());
             rows = view["rows"].as_array().map_or(0, Vec::len);
         }
         times.sort();
-        println!("{label}: {reads} reads of {rows} rows: p50 {} p99 {}", ms(percentile(&times, 50.0)), ms(percentile(&times, 99.0)));
+        println!(
+            "{label}: {reads} reads of {rows} rows: p50 {} p99 {}",
+            ms(percentile(&times, 50.0)),
+            ms(percentile(&times, 99.0))
+        );
     }
 
     // Live fan-out: open screens, then make changes and time their arrival.
@@ -174,11 +278,15 @@ async fn main() -> anyhow::Result<()> {
         let url = format!("{base}{list_path}/events");
         let (sent_at, arrivals, ready_tx) = (sent_at.clone(), arrivals.clone(), ready_tx.clone());
         tasks.push(tokio::spawn(async move {
-            let Ok(mut resp) = http.get(url).send().await else { return };
+            let Ok(mut resp) = http.get(url).send().await else {
+                return;
+            };
             let mut buffer = String::new();
             let mut seen = 0;
             while seen < changes {
-                let Ok(Some(chunk)) = resp.chunk().await else { return };
+                let Ok(Some(chunk)) = resp.chunk().await else {
+                    return;
+                };
                 let now = Instant::now();
                 buffer.push_str(&String::from_utf8_lossy(&chunk));
                 while let Some(end) = buffer.find("\n\n") {
@@ -187,7 +295,12 @@ async fn main() -> anyhow::Result<()> {
                         let _ = ready_tx.send(()).await;
                     } else if block.contains("event: patientUpdated") {
                         // The change number is in the value: "change N".
-                        if let Some(n) = block.split("change ").nth(1).and_then(|r| r.split('"').next()).and_then(|n| n.parse::<usize>().ok()) {
+                        if let Some(n) = block
+                            .split("change ")
+                            .nth(1)
+                            .and_then(|r| r.split('"').next())
+                            .and_then(|n| n.parse::<usize>().ok())
+                        {
                             if let Some(Some(at)) = sent_at.lock().await.get(n).copied() {
                                 arrivals.lock().await.push(now.duration_since(at));
                             }
@@ -201,15 +314,22 @@ async fn main() -> anyhow::Result<()> {
     drop(ready_tx);
     let opening = Instant::now();
     for _ in 0..screens {
-        tokio::time::timeout(Duration::from_secs(60), ready_rx.recv()).await.context("screens did not open")?;
+        tokio::time::timeout(Duration::from_secs(60), ready_rx.recv())
+            .await
+            .context("screens did not open")?;
     }
-    println!("opened {screens} live screens in {:.1} s", opening.elapsed().as_secs_f64());
+    println!(
+        "opened {screens} live screens in {:.1} s",
+        opening.elapsed().as_secs_f64()
+    );
     let patient_path = format!("/api/v1/teams/{team}/patients/{first_patient}");
     let mut version = 0;
     for n in 0..changes {
         sent_at.lock().await[n] = Some(Instant::now());
         let body = json!({"fields": {"given": {"value": format!("change {n}"), "baseVersion": if n == 0 { 1 } else { version }}}});
-        let saved = api.send(reqwest::Method::PATCH, &patient_path, Some(body)).await?;
+        let saved = api
+            .send(reqwest::Method::PATCH, &patient_path, Some(body))
+            .await?;
         version = saved["fields"]["given"]["version"].as_i64().unwrap_or(0);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -613,10 +613,21 @@ pub async fn update_schema(
     Path((team, schema)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateSchemaRequest>,
 ) -> ApiResult<Json<SchemaDto>> {
-    let from = body.from_list_id.as_deref().map(|l| parse_id("fromListId", l)).transpose()?;
+    let from = body
+        .from_list_id
+        .as_deref()
+        .map(|l| parse_id("fromListId", l))
+        .transpose()?;
     let schema = state
         .app
-        .update_schema(&actor, parse_id("teamId", &team)?, parse_id("schemaId", &schema)?, body.name.as_deref(), from, body.columns)
+        .update_schema(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("schemaId", &schema)?,
+            body.name.as_deref(),
+            from,
+            body.columns,
+        )
         .await?;
     Ok(Json(SchemaDto::from(&schema)))
 }
@@ -640,7 +651,14 @@ pub async fn reorder_lists(
     Path(team): Path<String>,
     ApiJson(body): ApiJson<ReorderListsRequest>,
 ) -> ApiResult<Json<Vec<ListDto>>> {
-    let order = body.list_ids.iter().map(|l| parse_id("listIds", l)).collect::<Result<Vec<rounds_core::ListId>, _>>()?;
-    let lists = state.app.reorder_lists(&actor, parse_id("teamId", &team)?, &order).await?;
+    let order = body
+        .list_ids
+        .iter()
+        .map(|l| parse_id("listIds", l))
+        .collect::<Result<Vec<rounds_core::ListId>, _>>()?;
+    let lists = state
+        .app
+        .reorder_lists(&actor, parse_id("teamId", &team)?, &order)
+        .await?;
     Ok(Json(lists.iter().map(ListDto::from).collect()))
 }

@@ -467,7 +467,10 @@ pub async fn list_team_patients(
         .find(|(k, _)| k == "q")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    let found = state.app.find_team_patients(&actor, parse_id("teamId", &team)?, &q).await?;
+    let found = state
+        .app
+        .find_team_patients(&actor, parse_id("teamId", &team)?, &q)
+        .await?;
     Ok(Json(
         found
             .iter()

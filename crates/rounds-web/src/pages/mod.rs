@@ -3,6 +3,7 @@
 //! something carries the session's CSRF token.
 
 mod admin;
+mod lists;
 mod session;
 mod teams;
 
@@ -41,6 +42,9 @@ pub fn templates() -> Environment<'static> {
             include_str!("../../templates/admin_audit.html"),
         ),
         ("message.html", include_str!("../../templates/message.html")),
+        ("list.html", include_str!("../../templates/list.html")),
+        ("meeting.html", include_str!("../../templates/meeting.html")),
+        ("patient.html", include_str!("../../templates/patient.html")),
     ];
     for (name, source) in sources {
         if let Err(err) = env.add_template(name, source) {
@@ -55,7 +59,7 @@ pub fn templates() -> Environment<'static> {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/teams") }))
-        .route("/static/style.css", get(style))
+        .route("/static/{file}", get(static_file))
         .route(
             "/sign-in",
             get(session::sign_in_page).post(session::sign_in),
@@ -68,6 +72,32 @@ pub fn router() -> Router<AppState> {
         .route("/teams", get(teams::teams_page).post(teams::create_team))
         .route("/teams/{team_id}", get(teams::team_page))
         .route("/teams/{team_id}/members", post(teams::add_member))
+        .route("/teams/{team_id}/lists", post(lists::create_list))
+        .route("/teams/{team_id}/lists/{list_id}", get(lists::list_page))
+        .route(
+            "/teams/{team_id}/lists/{list_id}/meeting",
+            get(lists::meeting_page),
+        )
+        .route(
+            "/teams/{team_id}/lists/{list_id}/default",
+            post(lists::set_default),
+        )
+        .route(
+            "/teams/{team_id}/lists/{list_id}/delete",
+            post(lists::delete_list),
+        )
+        .route(
+            "/teams/{team_id}/lists/{list_id}/patients",
+            post(lists::add_patient),
+        )
+        .route(
+            "/teams/{team_id}/patients/{patient_id}",
+            get(lists::patient_page),
+        )
+        .route(
+            "/teams/{team_id}/patients/{patient_id}/notes",
+            post(lists::add_note),
+        )
         .route(
             "/teams/{team_id}/members/{user_id}",
             post(teams::update_member),
@@ -89,15 +119,49 @@ pub fn router() -> Router<AppState> {
         .route("/admin/audit/export", get(admin::audit_export))
 }
 
-async fn style() -> Response {
+/// The style sheet and the page scripts, built into the binary. Scripts
+/// are files (the Content-Security-Policy allows no inline script).
+const STATIC_FILES: [(&str, &str, &str); 5] = [
     (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+        "style.css",
+        "text/css; charset=utf-8",
         include_str!("../../static/style.css"),
-    )
-        .into_response()
+    ),
+    (
+        "rounds.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/rounds.js"),
+    ),
+    (
+        "list.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list.js"),
+    ),
+    (
+        "patient.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/patient.js"),
+    ),
+    (
+        "meeting.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/meeting.js"),
+    ),
+];
+
+async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match STATIC_FILES.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, body)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                // Short: a new release's scripts must reach open browsers soon.
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => not_found_page(),
+    }
 }
 
 /// Renders `name` with `ctx`; the page context always has `me` and `csrf`

@@ -23,6 +23,8 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "role" => Some("Role changed."),
         "removed" => Some("Member removed."),
         "created" => Some("Team created. Add its members below."),
+        "default" => Some("Default list set."),
+        "list-deleted" => Some("List deleted."),
         _ => None,
     }
 }
@@ -127,6 +129,36 @@ struct AddAttempt<'a> {
     error: minijinja::Value,
 }
 
+/// A new-list form that was refused: the typed name and the reason.
+struct ListAttempt<'a> {
+    name: &'a str,
+    error: minijinja::Value,
+}
+
+/// The team page again, with the new-list form's error.
+pub(crate) async fn team_view_with_list_error(
+    state: &AppState,
+    page: &PageActor,
+    id: TeamId,
+    name: &str,
+    err: rounds_app::AppError,
+) -> Response {
+    let attempt = ListAttempt {
+        name,
+        error: form_error(err),
+    };
+    team_view_full(
+        state,
+        page,
+        id,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        None,
+        Some(attempt),
+        None,
+    )
+    .await
+}
+
 async fn team_view(
     state: &AppState,
     page: &PageActor,
@@ -135,9 +167,29 @@ async fn team_view(
     attempt: Option<AddAttempt<'_>>,
     done: Option<&str>,
 ) -> Response {
+    team_view_full(state, page, id, status, attempt, None, done).await
+}
+
+async fn team_view_full(
+    state: &AppState,
+    page: &PageActor,
+    id: TeamId,
+    status: StatusCode,
+    attempt: Option<AddAttempt<'_>>,
+    list_attempt: Option<ListAttempt<'_>>,
+    done: Option<&str>,
+) -> Response {
     let detail = match state.app.get_team(&page.actor, id).await {
         Ok(d) => d,
         Err(err) => return app_error_page(state, &page.session, err),
+    };
+    let lists = match super::lists::team_lists(state, page, id).await {
+        Ok(l) => l,
+        Err(err) => return app_error_page(state, &page.session, err),
+    };
+    let (list_name, list_error) = match list_attempt {
+        Some(a) => (a.name, Some(a.error)),
+        None => ("", None),
     };
     let (me, csrf) = page.page_context();
     let members: Vec<MemberDto> = detail.members.iter().map(MemberDto::from).collect();
@@ -155,6 +207,9 @@ async fn team_view(
             is_owner => detail.my_role == TeamRole::Owner,
             my_role => detail.my_role.as_str(),
             username, role, error,
+            lists => lists.lists,
+            schemas => lists.schemas,
+            list_name, list_error,
             notice => notice(done),
         },
     )

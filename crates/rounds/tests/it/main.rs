@@ -8,6 +8,7 @@ mod access_matrix;
 mod accounts;
 mod audit;
 mod bad_input;
+mod browser;
 mod cli;
 mod lists;
 mod pages;

@@ -1,0 +1,506 @@
+//! Patient list pages: the list as a table, its meeting view, a patient's
+//! detail page, and the no-JavaScript forms behind them. The pages are
+//! rendered with the data already in them; the scripts in `static/` then
+//! talk to the JSON API for editing and live updates.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::context;
+use rounds_app::{AppError, NewPatient, ResolvedColumn};
+use rounds_core::lists::ColumnKey;
+use rounds_core::model::TeamRole;
+use rounds_core::view::ViewSpec;
+use rounds_core::{Id, IdKind, ListId, PatientId, SchemaId, TeamId};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{app_error_page, message, render, CheckedForm, CsrfField, PageActor};
+use crate::api::dto::{MemberDto, TeamDto};
+use crate::api::lists::{view_spec, ColumnDto, ListDto, ListViewDto, SchemaDto};
+use crate::AppState;
+
+fn parse<K: IdKind>(state: &AppState, page: &PageActor, raw: &str) -> Result<Id<K>, Response> {
+    raw.parse().map_err(|_| {
+        message(
+            state,
+            Some(&page.session),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is nothing at this address. The link may be old or mistyped.",
+        )
+    })
+}
+
+/// The patient fields every patient has, in the order the pages show them.
+const PATIENT_FIELDS: [(&str, &str, &str); 8] = [
+    ("family", "Family name", "text"),
+    ("given", "Given names", "text"),
+    ("mrn", "MRN", "text"),
+    ("birthDate", "Birth date", "date"),
+    ("sex", "Sex", "sex"),
+    ("ward", "Ward", "text"),
+    ("room", "Room", "text"),
+    ("bed", "Bed", "text"),
+];
+
+#[derive(Serialize)]
+struct FieldView {
+    key: String,
+    label: String,
+    kind: String,
+    value: String,
+    display: String,
+    version: i64,
+}
+
+#[derive(Serialize)]
+struct NoteView {
+    id: String,
+    author_id: String,
+    author_name: String,
+    body: String,
+    version: i64,
+    created_at: String,
+    updated_at: String,
+    edited: bool,
+    mine: bool,
+}
+
+/// The team's lists, its saved column sets and the viewer's role: the team page's part.
+pub(crate) struct TeamLists {
+    pub lists: Vec<ListDto>,
+    pub schemas: Vec<SchemaDto>,
+}
+
+pub(crate) async fn team_lists(
+    state: &AppState,
+    page: &PageActor,
+    team: TeamId,
+) -> Result<TeamLists, AppError> {
+    let lists = state.app.list_lists(&page.actor, team).await?;
+    let schemas = state.app.list_schemas(&page.actor, team).await?;
+    Ok(TeamLists {
+        lists: lists.iter().map(ListDto::from).collect(),
+        schemas: schemas.iter().map(SchemaDto::from).collect(),
+    })
+}
+
+/// `/teams/{teamId}/lists/{listId}` and its meeting view share this.
+async fn list_view(
+    state: &AppState,
+    page: &PageActor,
+    team_raw: &str,
+    list_raw: &str,
+    query: Option<&str>,
+    template: &str,
+) -> Response {
+    let team: TeamId = match parse(state, page, team_raw) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let list: ListId = match parse(state, page, list_raw) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let detail = match state.app.get_team(&page.actor, team).await {
+        Ok(d) => d,
+        Err(err) => return app_error_page(state, &page.session, err),
+    };
+    // A view the address asks for that cannot be had (an old link to a
+    // removed column, say) shows the list unsorted, with the reason.
+    let (spec, view_error) = match view_spec(query) {
+        Ok(spec) => (spec, None),
+        Err(e) => (ViewSpec::default(), Some(e.message)),
+    };
+    let (view, view_error) = match state.app.get_list(&page.actor, team, list, &spec).await {
+        Ok(v) => (v, view_error),
+        Err(AppError::Invalid(e)) => {
+            match state
+                .app
+                .get_list(&page.actor, team, list, &ViewSpec::default())
+                .await
+            {
+                Ok(v) => (v, Some(e.message)),
+                Err(err) => return app_error_page(state, &page.session, err),
+            }
+        }
+        Err(err) => return app_error_page(state, &page.session, err),
+    };
+    let lists = match state.app.list_lists(&page.actor, team).await {
+        Ok(l) => l,
+        Err(err) => return app_error_page(state, &page.session, err),
+    };
+    let dto = ListViewDto::from(&view);
+    let columns: Vec<&ColumnDto> = dto.columns.iter().filter(|c| !c.hidden).collect();
+    let choice_colours = choice_colours(&view.columns);
+    let (me, csrf) = page.page_context();
+    render(
+        state,
+        StatusCode::OK,
+        template,
+        context! {
+            me, csrf,
+            team => TeamDto::from(&detail.team),
+            is_owner => detail.my_role == TeamRole::Owner,
+            members => detail.members.iter().map(MemberDto::from).collect::<Vec<_>>(),
+            list => dto.list,
+            columns,
+            rows => dto.rows,
+            total => dto.total,
+            last_event_id => dto.last_event_id,
+            lists => lists.iter().map(ListDto::from).collect::<Vec<_>>(),
+            colours => choice_colours,
+            query => query.unwrap_or(""),
+            view_error,
+        },
+    )
+}
+
+/// Column key → option id → a CSS class naming the option's colour slot.
+/// The colours themselves are applied by the script (no inline styles
+/// under the Content-Security-Policy); the server-rendered table shows the
+/// label only.
+fn choice_colours(columns: &[ResolvedColumn]) -> BTreeMap<String, BTreeMap<String, String>> {
+    columns
+        .iter()
+        .filter_map(|c| {
+            let team = c.team.as_ref()?;
+            (!team.options.is_empty()).then(|| {
+                (
+                    c.key.to_string(),
+                    team.options
+                        .iter()
+                        .map(|o| (o.id.clone(), o.color.clone()))
+                        .collect(),
+                )
+            })
+        })
+        .collect()
+}
+
+pub async fn list_page(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path((team, list)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    list_view(&state, &page, &team, &list, query.as_deref(), "list.html").await
+}
+
+pub async fn meeting_page(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path((team, list)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    list_view(
+        &state,
+        &page,
+        &team,
+        &list,
+        query.as_deref(),
+        "meeting.html",
+    )
+    .await
+}
+
+pub async fn patient_page(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path((team_raw, patient_raw)): Path<(String, String)>,
+) -> Response {
+    let team: TeamId = match parse(&state, &page, &team_raw) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let patient: PatientId = match parse(&state, &page, &patient_raw) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let detail = match state.app.get_team(&page.actor, team).await {
+        Ok(d) => d,
+        Err(err) => return app_error_page(&state, &page.session, err),
+    };
+    let p = match state.app.get_patient(&page.actor, team, patient).await {
+        Ok(p) => p,
+        Err(err) => return app_error_page(&state, &page.session, err),
+    };
+    let notes = match state.app.list_notes(&page.actor, team, patient).await {
+        Ok(n) => n,
+        Err(err) => return app_error_page(&state, &page.session, err),
+    };
+    let value_of = |key: &str| {
+        p.values.get(key).map_or((String::new(), 0), |v| {
+            (v.value.clone().unwrap_or_default(), v.version)
+        })
+    };
+    let fields: Vec<FieldView> = PATIENT_FIELDS
+        .iter()
+        .map(|(key, label, kind)| {
+            let (value, version) = value_of(key);
+            FieldView {
+                key: (*key).to_owned(),
+                label: (*label).to_owned(),
+                kind: (*kind).to_owned(),
+                display: value.clone(),
+                value,
+                version,
+            }
+        })
+        .collect();
+    let team_fields: Vec<FieldView> = p
+        .team_columns
+        .iter()
+        .map(|c| {
+            let key = c.id.to_string();
+            let (value, version) = value_of(&key);
+            FieldView {
+                display: p.display.get(&key).cloned().unwrap_or_default(),
+                label: c.label.clone(),
+                kind: c.kind.as_str().to_owned(),
+                key,
+                value,
+                version,
+            }
+        })
+        .collect();
+    let columns: Vec<ColumnDto> = p
+        .team_columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            ColumnDto::from(&ResolvedColumn {
+                key: ColumnKey::Team(c.id),
+                label: c.label.clone(),
+                team: Some(c.clone()),
+                hidden: false,
+                width: None,
+                position: i as i64,
+            })
+        })
+        .collect();
+    let me_id = page.actor.user.id;
+    let notes: Vec<NoteView> = notes
+        .iter()
+        .filter(|n| !n.deleted)
+        .map(|n| NoteView {
+            id: n.id.to_string(),
+            author_id: n.author_id.to_string(),
+            author_name: n.author_name.clone(),
+            body: n.body.clone(),
+            version: n.version,
+            created_at: n.created_at.to_rfc3339(),
+            updated_at: n.updated_at.to_rfc3339(),
+            edited: n.version > 1,
+            mine: n.author_id == me_id,
+        })
+        .collect();
+    let (me, csrf) = page.page_context();
+    render(
+        &state,
+        StatusCode::OK,
+        "patient.html",
+        context! {
+            me, csrf,
+            team => TeamDto::from(&detail.team),
+            members => detail.members.iter().map(MemberDto::from).collect::<Vec<_>>(),
+            patient_id => p.patient_id.to_string(),
+            name => p.display.get("name").cloned().unwrap_or_default(),
+            age_sex => p.display.get("ageSex").cloned().unwrap_or_default(),
+            duplicate_mrn => p.duplicate_mrn,
+            fields, team_fields, columns, notes,
+            lists => p.lists.iter().map(ListDto::from).collect::<Vec<_>>(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct NewListForm {
+    csrf_token: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    schema_id: String,
+}
+
+impl CsrfField for NewListForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+pub async fn create_list(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path(team_raw): Path<String>,
+    CheckedForm(form): CheckedForm<NewListForm>,
+) -> Response {
+    let team: TeamId = match parse(&state, &page, &team_raw) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let schema = if form.schema_id.is_empty() {
+        None
+    } else {
+        match form.schema_id.parse::<SchemaId>() {
+            Ok(s) => Some(s),
+            Err(_) => {
+                return message(
+                    &state,
+                    Some(&page.session),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "That did not work",
+                    "The chosen column set does not exist.",
+                )
+            }
+        }
+    };
+    match state
+        .app
+        .create_list(&page.actor, team, &form.name, schema)
+        .await
+    {
+        Ok(list) => Redirect::to(&format!("/teams/{team}/lists/{}", list.id)).into_response(),
+        Err(err @ (AppError::NotFound { .. } | AppError::Forbidden { .. })) => {
+            app_error_page(&state, &page.session, err)
+        }
+        Err(err) => {
+            super::teams::team_view_with_list_error(&state, &page, team, &form.name, err).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    csrf_token: String,
+}
+
+impl CsrfField for TokenForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+fn ids(
+    state: &AppState,
+    page: &PageActor,
+    team: &str,
+    list: &str,
+) -> Result<(TeamId, ListId), Response> {
+    Ok((parse(state, page, team)?, parse(state, page, list)?))
+}
+
+pub async fn set_default(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path((team_raw, list_raw)): Path<(String, String)>,
+    CheckedForm(_): CheckedForm<TokenForm>,
+) -> Response {
+    let (team, list) = match ids(&state, &page, &team_raw, &list_raw) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match state.app.set_default_list(&page.actor, team, list).await {
+        Ok(()) => Redirect::to(&format!("/teams/{team}?done=default")).into_response(),
+        Err(err) => app_error_page(&state, &page.session, err),
+    }
+}
+
+pub async fn delete_list(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path((team_raw, list_raw)): Path<(String, String)>,
+    CheckedForm(_): CheckedForm<TokenForm>,
+) -> Response {
+    let (team, list) = match ids(&state, &page, &team_raw, &list_raw) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match state.app.delete_list(&page.actor, team, list).await {
+        Ok(()) => Redirect::to(&format!("/teams/{team}?done=list-deleted")).into_response(),
+        Err(err) => app_error_page(&state, &page.session, err),
+    }
+}
+
+/// The add-patient form without JavaScript (the script sends the same
+/// fields to addPatient itself).
+#[derive(Deserialize)]
+pub struct AddPatientForm {
+    csrf_token: String,
+    #[serde(flatten)]
+    fields: BTreeMap<String, String>,
+}
+
+impl CsrfField for AddPatientForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+pub async fn add_patient(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path((team_raw, list_raw)): Path<(String, String)>,
+    CheckedForm(form): CheckedForm<AddPatientForm>,
+) -> Response {
+    let (team, list) = match ids(&state, &page, &team_raw, &list_raw) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mut fields = Map::new();
+    for (key, _, _) in PATIENT_FIELDS {
+        if let Some(v) = form.fields.get(key).map(|v| v.trim()) {
+            if !v.is_empty() {
+                fields.insert(key.to_owned(), Value::String(v.to_owned()));
+            }
+        }
+    }
+    let new = NewPatient {
+        existing: None,
+        fields,
+    };
+    match state.app.add_patient(&page.actor, team, list, &new).await {
+        Ok(_) => Redirect::to(&format!("/teams/{team}/lists/{list}")).into_response(),
+        Err(err) => app_error_page(&state, &page.session, err),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    csrf_token: String,
+    #[serde(default)]
+    body: String,
+}
+
+impl CsrfField for NoteForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+pub async fn add_note(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path((team_raw, patient_raw)): Path<(String, String)>,
+    CheckedForm(form): CheckedForm<NoteForm>,
+) -> Response {
+    let team: TeamId = match parse(&state, &page, &team_raw) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let patient: PatientId = match parse(&state, &page, &patient_raw) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match state
+        .app
+        .add_note(&page.actor, team, patient, &form.body)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/teams/{team}/patients/{patient}")).into_response(),
+        Err(err) => app_error_page(&state, &page.session, err),
+    }
+}
