@@ -119,7 +119,52 @@ fn csv_row(r: &AuditRecord) -> [String; 15] {
     ]
 }
 
+/// Views of the same thing by the same person within this window are
+/// recorded once: a screen refreshing a list it shows, or a page reading a
+/// patient's fields and then their notes, is one viewing.
+pub const VIEW_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// When each (person, thing) was last recorded as viewed, in this process.
+#[derive(Default)]
+pub(crate) struct RecentViews(
+    std::sync::Mutex<std::collections::HashMap<(rounds_core::UserId, String), std::time::Instant>>,
+);
+
 impl App {
+    /// Records a view by `entry`'s actor of `subject`, unless the same
+    /// person's view of it was recorded within [`VIEW_WINDOW`].
+    pub(crate) async fn record_view(
+        &self,
+        entry: AuditEntry,
+        subject: String,
+    ) -> Result<(), AppError> {
+        let Some(user) = entry.actor_id else {
+            return self.record(entry).await;
+        };
+        let now = std::time::Instant::now();
+        let fresh = {
+            let mut seen = self
+                .views
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if seen.len() > 10_000 {
+                seen.retain(|_, at| now.duration_since(*at) < VIEW_WINDOW);
+            }
+            match seen.get(&(user, subject.clone())) {
+                Some(at) if now.duration_since(*at) < VIEW_WINDOW => false,
+                _ => {
+                    seen.insert((user, subject), now);
+                    true
+                }
+            }
+        };
+        if fresh {
+            self.record(entry).await?;
+        }
+        Ok(())
+    }
+
     /// Appends one record in a transaction of its own.
     pub(crate) async fn record(&self, entry: AuditEntry) -> Result<(), AppError> {
         let mut tx = self.db.write().await?;

@@ -21,7 +21,7 @@ pub use access::Need;
 pub use accounts::{
     Bootstrap, Caller, NewUserInput, OneTimePassword, SessionInfo, SignedIn, UserChange,
 };
-pub use audit::{AuditExport, AuditQuery, ExportFormat, VerifyReport};
+pub use audit::{AuditExport, AuditQuery, ExportFormat, VerifyReport, VIEW_WINDOW};
 pub use error::{AppError, FieldConflict};
 pub use lists::{ColumnSpec, ResolvedColumn, DEFAULT_COLUMNS};
 pub use live::{LiveMessage, FEED_RETENTION_SECS};
@@ -63,6 +63,7 @@ pub struct App {
     db: Db,
     config: AppConfig,
     hub: std::sync::Arc<live::Hub>,
+    views: std::sync::Arc<audit::RecentViews>,
 }
 
 /// A signed-in person making a request, and from where.
@@ -85,6 +86,7 @@ impl App {
             db,
             config,
             hub: std::sync::Arc::new(live::Hub::new()),
+            views: std::sync::Arc::default(),
         })
     }
 

@@ -75,7 +75,8 @@ impl App {
         entry.team_id = Some(team);
         entry.patient_ref = Some(patient.to_string());
         entry.detail = json!({ "notes": found.len() });
-        self.record(entry).await?;
+        self.record_view(entry, format!("patient:{patient}"))
+            .await?;
         Ok(found)
     }
 

@@ -39,6 +39,8 @@ pub struct PatientRow {
     pub display: BTreeMap<String, String>,
     /// Another patient of the team has the same MRN.
     pub duplicate_mrn: bool,
+    /// The patient's newest note, if any.
+    pub latest_note: Option<rounds_core::lists::Note>,
 }
 
 #[derive(Debug, Clone)]
@@ -239,6 +241,7 @@ fn make_row(
         values,
         display,
         duplicate_mrn,
+        latest_note: None,
     }
 }
 
@@ -312,13 +315,23 @@ impl App {
             .await?
             .into_iter()
             .collect();
+        let mut latest: HashMap<PatientId, rounds_core::lists::Note> =
+            rounds_store::notes::latest_on_list(&mut conn, list_id)
+                .await?
+                .into_iter()
+                .map(|n| (n.patient_id, n))
+                .collect();
         drop(conn);
         let total = entries.len();
         let mut rows: Vec<PatientRow> = entries
             .into_iter()
             .map(|e| {
                 let v = values.remove(&e.patient_id).unwrap_or_default();
-                make_row(&ctx, e, v, &duplicates)
+                let latest_note = latest.remove(&e.patient_id);
+                PatientRow {
+                    latest_note,
+                    ..make_row(&ctx, e, v, &duplicates)
+                }
             })
             .collect();
 
@@ -394,7 +407,7 @@ impl App {
             "filters": spec.filters.len(),
             "search": spec.search.is_some(),
         });
-        self.record(entry).await?;
+        self.record_view(entry, format!("list:{list_id}")).await?;
         Ok(ListView {
             list,
             columns,
@@ -592,7 +605,8 @@ impl App {
         let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);
         entry.team_id = Some(team);
         entry.patient_ref = Some(patient.to_string());
-        self.record(entry).await?;
+        self.record_view(entry, format!("patient:{patient}"))
+            .await?;
         Ok(PatientDetail {
             patient_id: patient,
             values,

@@ -124,3 +124,22 @@ pub async fn revisions(
         })
         .collect()
 }
+
+/// The newest note of each patient on a list.
+pub async fn latest_on_list(
+    conn: &mut AnyConnection,
+    list: rounds_core::ListId,
+) -> Result<Vec<Note>, StoreError> {
+    let sql = format!(
+        "{SELECT} JOIN list_entries e ON e.patient_id = n.patient_id \
+         WHERE e.list_id = $1 AND n.deleted_at IS NULL AND n.created_at = \
+         (SELECT MAX(m.created_at) FROM notes m WHERE m.patient_id = n.patient_id AND m.deleted_at IS NULL)"
+    );
+    sqlx::query(&sql)
+        .bind(list.to_string())
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}

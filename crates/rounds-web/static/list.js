@@ -224,8 +224,8 @@ function fillCell(cell, col, row) {
     cell.append(el("span", { class: "name-line" }, el("a", { href: `/teams/${TEAM}/patients/${row.patientId}`, class: "pname", text }), edit));
     if (row.duplicateMrn) cell.append(el("span", { class: "flag", title: "Another patient of the team has the same MRN", text: " ⚠ same MRN" }));
     const notes = state.notes.get(row.patientId);
-    if (notes && notes.length) {
-      const n = notes[0];
+    const n = notes ? notes[0] : row.latestNote;
+    if (n) {
       cell.append(
         el(
           "button",

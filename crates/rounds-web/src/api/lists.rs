@@ -103,6 +103,8 @@ pub struct RowDto {
     pub display: std::collections::BTreeMap<String, String>,
     /// Another patient of the team has the same MRN.
     pub duplicate_mrn: bool,
+    /// The patient's newest note.
+    pub latest_note: Option<super::patients::NoteDto>,
 }
 
 impl From<&PatientRow> for RowDto {
@@ -127,6 +129,7 @@ impl From<&PatientRow> for RowDto {
                 .collect(),
             display: r.display.clone(),
             duplicate_mrn: r.duplicate_mrn,
+            latest_note: r.latest_note.as_ref().map(super::patients::NoteDto::from),
         }
     }
 }

@@ -153,6 +153,18 @@ async fn lists_lifecycle(backend: Backend) {
         (StatusCode::UNPROCESSABLE_ENTITY, "listIds")
     );
 
+    // A screen re-reading the list it shows is one viewing in the audit log.
+    for _ in 0..3 {
+        w.view("").await;
+    }
+    let admin = w.app.admin().await;
+    let views = admin
+        .audit(&format!(
+            "operation=PatientListView&username=nurse&teamId={}",
+            w.team
+        ))
+        .await;
+    assert_eq!(views.len(), 1, "{views:?}");
     // Only owners delete lists; the patients stay in the team.
     let pid = w.add(json!({"family": "Stays"})).await;
     assert_eq!(
@@ -175,7 +187,6 @@ async fn lists_lifecycle(backend: Backend) {
         StatusCode::OK
     );
 
-    let admin = w.app.admin().await;
     let ops: Vec<String> = admin
         .audit(&format!("teamId={}&limit=500", w.team))
         .await
