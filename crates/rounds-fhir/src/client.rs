@@ -124,6 +124,15 @@ impl FhirClient {
         self.http.send(Method::GET, url, &Body::None).await
     }
 
+    /// Posts one batch Bundle of relative GET queries, whatever the batch
+    /// mode (for the checker); one answer per query, in order.
+    pub async fn post_batch(
+        &self,
+        queries: Vec<String>,
+    ) -> Result<Vec<Result<Value, FhirError>>, FhirError> {
+        crate::exec::post_batch(&self.http, &queries).await
+    }
+
     /// Patient search: `POST Patient/_search` (form), or the same as a GET
     /// when the server refuses POST search.
     pub async fn search_patients(&self, query: &PatientQuery) -> Result<PatientSearch, FhirError> {

@@ -188,21 +188,8 @@ impl Executor {
         if self.batch_refused.load(Ordering::Relaxed) {
             return self.concurrent(chunk).await;
         }
-        let bundle = json!({
-            "resourceType": "Bundle",
-            "type": "batch",
-            "entry": chunk.iter().map(|q| json!({"request": {"method": "GET", "url": q}})).collect::<Vec<_>>(),
-        });
-        let request = RequestLabel("POST (batch)".into());
-        let url = match self.http.url("") {
-            Ok(u) => u,
-            Err(e) => return chunk.iter().map(|_| Err(e.clone())).collect(),
-        };
-        match self.http.send(Method::POST, url, &Body::Json(bundle)).await {
-            Ok(v) => match batch_response(v, chunk.len(), &request) {
-                Ok(entries) => entries,
-                Err(e) => chunk.iter().map(|_| Err(e.clone())).collect(),
-            },
+        match post_batch(&self.http, &chunk).await {
+            Ok(entries) => entries,
             Err(e) if matches!(e.status(), Some(400 | 404 | 405 | 415 | 422 | 501)) => {
                 tracing::info!(error = %e, "the server refused a batch; using concurrent GETs");
                 self.batch_refused.store(true, Ordering::Relaxed);
@@ -211,6 +198,25 @@ impl Executor {
             Err(e) => chunk.iter().map(|_| Err(e.clone())).collect(),
         }
     }
+}
+
+/// Posts one batch Bundle of GETs; one result per query, in order.
+pub(crate) async fn post_batch(
+    http: &Http,
+    queries: &[String],
+) -> Result<Vec<Result<Value, FhirError>>, FhirError> {
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": queries
+            .iter()
+            .map(|q| json!({"request": {"method": "GET", "url": q}}))
+            .collect::<Vec<_>>(),
+    });
+    let request = RequestLabel("POST (batch)".into());
+    let url = http.url("")?;
+    let v = http.send(Method::POST, url, &Body::Json(bundle)).await?;
+    batch_response(v, queries.len(), &request)
 }
 
 /// Reads a `batch-response`: one result per entry, in order.

@@ -161,8 +161,12 @@ fn measurement(v: &Value) -> Option<Measurement> {
     })
 }
 
-/// Reads a vital-sign Observation; `None` if it is not one the contract lists.
+/// Reads a vital-sign Observation; `None` if it is not one the contract
+/// lists, or was cancelled or entered in error (never the "latest" value).
 pub fn vital_sign(v: &Value) -> Option<VitalSign> {
+    if matches!(str_of(v, "status"), Some("cancelled" | "entered-in-error")) {
+        return None;
+    }
     let m = measurement(v)?;
     if !VITAL_CODES.iter().any(|(c, _)| *c == m.code) {
         return None;
@@ -310,7 +314,8 @@ pub struct Medication {
 
 pub fn medication(v: &Value, _version: FhirVersion) -> Medication {
     let medication = reference_display(v.get("medicationReference"))
-        .or_else(|| concept_text(v.get("medicationCodeableConcept")));
+        .or_else(|| concept_text(v.get("medicationCodeableConcept")))
+        .or_else(|| contained_medication(v));
     let prescriber = reference_display(v.get("prescriber"))
         .or_else(|| {
             v.get("requester")
@@ -342,6 +347,25 @@ pub fn medication(v: &Value, _version: FhirVersion) -> Medication {
     }
 }
 
+/// A `medicationReference` to a contained Medication (`#id`): its code.
+fn contained_medication(v: &Value) -> Option<String> {
+    let local = str_at(v, &["medicationReference", "reference"])?.strip_prefix('#')?;
+    let med = arr(v, "contained").iter().find(|c| {
+        str_of(c, "resourceType") == Some("Medication") && str_of(c, "id") == Some(local)
+    })?;
+    concept_text(med.get("code")).or_else(|| {
+        // A compounded medication: no code, only ingredients.
+        let names: Vec<String> = arr(med, "ingredient")
+            .iter()
+            .filter_map(|i| {
+                concept_text(i.get("itemCodeableConcept"))
+                    .or_else(|| reference_display(i.get("itemReference")))
+            })
+            .collect();
+        (!names.is_empty()).then(|| names.join(" + "))
+    })
+}
+
 /// An insurance coverage.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Coverage {
@@ -370,7 +394,9 @@ pub fn coverage(v: &Value, _version: FhirVersion) -> Coverage {
         .or_else(|| text(str_at(v, &["grouping", "planDisplay"])))
         .or_else(|| text(str_at(v, &["grouping", "plan"])))
         .or_else(|| text(str_of(v, "plan")))
-        .or_else(|| concept_text(v.get("type")));
+        .or_else(|| concept_text(v.get("type")))
+        // DSTU2 `type` is a bare Coding.
+        .or_else(|| text(str_at(v, &["type", "display"])));
     let group = class_name("group")
         .or_else(|| text(str_at(v, &["grouping", "groupDisplay"])))
         .or_else(|| text(str_at(v, &["grouping", "group"])))
@@ -379,7 +405,9 @@ pub fn coverage(v: &Value, _version: FhirVersion) -> Coverage {
         plan,
         group,
         payor: reference_display(v.get("payor")).or_else(|| reference_display(v.get("issuer"))),
-        subscriber_id: text(str_of(v, "subscriberId")),
+        // STU3+: a string; DSTU2: an Identifier.
+        subscriber_id: text(str_of(v, "subscriberId"))
+            .or_else(|| text(str_at(v, &["subscriberId", "value"]))),
         period_start: text(str_at(v, &["period", "start"])),
         period_end: text(str_at(v, &["period", "end"])),
         status: text(str_of(v, "status")),
@@ -419,6 +447,29 @@ mod tests {
     }
 
     #[test]
+    fn contained_medications() {
+        let m = medication(
+            &json!({"resourceType": "MedicationRequest",
+            "contained": [{"resourceType": "Medication", "id": "m1", "code": {"coding": [{"display": "Oxycodone"}]}}],
+            "medicationReference": {"reference": "#m1"}}),
+            FhirVersion::R4,
+        );
+        assert_eq!(m.medication.as_deref(), Some("Oxycodone"));
+        let m = medication(
+            &json!({"medicationReference": {"reference": "#m2"},
+            "contained": [{"resourceType": "Medication", "id": "m2", "ingredient": [
+                {"itemCodeableConcept": {"text": "Saline"}}, {"itemReference": {"display": "KCl"}}]}]}),
+            FhirVersion::R4,
+        );
+        assert_eq!(m.medication.as_deref(), Some("Saline + KCl"));
+        let m = medication(
+            &json!({"medicationReference": {"reference": "#nope"}, "contained": 3}),
+            FhirVersion::R4,
+        );
+        assert_eq!(m.medication, None);
+    }
+
+    #[test]
     fn ages() {
         let today = time::macros::date!(2026 - 03 - 01);
         assert_eq!(age_years("1980-02-29", today), Some(46));
@@ -446,6 +497,10 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].measurement.value, Some(90.0));
         assert!(vital_sign(&json!({"code": {"coding": [{"code": "1234-5"}]}})).is_none());
+        assert!(vital_sign(
+            &json!({"status": "entered-in-error", "code": {"coding": [{"code": "8867-4"}]}})
+        )
+        .is_none());
         let bp = vital_sign(&json!({"code": {"coding": [{"code": "85354-9"}]}, "effectivePeriod": {"start": "2024"},
             "component": [{"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 120, "unit": "mmHg"}},
                           {"code": {"coding": [{"code": "8462-4"}]}, "valueQuantity": {"value": "80", "unit": "mmHg"}}]}))

@@ -6,5 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
 mod common;
+mod fixtures;
+mod malformed;
+mod responder;
 mod sekmet;
