@@ -422,7 +422,9 @@ pub async fn check(config: ClientConfig, patient: Option<String>) -> CheckReport
     }
     for (what, mut q) in by {
         q.count = Some(50);
-        let request = format!("search Patient by {what}");
+        // Parameter names only: the values are the patient's data.
+        let names: Vec<String> = q.params(caps.version).into_iter().map(|(k, _)| k).collect();
+        let request = format!("POST Patient/_search ({})", names.join(", "));
         match client.search_patients(&q).await {
             Ok(s) if s.patients.iter().any(|x| x.id == pid) => report.add(
                 "2",
@@ -618,6 +620,10 @@ pub async fn check(config: ClientConfig, patient: Option<String>) -> CheckReport
     report
 }
 
+fn show(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("(none)")
+}
+
 #[allow(clippy::too_many_arguments)]
 fn section_items(
     report: &mut CheckReport,
@@ -698,8 +704,10 @@ fn section_items(
             (
                 c.display.is_some(),
                 format!(
-                    "code {:?}, recorded {:?}, status {:?}",
-                    c.display, c.recorded, c.clinical_status
+                    "code {}, recorded {}, status {}",
+                    show(&c.display),
+                    show(&c.recorded),
+                    show(&c.clinical_status)
                 ),
             )
         }
@@ -707,7 +715,7 @@ fn section_items(
             let e = model::encounter(sample, version);
             (
                 e.location.is_some(),
-                format!("status {:?}, location {:?}", e.status, e.location),
+                format!("status {}, location {}", show(&e.status), show(&e.location)),
             )
         }
         SectionKind::Allergies => {
@@ -715,8 +723,9 @@ fn section_items(
             (
                 a.substance.is_some(),
                 format!(
-                    "substance {:?}, status {:?}",
-                    a.substance, a.clinical_status
+                    "substance {}, status {}",
+                    show(&a.substance),
+                    show(&a.clinical_status)
                 ),
             )
         }
@@ -724,14 +733,18 @@ fn section_items(
             let m = model::medication(sample, version);
             (
                 m.medication.is_some(),
-                format!("medication {:?}, written {:?}", m.medication, m.written),
+                format!(
+                    "medication {}, written {}",
+                    show(&m.medication),
+                    show(&m.written)
+                ),
             )
         }
         SectionKind::Coverage => {
             let c = model::coverage(sample, version);
             (
                 c.plan.is_some() || c.payor.is_some(),
-                format!("plan {:?}, payor {:?}", c.plan, c.payor),
+                format!("plan {}, payor {}", show(&c.plan), show(&c.payor)),
             )
         }
     };

@@ -216,15 +216,16 @@ pub(crate) async fn post_batch(
     let request = RequestLabel("POST (batch)".into());
     let url = http.url("")?;
     let v = http.send(Method::POST, url, &Body::Json(bundle)).await?;
-    batch_response(v, queries.len(), &request)
+    batch_response(v, queries, &request)
 }
 
 /// Reads a `batch-response`: one result per entry, in order.
 pub(crate) fn batch_response(
     v: Value,
-    expected: usize,
+    queries: &[String],
     request: &RequestLabel,
 ) -> Result<Vec<Result<Value, FhirError>>, FhirError> {
+    let expected = queries.len();
     if parse::resource_type(&v) != Some("Bundle") {
         return Err(FhirError::malformed(
             request,
@@ -245,7 +246,12 @@ pub(crate) fn batch_response(
         .iter()
         .enumerate()
         .map(|(i, entry)| {
-            let label = RequestLabel(format!("batch entry {}", i + 1));
+            // The entry's own path, without its query string.
+            let path = queries
+                .get(i)
+                .and_then(|q| q.split('?').next())
+                .unwrap_or("?");
+            let label = RequestLabel(format!("GET {path} (batch entry {})", i + 1));
             let status_text = str_at(entry, &["response", "status"]).unwrap_or_default();
             let status: u16 = status_text
                 .split_whitespace()
@@ -325,15 +331,21 @@ mod tests {
             {"response": {"status": "404 Not Found", "outcome": {"resourceType": "OperationOutcome", "issue": [{"diagnostics": "no such type"}]}}},
             {"response": {"status": "200"}},
             {"response": {}}]});
-        let r = batch_response(v.clone(), 4, &l).unwrap();
+        let q: Vec<String> = ["Condition?patient=1", "Coverage?patient=1", "A", "B"]
+            .map(String::from)
+            .to_vec();
+        let r = batch_response(v.clone(), &q, &l).unwrap();
         assert!(r[0].is_ok());
         assert!(
             matches!(&r[1], Err(FhirError::Status { status: 404, diagnostics, .. }) if diagnostics[0] == "no such type")
         );
         assert!(matches!(r[2], Err(FhirError::Malformed { .. })));
         assert!(matches!(r[3], Err(FhirError::Malformed { .. })));
-        assert!(batch_response(v, 3, &l).is_err(), "count mismatch");
-        assert!(batch_response(json!({"resourceType": "Patient"}), 0, &l).is_err());
+        assert!(
+            matches!(&r[1], Err(e) if e.to_string().starts_with("GET Coverage (batch entry 2)"))
+        );
+        assert!(batch_response(v, &q[..3], &l).is_err(), "count mismatch");
+        assert!(batch_response(json!({"resourceType": "Patient"}), &[], &l).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod accounts;
 mod audit;
 mod bad_input;
 mod cli;
+mod ehr;
 mod pages;
 mod schema;
 mod teams;
