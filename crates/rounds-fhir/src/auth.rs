@@ -32,7 +32,9 @@ pub enum ClientAuthMethod {
 /// Signing algorithm of the SMART Backend Services client assertion.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JwtAlgorithm {
+    /// RSA with SHA-384.
     Rs384,
+    /// ECDSA P-384 with SHA-384.
     Es384,
 }
 
@@ -44,8 +46,11 @@ pub enum AuthConfig {
     None,
     /// OAuth 2.0 client credentials with a shared secret.
     ClientCredentials {
+        /// The client id registered at the token endpoint.
         client_id: String,
+        /// The shared secret.
         client_secret: Secret,
+        /// How the secret is presented.
         method: ClientAuthMethod,
         /// Sent as `scope`; carries the tenant hint where a gateway wants one.
         scope: Option<String>,
@@ -54,13 +59,17 @@ pub enum AuthConfig {
     },
     /// SMART Backend Services: a JWT signed with our private key.
     BackendServices {
+        /// The client id; also the JWT's `iss` and `sub`.
         client_id: String,
         /// PKCS#8 PEM (RSA for RS384, P-384 for ES384).
         private_key_pem: Secret,
+        /// Must match the key type.
         algorithm: JwtAlgorithm,
         /// `kid` header: which of our published keys signed.
         key_id: Option<String>,
+        /// Sent as `scope`.
         scope: Option<String>,
+        /// Overrides the token URL found by discovery.
         token_url: Option<Url>,
     },
 }

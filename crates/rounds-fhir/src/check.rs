@@ -18,7 +18,9 @@ use crate::version::FhirVersion;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// The server does what the contract asks.
     Pass,
+    /// It does not (see the reason).
     Fail,
     /// The server does not offer this (optional) part.
     NotOffered,
@@ -39,10 +41,13 @@ impl std::fmt::Display for Outcome {
 pub struct CheckItem {
     /// The contract's section, e.g. `2` (Patient).
     pub section: &'static str,
+    /// What the contract asks, in a line.
     pub requirement: String,
     /// A failed mandatory requirement fails the whole check.
     pub mandatory: bool,
+    /// The verdict.
     pub outcome: Outcome,
+    /// Why: what the server answered.
     pub reason: String,
     /// The request that showed it (method and path with query).
     pub request: Option<String>,
@@ -51,8 +56,11 @@ pub struct CheckItem {
 /// All verdicts for one server.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckReport {
+    /// The FHIR base URL checked.
     pub base: String,
+    /// The version `metadata` named, if it answered.
     pub version: Option<FhirVersion>,
+    /// The verdicts, in the contract's order.
     pub items: Vec<CheckItem>,
 }
 
@@ -64,6 +72,7 @@ impl CheckReport {
             .any(|i| i.mandatory && i.outcome == Outcome::Fail)
     }
 
+    /// How many requirements got `outcome`.
     pub fn count(&self, outcome: Outcome) -> usize {
         self.items.iter().filter(|i| i.outcome == outcome).count()
     }

@@ -24,6 +24,7 @@ use crate::version::FhirVersion;
 pub struct PatientSearch {
     /// The Bundle's `total`, when the server gives it.
     pub total: Option<u64>,
+    /// The matches on the first page.
     pub patients: Vec<Patient>,
     /// Whether `POST Patient/_search` answered (else the GET fallback did).
     pub via_post: bool,
@@ -100,10 +101,12 @@ impl FhirClient {
         })
     }
 
+    /// What discovery found.
     pub fn capabilities(&self) -> &Capabilities {
         &self.caps
     }
 
+    /// The server's FHIR version.
     pub fn version(&self) -> FhirVersion {
         self.caps.version
     }

@@ -26,14 +26,17 @@ pub enum BatchMode {
 pub struct ClientConfig {
     /// The FHIR base, e.g. `https://ehr.example.org/fhir/R4`.
     pub base_url: Url,
+    /// How to authenticate (none by default).
     pub auth: AuthConfig,
     /// Whole-request limit: connect, send, and read the full body.
     pub request_timeout: Duration,
+    /// Time allowed to open a connection.
     pub connect_timeout: Duration,
     /// Larger bodies are refused as malformed (they are read no further).
     pub max_response_bytes: usize,
     /// A PEM file with extra CA certificates, trusted besides the system's.
     pub extra_ca_file: Option<PathBuf>,
+    /// Batch Bundles or concurrent GETs.
     pub batch_mode: BatchMode,
     /// Entries per batch Bundle.
     pub batch_chunk_size: usize,

@@ -17,28 +17,35 @@ const OAUTH_URIS: &str = "http://fhir-registry.smarthealthit.org/StructureDefini
 pub struct ResourceSupport {
     /// `read`, `search-type`, ...
     pub interactions: BTreeSet<String>,
+    /// Declared `searchParam` names.
     pub search_params: BTreeSet<String>,
 }
 
 /// OAuth endpoints from the security extension or the SMART configuration.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct OAuthEndpoints {
+    /// The token endpoint.
     pub token: Option<String>,
+    /// The authorization endpoint (user-level launch; not used yet).
     pub authorize: Option<String>,
 }
 
 /// The parts of a CapabilityStatement (or DSTU2 Conformance) Rounds reads.
 #[derive(Clone, Debug, Serialize)]
 pub struct Capabilities {
+    /// The version `fhirVersion` names.
     pub version: FhirVersion,
     /// `fhirVersion` as written.
     pub fhir_version: String,
     /// `resourceType` of the answer (`Conformance` or `CapabilityStatement`).
     pub resource_type: String,
+    /// `software.name` and `.version`.
     pub software: Option<String>,
     /// `rest[mode=server].interaction` has `batch`.
     pub batch: bool,
+    /// `transaction` is declared.
     pub transaction: bool,
+    /// Declared resource types, by type.
     pub resources: BTreeMap<String, ResourceSupport>,
     /// From the `oauth-uris` extension of `rest.security`.
     pub oauth: OAuthEndpoints,

@@ -28,21 +28,27 @@ pub enum FhirError {
     /// The server could not be reached or the connection broke.
     #[error("{request}: network error: {detail}")]
     Network {
+        /// What was asked.
         request: RequestLabel,
+        /// What went wrong, without URLs.
         detail: String,
     },
 
     /// No complete answer within the configured time.
     #[error("{request}: no answer within {:.1} s", .after.as_secs_f64())]
     Timeout {
+        /// What was asked.
         request: RequestLabel,
+        /// The limit that passed.
         after: Duration,
     },
 
     /// The TLS handshake failed (unknown CA, wrong host name, ...).
     #[error("{request}: TLS error: {detail}")]
     Tls {
+        /// What was asked.
         request: RequestLabel,
+        /// The handshake failure.
         detail: String,
     },
 
@@ -50,8 +56,11 @@ pub enum FhirError {
     /// `issue[].diagnostics` (or details text) when the server sent one.
     #[error("{request}: HTTP {status}{}", fmt_diagnostics(.diagnostics))]
     Status {
+        /// What was asked.
         request: RequestLabel,
+        /// The HTTP status.
         status: u16,
+        /// The OperationOutcome's diagnostics, if any.
         diagnostics: Vec<String>,
         /// The server's `Retry-After`, when it gave one (429, 503).
         retry_after: Option<Duration>,
@@ -61,22 +70,35 @@ pub enum FhirError {
     /// wrong shape, or larger than the configured limit.
     #[error("{request}: malformed response: {detail}")]
     Malformed {
+        /// What was asked.
         request: RequestLabel,
+        /// What was wrong with it.
         detail: String,
     },
 
     /// `metadata` names a FHIR version this client does not speak, or none.
     #[error("unsupported FHIR version: {found}")]
-    UnsupportedVersion { found: String },
+    UnsupportedVersion {
+        /// `fhirVersion` as found (bounded).
+        found: String,
+    },
 
     /// A version this client knows, used where it makes no sense.
     #[error("operation not offered for FHIR {version}: {what}")]
-    NotOffered { version: FhirVersion, what: String },
+    NotOffered {
+        /// The server's version.
+        version: FhirVersion,
+        /// What was asked for.
+        what: String,
+    },
 
     /// The token endpoint refused our credentials, or the server refused the
     /// token even after one renewal.
     #[error("authentication refused: {detail}")]
-    AuthRefused { detail: String },
+    AuthRefused {
+        /// The token endpoint's error code and description, or what the server said.
+        detail: String,
+    },
 
     /// The configuration cannot work (bad URL, unreadable CA or key file).
     #[error("configuration: {0}")]
@@ -84,7 +106,10 @@ pub enum FhirError {
 
     /// A `next` link or reference that leaves the server's own origin.
     #[error("refused to follow a link to another origin: {origin}")]
-    ForeignLink { origin: String },
+    ForeignLink {
+        /// The other origin.
+        origin: String,
+    },
 }
 
 fn fmt_diagnostics(d: &[String]) -> String {
@@ -162,7 +187,8 @@ impl FhirError {
                 detail: chain,
             };
         }
-        if err.is_decode() || err.is_body() {
+        // is_body: the connection broke while reading; that is the network.
+        if err.is_decode() {
             return FhirError::Malformed {
                 request: request.clone(),
                 detail: chain,

@@ -21,7 +21,9 @@ use crate::parse::{self, arr, str_at};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Path {
+    /// Batch Bundles posted to the base.
     Batch,
+    /// One GET per query, a bounded number at a time.
     Concurrent,
 }
 
@@ -115,6 +117,10 @@ impl Executor {
             return;
         }
         let per_query = started.elapsed().as_micros() as f64 / queries as f64;
+        self.measured(path, per_query);
+    }
+
+    fn measured(&self, path: Path, per_query: f64) {
         if let Ok(mut stats) = self.stats.lock() {
             stats.runs += 1;
             match path {
@@ -346,6 +352,44 @@ mod tests {
         );
         assert!(batch_response(v, &q[..3], &l).is_err(), "count mismatch");
         assert!(batch_response(json!({"resourceType": "Patient"}), &[], &l).is_err());
+    }
+
+    fn executor(mode: BatchMode, server_batch: bool) -> Executor {
+        let mut config = ClientConfig::new("http://127.0.0.1:9/fhir").unwrap();
+        config.batch_mode = mode;
+        let http = Http::new(crate::http::build_client(&config).unwrap(), &config);
+        Executor::new(http, &config, server_batch)
+    }
+
+    #[test]
+    fn the_faster_path_is_chosen() {
+        let e = executor(BatchMode::Auto, true);
+        assert_eq!(e.choose(), Path::Batch, "batch first where declared");
+        e.measured(Path::Batch, 900.0);
+        assert_eq!(e.choose(), Path::Concurrent, "then the other path once");
+        e.measured(Path::Concurrent, 300.0);
+        assert_eq!(e.choose(), Path::Concurrent, "concurrent was faster");
+        for _ in 0..5 {
+            e.measured(Path::Batch, 100.0);
+        }
+        assert_eq!(e.choose(), Path::Batch, "batch became faster");
+        // Every 16th run tries the slower path again.
+        let explored = (0..16)
+            .map(|_| {
+                let p = e.choose();
+                e.measured(p, if p == Path::Batch { 100.0 } else { 300.0 });
+                p
+            })
+            .filter(|p| *p == Path::Concurrent)
+            .count();
+        assert_eq!(explored, 1);
+        // Overrides and servers without batch.
+        assert_eq!(executor(BatchMode::Never, true).choose(), Path::Concurrent);
+        assert_eq!(executor(BatchMode::Always, false).choose(), Path::Batch);
+        assert_eq!(executor(BatchMode::Auto, false).choose(), Path::Concurrent);
+        let refused = executor(BatchMode::Always, true);
+        refused.batch_refused.store(true, Ordering::Relaxed);
+        assert_eq!(refused.choose(), Path::Concurrent);
     }
 
     #[test]

@@ -23,6 +23,8 @@
 //!
 //! [`check`] runs the contract checker behind `rounds ehr check`.
 
+#![warn(missing_docs)]
+
 mod auth;
 pub mod check;
 mod client;

@@ -19,16 +19,21 @@ const MR_SYSTEMS: [&str; 2] = [
 /// Demographics of one patient.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct Patient {
+    /// The logical id.
     pub id: String,
     /// Family name(s) joined by a space (DSTU2 allows several).
     pub family: Option<String>,
+    /// Given names, in order.
     pub given: Vec<String>,
+    /// Prefixes (titles).
     pub prefix: Vec<String>,
     /// `name.text`.
     pub name_text: Option<String>,
     /// `name.use` of the name shown.
     pub name_use: Option<String>,
+    /// `gender` code.
     pub gender: Option<String>,
+    /// `birthDate` as written (`YYYY[-MM[-DD]]`).
     pub birth_date: Option<String>,
     /// The identifier typed `MR`.
     pub mrn: Option<String>,
@@ -127,9 +132,13 @@ pub const VITAL_CODES: [(&str, &str); 13] = [
 /// One measured value.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Measurement {
+    /// LOINC code.
     pub code: String,
+    /// The coding's display, else the code's text.
     pub display: Option<String>,
+    /// `valueQuantity.value`.
     pub value: Option<f64>,
+    /// `valueQuantity.unit` (else its code).
     pub unit: Option<String>,
 }
 
@@ -137,6 +146,7 @@ pub struct Measurement {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct VitalSign {
     #[serde(flatten)]
+    /// Code, value and unit.
     pub measurement: Measurement,
     /// `effectiveDateTime`, or the start of `effectivePeriod`.
     pub effective: Option<String>,
@@ -209,13 +219,17 @@ pub fn latest_vitals(observations: impl IntoIterator<Item = VitalSign>) -> Vec<V
 /// A problem.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Condition {
+    /// `code.coding[0].display`, else `code.text`.
     pub display: Option<String>,
+    /// `severity` as text.
     pub severity: Option<String>,
+    /// Clinical status code (plain in DSTU2/STU3, CodeableConcept in R4).
     pub clinical_status: Option<String>,
     /// `dateRecorded` (DSTU2) / `assertedDate` (STU3) / `recordedDate` (R4).
     pub recorded: Option<String>,
 }
 
+/// Reads a Condition.
 pub fn condition(v: &Value, _version: FhirVersion) -> Condition {
     let code = v.get("code");
     Condition {
@@ -235,13 +249,17 @@ pub fn condition(v: &Value, _version: FhirVersion) -> Condition {
 /// The last encounter and where the patient is.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Encounter {
+    /// `status` code.
     pub status: Option<String>,
+    /// `type[0]` as text.
     pub kind: Option<String>,
+    /// `period.start`.
     pub start: Option<String>,
     /// `location[0].location.display`: ward, room, bed.
     pub location: Option<String>,
 }
 
+/// Reads an Encounter.
 pub fn encounter(v: &Value, _version: FhirVersion) -> Encounter {
     Encounter {
         status: text(str_of(v, "status")),
@@ -256,15 +274,21 @@ pub fn encounter(v: &Value, _version: FhirVersion) -> Encounter {
 /// An allergy or intolerance.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Allergy {
+    /// DSTU2 `substance`; STU3+ `code` (text or first display).
     pub substance: Option<String>,
     /// DSTU2 `status`; STU3+ `clinicalStatus`.
     pub clinical_status: Option<String>,
+    /// STU3+ `verificationStatus` code.
     pub verification_status: Option<String>,
+    /// `recordedDate` (DSTU2, R4) / `assertedDate` (STU3).
     pub recorded: Option<String>,
+    /// `note.text`.
     pub note: Option<String>,
+    /// Each manifestation, with the reaction's substance in brackets.
     pub reactions: Vec<String>,
 }
 
+/// Reads an AllergyIntolerance.
 pub fn allergy(v: &Value, version: FhirVersion) -> Allergy {
     let substance = if version.is_dstu2() {
         concept_text(v.get("substance")).or_else(|| concept_text(v.get("code")))
@@ -300,18 +324,23 @@ pub fn allergy(v: &Value, version: FhirVersion) -> Allergy {
 /// A medication order or statement.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Medication {
+    /// `medicationReference.display`, `medicationCodeableConcept`, or a contained Medication.
     pub medication: Option<String>,
+    /// `status` code.
     pub status: Option<String>,
     /// `dateWritten` / `authoredOn` / a statement's effective time.
     pub written: Option<String>,
     /// DSTU2 `dateEnded`.
     pub ended: Option<String>,
+    /// DSTU2 `prescriber`, STU3 `requester.agent`, R4 `requester` (display).
     pub prescriber: Option<String>,
+    /// `dosageInstruction[].text` (statements: `dosage[].text`).
     pub dosage: Vec<String>,
     /// The resource type read (`MedicationRequest`, `MedicationStatement`, ...).
     pub source: String,
 }
 
+/// Reads a MedicationOrder, MedicationRequest or MedicationStatement.
 pub fn medication(v: &Value, _version: FhirVersion) -> Medication {
     let medication = reference_display(v.get("medicationReference"))
         .or_else(|| concept_text(v.get("medicationCodeableConcept")))
@@ -369,15 +398,23 @@ fn contained_medication(v: &Value) -> Option<String> {
 /// An insurance coverage.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Coverage {
+    /// R4 `class` plan name, STU3 `grouping.planDisplay`, DSTU2 `plan`.
     pub plan: Option<String>,
+    /// The group, likewise.
     pub group: Option<String>,
+    /// R4/STU3 `payor`, DSTU2 `issuer` (display).
     pub payor: Option<String>,
+    /// `subscriberId` (an Identifier in DSTU2).
     pub subscriber_id: Option<String>,
+    /// `period.start`.
     pub period_start: Option<String>,
+    /// `period.end`.
     pub period_end: Option<String>,
+    /// `status` code.
     pub status: Option<String>,
 }
 
+/// Reads a Coverage.
 pub fn coverage(v: &Value, _version: FhirVersion) -> Coverage {
     // R4: class[] with type group/plan; STU3: grouping; DSTU2: plan, group.
     let class_name = |kind: &str| {

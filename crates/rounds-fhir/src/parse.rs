@@ -162,11 +162,13 @@ pub fn belongs_to(resource: &Value, pid: &str) -> bool {
 /// One page of a search.
 #[derive(Debug, Default, Clone)]
 pub struct SearchSet {
+    /// `total`, when the server gives it.
     pub total: Option<u64>,
     /// `entry[].resource` whose search mode is not `include`/`outcome`.
     pub resources: Vec<Value>,
     /// Included resources and warnings (OperationOutcome entries).
     pub warnings: Vec<String>,
+    /// The `next` link, as given (check its origin before use).
     pub next: Option<String>,
 }
 

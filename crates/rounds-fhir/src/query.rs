@@ -30,15 +30,21 @@ pub fn check_id(id: &str) -> Result<&str, FhirError> {
 /// Patient search criteria; empty fields are left out.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PatientQuery {
+    /// `_id`.
     pub id: Option<String>,
+    /// `family` (`family:contains` in DSTU2).
     pub family: Option<String>,
+    /// `given`.
     pub given: Option<String>,
+    /// `name` (any part).
     pub name: Option<String>,
     /// Exact birth date, `YYYY-MM-DD`.
     pub birthdate: Option<String>,
+    /// `gender` code.
     pub gender: Option<String>,
     /// The MRN (or `system|value`).
     pub identifier: Option<String>,
+    /// `_count`: page size.
     pub count: Option<u32>,
 }
 

@@ -8,15 +8,22 @@ use crate::model::{Allergy, Condition, Coverage, Encounter, Medication, Patient,
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SectionKind {
+    /// Latest vital signs (Observation).
     Vitals,
+    /// Problems (Condition).
     Conditions,
+    /// The last encounter and its location.
     Encounter,
+    /// AllergyIntolerance.
     Allergies,
+    /// MedicationOrder / MedicationRequest / MedicationStatement.
     Medications,
+    /// Coverage.
     Coverage,
 }
 
 impl SectionKind {
+    /// Every section, in display order.
     pub const ALL: [SectionKind; 6] = [
         SectionKind::Vitals,
         SectionKind::Conditions,
@@ -26,6 +33,7 @@ impl SectionKind {
         SectionKind::Coverage,
     ];
 
+    /// A name for people.
     pub fn name(self) -> &'static str {
         match self {
             SectionKind::Vitals => "vital signs",
@@ -43,15 +51,28 @@ impl SectionKind {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SectionStatus {
     /// The server does not offer this data: missing, not an error.
-    Missing { reason: String },
+    Missing {
+        /// Why (e.g. "the server does not offer Coverage").
+        reason: String,
+    },
     /// Searched; nothing there.
     Empty,
     /// Everything the server has.
     Complete,
     /// Only part: `shown` of `total` (e.g. "10 of 23").
-    Partial { shown: usize, total: u64 },
+    Partial {
+        /// How many are shown.
+        shown: usize,
+        /// How many the server has.
+        total: u64,
+    },
     /// The query failed; the rest of the summary stands.
-    Failed { reason: String, retryable: bool },
+    Failed {
+        /// The error, safe to show.
+        reason: String,
+        /// Whether trying again later may help.
+        retryable: bool,
+    },
 }
 
 impl std::fmt::Display for SectionStatus {
@@ -71,7 +92,9 @@ impl std::fmt::Display for SectionStatus {
 #[derive(Clone, Debug, Serialize)]
 pub struct Section<T> {
     #[serde(flatten)]
+    /// What became of the section.
     pub status: SectionStatus,
+    /// What was read (empty unless complete or partial).
     pub items: Vec<T>,
     /// Resources of other patients the server sent anyway (dropped).
     pub foreign_dropped: usize,
@@ -90,16 +113,23 @@ impl<T> Section<T> {
 /// Everything Rounds shows about one patient, whatever the FHIR version.
 #[derive(Clone, Debug, Serialize)]
 pub struct PatientSummary {
+    /// Demographics, MRN, GP.
     pub patient: Patient,
     /// Whole years, from `birthDate` and today's date (UTC).
     pub age: Option<u32>,
     /// From the last encounter's first location.
     pub location: Option<String>,
+    /// The latest value of each vital sign.
     pub vitals: Section<VitalSign>,
+    /// Problems.
     pub conditions: Section<Condition>,
+    /// The last encounter (at most one).
     pub encounter: Section<Encounter>,
+    /// Allergies and intolerances.
     pub allergies: Section<Allergy>,
+    /// Medication orders or statements.
     pub medications: Section<Medication>,
+    /// Insurance.
     pub coverage: Section<Coverage>,
 }
 

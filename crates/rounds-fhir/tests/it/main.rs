@@ -12,3 +12,4 @@ mod fixtures;
 mod malformed;
 mod responder;
 mod sekmet;
+mod tls;
