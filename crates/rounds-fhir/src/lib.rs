@@ -32,6 +32,8 @@ mod config;
 mod discovery;
 mod error;
 mod exec;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod model;
 pub mod parse;

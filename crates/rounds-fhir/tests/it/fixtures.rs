@@ -491,3 +491,45 @@ async fn dstu2_fixtures() {
         Some("application/x-www-form-urlencoded")
     );
 }
+
+#[tokio::test]
+async fn the_checker_flags_a_careless_server() {
+    let data = load_package(&examples("hl7.fhir.r4.examples"), &TYPES);
+    let server = serve("4.0.1", None, data, false).await;
+    let report = rounds_fhir::check::check(
+        ClientConfig::new(&server.base).unwrap(),
+        Some("example".into()),
+    )
+    .await;
+    let item = |req: &str| {
+        report
+            .items
+            .iter()
+            .find(|i| i.requirement == req)
+            .unwrap_or_else(|| panic!("no item {req:?} in {:#?}", report.items))
+    };
+    use rounds_fhir::check::Outcome;
+    // It ignores ?patient=: other patients' conditions come back.
+    let foreign = item("conditions belong to the patient (subject/patient/beneficiary)");
+    assert_eq!(foreign.outcome, Outcome::Fail);
+    assert!(
+        foreign.reason.contains("name another patient"),
+        "{}",
+        foreign.reason
+    );
+    assert!(foreign
+        .request
+        .as_deref()
+        .unwrap()
+        .starts_with("GET Condition?patient=example"));
+    // It answers POST Patient/_search with a Patient, not a Bundle: a
+    // mandatory failure, so the whole check fails.
+    let search = item("Patient search (POST _search, form-encoded; GET when refused)");
+    assert_eq!((search.outcome, search.mandatory), (Outcome::Fail, true));
+    assert!(report.mandatory_failed());
+    assert_eq!(item("Patient read").outcome, Outcome::Pass);
+    assert_eq!(
+        item("batch Bundle answered by a batch-response").outcome,
+        Outcome::NotOffered
+    );
+}
