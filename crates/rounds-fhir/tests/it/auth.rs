@@ -17,8 +17,10 @@ use crate::responder::{self, handler, Reply, Responder};
 
 const BASIC_SECRET: &str = "basic-secret-0123456789abcdef";
 const POST_SECRET: &str = "post-secret-0123456789abcdef";
-/// Token lifetime at the provider: renewal is due after 3 s (three quarters).
-const TTL_SECS: u64 = 4;
+const SHORT_SECRET: &str = "short-secret-0123456789abcdef";
+/// Token lifetime at the provider for the client "rounds-short" (others: 300 s):
+/// renewal is due after 4.5 s (three quarters).
+const TTL_SECS: u64 = 6;
 
 pub struct Oidc {
     pub issuer: String,
@@ -222,18 +224,23 @@ async fn client_credentials_basic_and_post_with_the_tenant_hint() {
 #[tokio::test]
 async fn a_token_is_reused_and_renewed_before_it_expires() {
     let server = protected_server(false).await;
-    let client = FhirClient::connect(client_credentials(
-        &server.base,
-        ClientAuthMethod::ClientSecretBasic,
-    ))
-    .await
-    .unwrap();
+    let mut config = client_credentials(&server.base, ClientAuthMethod::ClientSecretBasic);
+    if let AuthConfig::ClientCredentials {
+        client_id,
+        client_secret,
+        ..
+    } = &mut config.auth
+    {
+        *client_id = "rounds-short".into();
+        *client_secret = Secret::new(SHORT_SECRET);
+    }
+    let client = FhirClient::connect(config).await.unwrap();
     for _ in 0..3 {
         client.read_patient("p1").await.unwrap();
     }
     assert_eq!(client.token_source().unwrap().tokens_issued(), 1, "reused");
-    // Past three quarters of the 4 s lifetime, before its end: renewed.
-    tokio::time::sleep(Duration::from_millis(3_200)).await;
+    // Past three quarters of the 6 s lifetime, before its end: renewed.
+    tokio::time::sleep(Duration::from_millis(4_700)).await;
     client.read_patient("p1").await.unwrap();
     assert_eq!(
         client.token_source().unwrap().tokens_issued(),

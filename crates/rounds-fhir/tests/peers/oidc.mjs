@@ -4,7 +4,8 @@
 //   node oidc.mjs   (cwd: a scratch directory; NODE_PATH not needed when
 //                    ROUNDS_OIDC_MODULE points at oidc-provider's folder)
 //
-// Environment: OIDC_PORT (required), OIDC_TOKEN_TTL seconds (default 5),
+// Environment: OIDC_PORT (required), OIDC_TOKEN_TTL seconds for the client
+// "rounds-short" (default 5; every other client's tokens live 300 s),
 // ROUNDS_OIDC_MODULE (path of the oidc-provider package).
 // It writes fresh SMART Backend Services keys (PKCS#8 PEM) to ./rs384.pem
 // and ./es384.pem, registers their public halves, and serves besides the
@@ -45,6 +46,8 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: 'client_secret_basic' },
     { ...common, client_id: 'rounds-post', client_secret: 'post-secret-0123456789abcdef',
       token_endpoint_auth_method: 'client_secret_post' },
+    { ...common, client_id: 'rounds-short', client_secret: 'short-secret-0123456789abcdef',
+      token_endpoint_auth_method: 'client_secret_basic' },
     { ...common, client_id: 'rounds-rs384', token_endpoint_auth_method: 'private_key_jwt',
       token_endpoint_auth_signing_alg: 'RS384', jwks: { keys: [rsJwk] } },
     { ...common, client_id: 'rounds-es384', token_endpoint_auth_method: 'private_key_jwt',
@@ -58,7 +61,9 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: false },
   },
   enabledJWA: { clientAuthSigningAlgValues: ['RS384', 'ES384', 'RS256', 'ES256'] },
-  ttl: { ClientCredentials: ttl },
+  // Short-lived tokens only where renewal is under test: elsewhere a loaded
+  // machine could let a token expire between issue and introspection.
+  ttl: { ClientCredentials: (ctx, token, client) => (client.clientId === 'rounds-short' ? ttl : 300) },
 });
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
 
