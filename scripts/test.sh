@@ -5,7 +5,9 @@
 #   1. cargo fmt --all -- --check
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. makes sure a PostgreSQL server is available for the tests (see below)
-#   4. makes sure the browser test's peers are installed (see below)
+#   4. makes sure the test peers are installed: the browser test's (Chromium,
+#      playwright-core) and the FHIR client's (sekmet-fhir, oidc-provider,
+#      HL7 example packages), each once
 #   5. cargo test --workspace [ARGS...]
 # Any arguments are passed on to `cargo test`, e.g.
 #   scripts/test.sh -- --nocapture
@@ -26,6 +28,13 @@
 # ROUNDS_TEST_CHROMIUM, ROUNDS_TEST_NODE_MODULES and
 # ROUNDS_TEST_BROWSER_REQUIRED=1, so the test fails rather than skips when
 # something is missing.
+# Test peers (rounds-fhir's integration tests), installed on first use and
+# reused afterwards; both folders are git-ignored:
+#   .venv-peers/   python3 venv with sekmet-fhir, a real FHIR R4 server (PyPI)
+#   .peers-node/   oidc-provider (npm), a real OAuth 2.0 token endpoint, and
+#                  HL7's example packages hl7.fhir.r4.examples and
+#                  hl7.fhir.r3.examples (only the resource types we read)
+# Their places reach the tests as ROUNDS_TEST_SEKMET and ROUNDS_TEST_PEERS_NODE.
 #
 # Environment variables honoured:
 #   ROUNDS_TEST_POSTGRES_URL  use this server instead of starting one, e.g.
@@ -239,6 +248,66 @@ ensure_browser() {
     log "browser test: $chromium, playwright-core in $ROUNDS_TEST_NODE_MODULES"
 }
 
+PEERS_VENV=.venv-peers
+PEERS_NODE=.peers-node
+SEKMET_PKG="sekmet-fhir==0.1.1"
+OIDC_PKG="oidc-provider@9"
+HL7_PKGS=(hl7.fhir.r4.examples@4.0.1 hl7.fhir.r3.examples@3.0.2)
+# The example resources the tests serve (a BOM-prefixed STU3 file among them).
+HL7_FILES=('package/Patient-*' 'package/Observation-*' 'package/Condition-*'
+    'package/Encounter-*' 'package/AllergyIntolerance-*' 'package/MedicationRequest-*'
+    'package/MedicationStatement-*' 'package/Coverage-*' 'package/NamingSystem-4.3.1.json')
+
+install_python_peers() {
+    if [[ -x $PEERS_VENV/bin/sekmet ]]; then
+        return
+    fi
+    log "peers: installing $SEKMET_PKG into $PEERS_VENV (pip)"
+    if ! python3 -m venv "$PEERS_VENV" 2>/dev/null; then
+        # Debian's python3 without ensurepip: python3-venv brings it.
+        rm -rf -- "$PEERS_VENV"
+        command -v apt-get >/dev/null 2>&1 || die "python3 -m venv failed and no apt-get to install python3-venv"
+        log "peers: python3 -m venv failed; installing python3-venv (apt-get)"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+        python3 -m venv "$PEERS_VENV"
+    fi
+    "$PEERS_VENV/bin/pip" install --quiet --disable-pip-version-check "$SEKMET_PKG" \
+        || { rm -rf -- "$PEERS_VENV"; die "pip install $SEKMET_PKG failed"; }
+}
+
+install_node_peers() {
+    command -v npm >/dev/null 2>&1 || die "npm not found: Node.js 20 is needed for the FHIR client's test peers"
+    if [[ ! -f $PEERS_NODE/node_modules/oidc-provider/package.json ]]; then
+        log "peers: installing $OIDC_PKG into $PEERS_NODE (npm)"
+        mkdir -p "$PEERS_NODE"
+        npm install --prefix "$PEERS_NODE" --no-audit --no-fund --silent "$OIDC_PKG" >/dev/null \
+            || die "npm install $OIDC_PKG failed"
+    fi
+    local pkg dir tgz
+    for pkg in "${HL7_PKGS[@]}"; do
+        dir=$PEERS_NODE/examples/${pkg%@*}
+        [[ -f $dir/.complete ]] && continue
+        log "peers: fetching $pkg (npm pack)"
+        rm -rf -- "$dir"
+        mkdir -p "$dir"
+        tgz=$(cd "$dir" && npm pack --silent "$pkg" 2>/dev/null | tail -n 1) \
+            || die "npm pack $pkg failed"
+        tar -xzf "$dir/$tgz" -C "$dir" --wildcards "${HL7_FILES[@]}" 2>/dev/null \
+            || tar -xzf "$dir/$tgz" -C "$dir" --wildcards "${HL7_FILES[@]:0:8}" \
+            || die "cannot unpack $tgz"
+        rm -f -- "$dir/$tgz"
+        touch "$dir/.complete"
+    done
+}
+
+provision_peers() {
+    install_python_peers
+    install_node_peers
+    export ROUNDS_TEST_SEKMET=$PWD/$PEERS_VENV/bin/sekmet
+    export ROUNDS_TEST_PEERS_NODE=$PWD/$PEERS_NODE
+}
+
 if [[ ${ROUNDS_TEST_SKIP_LINT:-0} == 1 ]]; then
     log "skipping cargo fmt and cargo clippy (ROUNDS_TEST_SKIP_LINT=1)"
 else
@@ -255,6 +324,7 @@ else
 fi
 
 ensure_browser
+provision_peers
 
 log "cargo test --workspace${*:+ $*}"
 cargo test --workspace "$@"

@@ -33,6 +33,9 @@ enum Command {
     /// Work with the audit log
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// Talk to a FHIR server as EHR mode does: probe, search, patient, check
+    #[command(subcommand)]
+    Ehr(Box<commands::ehr::EhrCommand>),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => commands::serve::run(&cli.storage, &args).await,
             Command::User(cmd) => commands::user::run(&cli.storage, cmd).await,
             Command::Audit(cmd) => commands::audit::run(&cli.storage, cmd).await,
+            Command::Ehr(cmd) => commands::ehr::run(*cmd).await,
         }
     });
     match result {

@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod ehr;
 pub mod serve;
 pub mod user;
 

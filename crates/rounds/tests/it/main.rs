@@ -10,6 +10,7 @@ mod audit;
 mod bad_input;
 mod browser;
 mod cli;
+mod ehr;
 mod lists;
 mod pages;
 mod schema;

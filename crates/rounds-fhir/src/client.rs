@@ -1,0 +1,516 @@
+//! [`FhirClient`]: discovery once, then the contract's reads.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::auth::{AuthConfig, TokenSource};
+use crate::config::ClientConfig;
+use crate::discovery::{parse_capabilities, parse_smart_configuration, Capabilities};
+use crate::error::FhirError;
+use crate::exec::{Executor, Path};
+use crate::http::{build_client, Body, Http};
+use crate::model::{self, Patient};
+use crate::parse::{self, SearchSet};
+use crate::query::{check_id, relative, section_query, PatientQuery, SectionQuery};
+use crate::summary::{PatientSummary, Section, SectionKind, SectionStatus};
+use crate::version::FhirVersion;
+
+/// The answer to a patient search.
+#[derive(Clone, Debug, Serialize)]
+pub struct PatientSearch {
+    /// The Bundle's `total`, when the server gives it.
+    pub total: Option<u64>,
+    /// The matches on the first page.
+    pub patients: Vec<Patient>,
+    /// Whether `POST Patient/_search` answered (else the GET fallback did).
+    pub via_post: bool,
+}
+
+/// A client for one FHIR server. Cheap to clone; clones share the token
+/// cache and the connection pool.
+#[derive(Clone, Debug)]
+pub struct FhirClient {
+    http: Http,
+    caps: Arc<Capabilities>,
+    config: Arc<ClientConfig>,
+    exec: Executor,
+    post_search_refused: Arc<AtomicBool>,
+}
+
+/// Reads `metadata` (and `.well-known/smart-configuration`), without a token.
+pub async fn discover(config: &ClientConfig) -> Result<Capabilities, FhirError> {
+    let http = Http::new(build_client(config)?, config);
+    discover_with(&http).await
+}
+
+async fn discover_with(http: &Http) -> Result<Capabilities, FhirError> {
+    let url = http.url("metadata")?;
+    let request = crate::http::label(&Method::GET, &url, &http.base);
+    let body = http.get_public(url).await?;
+    let mut caps = parse_capabilities(&body, &request)?;
+    // Optional: absent or broken SMART configuration is not an error.
+    if let Ok(url) = http.url(".well-known/smart-configuration") {
+        match http.get_public(url).await {
+            Ok(v) => caps.smart = Some(parse_smart_configuration(&v)),
+            Err(e) => tracing::debug!(error = %e, "no SMART configuration"),
+        }
+    }
+    Ok(caps)
+}
+
+impl FhirClient {
+    /// Discovers the server and sets up authentication. The token endpoint
+    /// is the configured one, else the SMART configuration's, else the
+    /// `oauth-uris` extension's.
+    pub async fn connect(config: ClientConfig) -> Result<Self, FhirError> {
+        let client = build_client(&config)?;
+        let mut http = Http::new(client, &config);
+        let caps = discover_with(&http).await?;
+        if !matches!(config.auth, AuthConfig::None) {
+            let token_url = match config.auth.configured_token_url() {
+                Some(u) => u.clone(),
+                None => {
+                    let found = caps.token_endpoint().ok_or_else(|| {
+                        FhirError::Config(
+                            "no token URL configured and the server publishes none".into(),
+                        )
+                    })?;
+                    url::Url::parse(found).map_err(|e| {
+                        FhirError::Config(format!("the server's token URL is not a URL: {e}"))
+                    })?
+                }
+            };
+            http.tokens = Some(Arc::new(TokenSource::new(
+                config.auth.clone(),
+                token_url,
+                config.request_timeout,
+                config.max_response_bytes,
+            )?));
+        }
+        let exec = Executor::new(http.clone(), &config, caps.batch);
+        Ok(FhirClient {
+            http,
+            caps: Arc::new(caps),
+            config: Arc::new(config),
+            exec,
+            post_search_refused: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// What discovery found.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    /// The server's FHIR version.
+    pub fn version(&self) -> FhirVersion {
+        self.caps.version
+    }
+
+    /// The token source, when the client authenticates.
+    pub fn token_source(&self) -> Option<&TokenSource> {
+        self.http.tokens.as_deref()
+    }
+
+    /// Which path several queries take next (batch or concurrent GETs).
+    pub fn next_path(&self) -> Path {
+        self.exec.choose()
+    }
+
+    /// `GET {base}/{relative}` with the token; the raw JSON (for the checker).
+    pub async fn get(&self, relative: &str) -> Result<Value, FhirError> {
+        let url = self.http.url(relative)?;
+        self.http.send(Method::GET, url, &Body::None).await
+    }
+
+    /// Posts one batch Bundle of relative GET queries, whatever the batch
+    /// mode (for the checker); one answer per query, in order.
+    pub async fn post_batch(
+        &self,
+        queries: Vec<String>,
+    ) -> Result<Vec<Result<Value, FhirError>>, FhirError> {
+        crate::exec::post_batch(&self.http, &queries).await
+    }
+
+    /// Patient search: `POST Patient/_search` (form), or the same as a GET
+    /// when the server refuses POST search.
+    pub async fn search_patients(&self, query: &PatientQuery) -> Result<PatientSearch, FhirError> {
+        let params = query.params(self.caps.version);
+        let mut via_post = false;
+        let mut answer = None;
+        if !self.post_search_refused.load(Ordering::Relaxed) {
+            let url = self.http.url("Patient/_search")?;
+            match self
+                .http
+                .send(Method::POST, url, &Body::Form(params.clone()))
+                .await
+            {
+                Ok(v) => {
+                    via_post = true;
+                    answer = Some(v);
+                }
+                Err(e) if refuses_post(&e) => {
+                    tracing::debug!(error = %e, "POST search refused; using GET");
+                    self.post_search_refused.store(true, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let body = match answer {
+            Some(v) => v,
+            None => {
+                let pairs: Vec<(&str, String)> = params
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect();
+                let url = self.http.url(&relative("Patient", &pairs))?;
+                self.http.send(Method::GET, url, &Body::None).await?
+            }
+        };
+        let request = crate::error::RequestLabel("search Patient".into());
+        let set = parse::search_set(body, &request)?;
+        let patients = set
+            .resources
+            .iter()
+            .filter(|r| parse::resource_type(r) == Some("Patient"))
+            .map(|r| model::patient(r, self.caps.version))
+            .collect();
+        Ok(PatientSearch {
+            total: set.total,
+            patients,
+            via_post,
+        })
+    }
+
+    /// `GET Patient/{id}`.
+    pub async fn read_patient(&self, id: &str) -> Result<Patient, FhirError> {
+        let id = check_id(id)?;
+        let url = self.http.url(&format!("Patient/{id}"))?;
+        let request = crate::http::label(&Method::GET, &url, &self.http.base);
+        let v = self.http.send(Method::GET, url, &Body::None).await?;
+        patient_from(&v, id, &request, self.caps.version)
+    }
+
+    /// The summary of one patient (all sections).
+    pub async fn summary(&self, id: &str) -> Result<PatientSummary, FhirError> {
+        let mut all = self.summaries(&[id.to_owned()]).await;
+        all.pop()
+            .unwrap_or_else(|| Err(FhirError::Config("no summary produced".into())))
+    }
+
+    /// Summaries of many patients, in order. The queries go out together
+    /// (batch Bundles or bounded concurrent GETs). A patient that cannot be
+    /// read is an error for that patient; a failed section fails only itself.
+    pub async fn summaries(&self, ids: &[String]) -> Vec<Result<PatientSummary, FhirError>> {
+        struct Plan {
+            id: String,
+            patient_slot: usize,
+            /// Per section: its query and answer slot, or why it is missing.
+            sections: Vec<(SectionKind, Planned)>,
+        }
+        let mut requests: Vec<String> = Vec::new();
+        let mut plans: Vec<Result<Plan, FhirError>> = Vec::new();
+        for id in ids {
+            let id = match check_id(id) {
+                Ok(id) => id.to_owned(),
+                Err(e) => {
+                    plans.push(Err(e));
+                    continue;
+                }
+            };
+            let patient_slot = requests.len();
+            requests.push(format!("Patient/{id}"));
+            let sections = SectionKind::ALL
+                .iter()
+                .map(|&kind| {
+                    let planned =
+                        section_query(kind, &self.caps, &id, self.config.page_size).map(|q| {
+                            requests.push(q.url.clone());
+                            (q, requests.len() - 1)
+                        });
+                    (kind, planned)
+                })
+                .collect();
+            plans.push(Ok(Plan {
+                id,
+                patient_slot,
+                sections,
+            }));
+        }
+        let mut answers: Vec<Option<Result<Value, FhirError>>> = self
+            .exec
+            .run(requests)
+            .await
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut take = |slot: usize| {
+            answers
+                .get_mut(slot)
+                .and_then(Option::take)
+                .unwrap_or_else(|| Err(FhirError::Config("lost an answer".into())))
+        };
+
+        // First pass: assemble, and note sections with a next page.
+        let mut out = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let plan = match plan {
+                Ok(p) => p,
+                Err(e) => {
+                    out.push(Err(e));
+                    continue;
+                }
+            };
+            let request = crate::error::RequestLabel("GET Patient".into());
+            let patient = match take(plan.patient_slot)
+                .and_then(|v| patient_from(&v, &plan.id, &request, self.caps.version))
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    out.push(Err(e));
+                    continue;
+                }
+            };
+            let mut raw = Vec::new();
+            for (kind, planned) in plan.sections {
+                let section = match planned {
+                    Err(reason) => RawSection::missing(kind, reason),
+                    Ok((query, slot)) => RawSection::from_answer(kind, query, take(slot)),
+                };
+                raw.push(section);
+            }
+            out.push(Ok((plan.id, patient, raw)));
+        }
+
+        // Paging: follow `next` for list sections, all pending pages at once.
+        for _ in 1..self.config.max_pages.max(1) {
+            let mut pending = Vec::new();
+            for (pi, item) in out.iter().enumerate() {
+                let Ok((_, _, raw)) = item else { continue };
+                for (si, s) in raw.iter().enumerate() {
+                    if let (Some(next), true) = (&s.next, s.kind.pages()) {
+                        pending.push((pi, si, next.clone()));
+                    }
+                }
+            }
+            if pending.is_empty() {
+                break;
+            }
+            let links: Vec<String> = pending.iter().map(|(_, _, l)| l.clone()).collect();
+            let pages = self.exec.get_links(links).await;
+            for ((pi, si, _), page) in pending.into_iter().zip(pages) {
+                if let Some(Ok((_, _, raw))) = out.get_mut(pi) {
+                    if let Some(s) = raw.get_mut(si) {
+                        s.add_page(page);
+                    }
+                }
+            }
+        }
+
+        let today = time::OffsetDateTime::now_utc().date();
+        out.into_iter()
+            .map(|item| {
+                let (id, patient, raw) = item?;
+                Ok(assemble(&id, patient, raw, self.caps.version, today))
+            })
+            .collect()
+    }
+}
+
+/// A planned section query and the slot of its answer, or why the section
+/// is missing.
+type Planned = Result<(SectionQuery, usize), String>;
+
+/// Whether an error to `POST _search` means "not this way" (then GET).
+fn refuses_post(e: &FhirError) -> bool {
+    match e.status() {
+        Some(s) => matches!(s, 400 | 403 | 404 | 405 | 406 | 415 | 422 | 501),
+        None => false,
+    }
+}
+
+fn patient_from(
+    v: &Value,
+    id: &str,
+    request: &crate::error::RequestLabel,
+    version: FhirVersion,
+) -> Result<Patient, FhirError> {
+    if parse::resource_type(v) != Some("Patient") {
+        return Err(FhirError::malformed(request, "the answer is not a Patient"));
+    }
+    let p = model::patient(v, version);
+    if p.id != id {
+        return Err(FhirError::malformed(
+            request,
+            "the server answered with another Patient than the one asked for",
+        ));
+    }
+    Ok(p)
+}
+
+impl SectionKind {
+    /// Whether more than the first page is worth reading.
+    fn pages(self) -> bool {
+        !matches!(self, SectionKind::Vitals | SectionKind::Encounter)
+    }
+}
+
+/// A section's answers before they are read into records.
+struct RawSection {
+    kind: SectionKind,
+    resource_type: String,
+    outcome: Result<(), SectionStatus>,
+    resources: Vec<Value>,
+    total: Option<u64>,
+    next: Option<String>,
+}
+
+impl RawSection {
+    fn missing(kind: SectionKind, reason: String) -> Self {
+        RawSection {
+            kind,
+            resource_type: String::new(),
+            outcome: Err(SectionStatus::Missing { reason }),
+            resources: Vec::new(),
+            total: None,
+            next: None,
+        }
+    }
+
+    fn from_answer(
+        kind: SectionKind,
+        query: SectionQuery,
+        answer: Result<Value, FhirError>,
+    ) -> Self {
+        let request = crate::error::RequestLabel(format!("GET {}", query.resource_type));
+        let mut s = RawSection {
+            kind,
+            resource_type: query.resource_type,
+            outcome: Ok(()),
+            resources: Vec::new(),
+            total: None,
+            next: None,
+        };
+        match answer.and_then(|v| parse::search_set(v, &request)) {
+            Ok(set) => s.take_set(set),
+            Err(e) if e.status() == Some(404) => {
+                s.outcome = Err(SectionStatus::Missing {
+                    reason: format!("the server has no {} (HTTP 404)", s.resource_type),
+                });
+            }
+            Err(e) => s.outcome = Err(failed(&e)),
+        }
+        s
+    }
+
+    fn take_set(&mut self, set: SearchSet) {
+        if self.total.is_none() {
+            self.total = set.total;
+        }
+        self.resources.extend(set.resources);
+        self.next = set.next;
+    }
+
+    fn add_page(&mut self, page: Result<Value, FhirError>) {
+        let request = crate::error::RequestLabel(format!("GET {} (next page)", self.resource_type));
+        match page.and_then(|v| parse::search_set(v, &request)) {
+            Ok(set) => self.take_set(set),
+            Err(e) => {
+                // What we have stands; the total will show it as partial.
+                tracing::warn!(error = %e, "a next page failed");
+                self.next = None;
+            }
+        }
+    }
+}
+
+fn failed(e: &FhirError) -> SectionStatus {
+    SectionStatus::Failed {
+        reason: e.to_string(),
+        retryable: e.should_retry(),
+    }
+}
+
+/// Reads a section's resources into records, dropping other patients' ones.
+fn read_section<T>(raw: &RawSection, pid: &str, read: impl Fn(&Value) -> Option<T>) -> Section<T> {
+    if let Err(status) = &raw.outcome {
+        return Section::with_status(status.clone());
+    }
+    let mut section = Section::with_status(SectionStatus::Empty);
+    let mut of_type = 0usize;
+    for r in &raw.resources {
+        if parse::resource_type(r) != Some(raw.resource_type.as_str()) {
+            continue;
+        }
+        of_type += 1;
+        if !parse::belongs_to(r, pid) {
+            section.foreign_dropped += 1;
+            continue;
+        }
+        if let Some(item) = read(r) {
+            section.items.push(item);
+        }
+    }
+    if section.foreign_dropped > 0 {
+        tracing::warn!(
+            section = raw.kind.name(),
+            dropped = section.foreign_dropped,
+            "the server returned resources of other patients; dropped"
+        );
+    }
+    section.status = match raw.total {
+        _ if of_type == 0 => SectionStatus::Empty,
+        Some(total) if raw.kind.pages() && total > of_type as u64 => SectionStatus::Partial {
+            shown: section.items.len(),
+            total,
+        },
+        _ if section.items.is_empty() => SectionStatus::Empty,
+        _ => SectionStatus::Complete,
+    };
+    section
+}
+
+fn assemble(
+    pid: &str,
+    patient: Patient,
+    raw: Vec<RawSection>,
+    version: FhirVersion,
+    today: time::Date,
+) -> PatientSummary {
+    let find = |kind: SectionKind| raw.iter().find(|r| r.kind == kind);
+    // Every kind is planned; the fallback only keeps this total.
+    let fallback = RawSection::missing(SectionKind::Vitals, "not planned".into());
+    let get = |kind: SectionKind| find(kind).unwrap_or(&fallback);
+    let mut vitals = read_section(get(SectionKind::Vitals), pid, model::vital_sign);
+    vitals.items = model::latest_vitals(std::mem::take(&mut vitals.items));
+    let encounter = read_section(get(SectionKind::Encounter), pid, |v| {
+        Some(model::encounter(v, version))
+    });
+    let location = encounter.items.first().and_then(|e| e.location.clone());
+    PatientSummary {
+        age: patient
+            .birth_date
+            .as_deref()
+            .and_then(|b| model::age_years(b, today)),
+        location,
+        vitals,
+        conditions: read_section(get(SectionKind::Conditions), pid, |v| {
+            Some(model::condition(v, version))
+        }),
+        encounter,
+        allergies: read_section(get(SectionKind::Allergies), pid, |v| {
+            Some(model::allergy(v, version))
+        }),
+        medications: read_section(get(SectionKind::Medications), pid, |v| {
+            Some(model::medication(v, version))
+        }),
+        coverage: read_section(get(SectionKind::Coverage), pid, |v| {
+            Some(model::coverage(v, version))
+        }),
+        patient,
+    }
+}

@@ -1,0 +1,549 @@
+//! Version-neutral records read from version-specific resources. Each reader
+//! takes a resource as JSON and the server's version, accepts either shape
+//! where versions differ (servers are not always faithful), and never fails:
+//! what is missing or of the wrong type is `None`.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::parse::{
+    arr, concept_text, first, number, reference_display, status_code, str_at, str_of, text,
+};
+use crate::version::FhirVersion;
+
+const MR_SYSTEMS: [&str; 2] = [
+    "http://hl7.org/fhir/v2/0203",
+    "http://terminology.hl7.org/CodeSystem/v2-0203",
+];
+
+/// Demographics of one patient.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Patient {
+    /// The logical id.
+    pub id: String,
+    /// Family name(s) joined by a space (DSTU2 allows several).
+    pub family: Option<String>,
+    /// Given names, in order.
+    pub given: Vec<String>,
+    /// Prefixes (titles).
+    pub prefix: Vec<String>,
+    /// `name.text`.
+    pub name_text: Option<String>,
+    /// `name.use` of the name shown.
+    pub name_use: Option<String>,
+    /// `gender` code.
+    pub gender: Option<String>,
+    /// `birthDate` as written (`YYYY[-MM[-DD]]`).
+    pub birth_date: Option<String>,
+    /// The identifier typed `MR`.
+    pub mrn: Option<String>,
+    /// `careProvider` (DSTU2) / `generalPractitioner` display.
+    pub general_practitioner: Option<String>,
+}
+
+impl Patient {
+    /// "Family, Given" or the text, for lists.
+    pub fn display_name(&self) -> String {
+        match (&self.family, self.given.is_empty()) {
+            (Some(f), false) => format!("{f}, {}", self.given.join(" ")),
+            (Some(f), true) => f.clone(),
+            (None, false) => self.given.join(" "),
+            (None, true) => self.name_text.clone().unwrap_or_else(|| "(no name)".into()),
+        }
+    }
+}
+
+/// Reads a Patient resource.
+pub fn patient(v: &Value, _version: FhirVersion) -> Patient {
+    let names = arr(v, "name");
+    let name = names
+        .iter()
+        .find(|n| str_of(n, "use") == Some("official"))
+        .or_else(|| names.iter().find(|n| str_of(n, "use") != Some("old")))
+        .or_else(|| names.first());
+    let strings = |n: Option<&Value>, key: &str| -> Vec<String> {
+        match n.and_then(|n| n.get(key)) {
+            Some(Value::Array(items)) => items.iter().filter_map(|s| text(s.as_str())).collect(),
+            Some(Value::String(s)) => text(Some(s)).into_iter().collect(),
+            _ => Vec::new(),
+        }
+    };
+    // DSTU2: family is a list; STU3+: one string. Accept both.
+    let family = strings(name, "family");
+    let family = (!family.is_empty()).then(|| family.join(" "));
+    let mrn = arr(v, "identifier")
+        .iter()
+        .find(|i| {
+            arr(i.get("type").unwrap_or(&Value::Null), "coding")
+                .iter()
+                .any(|c| {
+                    str_of(c, "code") == Some("MR")
+                        && str_of(c, "system").is_none_or(|s| MR_SYSTEMS.contains(&s))
+                })
+        })
+        .and_then(|i| text(str_of(i, "value")));
+    let gp = reference_display(v.get("generalPractitioner"))
+        .or_else(|| reference_display(v.get("careProvider")));
+    Patient {
+        id: text(str_of(v, "id")).unwrap_or_default(),
+        family,
+        given: strings(name, "given"),
+        prefix: strings(name, "prefix"),
+        name_text: name.and_then(|n| text(str_of(n, "text"))),
+        name_use: name.and_then(|n| text(str_of(n, "use"))),
+        gender: text(str_of(v, "gender")),
+        birth_date: text(str_of(v, "birthDate")),
+        mrn,
+        general_practitioner: gp,
+    }
+}
+
+/// Whole years between a FHIR birth date (`YYYY`, `YYYY-MM`, `YYYY-MM-DD`)
+/// and `today`; `None` when unreadable or in the future.
+pub fn age_years(birth_date: &str, today: time::Date) -> Option<u32> {
+    let mut parts = birth_date.get(..10).unwrap_or(birth_date).split('-');
+    let year: i32 = parts.next()?.parse().ok()?;
+    let month: u8 = parts.next().map_or(Ok(1), str::parse).ok()?;
+    let day: u8 = parts.next().map_or(Ok(1), str::parse).ok()?;
+    let mut age = today.year() - year;
+    if (u8::from(today.month()), today.day()) < (month, day) {
+        age -= 1;
+    }
+    u32::try_from(age).ok()
+}
+
+/// The LOINC codes of vital signs the contract lists.
+pub const VITAL_CODES: [(&str, &str); 13] = [
+    ("8867-4", "Heart rate"),
+    ("9279-1", "Respiratory rate"),
+    ("8310-5", "Body temperature"),
+    ("59408-5", "Oxygen saturation"),
+    ("2708-6", "Oxygen saturation"),
+    ("8480-6", "Systolic blood pressure"),
+    ("8462-4", "Diastolic blood pressure"),
+    ("85354-9", "Blood pressure panel"),
+    ("55284-4", "Blood pressure"),
+    ("29463-7", "Body weight"),
+    ("8302-2", "Body height"),
+    ("39156-5", "BMI"),
+    ("8287-5", "Head circumference"),
+];
+
+/// One measured value.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Measurement {
+    /// LOINC code.
+    pub code: String,
+    /// The coding's display, else the code's text.
+    pub display: Option<String>,
+    /// `valueQuantity.value`.
+    pub value: Option<f64>,
+    /// `valueQuantity.unit` (else its code).
+    pub unit: Option<String>,
+}
+
+/// The latest value of one vital sign.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct VitalSign {
+    #[serde(flatten)]
+    /// Code, value and unit.
+    pub measurement: Measurement,
+    /// `effectiveDateTime`, or the start of `effectivePeriod`.
+    pub effective: Option<String>,
+    /// Blood pressure: systolic and diastolic.
+    pub components: Vec<Measurement>,
+}
+
+fn measurement(v: &Value) -> Option<Measurement> {
+    let code = v.get("code")?;
+    let coding = arr(code, "coding");
+    let hit = coding
+        .iter()
+        .find(|c| str_of(c, "code").is_some_and(|k| VITAL_CODES.iter().any(|(vc, _)| *vc == k)))
+        .or_else(|| coding.first())?;
+    let code_value = text(str_of(hit, "code"))?;
+    let quantity = v.get("valueQuantity");
+    Some(Measurement {
+        display: text(str_of(hit, "display")).or_else(|| text(str_of(code, "text"))),
+        value: number(quantity.and_then(|q| q.get("value"))),
+        unit: quantity.and_then(|q| text(str_of(q, "unit")).or_else(|| text(str_of(q, "code")))),
+        code: code_value,
+    })
+}
+
+/// Reads a vital-sign Observation; `None` if it is not one the contract
+/// lists, or was cancelled or entered in error (never the "latest" value).
+pub fn vital_sign(v: &Value) -> Option<VitalSign> {
+    if matches!(str_of(v, "status"), Some("cancelled" | "entered-in-error")) {
+        return None;
+    }
+    let m = measurement(v)?;
+    if !VITAL_CODES.iter().any(|(c, _)| *c == m.code) {
+        return None;
+    }
+    let effective = text(str_of(v, "effectiveDateTime"))
+        .or_else(|| text(str_at(v, &["effectivePeriod", "start"])))
+        .or_else(|| text(str_of(v, "effectiveInstant")));
+    let components = arr(v, "component").iter().filter_map(measurement).collect();
+    Some(VitalSign {
+        measurement: m,
+        effective,
+        components,
+    })
+}
+
+/// Keeps the latest observation per code, in the contract's order.
+pub fn latest_vitals(observations: impl IntoIterator<Item = VitalSign>) -> Vec<VitalSign> {
+    let mut latest: Vec<VitalSign> = Vec::new();
+    for o in observations {
+        match latest
+            .iter_mut()
+            .find(|l| l.measurement.code == o.measurement.code)
+        {
+            // ISO 8601 times with the same zone form compare as text; the
+            // server sorted already, so ties keep its order.
+            Some(l) if o.effective > l.effective => *l = o,
+            Some(_) => {}
+            None => latest.push(o),
+        }
+    }
+    latest.sort_by_key(|v| {
+        VITAL_CODES
+            .iter()
+            .position(|(c, _)| *c == v.measurement.code)
+            .unwrap_or(usize::MAX)
+    });
+    latest
+}
+
+/// A problem.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Condition {
+    /// `code.coding[0].display`, else `code.text`.
+    pub display: Option<String>,
+    /// `severity` as text.
+    pub severity: Option<String>,
+    /// Clinical status code (plain in DSTU2/STU3, CodeableConcept in R4).
+    pub clinical_status: Option<String>,
+    /// `dateRecorded` (DSTU2) / `assertedDate` (STU3) / `recordedDate` (R4).
+    pub recorded: Option<String>,
+}
+
+/// Reads a Condition.
+pub fn condition(v: &Value, _version: FhirVersion) -> Condition {
+    let code = v.get("code");
+    Condition {
+        display: code
+            .and_then(|c| arr(c, "coding").first())
+            .and_then(|c| text(str_of(c, "display")))
+            .or_else(|| code.and_then(|c| text(str_of(c, "text"))))
+            .or_else(|| concept_text(code)),
+        severity: concept_text(v.get("severity")),
+        clinical_status: status_code(v.get("clinicalStatus")),
+        recorded: ["recordedDate", "assertedDate", "dateRecorded"]
+            .iter()
+            .find_map(|k| text(str_of(v, k))),
+    }
+}
+
+/// The last encounter and where the patient is.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Encounter {
+    /// `status` code.
+    pub status: Option<String>,
+    /// `type[0]` as text.
+    pub kind: Option<String>,
+    /// `period.start`.
+    pub start: Option<String>,
+    /// `location[0].location.display`: ward, room, bed.
+    pub location: Option<String>,
+}
+
+/// Reads an Encounter.
+pub fn encounter(v: &Value, _version: FhirVersion) -> Encounter {
+    Encounter {
+        status: text(str_of(v, "status")),
+        kind: first(v, "type").and_then(|t| concept_text(Some(t))),
+        start: text(str_at(v, &["period", "start"])),
+        location: first(v, "location")
+            .and_then(|l| l.get("location"))
+            .and_then(|l| text(str_of(l, "display"))),
+    }
+}
+
+/// An allergy or intolerance.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Allergy {
+    /// DSTU2 `substance`; STU3+ `code` (text or first display).
+    pub substance: Option<String>,
+    /// DSTU2 `status`; STU3+ `clinicalStatus`.
+    pub clinical_status: Option<String>,
+    /// STU3+ `verificationStatus` code.
+    pub verification_status: Option<String>,
+    /// `recordedDate` (DSTU2, R4) / `assertedDate` (STU3).
+    pub recorded: Option<String>,
+    /// `note.text`.
+    pub note: Option<String>,
+    /// Each manifestation, with the reaction's substance in brackets.
+    pub reactions: Vec<String>,
+}
+
+/// Reads an AllergyIntolerance.
+pub fn allergy(v: &Value, version: FhirVersion) -> Allergy {
+    let substance = if version.is_dstu2() {
+        concept_text(v.get("substance")).or_else(|| concept_text(v.get("code")))
+    } else {
+        concept_text(v.get("code")).or_else(|| concept_text(v.get("substance")))
+    };
+    let reactions = arr(v, "reaction")
+        .iter()
+        .flat_map(|r| {
+            let substance = concept_text(r.get("substance"));
+            arr(r, "manifestation").iter().filter_map(move |m| {
+                let m = concept_text(Some(m))?;
+                Some(match &substance {
+                    Some(s) => format!("{m} ({s})"),
+                    None => m,
+                })
+            })
+        })
+        .collect();
+    Allergy {
+        substance,
+        clinical_status: status_code(v.get("clinicalStatus"))
+            .or_else(|| status_code(v.get("status"))),
+        verification_status: status_code(v.get("verificationStatus")),
+        recorded: ["recordedDate", "assertedDate"]
+            .iter()
+            .find_map(|k| text(str_of(v, k))),
+        note: first(v, "note").and_then(|n| text(str_of(n, "text"))),
+        reactions,
+    }
+}
+
+/// A medication order or statement.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Medication {
+    /// `medicationReference.display`, `medicationCodeableConcept`, or a contained Medication.
+    pub medication: Option<String>,
+    /// `status` code.
+    pub status: Option<String>,
+    /// `dateWritten` / `authoredOn` / a statement's effective time.
+    pub written: Option<String>,
+    /// DSTU2 `dateEnded`.
+    pub ended: Option<String>,
+    /// DSTU2 `prescriber`, STU3 `requester.agent`, R4 `requester` (display).
+    pub prescriber: Option<String>,
+    /// `dosageInstruction[].text` (statements: `dosage[].text`).
+    pub dosage: Vec<String>,
+    /// The resource type read (`MedicationRequest`, `MedicationStatement`, ...).
+    pub source: String,
+}
+
+/// Reads a MedicationOrder, MedicationRequest or MedicationStatement.
+pub fn medication(v: &Value, _version: FhirVersion) -> Medication {
+    let medication = reference_display(v.get("medicationReference"))
+        .or_else(|| concept_text(v.get("medicationCodeableConcept")))
+        .or_else(|| contained_medication(v));
+    let prescriber = reference_display(v.get("prescriber"))
+        .or_else(|| {
+            v.get("requester")
+                .and_then(|r| reference_display(r.get("agent")))
+        })
+        .or_else(|| reference_display(v.get("requester")))
+        .or_else(|| reference_display(v.get("informationSource")));
+    let dosage = arr(v, "dosageInstruction")
+        .iter()
+        .chain(arr(v, "dosage"))
+        .filter_map(|d| text(str_of(d, "text")))
+        .collect();
+    Medication {
+        medication,
+        status: text(str_of(v, "status")),
+        written: [
+            "dateWritten",
+            "authoredOn",
+            "effectiveDateTime",
+            "dateAsserted",
+        ]
+        .iter()
+        .find_map(|k| text(str_of(v, k)))
+        .or_else(|| text(str_at(v, &["effectivePeriod", "start"]))),
+        ended: text(str_of(v, "dateEnded")),
+        prescriber,
+        dosage,
+        source: text(str_of(v, "resourceType")).unwrap_or_default(),
+    }
+}
+
+/// A `medicationReference` to a contained Medication (`#id`): its code.
+fn contained_medication(v: &Value) -> Option<String> {
+    let local = str_at(v, &["medicationReference", "reference"])?.strip_prefix('#')?;
+    let med = arr(v, "contained").iter().find(|c| {
+        str_of(c, "resourceType") == Some("Medication") && str_of(c, "id") == Some(local)
+    })?;
+    concept_text(med.get("code")).or_else(|| {
+        // A compounded medication: no code, only ingredients.
+        let names: Vec<String> = arr(med, "ingredient")
+            .iter()
+            .filter_map(|i| {
+                concept_text(i.get("itemCodeableConcept"))
+                    .or_else(|| reference_display(i.get("itemReference")))
+            })
+            .collect();
+        (!names.is_empty()).then(|| names.join(" + "))
+    })
+}
+
+/// An insurance coverage.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Coverage {
+    /// R4 `class` plan name, STU3 `grouping.planDisplay`, DSTU2 `plan`.
+    pub plan: Option<String>,
+    /// The group, likewise.
+    pub group: Option<String>,
+    /// R4/STU3 `payor`, DSTU2 `issuer` (display).
+    pub payor: Option<String>,
+    /// `subscriberId` (an Identifier in DSTU2).
+    pub subscriber_id: Option<String>,
+    /// `period.start`.
+    pub period_start: Option<String>,
+    /// `period.end`.
+    pub period_end: Option<String>,
+    /// `status` code.
+    pub status: Option<String>,
+}
+
+/// Reads a Coverage.
+pub fn coverage(v: &Value, _version: FhirVersion) -> Coverage {
+    // R4: class[] with type group/plan; STU3: grouping; DSTU2: plan, group.
+    let class_name = |kind: &str| {
+        arr(v, "class")
+            .iter()
+            .find(|c| {
+                arr(c.get("type").unwrap_or(&Value::Null), "coding")
+                    .iter()
+                    .any(|k| str_of(k, "code") == Some(kind))
+            })
+            .and_then(|c| text(str_of(c, "name")).or_else(|| text(str_of(c, "value"))))
+    };
+    let plan = class_name("plan")
+        .or_else(|| text(str_at(v, &["grouping", "planDisplay"])))
+        .or_else(|| text(str_at(v, &["grouping", "plan"])))
+        .or_else(|| text(str_of(v, "plan")))
+        .or_else(|| concept_text(v.get("type")))
+        // DSTU2 `type` is a bare Coding.
+        .or_else(|| text(str_at(v, &["type", "display"])));
+    let group = class_name("group")
+        .or_else(|| text(str_at(v, &["grouping", "groupDisplay"])))
+        .or_else(|| text(str_at(v, &["grouping", "group"])))
+        .or_else(|| text(str_of(v, "group")));
+    Coverage {
+        plan,
+        group,
+        payor: reference_display(v.get("payor")).or_else(|| reference_display(v.get("issuer"))),
+        // STU3+: a string; DSTU2: an Identifier.
+        subscriber_id: text(str_of(v, "subscriberId"))
+            .or_else(|| text(str_at(v, &["subscriberId", "value"]))),
+        period_start: text(str_at(v, &["period", "start"])),
+        period_end: text(str_at(v, &["period", "end"])),
+        status: text(str_of(v, "status")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dstu2_and_r4_patients() {
+        let dstu2 = json!({"resourceType": "Patient", "id": "p1",
+            "name": [{"use": "official", "family": ["van", "Dijk"], "given": ["Anna", "M"], "prefix": ["Dr."]}],
+            "identifier": [{"type": {"coding": [{"system": "http://hl7.org/fhir/v2/0203", "code": "MR"}]}, "value": "123"}],
+            "careProvider": [{"display": "Dr. Who"}], "gender": "female", "birthDate": "1980-02-29"});
+        let p = patient(&dstu2, FhirVersion::Dstu2);
+        assert_eq!(p.family.as_deref(), Some("van Dijk"));
+        assert_eq!(p.given, vec!["Anna", "M"]);
+        assert_eq!(p.mrn.as_deref(), Some("123"));
+        assert_eq!(p.general_practitioner.as_deref(), Some("Dr. Who"));
+        assert_eq!(p.display_name(), "van Dijk, Anna M");
+        let r4 = json!({"resourceType": "Patient", "id": "p2",
+            "name": [{"use": "old", "family": "Old"}, {"use": "usual", "family": "New", "given": ["B"]}],
+            "identifier": [{"type": {"coding": [{"system": "http://other", "code": "MR"}]}, "value": "nope"},
+                           {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}, "value": "R4-1"}],
+            "generalPractitioner": [{"reference": "Practitioner/1", "display": "Dr. R"}]});
+        let p = patient(&r4, FhirVersion::R4);
+        assert_eq!(p.family.as_deref(), Some("New"));
+        assert_eq!(p.mrn.as_deref(), Some("R4-1"));
+        // Wrong types: no panic, nothing read.
+        let odd =
+            json!({"resourceType": "Patient", "name": "x", "identifier": {"a": 1}, "gender": 3});
+        let p = patient(&odd, FhirVersion::R4);
+        assert_eq!((p.family, p.mrn, p.gender), (None, None, None));
+    }
+
+    #[test]
+    fn contained_medications() {
+        let m = medication(
+            &json!({"resourceType": "MedicationRequest",
+            "contained": [{"resourceType": "Medication", "id": "m1", "code": {"coding": [{"display": "Oxycodone"}]}}],
+            "medicationReference": {"reference": "#m1"}}),
+            FhirVersion::R4,
+        );
+        assert_eq!(m.medication.as_deref(), Some("Oxycodone"));
+        let m = medication(
+            &json!({"medicationReference": {"reference": "#m2"},
+            "contained": [{"resourceType": "Medication", "id": "m2", "ingredient": [
+                {"itemCodeableConcept": {"text": "Saline"}}, {"itemReference": {"display": "KCl"}}]}]}),
+            FhirVersion::R4,
+        );
+        assert_eq!(m.medication.as_deref(), Some("Saline + KCl"));
+        let m = medication(
+            &json!({"medicationReference": {"reference": "#nope"}, "contained": 3}),
+            FhirVersion::R4,
+        );
+        assert_eq!(m.medication, None);
+    }
+
+    #[test]
+    fn ages() {
+        let today = time::macros::date!(2026 - 03 - 01);
+        assert_eq!(age_years("1980-02-29", today), Some(46));
+        assert_eq!(age_years("1980-03-02", today), Some(45));
+        assert_eq!(age_years("1980", today), Some(46));
+        assert_eq!(age_years("2030-01-01", today), None);
+        assert_eq!(age_years("garbage", today), None);
+        assert_eq!(age_years("1980-13", today), Some(45));
+    }
+
+    #[test]
+    fn vitals_latest_per_code() {
+        let obs = |code: &str, t: &str, v: f64| {
+            vital_sign(
+                &json!({"code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+                "effectiveDateTime": t, "valueQuantity": {"value": v, "unit": "/min"}}),
+            )
+            .unwrap()
+        };
+        let out = latest_vitals([
+            obs("8867-4", "2024-01-01T10:00:00Z", 70.0),
+            obs("8867-4", "2024-01-02T10:00:00Z", 90.0),
+            obs("9279-1", "2024-01-01T10:00:00Z", 16.0),
+        ]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].measurement.value, Some(90.0));
+        assert!(vital_sign(&json!({"code": {"coding": [{"code": "1234-5"}]}})).is_none());
+        assert!(vital_sign(
+            &json!({"status": "entered-in-error", "code": {"coding": [{"code": "8867-4"}]}})
+        )
+        .is_none());
+        let bp = vital_sign(&json!({"code": {"coding": [{"code": "85354-9"}]}, "effectivePeriod": {"start": "2024"},
+            "component": [{"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 120, "unit": "mmHg"}},
+                          {"code": {"coding": [{"code": "8462-4"}]}, "valueQuantity": {"value": "80", "unit": "mmHg"}}]}))
+        .unwrap();
+        assert_eq!(bp.components.len(), 2);
+        assert_eq!(bp.components[1].value, Some(80.0));
+        assert_eq!(bp.effective.as_deref(), Some("2024"));
+    }
+}
