@@ -7,7 +7,7 @@ use rounds_core::model::SiteRole;
 use rounds_core::UserId;
 use serde::Deserialize;
 
-use super::{app_error_page, message, render, CheckedForm, CsrfField, PageActor};
+use super::{app_error_page, message, render, CheckedForm, NoFields, PageActor};
 use crate::api::audit::{export_response, AuditParams};
 use crate::api::dto::{AuditRecordDto, UserDto};
 use crate::error::ApiError;
@@ -81,19 +81,12 @@ pub async fn users_page(
 
 #[derive(Deserialize)]
 pub struct CreateUserForm {
-    csrf_token: String,
     #[serde(default)]
     username: String,
     #[serde(default)]
     display_name: String,
     #[serde(default)]
     admin: Option<String>,
-}
-
-impl CsrfField for CreateUserForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 pub async fn create_user(
@@ -152,14 +145,7 @@ pub async fn create_user(
 
 #[derive(Deserialize)]
 pub struct UserActionForm {
-    csrf_token: String,
     action: String,
-}
-
-impl CsrfField for UserActionForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 fn parse_user(state: &AppState, page: &PageActor, raw: &str) -> Result<UserId, Response> {
@@ -221,22 +207,11 @@ pub async fn update_user(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf_token: String,
-}
-
-impl CsrfField for CsrfForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 pub async fn reset_password(
     State(state): State<AppState>,
     page: PageActor,
     Path(raw): Path<String>,
-    CheckedForm(_): CheckedForm<CsrfForm>,
+    CheckedForm(_): CheckedForm<NoFields>,
 ) -> Response {
     let id = match parse_user(&state, &page, &raw) {
         Ok(id) => id,

@@ -17,7 +17,7 @@ use rounds_core::{Id, IdKind, ListId, PatientId, SchemaId, TeamId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{app_error_page, message, render, CheckedForm, CsrfField, PageActor};
+use super::{app_error_page, message, render, CheckedForm, NoFields, PageActor};
 use crate::api::dto::{MemberDto, TeamDto};
 use crate::api::lists::{view_spec, ColumnDto, ListDto, ListViewDto, SchemaDto};
 use crate::AppState;
@@ -319,17 +319,10 @@ pub async fn patient_page(
 
 #[derive(Deserialize)]
 pub struct NewListForm {
-    csrf_token: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
     schema_id: String,
-}
-
-impl CsrfField for NewListForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 pub async fn create_list(
@@ -373,17 +366,6 @@ pub async fn create_list(
     }
 }
 
-#[derive(Deserialize)]
-pub struct TokenForm {
-    csrf_token: String,
-}
-
-impl CsrfField for TokenForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 fn ids(
     state: &AppState,
     page: &PageActor,
@@ -397,7 +379,7 @@ pub async fn set_default(
     State(state): State<AppState>,
     page: PageActor,
     Path((team_raw, list_raw)): Path<(String, String)>,
-    CheckedForm(_): CheckedForm<TokenForm>,
+    CheckedForm(_): CheckedForm<NoFields>,
 ) -> Response {
     let (team, list) = match ids(&state, &page, &team_raw, &list_raw) {
         Ok(x) => x,
@@ -413,7 +395,7 @@ pub async fn delete_list(
     State(state): State<AppState>,
     page: PageActor,
     Path((team_raw, list_raw)): Path<(String, String)>,
-    CheckedForm(_): CheckedForm<TokenForm>,
+    CheckedForm(_): CheckedForm<NoFields>,
 ) -> Response {
     let (team, list) = match ids(&state, &page, &team_raw, &list_raw) {
         Ok(x) => x,
@@ -429,15 +411,8 @@ pub async fn delete_list(
 /// fields to addPatient itself).
 #[derive(Deserialize)]
 pub struct AddPatientForm {
-    csrf_token: String,
     #[serde(flatten)]
     fields: BTreeMap<String, String>,
-}
-
-impl CsrfField for AddPatientForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 pub async fn add_patient(
@@ -470,15 +445,8 @@ pub async fn add_patient(
 
 #[derive(Deserialize)]
 pub struct NoteForm {
-    csrf_token: String,
     #[serde(default)]
     body: String,
-}
-
-impl CsrfField for NoteForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 pub async fn add_note(

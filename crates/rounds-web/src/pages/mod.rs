@@ -17,6 +17,7 @@ use axum::{Form, Router};
 use minijinja::{context, Environment, Value};
 use rounds_app::{Actor, AppError, SessionInfo};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::api::dto::UserDto;
 use crate::extract::{session_of, tokens_match, Client};
@@ -312,16 +313,23 @@ impl FromRequestParts<AppState> for PageActor {
     }
 }
 
-/// A form with a `csrf_token` field.
-pub trait CsrfField {
-    fn csrf_token(&self) -> &str;
-}
-
-/// A posted form whose CSRF token matches the session's (taken after a
-/// [`PageActor`] or [`PageSession`] in the handler's arguments).
+/// A posted form whose `csrf_token` field matches the session's (taken after a
+/// [`PageActor`] or [`PageSession`] in the handler's arguments); the handler
+/// gets the other fields as `T`.
 pub struct CheckedForm<T>(pub T);
 
-impl<T: DeserializeOwned + CsrfField> FromRequest<AppState> for CheckedForm<T> {
+#[derive(Deserialize)]
+struct WithCsrf<T> {
+    csrf_token: String,
+    #[serde(flatten)]
+    form: T,
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(Deserialize)]
+pub struct NoFields {}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for CheckedForm<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
@@ -329,9 +337,9 @@ impl<T: DeserializeOwned + CsrfField> FromRequest<AppState> for CheckedForm<T> {
         let Some(session) = session else {
             return Err(Redirect::to("/sign-in").into_response());
         };
-        let form: Result<Form<T>, FormRejection> = Form::from_request(req, state).await;
+        let form: Result<Form<WithCsrf<T>>, FormRejection> = Form::from_request(req, state).await;
         match form {
-            Ok(Form(value)) if tokens_match(value.csrf_token(), &session.csrf_token) => Ok(Self(value)),
+            Ok(Form(value)) if tokens_match(&value.csrf_token, &session.csrf_token) => Ok(Self(value.form)),
             Ok(_) => Err(message(
                 state,
                 Some(&session),

@@ -8,7 +8,7 @@ use minijinja::context;
 use rounds_app::AppError;
 use serde::Deserialize;
 
-use super::{render, CheckedForm, CsrfField, PageSession};
+use super::{render, CheckedForm, NoFields, PageSession};
 use crate::api::dto::UserDto;
 use crate::extract::{tokens_match, Client};
 use crate::AppState;
@@ -142,22 +142,11 @@ pub async fn sign_in(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf_token: String,
-}
-
-impl CsrfField for CsrfOnly {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 pub async fn sign_out(
     State(state): State<AppState>,
     PageSession(page): PageSession,
     jar: CookieJar,
-    CheckedForm(_): CheckedForm<CsrfOnly>,
+    CheckedForm(_): CheckedForm<NoFields>,
 ) -> Response {
     if let Err(err) = state.app.sign_out(&page.session, &page.actor.client).await {
         tracing::error!(error = %err, "sign-out failed");
@@ -185,16 +174,9 @@ pub async fn password_page(
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
-    csrf_token: String,
     current_password: String,
     new_password: String,
     confirm_password: String,
-}
-
-impl CsrfField for PasswordForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 pub async fn change_password(

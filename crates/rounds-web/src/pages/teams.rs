@@ -6,7 +6,7 @@ use rounds_core::model::TeamRole;
 use rounds_core::{TeamId, UserId};
 use serde::Deserialize;
 
-use super::{app_error_page, message, render, CheckedForm, CsrfField, PageActor};
+use super::{app_error_page, message, render, CheckedForm, NoFields, PageActor};
 use crate::api::dto::{MemberDto, TeamDto, TeamSummaryDto};
 use crate::error::ApiError;
 use crate::AppState;
@@ -67,15 +67,8 @@ pub async fn teams_page(
 
 #[derive(Deserialize)]
 pub struct CreateTeamForm {
-    csrf_token: String,
     #[serde(default)]
     name: String,
-}
-
-impl CsrfField for CreateTeamForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 pub async fn create_team(
@@ -229,17 +222,10 @@ pub async fn team_page(
 
 #[derive(Deserialize)]
 pub struct AddMemberForm {
-    csrf_token: String,
     #[serde(default)]
     username: String,
     #[serde(default)]
     role: String,
-}
-
-impl CsrfField for AddMemberForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 fn parse_role(raw: &str) -> Result<TeamRole, rounds_app::AppError> {
@@ -293,15 +279,8 @@ pub async fn add_member(
 
 #[derive(Deserialize)]
 pub struct RoleForm {
-    csrf_token: String,
     #[serde(default)]
     role: String,
-}
-
-impl CsrfField for RoleForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 pub async fn update_member(
@@ -327,22 +306,11 @@ pub async fn update_member(
     }
 }
 
-#[derive(Deserialize)]
-pub struct RemoveForm {
-    csrf_token: String,
-}
-
-impl CsrfField for RemoveForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 pub async fn remove_member(
     State(state): State<AppState>,
     page: PageActor,
     Path((team_raw, user_raw)): Path<(String, String)>,
-    CheckedForm(_): CheckedForm<RemoveForm>,
+    CheckedForm(_): CheckedForm<NoFields>,
 ) -> Response {
     let (team, user) = match (
         team_id(&state, &page, &team_raw),
