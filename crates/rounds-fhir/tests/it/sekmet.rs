@@ -600,15 +600,28 @@ async fn seeded_through_sekmets_own_workflows() {
 #[tokio::test]
 async fn a_server_that_stops_mid_run() {
     let (dir, base, watchdog) = start_sekmet();
+    let out = run_sekmet(dir.path(), &base, &["seed", "--count", "2", "--no-admit"]);
+    let ids: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.strip_prefix("Patient/"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(ids.len(), 2, "{out}");
     let mut c = config(&base);
     c.request_timeout = Duration::from_secs(3);
     c.max_retries = 0;
+    c.batch_mode = BatchMode::Never;
+    c.max_concurrency = 1;
     let client = FhirClient::connect(c).await.unwrap();
-    assert!(client
-        .search_patients(&PatientQuery::default())
-        .await
-        .is_ok());
-    // Stop it: SIGTERM to its watchdog, which stops the server.
+    // 80 summaries one request at a time (560 requests): the server is
+    // stopped while they run.
+    let many: Vec<String> = ids.iter().cycle().take(80).cloned().collect();
+    let run = tokio::spawn({
+        let client = client.clone();
+        async move { client.summaries(&many).await }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // SIGTERM to its watchdog, which kills the server.
     let stopped = std::process::Command::new("kill")
         .args(["-TERM", &watchdog.id().to_string()])
         .status()
@@ -616,8 +629,41 @@ async fn a_server_that_stops_mid_run() {
     assert!(stopped.success());
     let mut watchdog = watchdog;
     watchdog.wait().unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let err = client.summary("anything").await.unwrap_err();
+    let results = run.await.unwrap();
+    assert_eq!(results.len(), 80);
+    // Every patient is either summarised (each section complete, empty, or
+    // failed and retryable) or failed with a retryable error; some failed.
+    let mut failures = 0;
+    for r in &results {
+        match r {
+            Ok(sum) => {
+                for (kind, status) in sum.statuses() {
+                    match status {
+                        SectionStatus::Failed { retryable, reason } => {
+                            assert!(*retryable, "{kind:?}: {reason}");
+                            failures += 1;
+                        }
+                        other => assert!(
+                            matches!(other, SectionStatus::Complete | SectionStatus::Empty),
+                            "{kind:?}: {other:?}"
+                        ),
+                    }
+                }
+            }
+            Err(e) => {
+                assert!(e.should_retry(), "{e:?}");
+                failures += 1;
+            }
+        }
+    }
+    let done = results.iter().filter(|r| r.is_ok()).count();
+    assert!(
+        failures > 0,
+        "the server stopped before anything failed? ({done} summaries done)"
+    );
+    eprintln!("stopped mid-run: {done} of 80 summaries read, {failures} failures");
+    // And afterwards: a clear, retryable network error.
+    let err = client.summary(&ids[0]).await.unwrap_err();
     assert!(
         matches!(err, FhirError::Network { .. } | FhirError::Timeout { .. }),
         "{err:?}"

@@ -29,6 +29,7 @@ pub enum EhrCommand {
         conn: Connection,
         #[command(flatten)]
         query: SearchArgs,
+        /// Print JSON instead of text
         #[arg(long)]
         json: bool,
     },
@@ -38,6 +39,7 @@ pub enum EhrCommand {
         conn: Connection,
         /// The Patient id
         id: String,
+        /// Print JSON instead of text
         #[arg(long)]
         json: bool,
     },
@@ -49,6 +51,7 @@ pub enum EhrCommand {
         /// Read this Patient's sections (default: the first one a search finds)
         #[arg(long)]
         patient: Option<String>,
+        /// Print JSON instead of text
         #[arg(long)]
         json: bool,
     },
@@ -81,8 +84,10 @@ pub enum Batch {
 pub struct Connection {
     /// The FHIR base URL, e.g. https://ehr.example.org/fhir/R4
     pub base: String,
+    /// How to authenticate at the server's token endpoint
     #[arg(long, env = "ROUNDS_EHR_AUTH", value_enum, default_value = "none")]
     pub auth: AuthKind,
+    /// The client id registered at the token endpoint
     #[arg(long, env = "ROUNDS_EHR_CLIENT_ID")]
     pub client_id: Option<String>,
     /// For client-secret-basic / client-secret-post
@@ -91,6 +96,7 @@ pub struct Connection {
     /// PEM file of the private key, for private-key-jwt
     #[arg(long, env = "ROUNDS_EHR_PRIVATE_KEY")]
     pub private_key: Option<PathBuf>,
+    /// Signing algorithm of the private key (private-key-jwt)
     #[arg(long, env = "ROUNDS_EHR_KEY_ALG", value_enum, default_value = "rs384")]
     pub key_alg: KeyAlg,
     /// `kid` of the key (private-key-jwt)
@@ -176,21 +182,28 @@ impl Connection {
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
+    /// Any part of the name
     #[arg(long)]
     pub name: Option<String>,
+    /// Family name
     #[arg(long)]
     pub family: Option<String>,
+    /// Given name
     #[arg(long)]
     pub given: Option<String>,
+    /// Medical record number (identifier)
     #[arg(long)]
     pub mrn: Option<String>,
-    /// YYYY-MM-DD
+    /// Birth date, YYYY-MM-DD (exact)
     #[arg(long)]
     pub birthdate: Option<String>,
+    /// male, female, other or unknown
     #[arg(long)]
     pub gender: Option<String>,
+    /// The Patient id
     #[arg(long)]
     pub id: Option<String>,
+    /// Page size (`_count`); the total counts every match
     #[arg(long, default_value_t = 20)]
     pub count: u32,
 }
