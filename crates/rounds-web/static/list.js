@@ -64,6 +64,7 @@ const handOrder = () => !state.view.sort.length && !state.view.filters.length &&
 
 let loadSeq = 0;
 let loadTimer = null;
+let loadFailure = null; // the status of the last failed load (0: no answer), null after a success
 
 function loadSoon() {
   clearTimeout(loadTimer);
@@ -79,6 +80,7 @@ async function load() {
     if (seq !== loadSeq) return;
     state.data = data;
     state.loading = false;
+    loadFailure = null;
     document.getElementById("list-name").textContent = data.list.name;
     document.title = `${data.list.name} · Rounds`;
     showBanner("");
@@ -87,6 +89,7 @@ async function load() {
   } catch (e) {
     if (seq !== loadSeq) return;
     state.loading = false;
+    loadFailure = e.status;
     if (e.status === 404) {
       live.stop("ended", "No access");
       showBanner("This list no longer exists, or you are no longer a member of its team.");
@@ -667,8 +670,12 @@ async function columnCall(call, okText) {
 
 function renderColumnsPanel() {
   if (!columnsList || !state.data) return;
-  // Never throw away a label being typed: wait for the next render.
-  if (columnsList.contains(document.activeElement)) return;
+  // Never throw away a label being typed: wait for the next render. (A
+  // focused button is redrawn, and focused again below: its click must act
+  // on the columns as they are now.)
+  const focused = columnsList.contains(document.activeElement) ? document.activeElement : null;
+  if (focused && focused.tagName !== "BUTTON") return;
+  const focusAct = focused ? focused.dataset.act : null;
   const cols = state.data.columns;
   columnsList.replaceChildren(
     ...cols.map((c, i) => {
@@ -677,7 +684,7 @@ function renderColumnsPanel() {
       if (c.builtin) li.append(el("span", { class: "col-name", text: c.label }));
       else {
         const input = el("input", { value: c.label, "aria-label": `Label of ${c.label}`, maxlength: 100 });
-        const save = el("button", { type: "button", class: "small", text: "Rename" });
+        const save = el("button", { type: "button", class: "small", "data-act": `${c.key}:rename`, text: "Rename" });
         save.addEventListener("click", () => columnCall(() => api("PATCH", path, { label: input.value }), "Column renamed."));
         li.append(el("span", { class: "col-name" }, input, save), el("span", { class: "muted small", text: typeLabel(c) }));
       }
@@ -685,15 +692,19 @@ function renderColumnsPanel() {
         el(
           "span",
           { class: "acts" },
-          el("button", { type: "button", class: "small", "aria-label": `Move ${c.label} left`, text: "←", disabled: i === 0, onclick: () => columnCall(() => api("PATCH", path, { position: i - 1 })) }),
-          el("button", { type: "button", class: "small", "aria-label": `Move ${c.label} right`, text: "→", disabled: i === cols.length - 1, onclick: () => columnCall(() => api("PATCH", path, { position: i + 1 })) }),
-          el("button", { type: "button", class: "small", text: c.hidden ? "Show" : "Hide", onclick: () => columnCall(() => api("PATCH", path, { hidden: !c.hidden })) }),
+          el("button", { type: "button", class: "small", "data-act": `${c.key}:left`, "aria-label": `Move ${c.label} left`, text: "←", disabled: i === 0, onclick: () => columnCall(() => api("PATCH", path, { position: i - 1 })) }),
+          el("button", { type: "button", class: "small", "data-act": `${c.key}:right`, "aria-label": `Move ${c.label} right`, text: "→", disabled: i === cols.length - 1, onclick: () => columnCall(() => api("PATCH", path, { position: i + 1 })) }),
+          el("button", { type: "button", class: "small", "data-act": `${c.key}:hide`, text: c.hidden ? "Show" : "Hide", onclick: () => columnCall(() => api("PATCH", path, { hidden: !c.hidden })) }),
           c.key === "name" ? null : el("button", { type: "button", class: "small danger", text: "Remove", onclick: () => columnCall(() => api("DELETE", path), `Column “${c.label}” removed from this list.`) }),
         ),
       );
       return li;
     }),
   );
+  if (focusAct) {
+    const again = columnsList.querySelector(`button[data-act="${CSS.escape(focusAct)}"]`);
+    if (again && !again.disabled) again.focus();
+  }
   const missing = Object.keys(BUILTINS).filter((k) => !cols.some((c) => c.key === k));
   columnsList.builtinSel.replaceChildren(...(missing.length ? missing.map((k) => el("option", { value: k, text: BUILTINS[k] })) : [el("option", { value: "", text: "(all shown)" })]));
 }
@@ -859,14 +870,23 @@ const live = new Live(
     },
     resync: () => loadSoon(),
     closed: () => {
-      // Access may have ended, or the server is restarting: find out.
-      setTimeout(async () => {
+      // Access may have ended, or the server is restarting: find out, and
+      // keep trying while the server cannot be reached (a 404 stops it).
+      liveBadge(liveNode)("reconnecting", "Reconnecting…");
+      const attempt = async () => {
+        if (live.stopped) return;
         const data = await load();
         if (data) {
           live.stopped = false;
           live.start();
+        } else if (!live.stopped && !(loadFailure >= 400 && loadFailure < 500)) {
+          liveBadge(liveNode)("reconnecting", "Reconnecting…");
+          setTimeout(attempt, 2000);
+        } else if (!live.stopped) {
+          liveBadge(liveNode)("ended", "Not connected");
         }
-      }, 3000);
+      };
+      setTimeout(attempt, 3000);
     },
     other: () => loadSoon(),
   },

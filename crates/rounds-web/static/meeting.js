@@ -9,6 +9,7 @@ const members = readJsonAttr(root, "data-members", []);
 const apiList = `/api/v1/teams/${TEAM}/lists/${LIST}`;
 const state = { data: null, current: null };
 let seq = 0;
+let loadFailure = null; // the status of the last failed load (0: no answer), null after a success
 let timer = null;
 
 async function load() {
@@ -17,11 +18,13 @@ async function load() {
     const data = await api("GET", apiList + location.search);
     if (mine !== seq) return null;
     state.data = data;
+    loadFailure = null;
     document.getElementById("list-name").textContent = data.list.name;
     showBanner("");
     render();
     return data;
   } catch (e) {
+    loadFailure = e.status || 0;
     if (e.status === 404) {
       live.stop("ended", "No access");
       showBanner("This list no longer exists, or you are no longer a member of its team.");
@@ -115,12 +118,23 @@ const live = new Live(
       showBanner("This list was deleted.");
     },
     closed: () => {
-      setTimeout(async () => {
-        if (await load()) {
+      // Access may have ended, or the server is restarting: keep trying
+      // while the server cannot be reached; a 404 stops (load says why).
+      liveBadge(liveNode)("reconnecting", "Reconnecting…");
+      const attempt = async () => {
+        if (live.stopped) return;
+        const data = await load();
+        if (data) {
           live.stopped = false;
           live.start();
+        } else if (!live.stopped && !(loadFailure >= 400 && loadFailure < 500)) {
+          liveBadge(liveNode)("reconnecting", "Reconnecting…");
+          setTimeout(attempt, 2000);
+        } else if (!live.stopped) {
+          liveBadge(liveNode)("ended", "Not connected");
         }
-      }, 3000);
+      };
+      setTimeout(attempt, 3000);
     },
     other: () => loadSoon(),
   },

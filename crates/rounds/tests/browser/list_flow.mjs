@@ -21,6 +21,35 @@ const ART = env("ROUNDS_ARTIFACTS");
 const require = createRequire(path.join(env("ROUNDS_NODE_MODULES"), "noop.js"));
 const { chromium } = require("playwright-core");
 
+// Asks the Rust side (which owns the server) to do something and waits
+// for its answer: "@@<command> <args>" on stdout, one answer line on stdin.
+const answers = [];
+let answerWaiter = null;
+let rl = null;
+if (process.env.ROUNDS_CONTROL === "1") {
+  rl = (await import("node:readline")).createInterface({ input: process.stdin });
+  rl.on("line", (l) => {
+    answers.push(l.trim());
+    if (answerWaiter) answerWaiter();
+  });
+}
+async function control(command, timeoutMs = 20000) {
+  if (process.env.ROUNDS_CONTROL !== "1") throw new Error("no control channel to the server (ROUNDS_CONTROL)");
+  console.log(`@@${command}`);
+  const until = Date.now() + timeoutMs;
+  while (!answers.length) {
+    if (Date.now() > until) throw new Error(`no answer to ${command}`);
+    await new Promise((r) => {
+      answerWaiter = r;
+      setTimeout(r, 200);
+    });
+  }
+  const a = answers.shift();
+  if (!a.startsWith("ok")) throw new Error(`${command}: ${a}`);
+  return a;
+}
+let outage = false; // while the server is down, failed requests are expected
+
 for (const who of ["charge", "nurse"]) rmSync(`${ART}/failure-${who}.png`, { force: true });
 const problems = [];
 const log = (...a) => console.error("[browser]", ...a);
@@ -33,7 +62,9 @@ function watch(page, who) {
   page.on("pageerror", (e) => problems.push(`${who}: page error: ${e.message}`));
   page.on("console", (m) => {
     // CSP violations and script errors show up as console errors.
-    if (m.type() === "error" && !/Failed to load resource.*40[49]/.test(m.text())) problems.push(`${who}: console error: ${m.text()}`);
+    if (m.type() !== "error" || /Failed to load resource.*40[49]/.test(m.text())) return;
+    if (outage && /ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|EventSource/.test(m.text())) return;
+    problems.push(`${who}: console error: ${m.text()}`);
   });
 }
 
@@ -257,6 +288,198 @@ try {
   check(first && second && first !== second, "ArrowDown moves the highlight in the meeting view");
   await a.screenshot({ path: `${ART}/meeting-1920x1080.png` });
 
+  // ---------------------------------------------------------------- columns, from the list page
+  const headKeys = (p) => p.$$eval("#plist thead th[data-key]", (ths) => ths.map((t) => t.dataset.key));
+  const rowNames = (p) => p.$$eval("#plist tbody tr[data-patient] th.pin .pname", (xs) => xs.map((x) => x.textContent));
+  async function waitFor(p, fn, arg, what, timeout = 5000) {
+    try {
+      await p.waitForFunction(fn, arg, { timeout });
+    } catch (e) {
+      throw new Error(`timed out (${timeout} ms) waiting until ${what}`);
+    }
+    log("ok:", what);
+  }
+  const keysAre = (p, expected, what) =>
+    waitFor(p, (x) => JSON.stringify([...document.querySelectorAll("#plist thead th[data-key]")].map((t) => t.dataset.key)) === x, JSON.stringify(expected), `${what} (${expected.join(", ")})`);
+  const namesAre = (p, expected, what) =>
+    waitFor(p, (x) => JSON.stringify([...document.querySelectorAll("#plist tbody tr[data-patient] th.pin .pname")].map((t) => t.textContent)) === x, JSON.stringify(expected), `${what} (${expected.join(" / ")})`);
+  const moveKey = (keys, key, to) => {
+    const out = keys.filter((k) => k !== key);
+    out.splice(to, 0, key);
+    return out;
+  };
+
+  await a.goto(listUrl);
+  await a.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  const keys0 = await headKeys(a);
+  const statusKey = await a.$eval('#plist thead th:has-text("Status")', (th) => th.dataset.key);
+  const si = keys0.indexOf(statusKey);
+  check(si >= 3 && keys0.includes("mrn") && keys0[0] === "name", `the header before column changes: ${keys0.join(", ")}`);
+  await a.click("#columns-panel > summary");
+  // Rename the team column.
+  await a.fill('#columns-panel input[aria-label="Label of Status"]', "Triage");
+  await a.click('#columns-panel li:has(input[aria-label="Label of Status"]) button:has-text("Rename")');
+  const headerSays = (k) => document.querySelector(`#plist thead th[data-key="${k}"]`)?.textContent.trim() === "Triage";
+  await waitFor(a, headerSays, statusKey, "renaming Status shows Triage in the header");
+  await waitFor(b, headerSays, statusKey, "the nurse's header says Triage too, without reloading");
+  // Move it left twice (with the same buttons), then right once.
+  await a.click('#columns-panel button[aria-label="Move Triage left"]');
+  await keysAre(a, moveKey(keys0, statusKey, si - 1), "Triage moved one place left");
+  await a.click('#columns-panel button[aria-label="Move Triage left"]');
+  await keysAre(a, moveKey(keys0, statusKey, si - 2), "Triage moved a second place left");
+  await a.click('#columns-panel button[aria-label="Move Triage right"]');
+  const keysMoved = moveKey(keys0, statusKey, si - 1);
+  await keysAre(a, keysMoved, "Triage moved back one place right");
+  // Hide, then show again.
+  const triageItem = '#columns-panel li.col-item:has(input[aria-label="Label of Triage"])';
+  await a.click(`${triageItem} button:has-text("Hide")`);
+  await keysAre(a, keysMoved.filter((k) => k !== statusKey), "hiding Triage takes it out of the header");
+  check(await a.isVisible(`${triageItem}.hidden-col button:has-text("Show")`), "the hidden column is marked and offers Show");
+  await keysAre(b, keysMoved.filter((k) => k !== statusKey), "the nurse's header loses Triage too");
+  await a.click(`${triageItem} button:has-text("Show")`);
+  await keysAre(a, keysMoved, "showing Triage puts it back in its place");
+  // Remove a column (MRN) from this list.
+  await a.locator("#columns-panel li.col-item").filter({ hasText: /^MRN/ }).locator('button:has-text("Remove")').click();
+  const keysNoMrn = keysMoved.filter((k) => k !== "mrn");
+  await keysAre(a, keysNoMrn, "removing MRN takes it off the header");
+  await keysAre(b, keysNoMrn, "the nurse's header loses MRN too");
+  // All of it is server state: a reload shows the same header, server-rendered first.
+  await a.reload();
+  const serverKeys = await headKeys(a);
+  const serverTriage = await a.$eval(`#plist thead th[data-key="${statusKey}"]`, (th) => th.textContent.trim()).catch(() => "(none)");
+  check(JSON.stringify(serverKeys) === JSON.stringify(keysNoMrn) && serverTriage === "Triage", `after a reload the header is ${serverKeys.join(", ")} with ${serverTriage}`);
+  await a.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  await keysAre(a, keysNoMrn, "and stays so once the script has drawn it");
+  // A built-in column comes back from the panel (at the end).
+  await a.click("#columns-panel > summary");
+  await a.selectOption("#builtin-add", "mrn");
+  await a.click('#columns-panel .builtin-row button:has-text("Show")');
+  await keysAre(a, [...keysNoMrn, "mrn"], "MRN is shown again, last");
+  await a.click("#columns-panel > summary");
+
+  // ---------------------------------------------------------------- row actions
+  await a.goto(`${BASE}/teams/${TEAM}`);
+  await a.fill("#lists input[name=name]", "Evening round");
+  await Promise.all([a.waitForURL(/\/lists\//), a.click("#lists button:has-text('Create list')")]);
+  const eveningId = new URL(a.url()).pathname.split("/lists/")[1].split("/")[0];
+  await a.goto(listUrl);
+  await a.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  const [p1, p2, p3] = await rowNames(a);
+  check(p1 && p2 && p3, `the list in hand order: ${p1} / ${p2} / ${p3}`);
+  const menuOf = async (name) => {
+    const m = a.locator("#plist tbody tr[data-patient]", { hasText: name }).locator("details.rowmenu");
+    if (!(await m.evaluate((d) => d.open))) await m.locator("summary").first().click();
+    return m;
+  };
+  await (await menuOf(p3)).locator('button:has-text("Up")').click();
+  await namesAre(a, [p1, p3, p2], `↑ Up moves ${p3} up`);
+  await namesAre(b, [p1, p3, p2], "the nurse sees the new order");
+  await (await menuOf(p1)).locator('button:has-text("Down")').click();
+  await namesAre(a, [p3, p1, p2], `↓ Down moves ${p1} down`);
+  await namesAre(b, [p3, p1, p2], "the nurse sees that order too");
+  await a.reload();
+  await a.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  await namesAre(a, [p3, p1, p2], "the hand order survives a reload");
+  // Move a patient to the other list.
+  const mv = await menuOf(p2);
+  await mv.locator("select").selectOption({ label: "Evening round" });
+  await mv.locator('button:text-is("Move")').click();
+  await namesAre(a, [p3, p1], `${p2} is moved off this list`);
+  await namesAre(b, [p3, p1], `the nurse sees ${p2} go`);
+  const evening = await (await ctxA.request.get(`${BASE}/api/v1/teams/${TEAM}/lists/${eveningId}`)).json();
+  const eveningNames = (evening.rows || []).map((r) => r.fields.family && r.fields.family.value);
+  check(eveningNames.length === 1 && p2.toLowerCase().startsWith(String(eveningNames[0]).toLowerCase()), `the Evening round now has ${eveningNames.join(", ")}`);
+  // Remove one (with the confirmation); the nurse sees it go live.
+  const rm = await menuOf(p1);
+  await rm.locator("details.confirm > summary").click();
+  t0 = Date.now();
+  await rm.locator('button:has-text("off this list")').click();
+  await namesAre(a, [p3], `${p1} is taken off the list`);
+  await namesAre(b, [p3], `the nurse sees ${p1} taken off`);
+  summary.removalSeenAfterMs = Date.now() - t0;
+  const navB3 = await b.evaluate(() => performance.getEntriesByType("navigation").length + ":" + performance.timeOrigin);
+  check(navB === navB3, "the nurse's page was still not reloaded");
+
+  // ---------------------------------------------------------------- patient page: a field and one's own note
+  const pid = await a.getAttribute("#plist tbody tr[data-patient]", "data-patient");
+  const noteLine = ([id, t]) => {
+    const line = document.querySelector(`#plist tr[data-patient="${id}"] .note-line`);
+    return t === null ? !line : !!line && line.textContent.includes(t);
+  };
+  check(await b.evaluate(noteLine, [pid, null]), `${p3} has no note yet on the nurse's list`);
+  await a.goto(`${BASE}/teams/${TEAM}/patients/${pid}`);
+  await a.waitForSelector("#patient-name");
+  await a.click('.field[data-key="room"] dd');
+  await a.fill('.field[data-key="room"] dd input[name=room]', "15");
+  await a.click('.field[data-key="room"] dd button:has-text("Save")');
+  await waitFor(a, () => {
+    const dd = document.querySelector('.field[data-key="room"] dd');
+    return dd && !dd.querySelector("form") && dd.textContent.trim() === "15";
+  }, null, "the patient page shows the new room");
+  await waitFor(b, (id) => / 15 /.test(document.querySelector(`#plist tr[data-patient="${id}"] td[data-key="location"]`)?.textContent || ""), pid, "the nurse's list shows the new room");
+  const note1 = `Started oral antibiotics (${Date.now() % 10000})`;
+  await a.fill("#note-form textarea", note1);
+  await a.click("#note-form button[type=submit]");
+  await a.waitForSelector(`#notes li.note:has-text("${note1}")`, { timeout: 5000 });
+  await waitFor(b, noteLine, [pid, note1], "the nurse's list shows the new note");
+  const note2 = note1.replace("oral", "IV");
+  await a.locator("#notes li.note", { hasText: note1 }).locator('button:has-text("Edit")').click();
+  await a.fill('#notes textarea[aria-label="Note"]', note2);
+  t0 = Date.now();
+  await a.click("#notes form.editor button[type=submit]");
+  await waitFor(a, (t) => {
+    const li = [...document.querySelectorAll("#notes li.note")].find((x) => x.querySelector(".note-body")?.textContent === t);
+    return li && / · edited/.test(li.querySelector(".note-meta").textContent) && !document.querySelector("#notes form");
+  }, note2, "the patient page shows the edited note, marked edited");
+  await waitFor(b, noteLine, [pid, note2], "the nurse's note line shows the edit (noteChanged)");
+  summary.noteEditSeenAfterMs = Date.now() - t0;
+  await a.reload();
+  check((await a.textContent('.field[data-key="room"] dd')).trim() === "15" && (await a.textContent("#notes")).includes(note2), "after a reload the patient page has the room and the edited note");
+  const own = a.locator("#notes li.note", { hasText: note2 });
+  await own.locator("details.confirm > summary").click();
+  t0 = Date.now();
+  await own.locator('button:has-text("Yes, delete this note")').click();
+  await waitFor(a, () => !document.querySelector("#notes li.note") && /No notes yet/.test(document.querySelector("#notes").textContent), null, "the deleted note is gone from the patient page");
+  await waitFor(b, noteLine, [pid, null], "the nurse's note line goes away (noteChanged)");
+  summary.noteDeleteSeenAfterMs = Date.now() - t0;
+
+  // ---------------------------------------------------------------- the server restarts under the open pages
+  if (process.env.ROUNDS_CONTROL === "1") {
+    const feeds = [];
+    a.on("request", (r) => {
+      if (r.url().includes("/events")) feeds.push(r.url());
+    });
+    await a.goto(listUrl);
+    await a.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+    await b.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+    const seenBefore = feeds.length;
+    const listId = new URL(listUrl).pathname.split("/lists/")[1].split("/")[0];
+    outage = true;
+    // The Rust side stops the server and, while none runs, renames the list.
+    await control(`stop ${listId}`);
+    for (const [who, p] of [["charge", a], ["nurse", b]]) {
+      await p.waitForSelector("#live[data-state=reconnecting]", { timeout: 5000 });
+      check((await p.textContent("#live")).trim() === "Reconnecting…", `the ${who}'s page says Reconnecting… when the server stops`);
+    }
+    await a.waitForTimeout(3500); // the first attempt to come back finds no server
+    check((await a.getAttribute("#live", "data-state")) === "reconnecting" && (await a.textContent("#list-name")) === "Morning round", "still reconnecting, with the old name, while the server is down");
+    await control("start");
+    t0 = Date.now();
+    for (const [who, p] of [["charge", a], ["nurse", b]]) {
+      await p.waitForSelector("#live[data-state=live]", { timeout: 10000 });
+      await waitFor(p, () => document.getElementById("list-name").textContent === "Morning round (after restart)", null, `the ${who}'s page is Live again and shows the rename made while it was away`);
+    }
+    summary.reconnectedAfterMs = Date.now() - t0;
+    outage = false;
+    const resumed = feeds.slice(seenBefore).map((u) => new URL(u).searchParams.get("lastEventId"));
+    check(resumed.length > 0 && resumed.every((id) => Number(id) > 0), `the feed resumed from the last event seen (lastEventId=${resumed.join(",")})`);
+    check(await b.evaluate(() => !document.querySelector("#banner:not([hidden])")), "no error banner is left on the nurse's page");
+    const navB4 = await b.evaluate(() => performance.getEntriesByType("navigation").length + ":" + performance.timeOrigin);
+    check(navB === navB4, "the nurse's page came back without a reload");
+  } else {
+    log("skipped: the restart phase (no control channel to the server)");
+  }
+
   check(problems.length === 0, `no script errors or CSP violations (${problems.join(" | ")})`);
   summary.ok = true;
   console.log(JSON.stringify(summary));
@@ -266,4 +489,8 @@ try {
   throw e;
 } finally {
   await browser.close();
+  if (rl) {
+    rl.close(); // or stdin keeps Node running
+    process.stdin.destroy();
+  }
 }

@@ -4,7 +4,15 @@
 //! list, adds three patients, adds a choice column, sets values, sorts by
 //! it and writes a note; a second browser context (a nurse's phone,
 //! 375×812) on the same list sees the new value and the note appear
-//! without reloading, and resolves an edit conflict. Screenshots go to
+//! without reloading, and resolves an edit conflict. Then the columns are
+//! managed from the page (rename, move, hide/show, remove, show a built-in
+//! again), patients reordered by hand, moved to a second list and taken off,
+//! and on the patient page a field is edited and an own note edited and
+//! deleted, each seen live on the phone. Last the server is stopped under
+//! the open pages (the script asks with "@@stop"/"@@start" lines, answered
+//! on its stdin): they say "Reconnecting…", and once a new server runs on
+//! the same address and database they are Live again and show the rename
+//! made while they were away. Screenshots go to
 //! `target/test-artifacts/`.
 //!
 //! Needs `ROUNDS_TEST_CHROMIUM` (the browser) and `ROUNDS_TEST_NODE_MODULES`
@@ -13,12 +21,18 @@
 //! missing fails the test. Under a plain `cargo test` without them the
 //! test says it was skipped and passes.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
+
+use rounds_app::Actor;
+use rounds_core::audit::ClientInfo;
+use rounds_core::{ListId, TeamId};
 
 use crate::common::{Backend, TestApp, PASSWORD};
 
@@ -57,7 +71,7 @@ async fn ward_round_in_chromium() {
     );
     let node = setting("ROUNDS_TEST_NODE").unwrap_or_else(|| "node".into());
 
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut app = TestApp::spawn(Backend::Sqlite).await;
     app.user("charge", false).await;
     app.user("nurse", false).await;
     let charge = app.client("charge").await;
@@ -83,12 +97,37 @@ async fn ward_round_in_chromium() {
         .env("ROUNDS_CHROMIUM", &chromium)
         .env("ROUNDS_NODE_MODULES", &node_modules)
         .env("ROUNDS_ARTIFACTS", &artifacts)
+        .env("ROUNDS_CONTROL", "1")
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {node} (Node.js is needed): {e}"));
+    // The script asks for server restarts with "@@…" lines on its stdout
+    // and waits for one answer line on its stdin; other lines are kept.
+    let mut control = child.stdin.take().expect("node stdin");
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    let reader = {
+        let out = child.stdout.take().expect("node stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = lines_tx.send(line);
+            }
+        })
+    };
+    let mut stdout_lines = Vec::new();
     let started = Instant::now();
     let status = loop {
+        while let Ok(line) = lines.try_recv() {
+            match line.strip_prefix("@@") {
+                Some(command) => {
+                    let answer = server_control(&mut app, &team, command).await;
+                    let _ = writeln!(control, "{answer}");
+                    let _ = control.flush();
+                }
+                None => stdout_lines.push(line),
+            }
+        }
         if let Some(status) = child.try_wait().expect("wait for node") {
             break Some(status);
         }
@@ -100,7 +139,9 @@ async fn ward_round_in_chromium() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let output = child.wait_with_output().expect("node output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let _ = reader.join();
+    stdout_lines.extend(lines.try_iter().filter(|l| !l.starts_with("@@")));
+    let stdout = stdout_lines.join("\n");
     let stderr = String::from_utf8_lossy(&output.stderr);
     eprintln!("{stderr}");
     let status = status.unwrap_or_else(|| panic!("the browser run took over {TIME_LIMIT:?}"));
@@ -114,13 +155,61 @@ async fn ward_round_in_chromium() {
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or_else(|| panic!("no summary from the browser run: {stdout}"));
     assert_eq!(summary["ok"], true, "{summary}");
-    for (what, key) in [("value", "valueSeenAfterMs"), ("note", "noteSeenAfterMs")] {
+    for (what, key) in [
+        ("value", "valueSeenAfterMs"),
+        ("note", "noteSeenAfterMs"),
+        ("removal", "removalSeenAfterMs"),
+        ("note edit", "noteEditSeenAfterMs"),
+        ("note deletion", "noteDeleteSeenAfterMs"),
+    ] {
         let ms = summary[key].as_u64().expect("a time");
         assert!(ms < 3000, "the second screen saw the {what} after {ms} ms");
     }
+    let ms = summary["reconnectedAfterMs"]
+        .as_u64()
+        .expect("the restart phase ran");
+    assert!(ms < 10_000, "the pages came back {ms} ms after the restart");
     for shot in ["list-1920x1080.png", "list-375x812.png"] {
         let meta = std::fs::metadata(artifacts.join(shot)).expect("screenshot written");
         assert!(meta.len() > 10_000, "{shot} is suspiciously small");
     }
     app.stop().await;
+}
+
+/// Does what the script asked for with an "@@…" line and says how it went.
+/// `stop <listId>`: stops the server, then (with no server running) renames
+/// the list as the charge nurse, straight through the application, so the
+/// pages can only learn of it once they are back. `start`: serves the same
+/// database on the same address again.
+async fn server_control(app: &mut TestApp, team: &str, command: &str) -> String {
+    let mut words = command.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some("stop"), Some(list)) => {
+            app.stop_server().await;
+            let (Ok(team), Ok(list)) = (team.parse::<TeamId>(), list.parse::<ListId>()) else {
+                return format!("error: bad ids in {command:?}");
+            };
+            let user = match app.app.user_by_username("charge").await {
+                Ok(u) => u,
+                Err(e) => return format!("error: {e}"),
+            };
+            let actor = Actor {
+                user,
+                client: ClientInfo::default(),
+            };
+            match app
+                .app
+                .rename_list(&actor, team, list, "Morning round (after restart)")
+                .await
+            {
+                Ok(_) => "ok stopped".into(),
+                Err(e) => format!("error: {e}"),
+            }
+        }
+        (Some("start"), None) => {
+            app.restart_server().await;
+            "ok started".into()
+        }
+        _ => format!("error: unknown command {command:?}"),
+    }
 }

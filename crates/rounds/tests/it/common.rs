@@ -176,6 +176,47 @@ impl TestApp {
         self.client("root").await
     }
 
+    /// Stops the server (open live feeds get `closed`, as on a real
+    /// restart) but keeps the database and `self.app` usable, so a test can
+    /// change data while no server runs; `restart_server` serves again.
+    pub async fn stop_server(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    /// After `stop_server`: opens the same database afresh and serves it on
+    /// the same address (pages that were open reconnect to it).
+    pub async fn restart_server(&mut self) {
+        self.stop_server().await;
+        self.app.close().await;
+        let options = DbOptions {
+            max_connections: 5,
+            ..DbOptions::default()
+        };
+        let app = App::open(&self.db.url, &options, AppConfig::default())
+            .await
+            .expect("reopen the test database");
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .unwrap_or_else(|e| panic!("bind {} again: {e}", self.addr));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state = rounds_web::AppState::new(app.clone(), rounds_web::WebConfig::default());
+        self.server = Some(tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            rounds_web::serve(listener, state, shutdown)
+                .await
+                .expect("server");
+        }));
+        self.stop = Some(stop);
+        self.app = app;
+    }
+
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
