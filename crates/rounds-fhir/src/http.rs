@@ -303,10 +303,20 @@ pub(crate) async fn read_bounded(
     Ok(out)
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare; read as absent).
+/// `Retry-After`: delay-seconds, or an HTTP-date (read as the time left
+/// until then, zero if it has passed). Capped at a day.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    let secs: u64 = value.trim().parse().ok()?;
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let secs: u64 = match value.parse() {
+        Ok(secs) => secs,
+        Err(_) => {
+            let at =
+                time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822)
+                    .ok()?;
+            let left = at - time::OffsetDateTime::now_utc();
+            u64::try_from(left.whole_seconds()).unwrap_or(0)
+        }
+    };
     Some(Duration::from_secs(secs.min(24 * 3600)))
 }
 
@@ -329,6 +339,36 @@ fn status_error(
 
 #[cfg(test)]
 mod tests {
+    use super::retry_after;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+    use std::time::Duration;
+
+    fn after(value: &str) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).ok()?);
+        retry_after(&headers)
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(
+            after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO),
+            "a date in the past"
+        );
+        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(90);
+        let text = soon
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap_or_default();
+        let waited = after(&text).unwrap_or_default();
+        assert!(
+            waited >= Duration::from_secs(85) && waited <= Duration::from_secs(90),
+            "{text}: {waited:?}"
+        );
+        assert_eq!(after("soon"), None);
+    }
+
     use super::*;
 
     #[test]
