@@ -300,6 +300,21 @@ impl App {
             .collect())
     }
 
+    /// One column of a list, as the list shows it.
+    async fn resolved_column(
+        &self,
+        conn: &mut AnyConnection,
+        team: TeamId,
+        list: ListId,
+        key: ColumnKey,
+    ) -> Result<ResolvedColumn, AppError> {
+        self.resolved_columns(conn, team, list)
+            .await?
+            .into_iter()
+            .find(|c| c.key == key)
+            .ok_or(AppError::NotFound { what: "column" })
+    }
+
     pub async fn list_columns(
         &self,
         actor: &Actor,
@@ -382,12 +397,9 @@ impl App {
         self.audit_done(&mut tx, actor, Operation::PatientListEditColumns, Subject::list(team, list), json!({ "added": key.to_string(), "label": created.as_ref().map(|c| c.label.clone()), "type": created.as_ref().map(|c| c.kind.as_str()) })).await?;
         self.announce(&mut tx, team, &[list], &Change::ColumnsChanged, actor)
             .await?;
-        let resolved = self.resolved_columns(tx.conn(), team, list).await?;
+        let column = self.resolved_column(tx.conn(), team, list, key).await?;
         self.commit(tx).await?;
-        resolved
-            .into_iter()
-            .find(|c| c.key == key)
-            .ok_or(AppError::NotFound { what: "column" })
+        Ok(column)
     }
 
     /// Renames a team column (on every list that shows it), changes its
@@ -487,12 +499,9 @@ impl App {
             actor,
         )
         .await?;
-        let resolved = self.resolved_columns(tx.conn(), team, list).await?;
+        let column = self.resolved_column(tx.conn(), team, list, key).await?;
         self.commit(tx).await?;
-        resolved
-            .into_iter()
-            .find(|c| c.key == key)
-            .ok_or(AppError::NotFound { what: "column" })
+        Ok(column)
     }
 
     /// Stops showing a column on a list. A team column's values stay with

@@ -4,10 +4,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use rounds_app::{Caller, NewUserInput, UserChange};
 use rounds_core::model::SiteRole;
-use rounds_core::UserId;
 use serde::Deserialize;
 
-use super::{app_error_page, message, render, CheckedForm, NoFields, PageActor};
+use super::{app_error_page, message, page_id, render, CheckedForm, NoFields, PageActor};
 use crate::api::audit::{export_response, AuditParams};
 use crate::api::dto::{AuditRecordDto, UserDto};
 use crate::error::ApiError;
@@ -148,25 +147,13 @@ pub struct UserActionForm {
     action: String,
 }
 
-fn parse_user(state: &AppState, page: &PageActor, raw: &str) -> Result<UserId, Response> {
-    raw.parse().map_err(|_| {
-        message(
-            state,
-            Some(&page.session),
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such account.",
-        )
-    })
-}
-
 pub async fn update_user(
     State(state): State<AppState>,
     page: PageActor,
     Path(raw): Path<String>,
     CheckedForm(form): CheckedForm<UserActionForm>,
 ) -> Response {
-    let id = match parse_user(&state, &page, &raw) {
+    let id = match page_id(&state, &page, &raw) {
         Ok(id) => id,
         Err(r) => return r,
     };
@@ -213,7 +200,7 @@ pub async fn reset_password(
     Path(raw): Path<String>,
     CheckedForm(_): CheckedForm<NoFields>,
 ) -> Response {
-    let id = match parse_user(&state, &page, &raw) {
+    let id = match page_id(&state, &page, &raw) {
         Ok(id) => id,
         Err(r) => return r,
     };

@@ -13,26 +13,14 @@ use rounds_app::{AppError, NewPatient, ResolvedColumn};
 use rounds_core::lists::ColumnKey;
 use rounds_core::model::TeamRole;
 use rounds_core::view::ViewSpec;
-use rounds_core::{Id, IdKind, ListId, PatientId, SchemaId, TeamId};
+use rounds_core::{ListId, PatientId, SchemaId, TeamId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{app_error_page, message, render, CheckedForm, NoFields, PageActor};
+use super::{app_error_page, message, page_id, render, CheckedForm, NoFields, PageActor};
 use crate::api::dto::{MemberDto, TeamDto};
 use crate::api::lists::{view_spec, ColumnDto, ListDto, ListViewDto, SchemaDto};
 use crate::AppState;
-
-fn parse<K: IdKind>(state: &AppState, page: &PageActor, raw: &str) -> Result<Id<K>, Response> {
-    raw.parse().map_err(|_| {
-        message(
-            state,
-            Some(&page.session),
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is nothing at this address. The link may be old or mistyped.",
-        )
-    })
-}
 
 /// The patient fields every patient has, in the order the pages show them.
 const PATIENT_FIELDS: [(&str, &str, &str); 8] = [
@@ -97,11 +85,11 @@ async fn list_view(
     query: Option<&str>,
     template: &str,
 ) -> Response {
-    let team: TeamId = match parse(state, page, team_raw) {
+    let team: TeamId = match page_id(state, page, team_raw) {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let list: ListId = match parse(state, page, list_raw) {
+    let list: ListId = match page_id(state, page, list_raw) {
         Ok(l) => l,
         Err(r) => return r,
     };
@@ -212,11 +200,11 @@ pub async fn patient_page(
     page: PageActor,
     Path((team_raw, patient_raw)): Path<(String, String)>,
 ) -> Response {
-    let team: TeamId = match parse(&state, &page, &team_raw) {
+    let team: TeamId = match page_id(&state, &page, &team_raw) {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let patient: PatientId = match parse(&state, &page, &patient_raw) {
+    let patient: PatientId = match page_id(&state, &page, &patient_raw) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -331,7 +319,7 @@ pub async fn create_list(
     Path(team_raw): Path<String>,
     CheckedForm(form): CheckedForm<NewListForm>,
 ) -> Response {
-    let team: TeamId = match parse(&state, &page, &team_raw) {
+    let team: TeamId = match page_id(&state, &page, &team_raw) {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -372,7 +360,7 @@ fn ids(
     team: &str,
     list: &str,
 ) -> Result<(TeamId, ListId), Response> {
-    Ok((parse(state, page, team)?, parse(state, page, list)?))
+    Ok((page_id(state, page, team)?, page_id(state, page, list)?))
 }
 
 pub async fn set_default(
@@ -455,11 +443,11 @@ pub async fn add_note(
     Path((team_raw, patient_raw)): Path<(String, String)>,
     CheckedForm(form): CheckedForm<NoteForm>,
 ) -> Response {
-    let team: TeamId = match parse(&state, &page, &team_raw) {
+    let team: TeamId = match page_id(&state, &page, &team_raw) {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let patient: PatientId = match parse(&state, &page, &patient_raw) {
+    let patient: PatientId = match page_id(&state, &page, &patient_raw) {
         Ok(p) => p,
         Err(r) => return r,
     };

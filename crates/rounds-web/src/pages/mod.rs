@@ -369,3 +369,25 @@ fn urlencode(s: &str) -> String {
     }
     out
 }
+
+/// An id from a page's address; a malformed one is a "not found" page
+/// naming what was looked for ("team", "list", "user", …).
+pub(crate) fn page_id<K: rounds_core::IdKind>(
+    state: &AppState,
+    page: &PageActor,
+    raw: &str,
+) -> Result<rounds_core::Id<K>, Response> {
+    raw.parse().map_err(|_| {
+        let text = format!(
+            "There is no such {} here. The link may be old or mistyped.",
+            K::NAME
+        );
+        message(
+            state,
+            Some(&page.session),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            &text,
+        )
+    })
+}

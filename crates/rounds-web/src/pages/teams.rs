@@ -3,10 +3,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use rounds_core::model::TeamRole;
-use rounds_core::{TeamId, UserId};
+use rounds_core::TeamId;
 use serde::Deserialize;
 
-use super::{app_error_page, message, render, CheckedForm, NoFields, PageActor};
+use super::{app_error_page, page_id, render, CheckedForm, NoFields, PageActor};
 use crate::api::dto::{MemberDto, TeamDto, TeamSummaryDto};
 use crate::error::ApiError;
 use crate::AppState;
@@ -90,30 +90,6 @@ pub async fn create_team(
             .await
         }
     }
-}
-
-fn team_id(state: &AppState, page: &PageActor, raw: &str) -> Result<TeamId, Response> {
-    raw.parse().map_err(|_| {
-        message(
-            state,
-            Some(&page.session),
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such team.",
-        )
-    })
-}
-
-fn user_id(state: &AppState, page: &PageActor, raw: &str) -> Result<UserId, Response> {
-    raw.parse().map_err(|_| {
-        message(
-            state,
-            Some(&page.session),
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such member.",
-        )
-    })
 }
 
 struct AddAttempt<'a> {
@@ -214,7 +190,7 @@ pub async fn team_page(
     Path(raw): Path<String>,
     Query(q): Query<Done>,
 ) -> Response {
-    match team_id(&state, &page, &raw) {
+    match page_id(&state, &page, &raw) {
         Ok(id) => team_view(&state, &page, id, StatusCode::OK, None, q.done.as_deref()).await,
         Err(r) => r,
     }
@@ -241,7 +217,7 @@ pub async fn add_member(
     Path(raw): Path<String>,
     CheckedForm(form): CheckedForm<AddMemberForm>,
 ) -> Response {
-    let id = match team_id(&state, &page, &raw) {
+    let id = match page_id(&state, &page, &raw) {
         Ok(id) => id,
         Err(r) => return r,
     };
@@ -290,8 +266,8 @@ pub async fn update_member(
     CheckedForm(form): CheckedForm<RoleForm>,
 ) -> Response {
     let (team, user) = match (
-        team_id(&state, &page, &team_raw),
-        user_id(&state, &page, &user_raw),
+        page_id(&state, &page, &team_raw),
+        page_id(&state, &page, &user_raw),
     ) {
         (Ok(t), Ok(u)) => (t, u),
         (Err(r), _) | (_, Err(r)) => return r,
@@ -313,8 +289,8 @@ pub async fn remove_member(
     CheckedForm(_): CheckedForm<NoFields>,
 ) -> Response {
     let (team, user) = match (
-        team_id(&state, &page, &team_raw),
-        user_id(&state, &page, &user_raw),
+        page_id(&state, &page, &team_raw),
+        page_id(&state, &page, &user_raw),
     ) {
         (Ok(t), Ok(u)) => (t, u),
         (Err(r), _) | (_, Err(r)) => return r,
