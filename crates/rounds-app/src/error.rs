@@ -44,6 +44,10 @@ pub enum AppError {
     PasswordChangeRequired,
     #[error("{message}")]
     Conflict { message: String },
+    /// The team's EHR did not answer as needed; the message says why in
+    /// words an IT admin can act on.
+    #[error("{message}")]
+    EhrUnavailable { message: String },
     /// Someone saved these fields since the editor loaded them; nothing was
     /// saved, so the person can choose.
     #[error("changed by someone else meanwhile: {}", conflicts.iter().map(|c| c.field.as_str()).collect::<Vec<_>>().join(", "))]

@@ -5,12 +5,15 @@
 mod access;
 mod accounts;
 mod audit;
+pub mod ehr;
 mod error;
 mod lists;
 mod live;
 mod notes;
 mod patients;
+pub mod secret_box;
 mod secrets;
+pub mod smart_keys;
 mod teams;
 
 use rounds_core::audit::ClientInfo;
@@ -43,6 +46,8 @@ pub struct AppConfig {
     pub signin_max_failures_per_address: u32,
     /// The window over which failures are counted, and the lockout length.
     pub signin_window_secs: u64,
+    /// EHR mode's limits and outbound policy.
+    pub ehr: ehr::EhrSettings,
 }
 
 impl Default for AppConfig {
@@ -53,6 +58,7 @@ impl Default for AppConfig {
             signin_max_failures_per_account: 5,
             signin_max_failures_per_address: 20,
             signin_window_secs: 15 * 60,
+            ehr: ehr::EhrSettings::default(),
         }
     }
 }
@@ -64,6 +70,7 @@ pub struct App {
     config: AppConfig,
     hub: std::sync::Arc<live::Hub>,
     views: std::sync::Arc<audit::RecentViews>,
+    ehr: std::sync::Arc<ehr::EhrState>,
 }
 
 /// A signed-in person making a request, and from where.
@@ -84,6 +91,7 @@ impl App {
         db.migrate().await?;
         Ok(Self {
             db,
+            ehr: std::sync::Arc::new(ehr::EhrState::new(config.ehr.clone())),
             config,
             hub: std::sync::Arc::new(live::Hub::new()),
             views: std::sync::Arc::default(),

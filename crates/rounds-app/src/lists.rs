@@ -139,7 +139,7 @@ impl App {
                     // A column removed from the team since the set was saved is skipped.
                     if let Ok(key) = c.key.parse::<ColumnKey>() {
                         let exists = match key {
-                            ColumnKey::Builtin(_) => true,
+                            ColumnKey::Builtin(_) | ColumnKey::Ehr(_) => true,
                             ColumnKey::Team(id) => team_columns.iter().any(|t| t.id == id),
                         };
                         if exists {
@@ -283,6 +283,7 @@ impl App {
             .filter_map(|c| {
                 let (label, team) = match c.key {
                     ColumnKey::Builtin(b) => (b.label().to_owned(), None),
+                    ColumnKey::Ehr(e) => (e.label().to_owned(), None),
                     ColumnKey::Team(id) => {
                         let t = team_columns.iter().find(|t| t.id == id)?.clone();
                         (t.label.clone(), Some(t))

@@ -17,6 +17,7 @@ use rounds_store::{events, lists, patients, teams, AnyConnection};
 use serde_json::{json, Map, Value};
 
 use crate::access::{Need, Subject};
+use crate::ehr::{row_cells, EhrCell, EhrPatientData, ListEhrStatus};
 use crate::lists::ResolvedColumn;
 use crate::live::Change;
 use crate::{Actor, App, AppError, FieldConflict};
@@ -27,6 +28,8 @@ use crate::{Actor, App, AppError, FieldConflict};
 pub struct NewPatient {
     pub existing: Option<PatientId>,
     pub fields: Map<String, Value>,
+    /// A patient of the team's EHR, by FHIR Patient id.
+    pub ehr_id: Option<String>,
 }
 
 /// One patient as a list shows them.
@@ -41,6 +44,10 @@ pub struct PatientRow {
     pub duplicate_mrn: bool,
     /// The patient's newest note, if any.
     pub latest_note: Option<rounds_core::lists::Note>,
+    /// For EHR patients: how their EHR data stands.
+    pub ehr: Option<EhrPatientData>,
+    /// EHR-derived cells by column key (state, age, why empty).
+    pub cells: BTreeMap<String, EhrCell>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +60,8 @@ pub struct ListView {
     /// The change feed's position when the view was read: follow the list
     /// from here to miss nothing.
     pub last_event_id: i64,
+    /// The team's EHR as this view found it.
+    pub ehr: ListEhrStatus,
 }
 
 /// A patient of the team, as found by a search among the team's patients.
@@ -73,6 +82,9 @@ pub struct PatientDetail {
     pub lists: Vec<PatientList>,
     pub team_columns: Vec<TeamColumn>,
     pub duplicate_mrn: bool,
+    /// For EHR patients: every EHR section, as read.
+    pub ehr: Option<EhrPatientData>,
+    pub cells: BTreeMap<String, EhrCell>,
 }
 
 /// What the view code needs to show values.
@@ -177,7 +189,26 @@ fn team_display(ctx: &Context, column: &TeamColumn, value: &str) -> String {
 }
 
 fn sort_value(ctx: &Context, key: &ColumnKey, row: &PatientRow) -> SortValue {
+    let cell = row.cells.get(&key.to_string());
+    if let Some(cell) = cell {
+        if let Some(n) = cell.number {
+            return SortValue::Number(n);
+        }
+    }
     match key {
+        ColumnKey::Ehr(e) => {
+            if e.is_numeric() {
+                return SortValue::Empty;
+            }
+            let text = cell
+                .and_then(|c| c.raw.clone())
+                .or_else(|| row.display.get(e.key()).cloned())
+                .unwrap_or_default();
+            SortValue::text(&text)
+        }
+        ColumnKey::Builtin(b) if cell.is_some() => {
+            SortValue::text(row.display.get(b.key()).map_or("", String::as_str))
+        }
         ColumnKey::Builtin(BuiltinColumn::Name) => SortValue::text(&format!(
             "{} {}",
             raw(&row.values, "family"),
@@ -242,6 +273,26 @@ fn make_row(
         display,
         duplicate_mrn,
         latest_note: None,
+        ehr: None,
+        cells: BTreeMap::new(),
+    }
+}
+
+/// Puts a row's EHR data in its display and cells. A built-in column shows
+/// the EHR's value; when the EHR has none (or failed), what the team typed
+/// for a linked patient stays.
+fn apply_ehr(
+    display: &mut BTreeMap<String, String>,
+    cells: &mut BTreeMap<String, EhrCell>,
+    data: &EhrPatientData,
+) {
+    for (key, (text, cell)) in row_cells(data) {
+        let builtin = BuiltinColumn::from_key(&key).is_some();
+        if builtin && text.is_empty() && display.get(&key).is_some_and(|t| !t.is_empty()) {
+            continue;
+        }
+        display.insert(key.clone(), text);
+        cells.insert(key, cell);
     }
 }
 
@@ -288,6 +339,19 @@ impl App {
         list_id: ListId,
         spec: &ViewSpec,
     ) -> Result<ListView, AppError> {
+        self.get_list_with(actor, team, list_id, spec, false).await
+    }
+
+    /// [`App::get_list`], re-reading the EHR data of the list's EHR
+    /// patients first when `refresh_ehr` (on demand).
+    pub async fn get_list_with(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list_id: ListId,
+        spec: &ViewSpec,
+        refresh_ehr: bool,
+    ) -> Result<ListView, AppError> {
         self.team_access(actor, team, Need::Member, "getList")
             .await?;
         let mut conn = self.db.read().await?;
@@ -323,15 +387,23 @@ impl App {
                 .collect();
         drop(conn);
         let total = entries.len();
+        let ids: Vec<PatientId> = entries.iter().map(|e| e.patient_id).collect();
+        let refs = self.ehr_refs(team, &ids).await?;
+        let (ehr, mut ehr_data) = self.ehr_data(team, &refs, refresh_ehr).await?;
         let mut rows: Vec<PatientRow> = entries
             .into_iter()
             .map(|e| {
                 let v = values.remove(&e.patient_id).unwrap_or_default();
                 let latest_note = latest.remove(&e.patient_id);
-                PatientRow {
+                let mut row = PatientRow {
                     latest_note,
                     ..make_row(&ctx, e, v, &duplicates)
+                };
+                if let Some(data) = ehr_data.remove(&row.patient_id) {
+                    apply_ehr(&mut row.display, &mut row.cells, &data);
+                    row.ehr = Some(data);
                 }
+                row
             })
             .collect();
 
@@ -339,9 +411,21 @@ impl App {
             spec.filters.iter().all(|f| {
                 let key = f.column.to_string();
                 let (raw_value, label) = match f.column {
+                    ColumnKey::Builtin(BuiltinColumn::BirthDate)
+                        if row.cells.contains_key(&key) =>
+                    {
+                        (row.cells.get(&key).and_then(|c| c.raw.as_deref()), None)
+                    }
                     ColumnKey::Builtin(BuiltinColumn::BirthDate) => {
                         (Some(raw(&row.values, "birthDate")), None)
                     }
+                    ColumnKey::Ehr(_) => (
+                        row.cells
+                            .get(&key)
+                            .and_then(|c| c.raw.as_deref())
+                            .or_else(|| row.display.get(&key).map(String::as_str)),
+                        None,
+                    ),
                     ColumnKey::Builtin(_) => (row.display.get(&key).map(String::as_str), None),
                     ColumnKey::Team(_) => {
                         let r = row.values.get(&key).and_then(|v| v.value.as_deref());
@@ -414,6 +498,7 @@ impl App {
             rows,
             total,
             last_event_id,
+            ehr,
         })
     }
 
@@ -428,11 +513,47 @@ impl App {
     ) -> Result<(PatientRow, Vec<PatientId>), AppError> {
         self.team_access(actor, team, Need::Member, "addPatient")
             .await?;
+        if new.ehr_id.is_some() && (new.existing.is_some() || !new.fields.is_empty()) {
+            return Err(InvalidInput::new(
+                "ehrId",
+                "give one of ehrId, patientId or the fields of a new patient",
+            )
+            .into());
+        }
+        {
+            let mut conn = self.db.read().await?;
+            self.list_in_team(&mut conn, team, list).await?;
+        }
+        // Asks the EHR before the write lock is taken.
+        let ehr_ref = match &new.ehr_id {
+            Some(id) => Some(self.ehr_ref_for(team, id, "ehrId").await?),
+            None => None,
+        };
         let now = Timestamp::now();
         let mut tx = self.db.write().await?;
         self.list_in_team(tx.conn(), team, list).await?;
         let ctx = Context::load(tx.conn(), team).await?;
-        let (patient, created) = match new.existing {
+        let existing = match &ehr_ref {
+            Some(r) => rounds_store::ehr::patient_with_ref(tx.conn(), team, r).await?,
+            None => new.existing,
+        };
+        let (patient, created) = match existing {
+            Some(id) if ehr_ref.is_some() => (id, false),
+            None if ehr_ref.is_some() => {
+                let id = PatientId::new_random();
+                if let Some(r) = &ehr_ref {
+                    rounds_store::ehr::insert_ehr_patient(
+                        tx.conn(),
+                        id,
+                        team,
+                        r,
+                        now,
+                        actor.user.id,
+                    )
+                    .await?;
+                }
+                (id, true)
+            }
             Some(id) => {
                 if !new.fields.is_empty() {
                     return Err(InvalidInput::new(
@@ -488,7 +609,11 @@ impl App {
             actor,
             Operation::PatientListAddPatient,
             Subject::on_list(team, list, patient),
-            json!({ "newPatient": created, "duplicateMrn": !same_mrn.is_empty() }),
+            json!({
+                "newPatient": created,
+                "duplicateMrn": !same_mrn.is_empty(),
+                "ehr": ehr_ref.as_ref().map(|r| json!({ "server": r.server, "id": r.id })),
+            }),
         )
         .await?;
         self.announce(
@@ -602,9 +727,17 @@ impl App {
             let key = column.id.to_string();
             display.insert(key.clone(), team_display(&ctx, column, raw(&values, &key)));
         }
+        let ehr = self.ehr_patient(team, patient).await?;
+        let mut cells = BTreeMap::new();
+        if let Some(data) = &ehr {
+            apply_ehr(&mut display, &mut cells, data);
+        }
         let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);
         entry.team_id = Some(team);
         entry.patient_ref = Some(patient.to_string());
+        if let Some(data) = &ehr {
+            entry.detail = json!({ "ehrId": data.ehr_id });
+        }
         self.record_view(entry, format!("patient:{patient}"))
             .await?;
         Ok(PatientDetail {
@@ -614,6 +747,8 @@ impl App {
             lists,
             team_columns: ctx.team_columns,
             duplicate_mrn,
+            ehr,
+            cells,
         })
     }
 

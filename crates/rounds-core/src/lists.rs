@@ -141,10 +141,121 @@ impl BuiltinColumn {
     }
 }
 
-/// What a list shows in one column: a built-in column or a team column.
+/// Columns read live from the team's EHR (the built-in name, MRN, age/sex,
+/// birth date and location columns also show EHR values for EHR patients).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EhrColumn {
+    EncounterStatus,
+    EncounterType,
+    EncounterStart,
+    HeartRate,
+    BloodPressure,
+    RespiratoryRate,
+    Temperature,
+    Spo2,
+    Weight,
+    Height,
+    Bmi,
+    Conditions,
+    Allergies,
+    Medications,
+    Coverage,
+    Gp,
+}
+
+impl EhrColumn {
+    pub const ALL: [EhrColumn; 16] = [
+        Self::EncounterStatus,
+        Self::EncounterType,
+        Self::EncounterStart,
+        Self::HeartRate,
+        Self::BloodPressure,
+        Self::RespiratoryRate,
+        Self::Temperature,
+        Self::Spo2,
+        Self::Weight,
+        Self::Height,
+        Self::Bmi,
+        Self::Conditions,
+        Self::Allergies,
+        Self::Medications,
+        Self::Coverage,
+        Self::Gp,
+    ];
+
+    pub const fn key(self) -> &'static str {
+        match self {
+            Self::EncounterStatus => "encounterStatus",
+            Self::EncounterType => "encounterType",
+            Self::EncounterStart => "encounterStart",
+            Self::HeartRate => "heartRate",
+            Self::BloodPressure => "bloodPressure",
+            Self::RespiratoryRate => "respiratoryRate",
+            Self::Temperature => "temperature",
+            Self::Spo2 => "spo2",
+            Self::Weight => "weight",
+            Self::Height => "height",
+            Self::Bmi => "bmi",
+            Self::Conditions => "conditions",
+            Self::Allergies => "allergies",
+            Self::Medications => "medications",
+            Self::Coverage => "coverage",
+            Self::Gp => "gp",
+        }
+    }
+
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::EncounterStatus => "Encounter status",
+            Self::EncounterType => "Encounter type",
+            Self::EncounterStart => "Admitted",
+            Self::HeartRate => "HR",
+            Self::BloodPressure => "BP",
+            Self::RespiratoryRate => "RR",
+            Self::Temperature => "Temp",
+            Self::Spo2 => "SpO₂",
+            Self::Weight => "Weight",
+            Self::Height => "Height",
+            Self::Bmi => "BMI",
+            Self::Conditions => "Problems",
+            Self::Allergies => "Allergies",
+            Self::Medications => "Medications",
+            Self::Coverage => "Coverage",
+            Self::Gp => "GP",
+        }
+    }
+
+    /// The LOINC codes whose latest value the column shows (vital signs).
+    pub const fn loinc(self) -> &'static [&'static str] {
+        match self {
+            Self::HeartRate => &["8867-4"],
+            Self::BloodPressure => &["85354-9", "55284-4"],
+            Self::RespiratoryRate => &["9279-1"],
+            Self::Temperature => &["8310-5"],
+            Self::Spo2 => &["59408-5", "2708-6"],
+            Self::Weight => &["29463-7"],
+            Self::Height => &["8302-2"],
+            Self::Bmi => &["39156-5"],
+            _ => &[],
+        }
+    }
+
+    /// Whether the column holds numbers (sorted and filtered as numbers).
+    pub const fn is_numeric(self) -> bool {
+        !self.loinc().is_empty()
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.key() == key)
+    }
+}
+
+/// What a list shows in one column: a built-in column, an EHR column or a
+/// team column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ColumnKey {
     Builtin(BuiltinColumn),
+    Ehr(EhrColumn),
     Team(ColumnId),
 }
 
@@ -152,6 +263,7 @@ impl fmt::Display for ColumnKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Builtin(b) => f.write_str(b.key()),
+            Self::Ehr(e) => f.write_str(e.key()),
             Self::Team(id) => write!(f, "{id}"),
         }
     }
@@ -163,10 +275,13 @@ impl FromStr for ColumnKey {
         if let Some(b) = BuiltinColumn::from_key(s) {
             return Ok(Self::Builtin(b));
         }
+        if let Some(e) = EhrColumn::from_key(s) {
+            return Ok(Self::Ehr(e));
+        }
         s.parse().map(Self::Team).map_err(|_| {
             InvalidInput::new(
                 "column",
-                format!("{s:?} is neither a built-in column (name, mrn, ageSex, birthDate, location, added) nor a column id"),
+                format!("{s:?} is neither a built-in column (name, mrn, ageSex, birthDate, location, added), an EHR column (encounterStatus, encounterType, encounterStart, heartRate, bloodPressure, respiratoryRate, temperature, spo2, weight, height, bmi, conditions, allergies, medications, coverage, gp) nor a column id"),
             )
         })
     }

@@ -18,6 +18,7 @@ const MR_SYSTEMS: [&str; 2] = [
 
 /// Demographics of one patient.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Patient {
     /// The logical id.
     pub id: String,
@@ -131,6 +132,7 @@ pub const VITAL_CODES: [(&str, &str); 13] = [
 
 /// One measured value.
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Measurement {
     /// LOINC code.
     pub code: String,
@@ -144,6 +146,7 @@ pub struct Measurement {
 
 /// The latest value of one vital sign.
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct VitalSign {
     #[serde(flatten)]
     /// Code, value and unit.
@@ -218,6 +221,7 @@ pub fn latest_vitals(observations: impl IntoIterator<Item = VitalSign>) -> Vec<V
 
 /// A problem.
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Condition {
     /// `code.coding[0].display`, else `code.text`.
     pub display: Option<String>,
@@ -248,6 +252,7 @@ pub fn condition(v: &Value, _version: FhirVersion) -> Condition {
 
 /// The last encounter and where the patient is.
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Encounter {
     /// `status` code.
     pub status: Option<String>,
@@ -273,6 +278,7 @@ pub fn encounter(v: &Value, _version: FhirVersion) -> Encounter {
 
 /// An allergy or intolerance.
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Allergy {
     /// DSTU2 `substance`; STU3+ `code` (text or first display).
     pub substance: Option<String>,
@@ -323,6 +329,7 @@ pub fn allergy(v: &Value, version: FhirVersion) -> Allergy {
 
 /// A medication order or statement.
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Medication {
     /// `medicationReference.display`, `medicationCodeableConcept`, or a contained Medication.
     pub medication: Option<String>,
@@ -397,6 +404,7 @@ fn contained_medication(v: &Value) -> Option<String> {
 
 /// An insurance coverage.
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Coverage {
     /// R4 `class` plan name, STU3 `grouping.planDisplay`, DSTU2 `plan`.
     pub plan: Option<String>,

@@ -90,6 +90,7 @@ impl std::fmt::Display for SectionStatus {
 /// One section: its status, what was read, and how many resources were
 /// dropped because they named another patient.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Section<T> {
     #[serde(flatten)]
     /// What became of the section.
@@ -112,6 +113,7 @@ impl<T> Section<T> {
 
 /// Everything Rounds shows about one patient, whatever the FHIR version.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PatientSummary {
     /// Demographics, MRN, GP.
     pub patient: Patient,

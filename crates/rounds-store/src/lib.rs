@@ -20,6 +20,7 @@ mod error;
 mod migrations;
 
 pub mod audit;
+pub mod ehr;
 pub mod events;
 pub mod lists;
 pub mod notes;

@@ -30,6 +30,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0002_patient_lists.sql"),
         postgres: include_str!("../migrations/postgres/0002_patient_lists.sql"),
     },
+    Step {
+        version: 3,
+        name: "ehr",
+        sqlite: include_str!("../migrations/sqlite/0003_ehr.sql"),
+        postgres: include_str!("../migrations/postgres/0003_ehr.sql"),
+    },
 ];
 
 /// The embedded migrations for one backend, as a sqlx migration source.

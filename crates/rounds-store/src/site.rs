@@ -23,3 +23,13 @@ pub async fn set_once(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The value recorded under `key`, if any.
+pub async fn get(conn: &mut AnyConnection, key: &str) -> Result<Option<String>, StoreError> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT state_value FROM site_state WHERE state_key = $1")
+            .bind(key)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|r| r.0))
+}

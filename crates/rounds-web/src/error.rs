@@ -127,6 +127,9 @@ impl From<AppError> for ApiError {
                 "choose a new password first (POST /api/v1/me/password)",
             ),
             AppError::Conflict { message } => Self::new(StatusCode::CONFLICT, "conflict", message),
+            AppError::EhrUnavailable { message } => {
+                Self::new(StatusCode::BAD_GATEWAY, "ehr_unavailable", message)
+            }
             AppError::EditConflict { conflicts } => {
                 let fields: Vec<&str> = conflicts.iter().map(|c| c.field.as_str()).collect();
                 let mut e = Self::new(

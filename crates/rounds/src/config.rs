@@ -70,6 +70,42 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text]
     #[arg(long, env = "ROUNDS_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
+    #[command(flatten)]
+    pub ehr: EhrArgs,
+}
+
+/// EHR mode's settings (shared by `serve` and `demo`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct EhrArgs {
+    /// The key file sealing EHR connection secrets; created (mode 0600) on first start. ROUNDS_SECRET_KEY (base64 of 32 bytes) takes its place [default: secret.key in the data directory]
+    #[arg(long, env = "ROUNDS_SECRET_KEY_FILE", value_name = "FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Address ranges EHR connections may reach, comma-separated (e.g. 10.20.0.0/16,192.168.5.0/24); cloud metadata and link-local addresses are always refused [default: any]
+    #[arg(
+        long,
+        env = "ROUNDS_EHR_ALLOWED_NETWORKS",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
+    pub ehr_allowed_networks: Option<Vec<String>>,
+    /// Seconds after which a list re-reads a patient's EHR data [default: 60]
+    #[arg(long, env = "ROUNDS_EHR_REFRESH", value_name = "SECONDS")]
+    pub ehr_refresh: Option<u64>,
+    /// Seconds EHR data is kept in memory at most (it is never written to disk) [default: 300]
+    #[arg(long, env = "ROUNDS_EHR_CACHE_TTL", value_name = "SECONDS")]
+    pub ehr_cache_ttl: Option<u64>,
+    /// Patients whose EHR data is kept in memory at most [default: 5000]
+    #[arg(long, env = "ROUNDS_EHR_CACHE_MAX_PATIENTS", value_name = "N")]
+    pub ehr_cache_max_patients: Option<usize>,
+    /// Seconds a list waits for the EHR before showing what it has [default: 5]
+    #[arg(long, env = "ROUNDS_EHR_LIST_WAIT", value_name = "SECONDS")]
+    pub ehr_list_wait: Option<u64>,
+    /// Seconds one FHIR request may take [default: 15]
+    #[arg(long, env = "ROUNDS_EHR_TIMEOUT", value_name = "SECONDS")]
+    pub ehr_timeout: Option<u64>,
+    /// A PEM file of extra CA certificates for EHR servers with a private CA
+    #[arg(long, env = "ROUNDS_EHR_CA_FILE", value_name = "FILE")]
+    pub ehr_ca_file: Option<PathBuf>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -89,6 +125,14 @@ pub struct FileSettings {
     pub signin_max_failures_per_address: Option<u32>,
     pub signin_window: Option<u64>,
     pub log_format: Option<String>,
+    pub secret_key_file: Option<PathBuf>,
+    pub ehr_allowed_networks: Option<Vec<String>>,
+    pub ehr_refresh: Option<u64>,
+    pub ehr_cache_ttl: Option<u64>,
+    pub ehr_cache_max_patients: Option<usize>,
+    pub ehr_list_wait: Option<u64>,
+    pub ehr_timeout: Option<u64>,
+    pub ehr_ca_file: Option<PathBuf>,
 }
 
 impl FileSettings {
@@ -219,6 +263,7 @@ impl Serve {
                 .signin_window
                 .or(file.signin_window)
                 .unwrap_or(defaults.signin_window_secs),
+            ehr: ehr_settings(&args.ehr, file)?,
         };
         if app.session_idle_secs == 0 || app.session_absolute_secs == 0 {
             bail!("session timeouts must be at least 1 second");
@@ -241,6 +286,80 @@ impl Serve {
             log_format,
         })
     }
+}
+
+/// EHR mode's limits and outbound policy with every layer applied.
+pub fn ehr_settings(
+    args: &EhrArgs,
+    file: &FileSettings,
+) -> anyhow::Result<rounds_app::ehr::EhrSettings> {
+    use std::time::Duration;
+    let d = rounds_app::ehr::EhrSettings::default();
+    let secs = |a: Option<u64>, f: Option<u64>, default: Duration, name: &str| match a.or(f) {
+        Some(0) => bail!("{name} must be at least 1 second"),
+        Some(n) => Ok(Duration::from_secs(n)),
+        None => Ok(default),
+    };
+    let networks = args
+        .ehr_allowed_networks
+        .clone()
+        .or_else(|| file.ehr_allowed_networks.clone())
+        .unwrap_or_default();
+    let networks: Vec<String> = networks
+        .into_iter()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let outbound = rounds_fhir::OutboundPolicy::parse_allowed(&networks)
+        .map_err(|e| anyhow::anyhow!("ehr_allowed_networks: {e}"))?;
+    let settings = rounds_app::ehr::EhrSettings {
+        refresh_after: secs(
+            args.ehr_refresh,
+            file.ehr_refresh,
+            d.refresh_after,
+            "ehr_refresh",
+        )?,
+        cache_ttl: secs(
+            args.ehr_cache_ttl,
+            file.ehr_cache_ttl,
+            d.cache_ttl,
+            "ehr_cache_ttl",
+        )?,
+        cache_max_patients: args
+            .ehr_cache_max_patients
+            .or(file.ehr_cache_max_patients)
+            .unwrap_or(d.cache_max_patients),
+        list_wait: secs(
+            args.ehr_list_wait,
+            file.ehr_list_wait,
+            d.list_wait,
+            "ehr_list_wait",
+        )?,
+        retry_after_failure: d.retry_after_failure,
+        request_timeout: secs(
+            args.ehr_timeout,
+            file.ehr_timeout,
+            d.request_timeout,
+            "ehr_timeout",
+        )?,
+        outbound: std::sync::Arc::new(outbound),
+        extra_ca_file: args
+            .ehr_ca_file
+            .clone()
+            .or_else(|| file.ehr_ca_file.clone()),
+    };
+    if settings.cache_max_patients == 0 {
+        bail!("ehr_cache_max_patients must be at least 1");
+    }
+    Ok(settings)
+}
+
+/// Where the key sealing EHR connection secrets lives.
+pub fn secret_key_file(args: &EhrArgs, file: &FileSettings, storage: &Storage) -> PathBuf {
+    args.secret_key_file
+        .clone()
+        .or_else(|| file.secret_key_file.clone())
+        .unwrap_or_else(|| storage.data_dir.join("secret.key"))
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the web server (creates the first administrator on an empty database)
     Serve(ServeArgs),
+    /// Try Rounds: a demo team and ward list fed by a built-in sandbox EHR, in a throwaway directory
+    Demo(commands::demo::DemoArgs),
     /// Manage accounts from the console
     #[command(subcommand)]
     User(commands::user::UserCommand),
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => commands::serve::run(&cli.storage, &args).await,
+            Command::Demo(args) => commands::demo::run(&args).await,
             Command::User(cmd) => commands::user::run(&cli.storage, cmd).await,
             Command::Audit(cmd) => commands::audit::run(&cli.storage, cmd).await,
             Command::Ehr(cmd) => commands::ehr::run(*cmd).await,

@@ -50,6 +50,8 @@ pub struct ColumnDto {
     pub key: String,
     pub label: String,
     pub builtin: bool,
+    /// team, builtin or ehr (read live from the team's EHR).
+    pub source: String,
     /// For team columns: text, longText, number, date, dateTime, choice, checkbox, person.
     pub r#type: Option<String>,
     pub unit: Option<String>,
@@ -66,6 +68,12 @@ impl From<&ResolvedColumn> for ColumnDto {
             key: c.key.to_string(),
             label: c.label.clone(),
             builtin: c.team.is_none(),
+            source: match c.key {
+                rounds_core::lists::ColumnKey::Builtin(_) => "builtin",
+                rounds_core::lists::ColumnKey::Ehr(_) => "ehr",
+                rounds_core::lists::ColumnKey::Team(_) => "team",
+            }
+            .to_owned(),
             r#type: c.team.as_ref().map(|t| t.kind.as_str().to_owned()),
             unit: c.team.as_ref().and_then(|t| t.unit.clone()),
             options: c
@@ -105,6 +113,11 @@ pub struct RowDto {
     pub duplicate_mrn: bool,
     /// The patient's newest note.
     pub latest_note: Option<super::patients::NoteDto>,
+    /// For EHR patients: their EHR id and how their EHR data stands.
+    pub ehr: Option<super::ehr::RowEhrDto>,
+    /// EHR-derived cells by column key: state, age of the value, why empty.
+    #[schema(value_type = Object)]
+    pub cells: std::collections::BTreeMap<String, super::ehr::EhrCellDto>,
 }
 
 impl From<&PatientRow> for RowDto {
@@ -130,6 +143,8 @@ impl From<&PatientRow> for RowDto {
             display: r.display.clone(),
             duplicate_mrn: r.duplicate_mrn,
             latest_note: r.latest_note.as_ref().map(super::patients::NoteDto::from),
+            ehr: r.ehr.as_ref().map(super::ehr::RowEhrDto::from),
+            cells: super::ehr::cells_dto(&r.cells),
         }
     }
 }
@@ -145,6 +160,8 @@ pub struct ListViewDto {
     pub total: usize,
     /// Follow the list's events from here (listEvents with lastEventId) to miss nothing.
     pub last_event_id: i64,
+    /// The team's EHR as this view found it (the banner).
+    pub ehr: super::ehr::ListEhrDto,
 }
 
 impl From<&ListView> for ListViewDto {
@@ -155,6 +172,7 @@ impl From<&ListView> for ListViewDto {
             rows: v.rows.iter().map(RowDto::from).collect(),
             total: v.total,
             last_event_id: v.last_event_id,
+            ehr: super::ehr::ListEhrDto::from(&v.ehr),
         }
     }
 }
@@ -372,6 +390,7 @@ pub fn view_spec(query: Option<&str>) -> ApiResult<ViewSpec> {
             "sort" => sort = Some(v.into_owned()),
             "filter" => filters.push(v.into_owned()),
             "q" => search = Some(v.into_owned()),
+            "refresh" => {}
             _ => {}
         }
     }
@@ -386,7 +405,8 @@ pub fn view_spec(query: Option<&str>) -> ApiResult<ViewSpec> {
     params(("teamId" = String, Path), ("listId" = String, Path),
         ("sort" = Option<String>, Query, description = "Column keys, comma-separated, `-` for descending, at most two: `name,-<columnId>`"),
         ("filter" = Option<Vec<String>>, Query, description = "Repeatable `<column>:<op>:<value>`; op is contains, is, checked, from or to"),
-        ("q" = Option<String>, Query, description = "Search the visible columns, name and MRN")),
+        ("q" = Option<String>, Query, description = "Search the visible columns, name and MRN"),
+        ("refresh" = Option<bool>, Query, description = "Re-read the EHR data of the list's EHR patients now instead of using what is in memory")),
     responses((status = 200, body = ListViewDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn get_list(
     State(state): State<AppState>,
@@ -395,13 +415,16 @@ pub async fn get_list(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<ListViewDto>> {
     let spec = view_spec(query.as_deref())?;
+    let refresh = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .any(|(k, v)| k == "refresh" && (v == "true" || v == "1"));
     let view = state
         .app
-        .get_list(
+        .get_list_with(
             &actor,
             parse_id("teamId", &team)?,
             parse_id("listId", &list)?,
             &spec,
+            refresh,
         )
         .await?;
     Ok(Json(ListViewDto::from(&view)))

@@ -4,6 +4,7 @@
 
 pub(crate) mod audit;
 pub mod dto;
+pub(crate) mod ehr;
 pub(crate) mod lists;
 mod patients;
 pub(crate) mod session;
@@ -39,6 +40,7 @@ use crate::AppState;
         (name = "lists", description = "A team's patient lists, their columns and live feed"),
         (name = "patients", description = "Patients on lists"),
         (name = "notes", description = "Notes on patients"),
+        (name = "ehr", description = "The team's EHR connection, searching it, and EHR links of patients"),
     )
 )]
 struct ApiDoc;
@@ -100,6 +102,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(patients::reorder_patients))
         .routes(routes!(patients::list_notes, patients::add_note))
         .routes(routes!(patients::update_note, patients::delete_note))
+        .routes(routes!(
+            ehr::get_ehr_connection,
+            ehr::set_ehr_connection,
+            ehr::delete_ehr_connection
+        ))
+        .routes(routes!(ehr::test_ehr_connection))
+        .routes(routes!(ehr::search_ehr))
+        .routes(routes!(ehr::link_patient, ehr::unlink_patient))
 }
 
 /// Parses a path id, naming the parameter when it is not one.

@@ -30,6 +30,10 @@ pub struct AddPatientRequest {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub fields: Map<String, Value>,
+    /// …or a patient of the team's EHR, by FHIR Patient id (the team's
+    /// patient for that record is reused when it has one).
+    #[serde(default)]
+    pub ehr_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,6 +57,10 @@ pub struct PatientDto {
     pub lists: Vec<ListDto>,
     /// Every team column, to show the patient's values by.
     pub columns: Vec<ColumnDto>,
+    /// For EHR patients: every EHR section as read.
+    pub ehr: Option<super::ehr::PatientEhrDto>,
+    #[schema(value_type = Object)]
+    pub cells: BTreeMap<String, super::ehr::EhrCellDto>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -175,6 +183,7 @@ pub async fn add_patient(
     let new = NewPatient {
         existing,
         fields: body.fields,
+        ehr_id: body.ehr_id,
     };
     let (row, same) = state
         .app
@@ -234,6 +243,8 @@ pub async fn get_patient(
         duplicate_mrn: d.duplicate_mrn,
         lists: d.lists.iter().map(ListDto::from).collect(),
         columns,
+        ehr: d.ehr.as_ref().map(super::ehr::PatientEhrDto::from),
+        cells: super::ehr::cells_dto(&d.cells),
     }))
 }
 

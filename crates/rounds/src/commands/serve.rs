@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 use super::open_app;
 use crate::config::{FileSettings, LogFormat, Serve, ServeArgs, StorageArgs};
 
-fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("ROUNDS_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -30,6 +30,7 @@ pub async fn run(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<Exit
 
     let app = open_app(storage, &file, settings.app.clone()).await?;
     tracing::info!(backend = app.backend().as_str(), "database ready");
+    super::install_secret_key(&app, storage, &file, &args.ehr).await?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -87,7 +88,8 @@ pub async fn run(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<Exit
 
 /// A future that completes on Ctrl-C or SIGTERM. The handlers are installed
 /// now, before the server says it is running, so no signal is missed.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+pub(crate) fn shutdown_signal(
+) -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -1,0 +1,1848 @@
+//! EHR mode: a team's connection to its FHIR server (owners set it; its
+//! secret is sealed at rest), searching the EHR, EHR patients on lists,
+//! and the in-memory cache their EHR data lives in.
+//!
+//! What the EHR says about a patient is never written to the database or
+//! the log: the database holds the server and Patient id; the data stays
+//! in [`EhrCache`], bounded in size and age, and is gone at restart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rounds_core::audit::Operation;
+use rounds_core::lists::{BuiltinColumn, EhrColumn};
+use rounds_core::validate::InvalidInput;
+use rounds_core::{ListId, PatientId, TeamId, Timestamp};
+use rounds_fhir::check::{CheckReport, Outcome as CheckOutcome};
+use rounds_fhir::model::VitalSign;
+use rounds_fhir::{
+    AuthConfig, BatchMode, ClientAuthMethod, ClientConfig, FhirClient, FhirError, JwtAlgorithm,
+    OutboundPolicy, PatientQuery, PatientSummary, Secret, SectionStatus,
+};
+use rounds_store::ehr::{EhrRef, StoredConnection};
+use serde_json::{json, Value};
+
+use crate::access::{Need, Subject};
+use crate::live::Change;
+use crate::secret_box::SecretBox;
+use crate::{Actor, App, AppError};
+
+/// Limits of EHR mode; the defaults suit a hospital network.
+#[derive(Debug, Clone)]
+pub struct EhrSettings {
+    /// A list re-reads a patient's EHR data older than this.
+    pub refresh_after: Duration,
+    /// EHR data is dropped from memory this long after it was read (it is
+    /// shown, with its age, while the EHR does not answer).
+    pub cache_ttl: Duration,
+    /// At most this many patients' EHR data in memory (oldest dropped).
+    pub cache_max_patients: usize,
+    /// How long a list waits for EHR data before it shows what it has
+    /// (the read goes on; the next look shows the rest).
+    pub list_wait: Duration,
+    /// After the EHR failed, wait this long before trying again.
+    pub retry_after_failure: Duration,
+    /// Whole-request limit for one FHIR request.
+    pub request_timeout: Duration,
+    /// Where connections may go.
+    pub outbound: Arc<OutboundPolicy>,
+    /// Extra CA certificates for hospital servers with a private CA.
+    pub extra_ca_file: Option<PathBuf>,
+}
+
+impl Default for EhrSettings {
+    fn default() -> Self {
+        Self {
+            refresh_after: Duration::from_secs(60),
+            cache_ttl: Duration::from_secs(300),
+            cache_max_patients: 5000,
+            list_wait: Duration::from_secs(5),
+            retry_after_failure: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(15),
+            outbound: Arc::new(OutboundPolicy::default()),
+            extra_ca_file: None,
+        }
+    }
+}
+
+/// How a connection authenticates, as an owner sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EhrAuthSpec {
+    None,
+    ClientCredentials {
+        client_id: String,
+        /// None keeps the saved secret.
+        client_secret: Option<String>,
+        /// `basic` or `post`.
+        method: Option<String>,
+        scope: Option<String>,
+        token_url: Option<String>,
+    },
+    BackendServices {
+        client_id: String,
+        scope: Option<String>,
+        token_url: Option<String>,
+        /// Make a new key pair (one is made when there is none).
+        new_key: bool,
+    },
+}
+
+/// A team's connection as an owner sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EhrConnectionSpec {
+    pub name: String,
+    pub base_url: String,
+    pub auth: EhrAuthSpec,
+    /// `auto`, `always` or `never`.
+    pub batch_mode: Option<String>,
+}
+
+/// The state of a team's EHR as the last reads found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthState {
+    /// Not read yet.
+    Unknown,
+    Ok,
+    /// Answering, but some reads failed.
+    Degraded,
+    /// Not answering.
+    Down,
+}
+
+impl HealthState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Ok => "ok",
+            Self::Degraded => "degraded",
+            Self::Down => "down",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Health {
+    pub state: HealthState,
+    pub message: Option<String>,
+    pub last_good_read: Option<Timestamp>,
+    /// Since when the EHR has been failing.
+    pub since: Option<Timestamp>,
+    last_attempt: Option<Instant>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            state: HealthState::Unknown,
+            message: None,
+            last_good_read: None,
+            since: None,
+            last_attempt: None,
+        }
+    }
+}
+
+/// What an owner sees of the connection (never the secret itself).
+#[derive(Debug, Clone)]
+pub struct OwnerView {
+    pub base_url: String,
+    pub auth_kind: String,
+    pub client_id: Option<String>,
+    pub method: Option<String>,
+    pub scope: Option<String>,
+    pub token_url: Option<String>,
+    pub has_secret: bool,
+    pub key_id: Option<String>,
+    pub public_jwks: Option<Value>,
+    pub batch_mode: String,
+    pub updated_at: Timestamp,
+    pub updated_by: Option<String>,
+}
+
+/// A team's connection as a member sees it; `owner` only for owners.
+#[derive(Debug, Clone)]
+pub struct EhrConnectionView {
+    pub connected: bool,
+    pub name: Option<String>,
+    pub health: Option<Health>,
+    pub owner: Option<OwnerView>,
+}
+
+/// What "Test connection" found.
+#[derive(Debug, Clone)]
+pub struct EhrTestReport {
+    pub ok: bool,
+    pub version: Option<String>,
+    pub fhir_version: Option<String>,
+    pub auth: String,
+    pub token_obtained: Option<bool>,
+    pub batch: bool,
+    pub resources: Vec<String>,
+    pub patient_search: bool,
+    pub checks: Vec<EhrCheck>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EhrCheck {
+    pub section: String,
+    pub title: String,
+    pub outcome: &'static str,
+    pub detail: String,
+}
+
+/// One match of an EHR search.
+#[derive(Debug, Clone)]
+pub struct EhrSearchHit {
+    pub ehr_id: String,
+    pub name: String,
+    pub mrn: Option<String>,
+    pub birth_date: Option<String>,
+    pub gender: Option<String>,
+    pub on_list: bool,
+    /// The team's patient with this EHR record, if it has one.
+    pub patient_id: Option<PatientId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EhrSearchResult {
+    pub total: Option<u64>,
+    pub hits: Vec<EhrSearchHit>,
+}
+
+/// Search criteria, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct EhrSearch {
+    pub name: Option<String>,
+    pub family: Option<String>,
+    pub given: Option<String>,
+    pub mrn: Option<String>,
+    pub birth_date: Option<String>,
+    pub gender: Option<String>,
+    pub id: Option<String>,
+    pub count: Option<u32>,
+}
+
+/// The state of one EHR-derived cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellState {
+    Ok,
+    Empty,
+    Missing,
+    Failed,
+    Pending,
+}
+
+impl CellState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Empty => "empty",
+            Self::Missing => "missing",
+            Self::Failed => "failed",
+            Self::Pending => "pending",
+        }
+    }
+}
+
+/// One EHR-derived cell of a row: its state, when its value was measured
+/// or recorded, when it was read, and why it is empty when it is.
+#[derive(Debug, Clone)]
+pub struct EhrCell {
+    pub state: CellState,
+    pub at: Option<String>,
+    pub fetched_at: Option<Timestamp>,
+    pub reason: Option<String>,
+    pub shown: Option<usize>,
+    pub total: Option<u64>,
+    /// For sorting and filtering: a number (vitals, age) …
+    pub number: Option<f64>,
+    /// … or the raw form (dates).
+    pub raw: Option<String>,
+}
+
+/// How an EHR patient's data stands on a row or page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EhrRowState {
+    Ok,
+    Pending,
+    Failed,
+    /// Added from another server than the team's connection now names.
+    OtherServer,
+}
+
+impl EhrRowState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+            Self::OtherServer => "otherServer",
+        }
+    }
+}
+
+/// An EHR patient's data for one row or page.
+#[derive(Debug, Clone)]
+pub struct EhrPatientData {
+    pub ehr_id: String,
+    pub state: EhrRowState,
+    pub fetched_at: Option<Timestamp>,
+    pub reason: Option<String>,
+    pub summary: Option<Arc<PatientSummary>>,
+}
+
+/// The EHR's state as a list shows it (the banner).
+#[derive(Debug, Clone)]
+pub struct ListEhrStatus {
+    pub connected: bool,
+    pub name: Option<String>,
+    pub health: Health,
+    /// Some cells are still being read: look again shortly.
+    pub pending: bool,
+}
+
+type CacheKey = (String, String);
+
+#[derive(Debug, Clone)]
+struct CacheEntry {
+    result: Result<Arc<PatientSummary>, String>,
+    fetched_at: Timestamp,
+    fetched: Instant,
+}
+
+/// EHR data in memory only: bounded in entries and age.
+#[derive(Debug, Default)]
+pub(crate) struct EhrCache {
+    entries: HashMap<CacheKey, CacheEntry>,
+}
+
+impl EhrCache {
+    fn get(&mut self, key: &CacheKey, ttl: Duration) -> Option<CacheEntry> {
+        let entry = self.entries.get(key)?;
+        if entry.fetched.elapsed() > ttl {
+            self.entries.remove(key);
+            return None;
+        }
+        Some(entry.clone())
+    }
+
+    fn put(&mut self, key: CacheKey, entry: CacheEntry, max: usize) {
+        self.entries.insert(key, entry);
+        if self.entries.len() > max {
+            let mut ages: Vec<(Instant, CacheKey)> = self
+                .entries
+                .iter()
+                .map(|(k, e)| (e.fetched, k.clone()))
+                .collect();
+            ages.sort_by_key(|(at, _)| *at);
+            let excess = self.entries.len() - max;
+            for (_, k) in ages.into_iter().take(excess) {
+                self.entries.remove(&k);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
+struct ClientSlot {
+    version: i64,
+    client: FhirClient,
+}
+
+/// Per-process EHR state: clients, health, cache.
+#[derive(Default)]
+pub(crate) struct EhrState {
+    settings: EhrSettings,
+    secret_box: std::sync::RwLock<Option<Arc<SecretBox>>>,
+    clients: tokio::sync::Mutex<HashMap<TeamId, ClientSlot>>,
+    health: Mutex<HashMap<TeamId, Health>>,
+    cache: Mutex<EhrCache>,
+    /// One read of a team's patients at a time; a second waits and then
+    /// finds the first one's results in the cache.
+    fetch_locks: Mutex<HashMap<TeamId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl EhrState {
+    pub(crate) fn new(settings: EhrSettings) -> Self {
+        Self {
+            settings,
+            ..Self::default()
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn trimmed(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+const NAME_MAX: usize = 100;
+const SECRET_KEY_CHECK: &str = "secret_key_check";
+
+fn secret_context(team: TeamId) -> String {
+    format!("ehr-connection:{team}")
+}
+
+fn fhir_message(e: &FhirError) -> String {
+    match e {
+        FhirError::Network { .. } => format!("the EHR could not be reached ({e})"),
+        FhirError::Timeout { .. } => format!("the EHR did not answer in time ({e})"),
+        FhirError::AuthRefused { .. } => format!(
+            "the EHR's authorization server refused Rounds' credentials ({e}); check the client id, secret or registered key"
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// Number text without needless decimals.
+fn num(v: f64) -> String {
+    rounds_core::lists::format_number((v * 10.0).round() / 10.0)
+}
+
+fn vital_text(v: &VitalSign, column: EhrColumn) -> (String, Option<f64>) {
+    let unit = v.measurement.unit.as_deref().unwrap_or("");
+    if column == EhrColumn::BloodPressure {
+        let part = |code: &str| {
+            v.components
+                .iter()
+                .find(|c| c.code == code)
+                .and_then(|c| c.value)
+        };
+        let (sys, dia) = (part("8480-6"), part("8462-4"));
+        let unit = v
+            .components
+            .iter()
+            .find_map(|c| c.unit.clone())
+            .unwrap_or_else(|| "mmHg".into());
+        return match (sys, dia) {
+            (Some(s), Some(d)) => (format!("{}/{} {unit}", num(s), num(d)), Some(s)),
+            (Some(s), None) => (format!("{}/– {unit}", num(s)), Some(s)),
+            _ => (String::new(), None),
+        };
+    }
+    match v.measurement.value {
+        Some(value) => (
+            format!("{} {unit}", num(value)).trim().to_owned(),
+            Some(value),
+        ),
+        None => (String::new(), None),
+    }
+}
+
+fn section_cell(status: &SectionStatus, fetched_at: Timestamp) -> EhrCell {
+    let mut cell = EhrCell {
+        state: CellState::Ok,
+        at: None,
+        fetched_at: Some(fetched_at),
+        reason: None,
+        shown: None,
+        total: None,
+        number: None,
+        raw: None,
+    };
+    match status {
+        SectionStatus::Missing { reason } => {
+            cell.state = CellState::Missing;
+            cell.reason = Some(reason.clone());
+        }
+        SectionStatus::Empty => {
+            cell.state = CellState::Empty;
+            cell.reason = Some("none recorded in the EHR".into());
+        }
+        SectionStatus::Complete => {}
+        SectionStatus::Partial { shown, total } => {
+            cell.shown = Some(*shown);
+            cell.total = Some(*total);
+        }
+        SectionStatus::Failed { reason, .. } => {
+            cell.state = CellState::Failed;
+            cell.reason = Some(format!("the EHR read failed: {reason}"));
+        }
+    }
+    cell
+}
+
+fn joined(items: impl Iterator<Item = String>, total: Option<u64>) -> String {
+    let items: Vec<String> = items.filter(|s| !s.is_empty()).collect();
+    let shown = items.len();
+    let mut text = items.into_iter().take(3).collect::<Vec<_>>().join("; ");
+    let all = total.map_or(shown as u64, |t| t.max(shown as u64));
+    if all > 3 {
+        text.push_str(&format!(" (+{})", all - 3));
+    }
+    text
+}
+
+/// The text and cell of one EHR-derived column for a read summary.
+pub(crate) fn ehr_column_value(
+    s: &PatientSummary,
+    column: EhrColumn,
+    fetched_at: Timestamp,
+) -> (String, EhrCell) {
+    use EhrColumn as C;
+    match column {
+        C::EncounterStatus | C::EncounterType | C::EncounterStart => {
+            let mut cell = section_cell(&s.encounter.status, fetched_at);
+            let Some(e) = s.encounter.items.first() else {
+                return (String::new(), cell);
+            };
+            cell.at = e.start.clone();
+            let text = match column {
+                C::EncounterStatus => e.status.clone(),
+                C::EncounterType => e.kind.clone(),
+                _ => e.start.clone(),
+            }
+            .unwrap_or_default();
+            if column == C::EncounterStart {
+                cell.raw = e.start.clone();
+            }
+            if text.is_empty() && cell.state == CellState::Ok {
+                cell.state = CellState::Empty;
+                cell.reason = Some("the last encounter does not say".into());
+            }
+            (text, cell)
+        }
+        C::Conditions => {
+            let cell = section_cell(&s.conditions.status, fetched_at);
+            let total = cell.total;
+            let text = joined(
+                s.conditions.items.iter().filter_map(|c| c.display.clone()),
+                total,
+            );
+            let mut cell = cell;
+            cell.at = s
+                .conditions
+                .items
+                .iter()
+                .filter_map(|c| c.recorded.clone())
+                .max();
+            (text, cell)
+        }
+        C::Allergies => {
+            let mut cell = section_cell(&s.allergies.status, fetched_at);
+            let total = cell.total;
+            let text = joined(
+                s.allergies.items.iter().filter_map(|a| a.substance.clone()),
+                total,
+            );
+            cell.at = s
+                .allergies
+                .items
+                .iter()
+                .filter_map(|a| a.recorded.clone())
+                .max();
+            (text, cell)
+        }
+        C::Medications => {
+            let mut cell = section_cell(&s.medications.status, fetched_at);
+            let total = cell.total;
+            let text = joined(
+                s.medications
+                    .items
+                    .iter()
+                    .filter_map(|m| m.medication.clone()),
+                total,
+            );
+            cell.at = s
+                .medications
+                .items
+                .iter()
+                .filter_map(|m| m.written.clone())
+                .max();
+            (text, cell)
+        }
+        C::Coverage => {
+            let mut cell = section_cell(&s.coverage.status, fetched_at);
+            let total = cell.total;
+            let text = joined(
+                s.coverage.items.iter().filter_map(|c| {
+                    match (c.payor.clone(), c.plan.clone().or_else(|| c.group.clone())) {
+                        (Some(p), Some(plan)) => Some(format!("{p} – {plan}")),
+                        (p, plan) => p.or(plan),
+                    }
+                }),
+                total,
+            );
+            cell.at = s
+                .coverage
+                .items
+                .iter()
+                .filter_map(|c| c.period_start.clone())
+                .max();
+            (text, cell)
+        }
+        C::Gp => {
+            let mut cell = section_cell(&SectionStatus::Complete, fetched_at);
+            let text = s.patient.general_practitioner.clone().unwrap_or_default();
+            if text.is_empty() {
+                cell.state = CellState::Empty;
+                cell.reason = Some("the EHR names no GP".into());
+            }
+            (text, cell)
+        }
+        vital => {
+            let mut cell = section_cell(&s.vitals.status, fetched_at);
+            let found = s
+                .vitals
+                .items
+                .iter()
+                .find(|v| vital.loinc().contains(&v.measurement.code.as_str()));
+            match found {
+                Some(v) => {
+                    let (text, number) = vital_text(v, vital);
+                    cell.at = v.effective.clone();
+                    cell.number = number;
+                    cell.raw = number.map(num);
+                    cell.total = None;
+                    cell.shown = None;
+                    (text, cell)
+                }
+                None => {
+                    if matches!(cell.state, CellState::Ok) {
+                        cell.state = CellState::Empty;
+                        cell.reason = Some(match (cell.shown, cell.total) {
+                            (Some(shown), Some(total)) => format!(
+                                "no {} among the {shown} latest vital signs read ({total} in the EHR)",
+                                vital.label()
+                            ),
+                            _ => format!("no {} recorded in the EHR", vital.label()),
+                        });
+                    }
+                    cell.shown = None;
+                    cell.total = None;
+                    (String::new(), cell)
+                }
+            }
+        }
+    }
+}
+
+/// The text and cell of a built-in column for an EHR patient.
+pub(crate) fn ehr_builtin_value(
+    s: &PatientSummary,
+    column: BuiltinColumn,
+    fetched_at: Timestamp,
+) -> Option<(String, EhrCell)> {
+    let mut cell = section_cell(&SectionStatus::Complete, fetched_at);
+    let p = &s.patient;
+    let text = match column {
+        BuiltinColumn::Name => {
+            let family = p.family.clone().unwrap_or_default().to_uppercase();
+            let given = p.given.join(" ");
+            match (family.is_empty(), given.is_empty()) {
+                (false, false) => format!("{family}, {given}"),
+                (false, true) => family,
+                (true, false) => given,
+                _ => p.name_text.clone().unwrap_or_default(),
+            }
+        }
+        BuiltinColumn::Mrn => p.mrn.clone().unwrap_or_default(),
+        BuiltinColumn::AgeSex => {
+            cell.number = s.age.map(f64::from);
+            let sex = match p.gender.as_deref() {
+                Some("female") => "F",
+                Some("male") => "M",
+                Some("other") => "X",
+                Some("unknown") => "?",
+                _ => "",
+            };
+            format!("{} {sex}", s.age.map(|a| a.to_string()).unwrap_or_default())
+                .trim()
+                .to_owned()
+        }
+        BuiltinColumn::BirthDate => {
+            cell.raw = p.birth_date.clone();
+            p.birth_date.clone().unwrap_or_default()
+        }
+        BuiltinColumn::Location => {
+            let mut c = section_cell(&s.encounter.status, fetched_at);
+            c.at = s.encounter.items.first().and_then(|e| e.start.clone());
+            cell = c;
+            s.location.clone().unwrap_or_default()
+        }
+        BuiltinColumn::Added => return None,
+    };
+    if text.is_empty() && cell.state == CellState::Ok {
+        cell.state = CellState::Empty;
+        cell.reason = Some("not in the EHR record".into());
+    }
+    Some((text, cell))
+}
+
+/// A cell for a patient whose EHR data could not be had.
+pub(crate) fn unavailable_cell(state: CellState, reason: &str) -> EhrCell {
+    EhrCell {
+        state,
+        at: None,
+        fetched_at: None,
+        reason: Some(reason.to_owned()),
+        shown: None,
+        total: None,
+        number: None,
+        raw: None,
+    }
+}
+
+impl App {
+    fn ehr_settings(&self) -> &EhrSettings {
+        &self.ehr.settings
+    }
+
+    /// The fingerprint of the key this database's secrets were sealed
+    /// with, if any were ever sealed.
+    pub async fn secret_key_check(&self) -> Result<Option<String>, AppError> {
+        let mut conn = self.db.read().await?;
+        Ok(rounds_store::site::get(&mut conn, SECRET_KEY_CHECK).await?)
+    }
+
+    /// Installs the key that seals connection secrets. Refuses a key other
+    /// than the one the database's secrets were sealed with.
+    pub async fn install_secret_key(&self, key: SecretBox) -> Result<(), AppError> {
+        let fingerprint = key.fingerprint();
+        let mut tx = self.db.write().await?;
+        rounds_store::site::set_once(tx.conn(), SECRET_KEY_CHECK, &fingerprint, Timestamp::now())
+            .await?;
+        let recorded = rounds_store::site::get(tx.conn(), SECRET_KEY_CHECK).await?;
+        tx.commit().await?;
+        if recorded.as_deref() != Some(fingerprint.as_str()) {
+            return Err(AppError::Internal(format!(
+                "this database's EHR connection secrets were sealed with another secret key (fingerprint {}), not the one given (fingerprint {fingerprint}); give Rounds the original key (ROUNDS_SECRET_KEY or the key file)",
+                recorded.unwrap_or_default()
+            )));
+        }
+        let mut slot = self
+            .ehr
+            .secret_box
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Some(Arc::new(key));
+        Ok(())
+    }
+
+    fn secret_box(&self) -> Result<Arc<SecretBox>, AppError> {
+        self.ehr
+            .secret_box
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| {
+                AppError::Internal("no secret key installed for EHR connection secrets".into())
+            })
+    }
+
+    fn health_of(&self, team: TeamId) -> Health {
+        lock(&self.ehr.health)
+            .get(&team)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn note_health(&self, team: TeamId, ok: usize, failed: usize, message: Option<String>) {
+        let mut all = lock(&self.ehr.health);
+        let h = all.entry(team).or_default();
+        h.last_attempt = Some(Instant::now());
+        let now = Timestamp::now();
+        if ok > 0 {
+            h.last_good_read = Some(now);
+        }
+        if failed == 0 {
+            h.state = HealthState::Ok;
+            h.message = None;
+            h.since = None;
+        } else {
+            let state = if ok == 0 {
+                HealthState::Down
+            } else {
+                HealthState::Degraded
+            };
+            if h.state != state || h.since.is_none() {
+                h.since = Some(now);
+            }
+            h.state = state;
+            h.message = message;
+        }
+    }
+
+    fn forget_connection(&self, team: TeamId) {
+        lock(&self.ehr.health).remove(&team);
+        lock(&self.ehr.cache).clear();
+    }
+
+    /// Drops every patient's EHR data from memory (a benchmark's cold start).
+    pub fn clear_ehr_cache(&self) {
+        lock(&self.ehr.cache).clear();
+    }
+
+    async fn stored_connection(&self, team: TeamId) -> Result<Option<StoredConnection>, AppError> {
+        let mut conn = self.db.read().await?;
+        Ok(rounds_store::ehr::connection(&mut conn, team).await?)
+    }
+
+    /// The client settings of a stored connection, its secret opened.
+    fn client_config(&self, c: &StoredConnection) -> Result<ClientConfig, AppError> {
+        let s = self.ehr_settings();
+        let mut config = ClientConfig::new(&c.base_url)
+            .map_err(|e| InvalidInput::new("baseUrl", e.to_string()))?;
+        config.request_timeout = s.request_timeout;
+        config.extra_ca_file = s.extra_ca_file.clone();
+        config.outbound = s.outbound.clone();
+        config.batch_mode = match c.batch_mode.as_str() {
+            "always" => BatchMode::Always,
+            "never" => BatchMode::Never,
+            _ => BatchMode::Auto,
+        };
+        let token_url = c
+            .token_url
+            .as_deref()
+            .map(url::Url::parse)
+            .transpose()
+            .map_err(|e| InvalidInput::new("auth.tokenUrl", e.to_string()))?;
+        let secret = || -> Result<Secret, AppError> {
+            let sealed = c.secret_sealed.as_deref().ok_or_else(|| {
+                InvalidInput::new("auth", "the connection has no saved secret: set it again")
+            })?;
+            let plain = self
+                .secret_box()?
+                .open(sealed, &secret_context(c.team_id))
+                .map_err(|e| {
+                    AppError::Internal(format!("cannot open the connection secret: {e}"))
+                })?;
+            let text = String::from_utf8(plain)
+                .map_err(|_| AppError::Internal("the connection secret is not text".into()))?;
+            Ok(Secret::new(text))
+        };
+        config.auth = match c.auth_kind.as_str() {
+            "clientCredentials" => AuthConfig::ClientCredentials {
+                client_id: c.client_id.clone().unwrap_or_default(),
+                client_secret: secret()?,
+                method: if c.auth_method.as_deref() == Some("post") {
+                    ClientAuthMethod::ClientSecretPost
+                } else {
+                    ClientAuthMethod::ClientSecretBasic
+                },
+                scope: c.scope.clone(),
+                token_url,
+            },
+            "backendServices" => AuthConfig::BackendServices {
+                client_id: c.client_id.clone().unwrap_or_default(),
+                private_key_pem: secret()?,
+                algorithm: JwtAlgorithm::Es384,
+                key_id: c.key_id.clone(),
+                scope: c.scope.clone(),
+                token_url,
+            },
+            _ => AuthConfig::None,
+        };
+        Ok(config)
+    }
+
+    /// The team's FHIR client, connecting (reading `metadata`) when needed.
+    async fn client_for(&self, c: &StoredConnection) -> Result<FhirClient, String> {
+        let mut clients = self.ehr.clients.lock().await;
+        if let Some(slot) = clients.get(&c.team_id) {
+            if slot.version == c.version {
+                return Ok(slot.client.clone());
+            }
+        }
+        let health = self.health_of(c.team_id);
+        if health.state == HealthState::Down {
+            if let Some(at) = health.last_attempt {
+                if at.elapsed() < self.ehr_settings().retry_after_failure {
+                    return Err(health
+                        .message
+                        .unwrap_or_else(|| "the EHR is not answering".into()));
+                }
+            }
+        }
+        let config = self.client_config(c).map_err(|e| e.to_string())?;
+        match FhirClient::connect(config).await {
+            Ok(client) => {
+                clients.insert(
+                    c.team_id,
+                    ClientSlot {
+                        version: c.version,
+                        client: client.clone(),
+                    },
+                );
+                Ok(client)
+            }
+            Err(e) => {
+                let message = fhir_message(&e);
+                tracing::warn!(team = %c.team_id, error = %e, "EHR connection failed");
+                self.note_health(c.team_id, 0, 1, Some(message.clone()));
+                Err(message)
+            }
+        }
+    }
+
+    // ---- the connection ------------------------------------------------
+
+    /// The team's connection: its name and health for members, the
+    /// settings (never the secret) for owners.
+    pub async fn ehr_connection(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+    ) -> Result<EhrConnectionView, AppError> {
+        let role = self
+            .team_access(actor, team, Need::Member, "getEhrConnection")
+            .await?;
+        let Some(c) = self.stored_connection(team).await? else {
+            return Ok(EhrConnectionView {
+                connected: false,
+                name: None,
+                health: None,
+                owner: None,
+            });
+        };
+        let owner = if role == rounds_core::model::TeamRole::Owner {
+            let updated_by = match c.updated_by {
+                Some(u) => {
+                    let mut conn = self.db.read().await?;
+                    rounds_store::users::by_id(&mut conn, u)
+                        .await?
+                        .map(|u| u.display_name)
+                }
+                None => None,
+            };
+            Some(OwnerView {
+                base_url: c.base_url.clone(),
+                auth_kind: c.auth_kind.clone(),
+                client_id: c.client_id.clone(),
+                method: c.auth_method.clone(),
+                scope: c.scope.clone(),
+                token_url: c.token_url.clone(),
+                has_secret: c.secret_sealed.is_some(),
+                key_id: c.key_id.clone(),
+                public_jwks: c
+                    .public_jwk
+                    .as_deref()
+                    .and_then(|j| serde_json::from_str::<Value>(j).ok())
+                    .map(|jwk| json!({ "keys": [jwk] })),
+                batch_mode: c.batch_mode.clone(),
+                updated_at: c.updated_at,
+                updated_by,
+            })
+        } else {
+            None
+        };
+        Ok(EhrConnectionView {
+            connected: true,
+            name: Some(c.name.clone()),
+            health: Some(self.health_of(team)),
+            owner,
+        })
+    }
+
+    /// Checks a spec and makes the row to store, merging the saved secret
+    /// and key when the spec keeps them.
+    fn connection_row(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        spec: &EhrConnectionSpec,
+        saved: Option<&StoredConnection>,
+    ) -> Result<(StoredConnection, bool), AppError> {
+        let name = spec.name.trim();
+        if name.is_empty() || name.chars().count() > NAME_MAX {
+            return Err(InvalidInput::new(
+                "name",
+                "give the connection a name of 1 to 100 characters",
+            )
+            .into());
+        }
+        let base = rounds_fhir::parse_base_url(&spec.base_url)
+            .map_err(|e| InvalidInput::new("baseUrl", fhir_config_text(&e)))?;
+        self.ehr_settings()
+            .outbound
+            .check_url(&base)
+            .map_err(|e| InvalidInput::new("baseUrl", fhir_config_text(&e)))?;
+        let batch_mode = match spec.batch_mode.as_deref().map(str::trim) {
+            None | Some("") | Some("auto") => "auto",
+            Some("always") => "always",
+            Some("never") => "never",
+            Some(other) => {
+                return Err(InvalidInput::new(
+                    "batchMode",
+                    format!("{other:?} is not one of auto, always, never"),
+                )
+                .into())
+            }
+        };
+        let check_token_url = |t: &Option<String>| -> Result<Option<String>, AppError> {
+            match trimmed(t) {
+                None => Ok(None),
+                Some(t) => {
+                    let url = rounds_fhir::parse_base_url(&t)
+                        .map_err(|e| InvalidInput::new("auth.tokenUrl", fhir_config_text(&e)))?;
+                    self.ehr_settings()
+                        .outbound
+                        .check_url(&url)
+                        .map_err(|e| InvalidInput::new("auth.tokenUrl", fhir_config_text(&e)))?;
+                    Ok(Some(url.to_string()))
+                }
+            }
+        };
+        let boxed = self.secret_box()?;
+        let context = secret_context(team);
+        let mut row = StoredConnection {
+            team_id: team,
+            name: name.to_owned(),
+            base_url: base.to_string(),
+            auth_kind: "none".into(),
+            client_id: None,
+            auth_method: None,
+            scope: None,
+            token_url: None,
+            secret_sealed: None,
+            key_id: None,
+            public_jwk: None,
+            batch_mode: batch_mode.into(),
+            version: saved.map_or(1, |s| s.version + 1),
+            updated_at: Timestamp::now(),
+            updated_by: Some(actor.user.id),
+        };
+        let mut new_key = false;
+        match &spec.auth {
+            EhrAuthSpec::None => {}
+            EhrAuthSpec::ClientCredentials {
+                client_id,
+                client_secret,
+                method,
+                scope,
+                token_url,
+            } => {
+                row.auth_kind = "clientCredentials".into();
+                row.client_id = Some(trimmed(&Some(client_id.clone())).ok_or_else(|| {
+                    InvalidInput::new(
+                        "auth.clientId",
+                        "give the client id registered with the EHR",
+                    )
+                })?);
+                row.auth_method = Some(match method.as_deref().map(str::trim) {
+                    None | Some("") | Some("basic") => "basic".into(),
+                    Some("post") => "post".into(),
+                    Some(other) => {
+                        return Err(InvalidInput::new(
+                            "auth.method",
+                            format!("{other:?} is not one of basic, post"),
+                        )
+                        .into())
+                    }
+                });
+                row.scope = trimmed(scope);
+                row.token_url = check_token_url(token_url)?;
+                row.secret_sealed = match client_secret.as_deref().filter(|s| !s.is_empty()) {
+                    Some(secret) => {
+                        Some(boxed.seal(secret.as_bytes(), &context).map_err(|e| {
+                            AppError::Internal(format!("cannot seal the secret: {e}"))
+                        })?)
+                    }
+                    None => match saved {
+                        Some(s) if s.auth_kind == "clientCredentials" => s.secret_sealed.clone(),
+                        _ => None,
+                    },
+                };
+                if row.secret_sealed.is_none() {
+                    return Err(InvalidInput::new(
+                        "auth.clientSecret",
+                        "give the client secret registered with the EHR",
+                    )
+                    .into());
+                }
+            }
+            EhrAuthSpec::BackendServices {
+                client_id,
+                scope,
+                token_url,
+                new_key: rotate,
+            } => {
+                row.auth_kind = "backendServices".into();
+                row.client_id = Some(trimmed(&Some(client_id.clone())).ok_or_else(|| {
+                    InvalidInput::new(
+                        "auth.clientId",
+                        "give the client id registered with the EHR",
+                    )
+                })?);
+                row.scope = trimmed(scope);
+                row.token_url = check_token_url(token_url)?;
+                let keep = saved.filter(|s| {
+                    !rotate && s.auth_kind == "backendServices" && s.secret_sealed.is_some()
+                });
+                match keep {
+                    Some(s) => {
+                        row.secret_sealed = s.secret_sealed.clone();
+                        row.key_id = s.key_id.clone();
+                        row.public_jwk = s.public_jwk.clone();
+                    }
+                    None => {
+                        let key = crate::smart_keys::generate_es384().map_err(|e| {
+                            AppError::Internal(format!("cannot make a key pair: {e}"))
+                        })?;
+                        row.secret_sealed = Some(
+                            boxed
+                                .seal(key.private_key_pem.as_bytes(), &context)
+                                .map_err(|e| {
+                                    AppError::Internal(format!("cannot seal the key: {e}"))
+                                })?,
+                        );
+                        row.key_id = Some(key.kid.clone());
+                        row.public_jwk = Some(key.public_jwk.to_string());
+                        new_key = true;
+                    }
+                }
+            }
+        }
+        Ok((row, new_key))
+    }
+
+    /// Sets or changes the team's connection (owners only); recorded as
+    /// EHRConnectionSet.
+    pub async fn set_ehr_connection(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        spec: &EhrConnectionSpec,
+    ) -> Result<EhrConnectionView, AppError> {
+        self.team_access(actor, team, Need::Owner, "setEhrConnection")
+            .await?;
+        let mut tx = self.db.write().await?;
+        let saved = rounds_store::ehr::connection(tx.conn(), team).await?;
+        let (row, new_key) = self.connection_row(actor, team, spec, saved.as_ref())?;
+        rounds_store::ehr::put_connection(tx.conn(), &row).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::EhrConnectionSet,
+            Subject::team(team),
+            json!({
+                "action": if saved.is_some() { "changed" } else { "set" },
+                "name": row.name,
+                "baseUrl": row.base_url,
+                "auth": row.auth_kind,
+                "clientId": row.client_id,
+                "newKey": new_key,
+                "keyId": row.key_id,
+                "secretChanged": saved.as_ref().map_or(row.secret_sealed.is_some(), |s| s.secret_sealed != row.secret_sealed),
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        self.ehr.clients.lock().await.remove(&team);
+        self.forget_connection(team);
+        self.ehr_connection(actor, team).await
+    }
+
+    /// Removes the team's connection (owners only); its EHR patients stay
+    /// on their lists with what the team typed. Recorded as EHRConnectionSet.
+    pub async fn delete_ehr_connection(&self, actor: &Actor, team: TeamId) -> Result<(), AppError> {
+        self.team_access(actor, team, Need::Owner, "deleteEhrConnection")
+            .await?;
+        let mut tx = self.db.write().await?;
+        let Some(saved) = rounds_store::ehr::connection(tx.conn(), team).await? else {
+            return Err(AppError::NotFound {
+                what: "EHR connection",
+            });
+        };
+        rounds_store::ehr::delete_connection(tx.conn(), team).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::EhrConnectionSet,
+            Subject::team(team),
+            json!({ "action": "removed", "name": saved.name, "baseUrl": saved.base_url }),
+        )
+        .await?;
+        tx.commit().await?;
+        self.ehr.clients.lock().await.remove(&team);
+        self.forget_connection(team);
+        Ok(())
+    }
+
+    /// "Test connection" (owners only): the saved connection, or `spec`
+    /// (not saved; its omitted secrets taken from the saved one).
+    pub async fn test_ehr_connection(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        spec: Option<&EhrConnectionSpec>,
+    ) -> Result<EhrTestReport, AppError> {
+        self.team_access(actor, team, Need::Owner, "testEhrConnection")
+            .await?;
+        let saved = self.stored_connection(team).await?;
+        let row = match (spec, &saved) {
+            (Some(spec), saved) => self.connection_row(actor, team, spec, saved.as_ref())?.0,
+            (None, Some(saved)) => saved.clone(),
+            (None, None) => {
+                return Err(InvalidInput::new(
+                    "baseUrl",
+                    "the team has no EHR connection yet: give one to test",
+                )
+                .into())
+            }
+        };
+        let config = self.client_config(&row)?;
+        let auth = config.auth.method_name().to_owned();
+        let has_auth = !matches!(config.auth, AuthConfig::None);
+        let report: CheckReport = rounds_fhir::check::check(config.clone(), None).await;
+        let checks: Vec<EhrCheck> = report
+            .items
+            .iter()
+            .map(|i| EhrCheck {
+                section: i.section.to_owned(),
+                title: i.requirement.clone(),
+                outcome: match i.outcome {
+                    CheckOutcome::Pass => "pass",
+                    CheckOutcome::Fail => "fail",
+                    CheckOutcome::NotOffered => "notOffered",
+                },
+                detail: i.reason.clone(),
+            })
+            .collect();
+        let mut out = EhrTestReport {
+            ok: !report.mandatory_failed(),
+            version: report.version.map(|v| v.to_string()),
+            fhir_version: None,
+            auth,
+            token_obtained: None,
+            batch: false,
+            resources: Vec::new(),
+            patient_search: report.items.iter().any(|i| {
+                i.mandatory
+                    && i.requirement.starts_with("Patient search")
+                    && i.outcome == CheckOutcome::Pass
+            }),
+            checks,
+            error: None,
+        };
+        match FhirClient::connect(config).await {
+            Ok(client) => {
+                let caps = client.capabilities();
+                out.fhir_version = Some(caps.fhir_version.clone());
+                out.batch = caps.batch;
+                out.resources = caps.resources.keys().cloned().collect();
+                out.resources.sort();
+                if has_auth {
+                    out.token_obtained = Some(report.items.iter().any(|i| {
+                        i.requirement.starts_with("authentication: a token")
+                            && i.outcome == CheckOutcome::Pass
+                    }));
+                }
+            }
+            Err(e) => {
+                out.ok = false;
+                out.error = Some(fhir_message(&e));
+            }
+        }
+        if out.error.is_none() && !out.ok {
+            out.error = report
+                .items
+                .iter()
+                .find(|i| i.mandatory && i.outcome == CheckOutcome::Fail)
+                .map(|i| format!("{}: {}", i.requirement, i.reason));
+        }
+        Ok(out)
+    }
+
+    // ---- searching and adding -------------------------------------------
+
+    async fn connected(&self, team: TeamId) -> Result<(StoredConnection, FhirClient), AppError> {
+        let Some(c) = self.stored_connection(team).await? else {
+            return Err(AppError::Conflict {
+                message:
+                    "the team has no EHR connection: a team owner sets one on the team's EHR page"
+                        .into(),
+            });
+        };
+        let client = self
+            .client_for(&c)
+            .await
+            .map_err(|message| AppError::EhrUnavailable { message })?;
+        Ok((c, client))
+    }
+
+    /// Searches the team's EHR from a list; recorded as PatientSearch with
+    /// the query.
+    pub async fn search_ehr(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list: ListId,
+        search: &EhrSearch,
+    ) -> Result<EhrSearchResult, AppError> {
+        self.team_access(actor, team, Need::Member, "searchEhr")
+            .await?;
+        {
+            let mut conn = self.db.read().await?;
+            self.list_in_team(&mut conn, team, list).await?;
+        }
+        let query = PatientQuery {
+            id: trimmed(&search.id),
+            family: trimmed(&search.family),
+            given: trimmed(&search.given),
+            name: trimmed(&search.name),
+            birthdate: trimmed(&search.birth_date),
+            gender: trimmed(&search.gender),
+            identifier: trimmed(&search.mrn),
+            count: Some(search.count.unwrap_or(20).clamp(1, 50)),
+        };
+        if query.id.is_none()
+            && query.family.is_none()
+            && query.given.is_none()
+            && query.name.is_none()
+            && query.birthdate.is_none()
+            && query.gender.is_none()
+            && query.identifier.is_none()
+        {
+            return Err(InvalidInput::new(
+                "name",
+                "give at least one of name, family, given, MRN, birth date, gender or id",
+            )
+            .into());
+        }
+        if let Some(b) = &query.birthdate {
+            if time::Date::parse(b, time::macros::format_description!("[year]-[month]-[day]"))
+                .is_err()
+            {
+                return Err(InvalidInput::new("birthDate", "give the date as YYYY-MM-DD").into());
+            }
+        }
+        if let Some(g) = &query.gender {
+            if !matches!(g.as_str(), "female" | "male" | "other" | "unknown") {
+                return Err(InvalidInput::new(
+                    "gender",
+                    format!("{g:?} is not one of female, male, other, unknown"),
+                )
+                .into());
+            }
+        }
+        if let Some(id) = &query.id {
+            rounds_fhir::check_id(id).map_err(|e| InvalidInput::new("id", fhir_config_text(&e)))?;
+        }
+        let (c, client) = self.connected(team).await?;
+        let found = client.search_patients(&query).await;
+        let mut entry = self.entry_for(
+            actor,
+            Operation::PatientSearch,
+            match &found {
+                Ok(_) => rounds_core::audit::Outcome::Success,
+                Err(_) => rounds_core::audit::Outcome::Refused("the EHR search failed".into()),
+            },
+        );
+        entry.team_id = Some(team);
+        entry.list_id = Some(list.to_string());
+        entry.detail = json!({
+            "source": "ehr",
+            "server": c.base_url,
+            "query": {
+                "name": query.name, "family": query.family, "given": query.given,
+                "mrn": query.identifier, "birthDate": query.birthdate,
+                "gender": query.gender, "id": query.id,
+            },
+            "results": found.as_ref().map(|f| f.patients.len()).ok(),
+            "total": found.as_ref().ok().and_then(|f| f.total),
+        });
+        self.record(entry).await?;
+        let found = found.map_err(|e| AppError::EhrUnavailable {
+            message: fhir_message(&e),
+        })?;
+        let mut conn = self.db.read().await?;
+        let refs = rounds_store::ehr::refs_of_team(&mut conn, team).await?;
+        let on_list: std::collections::HashSet<PatientId> =
+            rounds_store::patients::entries(&mut conn, list)
+                .await?
+                .into_iter()
+                .map(|e| e.patient_id)
+                .collect();
+        drop(conn);
+        let by_ehr: HashMap<&str, PatientId> = refs
+            .iter()
+            .filter(|(_, r)| r.server == c.base_url)
+            .map(|(p, r)| (r.id.as_str(), *p))
+            .collect();
+        let hits = found
+            .patients
+            .iter()
+            .map(|p| {
+                let patient_id = by_ehr.get(p.id.as_str()).copied();
+                EhrSearchHit {
+                    ehr_id: p.id.clone(),
+                    name: p.display_name(),
+                    mrn: p.mrn.clone(),
+                    birth_date: p.birth_date.clone(),
+                    gender: p.gender.clone(),
+                    on_list: patient_id.is_some_and(|id| on_list.contains(&id)),
+                    patient_id,
+                }
+            })
+            .collect();
+        Ok(EhrSearchResult {
+            total: found.total,
+            hits,
+        })
+    }
+
+    /// Checks that the team's EHR has this patient; returns the reference.
+    pub(crate) async fn ehr_ref_for(
+        &self,
+        team: TeamId,
+        ehr_id: &str,
+        field: &'static str,
+    ) -> Result<EhrRef, AppError> {
+        let id = rounds_fhir::check_id(ehr_id.trim())
+            .map_err(|e| InvalidInput::new(field, fhir_config_text(&e)))?
+            .to_owned();
+        let (c, client) = self.connected(team).await?;
+        match client.read_patient(&id).await {
+            Ok(_) => Ok(EhrRef {
+                server: c.base_url,
+                id,
+            }),
+            Err(FhirError::Status {
+                status: 404 | 410, ..
+            }) => {
+                Err(InvalidInput::new(field, format!("the team's EHR has no patient {id}")).into())
+            }
+            Err(e) => Err(AppError::EhrUnavailable {
+                message: fhir_message(&e),
+            }),
+        }
+    }
+
+    /// Links a manual patient to its EHR record, keeping what the team
+    /// typed and wrote; recorded as PatientDetailsEdit.
+    pub async fn link_patient(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        patient: PatientId,
+        ehr_id: &str,
+    ) -> Result<(), AppError> {
+        self.team_access(actor, team, Need::Member, "linkPatient")
+            .await?;
+        {
+            let mut conn = self.db.read().await?;
+            self.patient_in_team(&mut conn, team, patient).await?;
+        }
+        let r = self.ehr_ref_for(team, ehr_id, "ehrId").await?;
+        let mut tx = self.db.write().await?;
+        self.patient_in_team(tx.conn(), team, patient).await?;
+        if let Some(existing) = rounds_store::ehr::ref_of(tx.conn(), patient).await? {
+            if existing == r {
+                return Ok(());
+            }
+            return Err(AppError::Conflict {
+                message: format!(
+                    "the patient is already linked to EHR patient {}: unlink first",
+                    existing.id
+                ),
+            });
+        }
+        if let Some(other) = rounds_store::ehr::patient_with_ref(tx.conn(), team, &r).await? {
+            return Err(AppError::Duplicate {
+                field: "ehrId",
+                message: format!("another patient of the team ({other}) is this EHR patient"),
+            });
+        }
+        rounds_store::ehr::set_ref(tx.conn(), patient, Some(&r)).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::PatientDetailsEdit,
+            Subject::patient(team, patient),
+            json!({ "ehrLink": { "server": r.server, "id": r.id } }),
+        )
+        .await?;
+        let lists = rounds_store::patients::lists_of(tx.conn(), patient).await?;
+        self.announce(
+            &mut tx,
+            team,
+            &lists,
+            &Change::PatientUpdated {
+                patient_id: patient,
+                fields: json!({ "ehrId": r.id }),
+            },
+            actor,
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(())
+    }
+
+    /// Unlinks a patient from its EHR record; the team's data stays.
+    pub async fn unlink_patient(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        patient: PatientId,
+    ) -> Result<(), AppError> {
+        self.team_access(actor, team, Need::Member, "unlinkPatient")
+            .await?;
+        let mut tx = self.db.write().await?;
+        self.patient_in_team(tx.conn(), team, patient).await?;
+        let Some(existing) = rounds_store::ehr::ref_of(tx.conn(), patient).await? else {
+            return Err(AppError::Conflict {
+                message: "the patient is not linked to an EHR record".into(),
+            });
+        };
+        rounds_store::ehr::set_ref(tx.conn(), patient, None).await?;
+        self.audit_done(
+            &mut tx,
+            actor,
+            Operation::PatientDetailsEdit,
+            Subject::patient(team, patient),
+            json!({ "ehrUnlink": { "server": existing.server, "id": existing.id } }),
+        )
+        .await?;
+        let lists = rounds_store::patients::lists_of(tx.conn(), patient).await?;
+        self.announce(
+            &mut tx,
+            team,
+            &lists,
+            &Change::PatientUpdated {
+                patient_id: patient,
+                fields: json!({ "ehrId": null }),
+            },
+            actor,
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(())
+    }
+
+    // ---- reading EHR data for lists and pages -------------------------------
+
+    /// EHR data for these patients: from memory when fresh, else read
+    /// (waiting at most the list wait; the read goes on in the background).
+    pub(crate) async fn ehr_data(
+        &self,
+        team: TeamId,
+        refs: &[(PatientId, EhrRef)],
+        refresh: bool,
+    ) -> Result<(ListEhrStatus, HashMap<PatientId, EhrPatientData>), AppError> {
+        let mut out = HashMap::new();
+        let connection = self.stored_connection(team).await?;
+        let Some(c) = connection else {
+            for (p, r) in refs {
+                out.insert(
+                    *p,
+                    EhrPatientData {
+                        ehr_id: r.id.clone(),
+                        state: EhrRowState::Failed,
+                        fetched_at: None,
+                        reason: Some("the team has no EHR connection any more".into()),
+                        summary: None,
+                    },
+                );
+            }
+            return Ok((
+                ListEhrStatus {
+                    connected: false,
+                    name: None,
+                    health: Health::default(),
+                    pending: false,
+                },
+                out,
+            ));
+        };
+        let settings = self.ehr_settings().clone();
+        let mut wanted: Vec<String> = Vec::new();
+        {
+            let mut cache = lock(&self.ehr.cache);
+            for (p, r) in refs {
+                if r.server != c.base_url {
+                    out.insert(
+                        *p,
+                        EhrPatientData {
+                            ehr_id: r.id.clone(),
+                            state: EhrRowState::OtherServer,
+                            fetched_at: None,
+                            reason: Some(format!(
+                                "added from {}, not the team's EHR connection ({})",
+                                r.server, c.base_url
+                            )),
+                            summary: None,
+                        },
+                    );
+                    continue;
+                }
+                let cached = cache.get(&(r.server.clone(), r.id.clone()), settings.cache_ttl);
+                let fresh = cached.as_ref().is_some_and(|e| {
+                    e.fetched.elapsed()
+                        < if e.result.is_ok() {
+                            settings.refresh_after
+                        } else {
+                            settings.retry_after_failure
+                        }
+                });
+                if !fresh || refresh {
+                    wanted.push(r.id.clone());
+                }
+            }
+        }
+        wanted.sort();
+        wanted.dedup();
+        if !wanted.is_empty() {
+            let app = self.clone();
+            let conn = c.clone();
+            let ids = wanted.clone();
+            let task = tokio::spawn(async move { app.fetch(&conn, ids, refresh).await });
+            let _ = tokio::time::timeout(settings.list_wait, task).await;
+        }
+        let mut pending = false;
+        {
+            let mut cache = lock(&self.ehr.cache);
+            for (p, r) in refs {
+                if out.contains_key(p) {
+                    continue;
+                }
+                let data = match cache.get(&(r.server.clone(), r.id.clone()), settings.cache_ttl) {
+                    Some(CacheEntry {
+                        result: Ok(summary),
+                        fetched_at,
+                        ..
+                    }) => EhrPatientData {
+                        ehr_id: r.id.clone(),
+                        state: EhrRowState::Ok,
+                        fetched_at: Some(fetched_at),
+                        reason: None,
+                        summary: Some(summary),
+                    },
+                    Some(CacheEntry {
+                        result: Err(reason),
+                        fetched_at,
+                        ..
+                    }) => EhrPatientData {
+                        ehr_id: r.id.clone(),
+                        state: EhrRowState::Failed,
+                        fetched_at: Some(fetched_at),
+                        reason: Some(reason),
+                        summary: None,
+                    },
+                    None => {
+                        let health = self.health_of(team);
+                        let (state, reason) = if health.state == HealthState::Down {
+                            (
+                                EhrRowState::Failed,
+                                health
+                                    .message
+                                    .unwrap_or_else(|| "the EHR is not answering".into()),
+                            )
+                        } else {
+                            pending = true;
+                            (
+                                EhrRowState::Pending,
+                                "still being read from the EHR".to_owned(),
+                            )
+                        };
+                        EhrPatientData {
+                            ehr_id: r.id.clone(),
+                            state,
+                            fetched_at: None,
+                            reason: Some(reason),
+                            summary: None,
+                        }
+                    }
+                };
+                out.insert(*p, data);
+            }
+        }
+        Ok((
+            ListEhrStatus {
+                connected: true,
+                name: Some(c.name.clone()),
+                health: self.health_of(team),
+                pending,
+            },
+            out,
+        ))
+    }
+
+    /// Reads these patients from the EHR into the cache.
+    async fn fetch(&self, c: &StoredConnection, ids: Vec<String>, refresh: bool) {
+        let guard = {
+            let mut locks = lock(&self.ehr.fetch_locks);
+            locks.entry(c.team_id).or_default().clone()
+        };
+        let _one_at_a_time = guard.lock().await;
+        let settings = self.ehr_settings();
+        // Another read may have brought them meanwhile.
+        let ids: Vec<String> = {
+            let mut cache = lock(&self.ehr.cache);
+            ids.into_iter()
+                .filter(|id| {
+                    cache
+                        .get(&(c.base_url.clone(), id.clone()), settings.cache_ttl)
+                        .is_none_or(|e| {
+                            (refresh && e.fetched.elapsed() > Duration::from_secs(2))
+                                || e.fetched.elapsed() >= settings.refresh_after
+                                || e.result.is_err()
+                        })
+                })
+                .collect()
+        };
+        if ids.is_empty() {
+            return;
+        }
+        let client = match self.client_for(c).await {
+            Ok(client) => client,
+            Err(_) => return,
+        };
+        let results = client.summaries(&ids).await;
+        let now = Timestamp::now();
+        let fetched = Instant::now();
+        let (mut ok, mut failed, mut message) = (0usize, 0usize, None);
+        let mut cache = lock(&self.ehr.cache);
+        for (id, result) in ids.iter().zip(results) {
+            let key = (c.base_url.clone(), id.clone());
+            match result {
+                Ok(summary) => {
+                    let section_failed = summary.statuses().iter().find_map(|(kind, s)| match s {
+                        SectionStatus::Failed { reason, .. } => {
+                            Some(format!("{}: {reason}", kind.name()))
+                        }
+                        _ => None,
+                    });
+                    if let Some(reason) = section_failed {
+                        failed += 1;
+                        message.get_or_insert(format!("some EHR reads failed ({reason})"));
+                    }
+                    ok += 1;
+                    cache.put(
+                        key,
+                        CacheEntry {
+                            result: Ok(Arc::new(summary)),
+                            fetched_at: now,
+                            fetched,
+                        },
+                        settings.cache_max_patients,
+                    );
+                }
+                Err(e) => {
+                    let text = match &e {
+                        FhirError::Status {
+                            status: 404 | 410, ..
+                        } => {
+                            format!("the EHR has no patient {id} (any more)")
+                        }
+                        other => fhir_message(other),
+                    };
+                    if e.should_retry()
+                        || matches!(e, FhirError::Network { .. } | FhirError::Timeout { .. })
+                    {
+                        failed += 1;
+                        message.get_or_insert(text.clone());
+                        // Keep the last good read to show during the outage.
+                        if cache
+                            .get(&key, settings.cache_ttl)
+                            .is_some_and(|old| old.result.is_ok())
+                        {
+                            continue;
+                        }
+                    } else {
+                        ok += 1;
+                    }
+                    cache.put(
+                        key,
+                        CacheEntry {
+                            result: Err(text),
+                            fetched_at: now,
+                            fetched,
+                        },
+                        settings.cache_max_patients,
+                    );
+                }
+            }
+        }
+        drop(cache);
+        if failed > 0 {
+            tracing::warn!(team = %c.team_id, read = ok, failed, "EHR reads failed");
+        }
+        self.note_health(c.team_id, ok, failed, message);
+    }
+
+    /// The EHR data of one patient of the team, if it is an EHR patient.
+    pub(crate) async fn ehr_patient(
+        &self,
+        team: TeamId,
+        patient: PatientId,
+    ) -> Result<Option<EhrPatientData>, AppError> {
+        let r = {
+            let mut conn = self.db.read().await?;
+            rounds_store::ehr::ref_of(&mut conn, patient).await?
+        };
+        let Some(r) = r else { return Ok(None) };
+        let (_, mut data) = self.ehr_data(team, &[(patient, r)], false).await?;
+        Ok(data.remove(&patient))
+    }
+
+    /// EHR references of the team's patients on one list.
+    pub(crate) async fn ehr_refs(
+        &self,
+        team: TeamId,
+        patients: &[PatientId],
+    ) -> Result<Vec<(PatientId, EhrRef)>, AppError> {
+        let mut conn = self.db.read().await?;
+        let mut refs = rounds_store::ehr::refs_of_team(&mut conn, team).await?;
+        Ok(patients
+            .iter()
+            .filter_map(|p| refs.remove(p).map(|r| (*p, r)))
+            .collect())
+    }
+}
+
+/// The message of a configuration error without its prefix.
+fn fhir_config_text(e: &FhirError) -> String {
+    match e {
+        FhirError::Config(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The EHR-derived cells and texts of one row.
+pub(crate) fn row_cells(data: &EhrPatientData) -> BTreeMap<String, (String, EhrCell)> {
+    let mut out = BTreeMap::new();
+    match (&data.summary, data.fetched_at) {
+        (Some(s), Some(at)) => {
+            for b in BuiltinColumn::ALL {
+                if let Some(v) = ehr_builtin_value(s, b, at) {
+                    out.insert(b.key().to_owned(), v);
+                }
+            }
+            for e in EhrColumn::ALL {
+                out.insert(e.key().to_owned(), ehr_column_value(s, e, at));
+            }
+        }
+        _ => {
+            let state = match data.state {
+                EhrRowState::Pending => CellState::Pending,
+                _ => CellState::Failed,
+            };
+            let reason = data.reason.clone().unwrap_or_default();
+            for key in BuiltinColumn::ALL
+                .iter()
+                .filter(|b| **b != BuiltinColumn::Added)
+                .map(|b| b.key())
+                .chain(EhrColumn::ALL.iter().map(|e| e.key()))
+            {
+                out.insert(
+                    key.to_owned(),
+                    (String::new(), unavailable_cell(state, &reason)),
+                );
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,229 @@
+//! A team's EHR connection and the EHR references of its patients. Only
+//! references and settings live here; nothing read from the EHR does.
+
+use rounds_core::{PatientId, TeamId, Timestamp, UserId};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::users::parse;
+use crate::StoreError;
+
+/// A connection as stored; `secret_sealed` is ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConnection {
+    pub team_id: TeamId,
+    pub name: String,
+    pub base_url: String,
+    pub auth_kind: String,
+    pub client_id: Option<String>,
+    pub auth_method: Option<String>,
+    pub scope: Option<String>,
+    pub token_url: Option<String>,
+    pub secret_sealed: Option<String>,
+    pub key_id: Option<String>,
+    pub public_jwk: Option<String>,
+    pub batch_mode: String,
+    pub version: i64,
+    pub updated_at: Timestamp,
+    pub updated_by: Option<UserId>,
+}
+
+fn connection_from_row(row: &AnyRow) -> Result<StoredConnection, StoreError> {
+    let team: String = row.try_get("team_id")?;
+    let by: Option<String> = row.try_get("updated_by")?;
+    Ok(StoredConnection {
+        team_id: parse(&team, "team id")?,
+        name: row.try_get("name")?,
+        base_url: row.try_get("base_url")?,
+        auth_kind: row.try_get("auth_kind")?,
+        client_id: row.try_get("client_id")?,
+        auth_method: row.try_get("auth_method")?,
+        scope: row.try_get("scope")?,
+        token_url: row.try_get("token_url")?,
+        secret_sealed: row.try_get("secret_sealed")?,
+        key_id: row.try_get("key_id")?,
+        public_jwk: row.try_get("public_jwk")?,
+        batch_mode: row.try_get("batch_mode")?,
+        version: row.try_get("version")?,
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+        updated_by: by.and_then(|b| b.parse().ok()),
+    })
+}
+
+const COLUMNS: &str = "team_id, name, base_url, auth_kind, client_id, auth_method, scope, \
+     token_url, secret_sealed, key_id, public_jwk, batch_mode, version, updated_at, updated_by";
+
+pub async fn connection(
+    conn: &mut AnyConnection,
+    team: TeamId,
+) -> Result<Option<StoredConnection>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM ehr_connections WHERE team_id = $1"
+    ))
+    .bind(team.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(connection_from_row).transpose()
+}
+
+/// Every team's connection (to check at start-up that secrets open).
+pub async fn all_connections(
+    conn: &mut AnyConnection,
+) -> Result<Vec<StoredConnection>, StoreError> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM ehr_connections"))
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(connection_from_row).collect()
+}
+
+/// Inserts or replaces the team's connection.
+pub async fn put_connection(
+    conn: &mut AnyConnection,
+    c: &StoredConnection,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM ehr_connections WHERE team_id = $1")
+        .bind(c.team_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO ehr_connections ({COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ))
+    .bind(c.team_id.to_string())
+    .bind(&c.name)
+    .bind(&c.base_url)
+    .bind(&c.auth_kind)
+    .bind(&c.client_id)
+    .bind(&c.auth_method)
+    .bind(&c.scope)
+    .bind(&c.token_url)
+    .bind(&c.secret_sealed)
+    .bind(&c.key_id)
+    .bind(&c.public_jwk)
+    .bind(&c.batch_mode)
+    .bind(c.version)
+    .bind(c.updated_at.millis())
+    .bind(c.updated_by.map(|u| u.to_string()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes the team's connection; false if there was none.
+pub async fn delete_connection(conn: &mut AnyConnection, team: TeamId) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM ehr_connections WHERE team_id = $1")
+        .bind(team.to_string())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The EHR reference of a patient: the server's base URL and the Patient id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EhrRef {
+    pub server: String,
+    pub id: String,
+}
+
+/// The EHR references of the given patients (those that have one).
+pub async fn refs_of_team(
+    conn: &mut AnyConnection,
+    team: TeamId,
+) -> Result<std::collections::HashMap<PatientId, EhrRef>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, ehr_server, ehr_id FROM patients \
+         WHERE team_id = $1 AND ehr_id IS NOT NULL AND ehr_server IS NOT NULL",
+    )
+    .bind(team.to_string())
+    .fetch_all(conn)
+    .await?;
+    let mut out = std::collections::HashMap::new();
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        out.insert(
+            parse(&id, "patient id")?,
+            EhrRef {
+                server: row.try_get("ehr_server")?,
+                id: row.try_get("ehr_id")?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The EHR reference of one patient.
+pub async fn ref_of(
+    conn: &mut AnyConnection,
+    patient: PatientId,
+) -> Result<Option<EhrRef>, StoreError> {
+    let row = sqlx::query(
+        "SELECT ehr_server, ehr_id FROM patients \
+         WHERE id = $1 AND ehr_id IS NOT NULL AND ehr_server IS NOT NULL",
+    )
+    .bind(patient.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        Ok(EhrRef {
+            server: row.try_get("ehr_server")?,
+            id: row.try_get("ehr_id")?,
+        })
+    })
+    .transpose()
+}
+
+/// The team's patient with this EHR reference.
+pub async fn patient_with_ref(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    r: &EhrRef,
+) -> Result<Option<PatientId>, StoreError> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM patients WHERE team_id = $1 AND ehr_server = $2 AND ehr_id = $3",
+    )
+    .bind(team.to_string())
+    .bind(&r.server)
+    .bind(&r.id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|(id,)| parse(&id, "patient id")).transpose()
+}
+
+/// Sets (or clears) a patient's EHR reference.
+pub async fn set_ref(
+    conn: &mut AnyConnection,
+    patient: PatientId,
+    r: Option<&EhrRef>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE patients SET ehr_server = $1, ehr_id = $2 WHERE id = $3")
+        .bind(r.map(|r| r.server.clone()))
+        .bind(r.map(|r| r.id.clone()))
+        .bind(patient.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A new patient that is an EHR patient (no typed fields yet).
+pub async fn insert_ehr_patient(
+    conn: &mut AnyConnection,
+    id: PatientId,
+    team: TeamId,
+    r: &EhrRef,
+    at: Timestamp,
+    by: UserId,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO patients (id, team_id, created_at, created_by, ehr_server, ehr_id) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id.to_string())
+    .bind(team.to_string())
+    .bind(at.millis())
+    .bind(by.to_string())
+    .bind(&r.server)
+    .bind(&r.id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

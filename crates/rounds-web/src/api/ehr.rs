@@ -1,0 +1,587 @@
+//! EHR mode: the team's connection to its FHIR server, searching it, and
+//! linking patients to their EHR records.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use rounds_app::ehr::{
+    EhrAuthSpec, EhrCell, EhrConnectionSpec, EhrConnectionView, EhrPatientData, EhrSearch,
+    EhrTestReport, Health, ListEhrStatus,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::parse_id;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{ApiActor, ApiJson};
+use crate::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthDto {
+    /// ok, degraded (some reads fail), down (not answering) or unknown (not read yet).
+    pub state: String,
+    pub message: Option<String>,
+    pub last_good_read: Option<String>,
+    /// Since when it has been failing.
+    pub since: Option<String>,
+}
+
+impl From<&Health> for HealthDto {
+    fn from(h: &Health) -> Self {
+        Self {
+            state: h.state.as_str().to_owned(),
+            message: h.message.clone(),
+            last_good_read: h.last_good_read.map(|t| t.to_rfc3339()),
+            since: h.since.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EhrAuthDto {
+    /// none, clientCredentials or backendServices.
+    pub kind: String,
+    pub client_id: Option<String>,
+    /// basic or post (client credentials).
+    pub method: Option<String>,
+    pub scope: Option<String>,
+    pub token_url: Option<String>,
+    /// A secret or private key is saved (it is never shown).
+    pub has_secret: bool,
+    pub key_id: Option<String>,
+    /// Backend services: the public keys to register with the EHR's authorization server.
+    #[schema(value_type = Option<Object>)]
+    pub public_jwks: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EhrConnectionDto {
+    pub connected: bool,
+    pub name: Option<String>,
+    pub health: Option<HealthDto>,
+    /// Owners only.
+    pub base_url: Option<String>,
+    pub auth: Option<EhrAuthDto>,
+    pub batch_mode: Option<String>,
+    pub updated_at: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+impl From<&EhrConnectionView> for EhrConnectionDto {
+    fn from(v: &EhrConnectionView) -> Self {
+        let o = v.owner.as_ref();
+        Self {
+            connected: v.connected,
+            name: v.name.clone(),
+            health: v.health.as_ref().map(HealthDto::from),
+            base_url: o.map(|o| o.base_url.clone()),
+            auth: o.map(|o| EhrAuthDto {
+                kind: o.auth_kind.clone(),
+                client_id: o.client_id.clone(),
+                method: o.method.clone(),
+                scope: o.scope.clone(),
+                token_url: o.token_url.clone(),
+                has_secret: o.has_secret,
+                key_id: o.key_id.clone(),
+                public_jwks: o.public_jwks.clone(),
+            }),
+            batch_mode: o.map(|o| o.batch_mode.clone()),
+            updated_at: o.map(|o| o.updated_at.to_rfc3339()),
+            updated_by: o.and_then(|o| o.updated_by.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EhrAuthRequest {
+    /// none, clientCredentials or backendServices.
+    pub kind: String,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Client credentials: leave out to keep the saved secret.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Client credentials: basic (default) or post.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Sent as `scope`; where a gateway wants a tenant hint, it goes here.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Overrides the token URL found in the server's metadata.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// Backend services: make a new key pair (one is made when there is none).
+    #[serde(default)]
+    pub new_key: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetEhrConnectionRequest {
+    pub name: String,
+    /// The FHIR base URL, http(s).
+    pub base_url: String,
+    pub auth: EhrAuthRequest,
+    /// auto (default), always or never.
+    #[serde(default)]
+    pub batch_mode: Option<String>,
+}
+
+impl SetEhrConnectionRequest {
+    fn spec(self) -> Result<EhrConnectionSpec, crate::error::ApiError> {
+        let a = self.auth;
+        let client_id = a.client_id.unwrap_or_default();
+        let auth = match a.kind.as_str() {
+            "none" => EhrAuthSpec::None,
+            "clientCredentials" => EhrAuthSpec::ClientCredentials {
+                client_id,
+                client_secret: a.client_secret,
+                method: a.method,
+                scope: a.scope,
+                token_url: a.token_url,
+            },
+            "backendServices" => EhrAuthSpec::BackendServices {
+                client_id,
+                scope: a.scope,
+                token_url: a.token_url,
+                new_key: a.new_key,
+            },
+            other => {
+                return Err(crate::error::ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    format!(
+                    "auth.kind: {other:?} is not one of none, clientCredentials, backendServices"
+                ),
+                )
+                .with_field("auth.kind"))
+            }
+        };
+        Ok(EhrConnectionSpec {
+            name: self.name,
+            base_url: self.base_url,
+            auth,
+            batch_mode: self.batch_mode,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EhrCheckDto {
+    /// The contract's section.
+    pub section: String,
+    pub title: String,
+    /// pass, fail or notOffered.
+    pub outcome: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EhrTestDto {
+    pub ok: bool,
+    /// DSTU2, STU3, R4, R4B or R5.
+    pub version: Option<String>,
+    pub fhir_version: Option<String>,
+    /// The authentication used (none, client_secret_basic, private_key_jwt (ES384), ...).
+    pub auth: String,
+    pub token_obtained: Option<bool>,
+    pub batch: bool,
+    pub resources: Vec<String>,
+    pub patient_search: bool,
+    pub checks: Vec<EhrCheckDto>,
+    /// What went wrong, in words an IT admin can act on.
+    pub error: Option<String>,
+}
+
+impl From<EhrTestReport> for EhrTestDto {
+    fn from(r: EhrTestReport) -> Self {
+        Self {
+            ok: r.ok,
+            version: r.version,
+            fhir_version: r.fhir_version,
+            auth: r.auth,
+            token_obtained: r.token_obtained,
+            batch: r.batch,
+            resources: r.resources,
+            patient_search: r.patient_search,
+            checks: r
+                .checks
+                .into_iter()
+                .map(|c| EhrCheckDto {
+                    section: c.section,
+                    title: c.title,
+                    outcome: c.outcome.to_owned(),
+                    detail: c.detail,
+                })
+                .collect(),
+            error: r.error,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EhrSearchRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub family: Option<String>,
+    #[serde(default)]
+    pub given: Option<String>,
+    #[serde(default)]
+    pub mrn: Option<String>,
+    /// YYYY-MM-DD.
+    #[serde(default)]
+    pub birth_date: Option<String>,
+    /// female, male, other or unknown.
+    #[serde(default)]
+    pub gender: Option<String>,
+    /// The FHIR Patient id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// 1 to 50 (20 by default).
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EhrHitDto {
+    pub ehr_id: String,
+    pub name: String,
+    pub mrn: Option<String>,
+    pub birth_date: Option<String>,
+    pub gender: Option<String>,
+    /// Already on this list.
+    pub on_list: bool,
+    /// The team's patient for this EHR record, if the team has one.
+    pub patient_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EhrSearchDto {
+    /// How many the EHR has in all (when it says).
+    pub total: Option<u64>,
+    pub results: Vec<EhrHitDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinkRequest {
+    /// The FHIR Patient id in the team's EHR.
+    pub ehr_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EhrCellDto {
+    /// ok, empty, missing, failed or pending.
+    pub state: String,
+    /// When the value was measured or recorded.
+    pub at: Option<String>,
+    /// When Rounds read it from the EHR.
+    pub fetched_at: Option<String>,
+    /// Why the cell is empty or failed.
+    pub reason: Option<String>,
+    pub shown: Option<usize>,
+    pub total: Option<u64>,
+}
+
+impl From<&EhrCell> for EhrCellDto {
+    fn from(c: &EhrCell) -> Self {
+        Self {
+            state: c.state.as_str().to_owned(),
+            at: c.at.clone(),
+            fetched_at: c.fetched_at.map(|t| t.to_rfc3339()),
+            reason: c.reason.clone(),
+            shown: c.shown,
+            total: c.total,
+        }
+    }
+}
+
+pub fn cells_dto(cells: &BTreeMap<String, EhrCell>) -> BTreeMap<String, EhrCellDto> {
+    cells
+        .iter()
+        .map(|(k, c)| (k.clone(), EhrCellDto::from(c)))
+        .collect()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RowEhrDto {
+    pub ehr_id: String,
+    /// ok, pending, failed or otherServer.
+    pub state: String,
+    pub fetched_at: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl From<&EhrPatientData> for RowEhrDto {
+    fn from(d: &EhrPatientData) -> Self {
+        Self {
+            ehr_id: d.ehr_id.clone(),
+            state: d.state.as_str().to_owned(),
+            fetched_at: d.fetched_at.map(|t| t.to_rfc3339()),
+            reason: d.reason.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PatientEhrDto {
+    pub ehr_id: String,
+    pub state: String,
+    pub fetched_at: Option<String>,
+    pub reason: Option<String>,
+    /// Every EHR section as read: patient, age, location, vitals,
+    /// conditions, encounter, allergies, medications, coverage; each section
+    /// with status (missing, empty, complete, partial with shown/total,
+    /// failed with reason) and items.
+    #[schema(value_type = Option<Object>)]
+    pub summary: Option<Value>,
+}
+
+impl From<&EhrPatientData> for PatientEhrDto {
+    fn from(d: &EhrPatientData) -> Self {
+        Self {
+            ehr_id: d.ehr_id.clone(),
+            state: d.state.as_str().to_owned(),
+            fetched_at: d.fetched_at.map(|t| t.to_rfc3339()),
+            reason: d.reason.clone(),
+            summary: d
+                .summary
+                .as_ref()
+                .and_then(|s| serde_json::to_value(s.as_ref()).ok()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListEhrDto {
+    pub connected: bool,
+    pub name: Option<String>,
+    /// ok, degraded, down, unknown; notConnected when the team has no connection.
+    pub state: String,
+    pub message: Option<String>,
+    pub last_good_read: Option<String>,
+    pub since: Option<String>,
+    /// Some EHR cells are still being read: ask again in a second or two.
+    pub pending: bool,
+}
+
+impl From<&ListEhrStatus> for ListEhrDto {
+    fn from(s: &ListEhrStatus) -> Self {
+        let h = HealthDto::from(&s.health);
+        Self {
+            connected: s.connected,
+            name: s.name.clone(),
+            state: if s.connected {
+                h.state
+            } else {
+                "notConnected".into()
+            },
+            message: h.message,
+            last_good_read: h.last_good_read,
+            since: h.since,
+            pending: s.pending,
+        }
+    }
+}
+
+/// The team's EHR connection: members see its name and health; owners
+/// also its settings (never the secret).
+#[utoipa::path(get, path = "/api/v1/teams/{teamId}/ehr-connection", operation_id = "getEhrConnection", tag = "ehr",
+    security(("session" = [])),
+    params(("teamId" = String, Path)),
+    responses((status = 200, body = EhrConnectionDto), (status = 404, body = ErrorBody)))]
+pub async fn get_ehr_connection(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(team): Path<String>,
+) -> ApiResult<Json<EhrConnectionDto>> {
+    let v = state
+        .app
+        .ehr_connection(&actor, parse_id("teamId", &team)?)
+        .await?;
+    Ok(Json(EhrConnectionDto::from(&v)))
+}
+
+/// Set or change the team's EHR connection (owners; recorded as
+/// EHRConnectionSet). Secrets are sealed at rest and never shown again.
+#[utoipa::path(put, path = "/api/v1/teams/{teamId}/ehr-connection", operation_id = "setEhrConnection", tag = "ehr",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path)),
+    request_body = SetEhrConnectionRequest,
+    responses((status = 200, body = EhrConnectionDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_ehr_connection(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(team): Path<String>,
+    ApiJson(body): ApiJson<SetEhrConnectionRequest>,
+) -> ApiResult<Json<EhrConnectionDto>> {
+    let team = parse_id("teamId", &team)?;
+    let spec = body.spec()?;
+    let v = state.app.set_ehr_connection(&actor, team, &spec).await?;
+    Ok(Json(EhrConnectionDto::from(&v)))
+}
+
+/// Remove the team's EHR connection (owners; recorded as EHRConnectionSet).
+/// EHR patients stay on their lists with what the team typed.
+#[utoipa::path(delete, path = "/api/v1/teams/{teamId}/ehr-connection", operation_id = "deleteEhrConnection", tag = "ehr",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_ehr_connection(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(team): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .app
+        .delete_ehr_connection(&actor, parse_id("teamId", &team)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Test a connection (owners): the one given (not saved; omitted secrets
+/// are the saved ones), or the saved one when the body is `{}`.
+#[utoipa::path(post, path = "/api/v1/teams/{teamId}/ehr-connection/test", operation_id = "testEhrConnection", tag = "ehr",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path)),
+    request_body = Object,
+    responses((status = 200, body = EhrTestDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn test_ehr_connection(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(team): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<EhrTestDto>> {
+    let team = parse_id("teamId", &team)?;
+    let spec = match &body {
+        Value::Object(m) if m.is_empty() => None,
+        _ => {
+            let req: SetEhrConnectionRequest = serde_json::from_value(body).map_err(|e| {
+                crate::error::ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    format!("the connection to test: {e}"),
+                )
+            })?;
+            Some(req.spec()?)
+        }
+    };
+    let report = state
+        .app
+        .test_ehr_connection(&actor, team, spec.as_ref())
+        .await?;
+    Ok(Json(EhrTestDto::from(report)))
+}
+
+/// Search the team's EHR from a list (recorded as PatientSearch with the
+/// query). Results say which patients are on the list already.
+#[utoipa::path(post, path = "/api/v1/teams/{teamId}/lists/{listId}/ehr-search", operation_id = "searchEhr", tag = "ehr",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("listId" = String, Path)),
+    request_body = EhrSearchRequest,
+    responses((status = 200, body = EhrSearchDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn search_ehr(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, list)): Path<(String, String)>,
+    ApiJson(body): ApiJson<EhrSearchRequest>,
+) -> ApiResult<Json<EhrSearchDto>> {
+    let search = EhrSearch {
+        name: body.name,
+        family: body.family,
+        given: body.given,
+        mrn: body.mrn,
+        birth_date: body.birth_date,
+        gender: body.gender,
+        id: body.id,
+        count: body.count,
+    };
+    let found = state
+        .app
+        .search_ehr(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("listId", &list)?,
+            &search,
+        )
+        .await?;
+    Ok(Json(EhrSearchDto {
+        total: found.total,
+        results: found
+            .hits
+            .into_iter()
+            .map(|h| EhrHitDto {
+                ehr_id: h.ehr_id,
+                name: h.name,
+                mrn: h.mrn,
+                birth_date: h.birth_date,
+                gender: h.gender,
+                on_list: h.on_list,
+                patient_id: h.patient_id.map(|p| p.to_string()),
+            })
+            .collect(),
+    }))
+}
+
+/// Link a patient typed by hand to its EHR record; the team's fields and
+/// notes stay (recorded as PatientDetailsEdit).
+#[utoipa::path(put, path = "/api/v1/teams/{teamId}/patients/{patientId}/ehr-link", operation_id = "linkPatient", tag = "ehr",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("patientId" = String, Path)),
+    request_body = LinkRequest,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn link_patient(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, patient)): Path<(String, String)>,
+    ApiJson(body): ApiJson<LinkRequest>,
+) -> ApiResult<StatusCode> {
+    state
+        .app
+        .link_patient(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("patientId", &patient)?,
+            &body.ehr_id,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unlink a patient from its EHR record; the team's fields and notes stay.
+#[utoipa::path(delete, path = "/api/v1/teams/{teamId}/patients/{patientId}/ehr-link", operation_id = "unlinkPatient", tag = "ehr",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("patientId" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn unlink_patient(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((team, patient)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .app
+        .unlink_patient(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("patientId", &patient)?,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
