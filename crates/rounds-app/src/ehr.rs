@@ -1598,7 +1598,9 @@ impl App {
             let app = self.clone();
             let conn = c.clone();
             let ids = wanted.clone();
-            let task = tokio::spawn(async move { app.fetch(&conn, ids, refresh).await });
+            let asked = Instant::now();
+            let task =
+                tokio::spawn(async move { app.fetch(&conn, ids, refresh.then_some(asked)).await });
             let _ = tokio::time::timeout(settings.list_wait, task).await;
         }
         let mut pending = false;
@@ -1671,7 +1673,8 @@ impl App {
     }
 
     /// Reads these patients from the EHR into the cache.
-    async fn fetch(&self, c: &StoredConnection, ids: Vec<String>, refresh: bool) {
+    /// With `refresh_since`, data read before that instant is read again.
+    async fn fetch(&self, c: &StoredConnection, ids: Vec<String>, refresh_since: Option<Instant>) {
         let guard = {
             let mut locks = lock(&self.ehr.fetch_locks);
             locks.entry(c.team_id).or_default().clone()
@@ -1686,7 +1689,7 @@ impl App {
                     cache
                         .get(&(c.base_url.clone(), id.clone()), settings.cache_ttl)
                         .is_none_or(|e| {
-                            (refresh && e.fetched.elapsed() > Duration::from_secs(2))
+                            refresh_since.is_some_and(|since| e.fetched < since)
                                 || e.fetched.elapsed() >= settings.refresh_after
                                 || e.result.is_err()
                         })
@@ -1715,11 +1718,18 @@ impl App {
                         }
                         _ => None,
                     });
+                    ok += 1;
                     if let Some(reason) = section_failed {
                         failed += 1;
                         message.get_or_insert(format!("some EHR reads failed ({reason})"));
+                        // The last good read (with its time) stays shown.
+                        if cache
+                            .get(&key, settings.cache_ttl)
+                            .is_some_and(|old| old.result.is_ok())
+                        {
+                            continue;
+                        }
                     }
-                    ok += 1;
                     cache.put(
                         key,
                         CacheEntry {

@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use crate::error::{FhirError, RequestLabel};
+use crate::outbound::OutboundPolicy;
 use crate::parse;
 use crate::secret::Secret;
 
@@ -189,13 +190,22 @@ impl TokenSource {
     }
 
     /// A valid token: the cached one, or a new one (one request at a time).
-    pub(crate) async fn token(&self, client: &reqwest::Client) -> Result<AccessToken, FhirError> {
+    /// The token URL (configured or discovered) must pass `outbound`.
+    pub(crate) async fn token(
+        &self,
+        client: &reqwest::Client,
+        outbound: &OutboundPolicy,
+    ) -> Result<AccessToken, FhirError> {
         let mut cache = self.cache.lock().await;
         if let Some(c) = cache.as_ref() {
             if Instant::now() < c.renew_at {
                 return Ok(c.token.clone());
             }
         }
+        outbound.check_url(&self.token_url).map_err(|e| match e {
+            FhirError::Config(reason) => FhirError::Config(format!("token endpoint: {reason}")),
+            other => other,
+        })?;
         let (token, lifetime) = self.request_token(client).await?;
         self.issued.fetch_add(1, Ordering::Relaxed);
         *cache = Some(Cached {
@@ -280,7 +290,7 @@ impl TokenSource {
             .form(&form)
             .send()
             .await
-            .map_err(|e| FhirError::from_reqwest(&request, e, self.timeout))?;
+            .map_err(|e| crate::http::send_error(&request, e, self.timeout))?;
         let status = response.status();
         let bytes = crate::http::read_bounded(
             response,

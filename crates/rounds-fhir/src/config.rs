@@ -2,12 +2,14 @@
 //! tests shorten them.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
 
 use crate::auth::AuthConfig;
 use crate::error::FhirError;
+use crate::outbound::OutboundPolicy;
 
 /// How several queries go out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -50,6 +52,10 @@ pub struct ClientConfig {
     pub max_retries: u32,
     /// Longest wait honoured from a `Retry-After`; longer asks fail at once.
     pub max_retry_wait: Duration,
+    /// Where the client may connect (base URL, token URL, paging links).
+    /// The default refuses link-local and cloud metadata addresses only;
+    /// a site's allowed ranges narrow it.
+    pub outbound: Arc<OutboundPolicy>,
 }
 
 impl ClientConfig {
@@ -70,6 +76,7 @@ impl ClientConfig {
             max_pages: 3,
             max_retries: 2,
             max_retry_wait: Duration::from_secs(10),
+            outbound: Arc::new(OutboundPolicy::default()),
         })
     }
 }

@@ -13,6 +13,7 @@ use url::Url;
 use crate::auth::TokenSource;
 use crate::config::ClientConfig;
 use crate::error::{FhirError, RequestLabel};
+use crate::outbound::{self, OutboundPolicy, PolicyResolver};
 use crate::parse;
 
 const ACCEPT_FHIR: &str =
@@ -29,9 +30,13 @@ pub(crate) enum Body {
 }
 
 /// Builds the reqwest client: rustls, system roots plus the optional extra CA
-/// file, the connect timeout, no redirects to other hosts.
+/// file, the connect timeout, no redirects to other hosts, and a resolver
+/// that only hands out addresses the outbound policy allows. A base URL the
+/// policy refuses fails here, before any connection.
 pub(crate) fn build_client(config: &ClientConfig) -> Result<reqwest::Client, FhirError> {
+    config.outbound.check_url(&config.base_url)?;
     let mut builder = reqwest::Client::builder()
+        .dns_resolver(Arc::new(PolicyResolver::new(config.outbound.clone())))
         .use_rustls_tls()
         .connect_timeout(config.connect_timeout)
         .timeout(config.request_timeout)
@@ -89,6 +94,8 @@ pub(crate) struct Http {
     max_bytes: usize,
     max_retries: u32,
     max_retry_wait: Duration,
+    /// Checked before each request (IP-literal hosts skip the resolver).
+    outbound: Arc<OutboundPolicy>,
     pub(crate) tokens: Option<Arc<TokenSource>>,
 }
 
@@ -115,6 +122,7 @@ impl Http {
             max_bytes: config.max_response_bytes,
             max_retries: config.max_retries,
             max_retry_wait: config.max_retry_wait,
+            outbound: config.outbound.clone(),
             tokens: None,
         }
     }
@@ -179,7 +187,7 @@ impl Http {
         let mut retries = 0;
         loop {
             let token = match tokens {
-                Some(t) => Some(t.token(&self.client).await?),
+                Some(t) => Some(t.token(&self.client, &self.outbound).await?),
                 None => None,
             };
             let attempt = self.attempt(&method, &url, body, token.as_ref().map(|t| t.expose()));
@@ -224,6 +232,7 @@ impl Http {
         token: Option<&str>,
     ) -> Result<Value, FhirError> {
         let request = label(method, url, &self.base);
+        self.outbound.check_url(url)?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_FHIR));
         if let Some(token) = token {
@@ -251,7 +260,7 @@ impl Http {
             let response = builder
                 .send()
                 .await
-                .map_err(|e| FhirError::from_reqwest(&request, e, self.timeout))?;
+                .map_err(|e| send_error(&request, e, self.timeout))?;
             let status = response.status();
             let retry_after = retry_after(response.headers());
             let bytes = read_bounded(response, self.max_bytes, &request, self.timeout).await?;
@@ -268,6 +277,19 @@ impl Http {
             return Err(status_error(&request, status, retry_after, &bytes));
         }
         parse::json_object(&bytes, &request)
+    }
+}
+
+/// A failed send as a [`FhirError`]: the outbound policy's refusal (from the
+/// resolver) as a configuration error, anything else classified as usual.
+pub(crate) fn send_error(
+    request: &RequestLabel,
+    err: reqwest::Error,
+    timeout: Duration,
+) -> FhirError {
+    match outbound::refusal_in(&err) {
+        Some(refused) => refused,
+        None => FhirError::from_reqwest(request, err, timeout),
     }
 }
 

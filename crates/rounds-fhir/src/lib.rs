@@ -21,6 +21,10 @@
 //! Errors are one enum, [`FhirError`], that never holds a secret or a query
 //! string; secrets are [`Secret`]s, which print as `[redacted]`.
 //!
+//! The client connects only where its [`OutboundPolicy`] allows: never to
+//! link-local or cloud metadata addresses, and only inside the site's
+//! allowed ranges when it lists some (the base URL is typed by a team owner).
+//!
 //! [`check`] runs the contract checker behind `rounds ehr check`.
 
 #![warn(missing_docs)]
@@ -36,6 +40,7 @@ mod exec;
 pub mod fuzzing;
 mod http;
 pub mod model;
+mod outbound;
 pub mod parse;
 mod query;
 mod secret;
@@ -48,7 +53,10 @@ pub use config::{parse_base_url, BatchMode, ClientConfig};
 pub use discovery::{Capabilities, OAuthEndpoints, ResourceSupport};
 pub use error::{FhirError, RequestLabel};
 pub use exec::Path;
+/// CIDR ranges for [`OutboundPolicy::allowed`].
+pub use ipnet::IpNet;
 pub use model::Patient;
+pub use outbound::OutboundPolicy;
 pub use query::{check_id, PatientQuery};
 pub use secret::Secret;
 pub use summary::{PatientSummary, Section, SectionKind, SectionStatus};

@@ -1,10 +1,16 @@
 // The list page: the table with inline editing, sort/filter/search kept in
 // the address, patients added/removed/moved/reordered, column management,
-// notes per row and the live feed.
+// notes per row and the live feed; in EHR mode the EHR columns (refreshed
+// while the list is open), the outage banner, adding patients from an EHR
+// search and linking patients typed in by hand to their EHR record.
 import {
   el, api, sentence, displayNode, displayText, specsFor, makeEditor, Live, liveBadge,
   showBanner, readJsonAttr, fmtTime,
 } from "/static/rounds.js";
+import {
+  EHR_COLUMNS, NUMERIC_EHR, isEhrColumn, ehrCell, fillEhrCell, makeEhrSearch, confirmLink, linkPatient,
+  reanchorPopover, closePopover,
+} from "/static/ehr.js";
 
 const root = document.getElementById("list-app");
 const TEAM = root.dataset.team;
@@ -32,7 +38,11 @@ const state = {
   noteDrafts: new Map(), // patientId → a note being typed (kept across renders)
   openMenu: null, // the patientId whose action menu is open (kept across renders)
   loading: false,
+  linking: null, // the manual row being linked to an EHR record
+  refreshing: false, // an on-demand EHR refresh is under way
 };
+
+const ehrOn = () => !!(state.data && state.data.ehr && state.data.ehr.connected);
 
 // ---------------------------------------------------------------- view in the URL
 
@@ -71,9 +81,12 @@ function loadSoon() {
   loadTimer = setTimeout(load, 120);
 }
 
-async function load() {
+async function load(opts) {
   const seq = ++loadSeq;
-  const qs = viewQuery();
+  const refresh = !!(opts && opts.refresh === true);
+  const p = new URLSearchParams(viewQuery());
+  if (refresh) p.set("refresh", "true");
+  const qs = p.toString();
   state.loading = true;
   try {
     const data = await api("GET", apiList + (qs ? `?${qs}` : ""));
@@ -85,10 +98,12 @@ async function load() {
     document.title = `${data.list.name} · Rounds`;
     showBanner("");
     render();
+    scheduleEhrPoll();
     return data;
   } catch (e) {
     if (seq !== loadSeq) return;
     state.loading = false;
+    scheduleEhrPoll();
     loadFailure = e.status;
     if (e.status === 404) {
       live.stop("ended", "No access");
@@ -151,6 +166,7 @@ function render() {
   const data = state.data;
   if (!data) return;
   renderTools();
+  renderEhr();
   const ed = state.editing;
   let active = ed && ed.node.contains(document.activeElement) ? document.activeElement : null;
   const focusKey = !active && document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.focusKey : null;
@@ -163,10 +179,11 @@ function render() {
         ? el("p", { class: "empty" }, "No patient matches this view. ", el("button", { type: "button", class: "small", text: "Show the whole list", onclick: clearView }))
         : el("p", { class: "empty", text: "No patients yet — add the first." }),
     );
-    const add = document.getElementById("add-patient");
+    const add = document.getElementById(ehrOn() ? "ehr-search" : "add-patient");
     if (!data.total && add) add.open = true;
     state.editing = null;
     updateCount();
+    closePopover();
     return;
   }
   const table = el("table", { class: "plist", id: "plist" });
@@ -175,7 +192,7 @@ function render() {
   const body = el("tbody");
   let editorPlaced = false;
   data.rows.forEach((row, index) => {
-    const tr = el("tr", { "data-patient": row.patientId });
+    const tr = el("tr", { "data-patient": row.patientId, class: row.ehr ? "ehr-row" : "" });
     cols.forEach((col, i) => {
       const cell = el(i === 0 ? "th" : "td", { "data-key": col.key, "data-label": col.label });
       if (i === 0) {
@@ -197,6 +214,10 @@ function render() {
   });
   table.append(body);
   wrap.replaceChildren(table);
+  reanchorPopover((key) => {
+    const [pid, ck] = key.split(":");
+    return table.querySelector(`tr[data-patient="${CSS.escape(pid)}"] [data-key="${CSS.escape(ck)}"]`);
+  });
   if (ed && !editorPlaced) state.editing = null; // the patient or the column is gone
   if (focusKey) active = wrap.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
   if (active && document.contains(active)) {
@@ -219,12 +240,26 @@ function updateCount() {
   c.textContent = rows.length === total ? `${total} patient${total === 1 ? "" : "s"}` : `${rows.length} of ${total} patients`;
 }
 
+/** A row's name as the list shows it (the EHR's for an EHR patient). */
+function rowName(row) {
+  if (row.ehr && row.display && row.display.name) return row.display.name;
+  return displayText({ key: "name" }, row.fields, row, members);
+}
+
 function fillCell(cell, col, row) {
   if (col.key === "name") {
-    const text = displayText(col, row.fields, row, members) || "(no name)";
-    const edit = el("button", { type: "button", class: "cell-edit", "aria-label": `Edit name of ${text}`, text: "✎" });
-    edit.addEventListener("click", () => startEdit(row, col));
-    cell.append(el("span", { class: "name-line" }, el("a", { href: `/teams/${TEAM}/patients/${row.patientId}`, class: "pname", text }), edit));
+    const text = rowName(row) || "(no name)";
+    const line = el("span", { class: "name-line" }, el("a", { href: `/teams/${TEAM}/patients/${row.patientId}`, class: "pname", text }));
+    if (row.ehr) {
+      const c = ehrCell(col, row);
+      const why = c && c.state !== "ok" ? ` (${c.state === "pending" ? "still being read" : c.reason || c.state})` : "";
+      line.append(el("span", { class: `ehr-badge${c && (c.state === "failed" || c.state === "missing") ? " stale" : ""}`, title: `From the EHR (Patient/${row.ehr.ehrId})${why}`, text: "EHR" }));
+    } else {
+      const edit = el("button", { type: "button", class: "cell-edit", "aria-label": `Edit name of ${text}`, text: "✎" });
+      edit.addEventListener("click", () => startEdit(row, col));
+      line.append(edit);
+    }
+    cell.append(line);
     if (row.duplicateMrn) cell.append(el("span", { class: "flag", title: "Another patient of the team has the same MRN", text: " ⚠ same MRN" }));
     const notes = state.notes.get(row.patientId);
     const n = notes ? notes[0] : row.latestNote;
@@ -240,6 +275,15 @@ function fillCell(cell, col, row) {
       );
     }
     return;
+  }
+  if (isEhrColumn(col) || row.ehr) {
+    try {
+      if (fillEhrCell(cell, col, row)) return;
+    } catch (e) {
+      cell.replaceChildren(el("span", { class: "ehr-mark failed", title: "This value could not be shown", text: "—" }));
+      return;
+    }
+    if (isEhrColumn(col)) return; // a manual patient has no EHR values
   }
   const specs = specsFor(col);
   cell.append(displayNode(col, row.fields, row, members));
@@ -322,7 +366,7 @@ async function toggleCheckbox(row, col) {
 // ---------------------------------------------------------------- row actions
 
 function rowMenu(row, index) {
-  const name = displayText({ key: "name" }, row.fields, row, members) || "patient";
+  const name = rowName(row) || "patient";
   const menu = el("details", { class: "rowmenu", open: state.openMenu === row.patientId }, el("summary", { "aria-label": `Actions for ${name}`, text: "⋯" }));
   menu.addEventListener("toggle", () => {
     if (menu.open) {
@@ -343,6 +387,11 @@ function rowMenu(row, index) {
     const go = el("button", { type: "button", class: "small", text: "Move" });
     go.addEventListener("click", () => act(() => api("POST", `${apiList}/patients/${row.patientId}/move`, { toListId: sel.value }), `Moved ${name}.`));
     box.append(el("div", { class: "acts" }, sel, go));
+  }
+  if (!row.ehr && ehrOn()) {
+    box.append(el("button", { type: "button", class: "small", text: "Link to EHR…", onclick: () => startLinking(row) }));
+  } else if (row.ehr) {
+    box.append(el("a", { class: "button small", href: `/teams/${TEAM}/patients/${row.patientId}`, text: "EHR details" }));
   }
   const confirm = el("details", { class: "confirm" }, el("summary", { text: "Remove…" }));
   const yes = el("button", { type: "button", class: "small danger", text: `Yes, take ${name} off this list` });
@@ -555,7 +604,8 @@ function renderChips() {
 
 function filterKind(col) {
   if (!col) return "text";
-  if (col.key === "birthDate" || col.key === "added" || col.type === "date" || col.type === "dateTime") return "date";
+  if (NUMERIC_EHR.has(col.key)) return "number";
+  if (col.key === "birthDate" || col.key === "added" || col.key === "encounterStart" || col.type === "date" || col.type === "dateTime") return "date";
   if (col.type === "choice") return "choice";
   if (col.type === "checkbox") return "checkbox";
   return "text";
@@ -611,9 +661,12 @@ function renderFilterValue() {
       filterUi.current = () => `${key}:checked:${sel.value}`;
       break;
     }
+    case "number":
     case "date": {
-      const from = el("input", { type: "date", "aria-label": "from" });
-      const to = el("input", { type: "date", "aria-label": "to" });
+      const kind = filterKind(col);
+      const attrs = kind === "number" ? { type: "text", inputmode: "decimal", size: 6, class: "num" } : { type: "date" };
+      const from = el("input", { ...attrs, "aria-label": "from" });
+      const to = el("input", { ...attrs, "aria-label": "to" });
       box.replaceChildren("from ", from, " to ", to);
       filterUi.current = () => {
         const parts = [];
@@ -639,6 +692,7 @@ let columnsList = null;
 function columnsPanel() {
   columnsList = el("ol", { class: "col-list" });
   const builtinSel = el("select", { id: "builtin-add", "aria-label": "Built-in column to show" });
+  const builtinLabel = el("span", { text: "Built-in column:" });
   const builtinAdd = el("button", { type: "button", class: "small", text: "Show" });
   builtinAdd.addEventListener("click", () => {
     if (builtinSel.value) columnCall(() => api("POST", `${apiList}/columns`, { key: builtinSel.value }));
@@ -648,11 +702,12 @@ function columnsPanel() {
     { class: "panel", id: "columns-panel" },
     el("summary", { text: "Columns" }),
     columnsList,
-    el("div", { class: "row builtin-row" }, el("span", { text: "Built-in column:" }), builtinSel, builtinAdd),
+    el("div", { class: "row builtin-row" }, builtinLabel, builtinSel, builtinAdd),
     newColumnForm(),
     saveSetForm(),
   );
   columnsList.builtinSel = builtinSel;
+  columnsList.builtinLabel = builtinLabel;
   return panel;
 }
 
@@ -681,7 +736,7 @@ function renderColumnsPanel() {
     ...cols.map((c, i) => {
       const li = el("li", { class: c.hidden ? "col-item hidden-col" : "col-item" });
       const path = `${apiList}/columns/${encodeURIComponent(c.key)}`;
-      if (c.builtin) li.append(el("span", { class: "col-name", text: c.label }));
+      if (c.builtin || isEhrColumn(c)) li.append(el("span", { class: "col-name", text: c.label }), isEhrColumn(c) ? el("span", { class: "muted small", text: "from the EHR" }) : null);
       else {
         const input = el("input", { value: c.label, "aria-label": `Label of ${c.label}`, maxlength: 100 });
         const save = el("button", { type: "button", class: "small", "data-act": `${c.key}:rename`, text: "Rename" });
@@ -706,7 +761,14 @@ function renderColumnsPanel() {
     if (again && !again.disabled) again.focus();
   }
   const missing = Object.keys(BUILTINS).filter((k) => !cols.some((c) => c.key === k));
-  columnsList.builtinSel.replaceChildren(...(missing.length ? missing.map((k) => el("option", { value: k, text: BUILTINS[k] })) : [el("option", { value: "", text: "(all shown)" })]));
+  const ehrMissing = ehrOn() ? EHR_COLUMNS.filter(([k]) => !cols.some((c) => c.key === k)) : [];
+  const keep = columnsList.builtinSel.value;
+  const options = [];
+  if (missing.length) options.push(...missing.map((k) => el("option", { value: k, text: BUILTINS[k], selected: k === keep })));
+  if (ehrMissing.length) options.push(el("optgroup", { label: "From the EHR" }, ehrMissing.map(([k, l]) => el("option", { value: k, text: l, selected: k === keep }))));
+  if (!options.length) options.push(el("option", { value: "", text: "(all shown)" }));
+  columnsList.builtinSel.replaceChildren(...options);
+  columnsList.builtinLabel.textContent = ehrOn() ? "Built-in or EHR column:" : "Built-in column:";
 }
 
 function typeLabel(c) {
@@ -842,6 +904,197 @@ function setupAddPatient() {
       if (bad) bad.focus();
     }
   });
+}
+
+// ---------------------------------------------------------------- EHR mode
+
+let pollTimer = null;
+let pendingPolls = 0;
+let lastLoadAt = 0;
+
+/** While cells are still loading: poll again soon; otherwise refresh every minute. */
+function scheduleEhrPoll() {
+  clearTimeout(pollTimer);
+  lastLoadAt = Date.now();
+  if (!ehrOn() || live.stopped) return;
+  const pending = !!state.data.ehr.pending;
+  pendingPolls = pending ? pendingPolls + 1 : 0;
+  const wait = pending ? (pendingPolls > 20 ? 5000 : 1500) : 60000;
+  pollTimer = setTimeout(() => {
+    if (document.visibilityState === "hidden" && !pending) return; // caught up on return
+    load();
+  }, wait);
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && ehrOn() && Date.now() - lastLoadAt > 60000) load();
+});
+
+async function refreshEhr() {
+  if (state.refreshing) return;
+  state.refreshing = true;
+  renderEhr();
+  try {
+    await load({ refresh: true });
+  } finally {
+    state.refreshing = false;
+    renderEhr();
+  }
+}
+
+function renderEhr() {
+  const ehr = state.data && state.data.ehr;
+  const banner = document.getElementById("ehr-banner");
+  const status = document.getElementById("ehr-status");
+  const on = ehrOn();
+  // The outage banner: the EHR columns degrade, nothing else does.
+  if (banner) {
+    const bad = on && (ehr.state === "degraded" || ehr.state === "down");
+    banner.hidden = !bad;
+    if (bad) {
+      const since = ehr.since ? ` (since ${fmtTime(ehr.since)})` : "";
+      const what = ehr.state === "down" ? `The EHR is not answering${since}.` : `The EHR is answering only in part${since}.`;
+      const last = ehr.lastGoodRead ? ` Showing the last good read from ${fmtTime(ehr.lastGoodRead)}.` : " No EHR data could be read yet.";
+      banner.replaceChildren(
+        el("span", { class: "ehr-banner-text" }, el("strong", { text: what }), last, " Team fields and notes keep working.", ehr.message ? el("span", { class: "muted small ehr-banner-detail", text: ` (${ehr.message})` }) : null),
+        el("button", { type: "button", class: "small", text: state.refreshing ? "Refreshing…" : "Refresh EHR data", disabled: state.refreshing, onclick: refreshEhr }),
+      );
+    }
+  }
+  if (status) {
+    status.hidden = !on;
+    if (on) {
+      const read = ehr.lastGoodRead ? `read ${fmtTime(ehr.lastGoodRead)}` : "";
+      status.replaceChildren(
+        el("span", { class: `ehr-dot ${ehr.state || "ok"}`, "aria-hidden": "true" }),
+        el("span", { class: "ehr-status-text", title: ehr.message || "" }, `EHR${ehr.name ? `: ${ehr.name}` : ""}`, read ? el("span", { class: "muted", text: ` · ${read}` }) : null, ehr.pending ? el("span", { class: "muted", text: " · loading…" }) : null),
+        el("button", { type: "button", class: "small", id: "ehr-refresh", text: state.refreshing ? "Refreshing…" : "Refresh EHR data", disabled: state.refreshing, onclick: refreshEhr }),
+      );
+    }
+  }
+  renderEhrSearch();
+}
+
+// The search panel: adds patients from the EHR, or (in link mode) finds
+// the record of a patient typed in by hand.
+let ehrSearch = null;
+let ehrPanel = null;
+
+function ehrSearchAction(r, redraw) {
+  const linking = state.linking;
+  if (linking) {
+    if (r.patientId && r.patientId !== linking.patientId) {
+      return el("span", { class: "muted small", text: "Already a patient of the team" });
+    }
+    const b = el("button", { type: "button", class: "small primary", text: "Link…" });
+    b.addEventListener("click", () => doLink(r, b));
+    return b;
+  }
+  if (r.onList) return el("span", { class: "on-list", text: "✓ On this list" });
+  const b = el("button", { type: "button", class: "small primary", text: r.patientId ? "Add to this list" : "Add", "aria-label": `Add ${r.name || r.ehrId} to this list` });
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    b.textContent = "Adding…";
+    try {
+      await api("POST", `${apiList}/patients`, { ehrId: r.ehrId });
+      ehrSearch.update(r.ehrId, { onList: true });
+      ehrMsg(`${r.name || "Patient"} added.`, "ok");
+      await load();
+    } catch (e) {
+      b.disabled = false;
+      b.textContent = "Add";
+      ehrMsg(sentence(e.message), "error");
+    }
+    redraw();
+  });
+  return b;
+}
+
+function ehrMsg(text, kind) {
+  const m = document.getElementById("ehr-search-msg");
+  if (!m) return;
+  m.textContent = text;
+  m.className = `form-msg ${kind || ""}`;
+}
+
+function renderEhrSearch() {
+  const slot = document.getElementById("ehr-search-slot");
+  if (!slot) return;
+  if (!ehrOn()) {
+    slot.replaceChildren();
+    ehrPanel = null;
+    return;
+  }
+  if (!ehrPanel) {
+    ehrSearch = makeEhrSearch({ path: () => `${apiList}/ehr-search`, action: ehrSearchAction });
+    const summary = el("summary", { id: "ehr-search-title", text: "Add from EHR" });
+    const linkBar = el("div", { class: "link-bar", hidden: true });
+    ehrPanel = el("details", { class: "card add-patient ehr-search-card", id: "ehr-search" }, summary, linkBar, ehrSearch.node, el("p", { class: "form-msg", id: "ehr-search-msg", role: "status" }));
+    ehrPanel.summaryNode = summary;
+    ehrPanel.linkBar = linkBar;
+    slot.replaceChildren(ehrPanel);
+    if (state.data && !state.data.total) {
+      ehrPanel.open = true;
+      const manual = document.getElementById("add-patient");
+      if (manual) manual.open = false;
+    }
+    const manualSummary = document.querySelector("#add-patient > summary");
+    if (manualSummary) manualSummary.textContent = "Add a patient by hand";
+  }
+  const l = state.linking;
+  ehrPanel.classList.toggle("linking", !!l);
+  ehrPanel.summaryNode.textContent = l ? `Link ${l.name} to the EHR` : "Add from EHR";
+  ehrPanel.linkBar.hidden = !l;
+  if (l) {
+    ehrPanel.linkBar.replaceChildren(
+      el("p", {}, "Find ", el("strong", { text: l.name }), "’s record in the EHR, then choose Link. The team’s fields and notes are kept."),
+      el("button", { type: "button", class: "small", text: "Cancel linking", onclick: stopLinking }),
+    );
+  }
+}
+
+function manualSummary(row) {
+  const v = (k) => (row.fields[k] && row.fields[k].value) || "";
+  return { name: rowName(row) || "(no name)", mrn: v("mrn"), birthDate: v("birthDate"), gender: v("sex") };
+}
+
+function startLinking(row) {
+  state.openMenu = null;
+  state.linking = { patientId: row.patientId, ...manualSummary(row) };
+  render();
+  ehrPanel.open = true;
+  const v = (k) => (row.fields[k] && row.fields[k].value) || "";
+  ehrSearch.fill({ family: v("family"), given: v("given"), birthDate: v("birthDate") });
+  ehrMsg("");
+  ehrSearch.redraw();
+  ehrPanel.scrollIntoView({ block: "start", behavior: "smooth" });
+  ehrSearch.focus();
+  if (v("family") || v("given") || v("birthDate")) ehrSearch.run();
+}
+
+function stopLinking() {
+  state.linking = null;
+  ehrSearch.clear();
+  ehrMsg("");
+  renderEhrSearch();
+}
+
+async function doLink(r, button) {
+  const l = state.linking;
+  if (!l) return;
+  const ok = await confirmLink(l, { name: r.name, mrn: r.mrn, birthDate: r.birthDate, gender: r.gender });
+  if (!ok) return;
+  button.disabled = true;
+  try {
+    await linkPatient(TEAM, l.patientId, r.ehrId);
+    state.linking = null;
+    ehrSearch.clear();
+    ehrMsg(`${l.name} is now linked to the EHR record of ${r.name || r.ehrId}.`, "ok");
+    await load();
+  } catch (e) {
+    button.disabled = false;
+    ehrMsg(sentence(e.message), "error");
+  }
 }
 
 // ---------------------------------------------------------------- live

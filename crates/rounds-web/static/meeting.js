@@ -1,6 +1,7 @@
 // The meeting view: the whole list in large type, live, one patient
 // highlighted and moved with the arrow keys; Enter opens the patient.
 import { el, api, displayNode, Live, liveBadge, showBanner, readJsonAttr } from "/static/rounds.js";
+import { isEhrColumn, ehrCell, ehrText } from "/static/ehr.js";
 
 const root = document.getElementById("meeting-app");
 const TEAM = root.dataset.team;
@@ -22,6 +23,7 @@ async function load() {
     document.getElementById("list-name").textContent = data.list.name;
     showBanner("");
     render();
+    schedulePoll();
     return data;
   } catch (e) {
     loadFailure = e.status || 0;
@@ -33,6 +35,14 @@ async function load() {
     }
     return null;
   }
+}
+
+let pollTimer = null;
+function schedulePoll() {
+  clearTimeout(pollTimer);
+  const ehr = state.data && state.data.ehr;
+  if (!ehr || !ehr.connected) return;
+  pollTimer = setTimeout(() => load(), ehr.pending ? 1500 : 60000);
 }
 
 const loadSoon = () => {
@@ -61,7 +71,7 @@ function render() {
       {},
       rows.map((r) => {
         const tr = el("tr", { "data-patient": r.patientId, class: r.patientId === state.current ? "current" : "", "aria-selected": r.patientId === state.current ? "true" : "false" });
-        cols.forEach((c) => tr.append(el("td", {}, displayNode(c, r.fields, r, members))));
+        cols.forEach((c) => tr.append(el("td", { "data-key": c.key }, cellNode(c, r))));
         tr.addEventListener("click", () => select(r.patientId));
         tr.addEventListener("dblclick", () => open(r.patientId));
         return tr;
@@ -71,6 +81,27 @@ function render() {
   wrap.replaceChildren(table);
   const cur = table.querySelector("tr.current");
   if (cur) cur.scrollIntoView({ block: "nearest" });
+}
+
+/** A cell: the team's value, or the EHR's display text (a muted mark when it has none). */
+function cellNode(c, r) {
+  let cell = null;
+  try {
+    cell = isEhrColumn(c) || r.ehr ? ehrCell(c, r) : null;
+  } catch (e) {
+    cell = { state: "failed" };
+  }
+  if (!cell) {
+    if (isEhrColumn(c)) return document.createTextNode("");
+    return displayNode(c, r.fields, r, members);
+  }
+  const text = ehrText(c, r);
+  if (cell.state === "ok" || (cell.state === "empty" && text)) {
+    const span = el("span", { text });
+    if (c.key === "name") span.append(el("span", { class: "ehr-badge", text: "EHR" }));
+    return span;
+  }
+  return el("span", { class: `ehr-mark ${cell.state}`, title: cell.reason || "", text: text || "—" });
 }
 
 function select(id) {

@@ -10,6 +10,7 @@ mod auth;
 mod common;
 mod fixtures;
 mod malformed;
+mod outbound;
 mod responder;
 mod sekmet;
 mod tls;

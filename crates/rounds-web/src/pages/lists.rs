@@ -424,6 +424,7 @@ pub async fn add_patient(
     let new = NewPatient {
         existing: None,
         fields,
+        ehr_id: None,
     };
     match state.app.add_patient(&page.actor, team, list, &new).await {
         Ok(_) => Redirect::to(&format!("/teams/{team}/lists/{list}")).into_response(),

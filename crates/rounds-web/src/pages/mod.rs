@@ -46,6 +46,7 @@ pub fn templates() -> Environment<'static> {
         ("list.html", include_str!("../../templates/list.html")),
         ("meeting.html", include_str!("../../templates/meeting.html")),
         ("patient.html", include_str!("../../templates/patient.html")),
+        ("ehr.html", include_str!("../../templates/ehr.html")),
     ];
     for (name, source) in sources {
         if let Err(err) = env.add_template(name, source) {
@@ -72,6 +73,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/teams", get(teams::teams_page).post(teams::create_team))
         .route("/teams/{team_id}", get(teams::team_page))
+        .route("/teams/{team_id}/ehr", get(teams::ehr_page))
         .route("/teams/{team_id}/members", post(teams::add_member))
         .route("/teams/{team_id}/lists", post(lists::create_list))
         .route("/teams/{team_id}/lists/{list_id}", get(lists::list_page))
@@ -122,7 +124,7 @@ pub fn router() -> Router<AppState> {
 
 /// The style sheet and the page scripts, built into the binary. Scripts
 /// are files (the Content-Security-Policy allows no inline script).
-const STATIC_FILES: [(&str, &str, &str); 5] = [
+const STATIC_FILES: [(&str, &str, &str); 8] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -147,6 +149,21 @@ const STATIC_FILES: [(&str, &str, &str); 5] = [
         "meeting.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/meeting.js"),
+    ),
+    (
+        "ehr.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/ehr.js"),
+    ),
+    (
+        "connection.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/connection.js"),
+    ),
+    (
+        "team.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/team.js"),
     ),
 ];
 

@@ -301,3 +301,32 @@ pub async fn remove_member(
         Err(err) => app_error_page(&state, &page.session, err),
     }
 }
+
+/// The team's EHR connection: owners set, test and remove it; members see
+/// its name and health. The page is a shell: the script reads the
+/// connection from the API (which gives members no address or secret).
+pub async fn ehr_page(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path(raw): Path<String>,
+) -> Response {
+    let id: TeamId = match page_id(&state, &page, &raw) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let detail = match state.app.get_team(&page.actor, id).await {
+        Ok(d) => d,
+        Err(err) => return app_error_page(&state, &page.session, err),
+    };
+    let (me, csrf) = page.page_context();
+    render(
+        &state,
+        StatusCode::OK,
+        "ehr.html",
+        context! {
+            me, csrf,
+            team => TeamDto::from(&detail.team),
+            is_owner => detail.my_role == TeamRole::Owner,
+        },
+    )
+}

@@ -14,6 +14,9 @@ use crate::common::{Backend, Client, TestApp, PASSWORD};
 const ROLES: [&str; 5] = ["anonymous", "outsider", "member", "owner", "admin"];
 
 /// Expected status per role, in the order of `ROLES`.
+/// A FHIR base where nothing answers.
+const DOWN_EHR: &str = "http://127.0.0.1:9/fhir";
+
 fn expected(op: &str) -> Option<[u16; 5]> {
     Some(match op {
         // anonymous signs in with a wrong password; the others with their own.
@@ -52,6 +55,13 @@ fn expected(op: &str) -> Option<[u16; 5]> {
         // Notes: only their author (here the member) changes them.
         "updateNote" => [401, 404, 200, 403, 404],
         "deleteNote" => [401, 404, 204, 403, 404],
+        // EHR mode: the team's connection points at a port where nothing
+        // listens, so what passes the access rule meets an EHR that is down.
+        "getEhrConnection" => [401, 404, 200, 200, 404],
+        "setEhrConnection" | "testEhrConnection" => [401, 404, 403, 200, 404],
+        "deleteEhrConnection" => [401, 404, 403, 204, 404],
+        "searchEhr" | "linkPatient" => [401, 404, 502, 502, 404],
+        "unlinkPatient" => [401, 404, 409, 409, 404],
         _ => return None,
     })
 }
@@ -179,6 +189,13 @@ impl World {
             )
             .await;
         let schema = schema.body["id"].as_str().expect("schema id").to_owned();
+        let r = owner
+            .put(
+                &format!("/api/v1/teams/{team}/ehr-connection"),
+                json!({"name": "EHR", "baseUrl": DOWN_EHR, "auth": {"kind": "none"}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         Self {
             app,
             team,
@@ -241,6 +258,11 @@ impl World {
             "updateSchema" => Some(json!({"name": format!("Set renamed by {role}")})),
             "reorderLists" => Some(json!({"listIds": [self.other_list, self.list]})),
             "addNote" => Some(json!({"body": format!("Note by {role}")})),
+            "setEhrConnection" => Some(
+                json!({"name": format!("EHR of {role}"), "baseUrl": DOWN_EHR, "auth": {"kind": "none"}}),
+            ),
+            "searchEhr" => Some(json!({"family": "Ames"})),
+            "linkPatient" => Some(json!({"ehrId": "p1"})),
             "updateNote" => Some(json!({"body": "changed", "baseVersion": 1})),
             _ if op.method == Method::POST || op.method == Method::PATCH => Some(json!({})),
             _ => None,

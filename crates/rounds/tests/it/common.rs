@@ -114,6 +114,7 @@ impl TestApp {
         let app = App::open(&db.url, &options, config)
             .await
             .expect("open the test database");
+        install_test_key(&app).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -200,6 +201,7 @@ impl TestApp {
         let app = App::open(&self.db.url, &options, AppConfig::default())
             .await
             .expect("reopen the test database");
+        install_test_key(&app).await;
         let listener = tokio::net::TcpListener::bind(self.addr)
             .await
             .unwrap_or_else(|e| panic!("bind {} again: {e}", self.addr));
@@ -353,6 +355,10 @@ impl Client {
     pub async fn patch(&self, path: &str, body: Value) -> Reply {
         self.send(Method::PATCH, path, Some(body)).await
     }
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
     pub async fn delete(&self, path: &str) -> Reply {
         self.send(Method::DELETE, path, None).await
     }
@@ -430,5 +436,120 @@ impl Events {
                 return Some(e);
             }
         }
+    }
+}
+
+/// The key sealing EHR connection secrets in tests: one per test process.
+pub const TEST_SECRET_KEY: &str = "dGVzdCBrZXkgb2YgdGhlIHJvdW5kcyB0ZXN0IHN1aXQ=";
+
+async fn install_test_key(app: &App) {
+    let key = rounds_app::secret_box::SecretBox::from_base64_key(TEST_SECRET_KEY)
+        .expect("the test secret key");
+    app.install_secret_key(key)
+        .await
+        .expect("install the test key");
+}
+
+/// A real FHIR R4 server, sekmet-fhir (installed by scripts/test.sh, path in
+/// ROUNDS_TEST_SEKMET), in its own working directory; killed when dropped.
+pub struct Sekmet {
+    child: std::process::Child,
+    pub base: String,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Sekmet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn sekmet_exe() -> std::path::PathBuf {
+    std::env::var("ROUNDS_TEST_SEKMET")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../.venv-peers/bin/sekmet");
+            assert!(
+                p.exists(),
+                "sekmet-fhir is not installed: run scripts/test.sh or set ROUNDS_TEST_SEKMET"
+            );
+            p
+        })
+}
+
+impl Sekmet {
+    /// Starts sekmet on a free port of 127.0.0.1 and waits until it answers.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::start_in(dir, port)
+    }
+
+    /// Starts sekmet over the data of `dir` on `port` (again, after `stop`).
+    pub fn start_in(dir: tempfile::TempDir, port: u16) -> Self {
+        use std::process::{Command, Stdio};
+        let base = format!("http://127.0.0.1:{port}/fhir");
+        let child = Command::new(sekmet_exe())
+            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .current_dir(dir.path())
+            .env("SEKMET_BASE_URL", &base)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let s = Sekmet {
+            child,
+            base,
+            port,
+            dir,
+        };
+        let started = std::time::Instant::now();
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "sekmet did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        s
+    }
+
+    /// Kills the server, keeping its data directory for `start_in`.
+    pub fn stop(mut self) -> (tempfile::TempDir, u16) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let port = self.port;
+        // Take the directory out without running Drop's kill again.
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        (dir, port)
+    }
+
+    /// Posts a transaction Bundle; panics unless it is accepted.
+    pub async fn load(&self, bundle: &Value) -> Value {
+        let r = reqwest::Client::new()
+            .post(&self.base)
+            .header("content-type", "application/fhir+json")
+            .json(bundle)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(
+            status.is_success(),
+            "sekmet refused the Bundle: {status} {body}"
+        );
+        body
     }
 }

@@ -11,6 +11,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod ehr;
+mod ehr_mode;
 mod lists;
 mod pages;
 mod schema;

@@ -1,0 +1,746 @@
+//! EHR mode against a real FHIR R4 server (sekmet-fhir, started per test):
+//! connecting, testing the connection, searching, adding EHR patients,
+//! EHR columns and the patient page, refreshing, an outage and recovery,
+//! linking a manual patient, and what is stored (only references).
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use rounds_app::AppConfig;
+use serde_json::{json, Value};
+
+use crate::both;
+use crate::common::{Backend, Client, Sekmet, TestApp};
+
+/// A distinctive name: it must never reach the database or the log.
+pub const FAMILY: &str = "Quillfeatherington";
+pub const GIVEN: &str = "Zebedee";
+pub const MRN: &str = "ZQ4411";
+
+fn reference(id: &str) -> Value {
+    json!({ "reference": format!("urn:uuid:{id}") })
+}
+
+fn entry(id: &str, resource: Value) -> Value {
+    let kind = resource["resourceType"].as_str().unwrap_or("").to_owned();
+    json!({
+        "fullUrl": format!("urn:uuid:{id}"),
+        "resource": resource,
+        "request": { "method": "POST", "url": kind },
+    })
+}
+
+fn vital(patient: &str, code: &str, display: &str, value: f64, unit: &str, at: &str) -> Value {
+    json!({
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": code, "display": display}]},
+        "subject": reference(patient),
+        "effectiveDateTime": at,
+        "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+    })
+}
+
+/// Two inpatients with vitals, a problem, an allergy, a medication and
+/// coverage, as a transaction Bundle of ours.
+pub fn ward_bundle() -> Value {
+    let (p1, p2) = (
+        "0b6c6f0e-0000-4000-8000-000000000001",
+        "0b6c6f0e-0000-4000-8000-000000000002",
+    );
+    let patient = |family: &str, given: &str, mrn: &str, born: &str, gender: &str| {
+        json!({
+            "resourceType": "Patient",
+            "identifier": [{
+                "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+                "system": "urn:oid:2.16.840.1.113883.19.5",
+                "value": mrn,
+            }],
+            "name": [{"use": "official", "family": family, "given": [given]}],
+            "gender": gender,
+            "birthDate": born,
+            "generalPractitioner": [{"display": "Dr Ada Byron"}],
+        })
+    };
+    let encounter = |p: &str, bed: &str| {
+        json!({
+            "resourceType": "Encounter",
+            "status": "in-progress",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "type": [{"coding": [{"system": "http://snomed.info/sct", "code": "183452005", "display": "Emergency hospital admission"}]}],
+            "subject": reference(p),
+            "period": {"start": "2026-11-20T10:00:00Z"},
+            "location": [{"location": {"display": bed}}],
+        })
+    };
+    json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            entry(p1, patient(FAMILY, GIVEN, MRN, "1950-04-02", "male")),
+            entry(p2, patient("Marlowe", "Ines", "ZQ4412", "1988-09-30", "female")),
+            entry("0b6c6f0e-0000-4000-8000-000000000011", encounter(p1, "Ward 3, Bed 4")),
+            entry("0b6c6f0e-0000-4000-8000-000000000012", encounter(p2, "Ward 3, Bed 5")),
+            entry("0b6c6f0e-0000-4000-8000-000000000021", vital(p1, "8867-4", "Heart rate", 88.0, "/min", "2026-11-21T08:00:00Z")),
+            entry("0b6c6f0e-0000-4000-8000-000000000022", vital(p1, "8867-4", "Heart rate", 97.0, "/min", "2026-11-20T08:00:00Z")),
+            entry("0b6c6f0e-0000-4000-8000-000000000023", vital(p2, "8867-4", "Heart rate", 72.0, "/min", "2026-11-21T09:00:00Z")),
+            entry("0b6c6f0e-0000-4000-8000-000000000024", json!({
+                "resourceType": "Observation",
+                "status": "final",
+                "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+                "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9", "display": "Blood pressure panel"}]},
+                "subject": reference(p1),
+                "effectiveDateTime": "2026-11-21T08:00:00Z",
+                "component": [
+                    {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": 132, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
+                    {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": {"value": 84, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
+                ],
+            })),
+            entry("0b6c6f0e-0000-4000-8000-000000000031", json!({
+                "resourceType": "Condition",
+                "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+                "code": {"text": "Community acquired pneumonia"},
+                "subject": reference(p1),
+                "recordedDate": "2026-11-20",
+            })),
+            entry("0b6c6f0e-0000-4000-8000-000000000041", json!({
+                "resourceType": "AllergyIntolerance",
+                "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}]},
+                "code": {"text": "Penicillin"},
+                "patient": reference(p1),
+                "recordedDate": "2020-01-01",
+            })),
+            entry("0b6c6f0e-0000-4000-8000-000000000051", json!({
+                "resourceType": "MedicationRequest",
+                "status": "active",
+                "intent": "order",
+                "medicationCodeableConcept": {"text": "Clarithromycin 500 mg tablet"},
+                "subject": reference(p1),
+                "authoredOn": "2026-11-20",
+                "requester": {"display": "Dr Byron"},
+                "dosageInstruction": [{"text": "twice a day"}],
+            })),
+            entry("0b6c6f0e-0000-4000-8000-000000000061", json!({
+                "resourceType": "Coverage",
+                "status": "active",
+                "beneficiary": reference(p1),
+                "payor": [{"display": "Acme Health"}],
+                "subscriberId": "S-1",
+            })),
+        ],
+    })
+}
+
+/// A team with an owner and a member, a list, and the connection to `base`.
+pub struct Ward {
+    pub team: String,
+    pub list: String,
+    pub owner: Client,
+    pub member: Client,
+}
+
+pub async fn ward(app: &TestApp, base: &str) -> Ward {
+    app.user("owner", false).await;
+    app.user("member", false).await;
+    let owner = app.client("owner").await;
+    let team = owner.create_team("Ward 3").await;
+    let r = owner
+        .post(
+            &format!("/api/v1/teams/{team}/members"),
+            json!({"username": "member", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = owner
+        .put(
+            &format!("/api/v1/teams/{team}/ehr-connection"),
+            json!({"name": "Hospital EHR", "baseUrl": base, "auth": {"kind": "none"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = owner
+        .post(
+            &format!("/api/v1/teams/{team}/lists"),
+            json!({"name": "Ward round"}),
+        )
+        .await;
+    let list = r.body["id"].as_str().unwrap().to_owned();
+    Ward {
+        team,
+        list,
+        owner,
+        member: app.client("member").await,
+    }
+}
+
+async fn search(w: &Ward, query: Value) -> Value {
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/ehr-search", w.team, w.list),
+            query,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body
+}
+
+async fn add_ehr(w: &Ward, ehr_id: &str) -> String {
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/patients", w.team, w.list),
+            json!({"ehrId": ehr_id}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.body["row"]["patientId"].as_str().unwrap().to_owned()
+}
+
+async fn get_list(w: &Ward, query: &str) -> Value {
+    let r = w
+        .member
+        .get(&format!("/api/v1/teams/{}/lists/{}{query}", w.team, w.list))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body
+}
+
+fn row<'a>(list: &'a Value, patient: &str) -> &'a Value {
+    list["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["patientId"] == patient)
+        .unwrap_or_else(|| panic!("no row for {patient} in {list}"))
+}
+
+async fn flow(backend: Backend) {
+    let sekmet = Sekmet::start();
+    sekmet.load(&ward_bundle()).await;
+    let app = TestApp::spawn(backend).await;
+    let w = ward(&app, &sekmet.base).await;
+
+    // The owner's "Test connection": R4, batch, Patient search works.
+    let r = w
+        .owner
+        .post(
+            &format!("/api/v1/teams/{}/ehr-connection/test", w.team),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["ok"], true, "{}", r.body);
+    assert_eq!(r.body["version"], "R4");
+    assert_eq!(r.body["batch"], true);
+    assert!(r.body["resources"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("Observation")));
+    // Members see the name and health, never the address or settings.
+    let r = w
+        .member
+        .get(&format!("/api/v1/teams/{}/ehr-connection", w.team))
+        .await;
+    assert_eq!(r.body["name"], "Hospital EHR");
+    assert!(
+        r.body["baseUrl"].is_null() && r.body["auth"].is_null(),
+        "{}",
+        r.body
+    );
+
+    // Search by MRN, then by family and birth date.
+    let found = search(&w, json!({"mrn": MRN})).await;
+    assert_eq!(found["total"], 1, "{found}");
+    let hit = &found["results"][0];
+    assert_eq!(hit["mrn"], MRN);
+    assert_eq!(hit["birthDate"], "1950-04-02");
+    assert_eq!(hit["gender"], "male");
+    assert_eq!(hit["onList"], false);
+    let p1_ehr = hit["ehrId"].as_str().unwrap().to_owned();
+    let found = search(&w, json!({"family": "Marlowe", "birthDate": "1988-09-30"})).await;
+    assert_eq!(found["total"], 1, "{found}");
+    let p2_ehr = found["results"][0]["ehrId"].as_str().unwrap().to_owned();
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/ehr-search", w.team, w.list),
+            json!({"birthDate": "2-4-1950"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.field(), "birthDate");
+
+    // Add both; the same EHR patient twice is refused; search marks them.
+    let p1 = add_ehr(&w, &p1_ehr).await;
+    let p2 = add_ehr(&w, &p2_ehr).await;
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/patients", w.team, w.list),
+            json!({"ehrId": p1_ehr}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    let found = search(&w, json!({"mrn": MRN})).await;
+    assert_eq!(found["results"][0]["onList"], true);
+    assert_eq!(found["results"][0]["patientId"], p1.as_str());
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/patients", w.team, w.list),
+            json!({"ehrId": "no-such-patient"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+
+    // EHR columns.
+    for key in [
+        "heartRate",
+        "bloodPressure",
+        "conditions",
+        "allergies",
+        "medications",
+        "coverage",
+        "gp",
+        "encounterStatus",
+    ] {
+        let r = w
+            .member
+            .post(
+                &format!("/api/v1/teams/{}/lists/{}/columns", w.team, w.list),
+                json!({"key": key}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{key}: {}", r.text);
+    }
+    let list = get_list(&w, "").await;
+    assert_eq!(list["ehr"]["state"], "ok", "{}", list["ehr"]);
+    assert_eq!(list["ehr"]["pending"], false);
+    let cols: Vec<&str> = list["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["source"] == "ehr")
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(cols.len(), 8, "{cols:?}");
+    let r1 = row(&list, &p1);
+    let d = &r1["display"];
+    assert_eq!(d["name"], format!("{}, {GIVEN}", FAMILY.to_uppercase()));
+    assert_eq!(d["mrn"], MRN);
+    assert_eq!(d["location"], "Ward 3, Bed 4");
+    assert_eq!(d["heartRate"], "88 /min", "the latest of two: {d}");
+    assert_eq!(d["bloodPressure"], "132/84 mmHg");
+    assert_eq!(d["conditions"], "Community acquired pneumonia");
+    assert_eq!(d["allergies"], "Penicillin");
+    assert_eq!(d["medications"], "Clarithromycin 500 mg tablet");
+    assert_eq!(d["coverage"], "Acme Health");
+    assert_eq!(d["gp"], "Dr Ada Byron");
+    assert_eq!(d["encounterStatus"], "in-progress");
+    let hr = &r1["cells"]["heartRate"];
+    assert_eq!(hr["state"], "ok");
+    assert_eq!(hr["at"], "2026-11-21T08:00:00Z", "when it was measured");
+    assert!(hr["fetchedAt"].is_string());
+    assert_eq!(r1["ehr"]["ehrId"], p1_ehr.as_str());
+    // The second patient has no problems: an empty cell that says why.
+    let r2 = row(&list, &p2);
+    assert_eq!(r2["display"]["heartRate"], "72 /min");
+    assert_eq!(r2["cells"]["conditions"]["state"], "empty");
+    assert!(r2["cells"]["conditions"]["reason"].is_string());
+
+    // Sorting and filtering by EHR columns.
+    let sorted = get_list(&w, "?sort=-heartRate").await;
+    assert_eq!(sorted["rows"][0]["patientId"], p1.as_str());
+    let sorted = get_list(&w, "?sort=heartRate").await;
+    assert_eq!(sorted["rows"][0]["patientId"], p2.as_str());
+    let filtered = get_list(&w, "?filter=location:contains:bed%205").await;
+    assert_eq!(filtered["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(filtered["rows"][0]["patientId"], p2.as_str());
+    let searched = get_list(&w, "?q=penicillin").await;
+    assert_eq!(searched["rows"].as_array().unwrap().len(), 1);
+
+    // The team's own fields beside EHR data; a refresh re-reads the EHR.
+    let fetched = r1["cells"]["heartRate"]["fetchedAt"].clone();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let again = get_list(&w, "").await;
+    assert_eq!(
+        row(&again, &p1)["cells"]["heartRate"]["fetchedAt"],
+        fetched,
+        "served from memory"
+    );
+    let refreshed = get_list(&w, "?refresh=true").await;
+    assert_ne!(
+        row(&refreshed, &p1)["cells"]["heartRate"]["fetchedAt"],
+        fetched,
+        "refresh re-read the EHR"
+    );
+
+    // The patient page: every section.
+    let r = w
+        .member
+        .get(&format!("/api/v1/teams/{}/patients/{p1}", w.team))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let s = &r.body["ehr"]["summary"];
+    assert_eq!(s["patient"]["family"], FAMILY);
+    assert_eq!(s["location"], "Ward 3, Bed 4");
+    for section in [
+        "vitals",
+        "conditions",
+        "encounter",
+        "allergies",
+        "medications",
+        "coverage",
+    ] {
+        assert_eq!(
+            s[section]["status"], "complete",
+            "{section}: {}",
+            s[section]
+        );
+    }
+    assert_eq!(s["medications"]["items"][0]["dosage"][0], "twice a day");
+
+    // Audit: the searches with their query; the view of the patient.
+    let admin = app.admin().await;
+    let searches = admin.audit("operation=PatientSearch").await;
+    assert!(
+        searches
+            .iter()
+            .any(|a| a["detail"]["query"]["mrn"] == MRN && a["detail"]["source"] == "ehr"),
+        "{searches:?}"
+    );
+    let views = admin
+        .audit(&format!("operation=PatientView&patient={p1}"))
+        .await;
+    assert_eq!(views.len(), 1, "{views:?}");
+    let sets = admin.audit("operation=EHRConnectionSet").await;
+    assert_eq!(sets.len(), 1);
+    assert_eq!(
+        sets[0]["detail"]["baseUrl"],
+        format!("{}", sekmet.base).as_str().trim_end_matches('/')
+    );
+
+    // A manual patient linked to the EHR keeps what the team typed.
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/patients", w.team, w.list),
+            json!({"fields": {"family": "Typed", "given": "By hand", "ward": "3"}}),
+        )
+        .await;
+    let manual = r.body["row"]["patientId"].as_str().unwrap().to_owned();
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/patients/{manual}/notes", w.team),
+            json!({"body": "seen by physio"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = w
+        .member
+        .put(
+            &format!("/api/v1/teams/{}/patients/{manual}/ehr-link", w.team),
+            json!({"ehrId": p1_ehr}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "already another patient of the team: {}",
+        r.text
+    );
+    let r = w
+        .member
+        .delete(&format!(
+            "/api/v1/teams/{}/lists/{}/patients/{p1}",
+            w.team, w.list
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = w
+        .member
+        .put(
+            &format!("/api/v1/teams/{}/patients/{manual}/ehr-link", w.team),
+            json!({"ehrId": p2_ehr}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "p2 is on the list: {}",
+        r.text
+    );
+    // Link a fresh manual patient to the first EHR patient's record after
+    // the first patient left the team's lists? It is still the team's
+    // patient, so the link is refused; unlink it first.
+    let r = w
+        .member
+        .delete(&format!("/api/v1/teams/{}/patients/{p1}/ehr-link", w.team))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = w
+        .member
+        .put(
+            &format!("/api/v1/teams/{}/patients/{manual}/ehr-link", w.team),
+            json!({"ehrId": p1_ehr}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let list = get_list(&w, "").await;
+    let m = row(&list, &manual);
+    assert_eq!(m["ehr"]["ehrId"], p1_ehr.as_str());
+    assert_eq!(
+        m["display"]["location"], "Ward 3, Bed 4",
+        "EHR location shown"
+    );
+    assert_eq!(m["fields"]["family"]["value"], "Typed", "typed data kept");
+    assert_eq!(m["latestNote"]["body"], "seen by physio");
+
+    // Another team's member reaches none of it.
+    app.user("stranger", false).await;
+    let stranger = app.client("stranger").await;
+    let r = stranger
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/ehr-search", w.team, w.list),
+            json!({"mrn": MRN}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = stranger
+        .get(&format!("/api/v1/teams/{}/patients/{manual}", w.team))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+both!(flow);
+
+/// The EHR stops mid-session: the list still loads, with the banner and
+/// the last good read; team fields and notes keep working; it recovers.
+async fn outage(backend: Backend) {
+    let sekmet = Sekmet::start();
+    sekmet.load(&ward_bundle()).await;
+    let mut config = AppConfig::default();
+    config.ehr.retry_after_failure = Duration::from_millis(500);
+    config.ehr.cache_ttl = Duration::from_secs(600);
+    let app = TestApp::spawn_with(backend, config).await;
+    let w = ward(&app, &sekmet.base).await;
+    let found = search(&w, json!({"mrn": MRN})).await;
+    let p1 = add_ehr(&w, found["results"][0]["ehrId"].as_str().unwrap()).await;
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/columns", w.team, w.list),
+            json!({"key": "heartRate"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let before = get_list(&w, "").await;
+    assert_eq!(before["ehr"]["state"], "ok");
+    let good = before["ehr"]["lastGoodRead"].clone();
+
+    let (dir, port) = sekmet.stop();
+    let started = std::time::Instant::now();
+    let during = get_list(&w, "?refresh=true").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the list did not wait long"
+    );
+    assert_eq!(during["ehr"]["state"], "down", "{}", during["ehr"]);
+    assert!(
+        during["ehr"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be reached"),
+        "{}",
+        during["ehr"]
+    );
+    assert_eq!(during["ehr"]["lastGoodRead"], good);
+    let r1 = row(&during, &p1);
+    assert_eq!(
+        r1["display"]["heartRate"], "88 /min",
+        "the last good read stays shown"
+    );
+    // The team's data keeps working.
+    let r = w
+        .member
+        .patch(
+            &format!("/api/v1/teams/{}/patients/{p1}", w.team),
+            json!({"fields": {"bed": {"value": "4", "baseVersion": 0}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/patients/{p1}/notes", w.team),
+            json!({"body": "EHR down, checked by hand"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/ehr-search", w.team, w.list),
+            json!({"mrn": MRN}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text);
+    assert_eq!(r.code(), "ehr_unavailable");
+
+    // Back again: the next read recovers.
+    let sekmet = Sekmet::start_in(dir, port);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let after = get_list(&w, "?refresh=true").await;
+    assert_eq!(after["ehr"]["state"], "ok", "{}", after["ehr"]);
+    assert_ne!(after["ehr"]["lastGoodRead"], good);
+    assert_eq!(row(&after, &p1)["fields"]["bed"]["value"], "4");
+    drop(sekmet);
+    app.stop().await;
+}
+
+both!(outage);
+
+/// Without any memory of the patient, an unreachable EHR leaves cells that
+/// say why, and the row (with the team's note) stays.
+async fn cold_outage(backend: Backend) {
+    let sekmet = Sekmet::start();
+    sekmet.load(&ward_bundle()).await;
+    let app = TestApp::spawn(backend).await;
+    let w = ward(&app, &sekmet.base).await;
+    let found = search(&w, json!({"mrn": MRN})).await;
+    let p1 = add_ehr(&w, found["results"][0]["ehrId"].as_str().unwrap()).await;
+    drop(sekmet);
+    app.app.clear_ehr_cache();
+    let list = get_list(&w, "?refresh=true").await;
+    assert_eq!(list["ehr"]["state"], "down");
+    let r = row(&list, &p1);
+    assert_eq!(r["ehr"]["state"], "failed");
+    assert_eq!(r["cells"]["location"]["state"], "failed");
+    assert!(r["cells"]["location"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("could not be reached"));
+    app.stop().await;
+}
+
+both!(cold_outage);
+
+/// Connection settings: bad URLs, refused addresses, secrets never shown.
+async fn connection_settings(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("owner", false).await;
+    let owner = app.client("owner").await;
+    let team = owner.create_team("Ward 5").await;
+    let path = format!("/api/v1/teams/{team}/ehr-connection");
+    for (url, says) in [
+        ("ftp://ehr.example/fhir", "http or https"),
+        ("http://169.254.169.254/fhir", "169.254.169.254"),
+        ("http://metadata.google.internal/fhir", "metadata"),
+        ("not a url", "not a URL"),
+    ] {
+        let r = owner
+            .put(
+                &path,
+                json!({"name": "X", "baseUrl": url, "auth": {"kind": "none"}}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{url}: {}",
+            r.text
+        );
+        assert_eq!(r.field(), "baseUrl");
+        assert!(
+            r.body["error"]["message"].as_str().unwrap().contains(says),
+            "{url}: {}",
+            r.text
+        );
+    }
+    let r = owner
+        .put(&path, json!({"name": "X", "baseUrl": "http://127.0.0.1:9/fhir", "auth": {"kind": "clientCredentials", "clientId": "rounds"}}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.field(), "auth.clientSecret");
+    let secret = "s3cret-of-the-client-77";
+    let r = owner
+        .put(&path, json!({"name": "Gateway", "baseUrl": "http://127.0.0.1:9/fhir", "auth": {"kind": "clientCredentials", "clientId": "rounds", "clientSecret": secret, "scope": "tenant:ward5"}}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(!r.text.contains(secret));
+    assert_eq!(r.body["auth"]["hasSecret"], true);
+    assert_eq!(r.body["auth"]["scope"], "tenant:ward5");
+    // Changing the name keeps the saved secret.
+    let r = owner
+        .put(&path, json!({"name": "Gateway 2", "baseUrl": "http://127.0.0.1:9/fhir", "auth": {"kind": "clientCredentials", "clientId": "rounds"}}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["auth"]["hasSecret"], true);
+    // Test connection explains an unreachable server.
+    let r = owner.post(&format!("{path}/test"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["ok"], false);
+    assert!(
+        r.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not be reached"),
+        "{}",
+        r.text
+    );
+    // SMART Backend Services: a key pair made by Rounds, its public JWKS shown.
+    let r = owner
+        .put(&path, json!({"name": "SMART", "baseUrl": "https://ehr.example.org/fhir/R4", "auth": {"kind": "backendServices", "clientId": "rounds-ward5"}}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let jwk = &r.body["auth"]["publicJwks"]["keys"][0];
+    assert_eq!(jwk["kty"], "EC");
+    assert_eq!(jwk["crv"], "P-384");
+    assert!(jwk["d"].is_null(), "no private part");
+    let kid = jwk["kid"].clone();
+    let r = owner
+        .put(&path, json!({"name": "SMART", "baseUrl": "https://ehr.example.org/fhir/R4", "auth": {"kind": "backendServices", "clientId": "rounds-ward5"}}))
+        .await;
+    assert_eq!(
+        r.body["auth"]["publicJwks"]["keys"][0]["kid"], kid,
+        "the key is kept"
+    );
+    let r = owner
+        .put(&path, json!({"name": "SMART", "baseUrl": "https://ehr.example.org/fhir/R4", "auth": {"kind": "backendServices", "clientId": "rounds-ward5", "newKey": true}}))
+        .await;
+    assert_ne!(
+        r.body["auth"]["publicJwks"]["keys"][0]["kid"], kid,
+        "a new key"
+    );
+    // Stored: the secret sealed, never in plain text.
+    let rows = stored_secrets(&app).await;
+    assert_eq!(rows.len(), 1);
+    assert!(!rows[0].contains("PRIVATE KEY") && !rows[0].contains(secret));
+    let r = owner.delete(&path).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = owner.get(&path).await;
+    assert_eq!(r.body["connected"], false);
+    let admin = app.admin().await;
+    let sets = admin.audit("operation=EHRConnectionSet").await;
+    assert_eq!(sets.len(), 6, "{sets:?}");
+    assert!(sets.iter().all(|s| !s.to_string().contains(secret)));
+    app.stop().await;
+}
+
+both!(connection_settings);
+
+async fn stored_secrets(app: &TestApp) -> Vec<String> {
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+    sqlx::query("SELECT secret_sealed FROM ehr_connections")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String, _>(0).unwrap())
+        .collect()
+}
