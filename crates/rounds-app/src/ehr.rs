@@ -995,7 +995,6 @@ impl App {
                 }
             }
         };
-        let boxed = self.secret_box()?;
         let context = secret_context(team);
         let mut row = StoredConnection {
             team_id: team,
@@ -1045,11 +1044,13 @@ impl App {
                 row.scope = trimmed(scope);
                 row.token_url = check_token_url(token_url)?;
                 row.secret_sealed = match client_secret.as_deref().filter(|s| !s.is_empty()) {
-                    Some(secret) => {
-                        Some(boxed.seal(secret.as_bytes(), &context).map_err(|e| {
-                            AppError::Internal(format!("cannot seal the secret: {e}"))
-                        })?)
-                    }
+                    Some(secret) => Some(
+                        self.secret_box()?
+                            .seal(secret.as_bytes(), &context)
+                            .map_err(|e| {
+                                AppError::Internal(format!("cannot seal the secret: {e}"))
+                            })?,
+                    ),
                     None => match saved {
                         Some(s) if s.auth_kind == "clientCredentials" => s.secret_sealed.clone(),
                         _ => None,
@@ -1092,7 +1093,7 @@ impl App {
                             AppError::Internal(format!("cannot make a key pair: {e}"))
                         })?;
                         row.secret_sealed = Some(
-                            boxed
+                            self.secret_box()?
                                 .seal(key.private_key_pem.as_bytes(), &context)
                                 .map_err(|e| {
                                     AppError::Internal(format!("cannot seal the key: {e}"))
@@ -1822,17 +1823,27 @@ fn fhir_config_text(e: &FhirError) -> String {
 }
 
 /// The EHR-derived cells and texts of one row.
-pub(crate) fn row_cells(data: &EhrPatientData) -> BTreeMap<String, (String, EhrCell)> {
+/// `wanted`: the column keys to fill (all when None).
+pub(crate) fn row_cells(
+    data: &EhrPatientData,
+    wanted: Option<&std::collections::HashSet<String>>,
+) -> BTreeMap<String, (String, EhrCell)> {
     let mut out = BTreeMap::new();
+    let want = |key: &str| wanted.is_none_or(|w| w.contains(key));
     match (&data.summary, data.fetched_at) {
         (Some(s), Some(at)) => {
             for b in BuiltinColumn::ALL {
+                if !want(b.key()) {
+                    continue;
+                }
                 if let Some(v) = ehr_builtin_value(s, b, at) {
                     out.insert(b.key().to_owned(), v);
                 }
             }
             for e in EhrColumn::ALL {
-                out.insert(e.key().to_owned(), ehr_column_value(s, e, at));
+                if want(e.key()) {
+                    out.insert(e.key().to_owned(), ehr_column_value(s, e, at));
+                }
             }
         }
         _ => {
@@ -1846,6 +1857,7 @@ pub(crate) fn row_cells(data: &EhrPatientData) -> BTreeMap<String, (String, EhrC
                 .filter(|b| **b != BuiltinColumn::Added)
                 .map(|b| b.key())
                 .chain(EhrColumn::ALL.iter().map(|e| e.key()))
+                .filter(|k| want(k))
             {
                 out.insert(
                     key.to_owned(),

@@ -285,8 +285,9 @@ fn apply_ehr(
     display: &mut BTreeMap<String, String>,
     cells: &mut BTreeMap<String, EhrCell>,
     data: &EhrPatientData,
+    wanted: Option<&HashSet<String>>,
 ) {
-    for (key, (text, cell)) in row_cells(data) {
+    for (key, (text, cell)) in row_cells(data, wanted) {
         let builtin = BuiltinColumn::from_key(&key).is_some();
         if builtin && text.is_empty() && display.get(&key).is_some_and(|t| !t.is_empty()) {
             continue;
@@ -390,6 +391,14 @@ impl App {
         let ids: Vec<PatientId> = entries.iter().map(|e| e.patient_id).collect();
         let refs = self.ehr_refs(team, &ids).await?;
         let (ehr, mut ehr_data) = self.ehr_data(team, &refs, refresh_ehr).await?;
+        // EHR cells only for what the view shows, sorts or filters by.
+        let wanted: HashSet<String> = columns
+            .iter()
+            .map(|c| c.key.to_string())
+            .chain(spec.sort.iter().map(|s| s.column.to_string()))
+            .chain(spec.filters.iter().map(|f| f.column.to_string()))
+            .chain(["name".to_owned(), "mrn".to_owned()])
+            .collect();
         let mut rows: Vec<PatientRow> = entries
             .into_iter()
             .map(|e| {
@@ -400,7 +409,7 @@ impl App {
                     ..make_row(&ctx, e, v, &duplicates)
                 };
                 if let Some(data) = ehr_data.remove(&row.patient_id) {
-                    apply_ehr(&mut row.display, &mut row.cells, &data);
+                    apply_ehr(&mut row.display, &mut row.cells, &data, Some(&wanted));
                     row.ehr = Some(data);
                 }
                 row
@@ -730,7 +739,7 @@ impl App {
         let ehr = self.ehr_patient(team, patient).await?;
         let mut cells = BTreeMap::new();
         if let Some(data) = &ehr {
-            apply_ehr(&mut display, &mut cells, data);
+            apply_ehr(&mut display, &mut cells, data, None);
         }
         let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);
         entry.team_id = Some(team);

@@ -9,6 +9,8 @@
 //! Figures are wall-clock times on a shared machine: compare them as
 //! ratios within one run, not across runs.
 
+mod ehr;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,18 +47,38 @@ enum Bench {
         #[arg(long, default_value_t = 50)]
         changes: usize,
     },
+    /// A list of EHR patients with every EHR column: cold and warm, against
+    /// the bare time of the same reads as batch Bundles
+    Ehr {
+        /// A FHIR R4 server already holding the ward (`rounds demo
+        /// --write-bundle` loads into any server); default: the built-in
+        /// sandbox EHR with a generated ward
+        #[arg(long)]
+        fhir_base: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        patients: usize,
+        /// Days of vital signs per patient (sandbox)
+        #[arg(long, default_value_t = 2)]
+        days: u32,
+        /// Cold and bare rounds (the median is printed)
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Warm getList reads
+        #[arg(long, default_value_t = 200)]
+        reads: usize,
+    },
 }
 
 const PASSWORD: &str = "benchmark password 1";
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    csrf: String,
+pub(crate) struct Api {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) csrf: String,
 }
 
 impl Api {
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -83,7 +105,7 @@ impl Api {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -91,20 +113,49 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Bench::Lists {
-        database_url,
-        patients,
-        team_columns,
-        reads,
-        screens,
-        changes,
-    } = Cli::parse().bench;
+    match Cli::parse().bench {
+        Bench::Lists {
+            database_url,
+            patients,
+            team_columns,
+            reads,
+            screens,
+            changes,
+        } => {
+            lists(
+                database_url,
+                patients,
+                team_columns,
+                reads,
+                screens,
+                changes,
+            )
+            .await
+        }
+        Bench::Ehr {
+            fhir_base,
+            patients,
+            days,
+            rounds,
+            reads,
+        } => ehr::run(fhir_base, patients, days, rounds, reads).await,
+    }
+}
+
+async fn lists(
+    database_url: Option<String>,
+    patients: usize,
+    team_columns: usize,
+    reads: usize,
+    screens: usize,
+    changes: usize,
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = database_url
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));

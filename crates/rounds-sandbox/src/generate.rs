@@ -55,7 +55,7 @@ pub(crate) fn generate(spec: &WardSpec) -> Vec<Record> {
                 spec,
                 now,
                 index: i,
-                pid: format!("w{tag}-p{i:0width$}"),
+                pid: format!("w{tag}-p{:0width$}", i + 1),
                 bed: beds.get(i).cloned().unwrap_or_default(),
                 mrn: format!(
                     "RV{}",
@@ -148,7 +148,8 @@ impl PatientCtx<'_> {
         let clinician = *clinical.pick(CLINICIANS, &"Dr On Call");
 
         let mut record = Record::new(patient);
-        let conditions = self.conditions(&mut clinical, acute, &chronic, &person, admitted, clinician);
+        let conditions =
+            self.conditions(&mut clinical, acute, &chronic, &person, admitted, clinician);
         let acute_condition = conditions
             .first()
             .and_then(|c| c.get("id"))
@@ -496,22 +497,20 @@ impl PatientCtx<'_> {
         });
         match m {
             Measure::BloodPressure(sys, dia) => {
-                o["component"] = json!([
-                    {
-                        "code": loinc("8480-6", "Systolic blood pressure", "Systolic blood pressure"),
-                        "valueQuantity": quantity(sys, "mmHg", "mm[Hg]"),
-                    },
-                    {
-                        "code": loinc("8462-4", "Diastolic blood pressure", "Diastolic blood pressure"),
-                        "valueQuantity": quantity(dia, "mmHg", "mm[Hg]"),
+                let component = |code: &str, display: &str, value: f64, low: f64, high: f64| {
+                    let mut c = json!({
+                        "code": loinc(code, display, display),
+                        "valueQuantity": quantity(value, "mmHg", "mm[Hg]"),
+                    });
+                    if let Some(i) = interpretation(value, low, high) {
+                        c["interpretation"] = i;
                     }
+                    c
+                };
+                o["component"] = json!([
+                    component("8480-6", "Systolic blood pressure", sys, 100.0, 160.0),
+                    component("8462-4", "Diastolic blood pressure", dia, 50.0, 100.0),
                 ]);
-                if let Some(i) = interpretation(sys, 100.0, 160.0) {
-                    o["component"][0]["interpretation"] = i;
-                }
-                if let Some(i) = interpretation(dia, 50.0, 100.0) {
-                    o["component"][1]["interpretation"] = i;
-                }
             }
             _ => {
                 let (value, unit, code) = m.quantity();
@@ -658,8 +657,8 @@ impl PatientCtx<'_> {
             .take(max)
             .enumerate()
             .map(|(n, (d, minutes))| {
-                let held = kidneys
-                    && (d.text.starts_with("Metformin") || d.text.starts_with("Ramipril"));
+                let held =
+                    kidneys && (d.text.starts_with("Metformin") || d.text.starts_with("Ramipril"));
                 let authored = (admitted + minutes * MINUTE).min(self.now);
                 json!({
                     "resourceType": "MedicationRequest",

@@ -97,10 +97,26 @@ pub(crate) fn params_of(kind: Kind) -> Vec<(&'static str, &'static str, &'static
     let mut out: Vec<(&str, &str, &str)> = vec![("_id", "token", "The logical id")];
     let extra: &[(&str, &str, &str)] = match kind {
         Kind::Patient => &[
-            ("family", "string", "Family name: starts a word of it (case and accents ignored); :contains, :exact"),
-            ("given", "string", "A given name: starts a word of it; :contains, :exact"),
-            ("name", "string", "Any part of the name (family, given, prefix, text)"),
-            ("birthdate", "date", "Date of birth (eq, ne, lt, gt, le, ge; YYYY, YYYY-MM or YYYY-MM-DD)"),
+            (
+                "family",
+                "string",
+                "Family name: starts a word of it (case and accents ignored); :contains, :exact",
+            ),
+            (
+                "given",
+                "string",
+                "A given name: starts a word of it; :contains, :exact",
+            ),
+            (
+                "name",
+                "string",
+                "Any part of the name (family, given, prefix, text)",
+            ),
+            (
+                "birthdate",
+                "date",
+                "Date of birth (eq, ne, lt, gt, le, ge; YYYY, YYYY-MM or YYYY-MM-DD)",
+            ),
             ("gender", "token", "male | female | other | unknown"),
             ("identifier", "token", "The MRN, as value or system|value"),
         ],
@@ -116,8 +132,16 @@ pub(crate) fn params_of(kind: Kind) -> Vec<(&'static str, &'static str, &'static
         Kind::Condition => &[
             ("patient", "reference", "The patient (id or Patient/id)"),
             ("subject", "reference", "The subject"),
-            ("encounter", "reference", "The admission (encounter diagnoses)"),
-            ("category", "token", "problem-list-item | encounter-diagnosis"),
+            (
+                "encounter",
+                "reference",
+                "The admission (encounter diagnoses)",
+            ),
+            (
+                "category",
+                "token",
+                "problem-list-item | encounter-diagnosis",
+            ),
             ("code", "token", "SNOMED CT code"),
             ("clinical-status", "token", "active | resolved"),
             ("verification-status", "token", "confirmed"),
@@ -150,8 +174,16 @@ pub(crate) fn params_of(kind: Kind) -> Vec<(&'static str, &'static str, &'static
             ("authoredon", "date", "authoredOn"),
         ],
         Kind::Coverage => &[
-            ("beneficiary", "reference", "The insured patient (id or Patient/id)"),
-            ("patient", "reference", "The insured patient (as beneficiary)"),
+            (
+                "beneficiary",
+                "reference",
+                "The insured patient (id or Patient/id)",
+            ),
+            (
+                "patient",
+                "reference",
+                "The insured patient (as beneficiary)",
+            ),
             ("status", "token", "active"),
         ],
     };
@@ -279,11 +311,7 @@ pub(crate) fn search<'a>(
                         None => (false, key),
                     };
                     let k = sort_key(kind, key).ok_or_else(|| {
-                        Failure::invalid(format!(
-                            "cannot sort {} by '{}'",
-                            kind.name(),
-                            clip(key)
-                        ))
+                        Failure::invalid(format!("cannot sort {} by '{}'", kind.name(), clip(key)))
                     })?;
                     sort.push((k, desc));
                 }
@@ -296,7 +324,10 @@ pub(crate) fn search<'a>(
                     other => {
                         return Err(Failure::not_supported(
                             400,
-                            format!("_summary={} is not supported (use count or false)", clip(other)),
+                            format!(
+                                "_summary={} is not supported (use count or false)",
+                                clip(other)
+                            ),
                         ))
                     }
                 }
@@ -386,8 +417,12 @@ fn sort_value(r: &Value, key: SortKey) -> Option<String> {
     let name = r.get("name").and_then(|n| n.get(0));
     match key {
         SortKey::Path(path) => at(r, path).and_then(Value::as_str).map(str::to_owned),
-        SortKey::Family => name.map(|n| strings(n, "family").join(" ")).map(|s| fold(&s)),
-        SortKey::Given => name.map(|n| strings(n, "given").join(" ")).map(|s| fold(&s)),
+        SortKey::Family => name
+            .map(|n| strings(n, "family").join(" "))
+            .map(|s| fold(&s)),
+        SortKey::Given => name
+            .map(|n| strings(n, "given").join(" "))
+            .map(|s| fold(&s)),
         SortKey::Name => name.map(|n| {
             fold(&format!(
                 "{}\u{0}{}",
@@ -453,12 +488,7 @@ fn strings(v: &Value, key: &str) -> Vec<String> {
     }
 }
 
-fn filter(
-    p: Param,
-    name: &str,
-    modifier: Option<&str>,
-    value: &str,
-) -> Result<Filter, Failure> {
+fn filter(p: Param, name: &str, modifier: Option<&str>, value: &str) -> Result<Filter, Failure> {
     let values = split_values(value);
     let bad_modifier = |m: &str| {
         Failure::not_supported(
@@ -511,7 +541,8 @@ fn filter(
                         list.iter()
                             .filter_map(|i| {
                                 let value = i.get("value")?.as_str()?.to_owned();
-                                let system = i.get("system").and_then(Value::as_str).map(str::to_owned);
+                                let system =
+                                    i.get("system").and_then(Value::as_str).map(str::to_owned);
                                 Some((system, value))
                             })
                             .collect()
@@ -576,8 +607,7 @@ fn filter(
                 })
                 .collect::<Result<_, Failure>>()?;
             Ok(Box::new(move |r| {
-                let Some(target) = at(r, path).and_then(Value::as_str).and_then(date_range)
-                else {
+                let Some(target) = at(r, path).and_then(Value::as_str).and_then(date_range) else {
                     return false;
                 };
                 wanted.iter().any(|(p, range)| p.matches(*range, target))
@@ -808,7 +838,10 @@ fn date_range(v: &str) -> Option<(i64, i64)> {
         let zoned = time_part.ends_with('Z') || time_part.contains(['+', '-']);
         let clock = time_part.split(['Z', '+', '-']).next().unwrap_or_default();
         if clock.len() == 5 {
-            s = format!("{date_part}T{clock}:00{}", time_part.get(5..).unwrap_or_default());
+            s = format!(
+                "{date_part}T{clock}:00{}",
+                time_part.get(5..).unwrap_or_default()
+            );
         }
         if !zoned {
             s.push('Z');
@@ -861,8 +894,14 @@ mod tests {
     fn dates() {
         let day = date_range("2024-05-01").unwrap();
         assert_eq!(day.1 - day.0, 86_400);
-        assert_eq!(date_range("2024").unwrap().0, date_range("2024-01").unwrap().0);
-        assert_eq!(date_range("2024-12").unwrap().1, date_range("2025").unwrap().0);
+        assert_eq!(
+            date_range("2024").unwrap().0,
+            date_range("2024-01").unwrap().0
+        );
+        assert_eq!(
+            date_range("2024-12").unwrap().1,
+            date_range("2025").unwrap().0
+        );
         let t = date_range("2024-05-01T07:00:00Z").unwrap();
         assert_eq!(date_range("2024-05-01T07:00").unwrap(), t);
         assert_eq!(date_range("2024-05-01T09:00:00+02:00").unwrap(), t);
@@ -870,7 +909,16 @@ mod tests {
         assert!(!Prefix::Gt.matches(day, t));
         assert!(Prefix::Ge.matches(day, t));
         assert!(Prefix::Lt.matches(date_range("2024-05-02").unwrap(), t));
-        for bad in ["notadate", "2024-13-01", "2024-02-30", "24-01-01", "2024-5-1", "", "T", "2024-05-01Tnoon"] {
+        for bad in [
+            "notadate",
+            "2024-13-01",
+            "2024-02-30",
+            "24-01-01",
+            "2024-5-1",
+            "",
+            "T",
+            "2024-05-01Tnoon",
+        ] {
             assert!(date_range(bad).is_none(), "{bad}");
         }
         assert_eq!(Prefix::split("ge2024"), (Some(Prefix::Ge), "2024"));
@@ -892,7 +940,10 @@ mod tests {
         assert_eq!(parse_reference("x1", "p").unwrap(), (None, "x1".into()));
         assert!(parse_reference("a b", "p").is_err());
         assert!(parse_reference("../x", "p").is_err());
-        assert_eq!(split_reference("Patient/1/_history/2"), Some(("Patient", "1")));
+        assert_eq!(
+            split_reference("Patient/1/_history/2"),
+            Some(("Patient", "1"))
+        );
         assert!(StringMatch::Word.matches("Da Silva", "silva"));
         assert!(StringMatch::Word.matches("Ellison-Grant", "gra"));
         assert!(!StringMatch::Word.matches("Whitfield", "field"));

@@ -19,13 +19,15 @@ use crate::ward::{Kind, Ward};
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Most entries in one batch Bundle.
 pub const MAX_BATCH_ENTRIES: usize = 1000;
+/// Most resources one batch answers with, all entries together (the rest
+/// of the entries are refused as too costly), so that no batch can ask for
+/// an answer of unbounded size.
+pub const MAX_BATCH_RESOURCES: usize = 20_000;
 
 const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 
 pub(crate) fn router(ward: Ward) -> Router {
-    Router::new()
-        .fallback(handle)
-        .with_state(Arc::new(ward))
+    Router::new().fallback(handle).with_state(Arc::new(ward))
 }
 
 /// An answer before it becomes a response (or a batch entry).
@@ -73,59 +75,78 @@ async fn handle(State(ward): State<Arc<Ward>>, request: Request) -> Response {
     let base = base_url(&parts.headers, &parts.uri, &original);
     let params = parse_query(parts.uri.query().unwrap_or_default());
     let pretty = params.iter().any(|(k, v)| k == "_pretty" && v == "true");
-    let answer = match check_format(&params) {
-        Err(f) => Answer::from(f),
-        Ok(()) => {
-            let body = if parts.method == Method::POST {
-                axum::body::to_bytes(body, MAX_BODY_BYTES).await.ok()
-            } else {
-                Some(Bytes::new())
-            };
-            match body {
-                None => Answer {
-                    status: 413,
-                    body: outcome(
-                        "too-long",
-                        &format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-                    ),
+    let head = parts.method == Method::HEAD;
+    let body = if parts.method == Method::POST {
+        axum::body::to_bytes(body, MAX_BODY_BYTES).await.ok()
+    } else {
+        Some(Bytes::new())
+    };
+    let Some(body) = body else {
+        let answer = Answer {
+            status: 413,
+            body: outcome(
+                "too-long",
+                &format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+            ),
+        };
+        return respond(answer.status, encode(&answer.body, pretty), head);
+    };
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let method = parts.method.clone();
+    let path = parts.uri.path().to_owned();
+    // Searching and encoding are CPU work: off the async workers, so that a
+    // large batch does not hold up the server the sandbox shares a runtime
+    // with (`rounds demo`).
+    let work = tokio::task::spawn_blocking(move || {
+        let answer = match check_format(&params) {
+            Err(f) => Answer::from(f),
+            Ok(()) => dispatch(
+                &ward,
+                HttpRequest {
+                    method: &method,
+                    path: &path,
+                    params,
+                    body: &body,
+                    content_type: &content_type,
+                    base: base.as_deref(),
                 },
-                Some(body) => {
-                    let content_type = parts
-                        .headers
-                        .get(header::CONTENT_TYPE)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_ascii_lowercase();
-                    let request = HttpRequest {
-                        method: &parts.method,
-                        path: parts.uri.path(),
-                        params,
-                        body: &body,
-                        content_type: &content_type,
-                        base: base.as_deref(),
-                    };
-                    dispatch(&ward, request)
-                }
-            }
+            ),
+        };
+        (answer.status, encode(&answer.body, pretty))
+    });
+    let (status, bytes) = match work.await {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::error!(error = %e, "a sandbox request failed");
+            let body = outcome("exception", "the sandbox failed to answer this request");
+            (500, encode(&body, false))
         }
     };
     tracing::debug!(
         method = %parts.method,
         path = parts.uri.path(),
-        status = answer.status,
+        status,
         "sandbox FHIR request"
     );
-    respond(answer, pretty, parts.method == Method::HEAD)
+    respond(status, bytes, head)
 }
 
-fn respond(answer: Answer, pretty: bool, head: bool) -> Response {
-    let bytes = if pretty {
-        serde_json::to_vec_pretty(&answer.body)
+fn encode(body: &Value, pretty: bool) -> Vec<u8> {
+    if pretty {
+        serde_json::to_vec_pretty(body)
     } else {
-        serde_json::to_vec(&answer.body)
+        serde_json::to_vec(body)
     }
-    .unwrap_or_default();
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    .unwrap_or_default()
+}
+
+fn respond(status: u16, bytes: Vec<u8>, head: bool) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = if head {
         (status, Body::empty()).into_response()
     } else {
@@ -307,7 +328,12 @@ fn search_answer(
     }
 }
 
-fn searchset(kind: Kind, page: &Page<'_>, params: &[(String, String)], base: Option<&str>) -> Value {
+fn searchset(
+    kind: Kind,
+    page: &Page<'_>,
+    params: &[(String, String)],
+    base: Option<&str>,
+) -> Value {
     let entries: Vec<Value> = page
         .resources
         .iter()
@@ -413,11 +439,46 @@ fn batch(ward: &Ward, r: &HttpRequest<'_>) -> Result<Answer, Failure> {
             ),
         });
     }
-    let answers: Vec<Value> = entries
+    let answers = answer_entries(ward, entries, r.base, MAX_BATCH_RESOURCES);
+    tracing::debug!(entries = answers.len(), "sandbox batch");
+    let mut bundle = json!({"resourceType": "Bundle", "type": "batch-response"});
+    bundle["entry"] = Value::Array(answers);
+    Ok(Answer::ok(bundle))
+}
+
+/// The `batch-response` entries, in order; at most `budget` resources in all.
+fn answer_entries(
+    ward: &Ward,
+    entries: &[Value],
+    base: Option<&str>,
+    mut budget: usize,
+) -> Vec<Value> {
+    entries
         .iter()
         .enumerate()
         .map(|(i, entry)| {
-            let answer = batch_entry(ward, i, entry, r.base);
+            let mut answer = batch_entry(ward, i, entry, base);
+            let size = match answer.body.get("entry").and_then(Value::as_array) {
+                Some(e) if answer.body["resourceType"] == "Bundle" => e.len(),
+                _ => 1,
+            };
+            match budget.checked_sub(size) {
+                Some(left) => budget = left,
+                None => {
+                    budget = 0;
+                    answer = Failure {
+                        status: 400,
+                        code: "too-costly",
+                        diagnostics: format!(
+                            "entry {}: this batch asks for more than {} resources in all; \
+                             send fewer or smaller searches",
+                            i + 1,
+                            MAX_BATCH_RESOURCES
+                        ),
+                    }
+                    .into();
+                }
+            }
             let mut response = Map::new();
             response.insert("status".into(), Value::String(status_line(answer.status)));
             let mut e = Map::new();
@@ -429,11 +490,7 @@ fn batch(ward: &Ward, r: &HttpRequest<'_>) -> Result<Answer, Failure> {
             e.insert("response".into(), Value::Object(response));
             Value::Object(e)
         })
-        .collect();
-    tracing::debug!(entries = answers.len(), "sandbox batch");
-    let mut bundle = json!({"resourceType": "Bundle", "type": "batch-response"});
-    bundle["entry"] = Value::Array(answers);
-    Ok(Answer::ok(bundle))
+        .collect()
 }
 
 fn batch_entry(ward: &Ward, i: usize, entry: &Value, base: Option<&str>) -> Answer {
@@ -448,7 +505,15 @@ fn batch_entry(ward: &Ward, i: usize, entry: &Value, base: Option<&str>) -> Answ
     };
     if !matches!(method, "GET" | "HEAD") {
         let shown: String = method.chars().take(20).collect();
-        return read_only(&format!("entry {n}: {}", if shown.is_empty() { "a request without a method" } else { &shown })).into();
+        return read_only(&format!(
+            "entry {n}: {}",
+            if shown.is_empty() {
+                "a request without a method"
+            } else {
+                &shown
+            }
+        ))
+        .into();
     }
     // Relative to the base; an absolute URL only if it is under our base.
     let relative = match base.and_then(|b| url.strip_prefix(b)) {
@@ -530,3 +595,63 @@ const SORTS: &[(&str, &str)] = &[
     ("MedicationRequest", "_id, authoredon"),
     ("Coverage", "_id"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::WardSpec;
+
+    #[test]
+    fn a_batch_answers_with_a_bounded_number_of_resources() {
+        let ward = Ward::generate(&WardSpec {
+            patients: 30,
+            days_of_vitals: 0,
+            seed: 3,
+            now: time::macros::datetime!(2025-03-14 09:30 UTC),
+        });
+        let entries: Vec<Value> = (0..5)
+            .map(|_| json!({"request": {"method": "GET", "url": "Patient?_count=100"}}))
+            .collect();
+        let answers = answer_entries(&ward, &entries, None, 70);
+        let statuses: Vec<&str> = answers
+            .iter()
+            .map(|a| a["response"]["status"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                "200 OK",
+                "200 OK",
+                "400 Bad Request",
+                "400 Bad Request",
+                "400 Bad Request"
+            ]
+        );
+        assert_eq!(answers[1]["resource"]["total"], 30);
+        assert_eq!(
+            answers[2]["response"]["outcome"]["issue"][0]["code"],
+            "too-costly"
+        );
+    }
+
+    #[test]
+    fn base_urls_follow_the_mount_point_and_the_proxy() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("ward.example:8443"));
+        let inner: Uri = "/Patient?x=1".parse().unwrap_or_default();
+        let outer: Uri = "/ehr/fhir/Patient?x=1".parse().unwrap_or_default();
+        assert_eq!(
+            base_url(&headers, &inner, &outer).as_deref(),
+            Some("http://ward.example:8443/ehr/fhir")
+        );
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        let root: Uri = "/".parse().unwrap_or_default();
+        let outer: Uri = "/fhir/".parse().unwrap_or_default();
+        assert_eq!(
+            base_url(&headers, &root, &outer).as_deref(),
+            Some("https://ward.example:8443/fhir")
+        );
+        headers.insert("host", HeaderValue::from_static("evil/path"));
+        assert_eq!(base_url(&headers, &root, &outer), None);
+    }
+}

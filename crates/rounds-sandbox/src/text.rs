@@ -117,8 +117,7 @@ pub(crate) fn query_string(params: &[(String, String)]) -> String {
 pub(crate) fn is_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
@@ -153,10 +152,16 @@ mod tests {
                 ("bad".into(), "%zz%4".into()),
             ]
         );
-        assert_eq!(parse_query("name=%C3%BC%FF"), vec![("name".into(), "ü\u{FFFD}".into())]);
+        assert_eq!(
+            parse_query("name=%C3%BC%FF"),
+            vec![("name".into(), "ü\u{FFFD}".into())]
+        );
         let encoded = query_string(&[("a b".into(), "x&y=ü|z".into())]);
         assert_eq!(encoded, "a%20b=x%26y%3D%C3%BC%7Cz");
-        assert_eq!(parse_query(&encoded), vec![("a b".into(), "x&y=ü|z".into())]);
+        assert_eq!(
+            parse_query(&encoded),
+            vec![("a b".into(), "x&y=ü|z".into())]
+        );
     }
 
     #[test]

@@ -72,7 +72,10 @@ impl Record {
 
     /// This patient's resources of one type, in the order made.
     pub(crate) fn of(&self, kind: Kind) -> &[Value] {
-        self.lists.get(kind.slot()).map(Vec::as_slice).unwrap_or(&[])
+        self.lists
+            .get(kind.slot())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     fn all(&self) -> impl Iterator<Item = &Value> {
@@ -329,7 +332,9 @@ mod tests {
         }
         // Patients first.
         let n = ward.stats().patients;
-        assert!(entries[..n].iter().all(|e| e["resource"]["resourceType"] == "Patient"));
+        assert!(entries[..n]
+            .iter()
+            .all(|e| e["resource"]["resourceType"] == "Patient"));
         let mut refs = Vec::new();
         references(&bundle, &mut refs);
         assert!(refs.len() > entries.len(), "resources refer to each other");
@@ -394,12 +399,10 @@ mod tests {
             let enc = of("Encounter").next().unwrap();
             assert!(beds.insert(enc["location"][0]["location"]["display"].clone()));
             let start = enc["period"]["start"].as_str().unwrap();
-            let admitted = time::OffsetDateTime::parse(
-                start,
-                &time::format_description::well_known::Rfc3339,
-            )
-            .unwrap()
-            .unix_timestamp();
+            let admitted =
+                time::OffsetDateTime::parse(start, &time::format_description::well_known::Rfc3339)
+                    .unwrap()
+                    .unix_timestamp();
             assert!(now - admitted >= 6 * 3600 && now - admitted <= (3 * 24 + 18) * 3600);
             let conditions = of("Condition").count();
             let meds = of("MedicationRequest").count();
@@ -457,7 +460,11 @@ mod tests {
             .filter(|r| r["resourceType"] == "Encounter")
             .map(|e| &e["location"][0]["location"]["display"])
             .collect();
-        assert_eq!(beds.len(), MAX_PATIENTS, "distinct beds beyond the named wards");
+        assert_eq!(
+            beds.len(),
+            MAX_PATIENTS,
+            "distinct beds beyond the named wards"
+        );
         let long = Ward::generate(&WardSpec {
             patients: 1,
             days_of_vitals: 1000,
@@ -469,7 +476,10 @@ mod tests {
             ..spec(1)
         });
         assert_eq!(empty.stats().resources(), 0);
-        assert!(empty.transaction_bundle()["entry"].as_array().unwrap().is_empty());
+        assert!(empty.transaction_bundle()["entry"]
+            .as_array()
+            .unwrap()
+            .is_empty());
         // Any "now" at all: no panic.
         for now in [
             time::OffsetDateTime::UNIX_EPOCH,

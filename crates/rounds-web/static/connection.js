@@ -28,7 +28,6 @@ function renderHealth() {
     parts.push(
       el("p", { class: "ehr-health-line", id: "ehr-health-line", "data-state": state }, el("span", { class: `ehr-dot ${state}`, "aria-hidden": "true" }), el("strong", { id: "ehr-conn-name", text: conn.name || "EHR" }), " — ", el("span", { text })),
     );
-    if (conn.health && conn.health.lastGoodRead) parts.push(el("p", { class: "muted small", text: `Last good read: ${fmtDateTime(conn.health.lastGoodRead)}` }));
     if (IS_OWNER && conn.updatedAt) parts.push(el("p", { class: "muted small", text: `Set ${fmtDateTime(conn.updatedAt)}${conn.updatedBy ? ` by ${conn.updatedBy}` : ""}.` }));
   }
   box.replaceChildren(...parts);
@@ -166,6 +165,9 @@ async function save(newKey) {
 
 // ---------------------------------------------------------------- test
 
+/** The resources Rounds reads (the medications in one of three forms). */
+const USED = ["Patient", "Encounter", "Observation", "Condition", "AllergyIntolerance", "MedicationRequest", "MedicationStatement", "MedicationOrder", "Coverage"];
+const MEDICATIONS = ["MedicationRequest", "MedicationStatement", "MedicationOrder"];
 const OUTCOME = { pass: ["pass", "✓ pass"], fail: ["fail", "✗ fail"], notOffered: ["not-offered", "– not offered"], not_offered: ["not-offered", "– not offered"] };
 const AUTH_WORDS = { none: "none", client_secret_basic: "client credentials (HTTP Basic)", client_secret_post: "client credentials (in the form)", private_key_jwt: "SMART Backend Services (signed key)" };
 
@@ -198,13 +200,19 @@ function renderTest(t) {
   if (t.tokenObtained != null && t.auth && t.auth !== "none") facts.push(["Token obtained", yesNo(t.tokenObtained)]);
   facts.push(["Batch", t.batch ? "yes: several queries go as one request" : "no: one request per query"]);
   facts.push(["Patient search", yesNo(t.patientSearch)]);
-  facts.push(["Offered", (t.resources || []).length ? t.resources.join(", ") : "—"]);
+  const offered = t.resources || [];
+  const used = USED.filter((r) => offered.includes(r));
+  const lacking = USED.filter((r) => !offered.includes(r) && !(MEDICATIONS.includes(r) && MEDICATIONS.some((m) => offered.includes(m))));
+  facts.push(["Offered", used.length ? used.join(", ") : "—"]);
+  if (lacking.length && offered.length) facts.push(["Not offered", `${lacking.join(", ")} (shown as missing, never as an error)`]);
+  const others = offered.filter((r) => !USED.includes(r));
   parts.push(el("dl", { class: "test-facts" }, facts.map(([k, v]) => el("div", { "data-fact": k }, el("dt", { text: k }), el("dd", { text: v })))));
+  if (others.length) parts.push(el("details", { class: "checks" }, el("summary", { text: `${others.length} other resource types offered (Rounds does not read them)` }), el("p", { class: "muted small", text: others.join(", ") })));
   if (checks.length) {
     const summary = `Checks: ${counts.pass} pass, ${counts.fail || 0} fail, ${counts.notOffered || 0} not offered`;
     const rows = checks.map((c) => {
       const [cls, word] = OUTCOME[c.outcome] || ["", c.outcome];
-      return el("tr", { class: `check-${cls}` }, el("td", { "data-label": "Result" }, el("span", { class: `outcome ${cls}`, text: word })), el("td", { "data-label": "Check", text: c.title || c.id }), el("td", { "data-label": "Detail", class: "detail", text: c.detail || "" }));
+      return el("tr", { class: `check-${cls}` }, el("td", { "data-label": "Result" }, el("span", { class: `outcome ${cls}`, text: word })), el("td", { "data-label": "Check", text: [c.section ? `§${String(c.section).replace(/^§/, "")}` : "", c.title || c.id].filter(Boolean).join(" ") }), el("td", { "data-label": "Detail", class: "detail", text: c.detail || "" }));
     });
     parts.push(
       el(

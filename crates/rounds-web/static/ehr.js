@@ -92,7 +92,7 @@ export function cellExplain(col, row, cell) {
       lines.push(`${label}: none recorded in the EHR.`);
       break;
     default: {
-      const text = row.display && row.display[col.key];
+      const text = shownText((row.display && row.display[col.key]) || "");
       lines.push(`${label}: ${text || "—"}`);
       if (cell.at) lines.push(`Recorded ${fmtDateTime(cell.at)} (${ago(cell.at)}).`);
     }
@@ -103,10 +103,15 @@ export function cellExplain(col, row, cell) {
   return lines;
 }
 
+/** A display text as people read it: a date and time (an encounter's start) in local time. */
+export function shownText(text) {
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(text) ? fmtDateTime(text) : text;
+}
+
 /** The plain text of a cell (the meeting view, sorting by eye). */
 export function ehrText(col, row) {
   const cell = ehrCell(col, row);
-  const text = (row.display && row.display[col.key]) || "";
+  const text = shownText((row.display && row.display[col.key]) || "");
   if (!cell) return text;
   if (cell.state === "ok") return text;
   if (cell.state === "empty") return text || "";
@@ -126,7 +131,7 @@ export function fillEhrCell(cellNode, col, row, { ages = true } = {}) {
     cell = { state: "failed", reason: "the value could not be shown" };
   }
   if (!cell) return false;
-  const text = (row.display && row.display[col.key]) || "";
+  const text = shownText((row.display && row.display[col.key]) || "");
   cellNode.classList.add("ehr-cell", `ehr-${cell.state || "ok"}`);
   if (cell.state === "ok" || (cell.state === "empty" && text)) {
     cellNode.append(el("span", { class: "ehr-val", text }));
@@ -306,7 +311,7 @@ export function makeEhrSearch({ path, action, heading }) {
       const tr = el(
         "tr",
         { "data-ehr-id": r.ehrId },
-        el("td", { "data-label": "Name" }, el("strong", { text: r.name || "(no name)" }), el("span", { class: "muted small ehr-id", text: ` ${r.ehrId}` })),
+        el("td", { "data-label": "Name" }, el("strong", { text: r.name || "(no name)" }), r.mrn ? null : el("span", { class: "muted small ehr-id", text: ` Patient/${r.ehrId}` })),
         el("td", { "data-label": "MRN", text: r.mrn || "" }),
         el("td", { "data-label": "Born", text: r.birthDate || "" }),
         el("td", { "data-label": "Sex", text: SEX[r.gender] || r.gender || "" }),

@@ -249,11 +249,11 @@ function rowName(row) {
 function fillCell(cell, col, row) {
   if (col.key === "name") {
     const text = rowName(row) || "(no name)";
-    const line = el("span", { class: "name-line" }, el("a", { href: `/teams/${TEAM}/patients/${row.patientId}`, class: "pname", text }));
+    const line = el("span", { class: row.ehr ? "name-line ehr" : "name-line" }, el("a", { href: `/teams/${TEAM}/patients/${row.patientId}`, class: "pname", text }));
     if (row.ehr) {
       const c = ehrCell(col, row);
       const why = c && c.state !== "ok" ? ` (${c.state === "pending" ? "still being read" : c.reason || c.state})` : "";
-      line.append(el("span", { class: `ehr-badge${c && (c.state === "failed" || c.state === "missing") ? " stale" : ""}`, title: `From the EHR (Patient/${row.ehr.ehrId})${why}`, text: "EHR" }));
+      line.append(" ", el("span", { class: `ehr-badge${c && (c.state === "failed" || c.state === "missing") ? " stale" : ""}`, title: `From the EHR (Patient/${row.ehr.ehrId})${why}`, text: "EHR" }));
     } else {
       const edit = el("button", { type: "button", class: "cell-edit", "aria-label": `Edit name of ${text}`, text: "✎" });
       edit.addEventListener("click", () => startEdit(row, col));
@@ -964,11 +964,12 @@ function renderEhr() {
   if (status) {
     status.hidden = !on;
     if (on) {
+      const outage = ehr.state === "degraded" || ehr.state === "down"; // the banner has the button then
       const read = ehr.lastGoodRead ? `read ${fmtTime(ehr.lastGoodRead)}` : "";
       status.replaceChildren(
         el("span", { class: `ehr-dot ${ehr.state || "ok"}`, "aria-hidden": "true" }),
         el("span", { class: "ehr-status-text", title: ehr.message || "" }, `EHR${ehr.name ? `: ${ehr.name}` : ""}`, read ? el("span", { class: "muted", text: ` · ${read}` }) : null, ehr.pending ? el("span", { class: "muted", text: " · loading…" }) : null),
-        el("button", { type: "button", class: "small", id: "ehr-refresh", text: state.refreshing ? "Refreshing…" : "Refresh EHR data", disabled: state.refreshing, onclick: refreshEhr }),
+        outage ? null : el("button", { type: "button", class: "small", id: "ehr-refresh", text: state.refreshing ? "Refreshing…" : "Refresh EHR data", disabled: state.refreshing, onclick: refreshEhr }),
       );
     }
   }

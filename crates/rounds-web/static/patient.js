@@ -244,6 +244,11 @@ function section(key, title, sec, body) {
   return box;
 }
 
+/** A date as given; a date and time in local time. */
+function day(v) {
+  return v && /T/.test(v) ? fmtDateTime(v) : v;
+}
+
 function joined(...parts) {
   return parts.filter(Boolean).join(" · ");
 }
@@ -303,7 +308,7 @@ function renderSummary(s) {
       el(
         "ul",
         { class: "ehr-list" },
-        items.map((c) => el("li", {}, el("strong", { text: g(c, "display") || "(unnamed)" }), el("span", { class: "muted", text: ` ${joined(g(c, "clinicalStatus"), g(c, "severity"), g(c, "recorded") ? `recorded ${g(c, "recorded")}` : "")}` }))),
+        items.map((c) => el("li", {}, el("strong", { text: g(c, "display") || "(unnamed)" }), el("span", { class: "muted", text: ` ${joined(g(c, "clinicalStatus"), g(c, "severity"), g(c, "recorded") ? `recorded ${day(g(c, "recorded"))}` : "")}` }))),
       ),
     ),
   );
@@ -336,7 +341,7 @@ function renderSummary(s) {
             "li",
             {},
             el("strong", { text: g(a, "substance") || "(unnamed)" }),
-            el("span", { class: "muted", text: ` ${joined(g(a, "clinicalStatus"), g(a, "verificationStatus"), g(a, "recorded") ? `recorded ${g(a, "recorded")}` : "")}` }),
+            el("span", { class: "muted", text: ` ${joined(g(a, "clinicalStatus"), g(a, "verificationStatus"), g(a, "recorded") ? `recorded ${day(g(a, "recorded"))}` : "")}` }),
             reactions.length ? el("div", { class: "ehr-sub", text: `Reactions: ${reactions.join(", ")}` }) : null,
             g(a, "note") ? el("div", { class: "ehr-sub muted", text: g(a, "note") }) : null,
           );
@@ -355,7 +360,7 @@ function renderSummary(s) {
             "li",
             {},
             el("strong", { text: g(m, "medication") || "(unnamed)" }),
-            el("span", { class: "muted", text: ` ${joined(g(m, "status"), g(m, "written") ? `from ${g(m, "written")}` : "", g(m, "ended") ? `until ${g(m, "ended")}` : "", g(m, "prescriber"))}` }),
+            el("span", { class: "muted", text: ` ${joined(g(m, "status"), g(m, "written") ? `from ${day(g(m, "written"))}` : "", g(m, "ended") ? `until ${day(g(m, "ended"))}` : "", g(m, "prescriber"))}` }),
             dosage.length ? el("div", { class: "ehr-sub", text: dosage.join("; ") }) : null,
           );
         }),
@@ -413,9 +418,9 @@ async function loadEhr() {
     el(
       "p",
       { class: "muted small" },
-      joined(conn && conn.name ? conn.name : "", ehr.fetchedAt ? `read ${fmtTime(ehr.fetchedAt)}` : "", `Patient/${ehr.ehrId}`),
-      " ",
+      el("span", { text: joined(conn && conn.name ? conn.name : "", ehr.fetchedAt ? `read ${fmtTime(ehr.fetchedAt)}` : "") }),
       el("button", { type: "button", class: "small", id: "ehr-reload", text: "Read again", onclick: () => loadEhr() }),
+      unlinkControl(),
     ),
   );
   const parts = [head];
@@ -431,6 +436,21 @@ async function loadEhr() {
     if (ehrPolls++ < 40) setTimeout(loadEhr, ehrPolls > 10 ? 5000 : 1500);
   }
   ehrCard.replaceChildren(...parts);
+}
+
+/** "Unlink…": the patient becomes one typed in by hand again (the team's fields and notes stay). */
+function unlinkControl() {
+  const yes = el("button", { type: "button", class: "small danger", text: "Yes, unlink from the EHR record" });
+  const box = el("details", { class: "confirm" }, el("summary", { text: "Unlink…" }), el("p", { class: "small", text: "The patient stays on their lists with the team’s fields and notes, but shows no EHR data until linked again." }), yes);
+  yes.addEventListener("click", async () => {
+    try {
+      await api("DELETE", `${apiPatient}/ehr-link`);
+      location.reload();
+    } catch (e) {
+      showBanner(sentence(e.message));
+    }
+  });
+  return box;
 }
 
 function renderLinkCard(p, conn) {

@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the web server (creates the first administrator on an empty database)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Try Rounds: a demo team and ward list fed by a built-in sandbox EHR, in a throwaway directory
     Demo(commands::demo::DemoArgs),
     /// Manage accounts from the console

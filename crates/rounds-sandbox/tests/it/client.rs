@@ -60,7 +60,10 @@ async fn discovery_says_r4_with_batch_and_no_authentication() {
     assert_eq!(client.next_path(), Path::Batch);
 }
 
-async fn search(client: &FhirClient, f: impl FnOnce(&mut PatientQuery)) -> rounds_fhir::PatientSearch {
+async fn search(
+    client: &FhirClient,
+    f: impl FnOnce(&mut PatientQuery),
+) -> rounds_fhir::PatientSearch {
     let mut q = PatientQuery {
         count: Some(100),
         ..Default::default()
@@ -108,7 +111,11 @@ async fn patient_search_by_each_parameter_with_totals() {
     let by_given = search(&client, |q| q.given = Some(given.clone())).await;
     check(
         &by_given,
-        count(&|x| strings(&x["name"][0], "given").iter().any(|g| word_match(g, &given))),
+        count(&|x| {
+            strings(&x["name"][0], "given")
+                .iter()
+                .any(|g| word_match(g, &given))
+        }),
         "given",
     );
     let by_name = search(&client, |q| q.name = Some(family.clone())).await;
@@ -123,9 +130,17 @@ async fn patient_search_by_each_parameter_with_totals() {
         "name",
     );
     let by_birth = search(&client, |q| q.birthdate = Some(birth.clone())).await;
-    check(&by_birth, count(&|x| x["birthDate"] == birth.as_str()), "birthdate");
+    check(
+        &by_birth,
+        count(&|x| x["birthDate"] == birth.as_str()),
+        "birthdate",
+    );
     let by_gender = search(&client, |q| q.gender = Some(gender.clone())).await;
-    check(&by_gender, count(&|x| x["gender"] == gender.as_str()), "gender");
+    check(
+        &by_gender,
+        count(&|x| x["gender"] == gender.as_str()),
+        "gender",
+    );
     assert!(by_gender.total.unwrap() < all.len() as u64, "both sexes");
     let both = search(&client, |q| {
         q.birthdate = Some(birth.clone());
@@ -140,9 +155,15 @@ async fn patient_search_by_each_parameter_with_totals() {
     let by_mrn = search(&client, |q| q.identifier = Some(mrn.clone())).await;
     check(&by_mrn, 1, "identifier");
     assert_eq!(by_mrn.patients[0].mrn.as_deref(), Some(mrn.as_str()));
-    let by_system = search(&client, |q| q.identifier = Some(format!("{MRN_SYSTEM}|{mrn}"))).await;
+    let by_system = search(&client, |q| {
+        q.identifier = Some(format!("{MRN_SYSTEM}|{mrn}"))
+    })
+    .await;
     check(&by_system, 1, "system|value");
-    let other_system = search(&client, |q| q.identifier = Some(format!("http://elsewhere|{mrn}"))).await;
+    let other_system = search(&client, |q| {
+        q.identifier = Some(format!("http://elsewhere|{mrn}"))
+    })
+    .await;
     assert_eq!(other_system.total, Some(0));
     let by_id = search(&client, |q| q.id = Some(id.clone())).await;
     check(&by_id, 1, "_id");
@@ -152,7 +173,10 @@ async fn patient_search_by_each_parameter_with_totals() {
     let page = search(&client, |q| q.count = Some(5)).await;
     assert_eq!(page.patients.len(), 5);
     assert_eq!(page.total, Some(all.len() as u64));
-    let everyone = client.search_patients(&PatientQuery::default()).await.unwrap();
+    let everyone = client
+        .search_patients(&PatientQuery::default())
+        .await
+        .unwrap();
     assert_eq!(everyone.total, Some(36));
     assert_eq!(everyone.patients.len(), 36);
 }
@@ -230,7 +254,9 @@ fn check_summary(ward: &Ward, pid: &str, sum: &PatientSummary) {
         .map(|v| v.measurement.code.clone())
         .collect();
     assert_eq!(codes, visible_vital_codes(ward, pid, 50), "{pid}");
-    for core in ["8867-4", "9279-1", "8310-5", "59408-5", "85354-9", "29463-7", "39156-5"] {
+    for core in [
+        "8867-4", "9279-1", "8310-5", "59408-5", "85354-9", "29463-7", "39156-5",
+    ] {
         assert!(codes.contains(core), "{pid}: {core} missing from {codes:?}");
     }
     for v in &sum.vitals.items {
@@ -239,9 +265,17 @@ fn check_summary(ward: &Ward, pid: &str, sum: &PatientSummary) {
         if m.code == "85354-9" {
             let c: Vec<&str> = v.components.iter().map(|c| c.code.as_str()).collect();
             assert_eq!(c, ["8480-6", "8462-4"]);
-            assert!(v.components.iter().all(|c| c.value.is_some() && c.unit.as_deref() == Some("mmHg")));
+            assert!(v
+                .components
+                .iter()
+                .all(|c| c.value.is_some() && c.unit.as_deref() == Some("mmHg")));
         } else {
-            assert_eq!(m.value, latest_value(ward, pid, &m.code), "{pid} {}", m.code);
+            assert_eq!(
+                m.value,
+                latest_value(ward, pid, &m.code),
+                "{pid} {}",
+                m.code
+            );
             assert!(m.unit.is_some());
         }
     }
@@ -249,9 +283,11 @@ fn check_summary(ward: &Ward, pid: &str, sum: &PatientSummary) {
     let conditions = of_patient(ward, "Condition", pid);
     assert!((1..=14).contains(&conditions.len()));
     assert_eq!(sum.conditions.items.len(), conditions.len());
-    assert!(sum.conditions.items.iter().all(|c| c.display.is_some()
-        && c.recorded.is_some()
-        && c.clinical_status.is_some()));
+    assert!(sum
+        .conditions
+        .items
+        .iter()
+        .all(|c| c.display.is_some() && c.recorded.is_some() && c.clinical_status.is_some()));
     let e = &sum.encounter.items[0];
     assert_eq!(e.status.as_deref(), Some("in-progress"));
     assert!(e.kind.as_deref().is_some_and(|k| k.contains("admission")));
@@ -283,7 +319,10 @@ async fn summaries_agree_on_the_batch_and_the_concurrent_path() {
     let ids = s.ward.patient_ids();
     assert_eq!(ids.len(), 36);
     let mut results = Vec::new();
-    for (mode, path) in [(BatchMode::Always, Path::Batch), (BatchMode::Never, Path::Concurrent)] {
+    for (mode, path) in [
+        (BatchMode::Always, Path::Batch),
+        (BatchMode::Never, Path::Concurrent),
+    ] {
         let mut c = config(&s.base);
         c.batch_mode = mode;
         let client = FhirClient::connect(c).await.unwrap();
@@ -309,7 +348,10 @@ async fn summaries_agree_on_the_batch_and_the_concurrent_path() {
         .iter()
         .map(|s| s["allergies"]["items"].as_array().unwrap().len())
         .collect();
-    assert!(allergy_counts.contains(&0) && allergy_counts.len() >= 3, "{allergy_counts:?}");
+    assert!(
+        allergy_counts.contains(&0) && allergy_counts.len() >= 3,
+        "{allergy_counts:?}"
+    );
 }
 
 #[tokio::test]
@@ -323,18 +365,27 @@ async fn an_unknown_patient_is_a_404_with_diagnostics() {
             diagnostics,
             ..
         } => assert!(
-            diagnostics.iter().any(|d| d.contains("Patient/no-such-patient")),
+            diagnostics
+                .iter()
+                .any(|d| d.contains("Patient/no-such-patient")),
             "{diagnostics:?}"
         ),
         other => panic!("expected a 404, got {other:?}"),
     }
-    let ids = vec!["no-such-patient".to_owned(), s.ward.patient_ids()[1].clone()];
+    let ids = vec![
+        "no-such-patient".to_owned(),
+        s.ward.patient_ids()[1].clone(),
+    ];
     for mode in [BatchMode::Always, BatchMode::Never] {
         let mut c = config(&s.base);
         c.batch_mode = mode;
         let client = FhirClient::connect(c).await.unwrap();
         let sums = client.summaries(&ids).await;
-        assert_eq!(sums[0].as_ref().unwrap_err().status(), Some(404), "{mode:?}");
+        assert_eq!(
+            sums[0].as_ref().unwrap_err().status(),
+            Some(404),
+            "{mode:?}"
+        );
         assert!(sums[1].is_ok(), "one unknown patient fails alone");
     }
 }
@@ -399,5 +450,40 @@ async fn the_contract_checker_passes_everything_offered() {
             ".well-known/smart-configuration"
         ]
     );
-    assert!(report.count(Outcome::Pass) >= 30, "{}", report.count(Outcome::Pass));
+    assert!(
+        report.count(Outcome::Pass) >= 30,
+        "{}",
+        report.count(Outcome::Pass)
+    );
+}
+
+#[tokio::test]
+async fn the_router_can_be_nested_anywhere() {
+    let ward = default_ward();
+    let first = ward.patient_ids()[0].clone();
+    for nest_service in [false, true] {
+        let router = if nest_service {
+            axum::Router::new().nest_service("/ehr/sandbox/fhir", ward.clone().router())
+        } else {
+            axum::Router::new().nest("/ehr/sandbox/fhir", ward.clone().router())
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/ehr/sandbox/fhir", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let mut c = config(&base);
+        c.page_size = 10;
+        for mode in [BatchMode::Always, BatchMode::Never] {
+            c.batch_mode = mode;
+            let client = FhirClient::connect(c.clone()).await.unwrap();
+            let sum = client.summary(&first).await.unwrap();
+            // Complete through the paging links, which name the nested base.
+            assert_eq!(
+                sum.conditions.status,
+                SectionStatus::Complete,
+                "{nest_service} {mode:?}"
+            );
+            assert_eq!(sum.conditions.items.len(), 14);
+        }
+        server.abort();
+    }
 }

@@ -93,15 +93,22 @@ async fn clinical_searches_as_the_contract_sends_them() {
         .starts_with(&format!("{}/Observation/", s.base)));
     // A next link on the same origin, with the same query and an offset.
     let links = v["link"].as_array().unwrap();
-    let next = links
-        .iter()
-        .find(|l| l["relation"] == "next")
-        .unwrap()["url"]
+    let next = links.iter().find(|l| l["relation"] == "next").unwrap()["url"]
         .as_str()
         .unwrap();
-    assert!(next.starts_with(&format!("{}/Observation?", s.base)), "{next}");
+    assert!(
+        next.starts_with(&format!("{}/Observation?", s.base)),
+        "{next}"
+    );
     assert!(next.contains("_offset=3") && next.contains("category=vital-signs"));
-    let v2: Value = Client::new().get(next).send().await.unwrap().json().await.unwrap();
+    let v2: Value = Client::new()
+        .get(next)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(total(&v2), n_obs);
     assert!(entries(&v2)[0]["effectiveDateTime"].as_str().unwrap() <= dates[2]);
 
@@ -115,13 +122,21 @@ async fn clinical_searches_as_the_contract_sends_them() {
         let (status, v) = get(&s, &q).await;
         assert_eq!((status, total(&v)), (StatusCode::OK, n_obs), "{q}");
     }
-    let (_, hr) = get(&s, &format!("Observation?patient={pid}&code=http://loinc.org|8867-4")).await;
+    let (_, hr) = get(
+        &s,
+        &format!("Observation?patient={pid}&code=http://loinc.org|8867-4"),
+    )
+    .await;
     let hr_count = of_patient(&s.ward, "Observation", &pid)
         .iter()
         .filter(|o| o["code"]["coding"][0]["code"] == "8867-4")
         .count() as u64;
     assert_eq!(total(&hr), hr_count);
-    let (_, bp) = get(&s, &format!("Observation?patient={pid}&code=85354-9,8867-4")).await;
+    let (_, bp) = get(
+        &s,
+        &format!("Observation?patient={pid}&code=85354-9,8867-4"),
+    )
+    .await;
     assert!(total(&bp) > hr_count);
     let (_, dated) = get(
         &s,
@@ -132,14 +147,23 @@ async fn clinical_searches_as_the_contract_sends_them() {
 
     let expect = |rtype: &str| of_patient(&s.ward, rtype, &pid).len() as u64;
     for (q, n) in [
-        (format!("Condition?patient={pid}&_count=50"), expect("Condition")),
+        (
+            format!("Condition?patient={pid}&_count=50"),
+            expect("Condition"),
+        ),
         (format!("Encounter?patient={pid}&_sort=-date&_count=1"), 1),
-        (format!("AllergyIntolerance?patient={pid}"), expect("AllergyIntolerance")),
-        (format!("MedicationRequest?patient={pid}&_count=50"), expect("MedicationRequest")),
+        (
+            format!("AllergyIntolerance?patient={pid}"),
+            expect("AllergyIntolerance"),
+        ),
+        (
+            format!("MedicationRequest?patient={pid}&_count=50"),
+            expect("MedicationRequest"),
+        ),
         (format!("Coverage?beneficiary={pid}&_count=50"), 1),
         (format!("Coverage?patient={pid}"), 1),
         (format!("Coverage?beneficiary=Patient/{pid}"), 1),
-        (format!("Condition?patient=no-such-patient"), 0),
+        ("Condition?patient=no-such-patient".to_owned(), 0),
     ] {
         let (status, v) = get(&s, &q).await;
         assert_eq!(status, 200, "{q}");
@@ -157,14 +181,22 @@ async fn clinical_searches_as_the_contract_sends_them() {
 #[tokio::test]
 async fn patient_search_details() {
     let s = start(default_ward()).await;
-    let p = s.ward.resource("Patient", &s.ward.patient_ids()[5]).unwrap().clone();
+    let p = s
+        .ward
+        .resource("Patient", &s.ward.patient_ids()[5])
+        .unwrap()
+        .clone();
     let family = p["name"][0]["family"].as_str().unwrap();
     let inner: String = family.chars().skip(1).take(3).collect();
     let (_, v) = get(&s, &format!("Patient?family:contains={inner}&_count=100")).await;
     assert!(entries(&v).iter().any(|x| x["id"] == p["id"]));
     let (_, v) = get(&s, &format!("Patient?family:exact={family}")).await;
     assert!(entries(&v).iter().all(|x| x["name"][0]["family"] == family));
-    let (_, v) = get(&s, &format!("Patient?family:exact={}", family.to_lowercase())).await;
+    let (_, v) = get(
+        &s,
+        &format!("Patient?family:exact={}", family.to_lowercase()),
+    )
+    .await;
     assert_eq!(total(&v), 0);
     // GET and POST _search agree.
     let (status, _, posted) = send(
@@ -172,7 +204,7 @@ async fn patient_search_details() {
         reqwest::Method::POST,
         "Patient/_search",
         "application/x-www-form-urlencoded",
-        format!("gender=female&_count=2").into_bytes(),
+        b"gender=female&_count=2".to_vec(),
     )
     .await;
     assert_eq!(status, 200);
@@ -209,13 +241,20 @@ async fn reads_and_refusals() {
     assert_eq!(status, 200);
     assert_eq!(&p, s.ward.resource("Patient", &pid).unwrap());
     let (status, e) = get(&s, &format!("Encounter/{pid}-enc")).await;
-    assert_eq!((status, e["resourceType"].as_str()), (StatusCode::OK, Some("Encounter")));
+    assert_eq!(
+        (status, e["resourceType"].as_str()),
+        (StatusCode::OK, Some("Encounter"))
+    );
 
     for (rel, code, words) in [
         ("Patient/nobody", 404, "Patient/nobody is not known"),
         ("Practitioner?name=x", 404, "serves no Practitioner"),
         ("Nonsense/1", 404, "serves no Nonsense"),
-        ("Patient?shoe-size=9", 400, "unknown search parameter 'shoe-size'"),
+        (
+            "Patient?shoe-size=9",
+            400,
+            "unknown search parameter 'shoe-size'",
+        ),
         ("Patient?birthdate=notadate", 400, "notadate"),
         ("Patient?_count=lots", 400, "_count must be a whole number"),
         ("Patient?_sort=shoe-size", 400, "cannot sort Patient"),
@@ -239,7 +278,14 @@ async fn reads_and_refusals() {
         (reqwest::Method::PATCH, format!("Patient/{pid}")),
         (reqwest::Method::POST, "Patient".to_owned()),
     ] {
-        let (status, headers, v) = send(&s, method.clone(), &rel, "application/fhir+json", b"{}".to_vec()).await;
+        let (status, headers, v) = send(
+            &s,
+            method.clone(),
+            &rel,
+            "application/fhir+json",
+            b"{}".to_vec(),
+        )
+        .await;
         assert_eq!(status, 405, "{method} {rel}");
         assert_eq!(headers["allow"], "GET, HEAD, POST");
         assert!(diagnostics(&v).contains("read-only"));
@@ -330,14 +376,46 @@ async fn batch_answers_each_entry_in_order() {
     }
     // Refused: a transaction, not a Bundle, not JSON, an XML body.
     for (body, content_type, code, words) in [
-        (json!({"resourceType": "Bundle", "type": "transaction", "entry": []}).to_string(), "application/fhir+json", 400, "read-only"),
-        (json!({"resourceType": "Patient"}).to_string(), "application/fhir+json", 400, "Bundle"),
-        (json!({"resourceType": "Bundle", "type": "collection"}).to_string(), "application/json", 400, "batch"),
-        (json!({"resourceType": "Bundle", "type": "batch", "entry": 7}).to_string(), "application/json", 400, "list"),
-        ("{\"resourceType\": ".to_owned(), "application/fhir+json", 400, "not JSON"),
+        (
+            json!({"resourceType": "Bundle", "type": "transaction", "entry": []}).to_string(),
+            "application/fhir+json",
+            400,
+            "read-only",
+        ),
+        (
+            json!({"resourceType": "Patient"}).to_string(),
+            "application/fhir+json",
+            400,
+            "Bundle",
+        ),
+        (
+            json!({"resourceType": "Bundle", "type": "collection"}).to_string(),
+            "application/json",
+            400,
+            "batch",
+        ),
+        (
+            json!({"resourceType": "Bundle", "type": "batch", "entry": 7}).to_string(),
+            "application/json",
+            400,
+            "list",
+        ),
+        (
+            "{\"resourceType\": ".to_owned(),
+            "application/fhir+json",
+            400,
+            "not JSON",
+        ),
         ("<Bundle/>".to_owned(), "application/fhir+xml", 415, "json"),
     ] {
-        let (status, _, v) = send(&s, reqwest::Method::POST, "", content_type, body.into_bytes()).await;
+        let (status, _, v) = send(
+            &s,
+            reqwest::Method::POST,
+            "",
+            content_type,
+            body.into_bytes(),
+        )
+        .await;
         assert_eq!(status.as_u16(), code, "{v}");
         assert!(diagnostics(&v).contains(words), "{v}");
     }
@@ -347,7 +425,9 @@ async fn batch_answers_each_entry_in_order() {
         reqwest::Method::POST,
         "",
         "application/fhir+json",
-        json!({"resourceType": "Bundle", "type": "batch"}).to_string().into_bytes(),
+        json!({"resourceType": "Bundle", "type": "batch"})
+            .to_string()
+            .into_bytes(),
     )
     .await;
     assert_eq!(status, 200);

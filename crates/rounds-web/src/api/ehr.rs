@@ -286,21 +286,26 @@ pub struct LinkRequest {
 #[serde(rename_all = "camelCase")]
 pub struct EhrCellDto {
     /// ok, empty, missing, failed or pending.
-    pub state: String,
+    pub state: &'static str,
     /// When the value was measured or recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
     /// When Rounds read it from the EHR.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fetched_at: Option<String>,
     /// Why the cell is empty or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shown: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
 }
 
 impl From<&EhrCell> for EhrCellDto {
     fn from(c: &EhrCell) -> Self {
         Self {
-            state: c.state.as_str().to_owned(),
+            state: c.state.as_str(),
             at: c.at.clone(),
             fetched_at: c.fetched_at.map(|t| t.to_rfc3339()),
             reason: c.reason.clone(),

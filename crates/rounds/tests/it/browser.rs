@@ -15,6 +15,19 @@
 //! made while they were away. Screenshots go to
 //! `target/test-artifacts/`.
 //!
+//! A second run, `tests/browser/ehr_flow.mjs`, covers EHR mode against a
+//! real FHIR R4 server (sekmet-fhir, seeded with a transaction Bundle of
+//! ours): an owner connects the team's EHR from its page (a refused address
+//! is explained at its field; "Test connection" shows R4, batch, what is
+//! offered and every check; Save), searches the EHR from a list by family
+//! name, adds two patients, adds the HR, BP, Problems and Coverage columns
+//! and sees their values, ages and reasons; a member on a phone sees the
+//! connection's name and health but not its address, and taps a cell for
+//! its details; the patient page shows every EHR section; a patient typed
+//! in by hand is linked to their record; last the FHIR server is stopped
+//! ("@@fhir-stop"): the list shows the outage banner and keeps its
+//! patients, and recovers once it runs again ("@@fhir-start").
+//!
 //! Needs `ROUNDS_TEST_CHROMIUM` (the browser) and `ROUNDS_TEST_NODE_MODULES`
 //! (a node_modules with playwright-core), which scripts/test.sh installs and
 //! sets, together with `ROUNDS_TEST_BROWSER_REQUIRED=1`: then anything
@@ -34,7 +47,7 @@ use rounds_app::Actor;
 use rounds_core::audit::ClientInfo;
 use rounds_core::{ListId, TeamId};
 
-use crate::common::{Backend, TestApp, PASSWORD};
+use crate::common::{Backend, Sekmet, TestApp, PASSWORD};
 
 const TIME_LIMIT: Duration = Duration::from_secs(180);
 
@@ -42,8 +55,16 @@ fn setting(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ward_round_in_chromium() {
+/// What the browser runs need: Chromium, playwright-core and Node.
+struct Tools {
+    chromium: String,
+    node_modules: String,
+    node: String,
+}
+
+/// The browser tools, or None when they are missing and not required (the
+/// test is then skipped).
+fn browser_tools() -> Option<Tools> {
     let required = setting("ROUNDS_TEST_BROWSER_REQUIRED").is_some_and(|v| v == "1");
     let (chromium, node_modules) = match (
         setting("ROUNDS_TEST_CHROMIUM"),
@@ -56,7 +77,7 @@ async fn ward_round_in_chromium() {
         ),
         _ => {
             eprintln!("skipped: run scripts/test.sh (it installs chromium and playwright-core)");
-            return;
+            return None;
         }
     };
     assert!(
@@ -70,34 +91,50 @@ async fn ward_round_in_chromium() {
         "no playwright-core in ROUNDS_TEST_NODE_MODULES={node_modules}"
     );
     let node = setting("ROUNDS_TEST_NODE").unwrap_or_else(|| "node".into());
+    Some(Tools {
+        chromium,
+        node_modules,
+        node,
+    })
+}
 
-    let mut app = TestApp::spawn(Backend::Sqlite).await;
-    app.user("charge", false).await;
-    app.user("nurse", false).await;
-    let charge = app.client("charge").await;
-    let team = charge.create_team("Ward 7B").await;
-    let r = charge
-        .post(
-            &format!("/api/v1/teams/{team}/members"),
-            json!({"username": "nurse"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+/// What the script's "@@…" lines act on.
+enum Control<'a> {
+    /// The Rounds server (`stop <listId>`, `start`).
+    Rounds { app: &'a mut TestApp, team: &'a str },
+    /// The FHIR server (`fhir-stop`, `fhir-start`), and while it is
+    /// stopped its data directory and port.
+    Fhir {
+        sekmet: &'a mut Option<Sekmet>,
+        stopped: Option<(tempfile::TempDir, u16)>,
+    },
+}
 
+/// Runs a browser script with `envs` (besides the tools' and the
+/// artifacts' places), answering its "@@…" requests through `control`;
+/// answers its JSON summary (the last stdout line). Panics when it fails.
+async fn run_script(
+    tools: &Tools,
+    script: &str,
+    envs: &[(&str, String)],
+    mut control: Control<'_>,
+) -> serde_json::Value {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let script = manifest.join("tests/browser/list_flow.mjs");
+    let script = manifest.join("tests/browser").join(script);
     let artifacts = manifest.join("../../target/test-artifacts");
     std::fs::create_dir_all(&artifacts).expect("create target/test-artifacts");
-
-    let mut child = Command::new(&node)
+    let node = &tools.node;
+    let mut command = Command::new(node);
+    command
         .arg(&script)
-        .env("ROUNDS_URL", app.url(""))
-        .env("ROUNDS_TEAM_ID", &team)
-        .env("ROUNDS_PASSWORD", PASSWORD)
-        .env("ROUNDS_CHROMIUM", &chromium)
-        .env("ROUNDS_NODE_MODULES", &node_modules)
+        .env("ROUNDS_CHROMIUM", &tools.chromium)
+        .env("ROUNDS_NODE_MODULES", &tools.node_modules)
         .env("ROUNDS_ARTIFACTS", &artifacts)
-        .env("ROUNDS_CONTROL", "1")
+        .env("ROUNDS_CONTROL", "1");
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -105,7 +142,7 @@ async fn ward_round_in_chromium() {
         .unwrap_or_else(|e| panic!("cannot start {node} (Node.js is needed): {e}"));
     // The script asks for server restarts with "@@…" lines on its stdout
     // and waits for one answer line on its stdin; other lines are kept.
-    let mut control = child.stdin.take().expect("node stdin");
+    let mut answers = child.stdin.take().expect("node stdin");
     let (lines_tx, lines) = mpsc::channel::<String>();
     let reader = {
         let out = child.stdout.take().expect("node stdout");
@@ -121,9 +158,14 @@ async fn ward_round_in_chromium() {
         while let Ok(line) = lines.try_recv() {
             match line.strip_prefix("@@") {
                 Some(command) => {
-                    let answer = server_control(&mut app, &team, command).await;
-                    let _ = writeln!(control, "{answer}");
-                    let _ = control.flush();
+                    let answer = match &mut control {
+                        Control::Rounds { app, team } => server_control(app, team, command).await,
+                        Control::Fhir { sekmet, stopped } => {
+                            fhir_control(sekmet, stopped, command).await
+                        }
+                    };
+                    let _ = writeln!(answers, "{answer}");
+                    let _ = answers.flush();
                 }
                 None => stdout_lines.push(line),
             }
@@ -155,6 +197,49 @@ async fn ward_round_in_chromium() {
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or_else(|| panic!("no summary from the browser run: {stdout}"));
     assert_eq!(summary["ok"], true, "{summary}");
+    summary
+}
+
+fn artifact(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/test-artifacts")
+        .join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ward_round_in_chromium() {
+    let Some(tools) = browser_tools() else {
+        return;
+    };
+
+    let mut app = TestApp::spawn(Backend::Sqlite).await;
+    app.user("charge", false).await;
+    app.user("nurse", false).await;
+    let charge = app.client("charge").await;
+    let team = charge.create_team("Ward 7B").await;
+    let r = charge
+        .post(
+            &format!("/api/v1/teams/{team}/members"),
+            json!({"username": "nurse"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+
+    let url = app.url("");
+    let summary = run_script(
+        &tools,
+        "list_flow.mjs",
+        &[
+            ("ROUNDS_URL", url),
+            ("ROUNDS_TEAM_ID", team.clone()),
+            ("ROUNDS_PASSWORD", PASSWORD.to_owned()),
+        ],
+        Control::Rounds {
+            app: &mut app,
+            team: &team,
+        },
+    )
+    .await;
     for (what, key) in [
         ("value", "valueSeenAfterMs"),
         ("note", "noteSeenAfterMs"),
@@ -170,7 +255,7 @@ async fn ward_round_in_chromium() {
         .expect("the restart phase ran");
     assert!(ms < 10_000, "the pages came back {ms} ms after the restart");
     for shot in ["list-1920x1080.png", "list-375x812.png"] {
-        let meta = std::fs::metadata(artifacts.join(shot)).expect("screenshot written");
+        let meta = std::fs::metadata(artifact(shot)).expect("screenshot written");
         assert!(meta.len() > 10_000, "{shot} is suspiciously small");
     }
     app.stop().await;
@@ -212,4 +297,309 @@ async fn server_control(app: &mut TestApp, team: &str, command: &str) -> String 
         }
         _ => format!("error: unknown command {command:?}"),
     }
+}
+
+/// Stops and starts the FHIR server under the open pages: `fhir-stop` kills
+/// it (keeping its data), `fhir-start` serves the same data on the same
+/// port again and answers once its API does.
+async fn fhir_control(
+    sekmet: &mut Option<Sekmet>,
+    stopped: &mut Option<(tempfile::TempDir, u16)>,
+    command: &str,
+) -> String {
+    match command {
+        "fhir-stop" => match sekmet.take() {
+            Some(s) => {
+                *stopped = Some(s.stop());
+                "ok stopped".into()
+            }
+            None => "error: the FHIR server is not running".into(),
+        },
+        "fhir-start" => match stopped.take() {
+            Some((dir, port)) => {
+                let s = Sekmet::start_in(dir, port);
+                let ready = fhir_ready(&s.base).await;
+                *sekmet = Some(s);
+                if ready {
+                    "ok started".into()
+                } else {
+                    "error: the FHIR server did not answer after its restart".into()
+                }
+            }
+            None => "error: the FHIR server was not stopped".into(),
+        },
+        _ => format!("error: unknown command {command:?}"),
+    }
+}
+
+/// Waits until the FHIR server's metadata answers (its port opens earlier).
+async fn fhir_ready(base: &str) -> bool {
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Ok(r) = http.get(format!("{base}/metadata")).send().await {
+            if r.status().is_success() {
+                return true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
+
+/// The family name the seeded patients share.
+const FAMILY: &str = "Brightwater";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ehr_mode_in_chromium() {
+    let Some(tools) = browser_tools() else {
+        return;
+    };
+    let sekmet = Sekmet::start();
+    assert!(fhir_ready(&sekmet.base).await, "sekmet did not answer");
+    let fhir_base = sekmet.base.clone();
+    sekmet.load(&ward_bundle()).await;
+    let mut sekmet = Some(sekmet);
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.user("owner", false).await;
+    app.user("nurse", false).await;
+    let owner = app.client("owner").await;
+    let team = owner.create_team("Ward 3").await;
+    let r = owner
+        .post(
+            &format!("/api/v1/teams/{team}/members"),
+            json!({"username": "nurse"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = owner
+        .post(
+            &format!("/api/v1/teams/{team}/lists"),
+            json!({"name": "Ward round"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let list = r.body["id"].as_str().expect("list id").to_owned();
+
+    let summary = run_script(
+        &tools,
+        "ehr_flow.mjs",
+        &[
+            ("ROUNDS_URL", app.url("")),
+            ("ROUNDS_TEAM_ID", team.clone()),
+            ("ROUNDS_LIST_ID", list),
+            ("ROUNDS_PASSWORD", PASSWORD.to_owned()),
+            ("ROUNDS_FHIR_BASE", fhir_base),
+            ("ROUNDS_FHIR_FAMILY", FAMILY.to_owned()),
+        ],
+        Control::Fhir {
+            sekmet: &mut sekmet,
+            stopped: None,
+        },
+    )
+    .await;
+    assert!(
+        summary["checks"]["pass"].as_u64().unwrap_or(0) > 10,
+        "{summary}"
+    );
+    assert!(
+        summary.get("outageHeartRate").is_some(),
+        "the outage phase ran: {summary}"
+    );
+    for shot in [
+        "ehr-connection-1920x1080.png",
+        "list-ehr-1920x1080.png",
+        "list-ehr-375x812.png",
+        "patient-ehr-1920x1080.png",
+        "patient-ehr-375x812.png",
+        "list-ehr-outage-1920x1080.png",
+    ] {
+        let meta = std::fs::metadata(artifact(shot)).expect("screenshot written");
+        assert!(meta.len() > 10_000, "{shot} is suspiciously small");
+    }
+    app.stop().await;
+    drop(sekmet);
+}
+
+/// RFC 3339 for `minutes` ago (UTC), so that the seeded vital signs are
+/// recent whenever the test runs.
+fn minutes_ago(minutes: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let t = now - minutes * 60;
+    let (days, secs) = (t / 86_400, t % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// A resource of the Bundle, created under a temporary `urn:uuid:` name.
+fn bundle_entry(n: u32, resource: serde_json::Value) -> serde_json::Value {
+    let kind = resource["resourceType"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    json!({
+        "fullUrl": urn(n),
+        "resource": resource,
+        "request": {"method": "POST", "url": kind},
+    })
+}
+
+fn urn(n: u32) -> String {
+    format!("urn:uuid:6f1d2c3b-0000-4000-8000-{n:012}")
+}
+
+fn subject(n: u32) -> serde_json::Value {
+    json!({ "reference": urn(n) })
+}
+
+fn coded(system: &str, code: &str, display: &str) -> serde_json::Value {
+    json!({"coding": [{"system": system, "code": code, "display": display}], "text": display})
+}
+
+fn vital_sign(
+    patient: u32,
+    code: &str,
+    display: &str,
+    value: f64,
+    unit: &str,
+    ago: u64,
+) -> serde_json::Value {
+    let ucum = if unit == "°C" { "Cel" } else { unit };
+    json!({
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [coded("http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs", "Vital Signs")],
+        "code": coded("http://loinc.org", code, display),
+        "subject": subject(patient),
+        "effectiveDateTime": minutes_ago(ago),
+        "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": ucum},
+    })
+}
+
+fn blood_pressure(patient: u32, systolic: f64, diastolic: f64, ago: u64) -> serde_json::Value {
+    let part = |code: &str, value: f64| {
+        json!({
+            "code": coded("http://loinc.org", code, if code == "8480-6" { "Systolic" } else { "Diastolic" }),
+            "valueQuantity": {"value": value, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"},
+        })
+    };
+    json!({
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [coded("http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs", "Vital Signs")],
+        "code": coded("http://loinc.org", "85354-9", "Blood pressure panel"),
+        "subject": subject(patient),
+        "effectiveDateTime": minutes_ago(ago),
+        "component": [part("8480-6", systolic), part("8462-4", diastolic)],
+    })
+}
+
+/// Three patients named Brightwater: Ottilie (admitted, every section),
+/// Caspian (admitted, a few vital signs and one problem, no coverage) and
+/// Wren (not admitted, nothing else), as one transaction Bundle.
+fn ward_bundle() -> serde_json::Value {
+    let patient = |given: &str, mrn: &str, born: &str, gender: &str, gp: Option<&str>| {
+        let mut p = json!({
+            "resourceType": "Patient",
+            "identifier": [{
+                "type": coded("http://terminology.hl7.org/CodeSystem/v2-0203", "MR", "Medical record number"),
+                "system": "urn:oid:2.16.840.1.113883.19.5.99",
+                "value": mrn,
+            }],
+            "name": [{"use": "official", "family": FAMILY, "given": [given]}],
+            "gender": gender,
+            "birthDate": born,
+        });
+        if let Some(gp) = gp {
+            p["generalPractitioner"] = json!([{ "display": gp }]);
+        }
+        p
+    };
+    let admission = |p: u32, bed: &str, hours_ago: u64| {
+        json!({
+            "resourceType": "Encounter",
+            "status": "in-progress",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP", "display": "inpatient encounter"},
+            "type": [coded("http://snomed.info/sct", "32485007", "Hospital admission")],
+            "subject": subject(p),
+            "period": {"start": minutes_ago(hours_ago * 60)},
+            "location": [{"location": {"display": bed}, "status": "active"}],
+        })
+    };
+    let condition = |p: u32, text: &str| {
+        json!({
+            "resourceType": "Condition",
+            "clinicalStatus": coded("http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active"),
+            "code": {"text": text},
+            "subject": subject(p),
+            "recordedDate": minutes_ago(3 * 24 * 60)[..10].to_owned(),
+        })
+    };
+    let (ottilie, caspian, wren) = (1, 2, 3);
+    json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            bundle_entry(ottilie, patient("Ottilie", "BW-2201", "1946-05-14", "female", Some("Dr Imogen Park"))),
+            bundle_entry(caspian, patient("Caspian", "BW-2202", "1979-02-03", "male", None)),
+            bundle_entry(wren, patient("Wren", "BW-2203", "1990-07-21", "female", None)),
+            bundle_entry(11, admission(ottilie, "Ward 3, Bed 4", 52)),
+            bundle_entry(12, admission(caspian, "Ward 3, Bed 6", 20)),
+            bundle_entry(21, vital_sign(ottilie, "8867-4", "Heart rate", 88.0, "/min", 40)),
+            bundle_entry(22, vital_sign(ottilie, "8867-4", "Heart rate", 97.0, "/min", 26 * 60)),
+            bundle_entry(23, blood_pressure(ottilie, 132.0, 84.0, 40)),
+            bundle_entry(24, vital_sign(ottilie, "9279-1", "Respiratory rate", 18.0, "/min", 40)),
+            bundle_entry(25, vital_sign(ottilie, "8310-5", "Body temperature", 37.9, "°C", 40)),
+            bundle_entry(26, vital_sign(ottilie, "59408-5", "Oxygen saturation by pulse oximetry", 94.0, "%", 40)),
+            bundle_entry(27, vital_sign(caspian, "8867-4", "Heart rate", 71.0, "/min", 130)),
+            bundle_entry(28, blood_pressure(caspian, 118.0, 76.0, 130)),
+            bundle_entry(31, condition(ottilie, "Community acquired pneumonia")),
+            bundle_entry(32, condition(ottilie, "Hypertension")),
+            bundle_entry(33, condition(caspian, "Asthma")),
+            bundle_entry(41, json!({
+                "resourceType": "AllergyIntolerance",
+                "clinicalStatus": coded("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active", "Active"),
+                "verificationStatus": coded("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "confirmed", "Confirmed"),
+                "code": {"text": "Penicillin"},
+                "patient": subject(ottilie),
+                "recordedDate": "2019-03-02",
+                "reaction": [{"manifestation": [{"text": "Hives"}]}],
+            })),
+            bundle_entry(51, json!({
+                "resourceType": "MedicationRequest",
+                "status": "active",
+                "intent": "order",
+                "medicationCodeableConcept": {"text": "Amoxicillin 500 mg capsule"},
+                "subject": subject(ottilie),
+                "authoredOn": minutes_ago(50 * 60)[..10].to_owned(),
+                "requester": {"display": "Dr Imogen Park"},
+                "dosageInstruction": [{"text": "500 mg three times a day"}],
+            })),
+            bundle_entry(61, json!({
+                "resourceType": "Coverage",
+                "status": "active",
+                "beneficiary": subject(ottilie),
+                "payor": [{"display": "Northwind Health"}],
+                "subscriberId": "NW-778812",
+            })),
+        ],
+    })
 }

@@ -14,13 +14,15 @@ fn rounds() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rounds"));
     cmd.env_remove("ROUNDS_DATABASE_URL")
         .env_remove("ROUNDS_DATA_DIR")
-        .env_remove("ROUNDS_CONFIG");
+        .env_remove("ROUNDS_CONFIG")
+        // No key file next to the tests: the key comes from the environment.
+        .env("ROUNDS_SECRET_KEY", crate::common::TEST_SECRET_KEY);
     cmd
 }
 
 /// Starts `rounds serve` on a free port; returns the child, its base URL and
 /// everything it printed before it said it was running.
-fn start_server(db: &TestDb) -> (Child, String, String) {
+pub fn start_server(db: &TestDb) -> (Child, String, String) {
     let mut child = rounds()
         .args([
             "serve",
@@ -53,7 +55,7 @@ fn start_server(db: &TestDb) -> (Child, String, String) {
     (child, base, printed)
 }
 
-fn stop_server(mut child: Child) {
+pub fn stop_server(mut child: Child) {
     let pid = child.id().to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])

@@ -6,10 +6,12 @@ mod common;
 
 mod access_matrix;
 mod accounts;
+mod at_rest;
 mod audit;
 mod bad_input;
 mod browser;
 mod cli;
+mod demo;
 mod ehr;
 mod ehr_mode;
 mod lists;

@@ -1,0 +1,142 @@
+//! `rounds demo`: one command gives a running Rounds with a ward list fed
+//! by the built-in sandbox EHR; its ward can also be written as a
+//! transaction Bundle that a real FHIR server (sekmet) accepts.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::common::Sekmet;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_a_ward_list_with_ehr_columns() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rounds"))
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env("ROUNDS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut printed = String::new();
+    let (mut base, mut password, mut list, mut dir) = (None, None, None, None);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("Rounds demo is running at ") {
+            base = Some(rest.trim_end_matches('/').to_owned());
+        } else if let Some(rest) = t.strip_prefix("password:") {
+            password = Some(rest.trim().to_owned());
+        } else if let Some(rest) = t.strip_prefix("the ward list:") {
+            list = Some(rest.trim().to_owned());
+        } else if let Some(rest) = t.strip_prefix("Demo data lives in ") {
+            dir = rest.split_whitespace().next().map(std::path::PathBuf::from);
+            break;
+        }
+    }
+    let (Some(base), Some(password), Some(list), Some(dir)) = (base, password, list, dir) else {
+        panic!("rounds demo did not say where to sign in:\n{printed}");
+    };
+    assert!(dir.exists());
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"username": "demo", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The page the demo names, and its data through the API.
+    let page = http.get(&list).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let api = list.replacen(&base, &format!("{base}/api/v1"), 1);
+    let view: Value = http.get(&api).send().await.unwrap().json().await.unwrap();
+    let rows = view["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 36, "{view}");
+    assert_eq!(view["ehr"]["state"], "ok", "{}", view["ehr"]);
+    assert_eq!(view["ehr"]["pending"], false);
+    let ehr_columns = view["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["source"] == "ehr")
+        .count();
+    assert!(ehr_columns >= 8, "{}", view["columns"]);
+    for row in rows {
+        let d = &row["display"];
+        assert!(
+            d["location"].as_str().unwrap().starts_with("Ward 7B"),
+            "{d}"
+        );
+        assert!(!d["name"].as_str().unwrap().is_empty(), "{d}");
+        assert!(
+            d["heartRate"].as_str().unwrap().ends_with("/minute")
+                || d["heartRate"].as_str().unwrap().ends_with("/min"),
+            "{d}"
+        );
+        assert!(d["bloodPressure"].as_str().unwrap().contains('/'), "{d}");
+        assert_eq!(row["cells"]["heartRate"]["state"], "ok");
+    }
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!dir.exists(), "the demo's data is deleted when it stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_ward_loads_into_a_real_fhir_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ward.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_rounds"))
+        .args(["demo", "--patients", "4", "--days", "1", "--write-bundle"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bundle: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(bundle["type"], "transaction");
+    let entries = bundle["entry"].as_array().unwrap();
+    let patients = entries
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == "Patient")
+        .count();
+    assert_eq!(patients, 4);
+
+    let sekmet = Sekmet::start();
+    sekmet.load(&bundle).await;
+    let found: Value = reqwest::get(format!("{}/Patient?_count=1", sekmet.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["total"], 4, "{found}");
+    let obs: Value = reqwest::get(format!(
+        "{}/Observation?category=vital-signs&_count=1",
+        sekmet.base
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(obs["total"].as_u64().unwrap() > 20, "{obs}");
+}
