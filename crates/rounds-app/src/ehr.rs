@@ -304,7 +304,9 @@ pub struct ListEhrStatus {
     pub pending: bool,
 }
 
-type CacheKey = (String, String);
+/// Per team, server and Patient id: teams reaching one server with
+/// different credentials (a gateway's tenants) never share what they read.
+type CacheKey = (TeamId, String, String);
 
 #[derive(Debug, Clone)]
 struct CacheEntry {
@@ -777,7 +779,9 @@ impl App {
 
     fn forget_connection(&self, team: TeamId) {
         lock(&self.ehr.health).remove(&team);
-        lock(&self.ehr.cache).clear();
+        lock(&self.ehr.cache)
+            .entries
+            .retain(|(t, _, _), _| *t != team);
     }
 
     /// Drops every patient's EHR data from memory (a benchmark's cold start).
@@ -1579,7 +1583,7 @@ impl App {
                     );
                     continue;
                 }
-                let cached = cache.get(&(r.server.clone(), r.id.clone()), settings.cache_ttl);
+                let cached = cache.get(&(team, r.server.clone(), r.id.clone()), settings.cache_ttl);
                 let fresh = cached.as_ref().is_some_and(|e| {
                     e.fetched.elapsed()
                         < if e.result.is_ok() {
@@ -1611,54 +1615,55 @@ impl App {
                 if out.contains_key(p) {
                     continue;
                 }
-                let data = match cache.get(&(r.server.clone(), r.id.clone()), settings.cache_ttl) {
-                    Some(CacheEntry {
-                        result: Ok(summary),
-                        fetched_at,
-                        ..
-                    }) => EhrPatientData {
-                        ehr_id: r.id.clone(),
-                        state: EhrRowState::Ok,
-                        fetched_at: Some(fetched_at),
-                        reason: None,
-                        summary: Some(summary),
-                    },
-                    Some(CacheEntry {
-                        result: Err(reason),
-                        fetched_at,
-                        ..
-                    }) => EhrPatientData {
-                        ehr_id: r.id.clone(),
-                        state: EhrRowState::Failed,
-                        fetched_at: Some(fetched_at),
-                        reason: Some(reason),
-                        summary: None,
-                    },
-                    None => {
-                        let health = self.health_of(team);
-                        let (state, reason) = if health.state == HealthState::Down {
-                            (
-                                EhrRowState::Failed,
-                                health
-                                    .message
-                                    .unwrap_or_else(|| "the EHR is not answering".into()),
-                            )
-                        } else {
-                            pending = true;
-                            (
-                                EhrRowState::Pending,
-                                "still being read from the EHR".to_owned(),
-                            )
-                        };
-                        EhrPatientData {
+                let data =
+                    match cache.get(&(team, r.server.clone(), r.id.clone()), settings.cache_ttl) {
+                        Some(CacheEntry {
+                            result: Ok(summary),
+                            fetched_at,
+                            ..
+                        }) => EhrPatientData {
                             ehr_id: r.id.clone(),
-                            state,
-                            fetched_at: None,
+                            state: EhrRowState::Ok,
+                            fetched_at: Some(fetched_at),
+                            reason: None,
+                            summary: Some(summary),
+                        },
+                        Some(CacheEntry {
+                            result: Err(reason),
+                            fetched_at,
+                            ..
+                        }) => EhrPatientData {
+                            ehr_id: r.id.clone(),
+                            state: EhrRowState::Failed,
+                            fetched_at: Some(fetched_at),
                             reason: Some(reason),
                             summary: None,
+                        },
+                        None => {
+                            let health = self.health_of(team);
+                            let (state, reason) = if health.state == HealthState::Down {
+                                (
+                                    EhrRowState::Failed,
+                                    health
+                                        .message
+                                        .unwrap_or_else(|| "the EHR is not answering".into()),
+                                )
+                            } else {
+                                pending = true;
+                                (
+                                    EhrRowState::Pending,
+                                    "still being read from the EHR".to_owned(),
+                                )
+                            };
+                            EhrPatientData {
+                                ehr_id: r.id.clone(),
+                                state,
+                                fetched_at: None,
+                                reason: Some(reason),
+                                summary: None,
+                            }
                         }
-                    }
-                };
+                    };
                 out.insert(*p, data);
             }
         }
@@ -1688,7 +1693,10 @@ impl App {
             ids.into_iter()
                 .filter(|id| {
                     cache
-                        .get(&(c.base_url.clone(), id.clone()), settings.cache_ttl)
+                        .get(
+                            &(c.team_id, c.base_url.clone(), id.clone()),
+                            settings.cache_ttl,
+                        )
                         .is_none_or(|e| {
                             refresh_since.is_some_and(|since| e.fetched < since)
                                 || e.fetched.elapsed() >= settings.refresh_after
@@ -1710,7 +1718,7 @@ impl App {
         let (mut ok, mut failed, mut message) = (0usize, 0usize, None);
         let mut cache = lock(&self.ehr.cache);
         for (id, result) in ids.iter().zip(results) {
-            let key = (c.base_url.clone(), id.clone());
+            let key = (c.team_id, c.base_url.clone(), id.clone());
             match result {
                 Ok(summary) => {
                     let section_failed = summary.statuses().iter().find_map(|(kind, s)| match s {
@@ -1789,13 +1797,14 @@ impl App {
         &self,
         team: TeamId,
         patient: PatientId,
+        refresh: bool,
     ) -> Result<Option<EhrPatientData>, AppError> {
         let r = {
             let mut conn = self.db.read().await?;
             rounds_store::ehr::ref_of(&mut conn, patient).await?
         };
         let Some(r) = r else { return Ok(None) };
-        let (_, mut data) = self.ehr_data(team, &[(patient, r)], false).await?;
+        let (_, mut data) = self.ehr_data(team, &[(patient, r)], refresh).await?;
         Ok(data.remove(&patient))
     }
 
@@ -1867,4 +1876,163 @@ pub(crate) fn row_cells(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rounds_fhir::model::{Condition, Measurement, Patient};
+    use rounds_fhir::Section;
+
+    fn section<T>(status: SectionStatus, items: Vec<T>) -> Section<T> {
+        Section {
+            status,
+            items,
+            foreign_dropped: 0,
+        }
+    }
+
+    fn measurement(code: &str, value: f64, unit: &str) -> Measurement {
+        Measurement {
+            code: code.into(),
+            display: None,
+            value: Some(value),
+            unit: Some(unit.into()),
+        }
+    }
+
+    fn summary() -> PatientSummary {
+        PatientSummary {
+            patient: Patient {
+                id: "p1".into(),
+                family: Some("Doe".into()),
+                given: vec!["Jane".into()],
+                gender: Some("female".into()),
+                birth_date: Some("1970-01-01".into()),
+                ..Patient::default()
+            },
+            age: Some(56),
+            location: Some("Ward 1, Bed 2".into()),
+            vitals: section(
+                SectionStatus::Partial {
+                    shown: 50,
+                    total: 80,
+                },
+                vec![
+                    VitalSign {
+                        measurement: measurement("8867-4", 88.0, "/min"),
+                        effective: Some("2026-11-21T08:00:00Z".into()),
+                        components: vec![],
+                    },
+                    VitalSign {
+                        measurement: Measurement {
+                            code: "85354-9".into(),
+                            display: None,
+                            value: None,
+                            unit: None,
+                        },
+                        effective: Some("2026-11-21T08:00:00Z".into()),
+                        components: vec![
+                            measurement("8480-6", 131.6, "mmHg"),
+                            measurement("8462-4", 84.0, "mmHg"),
+                        ],
+                    },
+                ],
+            ),
+            conditions: section(
+                SectionStatus::Partial { shown: 4, total: 9 },
+                ["A", "B", "C", "D"]
+                    .iter()
+                    .map(|d| Condition {
+                        display: Some((*d).into()),
+                        severity: None,
+                        clinical_status: None,
+                        recorded: Some("2026-01-01".into()),
+                    })
+                    .collect(),
+            ),
+            encounter: section(SectionStatus::Empty, vec![]),
+            allergies: section(
+                SectionStatus::Failed {
+                    reason: "GET AllergyIntolerance: HTTP 500".into(),
+                    retryable: true,
+                },
+                vec![],
+            ),
+            medications: section(
+                SectionStatus::Missing {
+                    reason: "the server does not offer MedicationRequest".into(),
+                },
+                vec![],
+            ),
+            coverage: section(SectionStatus::Empty, vec![]),
+        }
+    }
+
+    #[test]
+    fn cells_say_what_they_show_and_why_not() {
+        let s = summary();
+        let at = Timestamp::from_millis(0);
+        let (text, cell) = ehr_column_value(&s, EhrColumn::HeartRate, at);
+        assert_eq!(text, "88 /min");
+        assert_eq!(cell.number, Some(88.0));
+        assert_eq!(cell.at.as_deref(), Some("2026-11-21T08:00:00Z"));
+        let (text, cell) = ehr_column_value(&s, EhrColumn::BloodPressure, at);
+        assert_eq!(text, "131.6/84 mmHg");
+        assert_eq!(cell.number, Some(131.6), "sorted by systolic");
+        // Not among the latest read: says so rather than "none recorded".
+        let (text, cell) = ehr_column_value(&s, EhrColumn::Height, at);
+        assert_eq!((text.as_str(), cell.state), ("", CellState::Empty));
+        assert!(cell
+            .reason
+            .unwrap_or_default()
+            .contains("among the 50 latest"));
+        // Three shown, the rest counted from the server's total.
+        let (text, cell) = ehr_column_value(&s, EhrColumn::Conditions, at);
+        assert_eq!(text, "A; B; C (+6)");
+        assert_eq!((cell.shown, cell.total), (Some(4), Some(9)));
+        let (_, cell) = ehr_column_value(&s, EhrColumn::Allergies, at);
+        assert_eq!(cell.state, CellState::Failed);
+        assert!(cell.reason.unwrap_or_default().contains("HTTP 500"));
+        let (_, cell) = ehr_column_value(&s, EhrColumn::Medications, at);
+        assert_eq!(cell.state, CellState::Missing);
+        let (_, cell) = ehr_column_value(&s, EhrColumn::EncounterStatus, at);
+        assert_eq!(cell.state, CellState::Empty);
+        let (text, _) = ehr_builtin_value(&s, BuiltinColumn::Name, at).unwrap();
+        assert_eq!(text, "DOE, Jane");
+        let (text, cell) = ehr_builtin_value(&s, BuiltinColumn::AgeSex, at).unwrap();
+        assert_eq!((text.as_str(), cell.number), ("56 F", Some(56.0)));
+        assert!(ehr_builtin_value(&s, BuiltinColumn::Added, at).is_none());
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_ages_out() {
+        let mut cache = EhrCache::default();
+        let team = TeamId::new_random();
+        let entry = || CacheEntry {
+            result: Err("x".into()),
+            fetched_at: Timestamp::now(),
+            fetched: Instant::now(),
+        };
+        for i in 0..10 {
+            cache.put((team, "s".into(), format!("p{i}")), entry(), 4);
+        }
+        assert_eq!(cache.entries.len(), 4);
+        assert!(cache
+            .get(&(team, "s".into(), "p9".into()), Duration::from_secs(60))
+            .is_some());
+        assert!(cache
+            .get(&(team, "s".into(), "p0".into()), Duration::from_secs(60))
+            .is_none());
+        // Another team never sees the entry.
+        let other = TeamId::new_random();
+        assert!(cache
+            .get(&(other, "s".into(), "p9".into()), Duration::from_secs(60))
+            .is_none());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(cache
+            .get(&(team, "s".into(), "p9".into()), Duration::from_millis(1))
+            .is_none());
+        assert_eq!(cache.entries.len(), 3, "an aged entry is dropped");
+    }
 }

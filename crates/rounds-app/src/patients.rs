@@ -710,6 +710,18 @@ impl App {
         team: TeamId,
         patient: PatientId,
     ) -> Result<PatientDetail, AppError> {
+        self.get_patient_with(actor, team, patient, false).await
+    }
+
+    /// [`App::get_patient`], re-reading the patient's EHR data first when
+    /// `refresh_ehr`.
+    pub async fn get_patient_with(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        patient: PatientId,
+        refresh_ehr: bool,
+    ) -> Result<PatientDetail, AppError> {
         self.team_access(actor, team, Need::Member, "getPatient")
             .await?;
         let mut conn = self.db.read().await?;
@@ -736,7 +748,7 @@ impl App {
             let key = column.id.to_string();
             display.insert(key.clone(), team_display(&ctx, column, raw(&values, &key)));
         }
-        let ehr = self.ehr_patient(team, patient).await?;
+        let ehr = self.ehr_patient(team, patient, refresh_ehr).await?;
         let mut cells = BTreeMap::new();
         if let Some(data) = &ehr {
             apply_ehr(&mut display, &mut cells, data, None);

@@ -393,11 +393,11 @@ function renderSummary(s) {
 
 let ehrPolls = 0;
 
-async function loadEhr() {
+async function loadEhr(refresh = false) {
   let p;
   let conn = null;
   try {
-    [p, conn] = await Promise.all([api("GET", apiPatient), api("GET", `/api/v1/teams/${TEAM}/ehr-connection`).catch(() => null)]);
+    [p, conn] = await Promise.all([api("GET", refresh ? `${apiPatient}?refresh=true` : apiPatient), api("GET", `/api/v1/teams/${TEAM}/ehr-connection`).catch(() => null)]);
   } catch (e) {
     showBanner(`The EHR data could not be loaded: ${e.message}`);
     return;
@@ -419,7 +419,7 @@ async function loadEhr() {
       "p",
       { class: "muted small" },
       el("span", { text: joined(conn && conn.name ? conn.name : "", ehr.fetchedAt ? `read ${fmtTime(ehr.fetchedAt)}` : "") }),
-      el("button", { type: "button", class: "small", id: "ehr-reload", text: "Read again", onclick: () => loadEhr() }),
+      el("button", { type: "button", class: "small", id: "ehr-reload", text: "Read again", onclick: () => loadEhr(true) }),
       unlinkControl(),
     ),
   );

@@ -206,19 +206,24 @@ pub async fn add_patient(
 /// A patient's fields and the lists holding them (recorded as PatientView).
 #[utoipa::path(get, path = "/api/v1/teams/{teamId}/patients/{patientId}", operation_id = "getPatient", tag = "patients",
     security(("session" = [])),
-    params(("teamId" = String, Path), ("patientId" = String, Path)),
+    params(("teamId" = String, Path), ("patientId" = String, Path),
+        ("refresh" = Option<bool>, Query, description = "Re-read the patient's EHR data now instead of using what is in memory")),
     responses((status = 200, body = PatientDto), (status = 404, body = ErrorBody)))]
 pub async fn get_patient(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
     Path((team, patient)): Path<(String, String)>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> ApiResult<Json<PatientDto>> {
+    let refresh = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .any(|(k, v)| k == "refresh" && (v == "true" || v == "1"));
     let d = state
         .app
-        .get_patient(
+        .get_patient_with(
             &actor,
             parse_id("teamId", &team)?,
             parse_id("patientId", &patient)?,
+            refresh,
         )
         .await?;
     let columns = d

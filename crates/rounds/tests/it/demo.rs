@@ -72,10 +72,7 @@ async fn demo_serves_a_ward_list_with_ehr_columns() {
     assert!(ehr_columns >= 8, "{}", view["columns"]);
     for row in rows {
         let d = &row["display"];
-        assert!(
-            d["location"].as_str().unwrap().starts_with("Ward 7B"),
-            "{d}"
-        );
+        assert!(d["location"].as_str().unwrap().starts_with("Ward "), "{d}");
         assert!(!d["name"].as_str().unwrap().is_empty(), "{d}");
         assert!(
             d["heartRate"].as_str().unwrap().ends_with("/minute")
