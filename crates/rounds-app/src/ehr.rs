@@ -777,6 +777,23 @@ impl App {
         }
     }
 
+    /// The EHR has not answered within the list's wait: the banner says so
+    /// until the read finishes.
+    fn note_slow(&self, team: TeamId, waited: Duration) {
+        let mut all = lock(&self.ehr.health);
+        let h = all.entry(team).or_default();
+        if h.state != HealthState::Down {
+            if h.state != HealthState::Degraded {
+                h.since = Some(Timestamp::now());
+            }
+            h.state = HealthState::Degraded;
+            h.message = Some(format!(
+                "the EHR has not answered within {} s; its data follows when it does",
+                waited.as_secs()
+            ));
+        }
+    }
+
     fn forget_connection(&self, team: TeamId) {
         lock(&self.ehr.health).remove(&team);
         lock(&self.ehr.cache)
@@ -1461,13 +1478,32 @@ impl App {
                 message: format!("another patient of the team ({other}) is this EHR patient"),
             });
         }
-        rounds_store::ehr::set_ref(tx.conn(), patient, Some(&r)).await?;
+        self.set_link(tx, actor, team, patient, Some(&r)).await
+    }
+
+    /// Stores a patient's EHR link (or its removal), records it as
+    /// PatientDetailsEdit and tells the lists holding the patient.
+    async fn set_link(
+        &self,
+        mut tx: rounds_store::WriteTx<'_>,
+        actor: &Actor,
+        team: TeamId,
+        patient: PatientId,
+        link: Option<&EhrRef>,
+    ) -> Result<(), AppError> {
+        let before = rounds_store::ehr::ref_of(tx.conn(), patient).await?;
+        rounds_store::ehr::set_ref(tx.conn(), patient, link).await?;
+        let detail = match (link, &before) {
+            (Some(r), _) => json!({ "ehrLink": { "server": r.server, "id": r.id } }),
+            (None, Some(b)) => json!({ "ehrUnlink": { "server": b.server, "id": b.id } }),
+            (None, None) => Value::Null,
+        };
         self.audit_done(
             &mut tx,
             actor,
             Operation::PatientDetailsEdit,
             Subject::patient(team, patient),
-            json!({ "ehrLink": { "server": r.server, "id": r.id } }),
+            detail,
         )
         .await?;
         let lists = rounds_store::patients::lists_of(tx.conn(), patient).await?;
@@ -1477,7 +1513,7 @@ impl App {
             &lists,
             &Change::PatientUpdated {
                 patient_id: patient,
-                fields: json!({ "ehrId": r.id }),
+                fields: json!({ "ehrId": link.map(|r| r.id.clone()) }),
             },
             actor,
         )
@@ -1497,34 +1533,15 @@ impl App {
             .await?;
         let mut tx = self.db.write().await?;
         self.patient_in_team(tx.conn(), team, patient).await?;
-        let Some(existing) = rounds_store::ehr::ref_of(tx.conn(), patient).await? else {
+        if rounds_store::ehr::ref_of(tx.conn(), patient)
+            .await?
+            .is_none()
+        {
             return Err(AppError::Conflict {
                 message: "the patient is not linked to an EHR record".into(),
             });
-        };
-        rounds_store::ehr::set_ref(tx.conn(), patient, None).await?;
-        self.audit_done(
-            &mut tx,
-            actor,
-            Operation::PatientDetailsEdit,
-            Subject::patient(team, patient),
-            json!({ "ehrUnlink": { "server": existing.server, "id": existing.id } }),
-        )
-        .await?;
-        let lists = rounds_store::patients::lists_of(tx.conn(), patient).await?;
-        self.announce(
-            &mut tx,
-            team,
-            &lists,
-            &Change::PatientUpdated {
-                patient_id: patient,
-                fields: json!({ "ehrId": null }),
-            },
-            actor,
-        )
-        .await?;
-        self.commit(tx).await?;
-        Ok(())
+        }
+        self.set_link(tx, actor, team, patient, None).await
     }
 
     // ---- reading EHR data for lists and pages -------------------------------
@@ -1606,7 +1623,12 @@ impl App {
             let asked = Instant::now();
             let task =
                 tokio::spawn(async move { app.fetch(&conn, ids, refresh.then_some(asked)).await });
-            let _ = tokio::time::timeout(settings.list_wait, task).await;
+            if tokio::time::timeout(settings.list_wait, task)
+                .await
+                .is_err()
+            {
+                self.note_slow(team, settings.list_wait);
+            }
         }
         let mut pending = false;
         {

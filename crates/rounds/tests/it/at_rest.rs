@@ -3,7 +3,7 @@
 //! name neither in the database files nor in the log; the connection
 //! secret is sealed; without its key file Rounds refuses to start.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,22 +29,7 @@ fn serve(dir: &Path, log: &Path) -> (Child, String, String) {
         .stderr(log_file)
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut printed = String::new();
-    let mut base = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        printed.push_str(&line);
-        printed.push('\n');
-        if let Some(rest) = line.strip_prefix("Rounds is running at ") {
-            base = rest
-                .split_whitespace()
-                .next()
-                .map(|u| u.trim_end_matches('/').to_owned());
-            break;
-        }
-    }
-    let base = base.unwrap_or_else(|| panic!("rounds serve did not start:\n{printed}"));
+    let (base, printed) = crate::cli::wait_until_running(&mut child);
     (child, base, printed)
 }
 

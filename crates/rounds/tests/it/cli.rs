@@ -36,6 +36,13 @@ pub fn start_server(db: &TestDb) -> (Child, String, String) {
         .stderr(Stdio::null())
         .spawn()
         .expect("start rounds serve");
+    let (base, printed) = wait_until_running(&mut child);
+    (child, base, printed)
+}
+
+/// Reads what `rounds serve` prints until it says it is running; returns
+/// its base URL and everything printed.
+pub fn wait_until_running(child: &mut Child) -> (String, String) {
     let stdout = child.stdout.take().expect("stdout");
     let mut printed = String::new();
     let mut base = None;
@@ -52,7 +59,7 @@ pub fn start_server(db: &TestDb) -> (Child, String, String) {
         }
     }
     let base = base.unwrap_or_else(|| panic!("rounds serve did not start:\n{printed}"));
-    (child, base, printed)
+    (base, printed)
 }
 
 pub fn stop_server(mut child: Child) {

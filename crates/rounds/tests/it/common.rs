@@ -525,6 +525,15 @@ impl Sekmet {
         s
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: a slow EHR.
+    pub fn signal(&self, signal: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "kill {signal}");
+    }
+
     /// Kills the server, keeping its data directory for `start_in`.
     pub fn stop(mut self) -> (tempfile::TempDir, u16) {
         let _ = self.child.kill();

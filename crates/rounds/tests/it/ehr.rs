@@ -2,68 +2,12 @@
 //! sekmet-fhir (installed by scripts/test.sh, path in ROUNDS_TEST_SEKMET),
 //! seeded with its own `seed` command.
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// A sekmet server in its own working directory, killed when dropped.
-struct Sekmet {
-    child: Child,
-    base: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Sekmet {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn sekmet_exe() -> PathBuf {
-    std::env::var("ROUNDS_TEST_SEKMET")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers/bin/sekmet");
-            assert!(
-                p.exists(),
-                "sekmet-fhir is not installed: run scripts/test.sh or set ROUNDS_TEST_SEKMET"
-            );
-            p
-        })
-}
-
-fn start_sekmet() -> Sekmet {
-    let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}/fhir");
-    let child = Command::new(sekmet_exe())
-        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .current_dir(dir.path())
-        .env("SEKMET_BASE_URL", &base)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let s = Sekmet { child, base, dir };
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "sekmet did not start"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    s
-}
+use crate::common::{sekmet_exe, Sekmet};
 
 fn rounds(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rounds"))
@@ -80,7 +24,7 @@ fn stdout(o: &Output) -> String {
 
 #[test]
 fn ehr_commands_against_sekmet() {
-    let s = start_sekmet();
+    let s = Sekmet::start();
     // Wait for the FHIR API itself (the port opens a moment earlier).
     let started = Instant::now();
     loop {
@@ -175,7 +119,7 @@ fn ehr_commands_against_sekmet() {
 
 #[test]
 fn ehr_check_fails_when_the_server_is_not_there() {
-    let port = TcpListener::bind("127.0.0.1:0")
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()

@@ -741,3 +741,61 @@ async fn stored_secrets(app: &TestApp) -> Vec<String> {
         .map(|r| r.try_get::<String, _>(0).unwrap())
         .collect()
 }
+
+/// A slow EHR (the real server frozen with SIGSTOP): the list answers after
+/// its wait with the banner and the last good read; it recovers.
+async fn slow(backend: Backend) {
+    let sekmet = Sekmet::start();
+    sekmet.load(&ward_bundle()).await;
+    let mut config = AppConfig::default();
+    config.ehr.list_wait = Duration::from_secs(1);
+    config.ehr.request_timeout = Duration::from_secs(4);
+    let app = TestApp::spawn_with(backend, config).await;
+    let w = ward(&app, &sekmet.base).await;
+    let found = search(&w, json!({"mrn": MRN})).await;
+    let p1 = add_ehr(&w, found["results"][0]["ehrId"].as_str().unwrap()).await;
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/columns", w.team, w.list),
+            json!({"key": "heartRate"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(get_list(&w, "").await["ehr"]["state"], "ok");
+
+    sekmet.signal("-STOP");
+    let started = std::time::Instant::now();
+    let during = get_list(&w, "?refresh=true").await;
+    let took = started.elapsed();
+    sekmet.signal("-CONT");
+    assert!(took < Duration::from_secs(3), "the list waited {took:?}");
+    assert_eq!(during["ehr"]["state"], "degraded", "{}", during["ehr"]);
+    assert!(
+        during["ehr"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not answered within 1 s"),
+        "{}",
+        during["ehr"]
+    );
+    assert_eq!(row(&during, &p1)["display"]["heartRate"], "88 /min");
+
+    // Thawed: the read in flight finishes and the banner goes.
+    let started = std::time::Instant::now();
+    loop {
+        let after = get_list(&w, "").await;
+        if after["ehr"]["state"] == "ok" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}",
+            after["ehr"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.stop().await;
+}
+
+both!(slow);
