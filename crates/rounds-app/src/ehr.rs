@@ -19,10 +19,12 @@ use rounds_fhir::check::{CheckReport, Outcome as CheckOutcome};
 use rounds_fhir::model::VitalSign;
 use rounds_fhir::{
     AuthConfig, BatchMode, ClientAuthMethod, ClientConfig, FhirClient, FhirError, JwtAlgorithm,
-    OutboundPolicy, PatientQuery, PatientSummary, Secret, SectionStatus,
+    OutboundPolicy, PatientQuery, PatientSummary, SectionStatus,
 };
 use rounds_store::ehr::{EhrRef, StoredConnection};
 use serde_json::{json, Value};
+
+pub use rounds_fhir::Secret;
 
 use crate::access::{Need, Subject};
 use crate::live::Change;
@@ -68,13 +70,13 @@ impl Default for EhrSettings {
 }
 
 /// How a connection authenticates, as an owner sets it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum EhrAuthSpec {
     None,
     ClientCredentials {
         client_id: String,
-        /// None keeps the saved secret.
-        client_secret: Option<String>,
+        /// None keeps the saved secret (prints as `[redacted]`).
+        client_secret: Option<Secret>,
         /// `basic` or `post`.
         method: Option<String>,
         scope: Option<String>,
@@ -90,7 +92,7 @@ pub enum EhrAuthSpec {
 }
 
 /// A team's connection as an owner sets it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct EhrConnectionSpec {
     pub name: String,
     pub base_url: String,
@@ -306,6 +308,7 @@ pub struct ListEhrStatus {
 
 /// Per team, server and Patient id: teams reaching one server with
 /// different credentials (a gateway's tenants) never share what they read.
+/// The middle part is the connection's generation.
 type CacheKey = (TeamId, String, String);
 
 #[derive(Debug, Clone)]
@@ -350,11 +353,43 @@ impl EhrCache {
     fn clear(&mut self) {
         self.entries.clear();
     }
+
+    /// Drops everything older than `ttl`.
+    fn sweep(&mut self, ttl: Duration) {
+        self.entries.retain(|_, e| e.fetched.elapsed() <= ttl);
+    }
 }
 
 struct ClientSlot {
-    version: i64,
+    generation: String,
     client: FhirClient,
+}
+
+/// A fingerprint of everything that decides which server Rounds reads and
+/// as whom. It changes with any change of the connection (a sealed secret
+/// changes with every save) and never comes back after a delete, so a
+/// client or a cached read of an earlier connection is never used for a
+/// later one, on this instance or another.
+fn generation(c: &StoredConnection) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [
+        Some(c.team_id.to_string()),
+        Some(c.base_url.clone()),
+        Some(c.auth_kind.clone()),
+        c.client_id.clone(),
+        c.auth_method.clone(),
+        c.scope.clone(),
+        c.token_url.clone(),
+        c.secret_sealed.clone(),
+        c.key_id.clone(),
+        Some(c.batch_mode.clone()),
+        Some(c.updated_at.millis().to_string()),
+    ] {
+        h.update(part.unwrap_or_default().as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(&h.finalize()[..12])
 }
 
 /// Per-process EHR state: clients, health, cache.
@@ -362,7 +397,10 @@ struct ClientSlot {
 pub(crate) struct EhrState {
     settings: EhrSettings,
     secret_box: std::sync::RwLock<Option<Arc<SecretBox>>>,
-    clients: tokio::sync::Mutex<HashMap<TeamId, ClientSlot>>,
+    clients: Mutex<HashMap<TeamId, ClientSlot>>,
+    /// One connect (reading `metadata`) per team at a time; other teams
+    /// never wait for it.
+    connect_locks: Mutex<HashMap<TeamId, Arc<tokio::sync::Mutex<()>>>>,
     health: Mutex<HashMap<TeamId, Health>>,
     cache: Mutex<EhrCache>,
     /// One read of a team's patients at a time; a second waits and then
@@ -702,28 +740,42 @@ impl App {
         &self.ehr.settings
     }
 
-    /// The fingerprint of the key this database's secrets were sealed
-    /// with, if any were ever sealed.
-    pub async fn secret_key_check(&self) -> Result<Option<String>, AppError> {
+    /// The fingerprint of the key this database's secrets are sealed
+    /// with, and how many teams' connections hold a sealed secret.
+    pub async fn secret_key_check(&self) -> Result<(Option<String>, usize), AppError> {
         let mut conn = self.db.read().await?;
-        Ok(rounds_store::site::get(&mut conn, SECRET_KEY_CHECK).await?)
+        let fingerprint = rounds_store::site::get(&mut conn, SECRET_KEY_CHECK).await?;
+        let sealed = rounds_store::ehr::all_connections(&mut conn)
+            .await?
+            .iter()
+            .filter(|c| c.secret_sealed.is_some())
+            .count();
+        Ok((fingerprint, sealed))
     }
 
     /// Installs the key that seals connection secrets. Refuses a key other
-    /// than the one the database's secrets were sealed with.
+    /// than the one the database's secrets are sealed with; while no
+    /// secret is sealed, a new key simply takes the old one's place.
     pub async fn install_secret_key(&self, key: SecretBox) -> Result<(), AppError> {
         let fingerprint = key.fingerprint();
         let mut tx = self.db.write().await?;
-        rounds_store::site::set_once(tx.conn(), SECRET_KEY_CHECK, &fingerprint, Timestamp::now())
-            .await?;
         let recorded = rounds_store::site::get(tx.conn(), SECRET_KEY_CHECK).await?;
-        tx.commit().await?;
         if recorded.as_deref() != Some(fingerprint.as_str()) {
-            return Err(AppError::Internal(format!(
-                "this database's EHR connection secrets were sealed with another secret key (fingerprint {}), not the one given (fingerprint {fingerprint}); give Rounds the original key (ROUNDS_SECRET_KEY or the key file)",
-                recorded.unwrap_or_default()
-            )));
+            let sealed = rounds_store::ehr::all_connections(tx.conn())
+                .await?
+                .iter()
+                .filter(|c| c.secret_sealed.is_some())
+                .count();
+            if sealed > 0 {
+                return Err(AppError::Internal(format!(
+                    "the EHR connection secrets of {sealed} team(s) are sealed with another secret key (fingerprint {}), not the one given (fingerprint {fingerprint}); give Rounds the original key (ROUNDS_SECRET_KEY or the key file)",
+                    recorded.unwrap_or_default()
+                )));
+            }
+            rounds_store::site::set(tx.conn(), SECRET_KEY_CHECK, &fingerprint, Timestamp::now())
+                .await?;
         }
+        tx.commit().await?;
         let mut slot = self
             .ehr
             .secret_box
@@ -769,7 +821,7 @@ impl App {
             } else {
                 HealthState::Degraded
             };
-            if h.state != state || h.since.is_none() {
+            if h.since.is_none() || matches!(h.state, HealthState::Ok | HealthState::Unknown) {
                 h.since = Some(now);
             }
             h.state = state;
@@ -871,11 +923,23 @@ impl App {
 
     /// The team's FHIR client, connecting (reading `metadata`) when needed.
     async fn client_for(&self, c: &StoredConnection) -> Result<FhirClient, String> {
-        let mut clients = self.ehr.clients.lock().await;
-        if let Some(slot) = clients.get(&c.team_id) {
-            if slot.version == c.version {
-                return Ok(slot.client.clone());
-            }
+        let gen = generation(c);
+        let cached = |app: &Self| {
+            lock(&app.ehr.clients)
+                .get(&c.team_id)
+                .filter(|slot| slot.generation == gen)
+                .map(|slot| slot.client.clone())
+        };
+        if let Some(client) = cached(self) {
+            return Ok(client);
+        }
+        let team_lock = lock(&self.ehr.connect_locks)
+            .entry(c.team_id)
+            .or_default()
+            .clone();
+        let _one_connect = team_lock.lock().await;
+        if let Some(client) = cached(self) {
+            return Ok(client);
         }
         let health = self.health_of(c.team_id);
         if health.state == HealthState::Down {
@@ -890,10 +954,10 @@ impl App {
         let config = self.client_config(c).map_err(|e| e.to_string())?;
         match FhirClient::connect(config).await {
             Ok(client) => {
-                clients.insert(
+                lock(&self.ehr.clients).insert(
                     c.team_id,
                     ClientSlot {
-                        version: c.version,
+                        generation: gen,
                         client: client.clone(),
                     },
                 );
@@ -1020,7 +1084,8 @@ impl App {
         let mut row = StoredConnection {
             team_id: team,
             name: name.to_owned(),
-            base_url: base.to_string(),
+            // One spelling per server: `…/fhir` and `…/fhir/` are the same.
+            base_url: base.as_str().trim_end_matches('/').to_owned(),
             auth_kind: "none".into(),
             client_id: None,
             auth_method: None,
@@ -1064,7 +1129,7 @@ impl App {
                 });
                 row.scope = trimmed(scope);
                 row.token_url = check_token_url(token_url)?;
-                row.secret_sealed = match client_secret.as_deref().filter(|s| !s.is_empty()) {
+                row.secret_sealed = match client_secret.as_ref().map(Secret::expose).filter(|s| !s.is_empty()) {
                     Some(secret) => Some(
                         self.secret_box()?
                             .seal(secret.as_bytes(), &context)
@@ -1073,7 +1138,21 @@ impl App {
                             })?,
                     ),
                     None => match saved {
-                        Some(s) if s.auth_kind == "clientCredentials" => s.secret_sealed.clone(),
+                        // A saved secret only ever goes where it went before.
+                        Some(s)
+                            if s.auth_kind == "clientCredentials"
+                                && s.base_url == row.base_url
+                                && s.token_url == row.token_url =>
+                        {
+                            s.secret_sealed.clone()
+                        }
+                        Some(s) if s.auth_kind == "clientCredentials" => {
+                            return Err(InvalidInput::new(
+                                "auth.clientSecret",
+                                "give the client secret again: the address changed, and Rounds never sends a saved secret to a new address",
+                            )
+                            .into())
+                        }
                         _ => None,
                     },
                 };
@@ -1162,7 +1241,7 @@ impl App {
         )
         .await?;
         tx.commit().await?;
-        self.ehr.clients.lock().await.remove(&team);
+        lock(&self.ehr.clients).remove(&team);
         self.forget_connection(team);
         self.ehr_connection(actor, team).await
     }
@@ -1188,7 +1267,7 @@ impl App {
         )
         .await?;
         tx.commit().await?;
-        self.ehr.clients.lock().await.remove(&team);
+        lock(&self.ehr.clients).remove(&team);
         self.forget_connection(team);
         Ok(())
     }
@@ -1493,6 +1572,12 @@ impl App {
     ) -> Result<(), AppError> {
         let before = rounds_store::ehr::ref_of(tx.conn(), patient).await?;
         rounds_store::ehr::set_ref(tx.conn(), patient, link).await?;
+        if let (None, Some(b)) = (link, &before) {
+            // What was read for the link goes with it.
+            lock(&self.ehr.cache)
+                .entries
+                .retain(|(t, _, id), _| !(*t == team && *id == b.id));
+        }
         let detail = match (link, &before) {
             (Some(r), _) => json!({ "ehrLink": { "server": r.server, "id": r.id } }),
             (None, Some(b)) => json!({ "ehrUnlink": { "server": b.server, "id": b.id } }),
@@ -1580,6 +1665,8 @@ impl App {
             ));
         };
         let settings = self.ehr_settings().clone();
+        let gen = generation(&c);
+        lock(&self.ehr.cache).sweep(settings.cache_ttl);
         let mut wanted: Vec<String> = Vec::new();
         {
             let mut cache = lock(&self.ehr.cache);
@@ -1591,16 +1678,16 @@ impl App {
                             ehr_id: r.id.clone(),
                             state: EhrRowState::OtherServer,
                             fetched_at: None,
-                            reason: Some(format!(
-                                "added from {}, not the team's EHR connection ({})",
-                                r.server, c.base_url
-                            )),
+                            reason: Some(
+                                "added from another EHR server than the one the team's connection names now"
+                                    .into(),
+                            ),
                             summary: None,
                         },
                     );
                     continue;
                 }
-                let cached = cache.get(&(team, r.server.clone(), r.id.clone()), settings.cache_ttl);
+                let cached = cache.get(&(team, gen.clone(), r.id.clone()), settings.cache_ttl);
                 let fresh = cached.as_ref().is_some_and(|e| {
                     e.fetched.elapsed()
                         < if e.result.is_ok() {
@@ -1621,11 +1708,12 @@ impl App {
             let conn = c.clone();
             let ids = wanted.clone();
             let asked = Instant::now();
-            let task =
+            let mut task =
                 tokio::spawn(async move { app.fetch(&conn, ids, refresh.then_some(asked)).await });
-            if tokio::time::timeout(settings.list_wait, task)
+            if tokio::time::timeout(settings.list_wait, &mut task)
                 .await
                 .is_err()
+                && !task.is_finished()
             {
                 self.note_slow(team, settings.list_wait);
             }
@@ -1637,55 +1725,54 @@ impl App {
                 if out.contains_key(p) {
                     continue;
                 }
-                let data =
-                    match cache.get(&(team, r.server.clone(), r.id.clone()), settings.cache_ttl) {
-                        Some(CacheEntry {
-                            result: Ok(summary),
-                            fetched_at,
-                            ..
-                        }) => EhrPatientData {
+                let data = match cache.get(&(team, gen.clone(), r.id.clone()), settings.cache_ttl) {
+                    Some(CacheEntry {
+                        result: Ok(summary),
+                        fetched_at,
+                        ..
+                    }) => EhrPatientData {
+                        ehr_id: r.id.clone(),
+                        state: EhrRowState::Ok,
+                        fetched_at: Some(fetched_at),
+                        reason: None,
+                        summary: Some(summary),
+                    },
+                    Some(CacheEntry {
+                        result: Err(reason),
+                        fetched_at,
+                        ..
+                    }) => EhrPatientData {
+                        ehr_id: r.id.clone(),
+                        state: EhrRowState::Failed,
+                        fetched_at: Some(fetched_at),
+                        reason: Some(reason),
+                        summary: None,
+                    },
+                    None => {
+                        let health = self.health_of(team);
+                        let (state, reason) = if health.state == HealthState::Down {
+                            (
+                                EhrRowState::Failed,
+                                health
+                                    .message
+                                    .unwrap_or_else(|| "the EHR is not answering".into()),
+                            )
+                        } else {
+                            pending = true;
+                            (
+                                EhrRowState::Pending,
+                                "still being read from the EHR".to_owned(),
+                            )
+                        };
+                        EhrPatientData {
                             ehr_id: r.id.clone(),
-                            state: EhrRowState::Ok,
-                            fetched_at: Some(fetched_at),
-                            reason: None,
-                            summary: Some(summary),
-                        },
-                        Some(CacheEntry {
-                            result: Err(reason),
-                            fetched_at,
-                            ..
-                        }) => EhrPatientData {
-                            ehr_id: r.id.clone(),
-                            state: EhrRowState::Failed,
-                            fetched_at: Some(fetched_at),
+                            state,
+                            fetched_at: None,
                             reason: Some(reason),
                             summary: None,
-                        },
-                        None => {
-                            let health = self.health_of(team);
-                            let (state, reason) = if health.state == HealthState::Down {
-                                (
-                                    EhrRowState::Failed,
-                                    health
-                                        .message
-                                        .unwrap_or_else(|| "the EHR is not answering".into()),
-                                )
-                            } else {
-                                pending = true;
-                                (
-                                    EhrRowState::Pending,
-                                    "still being read from the EHR".to_owned(),
-                                )
-                            };
-                            EhrPatientData {
-                                ehr_id: r.id.clone(),
-                                state,
-                                fetched_at: None,
-                                reason: Some(reason),
-                                summary: None,
-                            }
                         }
-                    };
+                    }
+                };
                 out.insert(*p, data);
             }
         }
@@ -1709,16 +1796,23 @@ impl App {
         };
         let _one_at_a_time = guard.lock().await;
         let settings = self.ehr_settings();
+        let gen = generation(c);
+        // After a failure, the EHR is asked again only after a pause.
+        let health = self.health_of(c.team_id);
+        if health.state == HealthState::Down
+            && health
+                .last_attempt
+                .is_some_and(|at| at.elapsed() < settings.retry_after_failure)
+        {
+            return;
+        }
         // Another read may have brought them meanwhile.
         let ids: Vec<String> = {
             let mut cache = lock(&self.ehr.cache);
             ids.into_iter()
                 .filter(|id| {
                     cache
-                        .get(
-                            &(c.team_id, c.base_url.clone(), id.clone()),
-                            settings.cache_ttl,
-                        )
+                        .get(&(c.team_id, gen.clone(), id.clone()), settings.cache_ttl)
                         .is_none_or(|e| {
                             refresh_since.is_some_and(|since| e.fetched < since)
                                 || e.fetched.elapsed() >= settings.refresh_after
@@ -1740,7 +1834,7 @@ impl App {
         let (mut ok, mut failed, mut message) = (0usize, 0usize, None);
         let mut cache = lock(&self.ehr.cache);
         for (id, result) in ids.iter().zip(results) {
-            let key = (c.team_id, c.base_url.clone(), id.clone());
+            let key = (c.team_id, gen.clone(), id.clone());
             match result {
                 Ok(summary) => {
                     let section_failed = summary.statuses().iter().find_map(|(kind, s)| match s {
@@ -1780,9 +1874,17 @@ impl App {
                         }
                         other => fhir_message(other),
                     };
-                    if e.should_retry()
-                        || matches!(e, FhirError::Network { .. } | FhirError::Timeout { .. })
-                    {
+                    // Only "no such patient" is an answer about the patient;
+                    // anything else (network, refused credentials, TLS, a
+                    // malformed answer) is the EHR failing.
+                    let gone = matches!(
+                        e,
+                        FhirError::Status {
+                            status: 404 | 410,
+                            ..
+                        }
+                    );
+                    if !gone {
                         failed += 1;
                         message.get_or_insert(text.clone());
                         // Keep the last good read to show during the outage.
@@ -1828,6 +1930,49 @@ impl App {
         let Some(r) = r else { return Ok(None) };
         let (_, mut data) = self.ehr_data(team, &[(patient, r)], refresh).await?;
         Ok(data.remove(&patient))
+    }
+
+    /// Name, MRN and birth date of the team's EHR patients whose EHR data
+    /// is in memory now (nothing is read from the EHR for this).
+    pub(crate) async fn remembered_demographics(
+        &self,
+        team: TeamId,
+    ) -> Result<HashMap<PatientId, (String, String, String)>, AppError> {
+        let (c, refs) = {
+            let mut conn = self.db.read().await?;
+            (
+                rounds_store::ehr::connection(&mut conn, team).await?,
+                rounds_store::ehr::refs_of_team(&mut conn, team).await?,
+            )
+        };
+        let Some(c) = c else {
+            return Ok(HashMap::new());
+        };
+        let gen = generation(&c);
+        let ttl = self.ehr_settings().cache_ttl;
+        let mut cache = lock(&self.ehr.cache);
+        let mut out = HashMap::new();
+        for (patient, r) in refs {
+            if r.server != c.base_url {
+                continue;
+            }
+            if let Some(CacheEntry { result: Ok(s), .. }) =
+                cache.get(&(team, gen.clone(), r.id.clone()), ttl)
+            {
+                let name = ehr_builtin_value(&s, BuiltinColumn::Name, Timestamp::now())
+                    .map(|(t, _)| t)
+                    .unwrap_or_default();
+                out.insert(
+                    patient,
+                    (
+                        name,
+                        s.patient.mrn.clone().unwrap_or_default(),
+                        s.patient.birth_date.clone().unwrap_or_default(),
+                    ),
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// EHR references of the team's patients on one list.

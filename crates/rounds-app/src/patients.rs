@@ -666,12 +666,26 @@ impl App {
         let memberships = patients::memberships_of_team(&mut conn, team).await?;
         let ids = patients::team_patient_ids(&mut conn, team).await?;
         drop(conn);
+        let remembered = self.remembered_demographics(team).await?;
         let mut found: Vec<TeamPatient> = ids
             .into_iter()
             .filter_map(|id| {
                 let v = values.remove(&id).unwrap_or_default();
-                let name = builtin_display(&ctx, BuiltinColumn::Name, &v, None);
-                let mrn = raw(&v, "mrn").to_owned();
+                let mut name = builtin_display(&ctx, BuiltinColumn::Name, &v, None);
+                let mut mrn = raw(&v, "mrn").to_owned();
+                let mut birth_date = raw(&v, "birthDate").to_owned();
+                // An EHR patient's name is what the EHR said, if in memory.
+                if let Some((n, m, b)) = remembered.get(&id) {
+                    if name.is_empty() {
+                        name.clone_from(n);
+                    }
+                    if mrn.is_empty() {
+                        mrn.clone_from(m);
+                    }
+                    if birth_date.is_empty() {
+                        birth_date.clone_from(b);
+                    }
+                }
                 let hit = needle.is_empty()
                     || rounds_core::view::fold(&format!(
                         "{} {} {name} {mrn}",
@@ -683,7 +697,7 @@ impl App {
                     patient_id: id,
                     name,
                     mrn,
-                    birth_date: raw(&v, "birthDate").to_owned(),
+                    birth_date,
                     lists: memberships
                         .iter()
                         .filter(|(p, _)| *p == id)

@@ -42,7 +42,10 @@ pub(crate) fn build_client(config: &ClientConfig) -> Result<reqwest::Client, Fhi
         .timeout(config.request_timeout)
         .user_agent(concat!("rounds-fhir/", env!("CARGO_PKG_VERSION")))
         // A redirect could carry the bearer token elsewhere: none followed.
-        .redirect(reqwest::redirect::Policy::none());
+        .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve the EHR's host itself, past the outbound
+        // policy: EHR connections go direct.
+        .no_proxy();
     if let Some(path) = &config.extra_ca_file {
         let pem = std::fs::read(path).map_err(|e| {
             FhirError::Config(format!("cannot read the CA file {}: {e}", path.display()))

@@ -33,3 +33,22 @@ pub async fn get(conn: &mut AnyConnection, key: &str) -> Result<Option<String>, 
             .await?;
     Ok(row.map(|r| r.0))
 }
+
+/// Records `value` under `key`, replacing what was there.
+pub async fn set(
+    conn: &mut AnyConnection,
+    key: &str,
+    value: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO site_state (state_key, state_value, set_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (state_key) DO UPDATE SET state_value = $2, set_at = $3",
+    )
+    .bind(key)
+    .bind(value)
+    .bind(at.millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -98,7 +98,8 @@ impl From<&EhrConnectionView> for EhrConnectionDto {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// Not `Debug`: it holds a secret.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EhrAuthRequest {
     /// none, clientCredentials or backendServices.
@@ -122,7 +123,8 @@ pub struct EhrAuthRequest {
     pub new_key: bool,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// Not `Debug`: it holds a secret.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetEhrConnectionRequest {
     pub name: String,
@@ -142,7 +144,7 @@ impl SetEhrConnectionRequest {
             "none" => EhrAuthSpec::None,
             "clientCredentials" => EhrAuthSpec::ClientCredentials {
                 client_id,
-                client_secret: a.client_secret,
+                client_secret: a.client_secret.map(rounds_app::ehr::Secret::new),
                 method: a.method,
                 scope: a.scope,
                 token_url: a.token_url,

@@ -64,11 +64,11 @@ pub async fn install_secret_key(
         .ok()
         .filter(|v| !v.trim().is_empty());
     if env.is_none() && !path.exists() {
-        if let Some(fingerprint) = app.secret_key_check().await? {
+        if let (Some(fingerprint), sealed @ 1..) = app.secret_key_check().await? {
             anyhow::bail!(
-                "the secret key is missing: this database holds EHR connection secrets sealed with a key (fingerprint {fingerprint}), \
-                 but ROUNDS_SECRET_KEY is not set and the key file {} does not exist. Restore the key file from your backup \
-                 or set ROUNDS_SECRET_KEY to the key (base64); Rounds will not start without it",
+                "the secret key is missing: this database holds the EHR connection secrets of {sealed} team(s), sealed with a key \
+                 (fingerprint {fingerprint}), but ROUNDS_SECRET_KEY is not set and the key file {} does not exist. Restore the key \
+                 file from your backup or set ROUNDS_SECRET_KEY to the key (base64); Rounds will not start without it",
                 path.display()
             );
         }

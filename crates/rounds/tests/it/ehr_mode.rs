@@ -402,6 +402,15 @@ async fn flow(backend: Backend) {
     }
     assert_eq!(s["medications"]["items"][0]["dosage"][0], "twice a day");
 
+    // The team's own patient search finds EHR patients by what the EHR
+    // said (from memory).
+    let r = w
+        .member
+        .get(&format!("/api/v1/teams/{}/patients?q=quillfeather", w.team))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body.as_array().map(Vec::len), Some(1), "{}", r.text);
+
     // Audit: the searches with their query; the view of the patient.
     let admin = app.admin().await;
     let searches = admin.audit("operation=PatientSearch").await;
@@ -677,6 +686,12 @@ async fn connection_settings(backend: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["auth"]["hasSecret"], true);
+    // A saved secret never goes to a new address.
+    let r = owner
+        .put(&path, json!({"name": "Gateway 2", "baseUrl": "http://127.0.0.2:9/fhir", "auth": {"kind": "clientCredentials", "clientId": "rounds"}}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.field(), "auth.clientSecret");
     // Test connection explains an unreachable server.
     let r = owner.post(&format!("{path}/test"), json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
