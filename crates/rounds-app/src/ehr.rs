@@ -1283,9 +1283,9 @@ impl App {
         self.team_access(actor, team, Need::Owner, "testEhrConnection")
             .await?;
         let saved = self.stored_connection(team).await?;
-        let row = match (spec, &saved) {
-            (Some(spec), saved) => self.connection_row(actor, team, spec, saved.as_ref())?.0,
-            (None, Some(saved)) => saved.clone(),
+        let (row, throwaway_key) = match (spec, &saved) {
+            (Some(spec), saved) => self.connection_row(actor, team, spec, saved.as_ref())?,
+            (None, Some(saved)) => (saved.clone(), false),
             (None, None) => {
                 return Err(InvalidInput::new(
                     "baseUrl",
@@ -1353,6 +1353,12 @@ impl App {
                 .iter()
                 .find(|i| i.mandatory && i.outcome == CheckOutcome::Fail)
                 .map(|i| format!("{}: {}", i.requirement, i.reason));
+        }
+        if throwaway_key && !out.ok {
+            out.error = Some(format!(
+                "this test signed with a key pair made just for it, which the EHR cannot know: save the connection, register the public key it shows with the EHR, then test again ({})",
+                out.error.unwrap_or_default()
+            ));
         }
         Ok(out)
     }
