@@ -736,7 +736,7 @@ function renderColumnsPanel() {
     ...cols.map((c, i) => {
       const li = el("li", { class: c.hidden ? "col-item hidden-col" : "col-item" });
       const path = `${apiList}/columns/${encodeURIComponent(c.key)}`;
-      if (c.builtin || isEhrColumn(c)) li.append(el("span", { class: "col-name", text: c.label }), isEhrColumn(c) ? el("span", { class: "muted small", text: "from the EHR" }) : null);
+      if (c.builtin || isEhrColumn(c)) li.append(...[el("span", { class: "col-name", text: c.label }), isEhrColumn(c) ? el("span", { class: "muted small", text: "from the EHR" }) : null].filter(Boolean));
       else {
         const input = el("input", { value: c.label, "aria-label": `Label of ${c.label}`, maxlength: 100 });
         const save = el("button", { type: "button", class: "small", "data-act": `${c.key}:rename`, text: "Rename" });
@@ -969,7 +969,8 @@ function renderEhr() {
       status.replaceChildren(
         el("span", { class: `ehr-dot ${ehr.state || "ok"}`, "aria-hidden": "true" }),
         el("span", { class: "ehr-status-text", title: ehr.message || "" }, `EHR${ehr.name ? `: ${ehr.name}` : ""}`, read ? el("span", { class: "muted", text: ` · ${read}` }) : null, ehr.pending ? el("span", { class: "muted", text: " · loading…" }) : null),
-        outage ? null : el("button", { type: "button", class: "small", id: "ehr-refresh", text: state.refreshing ? "Refreshing…" : "Refresh EHR data", disabled: state.refreshing, onclick: refreshEhr }),
+        // replaceChildren would print a null as "null".
+        ...(outage ? [] : [el("button", { type: "button", class: "small", id: "ehr-refresh", text: state.refreshing ? "Refreshing…" : "Refresh EHR data", disabled: state.refreshing, onclick: refreshEhr })]),
       );
     }
   }

@@ -327,6 +327,8 @@ try {
     await a.waitForSelector("#ehr-banner:not([hidden])", { timeout: 30000 });
     const banner = await a.textContent("#ehr-banner");
     check(/not answering|only in part/.test(banner) && /last good read/.test(banner) && /Team fields and notes keep working/.test(banner), `the outage banner (${banner.replace(/\s+/g, " ")})`);
+    const statusLine = await a.textContent("#ehr-status");
+    check(!/\bnull\b|undefined/.test(statusLine + banner), `no stray null in the EHR status (${statusLine.replace(/\s+/g, " ")})`);
     const hr = await a.evaluate(cellText, ["Ottilie", "heartRate"]);
     summary.outageHeartRate = hr;
     check((await a.locator("#plist tbody tr[data-patient]").count()) === 3, "the list still shows its patients");
