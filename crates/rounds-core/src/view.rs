@@ -168,10 +168,11 @@ impl ViewSpec {
                 "is" => FilterOp::Is(value.to_owned()),
                 "checked" => FilterOp::Checked(value != "false"),
                 "from" | "to" => {
-                    if crate::Timestamp::parse(value).is_none() {
+                    let number = value.parse::<f64>().is_ok_and(f64::is_finite);
+                    if crate::Timestamp::parse(value).is_none() && !number {
                         return Err(InvalidInput::new(
                             "filter",
-                            format!("{value:?} is not a date (YYYY-MM-DD)"),
+                            format!("{value:?} is neither a date (YYYY-MM-DD) nor a number"),
                         ));
                     }
                     if op == "from" {
@@ -194,6 +195,11 @@ impl ViewSpec {
     }
 }
 
+/// Both sides as numbers, when both are.
+fn numbers(value: &str, bound: &str) -> Option<(f64, f64)> {
+    Some((value.parse().ok()?, bound.parse().ok()?))
+}
+
 /// Does a stored value pass `op`? `display` is the text a person sees in
 /// the cell (for `contains`), `raw` the stored form.
 pub fn passes(op: &FilterOp, raw: Option<&str>, display: &str, choice_label: Option<&str>) -> bool {
@@ -203,10 +209,16 @@ pub fn passes(op: &FilterOp, raw: Option<&str>, display: &str, choice_label: Opt
             raw.is_some_and(|r| r == want) || choice_label.is_some_and(|l| fold(l) == fold(want))
         }
         FilterOp::Checked(want) => (raw == Some("true")) == *want,
-        // Stored dates and date-times start with YYYY-MM-DD, so the first
-        // ten characters compare as days.
-        FilterOp::From(day) => raw.is_some_and(|r| r.get(..10).unwrap_or(r) >= day.as_str()),
-        FilterOp::To(day) => raw.is_some_and(|r| r.get(..10).unwrap_or(r) <= day.as_str()),
+        // Numbers compare as numbers. Stored dates and date-times start
+        // with YYYY-MM-DD, so the first ten characters compare as days.
+        FilterOp::From(bound) => raw.is_some_and(|r| match numbers(r, bound) {
+            Some((a, b)) => a >= b,
+            None => r.get(..10).unwrap_or(r) >= bound.as_str(),
+        }),
+        FilterOp::To(bound) => raw.is_some_and(|r| match numbers(r, bound) {
+            Some((a, b)) => a <= b,
+            None => r.get(..10).unwrap_or(r) <= bound.as_str(),
+        }),
     }
 }
 
@@ -257,6 +269,20 @@ mod tests {
         assert!(ViewSpec::parse(Some("a,b,c"), &[], None).is_err());
         assert!(ViewSpec::parse(None, &["name:near:x".into()], None).is_err());
         assert!(ViewSpec::parse(None, &["birthDate:from:someday".into()], None).is_err());
+    }
+
+    #[test]
+    fn number_ranges_compare_as_numbers() {
+        assert!(ViewSpec::parse(None, &["heartRate:from:100".into()], None).is_ok());
+        assert!(ViewSpec::parse(None, &["heartRate:from:NaN".into()], None).is_err());
+        let from = FilterOp::From("100".into());
+        assert!(passes(&from, Some("120"), "", None));
+        assert!(
+            !passes(&from, Some("88"), "", None),
+            "88 < 100, though \"88\" > \"100\""
+        );
+        assert!(passes(&FilterOp::To("37.5".into()), Some("37.2"), "", None));
+        assert!(!passes(&from, None, "", None));
     }
 
     #[test]

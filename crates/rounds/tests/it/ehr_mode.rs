@@ -358,6 +358,9 @@ async fn flow(backend: Backend) {
     let filtered = get_list(&w, "?filter=location:contains:bed%205").await;
     assert_eq!(filtered["rows"].as_array().unwrap().len(), 1);
     assert_eq!(filtered["rows"][0]["patientId"], p2.as_str());
+    let fast = get_list(&w, "?filter=heartRate:from:80").await;
+    assert_eq!(fast["rows"].as_array().unwrap().len(), 1, "88 ≥ 80, 72 not");
+    assert_eq!(fast["rows"][0]["patientId"], p1.as_str());
     let searched = get_list(&w, "?q=penicillin").await;
     assert_eq!(searched["rows"].as_array().unwrap().len(), 1);
 
