@@ -212,6 +212,27 @@ pub async fn run(
     }
     warm.sort();
 
+    // The same view inside the process: what the HTTP and JSON layers add.
+    let actor = rounds_app::Actor {
+        user: app.user_by_username("bench").await?,
+        client: rounds_core::audit::ClientInfo::default(),
+    };
+    let team_id: rounds_core::TeamId = team.parse().map_err(|_| anyhow::anyhow!("team id"))?;
+    let list_id: rounds_core::ListId = list.parse().map_err(|_| anyhow::anyhow!("list id"))?;
+    let mut inside = Vec::new();
+    for _ in 0..reads {
+        let t = Instant::now();
+        app.get_list(
+            &actor,
+            team_id,
+            list_id,
+            &rounds_core::view::ViewSpec::default(),
+        )
+        .await?;
+        inside.push(t.elapsed());
+    }
+    inside.sort();
+
     let (bare, cold) = (median(bare), median(cold));
     println!(
         "bare batch read of the list's patients (median of {rounds}): {}",
@@ -226,6 +247,11 @@ pub async fn run(
         "warm getList ({reads} reads):                        p50 {}  p99 {}",
         ms(percentile(&warm, 50.0)),
         ms(percentile(&warm, 99.0))
+    );
+    println!(
+        "  of which inside Rounds (no HTTP, no JSON):          p50 {}  p99 {}",
+        ms(percentile(&inside, 50.0)),
+        ms(percentile(&inside, 99.0))
     );
     let _ = stop.send(());
     let _ = server.await;

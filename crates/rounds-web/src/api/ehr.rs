@@ -289,12 +289,10 @@ pub struct LinkRequest {
 pub struct EhrCellDto {
     /// ok, empty, missing, failed or pending.
     pub state: &'static str,
-    /// When the value was measured or recorded.
+    /// When the value was measured or recorded (when Rounds read it from
+    /// the EHR is the row's `ehr.fetchedAt`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
-    /// When Rounds read it from the EHR.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fetched_at: Option<String>,
     /// Why the cell is empty or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -309,7 +307,6 @@ impl From<&EhrCell> for EhrCellDto {
         Self {
             state: c.state.as_str(),
             at: c.at.clone(),
-            fetched_at: c.fetched_at.map(|t| t.to_rfc3339()),
             reason: c.reason.clone(),
             shown: c.shown,
             total: c.total,

@@ -342,7 +342,7 @@ async fn flow(backend: Backend) {
     let hr = &r1["cells"]["heartRate"];
     assert_eq!(hr["state"], "ok");
     assert_eq!(hr["at"], "2026-11-21T08:00:00Z", "when it was measured");
-    assert!(hr["fetchedAt"].is_string());
+    assert!(r1["ehr"]["fetchedAt"].is_string(), "when it was read");
     assert_eq!(r1["ehr"]["ehrId"], p1_ehr.as_str());
     // The second patient has no problems: an empty cell that says why.
     let r2 = row(&list, &p2);
@@ -365,17 +365,17 @@ async fn flow(backend: Backend) {
     assert_eq!(searched["rows"].as_array().unwrap().len(), 1);
 
     // The team's own fields beside EHR data; a refresh re-reads the EHR.
-    let fetched = r1["cells"]["heartRate"]["fetchedAt"].clone();
+    let fetched = r1["ehr"]["fetchedAt"].clone();
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let again = get_list(&w, "").await;
     assert_eq!(
-        row(&again, &p1)["cells"]["heartRate"]["fetchedAt"],
+        row(&again, &p1)["ehr"]["fetchedAt"],
         fetched,
         "served from memory"
     );
     let refreshed = get_list(&w, "?refresh=true").await;
     assert_ne!(
-        row(&refreshed, &p1)["cells"]["heartRate"]["fetchedAt"],
+        row(&refreshed, &p1)["ehr"]["fetchedAt"],
         fetched,
         "refresh re-read the EHR"
     );
