@@ -227,13 +227,18 @@ pub async fn check(config: ClientConfig, patient: Option<String>) -> CheckReport
         Some("GET .well-known/smart-configuration".into()),
     );
     if let Some(ts) = client.token_source() {
+        let url = ts.token_url().to_string();
+        let (outcome, reason) = match client.obtain_token().await {
+            Ok(()) => (Outcome::Pass, format!("token endpoint {url}")),
+            Err(e) => (Outcome::Fail, format!("token endpoint {url}: {e}")),
+        };
         report.add(
             "1",
             "authentication: a token is issued",
             true,
-            Outcome::Pass,
-            format!("token endpoint {}", ts.token_url()),
-            None,
+            outcome,
+            reason,
+            Some(format!("POST {url}")),
         );
     }
     // Declared by name (a DSTU2 server declares `family`; we search with

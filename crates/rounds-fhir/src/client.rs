@@ -116,6 +116,19 @@ impl FhirClient {
         self.http.tokens.as_deref()
     }
 
+    /// Asks the token endpoint for a token now (or uses the cached one):
+    /// whether the credentials work, without reading any data. `Ok` also
+    /// when the client does not authenticate.
+    pub async fn obtain_token(&self) -> Result<(), FhirError> {
+        match &self.http.tokens {
+            Some(tokens) => tokens
+                .token(&self.http.client, self.http.outbound())
+                .await
+                .map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     /// Which path several queries take next (batch or concurrent GETs).
     pub fn next_path(&self) -> Path {
         self.exec.choose()

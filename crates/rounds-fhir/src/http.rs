@@ -112,6 +112,13 @@ impl std::fmt::Debug for Http {
 }
 
 impl Http {
+    /// Where requests may go.
+    pub(crate) fn outbound(&self) -> &OutboundPolicy {
+        &self.outbound
+    }
+}
+
+impl Http {
     pub(crate) fn new(client: reqwest::Client, config: &ClientConfig) -> Self {
         let mut base = config.base_url.clone();
         if !base.path().ends_with('/') {

@@ -4,7 +4,8 @@
 //   node oidc.mjs   (cwd: a scratch directory; NODE_PATH not needed when
 //                    ROUNDS_OIDC_MODULE points at oidc-provider's folder)
 //
-// Environment: OIDC_PORT (required), OIDC_TOKEN_TTL seconds for the client
+// Environment: OIDC_PORT (required), ROUNDS_EXTRA_CLIENT_ID/_JWKS (below),
+// OIDC_TOKEN_TTL seconds for the client
 // "rounds-short" (default 5; every other client's tokens live 300 s),
 // ROUNDS_OIDC_MODULE (path of the oidc-provider package).
 // It writes fresh SMART Backend Services keys (PKCS#8 PEM) to ./rs384.pem
@@ -40,8 +41,16 @@ const common = {
   response_types: [],
   scope: 'system/*.read tenant:acme tenant:other',
 };
+// One more SMART Backend Services client with keys made elsewhere (Rounds
+// makes a team's key pair and shows its JWKS to register):
+// ROUNDS_EXTRA_CLIENT_ID and ROUNDS_EXTRA_CLIENT_JWKS ({"keys": [...]}).
+const extra = process.env.ROUNDS_EXTRA_CLIENT_ID
+  ? [{ ...common, client_id: process.env.ROUNDS_EXTRA_CLIENT_ID, token_endpoint_auth_method: 'private_key_jwt',
+       token_endpoint_auth_signing_alg: 'ES384', jwks: JSON.parse(process.env.ROUNDS_EXTRA_CLIENT_JWKS || '{"keys":[]}') }]
+  : [];
 const provider = new Provider(issuer, {
   clients: [
+    ...extra,
     { ...common, client_id: 'rounds-basic', client_secret: 'basic-secret-0123456789abcdef',
       token_endpoint_auth_method: 'client_secret_basic' },
     { ...common, client_id: 'rounds-post', client_secret: 'post-secret-0123456789abcdef',

@@ -817,3 +817,83 @@ async fn slow(backend: Backend) {
 }
 
 both!(slow);
+
+/// SMART Backend Services end to end: Rounds makes the team's key pair, its
+/// public JWKS is registered with a real authorization server
+/// (oidc-provider), and "Test connection" obtains a token with it; a new
+/// key pair (not registered) is refused.
+async fn smart_backend_services(backend: Backend) {
+    let sekmet = Sekmet::start();
+    sekmet.load(&ward_bundle()).await;
+    let app = TestApp::spawn(backend).await;
+    app.user("owner", false).await;
+    let owner = app.client("owner").await;
+    let team = owner.create_team("Ward 8").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = format!("/api/v1/teams/{team}/ehr-connection");
+    let connection = |new_key: bool| {
+        json!({"name": "SMART EHR", "baseUrl": sekmet.base, "auth": {
+            "kind": "backendServices", "clientId": "rounds-ward8", "scope": "system/*.read",
+            "tokenUrl": format!("http://127.0.0.1:{port}/token"), "newKey": new_key}})
+    };
+    let r = owner.put(&path, connection(false)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let jwks = r.body["auth"]["publicJwks"].clone();
+
+    // The IT admin registers the shown JWKS with the authorization server.
+    let peers = std::env::var("ROUNDS_TEST_PEERS_NODE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.peers-node")
+        });
+    let module = peers.join("node_modules/oidc-provider");
+    assert!(
+        module.exists(),
+        "oidc-provider is not installed: run scripts/test.sh"
+    );
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../rounds-fhir/tests/peers/oidc.mjs");
+    let scratch = tempfile::tempdir().unwrap();
+    let mut oidc = std::process::Command::new("node")
+        .arg(&script)
+        .current_dir(scratch.path())
+        .env("OIDC_PORT", port.to_string())
+        .env("ROUNDS_OIDC_MODULE", &module)
+        .env("ROUNDS_EXTRA_CLIENT_ID", "rounds-ward8")
+        .env("ROUNDS_EXTRA_CLIENT_JWKS", jwks.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "oidc-provider did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let r = owner.post(&format!("{path}/test"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["auth"], "private_key_jwt (ES384)");
+    assert_eq!(r.body["tokenObtained"], true, "{}", r.text);
+    assert_eq!(r.body["ok"], true, "{}", r.text);
+
+    // A new key pair that nobody registered: the token is refused, and the
+    // test says so.
+    let r = owner.put(&path, connection(true)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_ne!(r.body["auth"]["publicJwks"], jwks);
+    let r = owner.post(&format!("{path}/test"), json!({})).await;
+    assert_eq!(r.body["tokenObtained"], false, "{}", r.text);
+    let _ = oidc.kill();
+    let _ = oidc.wait();
+    app.stop().await;
+}
+
+both!(smart_backend_services);
