@@ -174,6 +174,22 @@ pub async fn ward(app: &TestApp, base: &str) -> Ward {
     }
 }
 
+/// A ward with the distinctive patient on its list and an HR column.
+async fn ward_with_patient(app: &TestApp, base: &str) -> (Ward, String) {
+    let w = ward(app, base).await;
+    let found = search(&w, json!({"mrn": MRN})).await;
+    let p1 = add_ehr(&w, found["results"][0]["ehrId"].as_str().unwrap()).await;
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/columns", w.team, w.list),
+            json!({"key": "heartRate"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    (w, p1)
+}
+
 async fn search(w: &Ward, query: Value) -> Value {
     let r = w
         .member
@@ -536,17 +552,7 @@ async fn outage(backend: Backend) {
     config.ehr.retry_after_failure = Duration::from_millis(500);
     config.ehr.cache_ttl = Duration::from_secs(600);
     let app = TestApp::spawn_with(backend, config).await;
-    let w = ward(&app, &sekmet.base).await;
-    let found = search(&w, json!({"mrn": MRN})).await;
-    let p1 = add_ehr(&w, found["results"][0]["ehrId"].as_str().unwrap()).await;
-    let r = w
-        .member
-        .post(
-            &format!("/api/v1/teams/{}/lists/{}/columns", w.team, w.list),
-            json!({"key": "heartRate"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED);
+    let (w, p1) = ward_with_patient(&app, &sekmet.base).await;
     let before = get_list(&w, "").await;
     assert_eq!(before["ehr"]["state"], "ok");
     let good = before["ehr"]["lastGoodRead"].clone();
@@ -769,17 +775,7 @@ async fn slow(backend: Backend) {
     config.ehr.list_wait = Duration::from_secs(1);
     config.ehr.request_timeout = Duration::from_secs(4);
     let app = TestApp::spawn_with(backend, config).await;
-    let w = ward(&app, &sekmet.base).await;
-    let found = search(&w, json!({"mrn": MRN})).await;
-    let p1 = add_ehr(&w, found["results"][0]["ehrId"].as_str().unwrap()).await;
-    let r = w
-        .member
-        .post(
-            &format!("/api/v1/teams/{}/lists/{}/columns", w.team, w.list),
-            json!({"key": "heartRate"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED);
+    let (w, p1) = ward_with_patient(&app, &sekmet.base).await;
     assert_eq!(get_list(&w, "").await["ehr"]["state"], "ok");
 
     sekmet.signal("-STOP");
