@@ -305,7 +305,9 @@ impl FhirClient {
             for (pi, item) in out.iter().enumerate() {
                 let Ok((_, _, raw)) = item else { continue };
                 for (si, s) in raw.iter().enumerate() {
-                    if let (Some(next), true) = (&s.next, s.kind.pages()) {
+                    let more = s.kind.pages()
+                        || (s.kind == SectionKind::Vitals && vitals_missing(&s.resources));
+                    if let (Some(next), true) = (&s.next, more) {
                         pending.push((pi, si, next.clone()));
                     }
                 }
@@ -363,6 +365,31 @@ fn patient_from(
         ));
     }
     Ok(p)
+}
+
+/// The vital signs a list shows (alternatives per sign). Vital signs come
+/// newest first; further pages are read only while one of these has not
+/// been seen (height is often measured once, at admission).
+const LIST_VITALS: [&[&str]; 8] = [
+    &["8867-4"],
+    &["9279-1"],
+    &["8310-5"],
+    &["59408-5", "2708-6"],
+    &["85354-9", "55284-4", "8480-6"],
+    &["29463-7"],
+    &["8302-2"],
+    &["39156-5"],
+];
+
+fn vitals_missing(resources: &[Value]) -> bool {
+    let seen: std::collections::HashSet<String> = resources
+        .iter()
+        .filter_map(model::vital_sign)
+        .map(|v| v.measurement.code)
+        .collect();
+    LIST_VITALS
+        .iter()
+        .any(|alternatives| !alternatives.iter().any(|c| seen.contains(*c)))
 }
 
 impl SectionKind {
@@ -477,10 +504,16 @@ fn read_section<T>(raw: &RawSection, pid: &str, read: impl Fn(&Value) -> Option<
     }
     section.status = match raw.total {
         _ if of_type == 0 => SectionStatus::Empty,
-        Some(total) if raw.kind.pages() && total > of_type as u64 => SectionStatus::Partial {
-            shown: section.items.len(),
-            total,
-        },
+        Some(total)
+            if (raw.kind.pages()
+                || (raw.kind == SectionKind::Vitals && vitals_missing(&raw.resources)))
+                && total > of_type as u64 =>
+        {
+            SectionStatus::Partial {
+                shown: section.items.len(),
+                total,
+            }
+        }
         _ if section.items.is_empty() => SectionStatus::Empty,
         _ => SectionStatus::Complete,
     };
