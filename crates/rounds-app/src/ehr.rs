@@ -250,12 +250,12 @@ impl CellState {
 }
 
 /// One EHR-derived cell of a row: its state, when its value was measured
-/// or recorded, when it was read, and why it is empty when it is.
+/// or recorded, and why it is empty when it is (when it was read is the
+/// row's [`EhrPatientData::fetched_at`]).
 #[derive(Debug, Clone)]
 pub struct EhrCell {
     pub state: CellState,
     pub at: Option<String>,
-    pub fetched_at: Option<Timestamp>,
     pub reason: Option<String>,
     pub shown: Option<usize>,
     pub total: Option<u64>,
@@ -316,6 +316,19 @@ struct CacheEntry {
     result: Result<Arc<PatientSummary>, String>,
     fetched_at: Timestamp,
     fetched: Instant,
+}
+
+impl CacheEntry {
+    /// Whether it is time to read the EHR again: a good read after
+    /// `refresh_after`, a failed one after `retry_after_failure`.
+    fn due(&self, settings: &EhrSettings) -> bool {
+        self.fetched.elapsed()
+            >= if self.result.is_ok() {
+                settings.refresh_after
+            } else {
+                settings.retry_after_failure
+            }
+    }
 }
 
 /// EHR data in memory only: bounded in entries and age.
@@ -481,11 +494,10 @@ fn vital_text(v: &VitalSign, column: EhrColumn) -> (String, Option<f64>) {
     }
 }
 
-fn section_cell(status: &SectionStatus, fetched_at: Timestamp) -> EhrCell {
+fn section_cell(status: &SectionStatus) -> EhrCell {
     let mut cell = EhrCell {
         state: CellState::Ok,
         at: None,
-        fetched_at: Some(fetched_at),
         reason: None,
         shown: None,
         total: None,
@@ -526,15 +538,11 @@ fn joined(items: impl Iterator<Item = String>, total: Option<u64>) -> String {
 }
 
 /// The text and cell of one EHR-derived column for a read summary.
-pub(crate) fn ehr_column_value(
-    s: &PatientSummary,
-    column: EhrColumn,
-    fetched_at: Timestamp,
-) -> (String, EhrCell) {
+pub(crate) fn ehr_column_value(s: &PatientSummary, column: EhrColumn) -> (String, EhrCell) {
     use EhrColumn as C;
     match column {
         C::EncounterStatus | C::EncounterType | C::EncounterStart => {
-            let mut cell = section_cell(&s.encounter.status, fetched_at);
+            let mut cell = section_cell(&s.encounter.status);
             let Some(e) = s.encounter.items.first() else {
                 return (String::new(), cell);
             };
@@ -555,7 +563,7 @@ pub(crate) fn ehr_column_value(
             (text, cell)
         }
         C::Conditions => {
-            let cell = section_cell(&s.conditions.status, fetched_at);
+            let cell = section_cell(&s.conditions.status);
             let total = cell.total;
             let text = joined(
                 s.conditions.items.iter().filter_map(|c| c.display.clone()),
@@ -571,7 +579,7 @@ pub(crate) fn ehr_column_value(
             (text, cell)
         }
         C::Allergies => {
-            let mut cell = section_cell(&s.allergies.status, fetched_at);
+            let mut cell = section_cell(&s.allergies.status);
             let total = cell.total;
             let text = joined(
                 s.allergies.items.iter().filter_map(|a| a.substance.clone()),
@@ -586,7 +594,7 @@ pub(crate) fn ehr_column_value(
             (text, cell)
         }
         C::Medications => {
-            let mut cell = section_cell(&s.medications.status, fetched_at);
+            let mut cell = section_cell(&s.medications.status);
             let total = cell.total;
             let text = joined(
                 s.medications
@@ -604,7 +612,7 @@ pub(crate) fn ehr_column_value(
             (text, cell)
         }
         C::Coverage => {
-            let mut cell = section_cell(&s.coverage.status, fetched_at);
+            let mut cell = section_cell(&s.coverage.status);
             let total = cell.total;
             let text = joined(
                 s.coverage.items.iter().filter_map(|c| {
@@ -624,7 +632,7 @@ pub(crate) fn ehr_column_value(
             (text, cell)
         }
         C::Gp => {
-            let mut cell = section_cell(&SectionStatus::Complete, fetched_at);
+            let mut cell = section_cell(&SectionStatus::Complete);
             let text = s.patient.general_practitioner.clone().unwrap_or_default();
             if text.is_empty() {
                 cell.state = CellState::Empty;
@@ -633,7 +641,7 @@ pub(crate) fn ehr_column_value(
             (text, cell)
         }
         vital => {
-            let mut cell = section_cell(&s.vitals.status, fetched_at);
+            let mut cell = section_cell(&s.vitals.status);
             let found = s
                 .vitals
                 .items
@@ -673,9 +681,8 @@ pub(crate) fn ehr_column_value(
 pub(crate) fn ehr_builtin_value(
     s: &PatientSummary,
     column: BuiltinColumn,
-    fetched_at: Timestamp,
 ) -> Option<(String, EhrCell)> {
-    let mut cell = section_cell(&SectionStatus::Complete, fetched_at);
+    let mut cell = section_cell(&SectionStatus::Complete);
     let p = &s.patient;
     let text = match column {
         BuiltinColumn::Name => {
@@ -707,7 +714,7 @@ pub(crate) fn ehr_builtin_value(
             p.birth_date.clone().unwrap_or_default()
         }
         BuiltinColumn::Location => {
-            let mut c = section_cell(&s.encounter.status, fetched_at);
+            let mut c = section_cell(&s.encounter.status);
             c.at = s.encounter.items.first().and_then(|e| e.start.clone());
             cell = c;
             s.location.clone().unwrap_or_default()
@@ -726,7 +733,6 @@ pub(crate) fn unavailable_cell(state: CellState, reason: &str) -> EhrCell {
     EhrCell {
         state,
         at: None,
-        fetched_at: None,
         reason: Some(reason.to_owned()),
         shown: None,
         total: None,
@@ -745,11 +751,7 @@ impl App {
     pub async fn secret_key_check(&self) -> Result<(Option<String>, usize), AppError> {
         let mut conn = self.db.read().await?;
         let fingerprint = rounds_store::site::get(&mut conn, SECRET_KEY_CHECK).await?;
-        let sealed = rounds_store::ehr::all_connections(&mut conn)
-            .await?
-            .iter()
-            .filter(|c| c.secret_sealed.is_some())
-            .count();
+        let sealed = rounds_store::ehr::sealed_secrets(&mut conn).await?;
         Ok((fingerprint, sealed))
     }
 
@@ -761,11 +763,7 @@ impl App {
         let mut tx = self.db.write().await?;
         let recorded = rounds_store::site::get(tx.conn(), SECRET_KEY_CHECK).await?;
         if recorded.as_deref() != Some(fingerprint.as_str()) {
-            let sealed = rounds_store::ehr::all_connections(tx.conn())
-                .await?
-                .iter()
-                .filter(|c| c.secret_sealed.is_some())
-                .count();
+            let sealed = rounds_store::ehr::sealed_secrets(tx.conn()).await?;
             if sealed > 0 {
                 return Err(AppError::Internal(format!(
                     "the EHR connection secrets of {sealed} team(s) are sealed with another secret key (fingerprint {}), not the one given (fingerprint {fingerprint}); give Rounds the original key (ROUNDS_SECRET_KEY or the key file)",
@@ -1048,12 +1046,17 @@ impl App {
             )
             .into());
         }
-        let base = rounds_fhir::parse_base_url(&spec.base_url)
-            .map_err(|e| InvalidInput::new("baseUrl", fhir_config_text(&e)))?;
-        self.ehr_settings()
-            .outbound
-            .check_url(&base)
-            .map_err(|e| InvalidInput::new("baseUrl", fhir_config_text(&e)))?;
+        // An address Rounds may reach, or why not (named by its field).
+        let reachable = |field: &'static str, text: &str| -> Result<url::Url, InvalidInput> {
+            let url = rounds_fhir::parse_base_url(text)
+                .map_err(|e| InvalidInput::new(field, fhir_config_text(&e)))?;
+            self.ehr_settings()
+                .outbound
+                .check_url(&url)
+                .map_err(|e| InvalidInput::new(field, fhir_config_text(&e)))?;
+            Ok(url)
+        };
+        let base = reachable("baseUrl", &spec.base_url)?;
         let batch_mode = match spec.batch_mode.as_deref().map(str::trim) {
             None | Some("") | Some("auto") => "auto",
             Some("always") => "always",
@@ -1066,19 +1069,10 @@ impl App {
                 .into())
             }
         };
-        let check_token_url = |t: &Option<String>| -> Result<Option<String>, AppError> {
-            match trimmed(t) {
-                None => Ok(None),
-                Some(t) => {
-                    let url = rounds_fhir::parse_base_url(&t)
-                        .map_err(|e| InvalidInput::new("auth.tokenUrl", fhir_config_text(&e)))?;
-                    self.ehr_settings()
-                        .outbound
-                        .check_url(&url)
-                        .map_err(|e| InvalidInput::new("auth.tokenUrl", fhir_config_text(&e)))?;
-                    Ok(Some(url.to_string()))
-                }
-            }
+        let check_token_url = |t: &Option<String>| -> Result<Option<String>, InvalidInput> {
+            trimmed(t)
+                .map(|t| reachable("auth.tokenUrl", &t).map(|u| u.to_string()))
+                .transpose()
         };
         let context = secret_context(team);
         let mut row = StoredConnection {
@@ -1095,7 +1089,6 @@ impl App {
             key_id: None,
             public_jwk: None,
             batch_mode: batch_mode.into(),
-            version: saved.map_or(1, |s| s.version + 1),
             updated_at: Timestamp::now(),
             updated_by: Some(actor.user.id),
         };
@@ -1297,7 +1290,7 @@ impl App {
         let config = self.client_config(&row)?;
         let auth = config.auth.method_name().to_owned();
         let has_auth = !matches!(config.auth, AuthConfig::None);
-        let report: CheckReport = rounds_fhir::check::check(config.clone(), None).await;
+        let report: CheckReport = rounds_fhir::check::check(config, None).await;
         let checks: Vec<EhrCheck> = report
             .items
             .iter()
@@ -1328,9 +1321,8 @@ impl App {
             checks,
             error: None,
         };
-        match FhirClient::connect(config).await {
-            Ok(client) => {
-                let caps = client.capabilities();
+        match &report.capabilities {
+            Some(caps) => {
                 out.fhir_version = Some(caps.fhir_version.clone());
                 out.batch = caps.batch;
                 out.resources = caps.resources.keys().cloned().collect();
@@ -1342,9 +1334,14 @@ impl App {
                     }));
                 }
             }
-            Err(e) => {
+            None => {
                 out.ok = false;
-                out.error = Some(fhir_message(&e));
+                out.error = report.items.first().map(|i| {
+                    format!(
+                        "Rounds could not read the EHR's metadata: {} (check the base URL, and that the server answers from where Rounds runs)",
+                        i.reason
+                    )
+                });
             }
         }
         if out.error.is_none() && !out.ok {
@@ -1694,15 +1691,7 @@ impl App {
                     continue;
                 }
                 let cached = cache.get(&(team, gen.clone(), r.id.clone()), settings.cache_ttl);
-                let fresh = cached.as_ref().is_some_and(|e| {
-                    e.fetched.elapsed()
-                        < if e.result.is_ok() {
-                            settings.refresh_after
-                        } else {
-                            settings.retry_after_failure
-                        }
-                });
-                if !fresh || refresh {
+                if refresh || cached.is_none_or(|e| e.due(&settings)) {
                     wanted.push(r.id.clone());
                 }
             }
@@ -1820,9 +1809,7 @@ impl App {
                     cache
                         .get(&(c.team_id, gen.clone(), id.clone()), settings.cache_ttl)
                         .is_none_or(|e| {
-                            refresh_since.is_some_and(|since| e.fetched < since)
-                                || e.fetched.elapsed() >= settings.refresh_after
-                                || e.result.is_err()
+                            e.due(settings) || refresh_since.is_some_and(|since| e.fetched < since)
                         })
                 })
                 .collect()
@@ -1965,7 +1952,7 @@ impl App {
             if let Some(CacheEntry { result: Ok(s), .. }) =
                 cache.get(&(team, gen.clone(), r.id.clone()), ttl)
             {
-                let name = ehr_builtin_value(&s, BuiltinColumn::Name, Timestamp::now())
+                let name = ehr_builtin_value(&s, BuiltinColumn::Name)
                     .map(|(t, _)| t)
                     .unwrap_or_default();
                 out.insert(
@@ -1979,20 +1966,6 @@ impl App {
             }
         }
         Ok(out)
-    }
-
-    /// EHR references of the team's patients on one list.
-    pub(crate) async fn ehr_refs(
-        &self,
-        team: TeamId,
-        patients: &[PatientId],
-    ) -> Result<Vec<(PatientId, EhrRef)>, AppError> {
-        let mut conn = self.db.read().await?;
-        let mut refs = rounds_store::ehr::refs_of_team(&mut conn, team).await?;
-        Ok(patients
-            .iter()
-            .filter_map(|p| refs.remove(p).map(|r| (*p, r)))
-            .collect())
     }
 }
 
@@ -2012,19 +1985,19 @@ pub(crate) fn row_cells(
 ) -> BTreeMap<String, (String, EhrCell)> {
     let mut out = BTreeMap::new();
     let want = |key: &str| wanted.is_none_or(|w| w.contains(key));
-    match (&data.summary, data.fetched_at) {
-        (Some(s), Some(at)) => {
+    match &data.summary {
+        Some(s) => {
             for b in BuiltinColumn::ALL {
                 if !want(b.key()) {
                     continue;
                 }
-                if let Some(v) = ehr_builtin_value(s, b, at) {
+                if let Some(v) = ehr_builtin_value(s, b) {
                     out.insert(b.key().to_owned(), v);
                 }
             }
             for e in EhrColumn::ALL {
                 if want(e.key()) {
-                    out.insert(e.key().to_owned(), ehr_column_value(s, e, at));
+                    out.insert(e.key().to_owned(), ehr_column_value(s, e));
                 }
             }
         }
@@ -2145,37 +2118,36 @@ mod tests {
     #[test]
     fn cells_say_what_they_show_and_why_not() {
         let s = summary();
-        let at = Timestamp::from_millis(0);
-        let (text, cell) = ehr_column_value(&s, EhrColumn::HeartRate, at);
+        let (text, cell) = ehr_column_value(&s, EhrColumn::HeartRate);
         assert_eq!(text, "88 /min");
         assert_eq!(cell.number, Some(88.0));
         assert_eq!(cell.at.as_deref(), Some("2026-11-21T08:00:00Z"));
-        let (text, cell) = ehr_column_value(&s, EhrColumn::BloodPressure, at);
+        let (text, cell) = ehr_column_value(&s, EhrColumn::BloodPressure);
         assert_eq!(text, "131.6/84 mmHg");
         assert_eq!(cell.number, Some(131.6), "sorted by systolic");
         // Not among the latest read: says so rather than "none recorded".
-        let (text, cell) = ehr_column_value(&s, EhrColumn::Height, at);
+        let (text, cell) = ehr_column_value(&s, EhrColumn::Height);
         assert_eq!((text.as_str(), cell.state), ("", CellState::Empty));
         assert!(cell
             .reason
             .unwrap_or_default()
             .contains("among the 50 latest"));
         // Three shown, the rest counted from the server's total.
-        let (text, cell) = ehr_column_value(&s, EhrColumn::Conditions, at);
+        let (text, cell) = ehr_column_value(&s, EhrColumn::Conditions);
         assert_eq!(text, "A; B; C (+6)");
         assert_eq!((cell.shown, cell.total), (Some(4), Some(9)));
-        let (_, cell) = ehr_column_value(&s, EhrColumn::Allergies, at);
+        let (_, cell) = ehr_column_value(&s, EhrColumn::Allergies);
         assert_eq!(cell.state, CellState::Failed);
         assert!(cell.reason.unwrap_or_default().contains("HTTP 500"));
-        let (_, cell) = ehr_column_value(&s, EhrColumn::Medications, at);
+        let (_, cell) = ehr_column_value(&s, EhrColumn::Medications);
         assert_eq!(cell.state, CellState::Missing);
-        let (_, cell) = ehr_column_value(&s, EhrColumn::EncounterStatus, at);
+        let (_, cell) = ehr_column_value(&s, EhrColumn::EncounterStatus);
         assert_eq!(cell.state, CellState::Empty);
-        let (text, _) = ehr_builtin_value(&s, BuiltinColumn::Name, at).unwrap();
+        let (text, _) = ehr_builtin_value(&s, BuiltinColumn::Name).unwrap();
         assert_eq!(text, "DOE, Jane");
-        let (text, cell) = ehr_builtin_value(&s, BuiltinColumn::AgeSex, at).unwrap();
+        let (text, cell) = ehr_builtin_value(&s, BuiltinColumn::AgeSex).unwrap();
         assert_eq!((text.as_str(), cell.number), ("56 F", Some(56.0)));
-        assert!(ehr_builtin_value(&s, BuiltinColumn::Added, at).is_none());
+        assert!(ehr_builtin_value(&s, BuiltinColumn::Added).is_none());
     }
 
     #[test]

@@ -386,10 +386,13 @@ impl App {
                 .into_iter()
                 .map(|n| (n.patient_id, n))
                 .collect();
+        let mut team_refs = rounds_store::ehr::refs_of_team(&mut conn, team).await?;
         drop(conn);
         let total = entries.len();
-        let ids: Vec<PatientId> = entries.iter().map(|e| e.patient_id).collect();
-        let refs = self.ehr_refs(team, &ids).await?;
+        let refs: Vec<_> = entries
+            .iter()
+            .filter_map(|e| team_refs.remove(&e.patient_id).map(|r| (e.patient_id, r)))
+            .collect();
         let (ehr, mut ehr_data) = self.ehr_data(team, &refs, refresh_ehr).await?;
         // EHR cells only for what the view shows, sorts or filters by.
         let wanted: HashSet<String> = columns

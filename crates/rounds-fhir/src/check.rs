@@ -62,6 +62,10 @@ pub struct CheckReport {
     pub version: Option<FhirVersion>,
     /// The verdicts, in the contract's order.
     pub items: Vec<CheckItem>,
+    /// What `metadata` declared, if it answered (not in the JSON report:
+    /// the verdicts say it).
+    #[serde(skip)]
+    pub capabilities: Option<crate::Capabilities>,
 }
 
 impl CheckReport {
@@ -115,6 +119,7 @@ pub async fn check(config: ClientConfig, patient: Option<String>) -> CheckReport
         base: config.base_url.to_string(),
         version: None,
         items: Vec::new(),
+        capabilities: None,
     };
     let auth_configured = !matches!(config.auth, crate::auth::AuthConfig::None);
     let client = match FhirClient::connect(config).await {
@@ -134,6 +139,7 @@ pub async fn check(config: ClientConfig, patient: Option<String>) -> CheckReport
     };
     let caps = client.capabilities().clone();
     report.version = Some(caps.version);
+    report.capabilities = Some(caps.clone());
     let expected = caps.version.capability_resource();
     report.add(
         "1",

@@ -23,7 +23,6 @@ pub struct StoredConnection {
     pub key_id: Option<String>,
     pub public_jwk: Option<String>,
     pub batch_mode: String,
-    pub version: i64,
     pub updated_at: Timestamp,
     pub updated_by: Option<UserId>,
 }
@@ -44,14 +43,13 @@ fn connection_from_row(row: &AnyRow) -> Result<StoredConnection, StoreError> {
         key_id: row.try_get("key_id")?,
         public_jwk: row.try_get("public_jwk")?,
         batch_mode: row.try_get("batch_mode")?,
-        version: row.try_get("version")?,
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
         updated_by: by.and_then(|b| b.parse().ok()),
     })
 }
 
 const COLUMNS: &str = "team_id, name, base_url, auth_kind, client_id, auth_method, scope, \
-     token_url, secret_sealed, key_id, public_jwk, batch_mode, version, updated_at, updated_by";
+     token_url, secret_sealed, key_id, public_jwk, batch_mode, updated_at, updated_by";
 
 pub async fn connection(
     conn: &mut AnyConnection,
@@ -66,14 +64,13 @@ pub async fn connection(
     row.as_ref().map(connection_from_row).transpose()
 }
 
-/// Every team's connection (to check at start-up that secrets open).
-pub async fn all_connections(
-    conn: &mut AnyConnection,
-) -> Result<Vec<StoredConnection>, StoreError> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM ehr_connections"))
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(connection_from_row).collect()
+/// How many teams' connections hold a sealed secret.
+pub async fn sealed_secrets(conn: &mut AnyConnection) -> Result<usize, StoreError> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM ehr_connections WHERE secret_sealed IS NOT NULL")
+            .fetch_one(conn)
+            .await?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 /// Inserts or replaces the team's connection.
@@ -87,7 +84,7 @@ pub async fn put_connection(
         .await?;
     sqlx::query(&format!(
         "INSERT INTO ehr_connections ({COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     ))
     .bind(c.team_id.to_string())
     .bind(&c.name)
@@ -101,7 +98,6 @@ pub async fn put_connection(
     .bind(&c.key_id)
     .bind(&c.public_jwk)
     .bind(&c.batch_mode)
-    .bind(c.version)
     .bind(c.updated_at.millis())
     .bind(c.updated_by.map(|u| u.to_string()))
     .execute(conn)

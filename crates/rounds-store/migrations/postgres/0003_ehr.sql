@@ -17,7 +17,6 @@ CREATE TABLE ehr_connections (
     key_id        TEXT,
     public_jwk    TEXT,                       -- JSON, backend services
     batch_mode    TEXT NOT NULL,              -- auto | always | never
-    version       BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL,
     updated_by    TEXT
 );

@@ -17,7 +17,6 @@ CREATE TABLE ehr_connections (
     key_id        TEXT,
     public_jwk    TEXT,                       -- JSON, backend services
     batch_mode    TEXT NOT NULL,              -- auto | always | never
-    version       INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
     updated_by    TEXT
 );

@@ -415,8 +415,7 @@ pub async fn get_list(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<ListViewDto>> {
     let spec = view_spec(query.as_deref())?;
-    let refresh = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
-        .any(|(k, v)| k == "refresh" && (v == "true" || v == "1"));
+    let refresh = super::wants_refresh(query.as_deref());
     let view = state
         .app
         .get_list_with(

@@ -112,6 +112,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ehr::link_patient, ehr::unlink_patient))
 }
 
+/// `refresh=true` (or `1`) in a query: read the EHR again now.
+fn wants_refresh(query: Option<&str>) -> bool {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .any(|(k, v)| k == "refresh" && (v == "true" || v == "1"))
+}
+
 /// Parses a path id, naming the parameter when it is not one.
 fn parse_id<K: IdKind>(field: &str, raw: &str) -> Result<Id<K>, ApiError> {
     raw.parse().map_err(|e| ApiError::invalid_id(field, e))

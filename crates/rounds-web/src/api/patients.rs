@@ -215,8 +215,7 @@ pub async fn get_patient(
     Path((team, patient)): Path<(String, String)>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> ApiResult<Json<PatientDto>> {
-    let refresh = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
-        .any(|(k, v)| k == "refresh" && (v == "true" || v == "1"));
+    let refresh = super::wants_refresh(query.as_deref());
     let d = state
         .app
         .get_patient_with(

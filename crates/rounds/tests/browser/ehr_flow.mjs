@@ -8,15 +8,9 @@
 // patients share), ROUNDS_CHROMIUM, ROUNDS_NODE_MODULES, ROUNDS_ARTIFACTS,
 // ROUNDS_CONTROL=1 (stop and start the FHIR server: "@@fhir-stop",
 // "@@fhir-start" on stdout, one answer line on stdin).
-import { createRequire } from "node:module";
 import { rmSync } from "node:fs";
-import path from "node:path";
+import { checker, closeControl, control as ask, env, launch, signIn as signInAt } from "./harness.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
 const BASE = env("ROUNDS_URL");
 const TEAM = env("ROUNDS_TEAM_ID");
 const LIST = env("ROUNDS_LIST_ID");
@@ -24,43 +18,13 @@ const PASSWORD = env("ROUNDS_PASSWORD");
 const FHIR = env("ROUNDS_FHIR_BASE");
 const FAMILY = env("ROUNDS_FHIR_FAMILY");
 const ART = env("ROUNDS_ARTIFACTS");
-const require = createRequire(path.join(env("ROUNDS_NODE_MODULES"), "noop.js"));
-const { chromium } = require("playwright-core");
-
-const answers = [];
-let answerWaiter = null;
-let rl = null;
-if (process.env.ROUNDS_CONTROL === "1") {
-  rl = (await import("node:readline")).createInterface({ input: process.stdin });
-  rl.on("line", (l) => {
-    answers.push(l.trim());
-    if (answerWaiter) answerWaiter();
-  });
-}
-async function control(command, timeoutMs = 60000) {
-  console.log(`@@${command}`);
-  const until = Date.now() + timeoutMs;
-  while (!answers.length) {
-    if (Date.now() > until) throw new Error(`no answer to ${command}`);
-    await new Promise((r) => {
-      answerWaiter = r;
-      setTimeout(r, 200);
-    });
-  }
-  const a = answers.shift();
-  if (!a.startsWith("ok")) throw new Error(`${command}: ${a}`);
-  return a;
-}
+const control = (command) => ask(command, 60000);
 
 for (const who of ["owner", "nurse"]) rmSync(`${ART}/ehr-failure-${who}.png`, { force: true });
 const problems = [];
 let outage = false; // while the FHIR server is down, its failures are expected
 let refusal = false; // while a refused form is sent, its 422 is expected
-const log = (...a) => console.error("[ehr-browser]", ...a);
-const check = (cond, what) => {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  log("ok:", what);
-};
+const { log, check } = checker("ehr-browser");
 
 function watch(page, who) {
   page.on("pageerror", (e) => problems.push(`${who}: page error: ${e.message}`));
@@ -73,12 +37,7 @@ function watch(page, who) {
   });
 }
 
-async function signIn(page, username) {
-  await page.goto(`${BASE}/sign-in`);
-  await page.fill("input[name=username]", username);
-  await page.fill("input[name=password]", PASSWORD);
-  await Promise.all([page.waitForURL(/\/teams/), page.click("button[type=submit]")]);
-}
+const signIn = (page, username) => signInAt(page, BASE, username, PASSWORD);
 
 async function waitFor(page, fn, arg, what, timeout = 10000) {
   try {
@@ -99,14 +58,7 @@ const cellText = ([name, key]) => {
   return value ? `${value.textContent}${age ? ` | ${age}` : ""}` : cell.textContent;
 };
 
-const browser = await chromium.launch({
-  executablePath: env("ROUNDS_CHROMIUM"),
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 const summary = {};
 const pages = [];
 try {
@@ -359,8 +311,5 @@ try {
   throw e;
 } finally {
   await browser.close();
-  if (rl) {
-    rl.close();
-    process.stdin.destroy();
-  }
+  closeControl();
 }

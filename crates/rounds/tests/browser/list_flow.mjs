@@ -5,58 +5,19 @@
 //
 // Environment: ROUNDS_URL, ROUNDS_TEAM_ID, ROUNDS_PASSWORD, ROUNDS_CHROMIUM,
 // ROUNDS_NODE_MODULES (where playwright-core is), ROUNDS_ARTIFACTS.
-import { createRequire } from "node:module";
 import { rmSync } from "node:fs";
-import path from "node:path";
+import { checker, closeControl, control, env, launch, signIn as signInAt } from "./harness.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
 const BASE = env("ROUNDS_URL");
 const TEAM = env("ROUNDS_TEAM_ID");
 const PASSWORD = env("ROUNDS_PASSWORD");
 const ART = env("ROUNDS_ARTIFACTS");
-const require = createRequire(path.join(env("ROUNDS_NODE_MODULES"), "noop.js"));
-const { chromium } = require("playwright-core");
 
-// Asks the Rust side (which owns the server) to do something and waits
-// for its answer: "@@<command> <args>" on stdout, one answer line on stdin.
-const answers = [];
-let answerWaiter = null;
-let rl = null;
-if (process.env.ROUNDS_CONTROL === "1") {
-  rl = (await import("node:readline")).createInterface({ input: process.stdin });
-  rl.on("line", (l) => {
-    answers.push(l.trim());
-    if (answerWaiter) answerWaiter();
-  });
-}
-async function control(command, timeoutMs = 20000) {
-  if (process.env.ROUNDS_CONTROL !== "1") throw new Error("no control channel to the server (ROUNDS_CONTROL)");
-  console.log(`@@${command}`);
-  const until = Date.now() + timeoutMs;
-  while (!answers.length) {
-    if (Date.now() > until) throw new Error(`no answer to ${command}`);
-    await new Promise((r) => {
-      answerWaiter = r;
-      setTimeout(r, 200);
-    });
-  }
-  const a = answers.shift();
-  if (!a.startsWith("ok")) throw new Error(`${command}: ${a}`);
-  return a;
-}
 let outage = false; // while the server is down, failed requests are expected
 
 for (const who of ["charge", "nurse"]) rmSync(`${ART}/failure-${who}.png`, { force: true });
 const problems = [];
-const log = (...a) => console.error("[browser]", ...a);
-const check = (cond, what) => {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  log("ok:", what);
-};
+const { log, check } = checker("browser");
 
 function watch(page, who) {
   page.on("pageerror", (e) => problems.push(`${who}: page error: ${e.message}`));
@@ -68,23 +29,9 @@ function watch(page, who) {
   });
 }
 
-async function signIn(page, username) {
-  await page.goto(`${BASE}/sign-in`);
-  await page.fill("input[name=username]", username);
-  await page.fill("input[name=password]", PASSWORD);
-  await Promise.all([page.waitForURL(/\/teams/), page.click("button[type=submit]")]);
-}
+const signIn = (page, username) => signInAt(page, BASE, username, PASSWORD);
 
-// playwright starts Chromium with a fresh temporary profile of its own
-// (it refuses --user-data-dir with launch()) and deletes it on close.
-const browser = await chromium.launch({
-  executablePath: env("ROUNDS_CHROMIUM"),
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 const summary = {};
 const pages = [];
 try {
@@ -489,8 +436,5 @@ try {
   throw e;
 } finally {
   await browser.close();
-  if (rl) {
-    rl.close(); // or stdin keeps Node running
-    process.stdin.destroy();
-  }
+  closeControl();
 }

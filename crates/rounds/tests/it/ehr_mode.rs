@@ -709,7 +709,7 @@ async fn connection_settings(backend: Backend) {
         r.body["error"]
             .as_str()
             .unwrap()
-            .contains("could not be reached"),
+            .contains("could not read the EHR's metadata"),
         "{}",
         r.text
     );
