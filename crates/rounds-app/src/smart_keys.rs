@@ -88,8 +88,9 @@ pub fn generate_es384() -> Result<GeneratedKey, KeyError> {
 }
 
 /// The public JWK of a PKCS#8 PEM P-384 private key (as [`generate_es384`]
-/// makes), with the same `kid`.
-pub fn public_jwk_from_pem(pem: &str) -> Result<Value, KeyError> {
+/// makes), with the same `kid`: the tests' cross-check of the PEM.
+#[cfg(test)]
+fn public_jwk_from_pem(pem: &str) -> Result<Value, KeyError> {
     let der = pem_decode(pem)?;
     jwk_from_pkcs8(&der, &SystemRandom::new())
 }
@@ -147,6 +148,7 @@ fn pem_encode(der: &[u8]) -> String {
     out
 }
 
+#[cfg(test)]
 fn pem_decode(pem: &str) -> Result<Vec<u8>, KeyError> {
     let text = pem.trim();
     let inner = text

@@ -71,12 +71,6 @@ pub struct OutboundPolicy {
 }
 
 impl OutboundPolicy {
-    /// Only addresses inside `ranges` (and never the always-refused ones).
-    /// An empty list allows everything not always refused.
-    pub fn allow_only(ranges: Vec<IpNet>) -> Self {
-        OutboundPolicy { allowed: ranges }
-    }
-
     /// Reads the site's allowed ranges as typed: CIDR ranges
     /// (`10.20.0.0/16`, `fd12:3456::/48`) or single addresses (`10.1.2.3`).
     /// Blank entries are skipped; an empty list allows everything not always

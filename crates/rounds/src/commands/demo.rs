@@ -98,6 +98,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the sandbox EHR")?;
     let sandbox_addr = sandbox.local_addr().context("sandbox address")?;
     let (stop_sandbox, sandbox_stopped) = tokio::sync::oneshot::channel::<()>();
+    let patient_ids = ward.patient_ids();
     let sandbox_task = tokio::spawn(rounds_sandbox::serve(sandbox, ward, async move {
         let _ = sandbox_stopped.await;
     }));
@@ -115,7 +116,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow!("{e}"))?;
 
     let password = demo_password()?;
-    let (_, list_url_path) = set_up(&app, &password, &fhir_base, &spec)
+    let (_, list_url_path) = set_up(&app, &password, &fhir_base, patient_ids)
         .await
         .map_err(|e| anyhow!("cannot set up the demo: {e}"))?;
 
@@ -174,7 +175,7 @@ async fn set_up(
     app: &App,
     password: &str,
     fhir_base: &str,
-    spec: &WardSpec,
+    patient_ids: Vec<String>,
 ) -> Result<(rounds_core::TeamId, String), rounds_app::AppError> {
     let (user, _) = app
         .create_user(
@@ -231,8 +232,7 @@ async fn set_up(
     )
     .await?;
     app.set_default_list(&actor, team.id, list.id).await?;
-    let ward = Ward::generate(spec);
-    for id in ward.patient_ids() {
+    for id in patient_ids {
         app.add_patient(
             &actor,
             team.id,
