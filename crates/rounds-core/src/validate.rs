@@ -93,8 +93,9 @@ impl Username {
 }
 
 impl fmt::Display for Username {
+    /// Honours width and alignment (`{:<24}`), as `str` does.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 

@@ -6,7 +6,7 @@ mod config;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::{ServeArgs, StorageArgs};
 
@@ -17,24 +17,46 @@ use crate::config::{ServeArgs, StorageArgs};
     about = "Shared patient lists for hospital care teams"
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The commands that use Rounds' database take its settings; `demo` and
+/// `ehr` use none and do not offer them.
+#[derive(Debug, Args)]
+struct ServeCommand {
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+struct UserArgs {
     #[command(flatten)]
     storage: StorageArgs,
     #[command(subcommand)]
-    command: Command,
+    command: commands::user::UserCommand,
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(subcommand)]
+    command: commands::audit::AuditCommand,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the web server (creates the first administrator on an empty database)
-    Serve(Box<ServeArgs>),
+    Serve(Box<ServeCommand>),
     /// Try Rounds: a demo team and ward list fed by a built-in sandbox EHR, in a throwaway directory
     Demo(commands::demo::DemoArgs),
     /// Manage accounts from the console
-    #[command(subcommand)]
-    User(commands::user::UserCommand),
+    User(UserArgs),
     /// Work with the audit log
-    #[command(subcommand)]
-    Audit(commands::audit::AuditCommand),
+    Audit(AuditArgs),
     /// Talk to a FHIR server as EHR mode does: probe, search, patient, check
     #[command(subcommand)]
     Ehr(Box<commands::ehr::EhrCommand>),
@@ -54,10 +76,10 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => commands::serve::run(&cli.storage, &args).await,
+            Command::Serve(serve) => commands::serve::run(&serve.storage, &serve.args).await,
             Command::Demo(args) => commands::demo::run(&args).await,
-            Command::User(cmd) => commands::user::run(&cli.storage, cmd).await,
-            Command::Audit(cmd) => commands::audit::run(&cli.storage, cmd).await,
+            Command::User(user) => commands::user::run(&user.storage, user.command).await,
+            Command::Audit(audit) => commands::audit::run(&audit.storage, audit.command).await,
             Command::Ehr(cmd) => commands::ehr::run(*cmd).await,
         }
     });

@@ -17,35 +17,52 @@ use crate::config::LogFormat;
 
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// Address and port for Rounds [default: 127.0.0.1:8080]
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
-    /// Inpatients on the generated ward [default: 36]
-    #[arg(long, value_name = "N")]
-    pub patients: Option<usize>,
-    /// Days of vital signs per patient [default: 3]
-    #[arg(long, value_name = "DAYS")]
-    pub days: Option<u32>,
-    /// Seed of the generated ward (the same seed gives the same ward) [default: 7]
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
+    /// Address and port for Rounds
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Inpatients on the generated ward (1 to 500)
+    #[arg(long, value_name = "N", default_value_t = WardSpec::default().patients)]
+    pub patients: usize,
+    /// Days of vital signs per patient (1 to 14)
+    #[arg(long, value_name = "DAYS", default_value_t = WardSpec::default().days_of_vitals)]
+    pub days: u32,
+    /// Seed of the generated ward: the same seed gives the same people and data
+    #[arg(long, value_name = "N", default_value_t = rounds_sandbox::DEFAULT_SEED)]
+    pub seed: u64,
+    /// The ward's "now", e.g. 2026-12-01T08:00:00Z: admissions and vital signs lie before it. The same seed and time give the same ward, byte for byte [default: now for the running demo; for --write-bundle, midnight UTC of today]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub as_of: Option<time::OffsetDateTime>,
     /// Write the generated ward as a FHIR R4 transaction Bundle to FILE (`-` for stdout) and exit, to load into any FHIR server
     #[arg(long, value_name = "FILE")]
     pub write_bundle: Option<PathBuf>,
 }
 
-fn ward_spec(args: &DemoArgs) -> WardSpec {
-    let mut spec = WardSpec::default();
-    if let Some(n) = args.patients {
-        spec.patients = n;
+fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("{e}: give a date and time such as 2026-12-01T08:00:00Z"))
+}
+
+fn ward_spec(args: &DemoArgs) -> anyhow::Result<WardSpec> {
+    if args.patients == 0 || args.patients > rounds_sandbox::MAX_PATIENTS {
+        anyhow::bail!("--patients must be 1 to {}", rounds_sandbox::MAX_PATIENTS);
     }
-    if let Some(d) = args.days {
-        spec.days_of_vitals = d;
+    if args.days == 0 || args.days > rounds_sandbox::MAX_DAYS_OF_VITALS {
+        anyhow::bail!("--days must be 1 to {}", rounds_sandbox::MAX_DAYS_OF_VITALS);
     }
-    if let Some(s) = args.seed {
-        spec.seed = s;
+    let mut spec = WardSpec {
+        patients: args.patients,
+        days_of_vitals: args.days,
+        seed: args.seed,
+        ..WardSpec::default()
+    };
+    if let Some(at) = args.as_of {
+        spec.now = at;
+    } else if args.write_bundle.is_some() {
+        // A file is made once and loaded later: anchored to the day, so the
+        // same seed writes the same file all day long.
+        spec.now = spec.now.replace_time(time::Time::MIDNIGHT);
     }
-    spec
+    Ok(spec)
 }
 
 /// The EHR columns the demo list shows, after the defaults.
@@ -61,10 +78,7 @@ const DEMO_COLUMNS: [&str; 8] = [
 ];
 
 pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
-    let spec = ward_spec(args);
-    if spec.patients == 0 || spec.patients > 2000 {
-        anyhow::bail!("--patients must be 1 to 2000");
-    }
+    let spec = ward_spec(args)?;
     let ward = Ward::generate(&spec);
     if let Some(path) = &args.write_bundle {
         let bundle = serde_json::to_string_pretty(&ward.transaction_bundle())
@@ -86,10 +100,12 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     }
     super::serve::init_logging(LogFormat::Text);
 
+    // Private like serve's data directory: it holds the demo's database and key.
     let dir = tempfile::Builder::new()
         .prefix("rounds-demo-")
         .tempdir()
         .context("cannot make a directory for the demo")?;
+    super::make_private(dir.path()).context("cannot make the demo's directory private")?;
     let shutdown = super::serve::shutdown_signal()?;
 
     // The sandbox EHR, on its own port of 127.0.0.1.
@@ -120,9 +136,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| anyhow!("cannot set up the demo: {e}"))?;
 
-    let listen = args
-        .listen
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let listen = args.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (choose another with --listen)"))?;

@@ -47,6 +47,15 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Lets only the owner into `dir` (mode 0700), as `create_private_dir` makes it.
+pub(crate) fn make_private(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 /// Gives the app the key that seals EHR connection secrets: from
 /// ROUNDS_SECRET_KEY, else the key file (made on first start). A database
 /// whose secrets were sealed with a key that is not here stops the start:

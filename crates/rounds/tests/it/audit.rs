@@ -178,7 +178,7 @@ both!(export_is_audited);
 /// Runs `rounds audit verify` on the test database.
 fn verify(app: &TestApp) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rounds"))
-        .args(["--database-url", &app.db.url, "audit", "verify"])
+        .args(["audit", "verify", "--database-url", &app.db.url])
         .output()
         .expect("run rounds");
     let text = format!(

@@ -123,7 +123,7 @@ async fn first_start_creates_one_admin_once(backend: Backend) {
     stop_server(child);
 
     let list = rounds()
-        .args(["--database-url", &db.url, "user", "list"])
+        .args(["user", "list", "--database-url", &db.url])
         .output()
         .unwrap();
     let listed = String::from_utf8_lossy(&list.stdout);
@@ -145,9 +145,9 @@ async fn user_commands(backend: Backend) {
     let url = app.db.url.clone();
     let run = |args: &[&str]| {
         let out = rounds()
+            .args(args)
             .arg("--database-url")
             .arg(&url)
-            .args(args)
             .output()
             .unwrap();
         (
@@ -195,6 +195,12 @@ async fn user_commands(backend: Backend) {
         StatusCode::UNAUTHORIZED
     );
     let (_, text) = run(&["user", "list"]);
+    // Columns line up: every row's name starts where the header's does.
+    let name_at = text.lines().next().and_then(|h| h.find(" NAME")).unwrap() + 1;
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        assert_eq!(line.as_bytes()[name_at - 1], b' ', "{text}");
+        assert_ne!(line.as_bytes()[name_at], b' ', "{text}");
+    }
     assert!(
         text.lines()
             .any(|l| l.starts_with("nurse.ann") && l.ends_with("disabled")),
@@ -211,10 +217,10 @@ fn unusable_databases_fail_clearly() {
     // Nothing listens on port 1: PostgreSQL cannot be reached.
     let out = rounds()
         .args([
-            "--database-url",
-            "postgres://rounds:secret@127.0.0.1:1/rounds",
             "user",
             "list",
+            "--database-url",
+            "postgres://rounds:secret@127.0.0.1:1/rounds",
         ])
         .output()
         .unwrap();
@@ -235,7 +241,7 @@ fn unusable_databases_fail_clearly() {
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, "x").unwrap();
     let out = rounds()
-        .args(["--data-dir", file.to_str().unwrap(), "user", "list"])
+        .args(["user", "list", "--data-dir", file.to_str().unwrap()])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -247,7 +253,7 @@ fn unusable_databases_fail_clearly() {
     std::fs::write(&bogus, "this is not SQLite").unwrap();
     let url = format!("sqlite://{}", bogus.display());
     let out = rounds()
-        .args(["--database-url", &url, "audit", "verify"])
+        .args(["audit", "verify", "--database-url", &url])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -43,6 +43,12 @@ async fn demo_serves_a_ward_list_with_ehr_columns() {
         panic!("rounds demo did not say where to sign in:\n{printed}");
     };
     assert!(dir.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "the demo's directory is private as serve's is");
+    }
     let http = reqwest::Client::builder()
         .cookie_store(true)
         .build()
@@ -136,4 +142,93 @@ async fn the_demo_ward_loads_into_a_real_fhir_server() {
     .await
     .unwrap();
     assert!(obs["total"].as_u64().unwrap() > 20, "{obs}");
+}
+
+fn demo_bundle(args: &[&str]) -> Vec<u8> {
+    let out = Command::new(env!("CARGO_BIN_EXE_rounds"))
+        .args([
+            "demo",
+            "--patients",
+            "3",
+            "--days",
+            "1",
+            "--write-bundle",
+            "-",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn the_seed_and_time_fix_the_written_ward() {
+    let at = ["--as-of", "2026-03-04T05:06:07Z"];
+    let first = demo_bundle(&at);
+    assert_eq!(first, demo_bundle(&at), "same seed and time, same bytes");
+    // The default seed is the one --help names.
+    let help = Command::new(env!("CARGO_BIN_EXE_rounds"))
+        .args(["demo", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let seed = help
+        .split("--seed <N>")
+        .nth(1)
+        .and_then(|rest| rest.split("[default: ").nth(1))
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("--help names the default seed:\n{help}"))
+        .to_owned();
+    assert_eq!(first, demo_bundle(&[at[0], at[1], "--seed", &seed]));
+    assert_ne!(first, demo_bundle(&[at[0], at[1], "--seed", "12345"]));
+    // Without --as-of a written ward is anchored to the day: two runs agree.
+    assert_eq!(demo_bundle(&[]), demo_bundle(&[]));
+    let text = String::from_utf8(first).unwrap();
+    assert!(text.contains("2026-03-0"), "times lie before --as-of");
+    assert!(!text.contains("2026-03-04T06"), "nothing after --as-of");
+}
+
+#[test]
+fn commands_offer_only_the_options_they_use() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rounds"))
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for cmd in [&["demo"][..], &["ehr", "probe"], &["ehr", "check"]] {
+        let text = help(cmd);
+        for option in [
+            "--data-dir",
+            "--database-url",
+            "--config",
+            "--db-max-connections",
+        ] {
+            assert!(!text.contains(option), "{cmd:?} offers {option}:\n{text}");
+        }
+    }
+    for cmd in [&["serve"][..], &["user", "list"], &["audit", "verify"]] {
+        let text = help(cmd);
+        assert!(text.contains("--database-url"), "{cmd:?}:\n{text}");
+    }
+    // What a command does not use is refused, not silently ignored.
+    let out = Command::new(env!("CARGO_BIN_EXE_rounds"))
+        .args([
+            "demo",
+            "--config",
+            "/nonexistent.toml",
+            "--write-bundle",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
 }
