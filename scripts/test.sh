@@ -236,6 +236,11 @@ ensure_browser() {
         apt_install "${missing[@]}"
     fi
     [[ -x $chromium ]] || die "no browser at $chromium after installing chromium"
+    local node_major
+    node_major=$(node -p 'process.versions.node.split(".")[0]')
+    if ((node_major < 20)); then
+        die "Node.js 20 or later is needed by the test peers (playwright-core, oidc-provider); found $(node --version). Debian 12's own nodejs package is 18: install Node.js 20 (for example from NodeSource) and run again"
+    fi
     local prefix=$PWD/.peers-node
     if [[ ! -f $prefix/node_modules/playwright-core/package.json ]]; then
         log "browser test: installing playwright-core into $prefix (npm; no browser download)"
