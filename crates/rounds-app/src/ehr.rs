@@ -16,7 +16,7 @@ use rounds_core::lists::{BuiltinColumn, EhrColumn};
 use rounds_core::validate::InvalidInput;
 use rounds_core::{ListId, PatientId, TeamId, Timestamp};
 use rounds_fhir::check::{CheckReport, Outcome as CheckOutcome};
-use rounds_fhir::model::VitalSign;
+use rounds_fhir::model::{Allergy, Condition, VitalSign};
 use rounds_fhir::{
     AuthConfig, BatchMode, ClientAuthMethod, ClientConfig, FhirClient, FhirError, JwtAlgorithm,
     OutboundPolicy, PatientQuery, PatientSummary, SectionStatus,
@@ -566,7 +566,7 @@ pub(crate) fn ehr_column_value(s: &PatientSummary, column: EhrColumn) -> (String
             let cell = section_cell(&s.conditions.status);
             let total = cell.total;
             let text = joined(
-                s.conditions.items.iter().filter_map(|c| c.display.clone()),
+                s.conditions.items.iter().filter_map(Condition::label),
                 total,
             );
             let mut cell = cell;
@@ -581,10 +581,7 @@ pub(crate) fn ehr_column_value(s: &PatientSummary, column: EhrColumn) -> (String
         C::Allergies => {
             let mut cell = section_cell(&s.allergies.status);
             let total = cell.total;
-            let text = joined(
-                s.allergies.items.iter().filter_map(|a| a.substance.clone()),
-                total,
-            );
+            let text = joined(s.allergies.items.iter().filter_map(Allergy::label), total);
             cell.at = s
                 .allergies
                 .items
@@ -614,13 +611,10 @@ pub(crate) fn ehr_column_value(s: &PatientSummary, column: EhrColumn) -> (String
         C::Coverage => {
             let mut cell = section_cell(&s.coverage.status);
             let total = cell.total;
+            let today = Timestamp::now().to_rfc3339();
+            let today = today.get(..10).unwrap_or_default();
             let text = joined(
-                s.coverage.items.iter().filter_map(|c| {
-                    match (c.payor.clone(), c.plan.clone().or_else(|| c.group.clone())) {
-                        (Some(p), Some(plan)) => Some(format!("{p} – {plan}")),
-                        (p, plan) => p.or(plan),
-                    }
-                }),
+                s.coverage.items.iter().filter_map(|c| c.label(today)),
                 total,
             );
             cell.at = s
@@ -715,7 +709,11 @@ pub(crate) fn ehr_builtin_value(
         }
         BuiltinColumn::Location => {
             let mut c = section_cell(&s.encounter.status);
-            c.at = s.encounter.items.first().and_then(|e| e.start.clone());
+            // Since when the patient is there; for a past place, when they left.
+            c.at = s.encounter.items.first().and_then(|e| match &e.location {
+                Some(_) => e.start.clone(),
+                None => e.last_location.as_ref().and_then(|l| l.until.clone()),
+            });
             cell = c;
             s.location.clone().unwrap_or_default()
         }
@@ -2093,6 +2091,7 @@ mod tests {
                         display: Some((*d).into()),
                         severity: None,
                         clinical_status: None,
+                        verification_status: None,
                         recorded: Some("2026-01-01".into()),
                     })
                     .collect(),

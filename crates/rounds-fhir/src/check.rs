@@ -169,13 +169,16 @@ pub async fn check(config: ClientConfig, patient: Option<String>) -> CheckReport
         "1",
         "rest[mode=server] declares the Patient resource",
         true,
-        if patient_declared || caps.resources.is_empty() {
+        if patient_declared {
             Outcome::Pass
+        } else if caps.resources.is_empty() {
+            Outcome::NotOffered
         } else {
             Outcome::Fail
         },
         if caps.resources.is_empty() {
-            "no resources declared at all (assumed offered)".to_owned()
+            "not declared: the server declares no resources at all (the reads below test Patient anyway)"
+                .to_owned()
         } else {
             format!("{} resource types declared", caps.resources.len())
         },
@@ -356,11 +359,16 @@ pub async fn check(config: ClientConfig, patient: Option<String>) -> CheckReport
             return report;
         }
     };
+    // Every field below is optional data: its absence in this record is
+    // "not offered", as with the optional sections, never a failure.
     let present = |v: bool, what: &str| {
         if v {
             (Outcome::Pass, format!("{what} present"))
         } else {
-            (Outcome::Fail, format!("no {what}"))
+            (
+                Outcome::NotOffered,
+                format!("no {what} in this patient's record"),
+            )
         }
     };
     for (req, (outcome, reason)) in [
@@ -635,6 +643,9 @@ pub async fn check(config: ClientConfig, patient: Option<String>) -> CheckReport
     report
 }
 
+/// What a sample record marked entered-in-error tells (it is never shown).
+const ERROR_SAMPLE: &str = "the sample record is marked entered-in-error (Rounds leaves it out)";
+
 fn show(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("(none)")
 }
@@ -714,36 +725,43 @@ fn section_items(
                 format!("{known} observations with a contract LOINC code"),
             )
         }
-        SectionKind::Conditions => {
-            let c = model::condition(sample, version);
-            (
+        SectionKind::Conditions => match model::condition(sample, version) {
+            Some(c) => (
                 c.display.is_some(),
                 format!(
-                    "code {}, recorded {}, status {}",
+                    "code {}, recorded {}, status {}, verification {}, severity {}",
                     show(&c.display),
                     show(&c.recorded),
-                    show(&c.clinical_status)
+                    show(&c.clinical_status),
+                    show(&c.verification_status),
+                    show(&c.severity)
                 ),
-            )
-        }
-        SectionKind::Encounter => {
-            let e = model::encounter(sample, version);
-            (
-                e.location.is_some(),
-                format!("status {}, location {}", show(&e.status), show(&e.location)),
-            )
-        }
-        SectionKind::Allergies => {
-            let a = model::allergy(sample, version);
-            (
+            ),
+            None => (true, ERROR_SAMPLE.to_owned()),
+        },
+        SectionKind::Encounter => match model::encounter(sample, version) {
+            Some(e) => (
+                e.location_text().is_some(),
+                format!(
+                    "status {}, location {}",
+                    show(&e.status),
+                    show(&e.location_text())
+                ),
+            ),
+            None => (true, ERROR_SAMPLE.to_owned()),
+        },
+        SectionKind::Allergies => match model::allergy(sample, version) {
+            Some(a) => (
                 a.substance.is_some(),
                 format!(
-                    "substance {}, status {}",
+                    "substance {}, status {}, verification {}",
                     show(&a.substance),
-                    show(&a.clinical_status)
+                    show(&a.clinical_status),
+                    show(&a.verification_status)
                 ),
-            )
-        }
+            ),
+            None => (true, ERROR_SAMPLE.to_owned()),
+        },
         SectionKind::Medications => {
             let m = model::medication(sample, version);
             (
@@ -755,13 +773,18 @@ fn section_items(
                 ),
             )
         }
-        SectionKind::Coverage => {
-            let c = model::coverage(sample, version);
-            (
-                c.plan.is_some() || c.payor.is_some(),
-                format!("plan {}, payor {}", show(&c.plan), show(&c.payor)),
-            )
-        }
+        SectionKind::Coverage => match model::coverage(sample, version) {
+            Some(c) => (
+                c.plan.is_some() || c.payor.is_some() || c.payor_reference.is_some(),
+                format!(
+                    "plan {}, payor {}, status {}",
+                    show(&c.plan),
+                    show(&c.payor.clone().or(c.payor_reference.clone())),
+                    show(&c.status)
+                ),
+            ),
+            None => (true, ERROR_SAMPLE.to_owned()),
+        },
     };
     report.add(
         section,

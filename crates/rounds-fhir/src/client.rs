@@ -15,7 +15,9 @@ use crate::exec::{Executor, Path};
 use crate::http::{build_client, Body, Http};
 use crate::model::{self, Patient};
 use crate::parse::{self, SearchSet};
-use crate::query::{check_id, relative, section_query, PatientQuery, SectionQuery};
+use crate::query::{
+    check_id, latest_vital_query, relative, section_query, PatientQuery, SectionQuery,
+};
 use crate::summary::{PatientSummary, Section, SectionKind, SectionStatus};
 use crate::version::FhirVersion;
 
@@ -299,15 +301,96 @@ impl FhirClient {
             out.push(Ok((plan.id, patient, raw)));
         }
 
-        // Paging: follow `next` for list sections, all pending pages at once.
+        // A vital sign a list shows that the latest readings did not hold
+        // is asked for on its own, all such queries at once, beside paging.
+        let mut direct: Vec<(usize, String)> = Vec::new();
+        for (pi, item) in out.iter().enumerate() {
+            let Ok((id, _, raw)) = item else { continue };
+            // Only where the readings went on past the page read: a first
+            // page that held them all says what is not recorded.
+            let Some(vitals) = raw.iter().find(|s| {
+                s.kind == SectionKind::Vitals
+                    && s.outcome.is_ok()
+                    && (s.next.is_some() || s.total.is_some_and(|t| t > s.resources.len() as u64))
+            }) else {
+                continue;
+            };
+            for codes in missing_vitals(&vitals.resources) {
+                direct.push((pi, latest_vital_query(&self.caps, id, codes)));
+            }
+        }
+        let direct_answers = self
+            .exec
+            .run(direct.iter().map(|(_, q)| q.clone()).collect());
+        let (direct_answers, ()) = tokio::join!(direct_answers, self.follow_pages(&mut out));
+        for ((pi, _), answer) in direct.into_iter().zip(direct_answers) {
+            if let Some(Ok((_, _, raw))) = out.get_mut(pi) {
+                if let Some(vitals) = raw.iter_mut().find(|s| s.kind == SectionKind::Vitals) {
+                    vitals.add_direct(answer);
+                }
+            }
+        }
+
+        self.name_payors(&mut out).await;
+
+        let today = time::OffsetDateTime::now_utc().date();
+        out.into_iter()
+            .map(|item| {
+                let (id, patient, raw) = item?;
+                Ok(assemble(&id, patient, raw, self.caps.version, today))
+            })
+            .collect()
+    }
+
+    /// Reads the Organizations that coverages name as payor by reference
+    /// only (and no `_include` brought), each once, all at once.
+    async fn name_payors(&self, out: &mut [PatientRead]) {
+        let mut wanted: Vec<String> = Vec::new();
+        for item in out.iter() {
+            let Ok((_, _, raw)) = item else { continue };
+            for s in raw.iter().filter(|s| s.kind == SectionKind::Coverage) {
+                for key in unnamed_payors(s, self.caps.version) {
+                    if !s.names.contains_key(&key) && !wanted.contains(&key) {
+                        wanted.push(key);
+                    }
+                }
+            }
+        }
+        if wanted.is_empty() || !self.caps.supports("Organization") {
+            return;
+        }
+        let answers = self.exec.run(wanted.clone()).await;
+        let mut names = std::collections::HashMap::new();
+        for (key, answer) in wanted.into_iter().zip(answers) {
+            match answer {
+                Ok(v) => {
+                    if let Some((read, name)) = organization_name(&v) {
+                        if read == key {
+                            names.insert(key, name);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read a payor Organization"),
+            }
+        }
+        for item in out.iter_mut() {
+            let Ok((_, _, raw)) = item else { continue };
+            for s in raw.iter_mut().filter(|s| s.kind == SectionKind::Coverage) {
+                s.names
+                    .extend(names.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+    }
+
+    /// Follows `next` links of list sections, all pending pages at once,
+    /// up to `max_pages` in all.
+    async fn follow_pages(&self, out: &mut [PatientRead]) {
         for _ in 1..self.config.max_pages.max(1) {
             let mut pending = Vec::new();
             for (pi, item) in out.iter().enumerate() {
                 let Ok((_, _, raw)) = item else { continue };
                 for (si, s) in raw.iter().enumerate() {
-                    let more = s.kind.pages()
-                        || (s.kind == SectionKind::Vitals && vitals_missing(&s.resources));
-                    if let (Some(next), true) = (&s.next, more) {
+                    if let (Some(next), true) = (&s.next, s.kind.pages()) {
                         pending.push((pi, si, next.clone()));
                     }
                 }
@@ -325,16 +408,11 @@ impl FhirClient {
                 }
             }
         }
-
-        let today = time::OffsetDateTime::now_utc().date();
-        out.into_iter()
-            .map(|item| {
-                let (id, patient, raw) = item?;
-                Ok(assemble(&id, patient, raw, self.caps.version, today))
-            })
-            .collect()
     }
 }
+
+/// One patient's answers before they are read into a summary.
+type PatientRead = Result<(String, Patient, Vec<RawSection>), FhirError>;
 
 /// A planned section query and the slot of its answer, or why the section
 /// is missing.
@@ -368,8 +446,8 @@ fn patient_from(
 }
 
 /// The vital signs a list shows (alternatives per sign). Vital signs come
-/// newest first; further pages are read only while one of these has not
-/// been seen (height is often measured once, at admission).
+/// newest first, one page of them; one of these not among them is asked
+/// for on its own (height is often measured once, at admission).
 const LIST_VITALS: [&[&str]; 8] = [
     &["8867-4"],
     &["9279-1"],
@@ -381,7 +459,8 @@ const LIST_VITALS: [&[&str]; 8] = [
     &["39156-5"],
 ];
 
-fn vitals_missing(resources: &[Value]) -> bool {
+/// The signs of [`LIST_VITALS`] that none of `resources` holds.
+fn missing_vitals(resources: &[Value]) -> Vec<&'static [&'static str]> {
     let seen: std::collections::HashSet<String> = resources
         .iter()
         .filter_map(model::vital_sign)
@@ -389,7 +468,9 @@ fn vitals_missing(resources: &[Value]) -> bool {
         .collect();
     LIST_VITALS
         .iter()
-        .any(|alternatives| !alternatives.iter().any(|c| seen.contains(*c)))
+        .copied()
+        .filter(|alternatives| !alternatives.iter().any(|c| seen.contains(*c)))
+        .collect()
 }
 
 impl SectionKind {
@@ -397,6 +478,34 @@ impl SectionKind {
     fn pages(self) -> bool {
         !matches!(self, SectionKind::Vitals | SectionKind::Encounter)
     }
+}
+
+/// `("Organization/{id}", name)` of an Organization resource.
+fn organization_name(v: &Value) -> Option<(String, String)> {
+    if parse::resource_type(v) != Some("Organization") {
+        return None;
+    }
+    let id = parse::text(parse::str_of(v, "id"))?;
+    let name = parse::text(parse::str_of(v, "name"))?;
+    Some((format!("Organization/{id}"), name))
+}
+
+/// `Organization/{id}` of a reference (relative or absolute), if it is one
+/// with a valid id.
+fn organization_key(reference: &str) -> Option<String> {
+    let mut parts = reference.trim_end_matches('/').rsplit('/');
+    let id = parts.next()?;
+    let kind = parts.next()?;
+    (kind == "Organization" && check_id(id).is_ok()).then(|| format!("Organization/{id}"))
+}
+
+/// The payors a section's coverages name by reference only.
+fn unnamed_payors(s: &RawSection, version: FhirVersion) -> Vec<String> {
+    s.resources
+        .iter()
+        .filter_map(|r| model::coverage(r, version))
+        .filter_map(|c| c.payor_reference.as_deref().and_then(organization_key))
+        .collect()
 }
 
 /// A section's answers before they are read into records.
@@ -407,6 +516,12 @@ struct RawSection {
     resources: Vec<Value>,
     total: Option<u64>,
     next: Option<String>,
+    /// Vital signs: a query for one sign the latest readings lacked failed,
+    /// so a sign not seen may still be recorded.
+    direct_failed: bool,
+    /// Names of referenced Organizations (`Organization/1` → name), from
+    /// `_include` or read on their own: payors given without a display.
+    names: std::collections::HashMap<String, String>,
 }
 
 impl RawSection {
@@ -418,6 +533,8 @@ impl RawSection {
             resources: Vec::new(),
             total: None,
             next: None,
+            direct_failed: false,
+            names: Default::default(),
         }
     }
 
@@ -434,6 +551,8 @@ impl RawSection {
             resources: Vec::new(),
             total: None,
             next: None,
+            direct_failed: false,
+            names: Default::default(),
         };
         match answer.and_then(|v| parse::search_set(v, &request)) {
             Ok(set) => s.take_set(set),
@@ -451,8 +570,26 @@ impl RawSection {
         if self.total.is_none() {
             self.total = set.total;
         }
+        for r in &set.included {
+            if let Some((key, name)) = organization_name(r) {
+                self.names.insert(key, name);
+            }
+        }
         self.resources.extend(set.resources);
         self.next = set.next;
+    }
+
+    /// The answer to a query for one vital sign: its reading joins the
+    /// latest ones. A failed one leaves the section partial.
+    fn add_direct(&mut self, answer: Result<Value, FhirError>) {
+        let request = crate::error::RequestLabel("GET Observation (one vital sign)".into());
+        match answer.and_then(|v| parse::search_set(v, &request)) {
+            Ok(set) => self.resources.extend(set.resources),
+            Err(e) => {
+                tracing::warn!(error = %e, "a query for one vital sign failed");
+                self.direct_failed = true;
+            }
+        }
     }
 
     fn add_page(&mut self, page: Result<Value, FhirError>) {
@@ -506,7 +643,9 @@ fn read_section<T>(raw: &RawSection, pid: &str, read: impl Fn(&Value) -> Option<
         _ if of_type == 0 => SectionStatus::Empty,
         Some(total)
             if (raw.kind.pages()
-                || (raw.kind == SectionKind::Vitals && vitals_missing(&raw.resources)))
+                || (raw.kind == SectionKind::Vitals
+                    && raw.direct_failed
+                    && !missing_vitals(&raw.resources).is_empty()))
                 && total > of_type as u64 =>
         {
             SectionStatus::Partial {
@@ -534,9 +673,12 @@ fn assemble(
     let mut vitals = read_section(get(SectionKind::Vitals), pid, model::vital_sign);
     vitals.items = model::latest_vitals(std::mem::take(&mut vitals.items));
     let encounter = read_section(get(SectionKind::Encounter), pid, |v| {
-        Some(model::encounter(v, version))
+        model::encounter(v, version)
     });
-    let location = encounter.items.first().and_then(|e| e.location.clone());
+    let location = encounter
+        .items
+        .first()
+        .and_then(model::Encounter::location_text);
     PatientSummary {
         age: patient
             .birth_date
@@ -545,18 +687,29 @@ fn assemble(
         location,
         vitals,
         conditions: read_section(get(SectionKind::Conditions), pid, |v| {
-            Some(model::condition(v, version))
+            model::condition(v, version)
         }),
         encounter,
         allergies: read_section(get(SectionKind::Allergies), pid, |v| {
-            Some(model::allergy(v, version))
+            model::allergy(v, version)
         }),
         medications: read_section(get(SectionKind::Medications), pid, |v| {
             Some(model::medication(v, version))
         }),
-        coverage: read_section(get(SectionKind::Coverage), pid, |v| {
-            Some(model::coverage(v, version))
-        }),
+        coverage: {
+            let raw = get(SectionKind::Coverage);
+            read_section(raw, pid, |v| {
+                let mut c = model::coverage(v, version)?;
+                if c.payor.is_none() {
+                    c.payor = c
+                        .payor_reference
+                        .as_deref()
+                        .and_then(organization_key)
+                        .and_then(|k| raw.names.get(&k).cloned());
+                }
+                Some(c)
+            })
+        },
         patient,
     }
 }

@@ -19,6 +19,8 @@ pub struct ResourceSupport {
     pub interactions: BTreeSet<String>,
     /// Declared `searchParam` names.
     pub search_params: BTreeSet<String>,
+    /// Declared `searchInclude` values (`Coverage:payor`, ...).
+    pub search_includes: BTreeSet<String>,
 }
 
 /// OAuth endpoints from the security extension or the SMART configuration.
@@ -56,6 +58,13 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
+    /// Whether the server declares `_include=include` on searches of this type.
+    pub fn declares_include(&self, resource_type: &str, include: &str) -> bool {
+        self.resources
+            .get(resource_type)
+            .is_some_and(|r| r.search_includes.contains(include))
+    }
+
     /// Whether the server declares this resource type. A server that declares
     /// no resources at all is taken to offer every type (and searches find out).
     pub fn supports(&self, resource_type: &str) -> bool {
@@ -152,6 +161,11 @@ pub fn parse_capabilities(v: &Value, request: &RequestLabel) -> Result<Capabilit
             arr(r, "searchParam")
                 .iter()
                 .filter_map(|p| text(str_of(p, "name"))),
+        );
+        support.search_includes.extend(
+            arr(r, "searchInclude")
+                .iter()
+                .filter_map(|i| text(i.as_str())),
         );
     }
     if let Some(security) = rest.get("security") {

@@ -229,14 +229,52 @@ pub struct Condition {
     pub severity: Option<String>,
     /// Clinical status code (plain in DSTU2/STU3, CodeableConcept in R4).
     pub clinical_status: Option<String>,
+    /// Verification status code (`provisional`, `differential`, `refuted`, …).
+    pub verification_status: Option<String>,
     /// `dateRecorded` (DSTU2) / `assertedDate` (STU3) / `recordedDate` (R4).
     pub recorded: Option<String>,
 }
 
-/// Reads a Condition.
-pub fn condition(v: &Value, _version: FhirVersion) -> Condition {
+impl Condition {
+    /// "Pneumonia (severe; provisional)": the name with what changes its
+    /// meaning — severity, a verification other than confirmed, a clinical
+    /// status other than active.
+    pub fn label(&self) -> Option<String> {
+        let name = self.display.clone()?;
+        let verification = self
+            .verification_status
+            .as_deref()
+            .filter(|s| !matches!(*s, "confirmed" | "unknown"));
+        let clinical = self
+            .clinical_status
+            .as_deref()
+            .filter(|s| !matches!(*s, "active"));
+        Some(with_notes(
+            name,
+            [self.severity.as_deref(), verification, clinical],
+        ))
+    }
+}
+
+/// "name (a; b)" with the notes that are there, or just the name.
+fn with_notes<'a>(name: String, notes: impl IntoIterator<Item = Option<&'a str>>) -> String {
+    let notes: Vec<&str> = notes.into_iter().flatten().collect();
+    if notes.is_empty() {
+        name
+    } else {
+        format!("{name} ({})", notes.join("; "))
+    }
+}
+
+/// Whether a status says the record was a mistake (never shown).
+fn entered_in_error(status: Option<&str>) -> bool {
+    status == Some("entered-in-error")
+}
+
+/// Reads a Condition; `None` when it was entered in error.
+pub fn condition(v: &Value, _version: FhirVersion) -> Option<Condition> {
     let code = v.get("code");
-    Condition {
+    let c = Condition {
         display: code
             .and_then(|c| arr(c, "coding").first())
             .and_then(|c| text(str_of(c, "display")))
@@ -244,10 +282,14 @@ pub fn condition(v: &Value, _version: FhirVersion) -> Condition {
             .or_else(|| concept_text(code)),
         severity: concept_text(v.get("severity")),
         clinical_status: status_code(v.get("clinicalStatus")),
+        verification_status: status_code(v.get("verificationStatus")),
         recorded: ["recordedDate", "assertedDate", "dateRecorded"]
             .iter()
             .find_map(|k| text(str_of(v, k))),
-    }
+    };
+    let mistaken = entered_in_error(c.verification_status.as_deref())
+        || entered_in_error(c.clinical_status.as_deref());
+    (!mistaken).then_some(c)
 }
 
 /// The last encounter and where the patient is.
@@ -260,20 +302,132 @@ pub struct Encounter {
     pub kind: Option<String>,
     /// `period.start`.
     pub start: Option<String>,
-    /// `location[0].location.display`: ward, room, bed.
+    /// `period.end`.
+    pub end: Option<String>,
+    /// Where the patient is now: the entry of `location[]` that is active
+    /// (or whose period has no end; the latest start wins). `None` when no
+    /// entry is current or the encounter is over.
     pub location: Option<String>,
+    /// When no entry is current: the last place known and when the patient
+    /// left it.
+    pub last_location: Option<PastLocation>,
 }
 
-/// Reads an Encounter.
-pub fn encounter(v: &Value, _version: FhirVersion) -> Encounter {
-    Encounter {
-        status: text(str_of(v, "status")),
+/// A place the patient was, and until when.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PastLocation {
+    /// `location.display`.
+    pub display: String,
+    /// `period.end` of that entry (else the encounter's end).
+    pub until: Option<String>,
+}
+
+/// Encounter statuses after which the patient has left.
+const ENCOUNTER_OVER: [&str; 3] = ["finished", "cancelled", "entered-in-error"];
+
+impl Encounter {
+    /// Whether the patient has left (the encounter is finished).
+    pub fn is_over(&self) -> bool {
+        self.status
+            .as_deref()
+            .is_some_and(|s| ENCOUNTER_OVER.contains(&s))
+    }
+
+    /// Where the patient is, in words: the current bed; or "Discharged" /
+    /// "Last known: … until …" when no place is current.
+    pub fn location_text(&self) -> Option<String> {
+        if let Some(now) = &self.location {
+            return Some(now.clone());
+        }
+        let last = self.last_location.as_ref().map(|l| match &l.until {
+            Some(until) => format!("{} until {}", l.display, short_time(until)),
+            None => l.display.clone(),
+        });
+        match (self.is_over(), last) {
+            (true, Some(last)) => Some(format!("Discharged (last known: {last})")),
+            (true, None) => Some("Discharged".into()),
+            (false, Some(last)) => Some(format!("Last known: {last}")),
+            (false, None) => None,
+        }
+    }
+}
+
+/// A FHIR dateTime to the minute for people: `2026-11-30T08:45:00Z` →
+/// `2026-11-30 08:45 UTC`, `…T08:45:00+01:00` → `2026-11-30 08:45 +01:00`;
+/// a date alone stays as it is.
+pub fn short_time(t: &str) -> String {
+    let (Some(date), Some(hm)) = (t.get(..10), t.get(11..16)) else {
+        return t.to_owned();
+    };
+    let zone = t
+        .get(16..)
+        .map(|rest| rest.trim_start_matches(|c: char| c == ':' || c == '.' || c.is_ascii_digit()))
+        .unwrap_or("");
+    match zone {
+        "" => format!("{date} {hm}"),
+        "Z" | "+00:00" => format!("{date} {hm} UTC"),
+        other => format!("{date} {hm} {other}"),
+    }
+}
+
+/// Reads an Encounter; `None` when it was entered in error.
+pub fn encounter(v: &Value, _version: FhirVersion) -> Option<Encounter> {
+    let status = text(str_of(v, "status"));
+    if entered_in_error(status.as_deref()) {
+        return None;
+    }
+    let end = text(str_at(v, &["period", "end"]));
+    struct Place<'a> {
+        display: String,
+        status: Option<&'a str>,
+        start: Option<&'a str>,
+        end: Option<&'a str>,
+    }
+    let places: Vec<Place<'_>> = arr(v, "location")
+        .iter()
+        .filter_map(|l| {
+            Some(Place {
+                display: l.get("location").and_then(|r| text(str_of(r, "display")))?,
+                status: str_of(l, "status"),
+                start: str_at(l, &["period", "start"]),
+                end: str_at(l, &["period", "end"]),
+            })
+        })
+        .collect();
+    let over = status
+        .as_deref()
+        .is_some_and(|s| ENCOUNTER_OVER.contains(&s));
+    // Current: status active; or, without a status saying otherwise, a
+    // period that has not ended. Planned and reserved places are not yet.
+    // ISO 8601 times of one server compare as text; a later entry wins ties.
+    let now = places
+        .iter()
+        .filter(|_| !over)
+        .filter(|p| match p.status {
+            Some(s) => s == "active",
+            None => p.end.is_none(),
+        })
+        .max_by(|a, b| a.start.cmp(&b.start));
+    let last_location = match now {
+        Some(_) => None,
+        None => places
+            .iter()
+            .filter(|p| !matches!(p.status, Some("planned" | "reserved")))
+            .max_by(|a, b| (a.end.or(a.start)).cmp(&b.end.or(b.start)))
+            .map(|p| PastLocation {
+                display: p.display.clone(),
+                until: p.end.map(str::to_owned).or_else(|| end.clone()),
+            }),
+    };
+    Some(Encounter {
         kind: first(v, "type").and_then(|t| concept_text(Some(t))),
         start: text(str_at(v, &["period", "start"])),
-        location: first(v, "location")
-            .and_then(|l| l.get("location"))
-            .and_then(|l| text(str_of(l, "display"))),
-    }
+        location: now.map(|p| p.display.clone()),
+        last_location,
+        end,
+        status,
+    })
 }
 
 /// An allergy or intolerance.
@@ -282,9 +436,11 @@ pub fn encounter(v: &Value, _version: FhirVersion) -> Encounter {
 pub struct Allergy {
     /// DSTU2 `substance`; STU3+ `code` (text or first display).
     pub substance: Option<String>,
-    /// DSTU2 `status`; STU3+ `clinicalStatus`.
+    /// STU3+ `clinicalStatus`; DSTU2 `status` when it is one of active,
+    /// inactive, resolved.
     pub clinical_status: Option<String>,
-    /// STU3+ `verificationStatus` code.
+    /// STU3+ `verificationStatus` code; DSTU2 `status` when it is one of
+    /// unconfirmed, confirmed, refuted.
     pub verification_status: Option<String>,
     /// `recordedDate` (DSTU2, R4) / `assertedDate` (STU3).
     pub recorded: Option<String>,
@@ -294,8 +450,26 @@ pub struct Allergy {
     pub reactions: Vec<String>,
 }
 
-/// Reads an AllergyIntolerance.
-pub fn allergy(v: &Value, version: FhirVersion) -> Allergy {
+impl Allergy {
+    /// "Penicillin (unconfirmed)": the substance with what changes its
+    /// meaning — a verification other than confirmed, a clinical status
+    /// other than active.
+    pub fn label(&self) -> Option<String> {
+        let name = self.substance.clone()?;
+        let verification = self
+            .verification_status
+            .as_deref()
+            .filter(|s| *s != "confirmed");
+        let clinical = self.clinical_status.as_deref().filter(|s| *s != "active");
+        Some(with_notes(name, [verification, clinical]))
+    }
+}
+
+/// DSTU2's one `status` holds what STU3 split in two.
+const VERIFICATION_CODES: [&str; 4] = ["unconfirmed", "confirmed", "refuted", "entered-in-error"];
+
+/// Reads an AllergyIntolerance; `None` when it was entered in error.
+pub fn allergy(v: &Value, version: FhirVersion) -> Option<Allergy> {
     let substance = if version.is_dstu2() {
         concept_text(v.get("substance")).or_else(|| concept_text(v.get("code")))
     } else {
@@ -314,17 +488,30 @@ pub fn allergy(v: &Value, version: FhirVersion) -> Allergy {
             })
         })
         .collect();
-    Allergy {
+    let mut clinical_status = status_code(v.get("clinicalStatus"));
+    let mut verification_status = status_code(v.get("verificationStatus"));
+    if let Some(old) = status_code(v.get("status")) {
+        if VERIFICATION_CODES.contains(&old.as_str()) {
+            verification_status.get_or_insert(old);
+        } else {
+            clinical_status.get_or_insert(old);
+        }
+    }
+    if entered_in_error(verification_status.as_deref())
+        || entered_in_error(clinical_status.as_deref())
+    {
+        return None;
+    }
+    Some(Allergy {
         substance,
-        clinical_status: status_code(v.get("clinicalStatus"))
-            .or_else(|| status_code(v.get("status"))),
-        verification_status: status_code(v.get("verificationStatus")),
+        clinical_status,
+        verification_status,
         recorded: ["recordedDate", "assertedDate"]
             .iter()
             .find_map(|k| text(str_of(v, k))),
         note: first(v, "note").and_then(|n| text(str_of(n, "text"))),
         reactions,
-    }
+    })
 }
 
 /// A medication order or statement.
@@ -410,8 +597,12 @@ pub struct Coverage {
     pub plan: Option<String>,
     /// The group, likewise.
     pub group: Option<String>,
-    /// R4/STU3 `payor`, DSTU2 `issuer` (display).
+    /// R4/STU3 `payor`, DSTU2 `issuer` (display; else the name of the
+    /// Organization it references, when the server gave or the client read it).
     pub payor: Option<String>,
+    /// The payor's reference (`Organization/1`) when it came without a display.
+    #[serde(skip)]
+    pub payor_reference: Option<String>,
     /// `subscriberId` (an Identifier in DSTU2).
     pub subscriber_id: Option<String>,
     /// `period.start`.
@@ -422,8 +613,30 @@ pub struct Coverage {
     pub status: Option<String>,
 }
 
-/// Reads a Coverage.
-pub fn coverage(v: &Value, _version: FhirVersion) -> Coverage {
+impl Coverage {
+    /// "Acme Health – Gold (cancelled)": payor and plan, with a status
+    /// other than active, or that its period has ended before `today`
+    /// (`YYYY-MM-DD`).
+    pub fn label(&self, today: &str) -> Option<String> {
+        let name = match (
+            self.payor.clone(),
+            self.plan.clone().or_else(|| self.group.clone()),
+        ) {
+            (Some(p), Some(plan)) => format!("{p} – {plan}"),
+            (p, plan) => p.or(plan)?,
+        };
+        let status = self.status.as_deref().filter(|s| *s != "active");
+        let ended = self
+            .period_end
+            .as_deref()
+            .filter(|end| end.get(..10).unwrap_or(end) < today)
+            .map(|end| format!("ended {}", end.get(..10).unwrap_or(end)));
+        Some(with_notes(name, [status, ended.as_deref()]))
+    }
+}
+
+/// Reads a Coverage; `None` when it was entered in error.
+pub fn coverage(v: &Value, _version: FhirVersion) -> Option<Coverage> {
     // R4: class[] with type group/plan; STU3: grouping; DSTU2: plan, group.
     let class_name = |kind: &str| {
         arr(v, "class")
@@ -435,6 +648,10 @@ pub fn coverage(v: &Value, _version: FhirVersion) -> Coverage {
             })
             .and_then(|c| text(str_of(c, "name")).or_else(|| text(str_of(c, "value"))))
     };
+    let status = text(str_of(v, "status"));
+    if entered_in_error(status.as_deref()) {
+        return None;
+    }
     let plan = class_name("plan")
         .or_else(|| text(str_at(v, &["grouping", "planDisplay"])))
         .or_else(|| text(str_at(v, &["grouping", "plan"])))
@@ -446,17 +663,32 @@ pub fn coverage(v: &Value, _version: FhirVersion) -> Coverage {
         .or_else(|| text(str_at(v, &["grouping", "groupDisplay"])))
         .or_else(|| text(str_at(v, &["grouping", "group"])))
         .or_else(|| text(str_of(v, "group")));
-    Coverage {
+    let payor = reference_display(v.get("payor")).or_else(|| reference_display(v.get("issuer")));
+    let payor_reference = match payor {
+        Some(_) => None,
+        None => [v.get("payor"), v.get("issuer")]
+            .into_iter()
+            .flatten()
+            .find_map(|r| {
+                let r = match r {
+                    Value::Array(items) => items.first()?,
+                    other => other,
+                };
+                text(str_of(r, "reference"))
+            }),
+    };
+    Some(Coverage {
         plan,
         group,
-        payor: reference_display(v.get("payor")).or_else(|| reference_display(v.get("issuer"))),
+        payor,
+        payor_reference,
         // STU3+: a string; DSTU2: an Identifier.
         subscriber_id: text(str_of(v, "subscriberId"))
             .or_else(|| text(str_at(v, &["subscriberId", "value"]))),
         period_start: text(str_at(v, &["period", "start"])),
         period_end: text(str_at(v, &["period", "end"])),
-        status: text(str_of(v, "status")),
-    }
+        status,
+    })
 }
 
 #[cfg(test)]

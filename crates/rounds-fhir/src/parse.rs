@@ -166,7 +166,9 @@ pub struct SearchSet {
     pub total: Option<u64>,
     /// `entry[].resource` whose search mode is not `include`/`outcome`.
     pub resources: Vec<Value>,
-    /// Included resources and warnings (OperationOutcome entries).
+    /// Resources of search mode `include` (`_include`d ones).
+    pub included: Vec<Value>,
+    /// Warnings (OperationOutcome entries).
     pub warnings: Vec<String>,
     /// The `next` link, as given (check its origin before use).
     pub next: Option<String>,
@@ -216,7 +218,8 @@ pub fn search_set(v: Value, request: &RequestLabel) -> Result<SearchSet, FhirErr
             continue;
         };
         match mode.as_deref() {
-            Some("include") => continue,
+            Some("include") if resource.is_object() => out.included.push(resource),
+            Some("include") => {}
             Some("outcome") => out.warnings.extend(outcome_diagnostics(&resource)),
             _ if resource_type(&resource) == Some("OperationOutcome") => {
                 out.warnings.extend(outcome_diagnostics(&resource))

@@ -152,13 +152,12 @@ pub fn section_query(
             (rtype, vec![("patient", pid.into()), ("_count", count)])
         }
         SectionKind::Coverage => {
-            // R4 servers search Coverage by beneficiary; older ones by patient.
-            let param = if v.is_r4_or_later() && caps.supports_param("Coverage", "beneficiary") {
-                "beneficiary"
-            } else {
-                "patient"
-            };
-            ("Coverage", vec![(param, pid.into()), ("_count", count)])
+            let mut params = vec![(coverage_param(caps), pid.into()), ("_count", count)];
+            // The payor's name comes with the Coverage where the server can.
+            if caps.declares_include("Coverage", "Coverage:payor") {
+                params.push(("_include", "Coverage:payor".into()));
+            }
+            ("Coverage", params)
         }
     };
     if !caps.supports(rtype) {
@@ -169,6 +168,48 @@ pub fn section_query(
         resource_type: rtype.to_owned(),
         url: relative(rtype, &params),
     })
+}
+
+/// The latest reading of one vital sign (any of `codes`, LOINC), asked for
+/// on its own when the latest readings did not hold it (weight and height
+/// are measured at admission).
+pub fn latest_vital_query(caps: &Capabilities, pid: &str, codes: &[&str]) -> String {
+    let sort: (&str, String) = if caps.version.is_dstu2() {
+        ("_sort:desc", "date".into())
+    } else {
+        ("_sort", "-date".into())
+    };
+    relative(
+        "Observation",
+        &[
+            ("patient", pid.into()),
+            ("code", codes.join(",")),
+            sort,
+            ("_count", "1".into()),
+        ],
+    )
+}
+
+/// How to find a patient's Coverage: the first of the parameters this
+/// version knows that the server declares; when it declares none, what the
+/// version defines (R4 `beneficiary` and `patient`, STU3 `beneficiary`;
+/// DSTU2 defines no patient parameter on Coverage, so its `subscriber`).
+fn coverage_param(caps: &Capabilities) -> &'static str {
+    let v = caps.version;
+    let known: &[&'static str] = if v.is_dstu2() {
+        &["beneficiary", "subscriber", "patient"]
+    } else {
+        &["beneficiary", "patient", "subscriber"]
+    };
+    known
+        .iter()
+        .copied()
+        .find(|p| caps.declares_param("Coverage", p))
+        .unwrap_or(if v.is_dstu2() {
+            "subscriber"
+        } else {
+            "beneficiary"
+        })
 }
 
 #[cfg(test)]
@@ -232,7 +273,39 @@ mod tests {
             section_query(SectionKind::Coverage, &s3, "p1", 5)
                 .unwrap()
                 .url,
+            "Coverage?beneficiary=p1&_count=5",
+            "STU3 defines no `patient` on Coverage"
+        );
+        assert_eq!(
+            section_query(SectionKind::Coverage, &d2, "p1", 5)
+                .unwrap()
+                .url,
+            "Coverage?subscriber=p1&_count=5",
+            "DSTU2 defines no patient parameter on Coverage"
+        );
+        let declared = |version: &str, params: &[&str]| {
+            let params: Vec<_> = params
+                .iter()
+                .map(|p| json!({"name": p, "type": "reference"}))
+                .collect();
+            let v = json!({"resourceType": "CapabilityStatement", "fhirVersion": version,
+                "rest": [{"mode": "server", "resource": [{"type": "Coverage", "searchParam": params}]}]});
+            let caps = parse_capabilities(&v, &RequestLabel("t".into())).unwrap();
+            section_query(SectionKind::Coverage, &caps, "p1", 5)
+                .unwrap()
+                .url
+        };
+        assert_eq!(
+            declared("1.0.2", &["beneficiary", "plan"]),
+            "Coverage?beneficiary=p1&_count=5"
+        );
+        assert_eq!(
+            declared("4.0.1", &["patient", "payor"]),
             "Coverage?patient=p1&_count=5"
+        );
+        assert_eq!(
+            declared("3.0.1", &["subscriber"]),
+            "Coverage?subscriber=p1&_count=5"
         );
         assert_eq!(
             section_query(SectionKind::Encounter, &s3, "p1", 5)

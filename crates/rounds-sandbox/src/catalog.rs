@@ -180,6 +180,9 @@ pub(crate) const BED_NUMBERS: u32 = 28;
 /// The hospital (Encounter.serviceProvider).
 pub(crate) const HOSPITAL: &str = "Rivermead General Hospital (sandbox)";
 
+/// Where emergency admissions wait before they get a bed.
+pub(crate) const EMERGENCY_DEPARTMENT: &str = "Emergency Department, waiting room";
+
 pub(crate) const PARACETAMOL: Drug = drug(
     "Paracetamol 1 g tablet",
     "1 g orally every 6 hours as needed (max 4 g in 24 hours)",

@@ -365,6 +365,19 @@ impl PatientCtx<'_> {
             }],
             "serviceProvider": {"display": catalog::HOSPITAL}
         });
+        if acute.emergency {
+            // Came through the emergency department: where they waited is
+            // the first, past place of the stay; the bed is the current one.
+            e["location"] = json!([{
+                "location": {"display": catalog::EMERGENCY_DEPARTMENT},
+                "status": "completed",
+                "period": {"start": date_time(admitted), "end": date_time(admitted + 2 * HOUR)}
+            }, {
+                "location": {"display": self.bed},
+                "status": "active",
+                "period": {"start": date_time(admitted + 2 * HOUR)}
+            }]);
+        }
         if !reason.is_empty() {
             e["reasonReference"] = json!([{
                 "reference": format!("Condition/{reason}"),
@@ -702,7 +715,8 @@ impl PatientCtx<'_> {
         json!({
             "resourceType": "Coverage",
             "id": format!("{}-cov", self.pid),
-            "status": "active",
+            // Now and then a policy has lapsed: cancelled, still on file.
+            "status": if self.index % 13 == 7 { "cancelled" } else { "active" },
             "relationship": concept(
                 "http://terminology.hl7.org/CodeSystem/subscriber-relationship",
                 "self",

@@ -285,6 +285,15 @@ mod tests {
     use std::collections::{BTreeSet, HashSet};
 
     use super::*;
+
+    /// The bed: the encounter's active place (emergency admissions waited
+    /// in the emergency department first).
+    fn bed_of(enc: &Value) -> &Value {
+        let places = enc["location"].as_array().unwrap();
+        let active: Vec<&Value> = places.iter().filter(|l| l["status"] == "active").collect();
+        assert_eq!(active.len(), 1, "one current place: {places:?}");
+        &active[0]["location"]["display"]
+    }
     use crate::text::is_id;
 
     fn spec(seed: u64) -> WardSpec {
@@ -397,7 +406,7 @@ mod tests {
             assert!((2025 - 96..=2025 - 18).contains(&year), "{born}");
             let of = |t: &'static str| mine.iter().filter(move |r| r["resourceType"] == t);
             let enc = of("Encounter").next().unwrap();
-            assert!(beds.insert(enc["location"][0]["location"]["display"].clone()));
+            assert!(beds.insert(bed_of(enc).clone()));
             let start = enc["period"]["start"].as_str().unwrap();
             let admitted =
                 time::OffsetDateTime::parse(start, &time::format_description::well_known::Rfc3339)
@@ -458,7 +467,7 @@ mod tests {
         let beds: HashSet<&Value> = ward
             .resources()
             .filter(|r| r["resourceType"] == "Encounter")
-            .map(|e| &e["location"][0]["location"]["display"])
+            .map(bed_of)
             .collect();
         assert_eq!(
             beds.len(),

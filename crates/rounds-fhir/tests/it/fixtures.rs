@@ -414,12 +414,26 @@ async fn dstu2_fixtures() {
             Some("Moderate")
         )
     );
+    // The current place, not the first of the encounter's locations.
+    assert_eq!(
+        s.encounter.items[0].last_location, None,
+        "a current place: no past one shown"
+    );
     let a = &s.allergies.items[0];
     assert_eq!(a.substance.as_deref(), Some("Penicillin"));
     assert_eq!(
-        a.clinical_status.as_deref(),
-        Some("confirmed"),
-        "DSTU2 status"
+        (
+            a.verification_status.as_deref(),
+            a.clinical_status.as_deref()
+        ),
+        (Some("confirmed"), None),
+        "DSTU2's one status is a verification here"
+    );
+    let labels: Vec<String> = s.allergies.items.iter().filter_map(|a| a.label()).collect();
+    assert_eq!(
+        labels,
+        vec!["Penicillin", "Latex (unconfirmed)"],
+        "unconfirmed said, entered-in-error left out"
     );
     assert_eq!(a.note.as_deref(), Some("Anaphylaxis in 2009"));
     assert_eq!(
@@ -467,6 +481,11 @@ async fn dstu2_fixtures() {
         .iter()
         .any(|h| h.fhir_path() == "Observation" && h.query().contains("_sort%3Adesc=date")));
     assert!(hits.iter().any(|h| h.fhir_path() == "MedicationOrder"));
+    assert!(
+        hits.iter()
+            .any(|h| h.fhir_path() == "Coverage" && h.query().starts_with("subscriber=d2-pat")),
+        "DSTU2 defines no patient parameter on Coverage"
+    );
     assert!(!hits.iter().any(|h| h.fhir_path() == "MedicationRequest"));
     // DSTU2 search by family uses :contains.
     client

@@ -14,3 +14,4 @@ mod outbound;
 mod responder;
 mod sekmet;
 mod tls;
+mod values;

@@ -423,9 +423,11 @@ fn print_summary(s: &PatientSummary) {
     );
     for c in &s.conditions.items {
         println!(
-            "  {} [{}] recorded {}",
+            "  {} [{}, {}] severity {}, recorded {}",
             opt(&c.display),
             opt(&c.clinical_status),
+            opt(&c.verification_status),
+            opt(&c.severity),
             opt(&c.recorded)
         );
     }
@@ -436,11 +438,12 @@ fn print_summary(s: &PatientSummary) {
     );
     for e in &s.encounter.items {
         println!(
-            "  {} {} from {} at {}",
+            "  {} {} from {} to {}: {}",
             opt(&e.kind),
             opt(&e.status),
             opt(&e.start),
-            opt(&e.location)
+            opt(&e.end),
+            opt(&e.location_text())
         );
     }
     head(
@@ -450,9 +453,10 @@ fn print_summary(s: &PatientSummary) {
     );
     for a in &s.allergies.items {
         println!(
-            "  {} [{}] recorded {}{}",
+            "  {} [{}, {}] recorded {}{}",
             opt(&a.substance),
             opt(&a.clinical_status),
+            opt(&a.verification_status),
             opt(&a.recorded),
             if a.reactions.is_empty() {
                 String::new()
@@ -479,10 +483,11 @@ fn print_summary(s: &PatientSummary) {
     head("coverage", &s.coverage.status, s.coverage.foreign_dropped);
     for c in &s.coverage.items {
         println!(
-            "  {} / {} by {}, subscriber {}, {} to {}",
+            "  {} / {} by {} [{}], subscriber {}, {} to {}",
             opt(&c.plan),
             opt(&c.group),
-            opt(&c.payor),
+            opt(&c.payor.clone().or_else(|| c.payor_reference.clone())),
+            opt(&c.status),
             opt(&c.subscriber_id),
             opt(&c.period_start),
             opt(&c.period_end)
