@@ -786,4 +786,123 @@ mod tests {
         assert_eq!(bp.components[1].value, Some(80.0));
         assert_eq!(bp.effective.as_deref(), Some("2024"));
     }
+
+    #[test]
+    fn where_the_patient_is() {
+        let enc = |status: &str, places: Value| {
+            encounter(
+                &json!({"status": status, "period": {"start": "2026-01-01T08:00:00Z"}, "location": places}),
+                FhirVersion::Stu3,
+            )
+            .unwrap()
+        };
+        let at = |display: &str, status: Option<&str>, start: &str, end: Option<&str>| {
+            let mut l = json!({"location": {"display": display}, "period": {"start": start}});
+            if let Some(s) = status {
+                l["status"] = json!(s);
+            }
+            if let Some(e) = end {
+                l["period"]["end"] = json!(e);
+            }
+            l
+        };
+        // No statuses (older servers): the place whose period has not ended.
+        let e = enc(
+            "in-progress",
+            json!([
+                at(
+                    "ED",
+                    None,
+                    "2026-01-01T08:00:00Z",
+                    Some("2026-01-01T09:00:00Z")
+                ),
+                at("Bed 4", None, "2026-01-01T09:00:00Z", None)
+            ]),
+        );
+        assert_eq!(e.location_text().as_deref(), Some("Bed 4"));
+        // Two open places: the latest start.
+        let e = enc(
+            "in-progress",
+            json!([
+                at("Bed 9", Some("active"), "2026-01-02T09:00:00Z", None),
+                at("Bed 4", Some("active"), "2026-01-01T09:00:00Z", None)
+            ]),
+        );
+        assert_eq!(e.location.as_deref(), Some("Bed 9"));
+        // Planned is not yet; completed is past.
+        let e = enc(
+            "in-progress",
+            json!([
+                at(
+                    "Bed 4",
+                    Some("completed"),
+                    "2026-01-01T09:00:00Z",
+                    Some("2026-01-03T10:00:00+01:00")
+                ),
+                at("Theatre", Some("planned"), "2026-01-04T09:00:00Z", None)
+            ]),
+        );
+        assert_eq!(
+            e.location_text().as_deref(),
+            Some("Last known: Bed 4 until 2026-01-03 10:00 +01:00")
+        );
+        // A finished encounter: discharged, whatever its places say.
+        let e = enc(
+            "finished",
+            json!([at("Bed 4", Some("active"), "2026-01-01T09:00:00Z", None)]),
+        );
+        assert_eq!(e.location, None);
+        assert_eq!(
+            e.location_text().as_deref(),
+            Some("Discharged (last known: Bed 4)")
+        );
+        assert!(encounter(&json!({"status": "entered-in-error"}), FhirVersion::R4).is_none());
+        assert_eq!(enc("in-progress", json!("odd")).location_text(), None);
+    }
+
+    #[test]
+    fn statuses_in_labels() {
+        // STU3: plain codes.
+        let a = allergy(
+            &json!({"code": {"text": "Latex"}, "clinicalStatus": "resolved", "verificationStatus": "confirmed"}),
+            FhirVersion::Stu3,
+        )
+        .unwrap();
+        assert_eq!(a.label().as_deref(), Some("Latex (resolved)"));
+        assert!(allergy(
+            &json!({"code": {"text": "X"}, "verificationStatus": "entered-in-error"}),
+            FhirVersion::Stu3
+        )
+        .is_none());
+        // DSTU2: one status.
+        let a = allergy(
+            &json!({"substance": {"text": "Nuts"}, "status": "refuted"}),
+            FhirVersion::Dstu2,
+        )
+        .unwrap();
+        assert_eq!(a.label().as_deref(), Some("Nuts (refuted)"));
+        let c = condition(
+            &json!({"code": {"text": "Sepsis"}, "verificationStatus": "differential", "clinicalStatus": "active"}),
+            FhirVersion::Stu3,
+        )
+        .unwrap();
+        assert_eq!(c.label().as_deref(), Some("Sepsis (differential)"));
+        let cov = coverage(
+            &json!({"status": "active", "payor": [{"reference": "Organization/o1"}], "period": {"end": "2025-12-31"},
+                    "grouping": {"planDisplay": "Basic"}}),
+            FhirVersion::Stu3,
+        )
+        .unwrap();
+        assert_eq!(cov.payor_reference.as_deref(), Some("Organization/o1"));
+        assert_eq!(
+            cov.label("2026-03-01").as_deref(),
+            Some("Basic (ended 2025-12-31)")
+        );
+        assert_eq!(cov.label("2025-06-01").as_deref(), Some("Basic"));
+        assert_eq!(
+            short_time("2026-11-24T11:30:00.000Z"),
+            "2026-11-24 11:30 UTC"
+        );
+        assert_eq!(short_time("2026-11-24"), "2026-11-24");
+    }
 }
