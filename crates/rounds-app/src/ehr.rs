@@ -753,32 +753,67 @@ impl App {
         Ok((fingerprint, sealed))
     }
 
-    /// Installs the key that seals connection secrets. Refuses a key other
-    /// than the one the database's secrets are sealed with; while no
-    /// secret is sealed, a new key simply takes the old one's place.
+    /// Installs the key that seals connection secrets. The database records
+    /// the fingerprint of the first key it is given; a key with another
+    /// fingerprint is refused (`Conflict`, naming both fingerprints), sealed
+    /// secrets or not, so that every instance on one database uses one key.
     pub async fn install_secret_key(&self, key: SecretBox) -> Result<(), AppError> {
         let fingerprint = key.fingerprint();
         let mut tx = self.db.write().await?;
-        let recorded = rounds_store::site::get(tx.conn(), SECRET_KEY_CHECK).await?;
-        if recorded.as_deref() != Some(fingerprint.as_str()) {
-            let sealed = rounds_store::ehr::sealed_secrets(tx.conn()).await?;
-            if sealed > 0 {
-                return Err(AppError::Internal(format!(
-                    "the EHR connection secrets of {sealed} team(s) are sealed with another secret key (fingerprint {}), not the one given (fingerprint {fingerprint}); give Rounds the original key (ROUNDS_SECRET_KEY or the key file)",
-                    recorded.unwrap_or_default()
-                )));
+        match rounds_store::site::get(tx.conn(), SECRET_KEY_CHECK).await? {
+            Some(recorded) if recorded == fingerprint => {}
+            Some(recorded) => {
+                let sealed = rounds_store::ehr::sealed_secrets(tx.conn()).await?;
+                return Err(AppError::Conflict {
+                    message: format!(
+                        "this database expects the secret key with fingerprint {recorded}, but was given the key with \
+                         fingerprint {fingerprint} ({sealed} team(s) hold EHR secrets sealed with the expected key)"
+                    ),
+                });
             }
-            rounds_store::site::set(tx.conn(), SECRET_KEY_CHECK, &fingerprint, Timestamp::now())
+            None => {
+                rounds_store::site::set(
+                    tx.conn(),
+                    SECRET_KEY_CHECK,
+                    &fingerprint,
+                    Timestamp::now(),
+                )
                 .await?;
+            }
         }
         tx.commit().await?;
+        self.set_secret_box(key);
+        Ok(())
+    }
+
+    /// Makes `key` the database's secret key in place of the recorded one,
+    /// which is only possible while nothing is sealed with the old one.
+    pub async fn replace_secret_key(&self, key: SecretBox) -> Result<(), AppError> {
+        let fingerprint = key.fingerprint();
+        let mut tx = self.db.write().await?;
+        let sealed = rounds_store::ehr::sealed_secrets(tx.conn()).await?;
+        if sealed > 0 {
+            return Err(AppError::Conflict {
+                message: format!(
+                    "{sealed} team(s) hold EHR secrets sealed with the recorded key: replacing it would make them unreadable; \
+                     give Rounds the recorded key instead"
+                ),
+            });
+        }
+        rounds_store::site::set(tx.conn(), SECRET_KEY_CHECK, &fingerprint, Timestamp::now())
+            .await?;
+        tx.commit().await?;
+        self.set_secret_box(key);
+        Ok(())
+    }
+
+    fn set_secret_box(&self, key: SecretBox) {
         let mut slot = self
             .ehr
             .secret_box
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *slot = Some(Arc::new(key));
-        Ok(())
     }
 
     fn secret_box(&self) -> Result<Arc<SecretBox>, AppError> {

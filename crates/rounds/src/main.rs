@@ -57,6 +57,8 @@ enum Command {
     User(UserArgs),
     /// Work with the audit log
     Audit(AuditArgs),
+    /// The key that seals EHR connection secrets: show its fingerprint, replace it
+    SecretKey(commands::secret_key::SecretKeyArgs),
     /// Talk to a FHIR server as EHR mode does: probe, search, patient, check
     #[command(subcommand)]
     Ehr(Box<commands::ehr::EhrCommand>),
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => commands::demo::run(&args).await,
             Command::User(user) => commands::user::run(&user.storage, user.command).await,
             Command::Audit(audit) => commands::audit::run(&audit.storage, audit.command).await,
+            Command::SecretKey(args) => commands::secret_key::run(args).await,
             Command::Ehr(cmd) => commands::ehr::run(*cmd).await,
         }
     });

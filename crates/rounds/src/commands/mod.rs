@@ -1,6 +1,7 @@
 pub mod audit;
 pub mod demo;
 pub mod ehr;
+pub mod secret_key;
 pub mod serve;
 pub mod user;
 
@@ -57,27 +58,51 @@ pub(crate) fn make_private(dir: &std::path::Path) -> std::io::Result<()> {
 }
 
 /// Gives the app the key that seals EHR connection secrets: from
-/// ROUNDS_SECRET_KEY, else the key file (made on first start). A database
-/// whose secrets were sealed with a key that is not here stops the start:
-/// Rounds never makes a new key that could not open them, and never keeps
-/// secrets in plain text.
+/// ROUNDS_SECRET_KEY, else the key file (made on first start). The database
+/// records the fingerprint of its key at first start; an instance with
+/// another key, or with none where the database expects one, does not start:
+/// Rounds never makes a new key over one the database expects, and never
+/// keeps secrets in plain text.
 pub async fn install_secret_key(
     app: &App,
     args: &StorageArgs,
     file: &FileSettings,
     ehr: &EhrArgs,
 ) -> anyhow::Result<()> {
+    let (key, origin) = load_secret_key(app, args, file, ehr, false).await?;
+    if let Err(err) = app.install_secret_key(key).await {
+        anyhow::bail!(
+            "{err}. Give every instance on this database the same key: the same ROUNDS_SECRET_KEY (base64), or a copy of \
+             the key file (this instance used {origin}); `rounds secret-key show` prints both fingerprints. Only while no \
+             EHR secret is sealed can `rounds secret-key replace` make this key the database's key"
+        );
+    }
+    Ok(())
+}
+
+/// The key this instance is configured with (see `install_secret_key`) and
+/// where it came from. Without `create_anyway`, a missing key is an error
+/// when the database expects one.
+pub async fn load_secret_key(
+    app: &App,
+    args: &StorageArgs,
+    file: &FileSettings,
+    ehr: &EhrArgs,
+    create_anyway: bool,
+) -> anyhow::Result<(rounds_app::secret_box::SecretBox, String)> {
     let storage = Storage::resolve(args, file)?;
     let path = crate::config::secret_key_file(ehr, file, &storage);
     let env = std::env::var("ROUNDS_SECRET_KEY")
         .ok()
         .filter(|v| !v.trim().is_empty());
     if env.is_none() && !path.exists() {
-        if let (Some(fingerprint), sealed @ 1..) = app.secret_key_check().await? {
+        let (expected, sealed) = app.secret_key_check().await?;
+        if let (Some(fingerprint), false) = (expected, create_anyway) {
             anyhow::bail!(
-                "the secret key is missing: this database holds the EHR connection secrets of {sealed} team(s), sealed with a key \
-                 (fingerprint {fingerprint}), but ROUNDS_SECRET_KEY is not set and the key file {} does not exist. Restore the key \
-                 file from your backup or set ROUNDS_SECRET_KEY to the key (base64); Rounds will not start without it",
+                "the secret key is missing: this database expects the key with fingerprint {fingerprint} ({sealed} team(s) \
+                 hold EHR connection secrets sealed with it), but ROUNDS_SECRET_KEY is not set and the key file {} does not \
+                 exist. Restore the key file from your backup or set ROUNDS_SECRET_KEY to the key (base64), the same for \
+                 every instance; Rounds will not start without it",
                 path.display()
             );
         }
@@ -98,8 +123,5 @@ pub async fn install_secret_key(
         rounds_app::secret_box::KeyOrigin::Created(p) => format!("{} (created now)", p.display()),
     };
     tracing::info!(key = %origin, fingerprint = %key.fingerprint(), "secret key for EHR connection secrets ready");
-    app.install_secret_key(key)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(())
+    Ok((key, origin))
 }

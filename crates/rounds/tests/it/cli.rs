@@ -270,3 +270,108 @@ fn unusable_databases_fail_clearly() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("log_format"));
 }
+
+/// A second key (32 bytes, base64), as another instance might be given.
+const OTHER_SECRET_KEY: &str = "YW5vdGhlciBrZXkgZm9yIHRoZSByb3VuZHMgdGVzdHM=";
+
+async fn one_secret_key_for_every_instance(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    // The first start records the key's fingerprint, nothing sealed yet.
+    let (child, _, _) = start_server(&db);
+    stop_server(child);
+    let show = |key: &str| {
+        let out = rounds()
+            .args(["secret-key", "show", "--database-url", &db.url])
+            .env("ROUNDS_SECRET_KEY", key)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = show(crate::common::TEST_SECRET_KEY);
+    let expected = shown
+        .lines()
+        .find_map(|l| l.strip_prefix("the database expects: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{shown}"))
+        .to_owned();
+    assert!(
+        shown.contains(&format!("configured here:      {expected}")),
+        "{shown}"
+    );
+
+    // An instance with another key refuses to start and says which it needs.
+    let out = rounds()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db.url,
+        ])
+        .env("ROUNDS_SECRET_KEY", OTHER_SECRET_KEY)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&expected),
+        "names the fingerprint expected: {err}"
+    );
+    assert!(
+        err.contains("ROUNDS_SECRET_KEY"),
+        "says how to give it: {err}"
+    );
+    assert!(!err.contains(OTHER_SECRET_KEY), "never prints a key: {err}");
+    // So does one with no key at all (it would otherwise make its own).
+    let dir = tempfile::tempdir().unwrap();
+    let out = rounds()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db.url,
+        ])
+        .arg("--secret-key-file")
+        .arg(dir.path().join("new.key"))
+        .env_remove("ROUNDS_SECRET_KEY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("secret key is missing") && err.contains(&expected),
+        "{err}"
+    );
+    assert!(!dir.path().join("new.key").exists(), "no key made");
+
+    // While nothing is sealed, the key can be replaced on purpose.
+    let out = rounds()
+        .args(["secret-key", "replace", "--database-url", &db.url])
+        .env("ROUNDS_SECRET_KEY", OTHER_SECRET_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!show(OTHER_SECRET_KEY).contains(&expected));
+    let mut child = rounds()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db.url,
+        ])
+        .env("ROUNDS_SECRET_KEY", OTHER_SECRET_KEY)
+        .env("ROUNDS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_running(&mut child);
+    stop_server(child);
+}
+both!(one_secret_key_for_every_instance);
