@@ -5,6 +5,7 @@
 mod access;
 mod accounts;
 mod audit;
+pub mod backup;
 pub mod ehr;
 mod error;
 mod lists;

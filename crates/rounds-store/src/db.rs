@@ -145,6 +145,45 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Writes a consistent copy of a SQLite database to `path` (a new
+    /// file) while it stays in use (`VACUUM INTO`). SQLite only: PostgreSQL
+    /// is backed up with its own tools (`pg_dump`).
+    pub async fn backup_into(&self, path: &str) -> Result<(), StoreError> {
+        let mut conn = self.read().await?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Whether the SQLite file at `path` is a Rounds database: how many schema
+/// migrations it has applied, or `None` for any other file. Read-only: the
+/// file is not changed (a backup is checked before it is restored).
+pub async fn inspect_sqlite(path: &str) -> Result<Option<i64>, StoreError> {
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{path}?mode=ro");
+    let Ok(mut conn) = AnyConnection::connect(&url).await else {
+        return Ok(None);
+    };
+    let tables: Result<i64, _> = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+         AND name IN ('_sqlx_migrations', 'audit_log', 'users', 'teams')",
+    )
+    .fetch_one(&mut conn)
+    .await;
+    if !matches!(tables, Ok(4)) {
+        let _ = conn.close().await;
+        return Ok(None);
+    }
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_one(&mut conn)
+            .await?;
+    let _ = conn.close().await;
+    Ok(Some(applied))
 }
 
 /// SQLite URLs get `mode=rwc` so a new data directory starts with a new file.

@@ -31,6 +31,6 @@ pub mod teams;
 pub mod throttle;
 pub mod users;
 
-pub use db::{Backend, Db, DbOptions, WriteTx};
+pub use db::{inspect_sqlite, Backend, Db, DbOptions, WriteTx};
 pub use error::StoreError;
 pub use sqlx::AnyConnection;

@@ -57,6 +57,10 @@ enum Command {
     User(UserArgs),
     /// Work with the audit log
     Audit(AuditArgs),
+    /// Write a consistent copy of the SQLite database to a new file while Rounds runs
+    Backup(commands::backup::BackupArgs),
+    /// Put a backup in place of a missing SQLite database (Rounds stopped), and verify its audit log
+    Restore(commands::backup::BackupArgs),
     /// The key that seals EHR connection secrets: show its fingerprint, replace it
     SecretKey(commands::secret_key::SecretKeyArgs),
     /// Talk to a FHIR server as EHR mode does: probe, search, patient, check
@@ -82,6 +86,8 @@ fn main() -> ExitCode {
             Command::Demo(args) => commands::demo::run(&args).await,
             Command::User(user) => commands::user::run(&user.storage, user.command).await,
             Command::Audit(audit) => commands::audit::run(&audit.storage, audit.command).await,
+            Command::Backup(args) => commands::backup::backup(args).await,
+            Command::Restore(args) => commands::backup::restore(args).await,
             Command::SecretKey(args) => commands::secret_key::run(args).await,
             Command::Ehr(cmd) => commands::ehr::run(*cmd).await,
         }

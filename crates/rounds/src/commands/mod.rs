@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod backup;
 pub mod demo;
 pub mod ehr;
 pub mod secret_key;
@@ -40,7 +41,7 @@ pub async fn open_app(
         })
 }
 
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -8,6 +8,7 @@ mod access_matrix;
 mod accounts;
 mod at_rest;
 mod audit;
+mod backup;
 mod bad_input;
 mod browser;
 mod cli;
