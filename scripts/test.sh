@@ -330,6 +330,11 @@ fi
 
 ensure_browser
 provision_peers
+# The service recipe's test runs systemd's own unit checker.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    log "deploy test: installing systemd (apt-get) for systemd-analyze"
+    apt_install systemd
+fi
 
 log "cargo test --workspace${*:+ $*}"
 cargo test --workspace "$@"

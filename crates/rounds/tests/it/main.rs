@@ -13,6 +13,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod demo;
+mod deploy;
 mod ehr;
 mod ehr_mode;
 mod lists;
