@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use rounds_app::{AppConfig, DbOptions};
+use rounds_app::AppConfig;
 
 use super::open_app;
 use crate::config::{FileSettings, Storage, StorageArgs};
@@ -43,18 +43,7 @@ pub async fn restore(args: BackupArgs) -> anyhow::Result<ExitCode> {
             storage.database_url_redacted()
         )
     })?;
-    if storage.in_data_dir {
-        super::create_private_dir(&storage.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                storage.data_dir.display()
-            )
-        })?;
-    }
-    let options = DbOptions {
-        max_connections: storage.db_max_connections,
-        ..DbOptions::default()
-    };
+    let (_, options) = super::prepare_storage(&args.storage, &settings)?;
     let app =
         rounds_app::backup::restore_sqlite(&args.file, &target, &options, AppConfig::default())
             .await

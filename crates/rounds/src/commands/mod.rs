@@ -11,13 +11,12 @@ use rounds_app::{App, AppConfig, DbOptions};
 
 use crate::config::{EhrArgs, FileSettings, Storage, StorageArgs};
 
-/// Opens the database the settings point at, migrating it, with a message
-/// that says which database failed and why.
-pub async fn open_app(
+/// The storage settings with every layer applied, the data directory made
+/// (mode 0700) when the database lives in it, and the pool's options.
+pub(crate) fn prepare_storage(
     args: &StorageArgs,
     file: &FileSettings,
-    config: AppConfig,
-) -> anyhow::Result<App> {
+) -> anyhow::Result<(Storage, DbOptions)> {
     let storage = Storage::resolve(args, file)?;
     if storage.in_data_dir {
         create_private_dir(&storage.data_dir).with_context(|| {
@@ -31,6 +30,17 @@ pub async fn open_app(
         max_connections: storage.db_max_connections,
         ..DbOptions::default()
     };
+    Ok((storage, options))
+}
+
+/// Opens the database the settings point at, migrating it, with a message
+/// that says which database failed and why.
+pub async fn open_app(
+    args: &StorageArgs,
+    file: &FileSettings,
+    config: AppConfig,
+) -> anyhow::Result<App> {
+    let (storage, options) = prepare_storage(args, file)?;
     App::open(&storage.database_url, &options, config)
         .await
         .with_context(|| {
@@ -41,7 +51,7 @@ pub async fn open_app(
         })
 }
 
-pub(crate) fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -2,23 +2,14 @@
 //! place: every write acknowledged before the backup began is in the
 //! restored database, a `rounds serve` on it works, and its audit verifies.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::cli::{stop_server, wait_until_running};
-use crate::common::{Backend, Client, TestApp, PASSWORD, TEST_SECRET_KEY};
-
-fn rounds() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rounds"));
-    cmd.env_remove("ROUNDS_DATABASE_URL")
-        .env_remove("ROUNDS_DATA_DIR")
-        .env_remove("ROUNDS_CONFIG")
-        .env("ROUNDS_SECRET_KEY", TEST_SECRET_KEY);
-    cmd
-}
+use crate::cli::{rounds, stop_server, wait_until_running};
+use crate::common::{Backend, Client, TestApp, PASSWORD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_under_writes_restores_into_a_working_rounds() {

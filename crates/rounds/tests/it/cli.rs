@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use crate::both;
 use crate::common::{Backend, Client, TestApp, TestDb};
 
-fn rounds() -> Command {
+pub fn rounds() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rounds"));
     cmd.env_remove("ROUNDS_DATABASE_URL")
         .env_remove("ROUNDS_DATA_DIR")
