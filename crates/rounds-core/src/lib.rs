@@ -9,6 +9,7 @@ pub mod model;
 pub mod timestamp;
 pub mod validate;
 pub mod view;
+pub mod vitals;
 
 pub use id::{
     ColumnId, Id, IdKind, InvalidId, ListId, NoteId, PatientId, SchemaId, TeamId, UserId,
