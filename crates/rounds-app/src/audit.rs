@@ -1,6 +1,7 @@
 //! Recording, searching, exporting and verifying the audit trail.
 
 use rounds_core::audit::{verify_chain, AuditEntry, AuditRecord, ChainBreak, Operation, Outcome};
+use rounds_core::validate::{query_text, InvalidInput};
 use rounds_core::{TeamId, Timestamp};
 use rounds_store::audit::{AuditFilter, Order};
 use serde_json::json;
@@ -26,16 +27,24 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
-    fn filter(&self) -> AuditFilter {
-        AuditFilter {
-            username: self.username.as_ref().map(|u| u.trim().to_lowercase()),
+    /// The store's filter, or which search text holds a character no
+    /// stored text can (see [`rounds_core::validate::TextKind::Line`]).
+    fn filter(&self) -> Result<AuditFilter, InvalidInput> {
+        let text = |field: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|v| query_text(field, v))
+                .transpose()
+                .map(Option::flatten)
+        };
+        Ok(AuditFilter {
+            username: text("username", &self.username)?.map(|u| u.to_lowercase()),
             team_id: self.team_id.map(|t| t.to_string()),
-            patient_ref: self.patient_ref.clone(),
+            patient_ref: text("patientRef", &self.patient_ref)?,
             operation: self.operation.map(|o| o.as_str().to_owned()),
-            outcome: self.outcome.clone(),
+            outcome: text("outcome", &self.outcome)?,
             from: self.from,
             to: self.to,
-        }
+        })
     }
 
     /// The filter as recorded with an export.
@@ -180,11 +189,12 @@ impl App {
         query: &AuditQuery,
     ) -> Result<Vec<AuditRecord>, AppError> {
         self.require_admin(actor, "searchAudit").await?;
+        let filter = query.filter()?;
         let limit = query.limit.unwrap_or(100).clamp(1, SEARCH_LIMIT_MAX);
         let mut conn = self.db.read().await?;
         Ok(rounds_store::audit::search(
             &mut conn,
-            &query.filter(),
+            &filter,
             Order::NewestFirst {
                 before_seq: query.before_seq,
             },
@@ -203,12 +213,12 @@ impl App {
         format: ExportFormat,
     ) -> Result<AuditExport, AppError> {
         self.require_admin(actor, "exportAudit").await?;
+        let filter = query.filter()?;
         let mut entry = self.entry_for(actor, Operation::ExportInitiation, Outcome::Success);
         entry.detail =
             json!({ "what": "audit log", "format": format.as_str(), "filter": query.describe() });
         self.record(entry).await?;
 
-        let filter = query.filter();
         let mut conn = self.db.read().await?;
         let mut csv_writer = csv::Writer::from_writer(Vec::new());
         let mut jsonl = Vec::new();
