@@ -6,6 +6,7 @@ use rounds_core::{TeamId, Timestamp};
 use rounds_store::audit::{AuditFilter, Order};
 use serde_json::json;
 
+use crate::csv_out::CsvWriter;
 use crate::{Actor, App, AppError};
 
 /// The most records one search page returns.
@@ -220,10 +221,10 @@ impl App {
         self.record(entry).await?;
 
         let mut conn = self.db.read().await?;
-        let mut csv_writer = csv::Writer::from_writer(Vec::new());
+        let mut csv_writer = CsvWriter::new();
         let mut jsonl = Vec::new();
         if format == ExportFormat::Csv {
-            csv_writer.write_record(CSV_HEADER).map_err(csv_failed)?;
+            csv_writer.row(CSV_HEADER)?;
         }
         let mut after_seq = 0;
         let mut records = 0;
@@ -240,7 +241,7 @@ impl App {
             records += page.len();
             for r in &page {
                 match format {
-                    ExportFormat::Csv => csv_writer.write_record(csv_row(r)).map_err(csv_failed)?,
+                    ExportFormat::Csv => csv_writer.row(csv_row(r))?,
                     ExportFormat::JsonLines => {
                         serde_json::to_writer(&mut jsonl, r).map_err(|e| {
                             AppError::Internal(format!("cannot write the export: {e}"))
@@ -251,9 +252,7 @@ impl App {
             }
         }
         let body = match format {
-            ExportFormat::Csv => csv_writer
-                .into_inner()
-                .map_err(|e| AppError::Internal(format!("cannot write the export: {e}")))?,
+            ExportFormat::Csv => csv_writer.finish()?,
             ExportFormat::JsonLines => jsonl,
         };
         Ok(AuditExport {
@@ -304,8 +303,4 @@ impl App {
             prev = page.into_iter().last();
         }
     }
-}
-
-fn csv_failed(e: csv::Error) -> AppError {
-    AppError::Internal(format!("cannot write the export: {e}"))
 }

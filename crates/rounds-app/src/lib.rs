@@ -5,6 +5,7 @@
 mod access;
 mod accounts;
 mod audit;
+pub mod csv_out;
 pub mod ehr;
 mod error;
 mod lists;
