@@ -342,8 +342,11 @@ pub struct ChoiceOption {
     pub color: String,
 }
 
+/// The colour of an option given none.
+pub const DEFAULT_OPTION_COLOR: &str = "#6b7280";
+
 fn default_colour() -> String {
-    "#6b7280".to_owned()
+    DEFAULT_OPTION_COLOR.to_owned()
 }
 
 /// Checks a column's choice options, giving new ones an id.
