@@ -154,13 +154,17 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 }
 
 fn path_rejection(rejection: PathRejection) -> ApiError {
-    let PathRejection::FailedToDeserializePathParams(failed) = rejection else {
-        tracing::error!(rejection = %rejection, "a route without the path parameters its handler takes");
-        return ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "something went wrong on the server; the administrator can find the cause in its log",
-        );
+    let failed = match rejection {
+        PathRejection::FailedToDeserializePathParams(failed)
+            if !failed.status().is_server_error() =>
+        {
+            failed
+        }
+        // The route and its handler disagree: a bug, not the client's
+        // fault (logged as an internal failure).
+        other => {
+            return AppError::Internal(format!("path parameters: {}", other.body_text())).into()
+        }
     };
     let field = match failed.kind() {
         ErrorKind::InvalidUtf8InPathParam { key } | ErrorKind::ParseErrorAtKey { key, .. } => {
@@ -168,15 +172,11 @@ fn path_rejection(rejection: PathRejection) -> ApiError {
         }
         _ => None,
     };
-    let status = failed.status();
-    if status.is_server_error() {
-        tracing::error!(error = %failed, "path parameters that do not fit the handler");
-    }
     let message = match &field {
         Some(key) => format!("the path parameter {key} is not valid: {}", failed.kind()),
         None => format!("the path is not valid: {}", failed.kind()),
     };
-    let mut err = ApiError::new(status, "invalid_path", message);
+    let mut err = ApiError::new(failed.status(), "invalid_path", message);
     err.field = field;
     err
 }
