@@ -318,8 +318,7 @@ impl App {
         client: &ClientInfo,
     ) -> Result<SignedIn, AppError> {
         let now = Timestamp::now();
-        let typed = username.trim().to_lowercase();
-        let typed: String = typed.chars().take(64).collect();
+        let typed = Username::as_typed(username);
         let user_key = format!("user:{typed}");
         let addr_key = format!("addr:{}", client.addr.as_deref().unwrap_or("unknown"));
 

@@ -1,10 +1,12 @@
 //! Recording, searching, exporting and verifying the audit trail.
 
 use rounds_core::audit::{verify_chain, AuditEntry, AuditRecord, ChainBreak, Operation, Outcome};
+use rounds_core::validate::{query_text, InvalidInput};
 use rounds_core::{TeamId, Timestamp};
 use rounds_store::audit::{AuditFilter, Order};
 use serde_json::json;
 
+use crate::csv_out::CsvWriter;
 use crate::{Actor, App, AppError};
 
 /// The most records one search page returns.
@@ -26,16 +28,24 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
-    fn filter(&self) -> AuditFilter {
-        AuditFilter {
-            username: self.username.as_ref().map(|u| u.trim().to_lowercase()),
+    /// The store's filter, or which search text holds a character no
+    /// stored text can (see [`rounds_core::validate::TextKind::Line`]).
+    fn filter(&self) -> Result<AuditFilter, InvalidInput> {
+        let text = |field: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|v| query_text(field, v))
+                .transpose()
+                .map(Option::flatten)
+        };
+        Ok(AuditFilter {
+            username: text("username", &self.username)?.map(|u| u.to_lowercase()),
             team_id: self.team_id.map(|t| t.to_string()),
-            patient_ref: self.patient_ref.clone(),
+            patient_ref: text("patientRef", &self.patient_ref)?,
             operation: self.operation.map(|o| o.as_str().to_owned()),
-            outcome: self.outcome.clone(),
+            outcome: text("outcome", &self.outcome)?,
             from: self.from,
             to: self.to,
-        }
+        })
     }
 
     /// The filter as recorded with an export.
@@ -180,11 +190,12 @@ impl App {
         query: &AuditQuery,
     ) -> Result<Vec<AuditRecord>, AppError> {
         self.require_admin(actor, "searchAudit").await?;
+        let filter = query.filter()?;
         let limit = query.limit.unwrap_or(100).clamp(1, SEARCH_LIMIT_MAX);
         let mut conn = self.db.read().await?;
         Ok(rounds_store::audit::search(
             &mut conn,
-            &query.filter(),
+            &filter,
             Order::NewestFirst {
                 before_seq: query.before_seq,
             },
@@ -203,17 +214,17 @@ impl App {
         format: ExportFormat,
     ) -> Result<AuditExport, AppError> {
         self.require_admin(actor, "exportAudit").await?;
+        let filter = query.filter()?;
         let mut entry = self.entry_for(actor, Operation::ExportInitiation, Outcome::Success);
         entry.detail =
             json!({ "what": "audit log", "format": format.as_str(), "filter": query.describe() });
         self.record(entry).await?;
 
-        let filter = query.filter();
         let mut conn = self.db.read().await?;
-        let mut csv_writer = csv::Writer::from_writer(Vec::new());
+        let mut csv_writer = CsvWriter::new();
         let mut jsonl = Vec::new();
         if format == ExportFormat::Csv {
-            csv_writer.write_record(CSV_HEADER).map_err(csv_failed)?;
+            csv_writer.row(CSV_HEADER)?;
         }
         let mut after_seq = 0;
         let mut records = 0;
@@ -230,7 +241,7 @@ impl App {
             records += page.len();
             for r in &page {
                 match format {
-                    ExportFormat::Csv => csv_writer.write_record(csv_row(r)).map_err(csv_failed)?,
+                    ExportFormat::Csv => csv_writer.row(csv_row(r))?,
                     ExportFormat::JsonLines => {
                         serde_json::to_writer(&mut jsonl, r).map_err(|e| {
                             AppError::Internal(format!("cannot write the export: {e}"))
@@ -241,9 +252,7 @@ impl App {
             }
         }
         let body = match format {
-            ExportFormat::Csv => csv_writer
-                .into_inner()
-                .map_err(|e| AppError::Internal(format!("cannot write the export: {e}")))?,
+            ExportFormat::Csv => csv_writer.finish()?,
             ExportFormat::JsonLines => jsonl,
         };
         Ok(AuditExport {
@@ -294,8 +303,4 @@ impl App {
             prev = page.into_iter().last();
         }
     }
-}
-
-fn csv_failed(e: csv::Error) -> AppError {
-    AppError::Internal(format!("cannot write the export: {e}"))
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rounds_core::audit::Operation;
 use rounds_core::lists::{BuiltinColumn, EhrColumn};
-use rounds_core::validate::InvalidInput;
+use rounds_core::validate::{InvalidInput, TextKind};
 use rounds_core::{ListId, PatientId, TeamId, Timestamp};
 use rounds_fhir::check::{CheckReport, Outcome as CheckOutcome};
 use rounds_fhir::model::{Allergy, Condition, VitalSign};
@@ -439,6 +439,13 @@ fn trimmed(v: &Option<String>) -> Option<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
+}
+
+/// A one-line value typed by a person (see [`TextKind::Line`]); None when empty.
+fn line(field: &str, v: Option<&str>) -> Result<Option<String>, InvalidInput> {
+    v.map(|v| rounds_core::validate::text(field, v, TextKind::Line, usize::MAX))
+        .transpose()
+        .map(Option::flatten)
 }
 
 const NAME_MAX: usize = 100;
@@ -1071,14 +1078,10 @@ impl App {
         spec: &EhrConnectionSpec,
         saved: Option<&StoredConnection>,
     ) -> Result<(StoredConnection, bool), AppError> {
-        let name = spec.name.trim();
-        if name.is_empty() || name.chars().count() > NAME_MAX {
-            return Err(InvalidInput::new(
-                "name",
-                "give the connection a name of 1 to 100 characters",
-            )
-            .into());
-        }
+        let name = rounds_core::validate::text("name", &spec.name, TextKind::Name, NAME_MAX)?
+            .ok_or_else(|| {
+                InvalidInput::new("name", "give the connection a name of 1 to 100 characters")
+            })?;
         // An address Rounds may reach, or why not (named by its field).
         let reachable = |field: &'static str, text: &str| -> Result<url::Url, InvalidInput> {
             let url = rounds_fhir::parse_base_url(text)
@@ -1110,7 +1113,7 @@ impl App {
         let context = secret_context(team);
         let mut row = StoredConnection {
             team_id: team,
-            name: name.to_owned(),
+            name,
             // One spelling per server: `…/fhir` and `…/fhir/` are the same.
             base_url: base.as_str().trim_end_matches('/').to_owned(),
             auth_kind: "none".into(),
@@ -1136,7 +1139,7 @@ impl App {
                 token_url,
             } => {
                 row.auth_kind = "clientCredentials".into();
-                row.client_id = Some(trimmed(&Some(client_id.clone())).ok_or_else(|| {
+                row.client_id = Some(line("auth.clientId", Some(client_id))?.ok_or_else(|| {
                     InvalidInput::new(
                         "auth.clientId",
                         "give the client id registered with the EHR",
@@ -1153,7 +1156,7 @@ impl App {
                         .into())
                     }
                 });
-                row.scope = trimmed(scope);
+                row.scope = line("auth.scope", scope.as_deref())?;
                 row.token_url = check_token_url(token_url)?;
                 row.secret_sealed = match client_secret.as_ref().map(Secret::expose).filter(|s| !s.is_empty()) {
                     Some(secret) => Some(
@@ -1197,13 +1200,13 @@ impl App {
                 new_key: rotate,
             } => {
                 row.auth_kind = "backendServices".into();
-                row.client_id = Some(trimmed(&Some(client_id.clone())).ok_or_else(|| {
+                row.client_id = Some(line("auth.clientId", Some(client_id))?.ok_or_else(|| {
                     InvalidInput::new(
                         "auth.clientId",
                         "give the client id registered with the EHR",
                     )
                 })?);
-                row.scope = trimmed(scope);
+                row.scope = line("auth.scope", scope.as_deref())?;
                 row.token_url = check_token_url(token_url)?;
                 let keep = saved.filter(|s| {
                     !rotate && s.auth_kind == "backendServices" && s.secret_sealed.is_some()
@@ -1426,13 +1429,13 @@ impl App {
             self.list_in_team(&mut conn, team, list).await?;
         }
         let query = PatientQuery {
-            id: trimmed(&search.id),
-            family: trimmed(&search.family),
-            given: trimmed(&search.given),
-            name: trimmed(&search.name),
-            birthdate: trimmed(&search.birth_date),
-            gender: trimmed(&search.gender),
-            identifier: trimmed(&search.mrn),
+            id: line("id", search.id.as_deref())?,
+            family: line("family", search.family.as_deref())?,
+            given: line("given", search.given.as_deref())?,
+            name: line("name", search.name.as_deref())?,
+            birthdate: line("birthDate", search.birth_date.as_deref())?,
+            gender: line("gender", search.gender.as_deref())?,
+            identifier: line("mrn", search.mrn.as_deref())?,
             count: Some(search.count.unwrap_or(20).clamp(1, 50)),
         };
         if query.id.is_none()

@@ -6,6 +6,7 @@ mod access;
 mod accounts;
 mod audit;
 pub mod backup;
+pub mod csv_out;
 pub mod ehr;
 mod error;
 mod lists;

@@ -5,7 +5,7 @@ use rounds_core::lists::{
     normalize_options, BuiltinColumn, ChoiceOption, ColumnKey, ColumnSchema, ColumnType,
     ListColumn, PatientList, SchemaColumn, TeamColumn, COLUMN_LABEL_MAX, LIST_NAME_MAX, UNIT_MAX,
 };
-use rounds_core::validate::InvalidInput;
+use rounds_core::validate::{InvalidInput, TextKind};
 use rounds_core::{ColumnId, ListId, SchemaId, TeamId, Timestamp};
 use rounds_store::{lists, AnyConnection};
 use serde_json::json;
@@ -23,20 +23,7 @@ pub const DEFAULT_COLUMNS: [BuiltinColumn; 4] = [
 ];
 
 fn check_name(field: &'static str, raw: &str, max: usize) -> Result<String, InvalidInput> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > max {
-        return Err(InvalidInput::new(
-            field,
-            format!("must be 1 to {max} characters"),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(InvalidInput::new(
-            field,
-            "must be one line without control characters",
-        ));
-    }
-    Ok(name.to_owned())
+    rounds_core::validate::required_text(field, raw, TextKind::Name, max)
 }
 
 fn duplicate_list(name: &str) -> AppError {
@@ -719,16 +706,15 @@ impl App {
 }
 
 fn check_unit(kind: ColumnType, unit: Option<&str>) -> Result<Option<String>, InvalidInput> {
-    match unit.map(str::trim).filter(|u| !u.is_empty()) {
-        None => Ok(None),
+    let unit = match unit {
+        Some(u) => rounds_core::validate::text("unit", u, TextKind::Name, UNIT_MAX)?,
+        None => None,
+    };
+    match unit {
         Some(_) if kind != ColumnType::Number => {
             Err(InvalidInput::new("unit", "only number columns have a unit"))
         }
-        Some(u) if u.chars().count() > UNIT_MAX => Err(InvalidInput::new(
-            "unit",
-            format!("at most {UNIT_MAX} characters"),
-        )),
-        Some(u) => Ok(Some(u.to_owned())),
+        other => Ok(other),
     }
 }
 

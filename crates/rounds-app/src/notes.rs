@@ -3,7 +3,7 @@
 
 use rounds_core::audit::{Operation, Outcome};
 use rounds_core::lists::{Note, NOTE_MAX};
-use rounds_core::validate::InvalidInput;
+use rounds_core::validate::{InvalidInput, TextKind};
 use rounds_core::{NoteId, PatientId, TeamId, Timestamp};
 use rounds_store::{notes, patients};
 use serde_json::json;
@@ -13,17 +13,7 @@ use crate::live::Change;
 use crate::{Actor, App, AppError};
 
 fn check_body(raw: &str) -> Result<String, InvalidInput> {
-    let body = raw.trim();
-    if body.is_empty() {
-        return Err(InvalidInput::new("body", "must not be empty"));
-    }
-    if body.chars().count() > NOTE_MAX {
-        return Err(InvalidInput::new(
-            "body",
-            format!("is longer than {NOTE_MAX} characters"),
-        ));
-    }
-    Ok(body.to_owned())
+    rounds_core::validate::required_text("body", raw, TextKind::Lines, NOTE_MAX)
 }
 
 impl App {

@@ -360,16 +360,16 @@ impl App {
         let list = self.list_in_team(&mut conn, team, list_id).await?;
         let columns = self.resolved_columns(&mut conn, team, list_id).await?;
         let ctx = Context::load(&mut conn, team).await?;
-        for key in spec
+        for (field, key) in spec
             .sort
             .iter()
-            .map(|s| &s.column)
-            .chain(spec.filters.iter().map(|f| &f.column))
+            .map(|s| ("sort", &s.column))
+            .chain(spec.filters.iter().map(|f| ("filter", &f.column)))
         {
             if let ColumnKey::Team(id) = key {
                 if ctx.column(&id.to_string()).is_none() {
                     return Err(
-                        InvalidInput::new("sort", format!("the team has no column {id}")).into(),
+                        InvalidInput::new(field, format!("the team has no column {id}")).into(),
                     );
                 }
             }
@@ -662,7 +662,8 @@ impl App {
     ) -> Result<Vec<TeamPatient>, AppError> {
         self.team_access(actor, team, Need::Member, "listTeamPatients")
             .await?;
-        let needle = rounds_core::view::fold(query.trim());
+        let query = rounds_core::validate::query_text("q", query)?.unwrap_or_default();
+        let needle = rounds_core::view::fold(&query);
         let mut conn = self.db.read().await?;
         let ctx = Context::load(&mut conn, team).await?;
         let mut values = patients::values_of_team(&mut conn, team).await?;

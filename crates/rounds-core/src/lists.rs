@@ -12,7 +12,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::validate::InvalidInput;
+use crate::validate::{name_key, InvalidInput, TextKind};
 use crate::{ColumnId, Timestamp};
 
 pub const LIST_NAME_MAX: usize = 100;
@@ -86,9 +86,10 @@ impl PatientField {
                     format!("{other:?} is not one of female, male, other, unknown"),
                 )),
             },
-            Self::Family | Self::Given => bounded_line(field, raw, 100),
-            Self::Mrn => bounded_line(field, raw, 64),
-            Self::Ward | Self::Room | Self::Bed => bounded_line(field, raw, 50),
+            // What identifies a patient holds no invisible characters.
+            Self::Family | Self::Given => bounded(field, raw, TextKind::Name, 100),
+            Self::Mrn => bounded(field, raw, TextKind::Name, 64),
+            Self::Ward | Self::Room | Self::Bed => bounded(field, raw, TextKind::Name, 50),
         }
     }
 }
@@ -341,8 +342,11 @@ pub struct ChoiceOption {
     pub color: String,
 }
 
+/// The colour of an option given none.
+pub const DEFAULT_OPTION_COLOR: &str = "#6b7280";
+
 fn default_colour() -> String {
-    "#6b7280".to_owned()
+    DEFAULT_OPTION_COLOR.to_owned()
 }
 
 /// Checks a column's choice options, giving new ones an id.
@@ -359,14 +363,14 @@ pub fn normalize_options(
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(options.len());
     for mut option in options {
-        option.label = option.label.trim().to_owned();
+        option.label = crate::validate::checked_chars("options", &option.label, TextKind::Name)?;
         if option.label.is_empty() || option.label.chars().count() > COLUMN_LABEL_MAX {
             return Err(InvalidInput::new(
                 "options",
                 format!("each option needs a label of 1 to {COLUMN_LABEL_MAX} characters"),
             ));
         }
-        if !seen.insert(option.label.to_lowercase()) {
+        if !seen.insert(name_key(&option.label)) {
             return Err(InvalidInput::new(
                 "options",
                 format!("the option {:?} appears twice", option.label),
@@ -383,6 +387,8 @@ pub fn normalize_options(
         }
         if option.id.is_empty() {
             option.id = new_id();
+        } else {
+            option.id = crate::validate::checked_chars("options", &option.id, TextKind::Name)?;
         }
         out.push(option);
     }
@@ -401,23 +407,17 @@ fn text_of(field: &str, raw: &Value) -> Result<Option<String>, InvalidInput> {
     }
 }
 
-fn bounded_line(field: &str, raw: &Value, max: usize) -> Result<Option<String>, InvalidInput> {
-    let Some(s) = text_of(field, raw)? else {
-        return Ok(None);
-    };
-    if s.chars().count() > max {
-        return Err(InvalidInput::new(
-            field.to_owned(),
-            format!("is longer than {max} characters"),
-        ));
+/// A text value of `kind` (see [`TextKind`]), at most `max` characters.
+fn bounded(
+    field: &str,
+    raw: &Value,
+    kind: TextKind,
+    max: usize,
+) -> Result<Option<String>, InvalidInput> {
+    match text_of(field, raw)? {
+        None => Ok(None),
+        Some(s) => crate::validate::text(field, &s, kind, max),
     }
-    if s.chars().any(char::is_control) {
-        return Err(InvalidInput::new(
-            field.to_owned(),
-            "must be one line without control characters",
-        ));
-    }
-    Ok(Some(s))
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -441,16 +441,8 @@ pub fn normalize_value(
 ) -> Result<Option<String>, InvalidInput> {
     let bad = |message: String| InvalidInput::new(field.to_owned(), message);
     match kind {
-        ColumnType::Text => bounded_line(field, raw, TEXT_MAX),
-        ColumnType::LongText => {
-            let Some(s) = text_of(field, raw)? else {
-                return Ok(None);
-            };
-            if s.chars().count() > LONG_TEXT_MAX {
-                return Err(bad(format!("is longer than {LONG_TEXT_MAX} characters")));
-            }
-            Ok(Some(s))
-        }
+        ColumnType::Text => bounded(field, raw, TextKind::Line, TEXT_MAX),
+        ColumnType::LongText => bounded(field, raw, TextKind::Lines, LONG_TEXT_MAX),
         ColumnType::Number => {
             let n = match raw {
                 Value::Null => return Ok(None),
@@ -496,7 +488,7 @@ pub fn normalize_value(
             };
             options
                 .iter()
-                .find(|o| o.id == s || o.label.eq_ignore_ascii_case(&s))
+                .find(|o| o.id == s || name_key(&o.label) == name_key(&s))
                 .map(|o| Some(o.id.clone()))
                 .ok_or_else(|| {
                     let labels: Vec<&str> = options.iter().map(|o| o.label.as_str()).collect();

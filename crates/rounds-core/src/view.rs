@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::lists::ColumnKey;
-use crate::validate::InvalidInput;
+use crate::validate::{checked_chars, query_text, InvalidInput, TextKind};
 
 pub const SORT_KEYS_MAX: usize = 2;
 pub const FILTERS_MAX: usize = 10;
@@ -123,7 +123,15 @@ impl ViewSpec {
         search: Option<&str>,
     ) -> Result<Self, InvalidInput> {
         let mut spec = Self::default();
+        // Nothing is stored from a view, but its texts follow the same rule
+        // as every other input (one line, no control characters).
+        let sort = sort.map(|s| query_text("sort", s)).transpose()?.flatten();
+        let search = search.map(|s| query_text("q", s)).transpose()?.flatten();
+        for raw in filters {
+            checked_chars("filter", raw, TextKind::Line)?;
+        }
         for part in sort
+            .as_deref()
             .unwrap_or("")
             .split(',')
             .map(str::trim)
@@ -190,7 +198,7 @@ impl ViewSpec {
             };
             spec.filters.push(Filter { column, op });
         }
-        spec.search = search.map(fold).filter(|s| !s.trim().is_empty());
+        spec.search = search.as_deref().map(fold).filter(|s| !s.trim().is_empty());
         Ok(spec)
     }
 }
@@ -265,7 +273,7 @@ mod tests {
         assert_eq!(spec.sort[1].direction, Direction::Descending);
         assert_eq!(spec.sort[1].column, ColumnKey::Builtin(BuiltinColumn::Mrn));
         assert_eq!(spec.filters[0].op, FilterOp::Contains("ward 7".into()));
-        assert_eq!(spec.search.as_deref(), Some(" smith "));
+        assert_eq!(spec.search.as_deref(), Some("smith"));
         assert!(ViewSpec::parse(Some("a,b,c"), &[], None).is_err());
         assert!(ViewSpec::parse(None, &["name:near:x".into()], None).is_err());
         assert!(ViewSpec::parse(None, &["birthDate:from:someday".into()], None).is_err());

@@ -97,12 +97,21 @@ impl Db {
         self.backend
     }
 
-    /// Applies the embedded migrations that have not run yet.
+    /// Applies the embedded migrations that have not run yet, then makes
+    /// the names' comparison keys again if their rule changed.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = sqlx::migrate::Migrator::new(Embedded(self.backend))
             .await
             .map_err(StoreError::Migrate)?;
-        migrator.run(&self.pool).await.map_err(StoreError::Migrate)
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::Migrate)?;
+        let rekeyed = crate::names::rekey(self).await?;
+        if rekeyed > 0 {
+            tracing::info!(rekeyed, "name comparison keys made again");
+        }
+        Ok(())
     }
 
     /// Checks that the database answers (for `/readyz`).

@@ -18,6 +18,7 @@
 mod db;
 mod error;
 mod migrations;
+mod names;
 
 pub mod audit;
 pub mod ehr;

@@ -9,6 +9,8 @@ use rounds_core::{ColumnId, ListId, SchemaId, TeamId, Timestamp, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use rounds_core::validate::name_key;
+
 use crate::users::parse;
 use crate::StoreError;
 
@@ -80,7 +82,7 @@ pub async fn insert(
     .bind(id.to_string())
     .bind(team.to_string())
     .bind(name)
-    .bind(name.to_lowercase())
+    .bind(name_key(name))
     .bind(position)
     .bind(at.millis())
     .bind(by.to_string())
@@ -92,7 +94,7 @@ pub async fn insert(
 pub async fn rename(conn: &mut AnyConnection, id: ListId, name: &str) -> Result<bool, StoreError> {
     let done = sqlx::query("UPDATE patient_lists SET name = $1, name_key = $2 WHERE id = $3")
         .bind(name)
-        .bind(name.to_lowercase())
+        .bind(name_key(name))
         .bind(id.to_string())
         .execute(conn)
         .await?;
@@ -328,7 +330,7 @@ pub async fn insert_schema(
     .bind(schema.id.to_string())
     .bind(team.to_string())
     .bind(&schema.name)
-    .bind(schema.name.to_lowercase())
+    .bind(name_key(&schema.name))
     .bind(serde_json::to_string(&schema.columns).unwrap_or_else(|_| "[]".to_owned()))
     .bind(schema.updated_at.millis())
     .execute(conn)
@@ -342,7 +344,7 @@ pub async fn update_schema(
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE column_schemas SET name = $1, name_key = $2, columns = $3, updated_at = $4 WHERE id = $5")
         .bind(&schema.name)
-        .bind(schema.name.to_lowercase())
+        .bind(name_key(&schema.name))
         .bind(serde_json::to_string(&schema.columns).unwrap_or_else(|_| "[]".to_owned()))
         .bind(schema.updated_at.millis())
         .bind(schema.id.to_string())

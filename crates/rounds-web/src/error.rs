@@ -188,13 +188,17 @@ impl IntoResponse for ApiError {
                 conflicts: self.conflicts,
             },
         };
+        let retry_after = self.retry_after;
         let mut response = (self.status, Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
+        set_retry_after(&mut response, retry_after);
         response
+    }
+}
+
+/// `Retry-After: secs` on an answer (pages and API alike), when known.
+pub fn set_retry_after(response: &mut Response, secs: Option<u64>) {
+    if let Some(v) = secs.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
     }
 }
 

@@ -1,10 +1,12 @@
-//! Request extractors: the client's address and agent, JSON bodies whose
-//! rejections use the API's error shape, and the signed-in actor.
+//! Request extractors: the client's address and agent, JSON bodies, query
+//! strings and path parameters whose rejections use the API's error shape,
+//! and the signed-in actor.
 
 use std::net::SocketAddr;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum_extra::extract::CookieJar;
@@ -106,6 +108,77 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
         ),
         other => ApiError::new(other.status(), "invalid_body", other.body_text()),
     }
+}
+
+/// Query parameters; a value that does not fit (`limit=99999999999999999999`)
+/// comes back in the API's error shape naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Self)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let mut err = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_query",
+                    format!("the query parameter {field} does not fit: {}", e.inner()),
+                );
+                if field != "." {
+                    err = err.with_field(field);
+                }
+                err
+            })
+    }
+}
+
+/// Path parameters; one that is not UTF-8 once percent-decoded comes back
+/// in the API's error shape naming the parameter.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    let failed = match rejection {
+        PathRejection::FailedToDeserializePathParams(failed)
+            if !failed.status().is_server_error() =>
+        {
+            failed
+        }
+        // The route and its handler disagree: a bug, not the client's
+        // fault (logged as an internal failure).
+        other => {
+            return AppError::Internal(format!("path parameters: {}", other.body_text())).into()
+        }
+    };
+    let field = match failed.kind() {
+        ErrorKind::InvalidUtf8InPathParam { key } | ErrorKind::ParseErrorAtKey { key, .. } => {
+            Some(key.clone())
+        }
+        _ => None,
+    };
+    let message = match &field {
+        Some(key) => format!("the path parameter {key} is not valid: {}", failed.kind()),
+        None => format!("the path is not valid: {}", failed.kind()),
+    };
+    let mut err = ApiError::new(failed.status(), "invalid_path", message);
+    err.field = field;
+    err
 }
 
 /// serde names fields in backticks: "unknown field `foo`", "missing field `bar`".

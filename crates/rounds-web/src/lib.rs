@@ -4,6 +4,7 @@
 //! through `rounds_app::App`.
 
 mod api;
+mod drain;
 mod error;
 mod extract;
 mod pages;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(drain::finish_reading))
         .layer(middleware::from_fn(security_headers))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The path only: query strings may carry search terms.

@@ -1,4 +1,4 @@
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 use super::dto::{AuditPage, AuditRecordDto};
 use super::parse_id;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiActor;
+use crate::extract::{ApiActor, ApiQuery};
 use crate::AppState;
 
 /// Search filters; every one given must match.
@@ -124,7 +124,7 @@ impl AuditParams {
 pub async fn search_audit(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Query(params): Query<AuditParams>,
+    ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Json<AuditPage>> {
     let query = params.to_query()?;
     let records = state.app.search_audit(&actor, &query).await?;
@@ -150,7 +150,7 @@ pub async fn search_audit(
 pub async fn export_audit(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Query(params): Query<AuditParams>,
+    ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Response> {
     export_response(&state, &actor, &params).await
 }

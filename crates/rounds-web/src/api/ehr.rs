@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use rounds_app::ehr::{
@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use super::parse_id;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{ApiActor, ApiJson};
+use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -414,7 +414,7 @@ impl From<&ListEhrStatus> for ListEhrDto {
 pub async fn get_ehr_connection(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(team): Path<String>,
+    ApiPath(team): ApiPath<String>,
 ) -> ApiResult<Json<EhrConnectionDto>> {
     let v = state
         .app
@@ -433,7 +433,7 @@ pub async fn get_ehr_connection(
 pub async fn set_ehr_connection(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(team): Path<String>,
+    ApiPath(team): ApiPath<String>,
     ApiJson(body): ApiJson<SetEhrConnectionRequest>,
 ) -> ApiResult<Json<EhrConnectionDto>> {
     let team = parse_id("teamId", &team)?;
@@ -451,7 +451,7 @@ pub async fn set_ehr_connection(
 pub async fn delete_ehr_connection(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(team): Path<String>,
+    ApiPath(team): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state
         .app
@@ -470,7 +470,7 @@ pub async fn delete_ehr_connection(
 pub async fn test_ehr_connection(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(team): Path<String>,
+    ApiPath(team): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<EhrTestDto>> {
     let team = parse_id("teamId", &team)?;
@@ -504,7 +504,7 @@ pub async fn test_ehr_connection(
 pub async fn search_ehr(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, list)): Path<(String, String)>,
+    ApiPath((team, list)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<EhrSearchRequest>,
 ) -> ApiResult<Json<EhrSearchDto>> {
     let search = EhrSearch {
@@ -554,7 +554,7 @@ pub async fn search_ehr(
 pub async fn link_patient(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, patient)): Path<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<LinkRequest>,
 ) -> ApiResult<StatusCode> {
     state
@@ -577,7 +577,7 @@ pub async fn link_patient(
 pub async fn unlink_patient(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, patient)): Path<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state
         .app

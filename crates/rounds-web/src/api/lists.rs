@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use super::parse_id;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiActor, ApiJson};
+use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,6 +43,45 @@ impl From<&PatientList> for ListDto {
     }
 }
 
+/// One option of a choice column.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChoiceOptionDto {
+    /// The id the column's values refer to: send an option's id back to
+    /// keep its values when you change the options; a new option gets one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    /// 1 to 60 characters, unique in the column.
+    pub label: String,
+    /// `#rrggbb`; `#6b7280` when not given. The British spelling `colour`
+    /// is accepted too.
+    #[serde(default, alias = "colour")]
+    #[schema(example = "#cc2222")]
+    pub color: Option<String>,
+}
+
+impl From<ChoiceOptionDto> for ChoiceOption {
+    fn from(o: ChoiceOptionDto) -> Self {
+        Self {
+            id: o.id,
+            label: o.label,
+            color: o
+                .color
+                .unwrap_or_else(|| rounds_core::lists::DEFAULT_OPTION_COLOR.to_owned()),
+        }
+    }
+}
+
+impl From<&ChoiceOption> for ChoiceOptionDto {
+    fn from(o: &ChoiceOption) -> Self {
+        Self {
+            id: o.id.clone(),
+            label: o.label.clone(),
+            color: Some(o.color.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ColumnDto {
@@ -55,8 +94,8 @@ pub struct ColumnDto {
     /// For team columns: text, longText, number, date, dateTime, choice, checkbox, person.
     pub r#type: Option<String>,
     pub unit: Option<String>,
-    #[schema(value_type = Vec<Object>)]
-    pub options: Vec<ChoiceOption>,
+    /// For choice columns: the options, in order.
+    pub options: Vec<ChoiceOptionDto>,
     pub hidden: bool,
     pub width: Option<i64>,
     pub position: i64,
@@ -79,7 +118,7 @@ impl From<&ResolvedColumn> for ColumnDto {
             options: c
                 .team
                 .as_ref()
-                .map(|t| t.options.clone())
+                .map(|t| t.options.iter().map(ChoiceOptionDto::from).collect())
                 .unwrap_or_default(),
             hidden: c.hidden,
             width: c.width,
@@ -207,10 +246,10 @@ pub struct ColumnRequest {
     /// Number columns: the unit shown after values (up to 20 characters).
     #[serde(default)]
     pub unit: Option<String>,
-    /// Choice columns: options with label and colour (#rrggbb); keep an option's id to keep its values.
+    /// Choice columns: the options, each with a label and a color
+    /// (#rrggbb); keep an option's id to keep its values.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub options: Option<Vec<ChoiceOption>>,
+    pub options: Option<Vec<ChoiceOptionDto>>,
     #[serde(default)]
     pub hidden: Option<bool>,
     /// 40 to 1200 pixels.
@@ -228,7 +267,9 @@ impl ColumnRequest {
             label: self.label,
             kind: self.r#type,
             unit: self.unit,
-            options: self.options,
+            options: self
+                .options
+                .map(|o| o.into_iter().map(ChoiceOption::from).collect()),
             hidden: self.hidden,
             width: self.width,
             position: self.position,
@@ -278,7 +319,7 @@ pub struct CreateSchemaRequest {
 pub async fn list_lists(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(team): Path<String>,
+    ApiPath(team): ApiPath<String>,
 ) -> ApiResult<Json<Vec<ListDto>>> {
     let lists = state
         .app
@@ -296,7 +337,7 @@ pub async fn list_lists(
 pub async fn create_list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(team): Path<String>,
+    ApiPath(team): ApiPath<String>,
     ApiJson(body): ApiJson<CreateListRequest>,
 ) -> ApiResult<(StatusCode, Json<ListDto>)> {
     let team = parse_id("teamId", &team)?;
@@ -321,7 +362,7 @@ pub async fn create_list(
 pub async fn rename_list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, list)): Path<(String, String)>,
+    ApiPath((team, list)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RenameListRequest>,
 ) -> ApiResult<Json<ListDto>> {
     let list = state
@@ -344,7 +385,7 @@ pub async fn rename_list(
 pub async fn delete_list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, list)): Path<(String, String)>,
+    ApiPath((team, list)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state
         .app
@@ -365,7 +406,7 @@ pub async fn delete_list(
 pub async fn set_default_list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, list)): Path<(String, String)>,
+    ApiPath((team, list)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state
         .app
@@ -411,7 +452,7 @@ pub fn view_spec(query: Option<&str>) -> ApiResult<ViewSpec> {
 pub async fn get_list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, list)): Path<(String, String)>,
+    ApiPath((team, list)): ApiPath<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<ListViewDto>> {
     let spec = view_spec(query.as_deref())?;
@@ -439,7 +480,7 @@ pub async fn get_list(
 pub async fn add_column(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, list)): Path<(String, String)>,
+    ApiPath((team, list)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<ColumnRequest>,
 ) -> ApiResult<(StatusCode, Json<ColumnDto>)> {
     let column = state
@@ -464,7 +505,7 @@ pub async fn add_column(
 pub async fn update_column(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, list, key)): Path<(String, String, String)>,
+    ApiPath((team, list, key)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<ColumnRequest>,
 ) -> ApiResult<Json<ColumnDto>> {
     if body.key.is_some() || body.r#type.is_some() {
@@ -496,7 +537,7 @@ pub async fn update_column(
 pub async fn remove_column(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, list, key)): Path<(String, String, String)>,
+    ApiPath((team, list, key)): ApiPath<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
     state
         .app
@@ -518,7 +559,7 @@ pub async fn remove_column(
 pub async fn list_schemas(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(team): Path<String>,
+    ApiPath(team): ApiPath<String>,
 ) -> ApiResult<Json<Vec<SchemaDto>>> {
     let schemas = state
         .app
@@ -536,7 +577,7 @@ pub async fn list_schemas(
 pub async fn create_schema(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(team): Path<String>,
+    ApiPath(team): ApiPath<String>,
     ApiJson(body): ApiJson<CreateSchemaRequest>,
 ) -> ApiResult<(StatusCode, Json<SchemaDto>)> {
     let from = body
@@ -569,7 +610,7 @@ pub async fn create_schema(
 pub async fn list_events(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, list)): Path<(String, String)>,
+    ApiPath((team, list)): ApiPath<(String, String)>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
@@ -635,7 +676,7 @@ pub struct UpdateSchemaRequest {
 pub async fn update_schema(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, schema)): Path<(String, String)>,
+    ApiPath((team, schema)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<UpdateSchemaRequest>,
 ) -> ApiResult<Json<SchemaDto>> {
     let from = body
@@ -673,7 +714,7 @@ pub struct ReorderListsRequest {
 pub async fn reorder_lists(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(team): Path<String>,
+    ApiPath(team): ApiPath<String>,
     ApiJson(body): ApiJson<ReorderListsRequest>,
 ) -> ApiResult<Json<Vec<ListDto>>> {
     let order = body

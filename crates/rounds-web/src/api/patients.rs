@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use rounds_app::NewPatient;
@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::lists::{ColumnDto, FieldDto, ListDto, RowDto};
 use super::parse_id;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{ApiActor, ApiJson};
+use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -172,7 +172,7 @@ fn fields_dto(
 pub async fn add_patient(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, list)): Path<(String, String)>,
+    ApiPath((team, list)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<AddPatientRequest>,
 ) -> ApiResult<(StatusCode, Json<AddPatientResponse>)> {
     let existing = body
@@ -212,7 +212,7 @@ pub async fn add_patient(
 pub async fn get_patient(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, patient)): Path<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(String, String)>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> ApiResult<Json<PatientDto>> {
     let refresh = super::wants_refresh(query.as_deref());
@@ -264,7 +264,7 @@ pub async fn get_patient(
 pub async fn update_patient(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, patient)): Path<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<UpdatePatientRequest>,
 ) -> ApiResult<Json<UpdatePatientResponse>> {
     let edits: Vec<(String, Value, i64)> = body
@@ -294,7 +294,7 @@ pub async fn update_patient(
 pub async fn remove_patient_from_list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, list, patient)): Path<(String, String, String)>,
+    ApiPath((team, list, patient)): ApiPath<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
     state
         .app
@@ -317,7 +317,7 @@ pub async fn remove_patient_from_list(
 pub async fn move_patient(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, list, patient)): Path<(String, String, String)>,
+    ApiPath((team, list, patient)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<MovePatientRequest>,
 ) -> ApiResult<StatusCode> {
     let to = parse_id("toListId", &body.to_list_id)?;
@@ -343,7 +343,7 @@ pub async fn move_patient(
 pub async fn reorder_patients(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, list)): Path<(String, String)>,
+    ApiPath((team, list)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<ReorderRequest>,
 ) -> ApiResult<StatusCode> {
     let order = body
@@ -371,7 +371,7 @@ pub async fn reorder_patients(
 pub async fn list_notes(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, patient)): Path<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Vec<NoteDto>>> {
     let notes = state
         .app
@@ -393,7 +393,7 @@ pub async fn list_notes(
 pub async fn add_note(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, patient)): Path<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<AddNoteRequest>,
 ) -> ApiResult<(StatusCode, Json<NoteDto>)> {
     let note = state
@@ -417,7 +417,7 @@ pub async fn add_note(
 pub async fn update_note(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, note)): Path<(String, String)>,
+    ApiPath((team, note)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<UpdateNoteRequest>,
 ) -> ApiResult<Json<NoteDto>> {
     let note = state
@@ -441,7 +441,7 @@ pub async fn update_note(
 pub async fn delete_note(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team, note)): Path<(String, String)>,
+    ApiPath((team, note)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state
         .app
@@ -475,7 +475,7 @@ pub struct TeamPatientDto {
 pub async fn list_team_patients(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(team): Path<String>,
+    ApiPath(team): ApiPath<String>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> ApiResult<Json<Vec<TeamPatientDto>>> {
     let q = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())

@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use rounds_core::model::TeamRole;
@@ -9,7 +9,7 @@ use super::dto::{
 };
 use super::{parse_choice, parse_id};
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{ApiActor, ApiJson};
+use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
 
 fn role(raw: Option<&str>) -> ApiResult<TeamRole> {
@@ -56,7 +56,7 @@ pub async fn create_team(
 pub async fn get_team(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(team_id): Path<String>,
+    ApiPath(team_id): ApiPath<String>,
 ) -> ApiResult<Json<TeamDetailDto>> {
     let detail = state
         .app
@@ -83,7 +83,7 @@ pub async fn get_team(
 pub async fn add_team_member(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(team_id): Path<String>,
+    ApiPath(team_id): ApiPath<String>,
     ApiJson(body): ApiJson<AddMemberRequest>,
 ) -> ApiResult<(StatusCode, Json<MemberDto>)> {
     let team = parse_id("teamId", &team_id)?;
@@ -104,7 +104,7 @@ pub async fn add_team_member(
 pub async fn update_team_member(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team_id, user_id)): Path<(String, String)>,
+    ApiPath((team_id, user_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<UpdateMemberRequest>,
 ) -> ApiResult<StatusCode> {
     let team = parse_id("teamId", &team_id)?;
@@ -122,7 +122,7 @@ pub async fn update_team_member(
 pub async fn remove_team_member(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((team_id, user_id)): Path<(String, String)>,
+    ApiPath((team_id, user_id)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let team = parse_id("teamId", &team_id)?;
     let user = parse_id("userId", &user_id)?;

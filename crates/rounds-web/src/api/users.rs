@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use rounds_app::{Caller, NewUserInput, UserChange};
@@ -9,7 +9,7 @@ use super::dto::{
 };
 use super::{parse_choice, parse_id};
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{ApiActor, ApiJson};
+use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
 
 /// All accounts (site administrators only).
@@ -69,7 +69,7 @@ pub async fn create_user(
 pub async fn update_user(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> ApiResult<Json<UserDto>> {
     let id = parse_id("userId", &user_id)?;
@@ -98,7 +98,7 @@ pub async fn update_user(
 pub async fn reset_user_password(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> ApiResult<Json<PasswordResetResponse>> {
     let id = parse_id("userId", &user_id)?;
     let password = state.app.reset_password(Caller::User(&actor), id).await?;

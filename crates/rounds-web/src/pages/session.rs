@@ -5,7 +5,6 @@ use axum::Form;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
-use rounds_app::AppError;
 use serde::Deserialize;
 
 use super::{render, CheckedForm, NoFields, PageSession};
@@ -123,21 +122,19 @@ pub async fn sign_in(
             (jar, Redirect::to(&target)).into_response()
         }
         Err(err) => {
-            let status = match &err {
-                AppError::BadCredentials => StatusCode::UNAUTHORIZED,
-                AppError::SignInLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            let text = crate::error::ApiError::from(err).message;
-            signin_form(
+            // The status, message and Retry-After of the API's answer.
+            let refused = crate::error::ApiError::from(err);
+            let mut page = signin_form(
                 &state,
                 jar,
-                status,
+                refused.status,
                 &form.username,
                 &next,
-                Some(text),
+                Some(refused.message),
                 false,
-            )
+            );
+            crate::error::set_retry_after(&mut page, refused.retry_after);
+            page
         }
     }
 }
