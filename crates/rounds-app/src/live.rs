@@ -331,7 +331,7 @@ impl App {
     }
 
     /// One check of every open feed's access: two queries (per 500 feeds)
-    /// for all of them.
+    /// for all of them, a third when sessions have gone.
     async fn check_open_feeds(&self) -> Result<(), AppError> {
         let (hashes, users) = self.hub.with_watchlist(|w| {
             let hashes: HashSet<String> = w
@@ -353,13 +353,20 @@ impl App {
         }
         let hashes: Vec<&str> = hashes.iter().map(String::as_str).collect();
         let users: Vec<UserId> = users.into_iter().collect();
-        let (states, memberships) = {
+        let (states, memberships, disabled) = {
             let mut conn = self.db.read().await?;
-            (
-                rounds_store::sessions::states(&mut conn, &hashes).await?,
-                rounds_store::teams::memberships_of(&mut conn, &users).await?,
-            )
+            let states = rounds_store::sessions::states(&mut conn, &hashes).await?;
+            let memberships = rounds_store::teams::memberships_of(&mut conn, &users).await?;
+            // Disabling an account deletes its sessions: when some have
+            // gone, tell those screens why if that was the cause.
+            let disabled = if states.len() < hashes.len() {
+                rounds_store::users::disabled_among(&mut conn, &users).await?
+            } else {
+                Vec::new()
+            };
+            (states, memberships, disabled)
         };
+        let disabled: HashSet<UserId> = disabled.into_iter().collect();
         let now = Timestamp::now();
         let idle_cutoff = now.minus_secs(self.config.session_idle_secs);
         let states: HashMap<&str, &rounds_store::sessions::SessionState> = states
@@ -370,6 +377,7 @@ impl App {
         self.hub.with_watchlist(|w| {
             for watched in w.open.values_mut() {
                 let reason = match states.get(watched.token_hash.as_str()) {
+                    None if disabled.contains(&watched.user) => Some(EndReason::AccountDisabled),
                     None => Some(EndReason::SessionEnded),
                     Some(s) if s.user_disabled => Some(EndReason::AccountDisabled),
                     Some(s) if s.expires_at <= now => Some(EndReason::SessionExpired),
@@ -379,8 +387,10 @@ impl App {
                     }
                     Some(_) => None,
                 };
-                if let (Some(reason), Some(end)) = (reason, watched.end.take()) {
-                    let _ = end.send(reason);
+                if let Some(reason) = reason {
+                    if let Some(end) = watched.end.take() {
+                        let _ = end.send(reason);
+                    }
                 }
             }
         });
