@@ -486,3 +486,108 @@ async fn wrong_current_passwords_are_throttled(backend: Backend) {
     app.stop().await;
 }
 both!(wrong_current_passwords_are_throttled);
+
+/// VmRSS and VmHWM (peak) of a process, in MiB.
+fn memory_of(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+    };
+    (kib("VmRSS:") / 1024, kib("VmHWM:") / 1024)
+}
+
+/// The memory ceiling under sign-in bursts: password hashing (19 MiB each)
+/// runs at most once per core, in memory blocks that are kept and reused.
+/// So 200 sign-ins at once (half of them wrong) keep `rounds serve` within
+/// 19 MiB per core plus 64 MiB (connections, buffers) of its resident memory
+/// at rest, and afterwards it holds at most the blocks (19 MiB per core)
+/// more than at rest.
+fn memory_ceiling_mib() -> (u64, u64) {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u64);
+    (cores * 19 + 64, cores * 19 + 16)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_bursts_keep_memory_bounded() {
+    use std::process::{Command, Stdio};
+    let db = crate::common::TestDb::new(Backend::Sqlite).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rounds"))
+        .env_remove("ROUNDS_DATABASE_URL")
+        .env_remove("ROUNDS_DATA_DIR")
+        .env_remove("ROUNDS_CONFIG")
+        .env("ROUNDS_SECRET_KEY", crate::common::TEST_SECRET_KEY)
+        .env("ROUNDS_LOG", "warn")
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
+        // Room for the whole burst within the sign-in limits.
+        .args(["--signin-max-failures", "1000"])
+        .args(["--signin-max-failures-per-address", "1000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (base, printed) = crate::cli::wait_until_running(&mut child);
+    let password = printed
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("one-time password:"))
+        .map(|p| p.trim().to_owned())
+        .unwrap();
+    let sign_in = |password: String| {
+        let url = format!("{base}/api/v1/session");
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&json!({"username": "admin", "password": password}))
+                .send()
+                .await
+                .map(|r| r.status())
+        }
+    };
+    // At rest: started, and one sign-in done (its hashing memory in use once).
+    assert_eq!(sign_in(password.clone()).await.unwrap(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (baseline, _) = memory_of(pid);
+
+    let burst: Vec<_> = (0..200)
+        .map(|i| {
+            let attempt = if i % 2 == 0 {
+                password.clone()
+            } else {
+                format!("wrong guess {i}")
+            };
+            tokio::spawn(sign_in(attempt))
+        })
+        .collect();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for task in burst {
+        let status = task.await.unwrap().unwrap();
+        *statuses.entry(status.as_u16()).or_default() += 1;
+    }
+    let (_, peak) = memory_of(pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (after, _) = memory_of(pid);
+    println!(
+        "sign-in burst of 200: baseline {baseline} MiB, peak {peak} MiB, after {after} MiB; answers {statuses:?}"
+    );
+    // Every answer is a sign-in, a refusal or "busy, retry".
+    assert!(
+        statuses.keys().all(|s| [200, 401, 503].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(statuses.get(&200).copied().unwrap_or(0) > 0, "{statuses:?}");
+    let (ceiling, settled) = memory_ceiling_mib();
+    assert!(
+        peak <= baseline + ceiling,
+        "peak {peak} MiB over baseline {baseline} MiB + {ceiling} MiB"
+    );
+    assert!(
+        after <= baseline + settled,
+        "after the burst {after} MiB, over baseline {baseline} MiB + {settled} MiB"
+    );
+    crate::cli::stop_server(child);
+}
