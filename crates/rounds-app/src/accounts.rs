@@ -362,7 +362,8 @@ impl App {
         let mut tx = self.db.write().await?;
         throttle::clear(tx.conn(), &key).await?;
         users::set_password(tx.conn(), user.id, &hash, false, Timestamp::now()).await?;
-        let ended = sessions::delete_for_user_except(tx.conn(), user.id, &session.token_hash).await?;
+        let ended =
+            sessions::delete_for_user_except(tx.conn(), user.id, &session.token_hash).await?;
         let mut entry = self.entry_for(actor, Operation::PasswordChange, Outcome::Success);
         entry.detail = json!({ "otherSessionsEnded": ended });
         rounds_store::audit::append(&mut tx, &entry).await?;
@@ -384,14 +385,9 @@ impl App {
         let now = Timestamp::now();
         let mut tx = self.db.write().await?;
         for (key, max) in limits {
-            let begun = throttle::begin_attempt(
-                tx.conn(),
-                key,
-                now,
-                self.config.signin_window_secs,
-                *max,
-            )
-            .await?;
+            let begun =
+                throttle::begin_attempt(tx.conn(), key, now, self.config.signin_window_secs, *max)
+                    .await?;
             if let Err(until) = begun {
                 // Dropping the transaction takes back the keys counted so far.
                 return Ok(Err(until));
@@ -453,13 +449,8 @@ impl App {
         ];
 
         if let Err(until) = self.begin_attempts(&limits).await? {
-            self.refuse_sign_in(
-                &typed,
-                client,
-                "locked after too many failed sign-ins",
-                &[],
-            )
-            .await?;
+            self.refuse_sign_in(&typed, client, "locked after too many failed sign-ins", &[])
+                .await?;
             return Err(AppError::SignInLocked { until });
         }
 

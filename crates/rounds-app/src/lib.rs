@@ -13,8 +13,8 @@ mod notes;
 mod patients;
 pub mod secret_box;
 mod secrets;
-mod strength;
 pub mod smart_keys;
+mod strength;
 mod teams;
 
 use rounds_core::audit::ClientInfo;
@@ -98,9 +98,9 @@ impl App {
         Ok(Self {
             db,
             ehr: std::sync::Arc::new(ehr::EhrState::new(config.ehr.clone())),
-            hasher: std::sync::Arc::new(secrets::Hasher::per_core(
-                std::time::Duration::from_secs(config.password_hash_wait_secs),
-            )),
+            hasher: std::sync::Arc::new(secrets::Hasher::per_core(std::time::Duration::from_secs(
+                config.password_hash_wait_secs,
+            ))),
             config,
             hub: std::sync::Arc::new(live::Hub::new()),
             views: std::sync::Arc::default(),

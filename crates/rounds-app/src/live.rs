@@ -309,8 +309,7 @@ impl App {
     /// This instance's feeds of one session end now (its sign-out); the
     /// watcher would find out within a second anyway, as on other instances.
     pub(crate) fn end_feeds_of_session(&self, token_hash: &str, reason: EndReason) {
-        self.hub
-            .end_where(reason, |w| w.token_hash == token_hash);
+        self.hub.end_where(reason, |w| w.token_hash == token_hash);
         self.hub.recheck.notify_one();
     }
 
@@ -369,10 +368,8 @@ impl App {
         let disabled: HashSet<UserId> = disabled.into_iter().collect();
         let now = Timestamp::now();
         let idle_cutoff = now.minus_secs(self.config.session_idle_secs);
-        let states: HashMap<&str, &rounds_store::sessions::SessionState> = states
-            .iter()
-            .map(|s| (s.token_hash.as_str(), s))
-            .collect();
+        let states: HashMap<&str, &rounds_store::sessions::SessionState> =
+            states.iter().map(|s| (s.token_hash.as_str(), s)).collect();
         let members: HashSet<(TeamId, UserId)> = memberships.into_iter().collect();
         self.hub.with_watchlist(|w| {
             for watched in w.open.values_mut() {
@@ -502,9 +499,7 @@ impl App {
         let (tx, rx) = mpsc::channel(256);
         // On the watchlist from now: an end of access while the feed
         // replays is kept for the loop below.
-        let (registration, ended) = self
-            .hub
-            .watch(session.token_hash(), actor.user.id, team);
+        let (registration, ended) = self.hub.watch(session.token_hash(), actor.user.id, team);
         let app = self.clone();
         tokio::spawn(async move {
             let _registration = registration;

@@ -95,8 +95,7 @@ impl Hasher {
         let permit = tokio::time::timeout(self.wait, self.permits.acquire())
             .await
             .map_err(|_| AppError::Busy {
-                message: "the server is busy checking passwords; try again in a few seconds"
-                    .into(),
+                message: "the server is busy checking passwords; try again in a few seconds".into(),
             })?
             .map_err(|e| AppError::Internal(format!("password hashing stopped: {e}")))?;
         let me = Arc::clone(self);
@@ -135,8 +134,10 @@ impl Hasher {
     /// a PHC string.
     pub(crate) async fn hash(self: &Arc<Self>, password: String) -> Result<String, AppError> {
         let salt = random_bytes::<16>()?;
-        self.run(POOL_BLOCKS, move |memory| hash_with(&password, &salt, memory))
-            .await?
+        self.run(POOL_BLOCKS, move |memory| {
+            hash_with(&password, &salt, memory)
+        })
+        .await?
     }
 
     /// Checks `password` against a stored hash; a missing or unreadable
@@ -153,7 +154,9 @@ impl Hasher {
             .and_then(|h| Params::try_from(&h).ok())
             .map_or(POOL_BLOCKS, |p| p.block_count());
         let matches = self
-            .run(blocks, move |memory| verify_with(&password, &stored, memory))
+            .run(blocks, move |memory| {
+                verify_with(&password, &stored, memory)
+            })
             .await?;
         Ok(known && matches)
     }
@@ -223,12 +226,18 @@ mod tests {
     async fn hashes_verify() {
         let hasher = hasher();
         let h = hasher.hash("correct horse battery".into()).await.ok();
-        assert!(h.as_deref().is_some_and(|h| h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")));
+        assert!(h
+            .as_deref()
+            .is_some_and(|h| h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")));
         let ok = |r: Result<bool, AppError>| r.unwrap_or(false);
-        assert!(ok(hasher.verify("correct horse battery".into(), h.clone()).await));
+        assert!(ok(hasher
+            .verify("correct horse battery".into(), h.clone())
+            .await));
         assert!(!ok(hasher.verify("wrong horse battery".into(), h).await));
         assert!(!ok(hasher.verify("anything".into(), None).await));
-        assert!(!ok(hasher.verify("anything".into(), Some("garbage".into())).await));
+        assert!(!ok(hasher
+            .verify("anything".into(), Some("garbage".into()))
+            .await));
     }
 
     /// Hashes made by the argon2 crate's own hasher (all stored so far)
@@ -244,11 +253,17 @@ mod tests {
             .map(|h| h.to_string())
             .ok();
         let ok = |r: Result<bool, AppError>| r.unwrap_or(false);
-        assert!(ok(hasher.verify("an older stored one".into(), theirs.clone()).await));
-        assert!(!ok(hasher.verify("an older stored two".into(), theirs).await));
+        assert!(ok(hasher
+            .verify("an older stored one".into(), theirs.clone())
+            .await));
+        assert!(!ok(hasher
+            .verify("an older stored two".into(), theirs)
+            .await));
         let ours = hasher.hash("a newer one".into()).await.unwrap_or_default();
         let parsed = PasswordHash::new(&ours);
-        assert!(parsed.is_ok_and(|p| Argon2::default().verify_password(b"a newer one", &p).is_ok()));
+        assert!(parsed.is_ok_and(|p| Argon2::default()
+            .verify_password(b"a newer one", &p)
+            .is_ok()));
         // Both runs reused one pooled block each, no more than the places in line.
         assert!(hasher.pool.lock().map(|p| p.len()).unwrap_or(0) <= 2);
     }
@@ -269,6 +284,8 @@ mod tests {
     #[test]
     fn the_dummy_hash_parses() {
         let phc = PasswordHash::new(DUMMY_HASH);
-        assert!(phc.is_ok_and(|p| Params::try_from(&p).is_ok_and(|x| x.block_count() == POOL_BLOCKS)));
+        assert!(
+            phc.is_ok_and(|p| Params::try_from(&p).is_ok_and(|x| x.block_count() == POOL_BLOCKS))
+        );
     }
 }

@@ -67,13 +67,24 @@ mod tests {
             "nursenurse12",
         ] {
             let m = message(check("password", weak, &["nina", "Nina Nurse"]));
-            assert!(m.starts_with("this password is too easy to guess"), "{weak}: {m}");
+            assert!(
+                m.starts_with("this password is too easy to guess"),
+                "{weak}: {m}"
+            );
             assert!(m.contains("unrelated words"), "{m}");
         }
         // The username (and the display name) repeated.
-        let m = message(check("password", "marcusmarcus", &["marcus", "Marcus Wells"]));
+        let m = message(check(
+            "password",
+            "marcusmarcus",
+            &["marcus", "Marcus Wells"],
+        ));
         assert!(m.starts_with("this password is too easy to guess"), "{m}");
-        let m = message(check("password", "wellswells2024", &["marcus", "Marcus Wells"]));
+        let m = message(check(
+            "password",
+            "wellswells2024",
+            &["marcus", "Marcus Wells"],
+        ));
         assert!(m.starts_with("this password is too easy to guess"), "{m}");
     }
 
@@ -84,7 +95,10 @@ mod tests {
             "correct horse battery staple",
             "kettle-orbit-sparrow-lantern",
         ] {
-            assert!(check("password", strong, &["nina", "Nina Nurse"]).is_ok(), "{strong}");
+            assert!(
+                check("password", strong, &["nina", "Nina Nurse"]).is_ok(),
+                "{strong}"
+            );
         }
     }
 
@@ -92,7 +106,10 @@ mod tests {
     fn one_time_passwords_pass() {
         for _ in 0..50 {
             let p = crate::secrets::one_time_password().unwrap_or_default();
-            assert!(check("password", &p, &["admin", "Site administrator"]).is_ok(), "{p}");
+            assert!(
+                check("password", &p, &["admin", "Site administrator"]).is_ok(),
+                "{p}"
+            );
         }
     }
 }

@@ -126,6 +126,7 @@ pub async fn sign_in(
             let status = match &err {
                 AppError::BadCredentials => StatusCode::UNAUTHORIZED,
                 AppError::SignInLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
+                AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             let text = crate::error::ApiError::from(err).message;

@@ -209,7 +209,10 @@ async fn password_change_ends_the_other_sessions(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    assert_eq!(phone.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        phone.get("/api/v1/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(desk.get("/api/v1/me").await.status, StatusCode::OK);
     w.change("After").await;
     assert_closed(&mut phone_feed, since, WITHIN, "passwordChanged").await;
@@ -251,10 +254,21 @@ async fn feed_ends_when_the_session_is_idle(backend: Backend) {
     let e = feed.next_change(Duration::from_secs(2)).await;
     assert_eq!(e.map(|e| e.event).as_deref(), Some("patientAdded"));
     // Idle from the opening of the feed (the last request) on.
-    let closed = assert_closed(&mut feed, opened, Duration::from_secs(3) + WITHIN, "sessionIdle")
-        .await;
-    assert!(closed.data["reason"].as_str().unwrap().contains("inactivity"));
-    assert_eq!(nurse.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    let closed = assert_closed(
+        &mut feed,
+        opened,
+        Duration::from_secs(3) + WITHIN,
+        "sessionIdle",
+    )
+    .await;
+    assert!(closed.data["reason"]
+        .as_str()
+        .unwrap()
+        .contains("inactivity"));
+    assert_eq!(
+        nurse.get("/api/v1/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     w.app.stop().await;
 }
 both!(feed_ends_when_the_session_is_idle);
@@ -408,7 +422,11 @@ async fn weak_passwords_are_refused(backend: Backend) {
             .await;
         assert_eq!(
             (r.status, r.code(), r.field()),
-            (StatusCode::UNPROCESSABLE_ENTITY, "weak_password", "password"),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "weak_password",
+                "password"
+            ),
             "{weak}: {}",
             r.text
         );
@@ -427,7 +445,11 @@ async fn weak_passwords_are_refused(backend: Backend) {
             .await;
         assert_eq!(
             (r.status, r.code(), r.field()),
-            (StatusCode::UNPROCESSABLE_ENTITY, "weak_password", "newPassword"),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "weak_password",
+                "newPassword"
+            ),
             "{weak}: {}",
             r.text
         );
@@ -522,7 +544,13 @@ async fn sign_in_bursts_keep_memory_bounded() {
         .env_remove("ROUNDS_CONFIG")
         .env("ROUNDS_SECRET_KEY", crate::common::TEST_SECRET_KEY)
         .env("ROUNDS_LOG", "warn")
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db.url,
+        ])
         // Room for the whole burst within the sign-in limits.
         .args(["--signin-max-failures", "1000"])
         .args(["--signin-max-failures-per-address", "1000"])
