@@ -329,7 +329,7 @@ impl App {
         self.hub.recheck.notify_one();
     }
 
-    /// One check of every open feed's access: two queries (per 500 feeds)
+    /// One check of every open feed's access: two queries (per 1000 feeds)
     /// for all of them, a third when sessions have gone.
     async fn check_open_feeds(&self) -> Result<(), AppError> {
         let (hashes, users) = self.hub.with_watchlist(|w| {

@@ -134,7 +134,7 @@ pub struct SessionState {
 
 /// How many values one `IN (…)` list binds at most (well under the
 /// parameter limits of SQLite and PostgreSQL).
-pub const IN_CHUNK: usize = 500;
+pub const IN_CHUNK: usize = 1000;
 
 /// `$first, $first+1, …` for `n` values.
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
