@@ -564,7 +564,8 @@ impl App {
         Ok(())
     }
 
-    /// The live session for a cookie token, if any; expired ones are removed.
+    /// The live session for a cookie token, if any (not past its idle or
+    /// absolute limit, its account not disabled).
     pub async fn resolve_session(&self, token: &str) -> Result<Option<SessionInfo>, AppError> {
         let now = Timestamp::now();
         let token_hash = sha256_hex(token);
@@ -582,10 +583,10 @@ impl App {
             {
                 user
             }
-            _ => {
-                sessions::delete(&mut conn, &token_hash).await?;
-                return Ok(None);
-            }
+            // Run out or disabled: no longer usable. The row stays until
+            // the purge, so the watcher over open live feeds can tell them
+            // why they ended.
+            _ => return Ok(None),
         };
         // Note activity, but not on every request.
         let touch_every = (self.config.session_idle_secs / 4).clamp(1, 60);
