@@ -642,3 +642,65 @@ fn control(kind: &str, data: serde_json::Value) -> LiveMessage {
         data: data.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use crate::{App, AppConfig, DbOptions};
+
+    /// Collects what the log writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut all) = self.0.lock() {
+                all.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Closing the app stops the feed's poller and watcher before the
+    /// pool closes: neither reads from a closed pool afterwards.
+    #[tokio::test(flavor = "current_thread")]
+    async fn close_stops_the_poller_before_the_pool() {
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let dir = tempfile::tempdir().ok();
+        let path = dir.as_ref().map(|d| d.path().join("rounds.db"));
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            path.as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+        let app = App::open(&url, &DbOptions::default(), AppConfig::default()).await;
+        assert!(app.is_ok(), "open a database");
+        let Ok(app) = app else { return };
+        app.start_poller();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        app.close().await;
+        // The poller wakes every 250 ms and the watcher every second.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let text = log
+            .0
+            .lock()
+            .map(|l| String::from_utf8_lossy(&l).into_owned());
+        let text = text.unwrap_or_default();
+        assert!(!text.contains("cannot read the change feed"), "{text}");
+        assert!(!text.contains("closed"), "{text}");
+        assert!(app.hub.tasks.lock().is_ok_and(|t| t.is_empty()));
+    }
+}
