@@ -10,8 +10,9 @@ use rounds_core::{Timestamp, UserId};
 use rounds_store::{sessions, site, throttle, users};
 use serde_json::json;
 
-use crate::secrets::{hash_password, new_token, one_time_password, sha256_hex, verify_password};
-use crate::{Actor, App, AppError};
+use crate::live::EndReason;
+use crate::secrets::{new_token, one_time_password, sha256_hex};
+use crate::{strength, Actor, App, AppError};
 
 /// A password shown once, to be changed at first sign-in. `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
@@ -68,12 +69,24 @@ pub struct SessionInfo {
     token_hash: String,
 }
 
+impl SessionInfo {
+    /// The SHA-256 of the cookie's token: how the session is stored.
+    pub(crate) fn token_hash(&self) -> &str {
+        &self.token_hash
+    }
+}
+
 /// Who asks for an account change: a site administrator through the web,
 /// or the operator at the server's console (`rounds user …`).
 #[derive(Clone, Copy)]
 pub enum Caller<'a> {
     Console,
     User(&'a Actor),
+}
+
+/// The throttle key of an account, by the username as typed (lowercase).
+fn account_key(username: &str) -> String {
+    format!("user:{username}")
 }
 
 const BOOTSTRAP_KEY: &str = "first_admin_created";
@@ -103,7 +116,7 @@ impl App {
     /// with several instances starting together). None if it was done before.
     pub async fn bootstrap_admin(&self) -> Result<Option<Bootstrap>, AppError> {
         let password = one_time_password()?;
-        let hash = hash_password(password.clone()).await?;
+        let hash = self.hasher.hash(password.clone()).await?;
         let now = Timestamp::now();
         let mut tx = self.db.write().await?;
         if users::count(tx.conn()).await? > 0
@@ -146,16 +159,17 @@ impl App {
         let username = Username::parse(&input.username)?;
         let display = display_name(&input.display_name)?;
         let (password, one_time) = match &input.password {
-            Some(p) => (
-                Password::new_choice("password", p)?.expose().to_owned(),
-                None,
-            ),
+            Some(p) => {
+                let p = Password::new_choice("password", p)?;
+                strength::check("password", p.expose(), &[username.as_str(), &display])?;
+                (p.expose().to_owned(), None)
+            }
             None => {
                 let p = one_time_password()?;
                 (p.clone(), Some(OneTimePassword(p)))
             }
         };
-        let hash = hash_password(password).await?;
+        let hash = self.hasher.hash(password).await?;
         let role = if input.admin {
             SiteRole::Admin
         } else {
@@ -252,6 +266,9 @@ impl App {
         });
         rounds_store::audit::append(&mut tx, &entry).await?;
         tx.commit().await?;
+        if change.disabled == Some(true) {
+            self.end_feeds_of_user(id, None, EndReason::AccountDisabled);
+        }
         Ok(updated)
     }
 
@@ -263,7 +280,7 @@ impl App {
     ) -> Result<OneTimePassword, AppError> {
         self.check_admin(caller, "resetUserPassword").await?;
         let password = one_time_password()?;
-        let hash = hash_password(password.clone()).await?;
+        let hash = self.hasher.hash(password.clone()).await?;
         let now = Timestamp::now();
         let mut tx = self.db.write().await?;
         if !users::set_password(tx.conn(), id, &hash, true, now).await? {
@@ -274,12 +291,18 @@ impl App {
         entry.detail = json!({ "userId": id, "passwordReset": true });
         rounds_store::audit::append(&mut tx, &entry).await?;
         tx.commit().await?;
+        self.end_feeds_of_user(id, None, EndReason::PasswordReset);
         Ok(OneTimePassword(password))
     }
 
     /// The signed-in person replaces their password (and a one-time one).
+    /// Wrong current passwords count against the account like failed
+    /// sign-ins (and are refused alike past the limit); the new one must be
+    /// hard to guess. Every other session of the account ends, with its
+    /// live feeds; `session`, which made the change, stays.
     pub async fn change_password(
         &self,
+        session: &SessionInfo,
         actor: &Actor,
         current: &str,
         new: &str,
@@ -290,88 +313,181 @@ impl App {
                 InvalidInput::new("newPassword", "must differ from the current password").into(),
             );
         }
+        let user = &actor.user;
+        strength::check(
+            "newPassword",
+            new.expose(),
+            &[user.username.as_str(), &user.display_name],
+        )?;
+        let key = account_key(user.username.as_str());
+        let c = &self.config;
+        let limits = [(key.as_str(), c.signin_max_failures_per_account)];
+        if let Err(until) = self.begin_attempts(&limits).await? {
+            return Err(AppError::SignInLocked { until });
+        }
         let stored = {
             let mut conn = self.db.read().await?;
-            users::password_hash(&mut conn, actor.user.id).await?
+            users::password_hash(&mut conn, user.id).await?
         };
-        if !verify_password(current.to_owned(), stored).await {
+        let checked = self.hasher.verify(current.to_owned(), stored).await;
+        let current_ok = match checked {
+            Ok(ok) => ok,
+            Err(err) => {
+                self.end_attempts(&limits, false).await?;
+                return Err(err);
+            }
+        };
+        if !current_ok {
+            let mut tx = self.db.write().await?;
+            self.fail_attempts(&mut tx, &limits).await?;
+            let entry = self.entry_for(
+                actor,
+                Operation::PasswordChange,
+                Outcome::Refused("wrong current password".into()),
+            );
+            rounds_store::audit::append(&mut tx, &entry).await?;
+            tx.commit().await?;
             return Err(
                 InvalidInput::new("currentPassword", "is not your current password").into(),
             );
         }
-        let hash = hash_password(new.expose().to_owned()).await?;
+        let hash = self.hasher.hash(new.expose().to_owned()).await;
+        let hash = match hash {
+            Ok(hash) => hash,
+            Err(err) => {
+                self.end_attempts(&limits, true).await?;
+                return Err(err);
+            }
+        };
         let mut tx = self.db.write().await?;
-        users::set_password(tx.conn(), actor.user.id, &hash, false, Timestamp::now()).await?;
-        let entry = self.entry_for(actor, Operation::PasswordChange, Outcome::Success);
+        throttle::clear(tx.conn(), &key).await?;
+        users::set_password(tx.conn(), user.id, &hash, false, Timestamp::now()).await?;
+        let ended =
+            sessions::delete_for_user_except(tx.conn(), user.id, &session.token_hash).await?;
+        let mut entry = self.entry_for(actor, Operation::PasswordChange, Outcome::Success);
+        entry.detail = json!({ "otherSessionsEnded": ended });
         rounds_store::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        self.end_feeds_of_user(
+            user.id,
+            Some(&session.token_hash),
+            EndReason::PasswordChanged,
+        );
+        Ok(())
+    }
+
+    /// Counts one attempt against each key, all or none: `Err(until)` when
+    /// one of them is locked or full (then none is counted).
+    async fn begin_attempts(
+        &self,
+        limits: &[(&str, u32)],
+    ) -> Result<Result<(), Timestamp>, AppError> {
+        let now = Timestamp::now();
+        let mut tx = self.db.write().await?;
+        for (key, max) in limits {
+            let begun =
+                throttle::begin_attempt(tx.conn(), key, now, self.config.signin_window_secs, *max)
+                    .await?;
+            if let Err(until) = begun {
+                // Dropping the transaction takes back the keys counted so far.
+                return Ok(Err(until));
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// The counted attempts failed: they stay counted, and lock the keys
+    /// that reached their limit.
+    async fn fail_attempts(
+        &self,
+        tx: &mut rounds_store::WriteTx<'_>,
+        limits: &[(&str, u32)],
+    ) -> Result<(), AppError> {
+        let now = Timestamp::now();
+        for (key, max) in limits {
+            throttle::fail_attempt(tx.conn(), key, now, *max, self.config.signin_window_secs)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The counted attempts did not fail (or could not be checked): they no
+    /// longer count.
+    async fn end_attempts(&self, limits: &[(&str, u32)], clear: bool) -> Result<(), AppError> {
+        let mut tx = self.db.write().await?;
+        for (key, _) in limits {
+            if clear {
+                throttle::clear(tx.conn(), key).await?;
+            } else {
+                throttle::cancel_attempt(tx.conn(), key).await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Checks a username and password and opens a session. Failed attempts
-    /// are counted per account and per client address; past the limit the
-    /// account or address is locked for the window.
+    /// Checks a username and password and opens a session. Attempts are
+    /// counted per account and per client address before the password is
+    /// checked, so that however many arrive at once, no more than the limit
+    /// are checked in a window; a wrong password stays counted, and past the
+    /// limit the account or address is locked for the window.
     pub async fn sign_in(
         &self,
         username: &str,
         password: &str,
         client: &ClientInfo,
     ) -> Result<SignedIn, AppError> {
-        let now = Timestamp::now();
         let typed = Username::as_typed(username);
-        let user_key = format!("user:{typed}");
+        let user_key = account_key(&typed);
         let addr_key = format!("addr:{}", client.addr.as_deref().unwrap_or("unknown"));
+        let c = &self.config;
+        let limits = [
+            (user_key.as_str(), c.signin_max_failures_per_account),
+            (addr_key.as_str(), c.signin_max_failures_per_address),
+        ];
 
-        let locked = {
-            let mut conn = self.db.read().await?;
-            let a = throttle::locked_until(&mut conn, &user_key, now).await?;
-            let b = throttle::locked_until(&mut conn, &addr_key, now).await?;
-            a.max(b)
-        };
-        if let Some(until) = locked {
-            self.refuse_sign_in(
-                &typed,
-                client,
-                "locked after too many failed sign-ins",
-                false,
-            )
-            .await?;
+        if let Err(until) = self.begin_attempts(&limits).await? {
+            self.refuse_sign_in(&typed, client, "locked after too many failed sign-ins", &[])
+                .await?;
             return Err(AppError::SignInLocked { until });
         }
 
-        let found = match (Username::parse(&typed), Password::offered(password)) {
-            (Ok(name), Some(_)) => {
-                let mut conn = self.db.read().await?;
-                users::with_hash(&mut conn, &name).await?
+        let checked = self.check_password(&typed, password).await;
+        let (found, password_ok) = match checked {
+            Ok(checked) => checked,
+            Err(err) => {
+                self.end_attempts(&limits, false).await?;
+                return Err(err);
             }
-            _ => None,
         };
-        let hash = found.as_ref().map(|f| f.password_hash.clone());
-        let password_ok = verify_password(password.to_owned(), hash).await;
         let user = match found {
-            Some(found) if password_ok && !found.user.is_disabled() => found.user,
+            Some(user) if password_ok && !user.is_disabled() => user,
             Some(_) if password_ok => {
-                self.refuse_sign_in(&typed, client, "account disabled", false)
+                self.end_attempts(&limits, false).await?;
+                self.refuse_sign_in(&typed, client, "account disabled", &[])
                     .await?;
                 return Err(AppError::BadCredentials);
             }
             Some(_) => {
-                self.refuse_sign_in(&typed, client, "wrong password", true)
+                self.refuse_sign_in(&typed, client, "wrong password", &limits)
                     .await?;
                 return Err(AppError::BadCredentials);
             }
             None => {
-                self.refuse_sign_in(&typed, client, "unknown username", true)
+                self.refuse_sign_in(&typed, client, "unknown username", &limits)
                     .await?;
                 return Err(AppError::BadCredentials);
             }
         };
 
+        let now = Timestamp::now();
         let token = new_token()?;
         let csrf_token = new_token()?;
         let expires_at = now.plus_secs(self.config.session_absolute_secs);
         let mut tx = self.db.write().await?;
         throttle::clear(tx.conn(), &user_key).await?;
+        throttle::cancel_attempt(tx.conn(), &addr_key).await?;
         sessions::insert(
             tx.conn(),
             &sessions::NewSession {
@@ -400,37 +516,39 @@ impl App {
         })
     }
 
+    /// The account `typed` names, if any, and whether `password` is its
+    /// password (the same effort is spent when there is no account).
+    async fn check_password(
+        &self,
+        typed: &str,
+        password: &str,
+    ) -> Result<(Option<User>, bool), AppError> {
+        let found = match (Username::parse(typed), Password::offered(password)) {
+            (Ok(name), Some(_)) => {
+                let mut conn = self.db.read().await?;
+                users::with_hash(&mut conn, &name).await?
+            }
+            _ => None,
+        };
+        let (user, hash) = match found {
+            Some(found) => (Some(found.user), Some(found.password_hash)),
+            None => (None, None),
+        };
+        let ok = self.hasher.verify(password.to_owned(), hash).await?;
+        Ok((user, ok))
+    }
+
+    /// Records a refused sign-in; `failed` are the counted attempts that
+    /// failed (they stay counted and may lock their keys).
     async fn refuse_sign_in(
         &self,
         typed: &str,
         client: &ClientInfo,
         reason: &str,
-        count: bool,
+        failed: &[(&str, u32)],
     ) -> Result<(), AppError> {
-        let now = Timestamp::now();
-        let c = &self.config;
         let mut tx = self.db.write().await?;
-        if count {
-            let addr_key = format!("addr:{}", client.addr.as_deref().unwrap_or("unknown"));
-            throttle::record_failure(
-                tx.conn(),
-                &format!("user:{typed}"),
-                now,
-                c.signin_window_secs,
-                c.signin_max_failures_per_account,
-                c.signin_window_secs,
-            )
-            .await?;
-            throttle::record_failure(
-                tx.conn(),
-                &addr_key,
-                now,
-                c.signin_window_secs,
-                c.signin_max_failures_per_address,
-                c.signin_window_secs,
-            )
-            .await?;
-        }
+        self.fail_attempts(&mut tx, failed).await?;
         let mut entry = AuditEntry::new(
             Operation::SignInRefused,
             Outcome::Refused(reason.into()),
@@ -445,7 +563,8 @@ impl App {
         Ok(())
     }
 
-    /// The live session for a cookie token, if any; expired ones are removed.
+    /// The live session for a cookie token, if any (not past its idle or
+    /// absolute limit, its account not disabled).
     pub async fn resolve_session(&self, token: &str) -> Result<Option<SessionInfo>, AppError> {
         let now = Timestamp::now();
         let token_hash = sha256_hex(token);
@@ -463,10 +582,10 @@ impl App {
             {
                 user
             }
-            _ => {
-                sessions::delete(&mut conn, &token_hash).await?;
-                return Ok(None);
-            }
+            // Run out or disabled: no longer usable. The row stays until
+            // the purge, so the watcher over open live feeds can tell them
+            // why they ended.
+            _ => return Ok(None),
         };
         // Note activity, but not on every request.
         let touch_every = (self.config.session_idle_secs / 4).clamp(1, 60);
@@ -495,6 +614,7 @@ impl App {
         let entry = self.entry_for(&actor, Operation::SignOut, Outcome::Success);
         rounds_store::audit::append(&mut tx, &entry).await?;
         tx.commit().await?;
+        self.end_feeds_of_session(&session.token_hash, EndReason::SignedOut);
         Ok(())
     }
 

@@ -40,6 +40,17 @@ pub enum AppError {
     BadCredentials,
     #[error("too many failed sign-ins; try again after {until}")]
     SignInLocked { until: Timestamp },
+    /// Too many requests wait for the same bounded work (password hashing);
+    /// worth retrying in a few seconds.
+    #[error("{message}")]
+    Busy { message: String },
+    /// A new password that is too easy to guess; the message says why and
+    /// how to choose a better one.
+    #[error("{message}")]
+    WeakPassword {
+        field: &'static str,
+        message: String,
+    },
     #[error("choose a new password before doing anything else")]
     PasswordChangeRequired,
     #[error("{message}")]

@@ -16,6 +16,7 @@ mod patients;
 pub mod secret_box;
 mod secrets;
 pub mod smart_keys;
+mod strength;
 mod teams;
 
 use rounds_core::audit::ClientInfo;
@@ -48,6 +49,9 @@ pub struct AppConfig {
     pub signin_max_failures_per_address: u32,
     /// The window over which failures are counted, and the lockout length.
     pub signin_window_secs: u64,
+    /// How long a sign-in (or password change) waits for a free place to
+    /// hash its password before it is told the server is busy (503).
+    pub password_hash_wait_secs: u64,
     /// EHR mode's limits and outbound policy.
     pub ehr: ehr::EhrSettings,
 }
@@ -60,6 +64,7 @@ impl Default for AppConfig {
             signin_max_failures_per_account: 5,
             signin_max_failures_per_address: 20,
             signin_window_secs: 15 * 60,
+            password_hash_wait_secs: 10,
             ehr: ehr::EhrSettings::default(),
         }
     }
@@ -73,6 +78,7 @@ pub struct App {
     hub: std::sync::Arc<live::Hub>,
     views: std::sync::Arc<audit::RecentViews>,
     ehr: std::sync::Arc<ehr::EhrState>,
+    hasher: std::sync::Arc<secrets::Hasher>,
 }
 
 /// A signed-in person making a request, and from where.
@@ -94,6 +100,9 @@ impl App {
         Ok(Self {
             db,
             ehr: std::sync::Arc::new(ehr::EhrState::new(config.ehr.clone())),
+            hasher: std::sync::Arc::new(secrets::Hasher::per_core(std::time::Duration::from_secs(
+                config.password_hash_wait_secs,
+            ))),
             config,
             hub: std::sync::Arc::new(live::Hub::new()),
             views: std::sync::Arc::default(),
@@ -113,7 +122,9 @@ impl App {
         self.db.ping().await
     }
 
+    /// Stops the live feed's background work, then closes the database.
     pub async fn close(&self) {
+        self.stop_live().await;
         self.db.close().await;
     }
 }

@@ -5,9 +5,19 @@
 //! open screens. A screen that reconnects with the last event id it saw is
 //! replayed what it missed from the feed; if that is older than the feed
 //! keeps, it is told to reload.
+//!
+//! A feed lasts only as long as the access that opened it. One watcher per
+//! process checks, about once a second and in a few queries for all open
+//! feeds together, that each feed's session still exists and is within its
+//! idle and absolute limits, that its account is not disabled and that the
+//! person is still a member of the team; a feed that fails any of these is
+//! sent `closed` with the reason and ends. The database is the truth, so a
+//! sign-out on one instance ends the feeds on every other; on the instance
+//! where it happens, the feeds end at once.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rounds_core::{ListId, PatientId, TeamId, Timestamp, UserId};
@@ -15,10 +25,11 @@ use rounds_store::events::{self, StoredEvent};
 use rounds_store::WriteTx;
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::{broadcast, mpsc, watch, Notify};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
+use tokio::task::JoinHandle;
 
 use crate::access::Need;
-use crate::{Actor, App, AppError};
+use crate::{Actor, App, AppError, SessionInfo};
 
 /// What changed, as announced to the screens of the lists concerned.
 #[derive(Debug, Clone, Serialize)]
@@ -85,15 +96,88 @@ pub struct LiveMessage {
 /// How long the feed keeps events for reconnecting screens.
 pub const FEED_RETENTION_SECS: u64 = 6 * 60 * 60;
 const POLL_EVERY: Duration = Duration::from_millis(250);
-const RECHECK_ACCESS_EVERY: Duration = Duration::from_secs(2);
+/// How often the watcher checks the access of all open feeds.
+const RECHECK_ACCESS_EVERY: Duration = Duration::from_secs(1);
 const PING_EVERY: Duration = Duration::from_secs(15);
+
+/// Why a feed ends, as told to its screen in `closed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EndReason {
+    SignedOut,
+    SessionEnded,
+    SessionExpired,
+    SessionIdle,
+    PasswordChanged,
+    PasswordReset,
+    AccountDisabled,
+    NotMember,
+    ServerClosing,
+}
+
+impl EndReason {
+    fn code(self) -> &'static str {
+        match self {
+            Self::SignedOut => "signedOut",
+            Self::SessionEnded => "sessionEnded",
+            Self::SessionExpired => "sessionExpired",
+            Self::SessionIdle => "sessionIdle",
+            Self::PasswordChanged => "passwordChanged",
+            Self::PasswordReset => "passwordReset",
+            Self::AccountDisabled => "accountDisabled",
+            Self::NotMember => "notMember",
+            Self::ServerClosing => "serverClosing",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Self::SignedOut => "you signed out",
+            Self::SessionEnded => "your session has ended; sign in again",
+            Self::SessionExpired => "your session has expired; sign in again",
+            Self::SessionIdle => "your session expired after inactivity; sign in again",
+            Self::PasswordChanged => {
+                "your password was changed in another session; sign in with the new one"
+            }
+            Self::PasswordReset => "an administrator reset your password; sign in again",
+            Self::AccountDisabled => "your account has been disabled",
+            Self::NotMember => "you are no longer a member of this team",
+            Self::ServerClosing => "the server is restarting; reconnect shortly",
+        }
+    }
+
+    fn to_message(self) -> LiveMessage {
+        control(
+            "closed",
+            json!({ "reason": self.message(), "code": self.code() }),
+        )
+    }
+}
+
+/// One open feed, as the watcher knows it.
+struct Watched {
+    token_hash: String,
+    user: UserId,
+    team: TeamId,
+    end: Option<oneshot::Sender<EndReason>>,
+}
+
+#[derive(Default)]
+struct Watchlist {
+    next_id: u64,
+    open: HashMap<u64, Watched>,
+}
 
 pub(crate) struct Hub {
     sender: broadcast::Sender<Arc<StoredEvent>>,
     wake: Notify,
     started: AtomicBool,
-    /// Set when the server shuts down: open feeds end so it can.
+    /// Set when the server shuts down: open feeds end so it can, and the
+    /// poller and the watcher stop.
     closing: watch::Sender<bool>,
+    watchlist: Mutex<Watchlist>,
+    /// Wakes the watcher for an early check.
+    recheck: Notify,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Hub {
@@ -105,7 +189,71 @@ impl Hub {
             wake: Notify::new(),
             started: AtomicBool::new(false),
             closing,
+            watchlist: Mutex::new(Watchlist::default()),
+            recheck: Notify::new(),
+            tasks: Mutex::new(Vec::new()),
         }
+    }
+
+    fn watch(
+        self: &Arc<Self>,
+        token_hash: &str,
+        user: UserId,
+        team: TeamId,
+    ) -> (Registration, oneshot::Receiver<EndReason>) {
+        let (end, ended) = oneshot::channel();
+        let id = self.with_watchlist(|w| {
+            w.next_id += 1;
+            w.open.insert(
+                w.next_id,
+                Watched {
+                    token_hash: token_hash.to_owned(),
+                    user,
+                    team,
+                    end: Some(end),
+                },
+            );
+            w.next_id
+        });
+        (
+            Registration {
+                hub: Arc::clone(self),
+                id,
+            },
+            ended,
+        )
+    }
+
+    fn with_watchlist<T: Default>(&self, f: impl FnOnce(&mut Watchlist) -> T) -> T {
+        // A poisoned lock still holds a usable list (no invariant spans it).
+        match self.watchlist.lock() {
+            Ok(mut w) => f(&mut w),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    /// Ends the feeds for which `which` says so, with `reason`.
+    fn end_where(&self, reason: EndReason, which: impl Fn(&Watched) -> bool) {
+        self.with_watchlist(|w| {
+            for watched in w.open.values_mut().filter(|x| which(x)) {
+                if let Some(end) = watched.end.take() {
+                    let _ = end.send(reason);
+                }
+            }
+        });
+    }
+}
+
+/// Keeps a feed on the watchlist while it runs.
+struct Registration {
+    hub: Arc<Hub>,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.hub.with_watchlist(|w| w.open.remove(&id));
     }
 }
 
@@ -140,9 +288,130 @@ impl App {
     }
 
     /// Ends every open live feed (the server is shutting down); new ones
-    /// end at once.
+    /// end at once, and the feed's poller and watcher stop.
     pub fn close_live_feeds(&self) {
         self.hub.closing.send_replace(true);
+    }
+
+    /// Stops the poller and the watcher and waits until they have (before
+    /// the database pool closes under them).
+    pub(crate) async fn stop_live(&self) {
+        self.close_live_feeds();
+        let tasks = match self.hub.tasks.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// This instance's feeds of one session end now (its sign-out); the
+    /// watcher would find out within a second anyway, as on other instances.
+    pub(crate) fn end_feeds_of_session(&self, token_hash: &str, reason: EndReason) {
+        self.hub.end_where(reason, |w| w.token_hash == token_hash);
+        self.hub.recheck.notify_one();
+    }
+
+    /// This instance's feeds of `user` end now, except those of the session
+    /// `keep` (a password change keeps the session that made it).
+    pub(crate) fn end_feeds_of_user(&self, user: UserId, keep: Option<&str>, reason: EndReason) {
+        self.hub.end_where(reason, |w| {
+            w.user == user && keep.is_none_or(|k| w.token_hash != k)
+        });
+        self.hub.recheck.notify_one();
+    }
+
+    /// This instance's feeds of `user` on `team`'s lists end now.
+    pub(crate) fn end_feeds_of_member(&self, team: TeamId, user: UserId) {
+        self.hub
+            .end_where(EndReason::NotMember, |w| w.user == user && w.team == team);
+        self.hub.recheck.notify_one();
+    }
+
+    /// One check of every open feed's access: two queries (per 1000 feeds)
+    /// for all of them, a third when sessions have gone.
+    async fn check_open_feeds(&self) -> Result<(), AppError> {
+        let (hashes, users) = self.hub.with_watchlist(|w| {
+            let hashes: HashSet<String> = w
+                .open
+                .values()
+                .filter(|x| x.end.is_some())
+                .map(|x| x.token_hash.clone())
+                .collect();
+            let users: HashSet<UserId> = w
+                .open
+                .values()
+                .filter(|x| x.end.is_some())
+                .map(|x| x.user)
+                .collect();
+            (hashes, users)
+        });
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        let hashes: Vec<&str> = hashes.iter().map(String::as_str).collect();
+        let users: Vec<UserId> = users.into_iter().collect();
+        let (states, memberships, disabled) = {
+            let mut conn = self.db.read().await?;
+            let states = rounds_store::sessions::states(&mut conn, &hashes).await?;
+            let memberships = rounds_store::teams::memberships_of(&mut conn, &users).await?;
+            // Disabling an account deletes its sessions: when some have
+            // gone, tell those screens why if that was the cause.
+            let disabled = if states.len() < hashes.len() {
+                rounds_store::users::disabled_among(&mut conn, &users).await?
+            } else {
+                Vec::new()
+            };
+            (states, memberships, disabled)
+        };
+        let disabled: HashSet<UserId> = disabled.into_iter().collect();
+        let now = Timestamp::now();
+        let idle_cutoff = now.minus_secs(self.config.session_idle_secs);
+        let states: HashMap<&str, &rounds_store::sessions::SessionState> =
+            states.iter().map(|s| (s.token_hash.as_str(), s)).collect();
+        let members: HashSet<(TeamId, UserId)> = memberships.into_iter().collect();
+        self.hub.with_watchlist(|w| {
+            for watched in w.open.values_mut() {
+                let reason = match states.get(watched.token_hash.as_str()) {
+                    None if disabled.contains(&watched.user) => Some(EndReason::AccountDisabled),
+                    None => Some(EndReason::SessionEnded),
+                    Some(s) if s.user_disabled => Some(EndReason::AccountDisabled),
+                    Some(s) if s.expires_at <= now => Some(EndReason::SessionExpired),
+                    Some(s) if s.last_seen_at <= idle_cutoff => Some(EndReason::SessionIdle),
+                    Some(_) if !members.contains(&(watched.team, watched.user)) => {
+                        Some(EndReason::NotMember)
+                    }
+                    Some(_) => None,
+                };
+                if let Some(reason) = reason {
+                    if let Some(end) = watched.end.take() {
+                        let _ = end.send(reason);
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn start_watcher(&self) -> JoinHandle<()> {
+        let app = self.clone();
+        let mut closing = self.hub.closing.subscribe();
+        tokio::spawn(async move {
+            loop {
+                if *closing.borrow_and_update() {
+                    return;
+                }
+                tokio::select! {
+                    () = app.hub.recheck.notified() => {},
+                    () = tokio::time::sleep(RECHECK_ACCESS_EVERY) => {},
+                    _ = closing.changed() => continue,
+                }
+                if let Err(err) = app.check_open_feeds().await {
+                    tracing::warn!(error = %err, "cannot check the access of open live feeds");
+                }
+            }
+        })
     }
 
     /// Commits and wakes the feed poller so screens hear of it at once.
@@ -153,20 +422,25 @@ impl App {
     }
 
     fn start_poller(&self) {
-        if self.hub.started.swap(true, Ordering::SeqCst) {
+        if *self.hub.closing.borrow() || self.hub.started.swap(true, Ordering::SeqCst) {
             return;
         }
         let app = self.clone();
-        tokio::spawn(async move {
+        let mut closing = self.hub.closing.subscribe();
+        let poller = tokio::spawn(async move {
             let mut last = match app.db.read().await {
                 Ok(mut conn) => events::last_seq(&mut conn).await.unwrap_or(0),
                 Err(_) => 0,
             };
             let mut pruned_at = Instant::now();
             loop {
+                if *closing.borrow_and_update() {
+                    return;
+                }
                 tokio::select! {
                     () = app.hub.wake.notified() => {},
                     () = tokio::time::sleep(POLL_EVERY) => {},
+                    _ = closing.changed() => continue,
                 }
                 let batch = match app.db.read().await {
                     Ok(mut conn) => events::after(&mut conn, last, 1000).await,
@@ -193,13 +467,21 @@ impl App {
                 }
             }
         });
+        let watcher = self.start_watcher();
+        match self.hub.tasks.lock() {
+            Ok(mut t) => t.extend([poller, watcher]),
+            Err(poisoned) => poisoned.into_inner().extend([poller, watcher]),
+        }
     }
 
-    /// Opens a live feed of one list for a member. With `last_seen`, what
-    /// happened after that event is replayed first. The feed ends when the
-    /// receiver is dropped, the list is deleted or the person leaves the team.
+    /// Opens a live feed of one list for a member, signed in with
+    /// `session`. With `last_seen`, what happened after that event is
+    /// replayed first. The feed ends when the receiver is dropped, the list
+    /// is deleted, the session ends (sign-out, expiry, a password change or
+    /// reset, the account disabled) or the person leaves the team.
     pub async fn follow_list(
         &self,
+        session: &SessionInfo,
         actor: &Actor,
         team: TeamId,
         list: ListId,
@@ -215,10 +497,13 @@ impl App {
         // Subscribe before reading the feed, so nothing falls between the two.
         let live = self.hub.sender.subscribe();
         let (tx, rx) = mpsc::channel(256);
+        // On the watchlist from now: an end of access while the feed
+        // replays is kept for the loop below.
+        let (registration, ended) = self.hub.watch(session.token_hash(), actor.user.id, team);
         let app = self.clone();
-        let user = actor.user.id;
         tokio::spawn(async move {
-            if let Err(err) = app.feed(user, team, list, last_seen, live, &tx).await {
+            let _registration = registration;
+            if let Err(err) = app.feed(list, last_seen, live, ended, &tx).await {
                 tracing::warn!(error = %err, "live feed stopped");
             }
         });
@@ -227,11 +512,10 @@ impl App {
 
     async fn feed(
         &self,
-        user: UserId,
-        team: TeamId,
         list: ListId,
         last_seen: Option<i64>,
         mut live: broadcast::Receiver<Arc<StoredEvent>>,
+        mut ended: oneshot::Receiver<EndReason>,
         out: &mpsc::Sender<LiveMessage>,
     ) -> Result<(), AppError> {
         let list_key = list.to_string();
@@ -272,38 +556,24 @@ impl App {
         if !send(control("ready", json!({ "lastEventId": delivered }))).await {
             return Ok(());
         }
-        let mut checked = Instant::now();
         let mut closing = self.hub.closing.subscribe();
         loop {
             if *closing.borrow_and_update() {
-                send(control(
-                    "closed",
-                    json!({ "reason": "the server is restarting; reconnect shortly" }),
-                ))
-                .await;
+                send(EndReason::ServerClosing.to_message()).await;
                 return Ok(());
             }
+            // Biased: once access has ended nothing more goes out, not
+            // even what is queued.
             let next = tokio::select! {
-                next = tokio::time::timeout(PING_EVERY, live.recv()) => next,
+                biased;
                 _ = closing.changed() => continue,
-            };
-            if checked.elapsed() >= RECHECK_ACCESS_EVERY {
-                checked = Instant::now();
-                let still_member = {
-                    let mut conn = self.db.read().await?;
-                    rounds_store::teams::role_of(&mut conn, team, user)
-                        .await?
-                        .is_some()
-                };
-                if !still_member {
-                    send(control(
-                        "closed",
-                        json!({ "reason": "you are no longer a member of this team" }),
-                    ))
-                    .await;
+                reason = &mut ended => {
+                    // The watchlist only drops its end with the feed itself.
+                    send(reason.unwrap_or(EndReason::SessionEnded).to_message()).await;
                     return Ok(());
                 }
-            }
+                next = tokio::time::timeout(PING_EVERY, live.recv()) => next,
+            };
             match next {
                 Err(_) => {
                     if !send(control("ping", json!({}))).await {
@@ -370,5 +640,67 @@ fn control(kind: &str, data: serde_json::Value) -> LiveMessage {
         id: None,
         kind: kind.to_owned(),
         data: data.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use crate::{App, AppConfig, DbOptions};
+
+    /// Collects what the log writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut all) = self.0.lock() {
+                all.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Closing the app stops the feed's poller and watcher before the
+    /// pool closes: neither reads from a closed pool afterwards.
+    #[tokio::test(flavor = "current_thread")]
+    async fn close_stops_the_poller_before_the_pool() {
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let dir = tempfile::tempdir().ok();
+        let path = dir.as_ref().map(|d| d.path().join("rounds.db"));
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            path.as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+        let app = App::open(&url, &DbOptions::default(), AppConfig::default()).await;
+        assert!(app.is_ok(), "open a database");
+        let Ok(app) = app else { return };
+        app.start_poller();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        app.close().await;
+        // The poller wakes every 250 ms and the watcher every second.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let text = log
+            .0
+            .lock()
+            .map(|l| String::from_utf8_lossy(&l).into_owned());
+        let text = text.unwrap_or_default();
+        assert!(!text.contains("cannot read the change feed"), "{text}");
+        assert!(!text.contains("closed"), "{text}");
+        assert!(app.hub.tasks.lock().is_ok_and(|t| t.is_empty()));
     }
 }

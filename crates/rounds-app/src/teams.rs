@@ -181,6 +181,7 @@ impl App {
         )
         .await?;
         tx.commit().await?;
+        self.end_feeds_of_member(team, user);
         Ok(())
     }
 }

@@ -108,3 +108,69 @@ pub async fn delete_expired(
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Ends every session of `user_id` but the one whose hash is `keep`.
+pub async fn delete_for_user_except(
+    conn: &mut AnyConnection,
+    user_id: UserId,
+    keep: &str,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+        .bind(user_id.to_string())
+        .bind(keep)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Where a session stands, for the watch over open live feeds.
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    pub token_hash: String,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub user_disabled: bool,
+}
+
+/// How many values one `IN (…)` list binds at most (well under the
+/// parameter limits of SQLite and PostgreSQL).
+pub const IN_CHUNK: usize = 1000;
+
+/// `$first, $first+1, …` for `n` values.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The sessions among `token_hashes` that still exist, with their limits
+/// and whether their account is disabled; missing ones have ended. One
+/// query per `IN_CHUNK` hashes.
+pub async fn states(
+    conn: &mut AnyConnection,
+    token_hashes: &[&str],
+) -> Result<Vec<SessionState>, StoreError> {
+    let mut out = Vec::with_capacity(token_hashes.len());
+    for chunk in token_hashes.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT s.token_hash, s.last_seen_at, s.expires_at, u.disabled_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for hash in chunk {
+            query = query.bind(*hash);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            out.push(SessionState {
+                token_hash: row.try_get("token_hash")?,
+                last_seen_at: Timestamp::from_millis(row.try_get("last_seen_at")?),
+                expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+                user_disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -179,3 +179,28 @@ pub async fn count_owners(conn: &mut AnyConnection, team: TeamId) -> Result<i64,
             .try_get("n")?,
     )
 }
+
+/// Every team membership of the users in `users`, as (team, user) pairs.
+/// One query per `sessions::IN_CHUNK` users.
+pub async fn memberships_of(
+    conn: &mut AnyConnection,
+    users: &[UserId],
+) -> Result<Vec<(TeamId, UserId)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in users.chunks(crate::sessions::IN_CHUNK) {
+        let sql = format!(
+            "SELECT team_id, user_id FROM team_members WHERE user_id IN ({})",
+            crate::sessions::placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for user in chunk {
+            query = query.bind(user.to_string());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let team: String = row.try_get("team_id")?;
+            let user: String = row.try_get("user_id")?;
+            out.push((parse(&team, "team id")?, parse(&user, "user id")?));
+        }
+    }
+    Ok(out)
+}

@@ -204,3 +204,27 @@ pub async fn count_active_admins(conn: &mut AnyConnection) -> Result<i64, StoreE
     .await?
     .try_get("n")?)
 }
+
+/// Those of `ids` whose account is disabled. One query per
+/// `sessions::IN_CHUNK` ids.
+pub async fn disabled_among(
+    conn: &mut AnyConnection,
+    ids: &[UserId],
+) -> Result<Vec<UserId>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(crate::sessions::IN_CHUNK) {
+        let sql = format!(
+            "SELECT id FROM users WHERE disabled_at IS NOT NULL AND id IN ({})",
+            crate::sessions::placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let id: String = row.try_get("id")?;
+            out.push(parse(&id, "user id")?);
+        }
+    }
+    Ok(out)
+}

@@ -121,6 +121,15 @@ impl From<AppError> for ApiError {
                 e.retry_after = u64::try_from(secs).ok();
                 e
             }
+            AppError::Busy { message } => {
+                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message);
+                e.retry_after = Some(2);
+                e
+            }
+            AppError::WeakPassword { field, message } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", message)
+                    .with_field(field)
+            }
             AppError::PasswordChangeRequired => Self::new(
                 StatusCode::FORBIDDEN,
                 "password_change_required",

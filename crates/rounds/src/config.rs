@@ -263,6 +263,7 @@ impl Serve {
                 .signin_window
                 .or(file.signin_window)
                 .unwrap_or(defaults.signin_window_secs),
+            password_hash_wait_secs: defaults.password_hash_wait_secs,
             ehr: ehr_settings(&args.ehr, file)?,
         };
         if app.session_idle_secs == 0 || app.session_absolute_secs == 0 {

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rounds_app::{ColumnSpec, ListView, PatientRow, ResolvedColumn};
+use rounds_app::{AppError, ColumnSpec, ListView, PatientRow, ResolvedColumn};
 use rounds_core::lists::{ChoiceOption, ColumnSchema, PatientList, SchemaColumn};
 use rounds_core::view::ViewSpec;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use super::parse_id;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiActor, ApiJson, ApiPath};
+use crate::extract::{ApiActor, ApiJson, ApiPath, ApiSession};
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -601,7 +601,10 @@ pub async fn create_schema(
 /// The live feed of a list, as Server-Sent Events. Each change comes as an
 /// event with an id; reconnect with `Last-Event-ID` (or `lastEventId`) to
 /// get what you missed. Control events: `ready`, `resync` (reload the list),
-/// `ping`, `closed` (access ended).
+/// `ping`, `closed` (access ended: `reason` says why in words, `code` as
+/// signedOut, sessionEnded, sessionExpired, sessionIdle, passwordChanged,
+/// passwordReset, accountDisabled, notMember or serverClosing). The feed
+/// ends within 2 seconds of its session or team membership ending.
 #[utoipa::path(get, path = "/api/v1/teams/{teamId}/lists/{listId}/events", operation_id = "listEvents", tag = "lists",
     security(("session" = [])),
     params(("teamId" = String, Path), ("listId" = String, Path),
@@ -609,11 +612,16 @@ pub async fn create_schema(
     responses((status = 200, content_type = "text/event-stream", description = "The event stream"), (status = 404, body = ErrorBody)))]
 pub async fn list_events(
     State(state): State<AppState>,
-    ApiActor(actor): ApiActor,
+    ApiSession { session, actor }: ApiSession,
     ApiPath((team, list)): ApiPath<(String, String)>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
+    // As for every other route a signed-in caller with a one-time password
+    // may not use; the session is kept so the feed ends with it.
+    if actor.user.must_change_password {
+        return Err(AppError::PasswordChangeRequired.into());
+    }
     let from_query = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
         .find(|(k, _)| k == "lastEventId")
         .map(|(_, v)| v.into_owned());
@@ -635,6 +643,7 @@ pub async fn list_events(
     let rx = state
         .app
         .follow_list(
+            &session,
             &actor,
             parse_id("teamId", &team)?,
             parse_id("listId", &list)?,

@@ -35,6 +35,7 @@ pub fn clear_session_cookie(state: &AppState) -> Cookie<'static> {
         (status = 200, body = SignInResponse, description = "Signed in; the Set-Cookie header carries the session"),
         (status = 401, body = ErrorBody, description = "Wrong username or password (`bad_credentials`)"),
         (status = 429, body = ErrorBody, description = "Too many failed sign-ins (`rate_limited`)"),
+        (status = 503, body = ErrorBody, description = "Too many password checks at once (`busy`); retry after Retry-After"),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -87,12 +88,15 @@ pub async fn get_me(s: ApiSession) -> Json<MeResponse> {
 }
 
 /// Change your own password (also how a one-time password is replaced).
+/// Every other session of the account ends; this one stays.
 #[utoipa::path(post, path = "/api/v1/me/password", operation_id = "changePassword", tag = "session",
     security(("session" = [], "csrf" = [])),
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed"),
-        (status = 422, body = ErrorBody, description = "Current password wrong or new one too short"),
+        (status = 422, body = ErrorBody, description = "Current password wrong, or the new one too short or too easy to guess (`weak_password`, the message says why)"),
+        (status = 429, body = ErrorBody, description = "Too many wrong current passwords (`rate_limited`, counted with failed sign-ins)"),
+        (status = 503, body = ErrorBody, description = "Too many password checks at once (`busy`); retry after Retry-After"),
     ))]
 pub async fn change_password(
     State(state): State<AppState>,
@@ -101,7 +105,12 @@ pub async fn change_password(
 ) -> ApiResult<StatusCode> {
     state
         .app
-        .change_password(&s.actor, &body.current_password, &body.new_password)
+        .change_password(
+            &s.session,
+            &s.actor,
+            &body.current_password,
+            &body.new_password,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -191,7 +191,12 @@ pub async fn change_password(
     } else {
         match state
             .app
-            .change_password(&page.actor, &form.current_password, &form.new_password)
+            .change_password(
+                &page.session,
+                &page.actor,
+                &form.current_password,
+                &form.new_password,
+            )
             .await
         {
             Ok(()) => return Redirect::to("/teams?done=password").into_response(),

@@ -101,12 +101,26 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, config: AppConfig) -> Self {
+        let db = TestDb::new(backend).await;
+        Self::spawn_on(db, config).await
+    }
+
+    /// A second instance (its own App, pool and server) on this one's
+    /// database, as when several Rounds run on one PostgreSQL.
+    pub async fn spawn_sharing(&self, config: AppConfig) -> Self {
+        let db = TestDb {
+            url: self.db.url.clone(),
+            _dir: None,
+        };
+        Self::spawn_on(db, config).await
+    }
+
+    async fn spawn_on(db: TestDb, config: AppConfig) -> Self {
         // Server logs show up with a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
             .with_test_writer()
             .try_init();
-        let db = TestDb::new(backend).await;
         let options = DbOptions {
             max_connections: 5,
             ..DbOptions::default()
@@ -267,6 +281,15 @@ impl Client {
             http,
             base: app.url(""),
             csrf: None,
+        }
+    }
+
+    /// The same client (cookies, CSRF token) talking to another instance.
+    pub fn on(&self, app: &TestApp) -> Self {
+        Self {
+            http: self.http.clone(),
+            base: app.url(""),
+            csrf: self.csrf.clone(),
         }
     }
 

@@ -19,4 +19,5 @@ mod ehr_mode;
 mod lists;
 mod pages;
 mod schema;
+mod sessions;
 mod teams;
