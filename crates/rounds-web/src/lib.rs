@@ -189,7 +189,10 @@ pub async fn serve(
     let app = router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
         limits.body_read_timeout,
     ));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1 only: browsers speak HTTP/2 only over TLS, which a proxy in
+    // front of Rounds ends, and waiting to tell HTTP/2's preface from
+    // HTTP/1 would let a silent connection stay open before any timeout runs.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -210,7 +213,7 @@ pub async fn serve(
             axum::extract::ConnectInfo(peer),
         ));
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .serve_connection(TokioIo::new(stream), service)
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

@@ -12,6 +12,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod demo;
+mod edge;
 mod ehr;
 mod ehr_mode;
 mod lists;
