@@ -1390,7 +1390,7 @@ impl App {
             .await?;
         {
             let mut conn = self.db.read().await?;
-            self.list_in_team(&mut conn, team, list).await?;
+            self.list_in_team(&mut conn, actor, team, list).await?;
         }
         let query = PatientQuery {
             id: trimmed(&search.id),
@@ -1538,11 +1538,11 @@ impl App {
             .await?;
         {
             let mut conn = self.db.read().await?;
-            self.patient_in_team(&mut conn, team, patient).await?;
+            self.patient_in_team(&mut conn, actor, team, patient).await?;
         }
         let r = self.ehr_ref_for(team, ehr_id, "ehrId").await?;
         let mut tx = self.db.write().await?;
-        self.patient_in_team(tx.conn(), team, patient).await?;
+        self.patient_in_team(tx.conn(), actor, team, patient).await?;
         if let Some(existing) = rounds_store::ehr::ref_of(tx.conn(), patient).await? {
             if existing == r {
                 return Ok(());
@@ -1620,7 +1620,7 @@ impl App {
         self.team_access(actor, team, Need::Member, "unlinkPatient")
             .await?;
         let mut tx = self.db.write().await?;
-        self.patient_in_team(tx.conn(), team, patient).await?;
+        self.patient_in_team(tx.conn(), actor, team, patient).await?;
         if rounds_store::ehr::ref_of(tx.conn(), patient)
             .await?
             .is_none()
