@@ -486,7 +486,9 @@ fn fhir_general(e: &FhirError) -> String {
         FhirError::Network { .. } => "the EHR could not be reached".to_owned(),
         FhirError::Timeout { .. } => "the EHR did not answer in time".to_owned(),
         FhirError::Tls { .. } => "the EHR's secure connection could not be set up".to_owned(),
-        FhirError::Status { status, .. } => format!("the EHR answered with an error (HTTP {status})"),
+        FhirError::Status { status, .. } => {
+            format!("the EHR answered with an error (HTTP {status})")
+        }
         FhirError::Malformed { .. } => "the EHR's answer could not be read".to_owned(),
         FhirError::UnsupportedVersion { .. } | FhirError::NotOffered { .. } => {
             "the EHR does not offer what Rounds needs".to_owned()
@@ -1619,11 +1621,13 @@ impl App {
             .await?;
         {
             let mut conn = self.db.read().await?;
-            self.patient_in_team(&mut conn, actor, team, patient).await?;
+            self.patient_in_team(&mut conn, actor, team, patient)
+                .await?;
         }
         let r = self.ehr_ref_for(team, ehr_id, "ehrId").await?;
         let mut tx = self.db.write().await?;
-        self.patient_in_team(tx.conn(), actor, team, patient).await?;
+        self.patient_in_team(tx.conn(), actor, team, patient)
+            .await?;
         if let Some(existing) = rounds_store::ehr::ref_of(tx.conn(), patient).await? {
             if existing == r {
                 return Ok(());
@@ -1701,7 +1705,8 @@ impl App {
         self.team_access(actor, team, Need::Member, "unlinkPatient")
             .await?;
         let mut tx = self.db.write().await?;
-        self.patient_in_team(tx.conn(), actor, team, patient).await?;
+        self.patient_in_team(tx.conn(), actor, team, patient)
+            .await?;
         if rounds_store::ehr::ref_of(tx.conn(), patient)
             .await?
             .is_none()

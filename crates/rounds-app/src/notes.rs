@@ -39,7 +39,8 @@ impl App {
         let body = check_body(body)?;
         let id = NoteId::new_random();
         let mut tx = self.db.write().await?;
-        self.patient_in_team(tx.conn(), actor, team, patient).await?;
+        self.patient_in_team(tx.conn(), actor, team, patient)
+            .await?;
         notes::insert(
             tx.conn(),
             id,
@@ -68,7 +69,8 @@ impl App {
         self.team_access(actor, team, Need::Member, "listNotes")
             .await?;
         let mut conn = self.db.read().await?;
-        self.patient_in_team(&mut conn, actor, team, patient).await?;
+        self.patient_in_team(&mut conn, actor, team, patient)
+            .await?;
         let found = notes::for_patient(&mut conn, patient).await?;
         drop(conn);
         let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);

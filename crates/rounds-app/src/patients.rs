@@ -765,7 +765,8 @@ impl App {
         self.team_access(actor, team, Need::Member, "getPatient")
             .await?;
         let mut conn = self.db.read().await?;
-        self.patient_in_team(&mut conn, actor, team, patient).await?;
+        self.patient_in_team(&mut conn, actor, team, patient)
+            .await?;
         let ctx = Context::load(&mut conn, team).await?;
         let values = patients::values_of(&mut conn, patient).await?;
         let on = patients::lists_of(&mut conn, patient).await?;
@@ -831,7 +832,8 @@ impl App {
         }
         let now = Timestamp::now();
         let mut tx = self.db.write().await?;
-        self.patient_in_team(tx.conn(), actor, team, patient).await?;
+        self.patient_in_team(tx.conn(), actor, team, patient)
+            .await?;
         let ctx = Context::load(tx.conn(), team).await?;
         let current = patients::values_of(tx.conn(), patient).await?;
         let mut planned = Vec::new();

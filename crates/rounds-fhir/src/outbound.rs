@@ -491,7 +491,12 @@ mod tests {
         assert!(reason(&p, "2002:e000:0001::").contains("multicast"));
         assert!(reason(&p, "64:ff9b::169.254.169.254").contains("NAT64"));
         // The same forms of an ordinary address are fine; ::1 stays IPv6 loopback.
-        for fine in ["::10.0.0.1", "::ffff:0:10.0.0.1", "2002:0a00:0001::1", "::1"] {
+        for fine in [
+            "::10.0.0.1",
+            "::ffff:0:10.0.0.1",
+            "2002:0a00:0001::1",
+            "::1",
+        ] {
             assert!(p.check_ip(ip(fine)).is_ok(), "{fine}");
         }
         // Judged as IPv4 for the allowed ranges too.
@@ -527,7 +532,10 @@ mod tests {
             "64:ff9b::127.0.0.1",
             "2002:7f00:1::",
         ] {
-            assert!(reason(&p, refused).contains("ehr_allow_loopback"), "{refused}");
+            assert!(
+                reason(&p, refused).contains("ehr_allow_loopback"),
+                "{refused}"
+            );
         }
         // Allowed ranges do not open loopback when it is off.
         let mut ranges = only(&["127.0.0.0/8", "10.0.0.0/8"]);

@@ -304,8 +304,19 @@ mod tests {
     #[test]
     fn garbage_entries_stop_the_walk() {
         let peer = Some(ip("10.0.0.5"));
-        for junk in ["", "unknown", "not an address", "999.1.1.1", "\u{1F600}", "1.2.3.4.5"] {
-            assert_eq!(client_addr(peer, &["203.0.113.7", junk], &[]), peer, "{junk:?}");
+        for junk in [
+            "",
+            "unknown",
+            "not an address",
+            "999.1.1.1",
+            "\u{1F600}",
+            "1.2.3.4.5",
+        ] {
+            assert_eq!(
+                client_addr(peer, &["203.0.113.7", junk], &[]),
+                peer,
+                "{junk:?}"
+            );
         }
         let two = nets(&["10.0.0.0/24", "192.168.9.0/24"]);
         assert_eq!(

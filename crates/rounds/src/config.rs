@@ -80,7 +80,12 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct EdgeArgs {
     /// With trust_forwarded_for: the address ranges of the proxies in front of Rounds, comma-separated; X-Forwarded-For is then read only from a peer inside them, skipping their entries from the right [default: the immediate peer only, whose rightmost entry is taken]
-    #[arg(long, env = "ROUNDS_TRUSTED_PROXIES", value_name = "CIDRS", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "ROUNDS_TRUSTED_PROXIES",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Option<Vec<String>>,
     /// Seconds a connection may take to send a request's headers [default: 10]
     #[arg(long, env = "ROUNDS_HEADER_READ_TIMEOUT", value_name = "SECONDS")]
@@ -263,7 +268,10 @@ impl Edge {
             None => Ok(default),
         };
         let mut trusted_proxies = Vec::new();
-        let listed = args.trusted_proxies.as_ref().or(file.trusted_proxies.as_ref());
+        let listed = args
+            .trusted_proxies
+            .as_ref()
+            .or(file.trusted_proxies.as_ref());
         for entry in listed.into_iter().flatten().map(|e| e.trim()) {
             if entry.is_empty() {
                 continue;
@@ -272,7 +280,9 @@ impl Edge {
                 .parse::<ipnet::IpNet>()
                 .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
                 .map_err(|_| {
-                    anyhow::anyhow!("trusted_proxies: {entry:?} is not an address range like 10.0.0.0/24")
+                    anyhow::anyhow!(
+                        "trusted_proxies: {entry:?} is not an address range like 10.0.0.0/24"
+                    )
                 })?;
             trusted_proxies.push(net);
         }
@@ -463,6 +473,77 @@ mod tests {
             "postgres://rounds:***@db/rounds"
         );
         assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[derive(clap::Parser)]
+    struct ServeCli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn serve_with(args: &[&str], file: &str) -> anyhow::Result<Serve> {
+        use clap::Parser;
+        let cli = ServeCli::try_parse_from(std::iter::once("rounds").chain(args.iter().copied()))?;
+        Serve::resolve(&cli.serve, &toml::from_str(file)?)
+    }
+
+    #[test]
+    fn edge_and_loopback_settings() {
+        let d = serve_with(&[], "").unwrap();
+        assert!(
+            !d.app.ehr.outbound.allow_loopback,
+            "serve refuses loopback by default"
+        );
+        assert!(d.edge.trusted_proxies.is_empty());
+        assert_eq!(d.edge.limits, rounds_web::ServerLimits::default());
+        assert_eq!(d.edge.limits.header_read_timeout.as_secs(), 10);
+        assert_eq!(d.edge.limits.body_read_timeout.as_secs(), 30);
+        assert_eq!(d.edge.limits.max_connections, 1024);
+
+        let s = serve_with(
+            &[
+                "--ehr-allow-loopback",
+                "--trusted-proxies",
+                "10.0.0.0/24, 192.168.1.7",
+                "--header-read-timeout",
+                "5",
+                "--body-read-timeout",
+                "7",
+                "--max-connections",
+                "50",
+            ],
+            "",
+        )
+        .unwrap();
+        assert!(s.app.ehr.outbound.allow_loopback);
+        let nets: Vec<String> = s
+            .edge
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/24", "192.168.1.7/32"]);
+        assert_eq!(s.edge.limits.header_read_timeout.as_secs(), 5);
+        assert_eq!(s.edge.limits.body_read_timeout.as_secs(), 7);
+        assert_eq!(s.edge.limits.max_connections, 50);
+
+        let f = serve_with(
+            &[],
+            "ehr_allow_loopback = true\ntrusted_proxies = [\"fd00::/8\"]\nmax_connections = 9",
+        )
+        .unwrap();
+        assert!(f.app.ehr.outbound.allow_loopback);
+        assert_eq!(f.edge.trusted_proxies.len(), 1);
+        assert_eq!(f.edge.limits.max_connections, 9);
+
+        for bad in [
+            &["--trusted-proxies", "the proxy"][..],
+            &["--max-connections", "0"],
+            &["--header-read-timeout", "0"],
+            &["--body-read-timeout", "0"],
+        ] {
+            assert!(serve_with(bad, "").is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -373,7 +373,10 @@ async fn foreign_ids_are_refused_and_audited(backend: Backend) {
     // Alice's team A with a list, a patient and a note.
     let a = alice.create_team("Ward A").await;
     let la = alice
-        .post(&format!("/api/v1/teams/{a}/lists"), json!({"name": "A round"}))
+        .post(
+            &format!("/api/v1/teams/{a}/lists"),
+            json!({"name": "A round"}),
+        )
         .await;
     let la = la.body["id"].as_str().unwrap().to_owned();
     let pa = alice
@@ -393,7 +396,10 @@ async fn foreign_ids_are_refused_and_audited(backend: Backend) {
     // Bob's team B with a list and a patient.
     let b = bob.create_team("Ward B").await;
     let lb = bob
-        .post(&format!("/api/v1/teams/{b}/lists"), json!({"name": "B round"}))
+        .post(
+            &format!("/api/v1/teams/{b}/lists"),
+            json!({"name": "B round"}),
+        )
         .await;
     let lb = lb.body["id"].as_str().unwrap().to_owned();
     let pb = bob
@@ -411,21 +417,32 @@ async fn foreign_ids_are_refused_and_audited(backend: Backend) {
             .cloned()
             .collect()
     };
-    let count = || async { refused(&auditor.audit("operation=AccessRefused&limit=500").await).len() };
+    let count =
+        || async { refused(&auditor.audit("operation=AccessRefused&limit=500").await).len() };
     assert_eq!(count().await, 0);
 
     // Unknown ids: the same answers, nothing recorded.
     let unknown_list = rounds_core::ListId::new_random().to_string();
     let unknown_patient = rounds_core::PatientId::new_random().to_string();
     let unknown = [
-        (Method::GET, format!("/api/v1/teams/{b}/lists/{unknown_list}"), None, 404),
+        (
+            Method::GET,
+            format!("/api/v1/teams/{b}/lists/{unknown_list}"),
+            None,
+            404,
+        ),
         (
             Method::POST,
             format!("/api/v1/teams/{b}/lists/{lb}/patients"),
             Some(json!({"patientId": unknown_patient})),
             422,
         ),
-        (Method::GET, format!("/api/v1/teams/{b}/patients/{unknown_patient}"), None, 404),
+        (
+            Method::GET,
+            format!("/api/v1/teams/{b}/patients/{unknown_patient}"),
+            None,
+            404,
+        ),
     ];
     for (method, path, body, want) in unknown {
         let r = bob.send(method, &path, body).await;
@@ -434,7 +451,13 @@ async fn foreign_ids_are_refused_and_audited(backend: Backend) {
 
     // Each probe: (request, expected status, the id its record must name).
     let probes = [
-        (Method::GET, format!("/api/v1/teams/{b}/lists/{la}"), None, 404, la.clone()),
+        (
+            Method::GET,
+            format!("/api/v1/teams/{b}/lists/{la}"),
+            None,
+            404,
+            la.clone(),
+        ),
         (
             Method::POST,
             format!("/api/v1/teams/{b}/lists/{lb}/patients"),
@@ -449,8 +472,20 @@ async fn foreign_ids_are_refused_and_audited(backend: Backend) {
             422,
             la.clone(),
         ),
-        (Method::GET, format!("/api/v1/teams/{b}/patients/{pa}"), None, 404, pa.clone()),
-        (Method::GET, format!("/api/v1/teams/{b}/patients/{pa}/notes"), None, 404, pa.clone()),
+        (
+            Method::GET,
+            format!("/api/v1/teams/{b}/patients/{pa}"),
+            None,
+            404,
+            pa.clone(),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/teams/{b}/patients/{pa}/notes"),
+            None,
+            404,
+            pa.clone(),
+        ),
         (
             Method::DELETE,
             format!("/api/v1/teams/{b}/lists/{lb}/patients/{pa}"),
@@ -501,7 +536,12 @@ async fn foreign_ids_are_refused_and_audited(backend: Backend) {
     assert_eq!(count().await, 8);
     // Alice's data is untouched.
     let list = alice.get(&format!("/api/v1/teams/{a}/lists/{la}")).await;
-    assert_eq!(list.body["rows"].as_array().map(Vec::len), Some(1), "{}", list.text);
+    assert_eq!(
+        list.body["rows"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        list.text
+    );
     app.stop().await;
 }
 both!(foreign_ids_are_refused_and_audited);

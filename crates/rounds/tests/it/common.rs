@@ -105,7 +105,11 @@ impl TestApp {
     }
 
     /// With web-layer settings of its own (forwarded addresses, limits).
-    pub async fn spawn_web(backend: Backend, config: AppConfig, web: rounds_web::WebConfig) -> Self {
+    pub async fn spawn_web(
+        backend: Backend,
+        config: AppConfig,
+        web: rounds_web::WebConfig,
+    ) -> Self {
         // Server logs show up with a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))

@@ -22,7 +22,12 @@ fn behind_proxy(trusted: &[&str]) -> WebConfig {
 }
 
 /// A sign-in through the API with the X-Forwarded-For value a proxy passed on.
-async fn sign_in_via(app: &TestApp, forwarded: &[u8], username: &str, password: &str) -> StatusCode {
+async fn sign_in_via(
+    app: &TestApp,
+    forwarded: &[u8],
+    username: &str,
+    password: &str,
+) -> StatusCode {
     reqwest::Client::new()
         .post(app.url("/api/v1/session"))
         .header(
@@ -43,7 +48,11 @@ async fn sign_in_addresses(app: &TestApp) -> Vec<Value> {
     records.reverse();
     records
         .into_iter()
-        .filter(|r| r["operation"].as_str().is_some_and(|o| o.starts_with("SignIn")))
+        .filter(|r| {
+            r["operation"]
+                .as_str()
+                .is_some_and(|o| o.starts_with("SignIn"))
+        })
         .map(|r| r["clientAddr"].clone())
         .collect()
 }
@@ -61,7 +70,13 @@ async fn forwarded_for_takes_the_proxy_appended_entry(backend: Backend) {
     app.user("auditor", true).await;
     for i in 0..4 {
         let header = format!("203.0.113.{i}, 198.51.100.20");
-        let status = sign_in_via(&app, header.as_bytes(), &format!("nobody{i}"), "wrong password here").await;
+        let status = sign_in_via(
+            &app,
+            header.as_bytes(),
+            &format!("nobody{i}"),
+            "wrong password here",
+        )
+        .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     // A fifth spoofed left entry is still the same client: locked.
@@ -71,7 +86,13 @@ async fn forwarded_for_takes_the_proxy_appended_entry(backend: Backend) {
     let status = sign_in_via(&app, b"203.0.113.0, 198.51.100.21", "auditor", PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
     // Garbage, also bytes that are not text, costs nothing and records the peer.
-    for junk in [&b"garbage"[..], b"203.0.113.5, \xff\xfe", b"999.1.1.1", b",,,", b"[::1"] {
+    for junk in [
+        &b"garbage"[..],
+        b"203.0.113.5, \xff\xfe",
+        b"999.1.1.1",
+        b",,,",
+        b"[::1",
+    ] {
         let status = sign_in_via(&app, junk, "auditor", PASSWORD).await;
         assert_eq!(status, StatusCode::OK, "{junk:?}");
     }
@@ -81,9 +102,17 @@ async fn forwarded_for_takes_the_proxy_appended_entry(backend: Backend) {
 
     let addrs = sign_in_addresses(&app).await;
     let want: Vec<Value> = [
-        "198.51.100.20", "198.51.100.20", "198.51.100.20", "198.51.100.20", "198.51.100.20",
+        "198.51.100.20",
+        "198.51.100.20",
+        "198.51.100.20",
+        "198.51.100.20",
+        "198.51.100.20",
         "198.51.100.21",
-        "127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.1",
+        "127.0.0.1",
+        "127.0.0.1",
+        "127.0.0.1",
+        "127.0.0.1",
+        "127.0.0.1",
         "198.51.100.22",
         // The auditor's own sign-in (no header).
         "127.0.0.1",
@@ -107,16 +136,29 @@ async fn forwarded_for_skips_configured_proxies(backend: Backend) {
     )
     .await;
     app.user("auditor", true).await;
-    let status = sign_in_via(&app, b"203.0.113.7, 198.51.100.20, 192.168.9.3", "auditor", PASSWORD).await;
+    let status = sign_in_via(
+        &app,
+        b"203.0.113.7, 198.51.100.20, 192.168.9.3",
+        "auditor",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let status = sign_in_via(&app, b"198.51.100.30:4711, 192.168.9.3", "auditor", PASSWORD).await;
+    let status = sign_in_via(
+        &app,
+        b"198.51.100.30:4711, 192.168.9.3",
+        "auditor",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let addrs = sign_in_addresses(&app).await;
     assert_eq!(addrs[..2], [json!("198.51.100.20"), json!("198.51.100.30")]);
     app.stop().await;
 
     // Configured ranges that leave out the peer: the header is ignored.
-    let app = TestApp::spawn_web(backend, AppConfig::default(), behind_proxy(&["10.0.0.0/8"])).await;
+    let app =
+        TestApp::spawn_web(backend, AppConfig::default(), behind_proxy(&["10.0.0.0/8"])).await;
     app.user("auditor", true).await;
     let status = sign_in_via(&app, b"198.51.100.20", "auditor", PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
@@ -138,7 +180,11 @@ fn short_limits(max_connections: usize) -> WebConfig {
 
 /// Reads until the server closes the connection (or `limit` passes);
 /// returns what came and how long it took.
-async fn read_until_closed(what: &str, stream: &mut TcpStream, limit: Duration) -> (String, Duration) {
+async fn read_until_closed(
+    what: &str,
+    stream: &mut TcpStream,
+    limit: Duration,
+) -> (String, Duration) {
     let started = Instant::now();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -152,7 +198,10 @@ async fn read_until_closed(what: &str, stream: &mut TcpStream, limit: Duration) 
             ),
         }
     }
-    (String::from_utf8_lossy(&got).into_owned(), started.elapsed())
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        started.elapsed(),
+    )
 }
 
 /// A connection that stops halfway through its headers, or through a body
@@ -183,7 +232,10 @@ async fn slow_clients_are_cut_off(backend: Backend) {
         .unwrap();
     let (answer, took) = read_until_closed("short", &mut short, Duration::from_secs(5)).await;
     assert!(took >= Duration::from_millis(900), "closed after {took:?}");
-    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 4"), "{answer}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "{answer}"
+    );
 
     // A complete request on a fresh connection is answered at once.
     let mut ok = TcpStream::connect(app.addr).await.unwrap();
@@ -223,7 +275,10 @@ async fn connections_beyond_the_cap_wait(backend: Backend) {
     third.write_all(request).await.unwrap();
     let mut buf = [0u8; 2048];
     let waited = tokio::time::timeout(Duration::from_millis(700), third.read(&mut buf)).await;
-    assert!(waited.is_err(), "the third connection was served beyond the cap");
+    assert!(
+        waited.is_err(),
+        "the third connection was served beyond the cap"
+    );
     // The first two still work (kept alive).
     for s in [&mut first, &mut second] {
         s.write_all(request).await.unwrap();
@@ -243,7 +298,10 @@ async fn live_feeds_outlast_the_timeouts(backend: Backend) {
     let nurse = app.client("nurse").await;
     let team = nurse.create_team("Ward 3").await;
     let list = nurse
-        .post(&format!("/api/v1/teams/{team}/lists"), json!({"name": "Round"}))
+        .post(
+            &format!("/api/v1/teams/{team}/lists"),
+            json!({"name": "Round"}),
+        )
         .await;
     let list = list.body["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/teams/{team}/lists/{list}");
@@ -252,12 +310,21 @@ async fn live_feeds_outlast_the_timeouts(backend: Backend) {
     assert_eq!(ready.map(|e| e.event).as_deref(), Some("ready"));
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let r = nurse
-        .post(&format!("{path}/patients"), json!({"fields": {"family": "Ames"}}))
+        .post(
+            &format!("{path}/patients"),
+            json!({"fields": {"family": "Ames"}}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let change = events.next_change(Duration::from_secs(5)).await;
-    assert_eq!(change.as_ref().map(|e| e.event.as_str()), Some("patientAdded"));
-    assert!(change.is_some(), "the feed still delivers after the timeouts");
+    assert_eq!(
+        change.as_ref().map(|e| e.event.as_str()),
+        Some("patientAdded")
+    );
+    assert!(
+        change.is_some(),
+        "the feed still delivers after the timeouts"
+    );
     app.stop().await;
 }
 both!(live_feeds_outlast_the_timeouts);

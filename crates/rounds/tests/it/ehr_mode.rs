@@ -935,7 +935,14 @@ async fn internal_service() -> String {
 /// owners see the detail in the connection's view and in Test connection.
 async fn members_see_general_reasons(backend: Backend) {
     let internal = internal_service().await;
-    let port = internal.rsplit(':').next().unwrap().split('/').next().unwrap().to_owned();
+    let port = internal
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let app = TestApp::spawn(backend).await;
     let w = ward(&app, &internal).await;
     let path = format!("/api/v1/teams/{}/ehr-connection", w.team);
@@ -972,7 +979,10 @@ async fn members_see_general_reasons(backend: Backend) {
     // The owner sees what the service said, in the view and the test.
     let owned = w.owner.get(&path).await;
     assert!(
-        owned.body["health"]["message"].as_str().unwrap_or_default().contains(DIAGNOSTIC),
+        owned.body["health"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(DIAGNOSTIC),
         "{}",
         owned.text
     );
@@ -998,12 +1008,18 @@ async fn members_see_general_reasons(backend: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text);
     let said = r.body["error"]["message"].as_str().unwrap();
-    assert!(said.contains("could not be reached") && !leaks(said), "{said}");
+    assert!(
+        said.contains("could not be reached") && !leaks(said),
+        "{said}"
+    );
     let seen = w.member.get(&path).await;
     assert!(!leaks(&seen.text), "{}", seen.text);
     let owned = w.owner.get(&path).await;
     assert!(
-        owned.body["health"]["message"].as_str().unwrap_or_default().contains("network error"),
+        owned.body["health"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("network error"),
         "{}",
         owned.text
     );
@@ -1027,17 +1043,34 @@ async fn embedded_and_loopback_addresses_are_refused(backend: Backend) {
     let team = owner.create_team("Ward 5").await;
     let path = format!("/api/v1/teams/{team}/ehr-connection");
     for (url, says) in [
-        ("http://[::169.254.169.254]/fhir", "169.254.169.254 is a link-local"),
-        ("http://[::ffff:0:a9fe:a9fe]/fhir", "169.254.169.254 is a link-local"),
-        ("http://[2002:a9fe:a9fe::1]/fhir", "6to4 address of 169.254.169.254"),
+        (
+            "http://[::169.254.169.254]/fhir",
+            "169.254.169.254 is a link-local",
+        ),
+        (
+            "http://[::ffff:0:a9fe:a9fe]/fhir",
+            "169.254.169.254 is a link-local",
+        ),
+        (
+            "http://[2002:a9fe:a9fe::1]/fhir",
+            "6to4 address of 169.254.169.254",
+        ),
         ("http://127.0.0.1:8080/fhir", "ehr_allow_loopback"),
         ("http://[::1]:8080/fhir", "ehr_allow_loopback"),
         ("http://[::127.0.0.1]:8080/fhir", "ehr_allow_loopback"),
     ] {
         let r = owner
-            .put(&path, json!({"name": "X", "baseUrl": url, "auth": {"kind": "none"}}))
+            .put(
+                &path,
+                json!({"name": "X", "baseUrl": url, "auth": {"kind": "none"}}),
+            )
             .await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{url}: {}",
+            r.text
+        );
         assert_eq!(r.field(), "baseUrl");
         let message = r.body["error"]["message"].as_str().unwrap();
         assert!(message.contains(says), "{url}: {message}");
@@ -1051,7 +1084,11 @@ async fn embedded_and_loopback_addresses_are_refused(backend: Backend) {
         .await;
     assert_eq!(tested.status, StatusCode::OK, "{}", tested.text);
     assert_eq!(tested.body["ok"], false);
-    assert!(tested.text.contains("ehr_allow_loopback"), "{}", tested.text);
+    assert!(
+        tested.text.contains("ehr_allow_loopback"),
+        "{}",
+        tested.text
+    );
     app.stop().await;
 }
 

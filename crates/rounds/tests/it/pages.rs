@@ -210,7 +210,10 @@ async fn sign_in_goes_only_to_our_own_paths(backend: Backend) {
         ("\n", None),
         ("/teams\r\nSet-Cookie: x=1", Some("/teamsSet-Cookie:%20x=1")),
         ("/ok?x=1", Some("/ok?x=1")),
-        ("/teams/abc?done=created#top", Some("/teams/abc?done=created")),
+        (
+            "/teams/abc?done=created#top",
+            Some("/teams/abc?done=created"),
+        ),
     ];
     for (next, kept) in cases {
         let b = Browser::new(&app);
@@ -222,11 +225,16 @@ async fn sign_in_goes_only_to_our_own_paths(backend: Backend) {
                     ("username", "charge"),
                     ("password", PASSWORD),
                     ("csrf_token", &form.csrf()),
-                    ("next", &next),
+                    ("next", next),
                 ],
             )
             .await;
-        assert_eq!(ok.status, StatusCode::SEE_OTHER, "next={next:?}: {}", ok.html);
+        assert_eq!(
+            ok.status,
+            StatusCode::SEE_OTHER,
+            "next={next:?}: {}",
+            ok.html
+        );
         let resolved = base.join(&ok.location).unwrap();
         assert_eq!(
             resolved.origin(),
@@ -239,14 +247,14 @@ async fn sign_in_goes_only_to_our_own_paths(backend: Backend) {
             "next={next:?} led to {:?}",
             ok.location
         );
-        assert_eq!(
-            ok.location,
-            kept.unwrap_or("/teams"),
-            "next={next:?}"
-        );
+        assert_eq!(ok.location, kept.unwrap_or("/teams"), "next={next:?}");
         // The form carries the same cleaned value.
-        let shown = b.get(&format!("/sign-in?next={}", urlencode(&next))).await;
-        assert!(!shown.html.contains("evil.example") || kept.is_some(), "{}", shown.html);
+        let shown = b.get(&format!("/sign-in?next={}", urlencode(next))).await;
+        assert!(
+            !shown.html.contains("evil.example") || kept.is_some(),
+            "{}",
+            shown.html
+        );
     }
     app.stop().await;
 }
