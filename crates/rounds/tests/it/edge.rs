@@ -237,6 +237,15 @@ async fn slow_clients_are_cut_off(backend: Backend) {
         "{answer}"
     );
 
+    // A kept-alive connection that sends no further request.
+    let mut idle = TcpStream::connect(app.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: rounds\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, took) = read_until_closed("idle", &mut idle, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(took >= Duration::from_millis(900), "closed after {took:?}");
+
     // A complete request on a fresh connection is answered at once.
     let mut ok = TcpStream::connect(app.addr).await.unwrap();
     ok.write_all(b"GET /healthz HTTP/1.1\r\nHost: rounds\r\nConnection: close\r\n\r\n")
