@@ -91,6 +91,56 @@ impl App {
     }
 }
 
+/// An id of another team that an actor named while acting in their own.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Foreign {
+    List(rounds_core::ListId),
+    Patient(rounds_core::PatientId),
+    /// A note, with the patient it is about.
+    Note(rounds_core::NoteId, rounds_core::PatientId),
+}
+
+impl App {
+    /// Records that `actor`, acting in `team`, reached for an id that exists
+    /// in `owner`, another team: an AccessRefused record naming the id like
+    /// any other refusal. (The caller still answers "not found", as for an
+    /// id that exists nowhere, so nothing leaks; an unknown id is not
+    /// recorded, being no reach into anyone's data.)
+    ///
+    /// The lookups that call this run inside write transactions too, whose
+    /// writer lock recording needs (and whose rollback would take the record
+    /// with it), so the record is written by a task of its own as soon as
+    /// the lock is free: right after the caller's transaction ends.
+    pub(crate) fn refuse_foreign(&self, actor: &Actor, team: TeamId, id: Foreign, owner: TeamId) {
+        let mut entry = self.entry_for(
+            actor,
+            Operation::AccessRefused,
+            Outcome::Refused("an id of another team".into()),
+        );
+        entry.team_id = Some(team);
+        entry.detail = match id {
+            Foreign::List(list) => {
+                entry.list_id = Some(list.to_string());
+                json!({ "foreignList": list.to_string(), "ofTeam": owner.to_string() })
+            }
+            Foreign::Patient(patient) => {
+                entry.patient_ref = Some(patient.to_string());
+                json!({ "foreignPatient": patient.to_string(), "ofTeam": owner.to_string() })
+            }
+            Foreign::Note(note, patient) => {
+                entry.patient_ref = Some(patient.to_string());
+                json!({ "foreignNote": note.to_string(), "ofTeam": owner.to_string() })
+            }
+        };
+        let app = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = app.record(entry).await {
+                tracing::error!(error = %err, "cannot record a refused access");
+            }
+        });
+    }
+}
+
 /// What an audited action within a team was about.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Subject {

@@ -127,7 +127,12 @@ impl HealthState {
 #[derive(Debug, Clone)]
 pub struct Health {
     pub state: HealthState,
+    /// What went wrong, in general terms: shown to every member.
     pub message: Option<String>,
+    /// The same with the EHR's own words (error texts, status details,
+    /// OperationOutcome diagnostics): for the team's owners only, who
+    /// configure the connection.
+    pub detail: Option<String>,
     pub last_good_read: Option<Timestamp>,
     /// Since when the EHR has been failing.
     pub since: Option<Timestamp>,
@@ -139,6 +144,7 @@ impl Default for Health {
         Self {
             state: HealthState::Unknown,
             message: None,
+            detail: None,
             last_good_read: None,
             since: None,
             last_attempt: None,
@@ -455,6 +461,54 @@ fn secret_context(team: TeamId) -> String {
     format!("ehr-connection:{team}")
 }
 
+/// A problem with the EHR, told twice: in general terms for every member,
+/// and in detail for owners and the log.
+#[derive(Debug, Clone)]
+struct Problem {
+    general: String,
+    detail: String,
+}
+
+impl Problem {
+    fn of(e: &FhirError) -> Self {
+        Self {
+            general: fhir_general(e),
+            detail: fhir_message(e),
+        }
+    }
+
+    fn same(text: String) -> Self {
+        Self {
+            general: text.clone(),
+            detail: text,
+        }
+    }
+}
+
+/// What kind of failure `e` is, without anything the server said or where
+/// it is (no address, port, connection error text or diagnostics): what
+/// members see. Owners see [`fhir_message`].
+fn fhir_general(e: &FhirError) -> String {
+    let what = match e {
+        FhirError::Network { .. } => "the EHR could not be reached".to_owned(),
+        FhirError::Timeout { .. } => "the EHR did not answer in time".to_owned(),
+        FhirError::Tls { .. } => "the EHR's secure connection could not be set up".to_owned(),
+        FhirError::Status { status, .. } => {
+            format!("the EHR answered with an error (HTTP {status})")
+        }
+        FhirError::Malformed { .. } => "the EHR's answer could not be read".to_owned(),
+        FhirError::UnsupportedVersion { .. } | FhirError::NotOffered { .. } => {
+            "the EHR does not offer what Rounds needs".to_owned()
+        }
+        FhirError::AuthRefused { .. } => {
+            "the EHR's authorization server refused Rounds' credentials".to_owned()
+        }
+        FhirError::Config(_) => "the EHR connection's settings cannot work".to_owned(),
+        _ => "the EHR could not be read".to_owned(),
+    };
+    format!("{what}; a team owner sees the details on the team's EHR page")
+}
+
 fn fhir_message(e: &FhirError) -> String {
     match e {
         FhirError::Network { .. } => format!("the EHR could not be reached ({e})"),
@@ -525,9 +579,15 @@ fn section_cell(status: &SectionStatus) -> EhrCell {
             cell.shown = Some(*shown);
             cell.total = Some(*total);
         }
-        SectionStatus::Failed { reason, .. } => {
+        // The reason holds the EHR's own words: owners find it on the
+        // team's EHR page.
+        SectionStatus::Failed { retryable, .. } => {
             cell.state = CellState::Failed;
-            cell.reason = Some(format!("the EHR read failed: {reason}"));
+            cell.reason = Some(if *retryable {
+                "the EHR read failed; it is tried again".into()
+            } else {
+                "the EHR read failed".into()
+            });
         }
     }
     cell
@@ -841,7 +901,7 @@ impl App {
             .unwrap_or_default()
     }
 
-    fn note_health(&self, team: TeamId, ok: usize, failed: usize, message: Option<String>) {
+    fn note_health(&self, team: TeamId, ok: usize, failed: usize, problem: Option<Problem>) {
         let mut all = lock(&self.ehr.health);
         let h = all.entry(team).or_default();
         h.last_attempt = Some(Instant::now());
@@ -852,6 +912,7 @@ impl App {
         if failed == 0 {
             h.state = HealthState::Ok;
             h.message = None;
+            h.detail = None;
             h.since = None;
         } else {
             let state = if ok == 0 {
@@ -863,7 +924,8 @@ impl App {
                 h.since = Some(now);
             }
             h.state = state;
-            h.message = message;
+            h.message = problem.as_ref().map(|p| p.general.clone());
+            h.detail = problem.map(|p| p.detail);
         }
     }
 
@@ -881,6 +943,7 @@ impl App {
                 "the EHR has not answered within {} s; its data follows when it does",
                 waited.as_secs()
             ));
+            h.detail = h.message.clone();
         }
     }
 
@@ -960,7 +1023,7 @@ impl App {
     }
 
     /// The team's FHIR client, connecting (reading `metadata`) when needed.
-    async fn client_for(&self, c: &StoredConnection) -> Result<FhirClient, String> {
+    async fn client_for(&self, c: &StoredConnection) -> Result<FhirClient, Problem> {
         let gen = generation(c);
         let cached = |app: &Self| {
             lock(&app.ehr.clients)
@@ -983,13 +1046,20 @@ impl App {
         if health.state == HealthState::Down {
             if let Some(at) = health.last_attempt {
                 if at.elapsed() < self.ehr_settings().retry_after_failure {
-                    return Err(health
+                    let general = health
                         .message
-                        .unwrap_or_else(|| "the EHR is not answering".into()));
+                        .unwrap_or_else(|| "the EHR is not answering".into());
+                    return Err(Problem {
+                        detail: health.detail.unwrap_or_else(|| general.clone()),
+                        general,
+                    });
                 }
             }
         }
-        let config = self.client_config(c).map_err(|e| e.to_string())?;
+        let config = self.client_config(c).map_err(|e| Problem {
+            general: "the EHR connection's settings cannot work; a team owner sees the details on the team's EHR page".into(),
+            detail: e.to_string(),
+        })?;
         match FhirClient::connect(config).await {
             Ok(client) => {
                 lock(&self.ehr.clients).insert(
@@ -1002,10 +1072,10 @@ impl App {
                 Ok(client)
             }
             Err(e) => {
-                let message = fhir_message(&e);
+                let problem = Problem::of(&e);
                 tracing::warn!(team = %c.team_id, error = %e, "EHR connection failed");
-                self.note_health(c.team_id, 0, 1, Some(message.clone()));
-                Err(message)
+                self.note_health(c.team_id, 0, 1, Some(problem.clone()));
+                Err(problem)
             }
         }
     }
@@ -1061,10 +1131,15 @@ impl App {
         } else {
             None
         };
+        let mut health = self.health_of(team);
+        if owner.is_some() {
+            // Owners configure the connection: they see the EHR's own words.
+            health.message = health.detail.clone().or(health.message);
+        }
         Ok(EhrConnectionView {
             connected: true,
             name: Some(c.name.clone()),
-            health: Some(self.health_of(team)),
+            health: Some(health),
             owner,
         })
     }
@@ -1409,7 +1484,9 @@ impl App {
         let client = self
             .client_for(&c)
             .await
-            .map_err(|message| AppError::EhrUnavailable { message })?;
+            .map_err(|problem| AppError::EhrUnavailable {
+                message: problem.general,
+            })?;
         Ok((c, client))
     }
 
@@ -1426,7 +1503,7 @@ impl App {
             .await?;
         {
             let mut conn = self.db.read().await?;
-            self.list_in_team(&mut conn, team, list).await?;
+            self.list_in_team(&mut conn, actor, team, list).await?;
         }
         let query = PatientQuery {
             id: line("id", search.id.as_deref())?,
@@ -1495,8 +1572,11 @@ impl App {
             "total": found.as_ref().ok().and_then(|f| f.total),
         });
         self.record(entry).await?;
-        let found = found.map_err(|e| AppError::EhrUnavailable {
-            message: fhir_message(&e),
+        let found = found.map_err(|e| {
+            tracing::warn!(team = %team, error = %e, "EHR search failed");
+            AppError::EhrUnavailable {
+                message: fhir_general(&e),
+            }
         })?;
         let mut conn = self.db.read().await?;
         let refs = rounds_store::ehr::refs_of_team(&mut conn, team).await?;
@@ -1555,9 +1635,12 @@ impl App {
             }) => {
                 Err(InvalidInput::new(field, format!("the team's EHR has no patient {id}")).into())
             }
-            Err(e) => Err(AppError::EhrUnavailable {
-                message: fhir_message(&e),
-            }),
+            Err(e) => {
+                tracing::warn!(team = %team, error = %e, "EHR patient read failed");
+                Err(AppError::EhrUnavailable {
+                    message: fhir_general(&e),
+                })
+            }
         }
     }
 
@@ -1574,11 +1657,13 @@ impl App {
             .await?;
         {
             let mut conn = self.db.read().await?;
-            self.patient_in_team(&mut conn, team, patient).await?;
+            self.patient_in_team(&mut conn, actor, team, patient)
+                .await?;
         }
         let r = self.ehr_ref_for(team, ehr_id, "ehrId").await?;
         let mut tx = self.db.write().await?;
-        self.patient_in_team(tx.conn(), team, patient).await?;
+        self.patient_in_team(tx.conn(), actor, team, patient)
+            .await?;
         if let Some(existing) = rounds_store::ehr::ref_of(tx.conn(), patient).await? {
             if existing == r {
                 return Ok(());
@@ -1656,7 +1741,8 @@ impl App {
         self.team_access(actor, team, Need::Member, "unlinkPatient")
             .await?;
         let mut tx = self.db.write().await?;
-        self.patient_in_team(tx.conn(), team, patient).await?;
+        self.patient_in_team(tx.conn(), actor, team, patient)
+            .await?;
         if rounds_store::ehr::ref_of(tx.conn(), patient)
             .await?
             .is_none()
@@ -1860,22 +1946,23 @@ impl App {
         let results = client.summaries(&ids).await;
         let now = Timestamp::now();
         let fetched = Instant::now();
-        let (mut ok, mut failed, mut message) = (0usize, 0usize, None);
+        let (mut ok, mut failed, mut problem) = (0usize, 0usize, None::<Problem>);
         let mut cache = lock(&self.ehr.cache);
         for (id, result) in ids.iter().zip(results) {
             let key = (c.team_id, gen.clone(), id.clone());
             match result {
                 Ok(summary) => {
                     let section_failed = summary.statuses().iter().find_map(|(kind, s)| match s {
-                        SectionStatus::Failed { reason, .. } => {
-                            Some(format!("{}: {reason}", kind.name()))
-                        }
+                        SectionStatus::Failed { reason, .. } => Some((kind.name(), reason)),
                         _ => None,
                     });
                     ok += 1;
-                    if let Some(reason) = section_failed {
+                    if let Some((kind, reason)) = section_failed {
                         failed += 1;
-                        message.get_or_insert(format!("some EHR reads failed ({reason})"));
+                        problem.get_or_insert_with(|| Problem {
+                            general: format!("some EHR reads failed ({kind}); a team owner sees the details on the team's EHR page"),
+                            detail: format!("some EHR reads failed ({kind}: {reason})"),
+                        });
                         // The last good read (with its time) stays shown.
                         if cache
                             .get(&key, settings.cache_ttl)
@@ -1895,14 +1982,13 @@ impl App {
                     );
                 }
                 Err(e) => {
-                    let text = match &e {
+                    let told = match &e {
                         FhirError::Status {
                             status: 404 | 410, ..
-                        } => {
-                            format!("the EHR has no patient {id} (any more)")
-                        }
-                        other => fhir_message(other),
+                        } => Problem::same(format!("the EHR has no patient {id} (any more)")),
+                        other => Problem::of(other),
                     };
+                    let text = told.general.clone();
                     // Only "no such patient" is an answer about the patient;
                     // anything else (network, refused credentials, TLS, a
                     // malformed answer) is the EHR failing.
@@ -1915,7 +2001,7 @@ impl App {
                     );
                     if !gone {
                         failed += 1;
-                        message.get_or_insert(text.clone());
+                        problem.get_or_insert(told);
                         // Keep the last good read to show during the outage.
                         if cache
                             .get(&key, settings.cache_ttl)
@@ -1942,7 +2028,7 @@ impl App {
         if failed > 0 {
             tracing::warn!(team = %c.team_id, read = ok, failed, "EHR reads failed");
         }
-        self.note_health(c.team_id, ok, failed, message);
+        self.note_health(c.team_id, ok, failed, problem);
     }
 
     /// The EHR data of one patient of the team, if it is an EHR patient.
@@ -2175,7 +2261,10 @@ mod tests {
         assert_eq!((cell.shown, cell.total), (Some(4), Some(9)));
         let (_, cell) = ehr_column_value(&s, EhrColumn::Allergies);
         assert_eq!(cell.state, CellState::Failed);
-        assert!(cell.reason.unwrap_or_default().contains("HTTP 500"));
+        // The EHR's own words are for owners, not in the cell.
+        let reason = cell.reason.unwrap_or_default();
+        assert!(reason.starts_with("the EHR read failed"), "{reason}");
+        assert!(!reason.contains("HTTP 500"), "{reason}");
         let (_, cell) = ehr_column_value(&s, EhrColumn::Medications);
         assert_eq!(cell.state, CellState::Missing);
         let (_, cell) = ehr_column_value(&s, EhrColumn::EncounterStatus);

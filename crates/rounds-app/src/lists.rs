@@ -10,7 +10,7 @@ use rounds_core::{ColumnId, ListId, SchemaId, TeamId, Timestamp};
 use rounds_store::{lists, AnyConnection};
 use serde_json::json;
 
-use crate::access::{Need, Subject};
+use crate::access::{Foreign, Need, Subject};
 use crate::live::Change;
 use crate::{Actor, App, AppError};
 
@@ -62,17 +62,24 @@ pub struct ColumnSpec {
 }
 
 impl App {
-    /// The list if it belongs to `team` (which the caller may access).
+    /// The list if it belongs to `team` (which the caller may access); a
+    /// list of another team is "not found" too, and the reach for it is
+    /// recorded as AccessRefused.
     pub(crate) async fn list_in_team(
         &self,
         conn: &mut AnyConnection,
+        actor: &Actor,
         team: TeamId,
         list: ListId,
     ) -> Result<PatientList, AppError> {
-        lists::by_id(conn, list)
-            .await?
-            .filter(|l| l.team_id == team)
-            .ok_or(AppError::NotFound { what: "list" })
+        match lists::by_id(conn, list).await? {
+            Some(l) if l.team_id == team => Ok(l),
+            Some(l) => {
+                self.refuse_foreign(actor, team, Foreign::List(list), l.team_id);
+                Err(AppError::NotFound { what: "list" })
+            }
+            None => Err(AppError::NotFound { what: "list" }),
+        }
     }
 
     pub async fn list_lists(
@@ -164,7 +171,7 @@ impl App {
         .await?;
         tx.commit().await?;
         let mut conn = self.db.read().await?;
-        self.list_in_team(&mut conn, team, id).await
+        self.list_in_team(&mut conn, actor, team, id).await
     }
 
     pub async fn rename_list(
@@ -178,7 +185,7 @@ impl App {
             .await?;
         let name = check_name("name", name, LIST_NAME_MAX)?;
         let mut tx = self.db.write().await?;
-        let before = self.list_in_team(tx.conn(), team, list).await?;
+        let before = self.list_in_team(tx.conn(), actor, team, list).await?;
         lists::rename(tx.conn(), list, &name).await.map_err(|e| {
             if e.is_duplicate_of("name_key") {
                 duplicate_list(&name)
@@ -204,7 +211,7 @@ impl App {
         .await?;
         self.commit(tx).await?;
         let mut conn = self.db.read().await?;
-        self.list_in_team(&mut conn, team, list).await
+        self.list_in_team(&mut conn, actor, team, list).await
     }
 
     /// Deletes a list (owners only). Its patients stay in the team.
@@ -217,7 +224,7 @@ impl App {
         self.team_access(actor, team, Need::Owner, "deleteList")
             .await?;
         let mut tx = self.db.write().await?;
-        let before = self.list_in_team(tx.conn(), team, list).await?;
+        let before = self.list_in_team(tx.conn(), actor, team, list).await?;
         lists::delete(tx.conn(), list).await?;
         self.audit_done(
             &mut tx,
@@ -242,7 +249,7 @@ impl App {
         self.team_access(actor, team, Need::Member, "setDefaultList")
             .await?;
         let mut tx = self.db.write().await?;
-        self.list_in_team(tx.conn(), team, list).await?;
+        self.list_in_team(tx.conn(), actor, team, list).await?;
         lists::set_default(tx.conn(), team, list).await?;
         self.audit_done(
             &mut tx,
@@ -312,7 +319,7 @@ impl App {
         self.team_access(actor, team, Need::Member, "listColumns")
             .await?;
         let mut conn = self.db.read().await?;
-        self.list_in_team(&mut conn, team, list).await?;
+        self.list_in_team(&mut conn, actor, team, list).await?;
         self.resolved_columns(&mut conn, team, list).await
     }
 
@@ -329,7 +336,7 @@ impl App {
             .await?;
         let now = Timestamp::now();
         let mut tx = self.db.write().await?;
-        self.list_in_team(tx.conn(), team, list).await?;
+        self.list_in_team(tx.conn(), actor, team, list).await?;
         let existing = lists::list_columns(tx.conn(), list).await?;
         let (key, created) = match (&spec.key, &spec.kind) {
             (Some(raw), None) => {
@@ -404,7 +411,7 @@ impl App {
             .await?;
         let key: ColumnKey = key.parse()?;
         let mut tx = self.db.write().await?;
-        self.list_in_team(tx.conn(), team, list).await?;
+        self.list_in_team(tx.conn(), actor, team, list).await?;
         let mut shown = lists::list_columns(tx.conn(), list).await?;
         let index = shown
             .iter()
@@ -505,7 +512,7 @@ impl App {
             .await?;
         let key: ColumnKey = key.parse()?;
         let mut tx = self.db.write().await?;
-        self.list_in_team(tx.conn(), team, list).await?;
+        self.list_in_team(tx.conn(), actor, team, list).await?;
         if !lists::remove_list_column(tx.conn(), list, &key).await? {
             return Err(AppError::NotFound { what: "column" });
         }
@@ -548,13 +555,14 @@ impl App {
     async fn schema_columns(
         &self,
         conn: &mut AnyConnection,
+        actor: &Actor,
         team: TeamId,
         from_list: Option<ListId>,
         columns: Option<Vec<SchemaColumn>>,
     ) -> Result<Vec<SchemaColumn>, AppError> {
         match (from_list, columns) {
             (Some(list), None) => {
-                self.list_in_team(conn, team, list)
+                self.list_in_team(conn, actor, team, list)
                     .await
                     .map_err(|_| InvalidInput::new("fromListId", "the team has no such list"))?;
                 Ok(lists::list_columns(conn, list)
@@ -604,7 +612,7 @@ impl App {
         let name = check_name("name", name, LIST_NAME_MAX)?;
         let mut tx = self.db.write().await?;
         let columns = self
-            .schema_columns(tx.conn(), team, from_list, columns)
+            .schema_columns(tx.conn(), actor, team, from_list, columns)
             .await?;
         let schema = ColumnSchema {
             id: SchemaId::new_random(),
@@ -649,7 +657,7 @@ impl App {
             .ok_or(AppError::NotFound { what: "column set" })?;
         if from_list.is_some() || columns.is_some() {
             schema.columns = self
-                .schema_columns(tx.conn(), team, from_list, columns)
+                .schema_columns(tx.conn(), actor, team, from_list, columns)
                 .await?;
         }
         if let Some(name) = name {

@@ -491,7 +491,7 @@ impl App {
             .await?;
         {
             let mut conn = self.db.read().await?;
-            self.list_in_team(&mut conn, team, list).await?;
+            self.list_in_team(&mut conn, actor, team, list).await?;
         }
         self.start_poller();
         // Subscribe before reading the feed, so nothing falls between the two.

@@ -8,7 +8,7 @@ use rounds_core::{NoteId, PatientId, TeamId, Timestamp};
 use rounds_store::{notes, patients};
 use serde_json::json;
 
-use crate::access::{Need, Subject};
+use crate::access::{Foreign, Need, Subject};
 use crate::live::Change;
 use crate::{Actor, App, AppError};
 
@@ -29,7 +29,8 @@ impl App {
         let body = check_body(body)?;
         let id = NoteId::new_random();
         let mut tx = self.db.write().await?;
-        self.patient_in_team(tx.conn(), team, patient).await?;
+        self.patient_in_team(tx.conn(), actor, team, patient)
+            .await?;
         notes::insert(
             tx.conn(),
             id,
@@ -58,7 +59,8 @@ impl App {
         self.team_access(actor, team, Need::Member, "listNotes")
             .await?;
         let mut conn = self.db.read().await?;
-        self.patient_in_team(&mut conn, team, patient).await?;
+        self.patient_in_team(&mut conn, actor, team, patient)
+            .await?;
         let found = notes::for_patient(&mut conn, patient).await?;
         drop(conn);
         let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);
@@ -144,9 +146,15 @@ impl App {
                 .await?
                 .filter(|n| !n.deleted)
                 .ok_or(AppError::NotFound { what: "note" })?;
-            self.patient_in_team(&mut conn, team, found.patient_id)
-                .await
-                .map_err(|_| AppError::NotFound { what: "note" })?;
+            match patients::team_of(&mut conn, found.patient_id).await? {
+                Some(t) if t == team => {}
+                Some(other) => {
+                    let id = Foreign::Note(note, found.patient_id);
+                    self.refuse_foreign(actor, team, id, other);
+                    return Err(AppError::NotFound { what: "note" });
+                }
+                None => return Err(AppError::NotFound { what: "note" }),
+            }
             found
         };
         if found.author_id != actor.user.id {

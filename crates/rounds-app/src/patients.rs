@@ -16,7 +16,7 @@ use rounds_core::{ListId, PatientId, TeamId, Timestamp};
 use rounds_store::{events, lists, patients, teams, AnyConnection};
 use serde_json::{json, Map, Value};
 
-use crate::access::{Need, Subject};
+use crate::access::{Foreign, Need, Subject};
 use crate::ehr::{row_cells, EhrCell, EhrPatientData, ListEhrStatus};
 use crate::lists::ResolvedColumn;
 use crate::live::Change;
@@ -319,15 +319,38 @@ fn normalize_field(ctx: &Context, key: &str, value: &Value) -> Result<Option<Str
 }
 
 impl App {
+    /// Passes if the patient belongs to `team` (which the caller may
+    /// access); a patient of another team is "not found" too, and the reach
+    /// for it is recorded as AccessRefused.
     pub(crate) async fn patient_in_team(
         &self,
         conn: &mut AnyConnection,
+        actor: &Actor,
         team: TeamId,
         patient: PatientId,
     ) -> Result<(), AppError> {
         match patients::team_of(conn, patient).await? {
             Some(t) if t == team => Ok(()),
-            _ => Err(AppError::NotFound { what: "patient" }),
+            Some(other) => {
+                self.refuse_foreign(actor, team, Foreign::Patient(patient), other);
+                Err(AppError::NotFound { what: "patient" })
+            }
+            None => Err(AppError::NotFound { what: "patient" }),
+        }
+    }
+
+    /// "Not found" for a patient not on `list`; when the id is a patient of
+    /// another team, the reach for it is recorded as AccessRefused.
+    async fn not_on_list(
+        &self,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        team: TeamId,
+        patient: PatientId,
+    ) -> AppError {
+        match self.patient_in_team(conn, actor, team, patient).await {
+            Err(err) => err,
+            Ok(()) => AppError::NotFound { what: "patient" },
         }
     }
 
@@ -357,7 +380,7 @@ impl App {
             .await?;
         let mut conn = self.db.read().await?;
         let last_event_id = events::last_seq(&mut conn).await?;
-        let list = self.list_in_team(&mut conn, team, list_id).await?;
+        let list = self.list_in_team(&mut conn, actor, team, list_id).await?;
         let columns = self.resolved_columns(&mut conn, team, list_id).await?;
         let ctx = Context::load(&mut conn, team).await?;
         for (field, key) in spec
@@ -534,7 +557,7 @@ impl App {
         }
         {
             let mut conn = self.db.read().await?;
-            self.list_in_team(&mut conn, team, list).await?;
+            self.list_in_team(&mut conn, actor, team, list).await?;
         }
         // Asks the EHR before the write lock is taken.
         let ehr_ref = match &new.ehr_id {
@@ -543,7 +566,7 @@ impl App {
         };
         let now = Timestamp::now();
         let mut tx = self.db.write().await?;
-        self.list_in_team(tx.conn(), team, list).await?;
+        self.list_in_team(tx.conn(), actor, team, list).await?;
         let ctx = Context::load(tx.conn(), team).await?;
         let existing = match &ehr_ref {
             Some(r) => rounds_store::ehr::patient_with_ref(tx.conn(), team, r).await?,
@@ -574,7 +597,7 @@ impl App {
                     )
                     .into());
                 }
-                self.patient_in_team(tx.conn(), team, id)
+                self.patient_in_team(tx.conn(), actor, team, id)
                     .await
                     .map_err(|_| InvalidInput::new("patientId", "the team has no such patient"))?;
                 (id, false)
@@ -743,7 +766,8 @@ impl App {
         self.team_access(actor, team, Need::Member, "getPatient")
             .await?;
         let mut conn = self.db.read().await?;
-        self.patient_in_team(&mut conn, team, patient).await?;
+        self.patient_in_team(&mut conn, actor, team, patient)
+            .await?;
         let ctx = Context::load(&mut conn, team).await?;
         let values = patients::values_of(&mut conn, patient).await?;
         let on = patients::lists_of(&mut conn, patient).await?;
@@ -809,7 +833,8 @@ impl App {
         }
         let now = Timestamp::now();
         let mut tx = self.db.write().await?;
-        self.patient_in_team(tx.conn(), team, patient).await?;
+        self.patient_in_team(tx.conn(), actor, team, patient)
+            .await?;
         let ctx = Context::load(tx.conn(), team).await?;
         let current = patients::values_of(tx.conn(), patient).await?;
         let mut planned = Vec::new();
@@ -882,9 +907,9 @@ impl App {
         self.team_access(actor, team, Need::Member, "removePatientFromList")
             .await?;
         let mut tx = self.db.write().await?;
-        self.list_in_team(tx.conn(), team, list).await?;
+        self.list_in_team(tx.conn(), actor, team, list).await?;
         if !patients::remove_entry(tx.conn(), list, patient).await? {
-            return Err(AppError::NotFound { what: "patient" });
+            return Err(self.not_on_list(tx.conn(), actor, team, patient).await);
         }
         let mut entry =
             self.entry_for(actor, Operation::PatientListRemovePatient, Outcome::Success);
@@ -918,8 +943,8 @@ impl App {
             .await?;
         let now = Timestamp::now();
         let mut tx = self.db.write().await?;
-        self.list_in_team(tx.conn(), team, list).await?;
-        self.list_in_team(tx.conn(), team, to)
+        self.list_in_team(tx.conn(), actor, team, list).await?;
+        self.list_in_team(tx.conn(), actor, team, to)
             .await
             .map_err(|_| InvalidInput::new("toListId", "there is no such list in this team"))?;
         if to == list {
@@ -928,7 +953,7 @@ impl App {
             );
         }
         if !patients::remove_entry(tx.conn(), list, patient).await? {
-            return Err(AppError::NotFound { what: "patient" });
+            return Err(self.not_on_list(tx.conn(), actor, team, patient).await);
         }
         if !patients::add_entry(tx.conn(), to, patient, now, actor.user.id).await? {
             return Err(AppError::Duplicate {
@@ -965,7 +990,7 @@ impl App {
         self.team_access(actor, team, Need::Member, "reorderPatients")
             .await?;
         let mut tx = self.db.write().await?;
-        self.list_in_team(tx.conn(), team, list).await?;
+        self.list_in_team(tx.conn(), actor, team, list).await?;
         let entries = patients::entries(tx.conn(), list).await?;
         let now_on: HashSet<PatientId> = entries.iter().map(|e| e.patient_id).collect();
         let given: HashSet<PatientId> = order.iter().copied().collect();

@@ -12,10 +12,13 @@
 //!   (`metadata.google.internal`, `metadata`, `instance-data`, ...),
 //! - unspecified (0.0.0.0/8, `::`), multicast and broadcast addresses,
 //!
-//! judging an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as its IPv4
-//! address, and a NAT64 address (`64:ff9b::a.b.c.d`) as refused when its IPv4
-//! address is. When the site lists allowed ranges (`ehr_allowed_networks`),
-//! only addresses inside them are allowed.
+//! judging an IPv6 spelling of an IPv4 address (mapped `::ffff:a.b.c.d`,
+//! compatible `::a.b.c.d`, translated `::ffff:0:a.b.c.d`) as that IPv4
+//! address, and a NAT64 (`64:ff9b::a.b.c.d`) or 6to4 (`2002:aabb:ccdd::`)
+//! address as refused when its IPv4 address is. Loopback (127.0.0.0/8, `::1`
+//! and those forms of 127.x) is refused unless the policy allows it
+//! (`ehr_allow_loopback`). When the site lists allowed ranges
+//! (`ehr_allowed_networks`), only addresses inside them are allowed.
 //!
 //! The client enforces the policy where it connects: host names go through a
 //! resolver ([`PolicyResolver`]) that drops refused addresses, so the address
@@ -55,19 +58,36 @@ const AWS_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0
 /// fd00:ec2::254 (AWS, IPv6), the metadata host names
 /// (`metadata.google.internal`, `metadata`, `instance-data`,
 /// `instance-data.ec2.internal`), unspecified (0.0.0.0/8, `::`), multicast
-/// and broadcast addresses. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is
-/// judged as its IPv4 address; a NAT64 address (`64:ff9b::a.b.c.d`) is
-/// refused when its IPv4 address is.
+/// and broadcast addresses. An IPv6 spelling of an IPv4 address (mapped,
+/// compatible, translated) is judged as that IPv4 address; a NAT64 or 6to4
+/// address is refused when its IPv4 address is. Loopback is refused unless
+/// [`OutboundPolicy::allow_loopback`].
 ///
 /// The default (no allowed ranges) allows everything else; with ranges, only
 /// addresses inside them. The client checks the addresses a host name
 /// resolves to when it connects (the address checked is the one connected
 /// to), and IP-literal hosts before each request.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboundPolicy {
     /// When empty, every address not always refused is allowed; otherwise
     /// only addresses inside one of these ranges.
     pub allowed: Vec<IpNet>,
+    /// Whether loopback addresses (127.0.0.0/8, `::1`, and IPv6 forms
+    /// embedding 127.x) may be reached at all. Off, they are refused
+    /// whatever `allowed` says: a team owner could otherwise probe the
+    /// services of the Rounds host itself. `rounds serve` turns it on only
+    /// with the `ehr_allow_loopback` setting; the library default is on
+    /// (`rounds demo` and tests run their EHR on 127.0.0.1).
+    pub allow_loopback: bool,
+}
+
+impl Default for OutboundPolicy {
+    fn default() -> Self {
+        Self {
+            allowed: Vec::new(),
+            allow_loopback: true,
+        }
+    }
 }
 
 impl OutboundPolicy {
@@ -96,7 +116,10 @@ impl OutboundPolicy {
             };
             allowed.push(net);
         }
-        Ok(OutboundPolicy { allowed })
+        Ok(OutboundPolicy {
+            allowed,
+            ..OutboundPolicy::default()
+        })
     }
 
     /// Whether the client may connect to `ip`; the error says why not.
@@ -140,16 +163,20 @@ impl OutboundPolicy {
 
     /// Why `ip` is refused, or `None` when the client may connect to it.
     pub(crate) fn refusal(&self, ip: IpAddr) -> Option<String> {
-        // A mapped address reaches the IPv4 host: judge it as that.
+        // An IPv6 form that reaches an IPv4 host: judge it as that host.
         let ip = match ip {
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => IpAddr::V6(v6),
-            },
+            IpAddr::V6(v6) => v4_host_of(v6).map_or(IpAddr::V6(v6), IpAddr::V4),
             v4 => v4,
         };
         if let Some(what) = always_refused(ip) {
             return Some(format!("{ip} is {what}; Rounds never connects there"));
+        }
+        if !self.allow_loopback {
+            if let Some(what) = loopback(ip) {
+                return Some(format!(
+                    "{ip} is {what}; Rounds connects there only when the site allows it (ehr_allow_loopback)"
+                ));
+            }
         }
         if self.allowed.is_empty() || self.allowed.iter().any(|net| net.contains(&ip)) {
             return None;
@@ -176,6 +203,56 @@ impl OutboundPolicy {
     }
 }
 
+/// The IPv4 host an IPv6 address is only another spelling of: mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, deprecated but still
+/// routed to the IPv4 host by some stacks) and IPv4-translated
+/// (`::ffff:0:a.b.c.d`). `::` and `::1` are IPv6 addresses of their own.
+fn v4_host_of(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let seg = v6.segments();
+    let embedded = || {
+        let o = v6.octets();
+        Ipv4Addr::new(o[12], o[13], o[14], o[15])
+    };
+    if seg[..6] == [0; 6] && !v6.is_unspecified() && !v6.is_loopback() {
+        return Some(embedded());
+    }
+    if seg[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return Some(embedded());
+    }
+    None
+}
+
+/// The IPv4 address a gateway would connect to for an IPv6 address that
+/// embeds one: NAT64 (64:ff9b::/96, RFC 6052) and 6to4 (2002::/16, the
+/// IPv4 address in bits 16 to 47).
+fn gateway_v4_of(v6: Ipv6Addr) -> Option<(&'static str, Ipv4Addr)> {
+    let seg = v6.segments();
+    let o = v6.octets();
+    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return Some(("a NAT64", Ipv4Addr::new(o[12], o[13], o[14], o[15])));
+    }
+    if seg[0] == 0x2002 {
+        return Some(("a 6to4", Ipv4Addr::new(o[2], o[3], o[4], o[5])));
+    }
+    None
+}
+
+/// What kind of loopback address `ip` is, if it is one (also through a
+/// NAT64 or 6to4 form of 127.x).
+fn loopback(ip: IpAddr) -> Option<String> {
+    match ip {
+        IpAddr::V4(v4) if v4.is_loopback() => Some("a loopback address".into()),
+        IpAddr::V4(_) => None,
+        IpAddr::V6(v6) if v6.is_loopback() => Some("the loopback address".into()),
+        IpAddr::V6(v6) => gateway_v4_of(v6)
+            .filter(|(_, v4)| v4.is_loopback())
+            .map(|(kind, v4)| format!("{kind} address of {v4}, a loopback address")),
+    }
+}
+
 /// What kind of always-refused address `ip` is, if it is one.
 fn always_refused(ip: IpAddr) -> Option<String> {
     match ip {
@@ -194,13 +271,11 @@ fn always_refused(ip: IpAddr) -> Option<String> {
             if v6.is_multicast() {
                 return Some("a multicast address".into());
             }
-            // NAT64 (RFC 6052 well-known prefix): the gateway would connect
-            // to the embedded IPv4 address.
-            if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let o = v6.octets();
-                let v4 = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+            // NAT64 and 6to4: the gateway would connect to the embedded
+            // IPv4 address.
+            if let Some((kind, v4)) = gateway_v4_of(v6) {
                 if let Some(what) = v4_refused(v4) {
-                    return Some(format!("a NAT64 address of {v4}, which is {what}"));
+                    return Some(format!("{kind} address of {v4}, which is {what}"));
                 }
             }
             None
@@ -398,6 +473,87 @@ mod tests {
         ] {
             assert!(p.check_ip(ip(fine)).is_ok(), "{fine}");
         }
+    }
+
+    #[test]
+    fn ipv6_forms_of_a_refused_ipv4_address_are_refused() {
+        let p = open();
+        let metadata = reason(&p, "169.254.169.254");
+        // IPv4-compatible and IPv4-translated: judged as the IPv4 address.
+        assert_eq!(reason(&p, "::169.254.169.254"), metadata);
+        assert_eq!(reason(&p, "::a9fe:a9fe"), metadata);
+        assert_eq!(reason(&p, "::ffff:0:169.254.169.254"), metadata);
+        assert!(reason(&p, "::100.100.100.200").contains("Alibaba"));
+        assert!(reason(&p, "::ffff:0:0.0.0.0").contains("unspecified"));
+        // 6to4 and NAT64 embedding a refused address.
+        assert!(reason(&p, "2002:a9fe:a9fe::1")
+            .contains("a 6to4 address of 169.254.169.254, which is a link-local"));
+        assert!(reason(&p, "2002:e000:0001::").contains("multicast"));
+        assert!(reason(&p, "64:ff9b::169.254.169.254").contains("NAT64"));
+        // The same forms of an ordinary address are fine; ::1 stays IPv6 loopback.
+        for fine in [
+            "::10.0.0.1",
+            "::ffff:0:10.0.0.1",
+            "2002:0a00:0001::1",
+            "::1",
+        ] {
+            assert!(p.check_ip(ip(fine)).is_ok(), "{fine}");
+        }
+        // Judged as IPv4 for the allowed ranges too.
+        let p = only(&["10.20.0.0/16"]);
+        assert!(p.check_ip(ip("::10.20.1.2")).is_ok());
+        assert!(reason(&p, "::10.21.1.2").contains("10.21.1.2 is outside"));
+        // Through a URL, as typed into a connection.
+        let url = |s: &str| Url::parse(s).unwrap();
+        for typed in [
+            "http://[::169.254.169.254]/",
+            "http://[::ffff:0:a9fe:a9fe]/",
+            "http://[2002:a9fe:a9fe::]/",
+        ] {
+            assert!(open().check_url(&url(typed)).is_err(), "{typed}");
+        }
+    }
+
+    #[test]
+    fn loopback_only_when_allowed() {
+        let mut p = open();
+        assert!(p.check_ip(ip("127.0.0.1")).is_ok());
+        p.allow_loopback = false;
+        assert_eq!(
+            reason(&p, "127.0.0.1"),
+            "127.0.0.1 is a loopback address; Rounds connects there only when the site allows it (ehr_allow_loopback)"
+        );
+        for refused in [
+            "127.9.9.9",
+            "::1",
+            "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "::ffff:0:127.0.0.1",
+            "64:ff9b::127.0.0.1",
+            "2002:7f00:1::",
+        ] {
+            assert!(
+                reason(&p, refused).contains("ehr_allow_loopback"),
+                "{refused}"
+            );
+        }
+        // Allowed ranges do not open loopback when it is off.
+        let mut ranges = only(&["127.0.0.0/8", "10.0.0.0/8"]);
+        ranges.allow_loopback = false;
+        assert!(reason(&ranges, "127.0.0.1").contains("ehr_allow_loopback"));
+        assert!(ranges.check_ip(ip("10.1.1.1")).is_ok());
+        for fine in ["10.0.0.1", "8.8.8.8", "2001:db8::1", "::2.3.4.5"] {
+            assert!(p.check_ip(ip(fine)).is_ok(), "{fine}");
+        }
+    }
+
+    #[tokio::test]
+    async fn localhost_is_refused_without_loopback() {
+        let mut p = open();
+        p.allow_loopback = false;
+        let e = resolve_allowed(&p, "localhost").await.unwrap_err();
+        let refused = e.downcast_ref::<Refused>().expect("a policy refusal");
+        assert!(refused.0.contains("ehr_allow_loopback"), "{}", refused.0);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! strings and path parameters whose rejections use the API's error shape,
 //! and the signed-in actor.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -10,6 +10,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum_extra::extract::CookieJar;
+use ipnet::IpNet;
 use rounds_app::{Actor, AppError, SessionInfo};
 use rounds_core::audit::ClientInfo;
 use serde::de::DeserializeOwned;
@@ -20,9 +21,9 @@ use crate::AppState;
 pub const SESSION_COOKIE: &str = "rounds_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// Where a request came from: the peer address (or the first
-/// X-Forwarded-For entry when Rounds is told it sits behind a proxy) and
-/// the user agent, cut to 256 characters.
+/// Where a request came from: the peer address (or, behind a trusted proxy,
+/// the address that proxy saw, from X-Forwarded-For; see [`client_addr`])
+/// and the user agent, cut to 256 characters.
 pub struct Client(pub ClientInfo);
 
 impl FromRequestParts<AppState> for Client {
@@ -32,28 +33,81 @@ impl FromRequestParts<AppState> for Client {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let forwarded = state
-            .web
-            .trust_forwarded_for
-            .then(|| parts.headers.get("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty());
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+            .map(|ConnectInfo(addr)| addr.ip());
+        // Read byte-wise: a client's non-ASCII entry on the left must not
+        // hide the entries proxies appended after it.
+        let joined: Vec<String> = if state.web.trust_forwarded_for {
+            parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let forwarded: Vec<&str> = joined.iter().flat_map(|v| v.split(',')).collect();
+        let addr = client_addr(peer, &forwarded, &state.web.trusted_proxies);
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(256).collect());
         Ok(Self(ClientInfo {
-            addr: forwarded.or(peer),
+            addr: addr.map(|ip| ip.to_string()),
             user_agent,
         }))
+    }
+}
+
+/// The client's address from the connection's `peer` and the entries of its
+/// X-Forwarded-For headers, in order (empty unless the header is trusted).
+///
+/// Each proxy appends the address it received the request from, so only the
+/// right end of the list was written by proxies; anything further left may
+/// have come from the client. Without `trusted` ranges the peer is the one
+/// trusted proxy and the rightmost entry (the one it appended) is the
+/// client. With ranges, the header counts only when the peer is inside one,
+/// and entries inside them are skipped from the right: the first one outside
+/// is the client. An entry that is not an address stops the walk: the client
+/// is then the last trusted hop seen.
+fn client_addr(peer: Option<IpAddr>, forwarded: &[&str], trusted: &[IpNet]) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&unmapped(*ip)));
+    if forwarded.is_empty() || (!trusted.is_empty() && !peer.is_some_and(|p| is_trusted(&p))) {
+        return peer;
+    }
+    let mut client = peer;
+    for entry in forwarded.iter().rev() {
+        let Some(ip) = forwarded_ip(entry) else {
+            return client;
+        };
+        client = Some(ip);
+        if trusted.is_empty() || !is_trusted(&ip) {
+            return client;
+        }
+    }
+    client
+}
+
+/// One X-Forwarded-For entry as an address: `203.0.113.7`, `2001:db8::1`,
+/// and the forms with a port, `203.0.113.7:4711` and `[2001:db8::1]:4711`.
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .map(unmapped)
+}
+
+/// `::ffff:a.b.c.d` as the IPv4 address it stands for.
+fn unmapped(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
     }
 }
 
@@ -265,5 +319,83 @@ impl FromRequestParts<AppState> for ApiActor {
             return Err(AppError::PasswordChangeRequired.into());
         }
         Ok(Self(actor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn the_proxy_appended_entry_is_the_client() {
+        let peer = Some(ip("10.0.0.5"));
+        // Without ranges: the rightmost entry, whatever the client put before it.
+        assert_eq!(
+            client_addr(peer, &["203.0.113.7", " 198.51.100.20 "], &[]),
+            Some(ip("198.51.100.20"))
+        );
+        assert_eq!(client_addr(peer, &[], &[]), peer);
+        assert_eq!(
+            client_addr(peer, &["[2001:db8::1]:4711"], &[]),
+            Some(ip("2001:db8::1"))
+        );
+        assert_eq!(
+            client_addr(peer, &["198.51.100.20:80"], &[]),
+            Some(ip("198.51.100.20"))
+        );
+        // Two proxy hops inside the trusted ranges are skipped.
+        let two = nets(&["10.0.0.0/24", "192.168.9.0/24"]);
+        assert_eq!(
+            client_addr(peer, &["203.0.113.7", "198.51.100.20", "192.168.9.3"], &two),
+            Some(ip("198.51.100.20"))
+        );
+        // A peer outside the ranges is the client: its header is not trusted.
+        assert_eq!(
+            client_addr(Some(ip("198.51.100.99")), &["203.0.113.7"], &two),
+            Some(ip("198.51.100.99"))
+        );
+        // Every entry trusted: the leftmost one.
+        assert_eq!(
+            client_addr(peer, &["192.168.9.7", "10.0.0.4"], &two),
+            Some(ip("192.168.9.7"))
+        );
+        // A mapped peer address counts as its IPv4 address.
+        assert_eq!(
+            client_addr(Some(ip("::ffff:10.0.0.5")), &["198.51.100.20"], &two),
+            Some(ip("198.51.100.20"))
+        );
+    }
+
+    #[test]
+    fn garbage_entries_stop_the_walk() {
+        let peer = Some(ip("10.0.0.5"));
+        for junk in [
+            "",
+            "unknown",
+            "not an address",
+            "999.1.1.1",
+            "\u{1F600}",
+            "1.2.3.4.5",
+        ] {
+            assert_eq!(
+                client_addr(peer, &["203.0.113.7", junk], &[]),
+                peer,
+                "{junk:?}"
+            );
+        }
+        let two = nets(&["10.0.0.0/24", "192.168.9.0/24"]);
+        assert_eq!(
+            client_addr(peer, &["203.0.113.7", "garbage", "192.168.9.3"], &two),
+            Some(ip("192.168.9.3"))
+        );
+        assert_eq!(client_addr(None, &["garbage"], &[]), None);
     }
 }

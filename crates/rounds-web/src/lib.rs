@@ -12,6 +12,7 @@ mod pages;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -35,6 +36,38 @@ pub struct WebConfig {
     /// Take the client address from X-Forwarded-For (only behind a proxy
     /// that sets it; otherwise clients could choose their own address).
     pub trust_forwarded_for: bool,
+    /// The proxies in front of Rounds, when more than the immediate peer:
+    /// the header is then trusted only from a peer in these ranges, and
+    /// entries in them are skipped from the right. Empty: the peer is the
+    /// one proxy, and the entry it appended (the rightmost) is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long clients may take and how many may be connected.
+    pub limits: ServerLimits,
+}
+
+/// Limits on client connections, so that slow or idle clients cannot hold
+/// the server's connections open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Time for a request's headers to arrive (also the longest idle wait
+    /// for the next request on a kept-alive connection); then the
+    /// connection is closed.
+    pub header_read_timeout: Duration,
+    /// Longest pause while a request's body arrives; then the request fails
+    /// and the connection is closed.
+    pub body_read_timeout: Duration,
+    /// Most connections served at once; further ones wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
 }
 
 /// Shared by every request.
@@ -136,23 +169,87 @@ async fn security_headers(req: Request, next: Next) -> Response {
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes
 /// the requests in flight.
+///
+/// Each connection must send its headers within the header read timeout and
+/// may pause a body for at most the body read timeout; at most
+/// `max_connections` are served at once (the others wait to be accepted).
+/// Live feeds answer at once and then stream: neither timeout applies to
+/// them.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+    use tokio::sync::Semaphore;
+
+    let limits = state.web.limits.clone();
     let live = state.app.clone();
-    let app = router(state);
+    let app = router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        limits.body_read_timeout,
+    ));
+    // HTTP/1 only: browsers speak HTTP/2 only over TLS, which a proxy in
+    // front of Rounds ends, and waiting to tell HTTP/2's preface from
+    // HTTP/1 would let a silent connection stay open before any timeout runs.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = accept(&listener, &slots) => accepted,
+        };
+        let Some((stream, peer, slot)) = accepted else {
+            continue;
+        };
+        let service = TowerToHyperService::new(tower_http::add_extension::AddExtension::new(
+            app.clone(),
+            axum::extract::ConnectInfo(peer),
+        ));
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
     // Live feeds never end by themselves: close them when shutdown starts,
     // so that the requests in flight can finish.
-    let shutdown = async move {
-        shutdown.await;
-        live.close_live_feeds();
-    };
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    drop(listener);
+    live.close_live_feeds();
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// The next connection, once a slot is free. Accept errors (such as running
+/// out of file descriptors) are logged and retried after a pause.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<tokio::sync::Semaphore>,
+) -> Option<(
+    tokio::net::TcpStream,
+    SocketAddr,
+    tokio::sync::OwnedSemaphorePermit,
+)> {
+    let slot = Arc::clone(slots).acquire_owned().await.ok()?;
+    match listener.accept().await {
+        Ok((stream, peer)) => Some((stream, peer, slot)),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot accept a connection");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            None
+        }
+    }
 }

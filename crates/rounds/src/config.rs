@@ -71,7 +71,31 @@ pub struct ServeArgs {
     #[arg(long, env = "ROUNDS_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
     #[command(flatten)]
+    pub edge: EdgeArgs,
+    #[command(flatten)]
     pub ehr: EhrArgs,
+}
+
+/// The server's edge: forwarded addresses and connection limits.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EdgeArgs {
+    /// With trust_forwarded_for: the address ranges of the proxies in front of Rounds, comma-separated; X-Forwarded-For is then read only from a peer inside them, skipping their entries from the right [default: the immediate peer only, whose rightmost entry is taken]
+    #[arg(
+        long,
+        env = "ROUNDS_TRUSTED_PROXIES",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Seconds a connection may take to send a request's headers [default: 10]
+    #[arg(long, env = "ROUNDS_HEADER_READ_TIMEOUT", value_name = "SECONDS")]
+    pub header_read_timeout: Option<u64>,
+    /// Seconds a request may take to send its body [default: 30]
+    #[arg(long, env = "ROUNDS_BODY_READ_TIMEOUT", value_name = "SECONDS")]
+    pub body_read_timeout: Option<u64>,
+    /// Most client connections open at once; further ones wait to be accepted [default: 1024]
+    #[arg(long, env = "ROUNDS_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
 }
 
 /// EHR mode's settings (shared by `serve` and `demo`).
@@ -106,6 +130,9 @@ pub struct EhrArgs {
     /// A PEM file of extra CA certificates for EHR servers with a private CA
     #[arg(long, env = "ROUNDS_EHR_CA_FILE", value_name = "FILE")]
     pub ehr_ca_file: Option<PathBuf>,
+    /// Let EHR connections reach loopback addresses (127.0.0.0/8, ::1), e.g. an EHR on the same host [default: false]
+    #[arg(long, env = "ROUNDS_EHR_ALLOW_LOOPBACK", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub ehr_allow_loopback: Option<bool>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -133,6 +160,11 @@ pub struct FileSettings {
     pub ehr_list_wait: Option<u64>,
     pub ehr_timeout: Option<u64>,
     pub ehr_ca_file: Option<PathBuf>,
+    pub ehr_allow_loopback: Option<bool>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub header_read_timeout: Option<u64>,
+    pub body_read_timeout: Option<u64>,
+    pub max_connections: Option<usize>,
 }
 
 impl FileSettings {
@@ -217,6 +249,69 @@ pub struct Serve {
     pub trust_forwarded_for: bool,
     pub app: rounds_app::AppConfig,
     pub log_format: LogFormat,
+    pub edge: Edge,
+}
+
+/// The edge settings with every layer applied.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub limits: rounds_web::ServerLimits,
+}
+
+impl Edge {
+    pub fn resolve(args: &EdgeArgs, file: &FileSettings) -> anyhow::Result<Self> {
+        let d = rounds_web::ServerLimits::default();
+        let secs = |a: Option<u64>, f: Option<u64>, default, name: &str| match a.or(f) {
+            Some(0) => bail!("{name} must be at least 1 second"),
+            Some(n) => Ok(std::time::Duration::from_secs(n)),
+            None => Ok(default),
+        };
+        let mut trusted_proxies = Vec::new();
+        let listed = args
+            .trusted_proxies
+            .as_ref()
+            .or(file.trusted_proxies.as_ref());
+        for entry in listed.into_iter().flatten().map(|e| e.trim()) {
+            if entry.is_empty() {
+                continue;
+            }
+            let net = entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "trusted_proxies: {entry:?} is not an address range like 10.0.0.0/24"
+                    )
+                })?;
+            trusted_proxies.push(net);
+        }
+        let limits = rounds_web::ServerLimits {
+            header_read_timeout: secs(
+                args.header_read_timeout,
+                file.header_read_timeout,
+                d.header_read_timeout,
+                "header_read_timeout",
+            )?,
+            body_read_timeout: secs(
+                args.body_read_timeout,
+                file.body_read_timeout,
+                d.body_read_timeout,
+                "body_read_timeout",
+            )?,
+            max_connections: args
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(d.max_connections),
+        };
+        if limits.max_connections == 0 {
+            bail!("max_connections must be at least 1");
+        }
+        Ok(Self {
+            trusted_proxies,
+            limits,
+        })
+    }
 }
 
 impl Serve {
@@ -285,6 +380,7 @@ impl Serve {
                 .unwrap_or(false),
             app,
             log_format,
+            edge: Edge::resolve(&args.edge, file)?,
         })
     }
 }
@@ -311,8 +407,12 @@ pub fn ehr_settings(
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
         .collect();
-    let outbound = rounds_fhir::OutboundPolicy::parse_allowed(&networks)
+    let mut outbound = rounds_fhir::OutboundPolicy::parse_allowed(&networks)
         .map_err(|e| anyhow::anyhow!("ehr_allowed_networks: {e}"))?;
+    outbound.allow_loopback = args
+        .ehr_allow_loopback
+        .or(file.ehr_allow_loopback)
+        .unwrap_or(false);
     let settings = rounds_app::ehr::EhrSettings {
         refresh_after: secs(
             args.ehr_refresh,
@@ -374,6 +474,77 @@ mod tests {
             "postgres://rounds:***@db/rounds"
         );
         assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[derive(clap::Parser)]
+    struct ServeCli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn serve_with(args: &[&str], file: &str) -> anyhow::Result<Serve> {
+        use clap::Parser;
+        let cli = ServeCli::try_parse_from(std::iter::once("rounds").chain(args.iter().copied()))?;
+        Serve::resolve(&cli.serve, &toml::from_str(file)?)
+    }
+
+    #[test]
+    fn edge_and_loopback_settings() {
+        let d = serve_with(&[], "").unwrap();
+        assert!(
+            !d.app.ehr.outbound.allow_loopback,
+            "serve refuses loopback by default"
+        );
+        assert!(d.edge.trusted_proxies.is_empty());
+        assert_eq!(d.edge.limits, rounds_web::ServerLimits::default());
+        assert_eq!(d.edge.limits.header_read_timeout.as_secs(), 10);
+        assert_eq!(d.edge.limits.body_read_timeout.as_secs(), 30);
+        assert_eq!(d.edge.limits.max_connections, 1024);
+
+        let s = serve_with(
+            &[
+                "--ehr-allow-loopback",
+                "--trusted-proxies",
+                "10.0.0.0/24, 192.168.1.7",
+                "--header-read-timeout",
+                "5",
+                "--body-read-timeout",
+                "7",
+                "--max-connections",
+                "50",
+            ],
+            "",
+        )
+        .unwrap();
+        assert!(s.app.ehr.outbound.allow_loopback);
+        let nets: Vec<String> = s
+            .edge
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/24", "192.168.1.7/32"]);
+        assert_eq!(s.edge.limits.header_read_timeout.as_secs(), 5);
+        assert_eq!(s.edge.limits.body_read_timeout.as_secs(), 7);
+        assert_eq!(s.edge.limits.max_connections, 50);
+
+        let f = serve_with(
+            &[],
+            "ehr_allow_loopback = true\ntrusted_proxies = [\"fd00::/8\"]\nmax_connections = 9",
+        )
+        .unwrap();
+        assert!(f.app.ehr.outbound.allow_loopback);
+        assert_eq!(f.edge.trusted_proxies.len(), 1);
+        assert_eq!(f.edge.limits.max_connections, 9);
+
+        for bad in [
+            &["--trusted-proxies", "the proxy"][..],
+            &["--max-connections", "0"],
+            &["--header-read-timeout", "0"],
+            &["--body-read-timeout", "0"],
+        ] {
+            assert!(serve_with(bad, "").is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -23,11 +23,39 @@ pub struct NextParam {
     done: Option<String>,
 }
 
-/// Only same-site paths are followed after sign-in.
-fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
-        _ => "/teams",
+/// Where a sign-in goes when `next` is missing or not a path of ours.
+const DEFAULT_NEXT: &str = "/teams";
+
+/// The place to go after sign-in: only a path on this site. `next` is parsed
+/// as a browser would resolve it against a page of ours (tabs and newlines
+/// dropped, `\\` read as `/`, `//host` as another host) and accepted only
+/// when it stays on our origin with a path of one leading `/`; the target is
+/// rebuilt from the parsed path and query, so it is always a valid header
+/// value. Anything else goes to [`DEFAULT_NEXT`].
+fn safe_next(next: Option<&str>) -> String {
+    let Some(raw) = next.filter(|n| !n.trim().is_empty()) else {
+        return DEFAULT_NEXT.to_owned();
+    };
+    // A fixed base: only the origin matters, never the real host name.
+    let Ok(base) = url::Url::parse("http://rounds.invalid/") else {
+        return DEFAULT_NEXT.to_owned();
+    };
+    let Ok(target) = base.join(raw) else {
+        return DEFAULT_NEXT.to_owned();
+    };
+    let path = target.path();
+    let ours = target.origin() == base.origin()
+        && target.username().is_empty()
+        && target.password().is_none()
+        && path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\");
+    if !ours {
+        return DEFAULT_NEXT.to_owned();
+    }
+    match target.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
     }
 }
 
@@ -65,7 +93,7 @@ pub async fn sign_in_page(
     jar: CookieJar,
     Query(q): Query<NextParam>,
 ) -> Response {
-    let next = safe_next(q.next.as_deref()).to_owned();
+    let next = safe_next(q.next.as_deref());
     let signed_out = q.done.as_deref() == Some("signed-out");
     signin_form(&state, jar, StatusCode::OK, "", &next, None, signed_out)
 }
@@ -88,7 +116,7 @@ pub async fn sign_in(
     jar: CookieJar,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    let next = safe_next(form.next.as_deref()).to_owned();
+    let next = safe_next(form.next.as_deref());
     let cookie_token = jar
         .get(SIGNIN_COOKIE)
         .map(|c| c.value().to_owned())
@@ -213,4 +241,39 @@ pub async fn change_password(
         "password.html",
         context! { me, csrf, forced, error => error.map(|(field, text)| context! { field, text }) },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_a_path_of_ours_or_the_default() {
+        for refused in [
+            "/\t/evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example",
+            "http://user@evil.example/",
+            "javascript:alert(1)",
+            "\n",
+            " //evil.example",
+        ] {
+            assert_eq!(safe_next(Some(refused)), "/teams", "{refused:?}");
+        }
+        for (given, kept) in [
+            ("/ok?x=1", "/ok?x=1"),
+            ("/%2F%2Fevil.example", "/%2F%2Fevil.example"),
+            ("/%09/evil.example/", "/%09/evil.example/"),
+            ("/teams\r\nSet-Cookie: x=1", "/teamsSet-Cookie:%20x=1"),
+            ("/teams/a?done=created#top", "/teams/a?done=created"),
+            ("/a/../b", "/b"),
+            // Relative to a page of ours, this is our own path.
+            ("http:evil.example", "/evil.example"),
+        ] {
+            assert_eq!(safe_next(Some(given)), kept, "{given:?}");
+        }
+        assert_eq!(safe_next(None), "/teams");
+    }
 }

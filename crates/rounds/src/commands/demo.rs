@@ -162,6 +162,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let web = WebConfig {
         cookie_secure: false,
         trust_forwarded_for: false,
+        ..WebConfig::default()
     };
     rounds_web::serve(listener, AppState::new(app.clone(), web), shutdown)
         .await

@@ -76,6 +76,8 @@ pub async fn run(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<Exit
     let web = WebConfig {
         cookie_secure: settings.cookie_secure,
         trust_forwarded_for: settings.trust_forwarded_for,
+        trusted_proxies: settings.edge.trusted_proxies.clone(),
+        limits: settings.edge.limits.clone(),
     };
     rounds_web::serve(listener, AppState::new(app.clone(), web), shutdown)
         .await

@@ -357,3 +357,191 @@ async fn matrix(backend: Backend) {
 }
 
 both!(matrix);
+
+/// Reaching, through a path or body of one's own team, for an id of another
+/// team gets the same answer as an id that exists nowhere, and one
+/// AccessRefused record naming the id; an unknown id gets no record.
+async fn foreign_ids_are_refused_and_audited(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("auditor", true).await;
+    app.user("alice", false).await;
+    app.user("bob", false).await;
+    let alice = app.client("alice").await;
+    let bob = app.client("bob").await;
+    let auditor = app.client("auditor").await;
+
+    // Alice's team A with a list, a patient and a note.
+    let a = alice.create_team("Ward A").await;
+    let la = alice
+        .post(
+            &format!("/api/v1/teams/{a}/lists"),
+            json!({"name": "A round"}),
+        )
+        .await;
+    let la = la.body["id"].as_str().unwrap().to_owned();
+    let pa = alice
+        .post(
+            &format!("/api/v1/teams/{a}/lists/{la}/patients"),
+            json!({"fields": {"family": "Ames"}}),
+        )
+        .await;
+    let pa = pa.body["row"]["patientId"].as_str().unwrap().to_owned();
+    let na = alice
+        .post(
+            &format!("/api/v1/teams/{a}/patients/{pa}/notes"),
+            json!({"body": "A's note"}),
+        )
+        .await;
+    let na = na.body["id"].as_str().unwrap().to_owned();
+    // Bob's team B with a list and a patient.
+    let b = bob.create_team("Ward B").await;
+    let lb = bob
+        .post(
+            &format!("/api/v1/teams/{b}/lists"),
+            json!({"name": "B round"}),
+        )
+        .await;
+    let lb = lb.body["id"].as_str().unwrap().to_owned();
+    let pb = bob
+        .post(
+            &format!("/api/v1/teams/{b}/lists/{lb}/patients"),
+            json!({"fields": {"family": "Byrne"}}),
+        )
+        .await;
+    let pb = pb.body["row"]["patientId"].as_str().unwrap().to_owned();
+
+    let refused = |records: &[Value]| -> Vec<Value> {
+        records
+            .iter()
+            .filter(|r| r["reason"] == "an id of another team")
+            .cloned()
+            .collect()
+    };
+    let count =
+        || async { refused(&auditor.audit("operation=AccessRefused&limit=500").await).len() };
+    assert_eq!(count().await, 0);
+
+    // Unknown ids: the same answers, nothing recorded.
+    let unknown_list = rounds_core::ListId::new_random().to_string();
+    let unknown_patient = rounds_core::PatientId::new_random().to_string();
+    let unknown = [
+        (
+            Method::GET,
+            format!("/api/v1/teams/{b}/lists/{unknown_list}"),
+            None,
+            404,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/teams/{b}/lists/{lb}/patients"),
+            Some(json!({"patientId": unknown_patient})),
+            422,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/teams/{b}/patients/{unknown_patient}"),
+            None,
+            404,
+        ),
+    ];
+    for (method, path, body, want) in unknown {
+        let r = bob.send(method, &path, body).await;
+        assert_eq!(r.status.as_u16(), want, "{path}: {}", r.text);
+    }
+
+    // Each probe: (request, expected status, the id its record must name).
+    let probes = [
+        (
+            Method::GET,
+            format!("/api/v1/teams/{b}/lists/{la}"),
+            None,
+            404,
+            la.clone(),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/teams/{b}/lists/{lb}/patients"),
+            Some(json!({"patientId": pa})),
+            422,
+            pa.clone(),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/teams/{b}/lists/{lb}/patients/{pb}/move"),
+            Some(json!({"toListId": la})),
+            422,
+            la.clone(),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/teams/{b}/patients/{pa}"),
+            None,
+            404,
+            pa.clone(),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/teams/{b}/patients/{pa}/notes"),
+            None,
+            404,
+            pa.clone(),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/teams/{b}/lists/{lb}/patients/{pa}"),
+            None,
+            404,
+            pa.clone(),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/teams/{b}/notes/{na}"),
+            Some(json!({"body": "changed", "baseVersion": 1})),
+            404,
+            na.clone(),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/teams/{b}/schemas"),
+            Some(json!({"name": "Set", "fromListId": la})),
+            422,
+            la.clone(),
+        ),
+    ];
+    for (i, (method, path, body, want, id)) in probes.into_iter().enumerate() {
+        let r = bob.send(method.clone(), &path, body).await;
+        assert_eq!(r.status.as_u16(), want, "{method} {path}: {}", r.text);
+        // The record is written once the request's own transaction is over.
+        let mut records = Vec::new();
+        for _ in 0..50 {
+            records = refused(&auditor.audit("operation=AccessRefused&limit=500").await);
+            if records.len() > i {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(records.len(), i + 1, "{method} {path}: {records:?}");
+        let newest = &records[0];
+        assert_eq!(newest["actorUsername"], "bob");
+        assert_eq!(newest["teamId"], json!(b));
+        let named = [&newest["listId"], &newest["patientRef"]]
+            .iter()
+            .any(|v| v.as_str() == Some(id.as_str()))
+            || newest["detail"].to_string().contains(&id);
+        assert!(named, "{method} {path}: {newest}");
+        assert_eq!(newest["detail"]["ofTeam"], json!(a), "{newest}");
+    }
+    // Nothing more arrives later (one record per probe, none for unknown ids).
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(count().await, 8);
+    // Alice's data is untouched.
+    let list = alice.get(&format!("/api/v1/teams/{a}/lists/{la}")).await;
+    assert_eq!(
+        list.body["rows"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        list.text
+    );
+    app.stop().await;
+}
+both!(foreign_ids_are_refused_and_audited);

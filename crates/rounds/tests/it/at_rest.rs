@@ -19,6 +19,8 @@ fn serve(dir: &Path, log: &Path) -> (Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rounds"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
+        // The test's FHIR server runs on 127.0.0.1.
+        .arg("--ehr-allow-loopback")
         .env_remove("ROUNDS_DATABASE_URL")
         .env_remove("ROUNDS_CONFIG")
         .env_remove("ROUNDS_SECRET_KEY")

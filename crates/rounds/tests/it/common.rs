@@ -101,8 +101,17 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, config: AppConfig) -> Self {
+        Self::spawn_web(backend, config, rounds_web::WebConfig::default()).await
+    }
+
+    /// With web-layer settings of its own (forwarded addresses, limits).
+    pub async fn spawn_web(
+        backend: Backend,
+        config: AppConfig,
+        web: rounds_web::WebConfig,
+    ) -> Self {
         let db = TestDb::new(backend).await;
-        Self::spawn_on(db, config).await
+        Self::spawn_on(db, config, web).await
     }
 
     /// A second instance (its own App, pool and server) on this one's
@@ -112,10 +121,10 @@ impl TestApp {
             url: self.db.url.clone(),
             _dir: None,
         };
-        Self::spawn_on(db, config).await
+        Self::spawn_on(db, config, rounds_web::WebConfig::default()).await
     }
 
-    async fn spawn_on(db: TestDb, config: AppConfig) -> Self {
+    async fn spawn_on(db: TestDb, config: AppConfig, web: rounds_web::WebConfig) -> Self {
         // Server logs show up with a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
@@ -134,7 +143,7 @@ impl TestApp {
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel::<()>();
-        let state = rounds_web::AppState::new(app.clone(), rounds_web::WebConfig::default());
+        let state = rounds_web::AppState::new(app.clone(), web);
         let server = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;

@@ -893,3 +893,203 @@ async fn smart_backend_services(backend: Backend) {
 }
 
 both!(smart_backend_services);
+
+/// What an internal service behind the EHR address says: it must reach the
+/// owner, never a member.
+const DIAGNOSTIC: &str = "token store at 10.9.8.7:5432 rejected tenant ward-internal";
+
+/// A local server that answers every request with a 404 and an
+/// OperationOutcome carrying [`DIAGNOSTIC`].
+async fn internal_service() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = json!({"resourceType": "OperationOutcome", "issue": [
+                    {"severity": "error", "code": "not-found", "diagnostics": DIAGNOSTIC}
+                ]})
+                .to_string();
+                let answer = format!(
+                    "HTTP/1.1 404 Not Found\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/fhir")
+}
+
+/// Members learn what kind of failure the EHR has, never its words nor
+/// where it is (so a failing connection is no port scanner for them);
+/// owners see the detail in the connection's view and in Test connection.
+async fn members_see_general_reasons(backend: Backend) {
+    let internal = internal_service().await;
+    let port = internal
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let app = TestApp::spawn(backend).await;
+    let w = ward(&app, &internal).await;
+    let path = format!("/api/v1/teams/{}/ehr-connection", w.team);
+    let leaks = |text: &str| {
+        text.contains(DIAGNOSTIC)
+            || text.contains("10.9.8.7")
+            || text.contains("127.0.0.1")
+            || text.contains(&format!(":{port}"))
+            || text.contains(":9/")
+            || text.to_ascii_lowercase().contains("connection refused")
+            || text.contains("network error")
+    };
+
+    // An internal service that answers with its own words.
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/ehr-search", w.team, w.list),
+            json!({"mrn": MRN}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text);
+    let said = r.body["error"]["message"].as_str().unwrap();
+    assert!(said.contains("HTTP 404") && !leaks(said), "{said}");
+    let seen = w.member.get(&path).await;
+    let health = seen.body["health"]["message"].as_str().unwrap_or_default();
+    assert!(!health.is_empty() && !leaks(health), "{}", seen.text);
+    assert!(!leaks(&seen.text), "{}", seen.text);
+    let list = w
+        .member
+        .get(&format!("/api/v1/teams/{}/lists/{}", w.team, w.list))
+        .await;
+    assert!(!leaks(&list.text), "{}", list.text);
+    // The owner sees what the service said, in the view and the test.
+    let owned = w.owner.get(&path).await;
+    assert!(
+        owned.body["health"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(DIAGNOSTIC),
+        "{}",
+        owned.text
+    );
+    let tested = w.owner.post(&format!("{path}/test"), json!({})).await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.text);
+    assert!(tested.text.contains(DIAGNOSTIC), "{}", tested.text);
+
+    // A port where nothing listens.
+    let r = w
+        .owner
+        .put(
+            &path,
+            json!({"name": "Closed", "baseUrl": "http://127.0.0.1:9/fhir", "auth": {"kind": "none"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/ehr-search", w.team, w.list),
+            json!({"mrn": MRN}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text);
+    let said = r.body["error"]["message"].as_str().unwrap();
+    assert!(
+        said.contains("could not be reached") && !leaks(said),
+        "{said}"
+    );
+    let seen = w.member.get(&path).await;
+    assert!(!leaks(&seen.text), "{}", seen.text);
+    let owned = w.owner.get(&path).await;
+    assert!(
+        owned.body["health"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("network error"),
+        "{}",
+        owned.text
+    );
+    let tested = w.owner.post(&format!("{path}/test"), json!({})).await;
+    assert!(tested.text.contains("network error"), "{}", tested.text);
+    app.stop().await;
+}
+
+both!(members_see_general_reasons);
+
+/// IPv6 spellings of refused IPv4 addresses are refused as those are; with
+/// loopback off (as `rounds serve` has it by default), loopback is refused too.
+async fn embedded_and_loopback_addresses_are_refused(backend: Backend) {
+    let mut config = AppConfig::default();
+    let mut outbound = (*config.ehr.outbound).clone();
+    outbound.allow_loopback = false;
+    config.ehr.outbound = std::sync::Arc::new(outbound);
+    let app = TestApp::spawn_with(backend, config).await;
+    app.user("owner", false).await;
+    let owner = app.client("owner").await;
+    let team = owner.create_team("Ward 5").await;
+    let path = format!("/api/v1/teams/{team}/ehr-connection");
+    for (url, says) in [
+        (
+            "http://[::169.254.169.254]/fhir",
+            "169.254.169.254 is a link-local",
+        ),
+        (
+            "http://[::ffff:0:a9fe:a9fe]/fhir",
+            "169.254.169.254 is a link-local",
+        ),
+        (
+            "http://[2002:a9fe:a9fe::1]/fhir",
+            "6to4 address of 169.254.169.254",
+        ),
+        ("http://127.0.0.1:8080/fhir", "ehr_allow_loopback"),
+        ("http://[::1]:8080/fhir", "ehr_allow_loopback"),
+        ("http://[::127.0.0.1]:8080/fhir", "ehr_allow_loopback"),
+    ] {
+        let r = owner
+            .put(
+                &path,
+                json!({"name": "X", "baseUrl": url, "auth": {"kind": "none"}}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{url}: {}",
+            r.text
+        );
+        assert_eq!(r.field(), "baseUrl");
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{url}: {message}");
+    }
+    // A name that resolves to loopback is refused where the client connects.
+    let tested = owner
+        .post(
+            &format!("{path}/test"),
+            json!({"name": "X", "baseUrl": "http://localhost:9/fhir", "auth": {"kind": "none"}}),
+        )
+        .await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.text);
+    assert_eq!(tested.body["ok"], false);
+    assert!(
+        tested.text.contains("ehr_allow_loopback"),
+        "{}",
+        tested.text
+    );
+    app.stop().await;
+}
+
+both!(embedded_and_loopback_addresses_are_refused);

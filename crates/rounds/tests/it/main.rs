@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod demo;
 mod deploy;
+mod edge;
 mod ehr;
 mod ehr_mode;
 mod lists;

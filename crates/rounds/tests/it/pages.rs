@@ -48,7 +48,7 @@ impl Browser {
         let location = resp
             .headers()
             .get("location")
-            .map(|v| v.to_str().unwrap().to_owned())
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .unwrap_or_default();
         Page {
             status,
@@ -188,6 +188,81 @@ async fn sign_in_teams_and_escaping(backend: Backend) {
     app.stop().await;
 }
 both!(sign_in_teams_and_escaping);
+
+/// After sign-in only a path of this site is followed: whatever `next` a
+/// link carried, the Location resolves to this server, and is a valid header.
+async fn sign_in_goes_only_to_our_own_paths(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("charge", false).await;
+    let base = url::Url::parse(&app.url("/sign-in")).unwrap();
+    let cases = [
+        // The form field decoded: a tab, which URL parsers drop.
+        ("/\t/evil.example/", None),
+        // Sent literally, %09 stays an encoded character of a path of ours.
+        ("/%09/evil.example/", Some("/%09/evil.example/")),
+        ("//evil.example", None),
+        ("/\\evil.example", None),
+        ("\\\\evil.example", None),
+        ("https://evil.example", None),
+        ("https://evil.example/teams", None),
+        ("http://user@evil.example/", None),
+        ("/%2F%2Fevil.example", Some("/%2F%2Fevil.example")),
+        ("\n", None),
+        ("/teams\r\nSet-Cookie: x=1", Some("/teamsSet-Cookie:%20x=1")),
+        ("/ok?x=1", Some("/ok?x=1")),
+        (
+            "/teams/abc?done=created#top",
+            Some("/teams/abc?done=created"),
+        ),
+    ];
+    for (next, kept) in cases {
+        let b = Browser::new(&app);
+        let form = b.get("/sign-in").await;
+        let ok = b
+            .post(
+                "/sign-in",
+                &[
+                    ("username", "charge"),
+                    ("password", PASSWORD),
+                    ("csrf_token", &form.csrf()),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(
+            ok.status,
+            StatusCode::SEE_OTHER,
+            "next={next:?}: {}",
+            ok.html
+        );
+        let resolved = base.join(&ok.location).unwrap();
+        assert_eq!(
+            resolved.origin(),
+            base.origin(),
+            "next={next:?} led to {:?}",
+            ok.location
+        );
+        assert!(
+            ok.location.starts_with('/') && !ok.location.starts_with("//"),
+            "next={next:?} led to {:?}",
+            ok.location
+        );
+        assert_eq!(ok.location, kept.unwrap_or("/teams"), "next={next:?}");
+        // The form carries the same cleaned value.
+        let shown = b.get(&format!("/sign-in?next={}", urlencode(next))).await;
+        assert!(
+            !shown.html.contains("evil.example") || kept.is_some(),
+            "{}",
+            shown.html
+        );
+    }
+    app.stop().await;
+}
+both!(sign_in_goes_only_to_our_own_paths);
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
 
 async fn admin_pages_and_forced_password_change(backend: Backend) {
     let app = TestApp::spawn(backend).await;
