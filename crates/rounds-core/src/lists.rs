@@ -87,7 +87,7 @@ impl PatientField {
                 )),
             },
             // What identifies a patient holds no invisible characters.
-            Self::Family | Self::Given => bounded(field, raw, TextKind::Name, 100),
+            Self::Family | Self::Given => bounded(field, raw, TextKind::PersonName, 100),
             Self::Mrn => bounded(field, raw, TextKind::Name, 64),
             Self::Ward | Self::Room | Self::Bed => bounded(field, raw, TextKind::Name, 50),
         }

@@ -52,6 +52,13 @@ pub enum TextKind {
     /// hyphen, the byte-order mark, …) nor the Hangul fillers that show as
     /// nothing.
     Name,
+    /// A person's name (an account's display name, a patient's family and
+    /// given names): as [`TextKind::Name`], but the zero-width non-joiner
+    /// and joiner (U+200C, U+200D) are allowed, because scripts such as
+    /// Persian and several Indic ones spell names with them. These names
+    /// need not be unique, so an invisible joiner cannot make a look-alike
+    /// pass as another; direction controls stay refused.
+    PersonName,
 }
 
 /// Characters that render as blank although they are letters.
@@ -72,6 +79,7 @@ pub fn refuses(kind: TextKind, c: char) -> bool {
                 || c.general_category() == GeneralCategory::Format
                 || INVISIBLE_LETTERS.contains(&c)
         }
+        TextKind::PersonName => !matches!(c, '\u{200C}' | '\u{200D}') && refuses(TextKind::Name, c),
     }
 }
 
@@ -240,7 +248,7 @@ impl fmt::Display for Username {
 
 /// A person's name as shown to their team: 1 to 100 characters.
 pub fn display_name(raw: &str) -> Result<String, InvalidInput> {
-    check_text("displayName", raw, DISPLAY_NAME_MAX)
+    required_text("displayName", raw, TextKind::PersonName, DISPLAY_NAME_MAX)
 }
 
 /// A care team's name: 1 to 100 characters, unique by [`name_key`].
@@ -393,6 +401,17 @@ mod tests {
         assert_eq!(name("病棟 7"), Ok("病棟 7".into()));
         assert!(TeamName::parse("Ward\u{202e}7").is_err());
         assert!(display_name("Eve\u{202e}").is_err());
+        // Persian spells names with the zero-width non-joiner: a person's
+        // name keeps it; a team's or list's name does not.
+        let persian = "\u{0645}\u{06cc}\u{200c}\u{0646}\u{0627}";
+        assert_eq!(display_name(persian), Ok(persian.to_owned()));
+        assert_eq!(
+            checked_chars("family", persian, TextKind::PersonName),
+            Ok(persian.to_owned())
+        );
+        assert!(TeamName::parse(persian).is_err());
+        assert!(checked_chars("family", "a\u{200b}b", TextKind::PersonName).is_err());
+        assert!(checked_chars("family", "a\u{202e}b", TextKind::PersonName).is_err());
         assert_eq!(text("f", "   ", TextKind::Line, 5), Ok(None));
         assert!(text("f", "abcdef", TextKind::Line, 5).is_err());
     }
