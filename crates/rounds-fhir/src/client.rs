@@ -306,12 +306,17 @@ impl FhirClient {
         let mut direct: Vec<(usize, String)> = Vec::new();
         for (pi, item) in out.iter().enumerate() {
             let Ok((id, _, raw)) = item else { continue };
-            // Only where the readings went on past the page read: a first
-            // page that held them all says what is not recorded.
+            // Only where the readings may go on past the page read (a full
+            // page without `next` or `total`, as some servers' batch answers
+            // are, may too): a first page that held them all says what is
+            // not recorded.
+            let full_page = self.config.page_size as usize;
             let Some(vitals) = raw.iter().find(|s| {
                 s.kind == SectionKind::Vitals
                     && s.outcome.is_ok()
-                    && (s.next.is_some() || s.total.is_some_and(|t| t > s.resources.len() as u64))
+                    && (s.next.is_some()
+                        || s.total.is_some_and(|t| t > s.resources.len() as u64)
+                        || s.resources.len() >= full_page)
             }) else {
                 continue;
             };

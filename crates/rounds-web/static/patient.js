@@ -308,7 +308,7 @@ function renderSummary(s) {
       el(
         "ul",
         { class: "ehr-list" },
-        items.map((c) => el("li", {}, el("strong", { text: g(c, "display") || "(unnamed)" }), el("span", { class: "muted", text: ` ${joined(g(c, "clinicalStatus"), g(c, "severity"), g(c, "recorded") ? `recorded ${day(g(c, "recorded"))}` : "")}` }))),
+        items.map((c) => el("li", {}, el("strong", { text: g(c, "display") || "(unnamed)" }), el("span", { class: "muted", text: ` ${joined(g(c, "clinicalStatus"), g(c, "verificationStatus"), g(c, "severity"), g(c, "recorded") ? `recorded ${day(g(c, "recorded"))}` : "")}` }))),
       ),
     ),
   );
@@ -320,6 +320,7 @@ function renderSummary(s) {
         items.flatMap((e) =>
           [
             ["Location", g(e, "location")],
+            ["Last known", g(e, "lastLocation") ? `${g(g(e, "lastLocation"), "display")}${g(g(e, "lastLocation"), "until") ? ` until ${day(g(g(e, "lastLocation"), "until"))}` : ""}` : ""],
             ["Status", g(e, "status")],
             ["Type", g(e, "kind")],
             ["Since", g(e, "start")],

@@ -552,3 +552,118 @@ async fn the_checker_flags_a_careless_server() {
         Outcome::NotOffered
     );
 }
+
+#[tokio::test]
+async fn the_checker_treats_absences_alike() {
+    // A server that declares no resources at all, and a patient without a GP.
+    let conformance = json!({"resourceType": "CapabilityStatement", "fhirVersion": "4.0.1",
+        "rest": [{"mode": "server"}]});
+    let mut data = BTreeMap::new();
+    data.insert(
+        "Patient".to_owned(),
+        vec![json!({"resourceType": "Patient", "id": "example",
+            "name": [{"family": "Nogp", "given": ["Pat"]}], "gender": "female", "birthDate": "1970-01-01"})],
+    );
+    let server = serve("4.0.1", Some(conformance), data, false).await;
+    let report = rounds_fhir::check::check(
+        ClientConfig::new(&server.base).unwrap(),
+        Some("example".into()),
+    )
+    .await;
+    use rounds_fhir::check::Outcome;
+    let item = |req: &str| {
+        report
+            .items
+            .iter()
+            .find(|i| i.requirement == req)
+            .unwrap_or_else(|| panic!("no item {req:?} in {:#?}", report.items))
+    };
+    let declared = item("rest[mode=server] declares the Patient resource");
+    assert_eq!(
+        declared.outcome,
+        Outcome::NotOffered,
+        "not a pass: nothing was declared"
+    );
+    assert!(
+        declared.reason.contains("not declared"),
+        "{}",
+        declared.reason
+    );
+    // Testing goes on: the Patient is still read.
+    assert_eq!(item("Patient read").outcome, Outcome::Pass);
+    // A missing optional field is "not offered", as missing sections are.
+    let gp = item("Patient generalPractitioner display");
+    assert_eq!(gp.outcome, Outcome::NotOffered, "{}", gp.reason);
+    assert!(
+        report
+            .items
+            .iter()
+            .filter(|i| !i.mandatory)
+            .all(|i| i.outcome != Outcome::Fail || !i.reason.starts_with("no ")),
+        "no optional absence is a failure: {:#?}",
+        report.items
+    );
+}
+
+#[tokio::test]
+async fn a_full_page_without_next_or_total_still_finds_admission_signs() {
+    // A server that answers one full page of the newest vital signs with
+    // neither `next` nor `total`, and weight only when asked by its code.
+    let obs = |code: &str, at: String, value: f64| {
+        json!({"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/p1"},
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "effectiveDateTime": at, "valueQuantity": {"value": value, "unit": "/min"}})
+    };
+    let server = responder::start(responder::sync_handler(move |hit| match hit.fhir_path() {
+        "metadata" => Reply::json(
+            200,
+            &responder::metadata("4.0.1", &["Patient", "Observation"], false, None),
+        ),
+        "Patient/p1" => Reply::json(
+            200,
+            &json!({"resourceType": "Patient", "id": "p1", "name": [{"family": "Longstay"}]}),
+        ),
+        "Observation" if hit.query().contains("code=29463-7") => Reply::json(
+            200,
+            &responder::searchset(
+                &[obs("29463-7", "2026-11-01T08:00:00Z".into(), 70.0)],
+                None,
+                None,
+            ),
+        ),
+        "Observation" if hit.query().contains("code=") => {
+            Reply::json(200, &responder::searchset(&[], None, None))
+        }
+        "Observation" => {
+            let page: Vec<Value> = (0..100)
+                .map(|i| {
+                    obs(
+                        "8867-4",
+                        format!("2026-11-30T{:02}:{:02}:00Z", i / 60, i % 60),
+                        80.0,
+                    )
+                })
+                .collect();
+            Reply::json(200, &responder::searchset(&page, None, None))
+        }
+        _ => Reply::json(404, &json!({"resourceType": "OperationOutcome"})),
+    }))
+    .await;
+    let client = connect(&server.base).await;
+    let s = client.summary("p1").await.unwrap();
+    let weight = s
+        .vitals
+        .items
+        .iter()
+        .find(|v| v.measurement.code == "29463-7");
+    assert_eq!(
+        weight.and_then(|w| w.measurement.value),
+        Some(70.0),
+        "{:?}",
+        s.vitals
+    );
+    assert!(server
+        .hits()
+        .iter()
+        .any(|h| h.fhir_path() == "Observation" && h.query().contains("_count=1")));
+}
