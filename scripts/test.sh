@@ -281,6 +281,18 @@ install_python_peers() {
         || { rm -rf -- "$PEERS_VENV"; die "pip install $SEKMET_PKG failed"; }
 }
 
+# fhir.resources (PyPI): an independent FHIR model and validator for what we
+# write (the audit log as AuditEvents). sekmet-fhir brings it; make sure.
+FHIR_RESOURCES_PKG="fhir.resources>=7.1,<9"
+install_python_validators() {
+    if "$PEERS_VENV/bin/python3" -c 'import fhir.resources.R4B.auditevent' 2>/dev/null; then
+        return
+    fi
+    log "peers: installing $FHIR_RESOURCES_PKG into $PEERS_VENV (pip)"
+    "$PEERS_VENV/bin/pip" install --quiet --disable-pip-version-check "$FHIR_RESOURCES_PKG" \
+        || die "pip install $FHIR_RESOURCES_PKG failed"
+}
+
 install_node_peers() {
     command -v npm >/dev/null 2>&1 || die "npm not found: Node.js 20 is needed for the FHIR client's test peers"
     if [[ ! -f $PEERS_NODE/node_modules/oidc-provider/package.json ]]; then
@@ -308,6 +320,7 @@ install_node_peers() {
 
 provision_peers() {
     install_python_peers
+    install_python_validators
     install_node_peers
     export ROUNDS_TEST_SEKMET=$PWD/$PEERS_VENV/bin/sekmet
     export ROUNDS_TEST_PEERS_NODE=$PWD/$PEERS_NODE

@@ -1,6 +1,7 @@
 //! Recording, searching, exporting and verifying the audit trail.
 
 use rounds_core::audit::{verify_chain, AuditEntry, AuditRecord, ChainBreak, Operation, Outcome};
+use rounds_core::audit_fhir::audit_event;
 use rounds_core::validate::{query_text, InvalidInput};
 use rounds_core::{TeamId, Timestamp};
 use rounds_store::audit::{AuditFilter, Order};
@@ -62,10 +63,17 @@ impl AuditQuery {
     }
 }
 
+/// The audit source named in AuditEvent exports.
+const AUDIT_SOURCE: &str = "Rounds";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     Csv,
     JsonLines,
+    /// FHIR R4 AuditEvent resources in a `collection` Bundle.
+    FhirBundle,
+    /// FHIR R4 AuditEvent resources, one per line (FHIR bulk data's NDJSON).
+    FhirNdjson,
 }
 
 impl ExportFormat {
@@ -73,6 +81,8 @@ impl ExportFormat {
         match self {
             Self::Csv => "csv",
             Self::JsonLines => "jsonl",
+            Self::FhirBundle => "fhir",
+            Self::FhirNdjson => "ndjson",
         }
     }
 }
@@ -223,6 +233,7 @@ impl App {
         let mut conn = self.db.read().await?;
         let mut csv_writer = CsvWriter::new();
         let mut jsonl = Vec::new();
+        let mut entries: Vec<serde_json::Value> = Vec::new();
         if format == ExportFormat::Csv {
             csv_writer.row(CSV_HEADER)?;
         }
@@ -240,20 +251,38 @@ impl App {
             after_seq = last.seq;
             records += page.len();
             for r in &page {
-                match format {
-                    ExportFormat::Csv => csv_writer.row(csv_row(r))?,
-                    ExportFormat::JsonLines => {
-                        serde_json::to_writer(&mut jsonl, r).map_err(|e| {
-                            AppError::Internal(format!("cannot write the export: {e}"))
-                        })?;
-                        jsonl.push(b'\n');
+                let line = match format {
+                    ExportFormat::Csv => {
+                        csv_writer.row(csv_row(r))?;
+                        continue;
                     }
+                    ExportFormat::JsonLines => serde_json::to_value(r),
+                    ExportFormat::FhirBundle | ExportFormat::FhirNdjson => {
+                        Ok(audit_event(r, AUDIT_SOURCE))
+                    }
+                };
+                let line =
+                    line.map_err(|e| AppError::Internal(format!("cannot write the export: {e}")))?;
+                if format == ExportFormat::FhirBundle {
+                    entries.push(json!({ "fullUrl": format!("urn:rounds:audit:{}", r.seq), "resource": line }));
+                } else {
+                    jsonl.extend_from_slice(line.to_string().as_bytes());
+                    jsonl.push(b'\n');
                 }
             }
         }
         let body = match format {
             ExportFormat::Csv => csv_writer.finish()?,
-            ExportFormat::JsonLines => jsonl,
+            ExportFormat::JsonLines | ExportFormat::FhirNdjson => jsonl,
+            ExportFormat::FhirBundle => json!({
+                "resourceType": "Bundle",
+                "type": "collection",
+                "timestamp": Timestamp::now().to_rfc3339(),
+                "total": entries.len(),
+                "entry": entries,
+            })
+            .to_string()
+            .into_bytes(),
         };
         Ok(AuditExport {
             format,

@@ -3,6 +3,7 @@
 //! types, no HTTP. The other crates speak these types to each other.
 
 pub mod audit;
+pub mod audit_fhir;
 pub mod id;
 pub mod lists;
 pub mod model;

@@ -37,7 +37,9 @@ pub struct AuditParams {
     pub before: Option<i64>,
     /// Page size, 1 to 500 (default 100).
     pub limit: Option<i64>,
-    /// Export format: `csv` (default) or `jsonl`.
+    /// Export format: `csv` (default), `jsonl` (the records as stored),
+    /// `fhir` (FHIR R4 AuditEvents in a collection Bundle) or `ndjson`
+    /// (AuditEvents, one per line).
     pub format: Option<String>,
 }
 
@@ -108,9 +110,11 @@ impl AuditParams {
         match non_empty(&self.format) {
             None | Some("csv") => Ok(ExportFormat::Csv),
             Some("jsonl") => Ok(ExportFormat::JsonLines),
+            Some("fhir") => Ok(ExportFormat::FhirBundle),
+            Some("ndjson") => Ok(ExportFormat::FhirNdjson),
             Some(other) => Err(invalid(
                 "format",
-                format!("format: {other:?} is not one of csv, jsonl"),
+                format!("format: {other:?} is not one of csv, jsonl, fhir, ndjson"),
             )),
         }
     }
@@ -138,13 +142,13 @@ pub async fn search_audit(
     }))
 }
 
-/// Export every matching record, oldest first, as CSV or JSON lines (site
-/// administrators only). The export is itself audited (ExportInitiation).
+/// Export every matching record, oldest first, as CSV, JSON lines or FHIR
+/// AuditEvents (site administrators only). The export is itself audited (ExportInitiation).
 #[utoipa::path(get, path = "/api/v1/audit/export", operation_id = "exportAudit", tag = "audit",
     security(("session" = [])),
     params(AuditParams),
     responses(
-        (status = 200, content_type = "text/csv", description = "CSV with a header row, or JSON lines with `format=jsonl`"),
+        (status = 200, content_type = "text/csv", description = "CSV with a header row; JSON lines with `format=jsonl`; a FHIR Bundle of AuditEvents with `format=fhir`, or NDJSON of them with `format=ndjson`"),
         (status = 403, body = ErrorBody),
     ))]
 pub async fn export_audit(
@@ -167,6 +171,8 @@ pub async fn export_response(
     let (content_type, ext) = match export.format {
         ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
         ExportFormat::JsonLines => ("application/x-ndjson", "jsonl"),
+        ExportFormat::FhirBundle => ("application/fhir+json", "json"),
+        ExportFormat::FhirNdjson => ("application/fhir+ndjson", "ndjson"),
     };
     let stamp = Timestamp::now().to_rfc3339().replace(':', "");
     let disposition = format!("attachment; filename=\"rounds-audit-{stamp}.{ext}\"");

@@ -175,6 +175,98 @@ async fn export_is_audited(backend: Backend) {
 }
 both!(export_is_audited);
 
+/// The test peers' Python (beside sekmet in .venv-peers), which has
+/// `fhir.resources`, an independent FHIR model and validator.
+fn peers_python() -> std::path::PathBuf {
+    let sekmet = crate::common::sekmet_exe();
+    sekmet.with_file_name("python3")
+}
+
+async fn audit_as_fhir_audit_events(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.admin().await;
+    app.user("nurse", false).await;
+    let nurse = app.client("nurse").await;
+    let team = nurse.create_team("Ward AE").await;
+    // A refusal to export too: the nurse reaching for the audit log.
+    assert_eq!(
+        nurse.get("/api/v1/audit").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let bundle = admin.get("/api/v1/audit/export?format=fhir").await;
+    assert_eq!(bundle.status, StatusCode::OK, "{}", bundle.text);
+    assert!(bundle.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/fhir+json"));
+    assert_eq!(bundle.body["type"], "collection");
+    let events: Vec<&Value> = bundle.body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .collect();
+    let find = |op: &str| {
+        events
+            .iter()
+            .find(|e| e["subtype"][0]["code"] == op)
+            .unwrap_or_else(|| panic!("no {op} in {events:#?}"))
+    };
+    let created = find("TeamCreate");
+    assert_eq!(created["agent"][0]["who"]["display"], "nurse");
+    assert_eq!(
+        created["entity"][0]["what"]["identifier"]["value"],
+        team.as_str()
+    );
+    let sign_in = find("SignIn");
+    assert_eq!(
+        (
+            sign_in["type"]["code"].as_str(),
+            sign_in["outcome"].as_str()
+        ),
+        (Some("110114"), Some("0"))
+    );
+    assert_eq!(find("AccessRefused")["outcome"], "4");
+    // One AuditEvent per record, in order, with the chain alongside.
+    let ndjson = admin.get("/api/v1/audit/export?format=ndjson").await;
+    assert!(ndjson.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/fhir+ndjson"));
+    assert!(ndjson.text.lines().count() >= events.len());
+
+    // An independent validator accepts every event (fhir.resources' R4B
+    // AuditEvent model, whose structure is R4's).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("audit.json");
+    std::fs::write(&file, &bundle.text).unwrap();
+    let out = std::process::Command::new(peers_python())
+        .arg("-c")
+        .arg(
+            "import json, sys\n\
+             from fhir.resources.R4B.auditevent import AuditEvent\n\
+             b = json.load(open(sys.argv[1]))\n\
+             n = 0\n\
+             for e in b['entry']:\n\
+             \x20   AuditEvent.model_validate(e['resource'])\n\
+             \x20   n += 1\n\
+             print(n)\n",
+        )
+        .arg(&file)
+        .output()
+        .expect("run the peers' python (scripts/test.sh installs fhir.resources)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        events.len().to_string()
+    );
+}
+both!(audit_as_fhir_audit_events);
+
 /// Runs `rounds audit verify` on the test database.
 fn verify(app: &TestApp) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rounds"))
