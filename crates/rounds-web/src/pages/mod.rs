@@ -124,7 +124,7 @@ pub fn router() -> Router<AppState> {
 
 /// The style sheet and the page scripts, built into the binary. Scripts
 /// are files (the Content-Security-Policy allows no inline script).
-const STATIC_FILES: [(&str, &str, &str); 8] = [
+const STATIC_FILES: [(&str, &str, &str); 20] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -164,6 +164,66 @@ const STATIC_FILES: [(&str, &str, &str); 8] = [
         "team.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/team.js"),
+    ),
+    (
+        "live.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/live.js"),
+    ),
+    (
+        "list-store.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-store.js"),
+    ),
+    (
+        "list-view.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-view.js"),
+    ),
+    (
+        "list-table.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-table.js"),
+    ),
+    (
+        "list-edit.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-edit.js"),
+    ),
+    (
+        "list-rows.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-rows.js"),
+    ),
+    (
+        "list-columns.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-columns.js"),
+    ),
+    (
+        "list-ehr.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-ehr.js"),
+    ),
+    (
+        "patient-store.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/patient-store.js"),
+    ),
+    (
+        "patient-notes.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/patient-notes.js"),
+    ),
+    (
+        "patient-ehr.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/patient-ehr.js"),
+    ),
+    (
+        "patient-summary.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/patient-summary.js"),
     ),
 ];
 
