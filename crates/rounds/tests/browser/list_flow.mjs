@@ -441,6 +441,11 @@ try {
   });
   await c.goto(patientUrl);
   await c.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  const cList = await ctxC.newPage();
+  watch(cList, "nurse desk list");
+  pages.push(["nurse desk list", cList]);
+  await cList.goto(listUrl);
+  await cList.waitForSelector("#live[data-state=live]", { timeout: 5000 });
   const c2 = await ctxC.newPage();
   await c2.goto(`${BASE}/teams`);
   await Promise.all([c2.waitForNavigation(), c2.click('form[action="/sign-out"] button')]);
@@ -450,8 +455,10 @@ try {
   const feedsAtEnd = cFeeds.length;
   await c.waitForTimeout(6000);
   check(cFeeds.length === feedsAtEnd && (await c.getAttribute("#live", "data-state")) === "ended", `and does not reconnect (${cFeeds.length} feed requests in all)`);
+  await cList.waitForSelector("#live[data-state=ended]", { timeout: 5000 });
+  check(/you signed out/.test(await cList.textContent("#banner")), "the list page of that session says so too");
   await ctxC.close();
-  pages.pop();
+  pages.splice(-2);
 
   // ---------------------------------------------------------------- the server restarts under the open pages
   if (process.env.ROUNDS_CONTROL === "1") {
