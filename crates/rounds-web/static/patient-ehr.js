@@ -32,7 +32,11 @@ export async function loadEhr(refresh = false) {
   }
   state.ehrShown = seen;
   if (!p.ehr) {
+    // Typed in by hand (or unlinked elsewhere): the team's fields alone.
+    grid.classList.remove("has-ehr");
+    document.getElementById("details-title").textContent = "Details";
     if (conn && conn.connected) renderLinkCard(p, conn);
+    else ehrCard.hidden = true;
     return p;
   }
   drawEhr(p.ehr, conn);
@@ -52,6 +56,7 @@ function rereadLater(ehr) {
 
 function drawEhr(ehr, conn) {
   grid.classList.add("has-ehr");
+  ehrCard.classList.remove("link-card");
   ehrCard.hidden = false;
   document.getElementById("details-title").textContent = "The team’s fields";
   const summary = ehr.summary;
