@@ -152,7 +152,6 @@ export async function noteChanged(data) {
   }
 }
 
-
 export function setupAddPatient() {
   const form = document.getElementById("add-patient-form");
   const msg = document.getElementById("add-patient-msg");

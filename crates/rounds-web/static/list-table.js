@@ -14,7 +14,6 @@ function columnsShown() {
   return state.data ? state.data.columns.filter((c) => !c.hidden) : [];
 }
 
-
 function headerCell(col, first) {
   const i = sortIndex(col.key);
   const dir = i >= 0 ? (state.view.sort[i].desc ? "descending" : "ascending") : "none";

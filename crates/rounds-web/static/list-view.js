@@ -22,7 +22,6 @@ export function viewChanged() {
   actions.load();
 }
 
-
 export function sortIndex(key) {
   return state.view.sort.findIndex((s) => s.key === key);
 }
@@ -44,7 +43,6 @@ export function onHeaderClick(col, e) {
   state.view.sort = sort;
   viewChanged();
 }
-
 
 export function clearView() {
   state.view = { sort: [], filters: [], q: "" };

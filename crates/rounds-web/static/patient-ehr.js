@@ -27,7 +27,7 @@ export async function loadEhr(refresh = false) {
   }
   const seen = JSON.stringify([p.ehr, conn && conn.connected, conn && conn.name]);
   if (seen === state.ehrShown && !refresh) {
-    rereadLater(p.ehr);
+    readAgainLater(p.ehr);
     return p;
   }
   state.ehrShown = seen;
@@ -40,13 +40,21 @@ export async function loadEhr(refresh = false) {
     return p;
   }
   drawEhr(p.ehr, conn);
-  rereadLater(p.ehr);
+  readAgainLater(p.ehr);
   return p;
 }
 
-/** A linked patient's EHR data is read again every minute while the page is seen. */
-function rereadLater(ehr) {
-  if (!ehr || !ehr.summary) return;
+/**
+ * A linked patient's EHR data is read again: soon while it is still being
+ * read, then every minute while the page is seen.
+ */
+function readAgainLater(ehr) {
+  if (!ehr) return;
+  if (!ehr.summary) {
+    const reading = ehr.state === "pending" || !ehr.state || ehr.state === "ok";
+    if (reading && state.ehrPolls++ < 40) state.ehrTimer = setTimeout(loadEhr, state.ehrPolls > 10 ? 5000 : 1500);
+    return;
+  }
   state.ehrTimer = setTimeout(() => {
     if (document.visibilityState === "hidden") {
       document.addEventListener("visibilitychange", () => loadEhr(), { once: true });
@@ -82,7 +90,6 @@ function drawEhr(ehr, conn) {
     if (nm && h1.firstChild && /^\(no name\)\s*$/.test(h1.firstChild.textContent)) h1.firstChild.textContent = `${nm} `;
   } else if (ehr.state === "pending" || !ehr.state || ehr.state === "ok") {
     parts.push(el("p", { class: "muted", text: "Still reading the EHR…" }));
-    if (state.ehrPolls++ < 40) state.ehrTimer = setTimeout(loadEhr, state.ehrPolls > 10 ? 5000 : 1500);
   }
   ehrCard.replaceChildren(...parts);
 }

@@ -468,3 +468,52 @@ pub(crate) fn page_id<K: rounds_core::IdKind>(
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::STATIC_FILES;
+
+    /// Every script a page loads, and every module a script imports, is in
+    /// the table as JavaScript: a missing entry leaves a page without its
+    /// script (the browser refuses a module served as anything else).
+    #[test]
+    fn every_imported_script_is_served_as_javascript() {
+        let served = |name: &str| {
+            STATIC_FILES
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map(|(_, content_type, _)| *content_type)
+        };
+        let templates = super::templates();
+        let mut wanted: Vec<String> = Vec::new();
+        for (name, body) in STATIC_FILES.iter().map(|(n, _, b)| (*n, *b)) {
+            if name.ends_with(".js") {
+                wanted.extend(
+                    body.split("from \"/static/")
+                        .skip(1)
+                        .filter_map(|rest| rest.split('"').next().map(str::to_owned)),
+                );
+            }
+        }
+        for (name, _) in templates.templates() {
+            let source = templates
+                .get_template(name)
+                .map(|t| t.source().to_owned())
+                .unwrap_or_default();
+            wanted.extend(
+                source
+                    .split("src=\"/static/")
+                    .skip(1)
+                    .filter_map(|rest| rest.split('"').next().map(str::to_owned)),
+            );
+        }
+        assert!(wanted.len() > 20, "found only {wanted:?}");
+        for file in &wanted {
+            assert_eq!(
+                served(file),
+                Some("text/javascript; charset=utf-8"),
+                "/static/{file} is imported but not served as JavaScript"
+            );
+        }
+    }
+}
