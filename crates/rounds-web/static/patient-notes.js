@@ -57,24 +57,34 @@ function noteItem(n) {
   return li;
 }
 
-/** Reads the notes again and redraws them. */
-export async function loadNotes() {
+/** Which notes, in which version: the list is redrawn only when this changes. */
+const signature = (notes) => notes.map((n) => `${n.id}:${n.version}`).join(",");
+
+/** Reads the notes again and redraws them (`force`: even when unchanged, to close an editor). */
+export async function loadNotes(force = true) {
   state.notesStale = false;
   try {
     const notes = await api("GET", `${page.apiPatient}/notes`);
+    const seen = signature(notes);
+    if (!force && seen === state.notesShown) return;
+    state.notesShown = seen;
     notesList.replaceChildren(...(notes.length ? notes.map(noteItem) : [el("li", { class: "empty", text: "No notes yet." })]));
   } catch (e) {
     showBanner(`The notes could not be loaded: ${e.message}`);
   }
 }
 
-/** A note changed elsewhere: redraw, unless one of mine is being edited (then after it). */
+/**
+ * The notes may have changed elsewhere: redraw when they did, but not under
+ * the reader's hands (a note being edited, a delete being confirmed); then
+ * after that.
+ */
 export function notesChangedElsewhere() {
-  if (notesList.querySelector("form")) {
+  if (notesList.querySelector("form, details.confirm[open]")) {
     state.notesStale = true;
     return;
   }
-  loadNotes();
+  loadNotes(false);
 }
 
 /** The server-rendered notes get their local times and buttons; the form adds a note. */
@@ -89,6 +99,9 @@ export function setupNotes() {
     body: li.querySelector(".note-body").textContent,
   }));
   if (rendered.length) notesList.replaceChildren(...rendered.map(noteItem));
+  state.notesShown = signature(rendered);
+  // A change that came while a note was being edited or a delete confirmed.
+  notesList.addEventListener("toggle", () => state.notesStale && notesChangedElsewhere(), true);
 
   const noteForm = document.getElementById("note-form");
   const noteMsg = document.getElementById("note-msg");

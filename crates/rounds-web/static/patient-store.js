@@ -21,7 +21,8 @@ export const state = {
   fields: {}, // key → {value, version}: the base of the next save
   specs: {}, // key → editor spec
   lists: readJsonAttr(root, "data-lists", []), // the lists the patient is on
-  notesStale: false, // a note changed while one of mine was being edited
+  notesShown: "", // the notes drawn (ids and versions)
+  notesStale: false, // notes changed while one of mine was being edited or deleted
   ehrShown: null, // the EHR answer last drawn (to redraw only on a change)
   ehrPolls: 0,
   ehrTimer: null,

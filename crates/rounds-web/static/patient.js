@@ -5,7 +5,7 @@
 import { el, api, makeEditor, displayNode, displayText, showBanner } from "/static/rounds.js";
 import { LiveFeed, liveBadge } from "/static/live.js";
 import { page, state } from "/static/patient-store.js";
-import { setupNotes, loadNotes, notesChangedElsewhere } from "/static/patient-notes.js";
+import { setupNotes, notesChangedElsewhere } from "/static/patient-notes.js";
 import { loadEhr } from "/static/patient-ehr.js";
 
 const NAME_KEYS = ["family", "given"];
@@ -90,7 +90,7 @@ function applyFields(saved) {
   let renamed = false;
   for (const [k, v] of Object.entries(saved)) {
     const cur = state.fields[k];
-    if (!cur || !v || (v.version != null && v.version < cur.version)) continue;
+    if (!cur || !v || v.version < cur.version || (v.version === cur.version && v.value === cur.value)) continue;
     state.fields[k] = { value: v.value, version: v.version };
     if (NAME_KEYS.includes(k)) renamed = true;
     const dd = fieldBox(k) && fieldBox(k).querySelector("dd");
@@ -115,7 +115,7 @@ async function reloadAll() {
   if (!p) return { ok: false, status: 0 };
   applyFields(p.fields);
   state.lists = p.lists || [];
-  await loadNotes();
+  notesChangedElsewhere();
   return { ok: true };
 }
 

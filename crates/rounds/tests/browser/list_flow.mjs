@@ -380,10 +380,21 @@ try {
   }, note2, "the patient page shows the edited note, marked edited");
   await waitFor(b, noteLine, [pid, note2], "the nurse's note line shows the edit (noteChanged)");
   summary.noteEditSeenAfterMs = Date.now() - t0;
+  // The feed answers late this time: its catch-up must not redraw the
+  // notes under a delete being confirmed.
+  const lateFeed = async (route) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.continue().catch(() => {});
+  };
+  await a.route("**/events*", lateFeed);
   await a.reload();
   check((await a.textContent('.field[data-key="room"] dd')).trim() === "15" && (await a.textContent("#notes")).includes(note2), "after a reload the patient page has the room and the edited note");
   const own = a.locator("#notes li.note", { hasText: note2 });
   await own.locator("details.confirm > summary").click();
+  await a.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  await a.waitForTimeout(500);
+  check(await own.locator("details.confirm[open]").isVisible(), "the feed catching up leaves the delete confirmation open");
+  await a.unroute("**/events*", lateFeed);
   t0 = Date.now();
   await own.locator('button:has-text("Yes, delete this note")').click();
   await waitFor(a, () => !document.querySelector("#notes li.note") && /No notes yet/.test(document.querySelector("#notes").textContent), null, "the deleted note is gone from the patient page");
