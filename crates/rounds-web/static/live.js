@@ -126,6 +126,7 @@ export class LiveFeed {
 
   /** Follows another feed (a patient page whose patient moved lists). */
   follow(path) {
+    clearTimeout(this.retry);
     this.path = path;
     this.stopped = false;
     this.start();
