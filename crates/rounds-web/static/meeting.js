@@ -1,6 +1,7 @@
 // The meeting view: the whole list in large type, live, one patient
 // highlighted and moved with the arrow keys; Enter opens the patient.
-import { el, api, displayNode, Live, liveBadge, showBanner, readJsonAttr } from "/static/rounds.js";
+import { el, api, displayNode, showBanner, readJsonAttr } from "/static/rounds.js";
+import { LiveFeed, liveBadge } from "/static/live.js";
 import { isEhrColumn, ehrCell, ehrText } from "/static/ehr.js";
 
 const root = document.getElementById("meeting-app");
@@ -131,10 +132,10 @@ document.addEventListener("keydown", (e) => {
 });
 
 const liveNode = document.getElementById("live");
-const live = new Live(
-  `${apiList}/events`,
-  root.dataset.lastEventId,
-  {
+const live = new LiveFeed({
+  path: `${apiList}/events`,
+  lastEventId: root.dataset.lastEventId,
+  handlers: {
     patientUpdated: (d) => {
       const row = state.data && state.data.rows.find((r) => r.patientId === d.patientId);
       if (row) {
@@ -148,29 +149,12 @@ const live = new Live(
       live.stop("ended", "List deleted");
       showBanner("This list was deleted.");
     },
-    closed: () => {
-      // Access may have ended, or the server is restarting: keep trying
-      // while the server cannot be reached; a 404 stops (load says why).
-      liveBadge(liveNode)("reconnecting", "Reconnecting…");
-      const attempt = async () => {
-        if (live.stopped) return;
-        const data = await load();
-        if (data) {
-          live.stopped = false;
-          live.start();
-        } else if (!live.stopped && !(loadFailure >= 400 && loadFailure < 500)) {
-          liveBadge(liveNode)("reconnecting", "Reconnecting…");
-          setTimeout(attempt, 2000);
-        } else if (!live.stopped) {
-          liveBadge(liveNode)("ended", "Not connected");
-        }
-      };
-      setTimeout(attempt, 3000);
-    },
+    resync: () => loadSoon(),
     other: () => loadSoon(),
   },
-  liveBadge(liveNode),
-);
+  onStatus: liveBadge(liveNode),
+  reload: async () => ((await load()) ? { ok: true } : { ok: false, status: loadFailure || 0 }),
+});
 
 load().then((data) => {
   if (data) {

@@ -1,6 +1,7 @@
 // Shared helpers of the Rounds pages: DOM building (never innerHTML with
 // data), the JSON API with the CSRF header, how values are shown, the cell
-// editors with the conflict choice, and the live feed of a list.
+// editors with the conflict choice, and the message banner. (The live feed
+// is live.js.)
 
 /** Builds an element: el("a", {href, class: "x", onclick: fn}, "text", child). */
 export function el(tag, attrs, ...children) {
@@ -435,96 +436,6 @@ export function makeEditor({ specs, fields, members, save, done, compact }) {
     if (first.select && first.type === "text") first.select();
   };
   return form;
-}
-
-/**
- * The live feed of a list. `handlers[kind](data)` for each event kind;
- * `onStatus(state, text)` with state loading | live | reconnecting | ended.
- */
-export class Live {
-  constructor(path, lastEventId, handlers, onStatus) {
-    this.path = path;
-    this.lastId = lastEventId;
-    this.handlers = handlers;
-    this.onStatus = onStatus;
-    this.source = null;
-    this.stopped = false;
-    this.retry = null;
-  }
-
-  start() {
-    if (this.stopped) return;
-    const url = `${this.path}?lastEventId=${encodeURIComponent(this.lastId)}`;
-    const es = new EventSource(url);
-    this.source = es;
-    es.addEventListener("open", () => this.onStatus("live", "Live"));
-    es.addEventListener("ready", () => this.onStatus("live", "Live"));
-    es.addEventListener("error", () => {
-      if (this.stopped) return;
-      if (es.readyState === EventSource.CLOSED) {
-        // Refused outright (signed out, no access, server restarting):
-        // the browser will not retry by itself; try again shortly.
-        this.onStatus("reconnecting", "Reconnecting…");
-        this.later(5000);
-      } else {
-        this.onStatus("reconnecting", "Reconnecting…");
-      }
-    });
-    const kinds = [
-      "patientAdded",
-      "patientRemoved",
-      "patientMoved",
-      "patientsReordered",
-      "patientUpdated",
-      "noteChanged",
-      "columnsChanged",
-      "listRenamed",
-      "listDeleted",
-      "resync",
-      "closed",
-    ];
-    for (const kind of kinds) {
-      es.addEventListener(kind, (e) => {
-        if (e.lastEventId) this.lastId = e.lastEventId;
-        let data = {};
-        try {
-          data = JSON.parse(e.data);
-        } catch (err) {
-          data = {};
-        }
-        if (kind === "closed") {
-          es.close();
-          this.onStatus("ended", `Live updates stopped: ${data.reason || "the server ended them"}`);
-          if (this.handlers.closed) this.handlers.closed(data);
-          return;
-        }
-        const h = this.handlers[kind] || this.handlers.other;
-        if (h) h(data, kind);
-      });
-    }
-  }
-
-  later(ms) {
-    clearTimeout(this.retry);
-    if (this.source) this.source.close();
-    this.retry = setTimeout(() => this.start(), ms);
-  }
-
-  stop(state, text) {
-    this.stopped = true;
-    clearTimeout(this.retry);
-    if (this.source) this.source.close();
-    if (state) this.onStatus(state, text);
-  }
-}
-
-/** Shows the live state in the `#live` badge. */
-export function liveBadge(node) {
-  return (state, text) => {
-    node.dataset.state = state;
-    node.textContent = state === "live" ? "● Live" : text;
-    node.title = text;
-  };
 }
 
 /** A message banner (error, ended access) that never leaves the page blank. */

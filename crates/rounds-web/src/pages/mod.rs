@@ -124,7 +124,7 @@ pub fn router() -> Router<AppState> {
 
 /// The style sheet and the page scripts, built into the binary. Scripts
 /// are files (the Content-Security-Policy allows no inline script).
-const STATIC_FILES: [(&str, &str, &str); 8] = [
+const STATIC_FILES: [(&str, &str, &str); 20] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -164,6 +164,66 @@ const STATIC_FILES: [(&str, &str, &str); 8] = [
         "team.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/team.js"),
+    ),
+    (
+        "live.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/live.js"),
+    ),
+    (
+        "list-store.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-store.js"),
+    ),
+    (
+        "list-view.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-view.js"),
+    ),
+    (
+        "list-table.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-table.js"),
+    ),
+    (
+        "list-edit.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-edit.js"),
+    ),
+    (
+        "list-rows.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-rows.js"),
+    ),
+    (
+        "list-columns.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-columns.js"),
+    ),
+    (
+        "list-ehr.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/list-ehr.js"),
+    ),
+    (
+        "patient-store.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/patient-store.js"),
+    ),
+    (
+        "patient-notes.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/patient-notes.js"),
+    ),
+    (
+        "patient-ehr.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/patient-ehr.js"),
+    ),
+    (
+        "patient-summary.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/patient-summary.js"),
     ),
 ];
 
@@ -407,4 +467,53 @@ pub(crate) fn page_id<K: rounds_core::IdKind>(
             &text,
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::STATIC_FILES;
+
+    /// Every script a page loads, and every module a script imports, is in
+    /// the table as JavaScript: a missing entry leaves a page without its
+    /// script (the browser refuses a module served as anything else).
+    #[test]
+    fn every_imported_script_is_served_as_javascript() {
+        let served = |name: &str| {
+            STATIC_FILES
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map(|(_, content_type, _)| *content_type)
+        };
+        let templates = super::templates();
+        let mut wanted: Vec<String> = Vec::new();
+        for (name, body) in STATIC_FILES.iter().map(|(n, _, b)| (*n, *b)) {
+            if name.ends_with(".js") {
+                wanted.extend(
+                    body.split("from \"/static/")
+                        .skip(1)
+                        .filter_map(|rest| rest.split('"').next().map(str::to_owned)),
+                );
+            }
+        }
+        for (name, _) in templates.templates() {
+            let source = templates
+                .get_template(name)
+                .map(|t| t.source().to_owned())
+                .unwrap_or_default();
+            wanted.extend(
+                source
+                    .split("src=\"/static/")
+                    .skip(1)
+                    .filter_map(|rest| rest.split('"').next().map(str::to_owned)),
+            );
+        }
+        assert!(wanted.len() > 20, "found only {wanted:?}");
+        for file in &wanted {
+            assert_eq!(
+                served(file),
+                Some("text/javascript; charset=utf-8"),
+                "/static/{file} is imported but not served as JavaScript"
+            );
+        }
+    }
 }

@@ -258,6 +258,12 @@ try {
   await a.fill("#add-patient-form input[name=given]", "Wren");
   await a.click("#add-patient-form button[type=submit]");
   await a.waitForSelector('#plist tbody tr:not(.ehr-row):has-text("Wren")', { timeout: 10000 });
+  // The nurse has Wren's patient page open while the link is made.
+  const wrenId = await a.getAttribute('#plist tbody tr:has-text("Wren")', "data-patient");
+  await b.goto(`${BASE}/teams/${TEAM}/patients/${wrenId}`);
+  await b.waitForSelector("#live[data-state=live]", { timeout: 10000 });
+  await b.waitForSelector("#link-ehr", { timeout: 10000 });
+  const navB = await b.evaluate(() => performance.timeOrigin);
   await a.locator('#plist tbody tr:has-text("Wren") .rowmenu > summary').click();
   await a.locator('#plist tbody tr:has-text("Wren") .rowmenu-box button:has-text("Link to EHR")').click();
   const linkRow = a.locator("#ehr-search .ehr-results-table tbody tr", { hasText: "Wren" });
@@ -270,6 +276,8 @@ try {
   await a.click("dialog.link-dialog button:has-text('Link them')");
   await a.waitForSelector('#plist tbody tr.ehr-row:has-text("Wren")', { timeout: 10000 });
   check(true, "the manual patient is now an EHR patient (badge)");
+  await waitFor(b, () => !!document.querySelector("#ehr-card .ehr-sections") && !document.querySelector("#link-ehr"), null, "the nurse's open patient page shows the EHR data of the new link, live", 20000);
+  check((await b.evaluate(() => performance.timeOrigin)) === navB, "without a reload");
 
   // ---------------------------------------------------------------- the EHR stops answering, and comes back
   if (process.env.ROUNDS_CONTROL === "1") {

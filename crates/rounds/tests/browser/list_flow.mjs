@@ -380,15 +380,96 @@ try {
   }, note2, "the patient page shows the edited note, marked edited");
   await waitFor(b, noteLine, [pid, note2], "the nurse's note line shows the edit (noteChanged)");
   summary.noteEditSeenAfterMs = Date.now() - t0;
+  // The feed answers late this time: its catch-up must not redraw the
+  // notes under a delete being confirmed.
+  const lateFeed = async (route) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.continue().catch(() => {});
+  };
+  await a.route("**/events*", lateFeed);
   await a.reload();
   check((await a.textContent('.field[data-key="room"] dd')).trim() === "15" && (await a.textContent("#notes")).includes(note2), "after a reload the patient page has the room and the edited note");
   const own = a.locator("#notes li.note", { hasText: note2 });
   await own.locator("details.confirm > summary").click();
+  await a.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  await a.waitForTimeout(500);
+  check(await own.locator("details.confirm[open]").isVisible(), "the feed catching up leaves the delete confirmation open");
+  await a.unroute("**/events*", lateFeed);
   t0 = Date.now();
   await own.locator('button:has-text("Yes, delete this note")').click();
   await waitFor(a, () => !document.querySelector("#notes li.note") && /No notes yet/.test(document.querySelector("#notes").textContent), null, "the deleted note is gone from the patient page");
   await waitFor(b, noteLine, [pid, null], "the nurse's note line goes away (noteChanged)");
   summary.noteDeleteSeenAfterMs = Date.now() - t0;
+
+  // ---------------------------------------------------------------- the patient page is live
+  // The nurse, in a second tab of her session, changes a field and writes
+  // a note; the charge nurse's open patient page shows both within 1 s.
+  const patientUrl = `${BASE}/teams/${TEAM}/patients/${pid}`;
+  await a.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  const navA = await a.evaluate(() => performance.timeOrigin);
+  const b2 = await ctxB.newPage();
+  watch(b2, "nurse tab");
+  pages.push(["nurse tab", b2]);
+  await b2.goto(patientUrl);
+  await b2.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  await b2.click('.field[data-key="bed"] dd');
+  await b2.fill('.field[data-key="bed"] dd input[name=bed]', "C");
+  t0 = Date.now();
+  await b2.click('.field[data-key="bed"] dd button:has-text("Save")');
+  await waitFor(a, () => document.querySelector('.field[data-key="bed"] dd')?.textContent.trim() === "C", null, "the charge nurse's patient page shows the bed the nurse saved", 1000 + 500);
+  summary.patientFieldSeenAfterMs = Date.now() - t0;
+  check(summary.patientFieldSeenAfterMs < 1000, `… within 1 s of the save (${summary.patientFieldSeenAfterMs} ms)`);
+  const note3 = `Family visiting at 16:00 (${Date.now() % 10000})`;
+  await b2.fill("#note-form textarea", note3);
+  t0 = Date.now();
+  await b2.click("#note-form button[type=submit]");
+  await waitFor(a, (t) => [...document.querySelectorAll("#notes li.note .note-body")].some((x) => x.textContent === t), note3, "the charge nurse's patient page shows the nurse's note", 1000 + 500);
+  summary.patientNoteSeenAfterMs = Date.now() - t0;
+  check(summary.patientNoteSeenAfterMs < 1000, `… within 1 s of the note being written (${summary.patientNoteSeenAfterMs} ms)`);
+  check(!(await a.isVisible('#notes li.note:has-text("Family visiting") button:has-text("Edit")')), "someone else's note comes without Edit");
+  check((await a.evaluate(() => performance.timeOrigin)) === navA, "the charge nurse's patient page was not reloaded");
+  // A value saved on the page after a live update is based on it (no conflict).
+  await a.click('.field[data-key="bed"] dd');
+  await a.fill('.field[data-key="bed"] dd input[name=bed]', "D");
+  await a.click('.field[data-key="bed"] dd button:has-text("Save")');
+  await waitFor(a, () => {
+    const dd = document.querySelector('.field[data-key="bed"] dd');
+    return dd && !dd.querySelector("form") && dd.textContent.trim() === "D";
+  }, null, "a save after the live update goes through without a conflict");
+  await waitFor(b2, () => document.querySelector('.field[data-key="bed"] dd')?.textContent.trim() === "D", null, "and the nurse's tab shows it");
+  await b2.close();
+  pages.pop();
+
+  // Signed out in another tab: the open patient page says so and stops.
+  const ctxC = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const c = await ctxC.newPage();
+  watch(c, "nurse desk");
+  pages.push(["nurse desk", c]);
+  await signIn(c, "nurse");
+  const cFeeds = [];
+  c.on("request", (r) => {
+    if (r.url().includes("/events")) cFeeds.push(r.url());
+  });
+  await c.goto(patientUrl);
+  await c.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  const cList = await ctxC.newPage();
+  watch(cList, "nurse desk list");
+  pages.push(["nurse desk list", cList]);
+  await cList.goto(listUrl);
+  await cList.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  const c2 = await ctxC.newPage();
+  await c2.goto(`${BASE}/teams`);
+  await Promise.all([c2.waitForNavigation(), c2.click('form[action="/sign-out"] button')]);
+  await c.waitForSelector("#live[data-state=ended]", { timeout: 5000 });
+  const ended = await c.textContent("#banner");
+  check(/Live updates stopped: you signed out/.test(ended) && (await c.isVisible("#banner")), `the patient page says why live updates stopped: ${ended.trim()}`);
+  const feedsAtEnd = cFeeds.length;
+  await c.waitForTimeout(6000);
+  check(cFeeds.length === feedsAtEnd && (await c.getAttribute("#live", "data-state")) === "ended", `and does not reconnect (${cFeeds.length} feed requests in all)`);
+  await cList.waitForSelector("#live[data-state=ended]", { timeout: 5000 });
+  check(/you signed out/.test(await cList.textContent("#banner")), "the list page of that session says so too");
+  await ctxC.close();
+  pages.splice(-2);
 
   // ---------------------------------------------------------------- the server restarts under the open pages
   if (process.env.ROUNDS_CONTROL === "1") {

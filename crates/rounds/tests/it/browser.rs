@@ -8,7 +8,11 @@
 //! managed from the page (rename, move, hide/show, remove, show a built-in
 //! again), patients reordered by hand, moved to a second list and taken off,
 //! and on the patient page a field is edited and an own note edited and
-//! deleted, each seen live on the phone. Last the server is stopped under
+//! deleted, each seen live on the phone. The patient page is live too: a
+//! field and a note saved in a second tab of the nurse's session show on
+//! the charge nurse's open patient page within 1 s, without a reload; and a
+//! session signed out in another tab ends the live feed of its open patient
+//! and list pages, which say why and do not reconnect. Last the server is stopped under
 //! the open pages (the script asks with "@@stop"/"@@start" lines, answered
 //! on its stdin): they say "Reconnecting…", and once a new server runs on
 //! the same address and database they are Live again and show the rename
@@ -24,7 +28,8 @@
 //! and sees their values, ages and reasons; a member on a phone sees the
 //! connection's name and health but not its address, and taps a cell for
 //! its details; the patient page shows every EHR section; a patient typed
-//! in by hand is linked to their record; last the FHIR server is stopped
+//! in by hand is linked to their record (and the nurse's open patient page
+//! of that patient shows the EHR data without a reload); last the FHIR server is stopped
 //! ("@@fhir-stop"): the list shows the outage banner and keeps its
 //! patients, and recovers once it runs again ("@@fhir-start").
 //!
