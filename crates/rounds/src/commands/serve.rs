@@ -52,6 +52,7 @@ pub async fn run(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<Exit
             let local = listener
                 .local_addr()
                 .context("cannot read the metrics address")?;
+            println!("Metrics at http://{local}/metrics");
             tracing::info!(address = %local, token = settings.metrics_token.is_some(), "metrics at /metrics");
             let served = rounds_web::serve_metrics(
                 listener,
