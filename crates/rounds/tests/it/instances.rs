@@ -150,19 +150,37 @@ impl Nginx {
         let d = dir.path();
         // nginx's workers (nobody, when the tests run as root) read below it.
         let _ = Command::new("chmod").arg("755").arg(d).status();
-        let made = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
-            .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
-            .arg("-keyout")
-            .arg(d.join("privkey.pem"))
-            .arg("-out")
-            .arg(d.join("fullchain.pem"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl");
-        assert!(made.success(), "openssl made a test certificate");
-        let pem = std::fs::read(d.join("fullchain.pem")).expect("certificate");
+        // A test CA, and a certificate for 127.0.0.1 it signs.
+        std::fs::write(
+            d.join("leaf.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .expect("write leaf.ext");
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        for args in [
+            &["req", "-x509"][..],
+            &ec,
+            &["-days", "2", "-subj", "/CN=Rounds test CA"],
+            &["-keyout", "ca.key", "-out", "ca.pem"],
+            &[";", "req"],
+            &ec,
+            &["-subj", "/CN=127.0.0.1", "-keyout", "privkey.pem", "-out", "leaf.csr"],
+            &[";", "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key"],
+            &["-CAcreateserial", "-days", "2", "-extfile", "leaf.ext", "-out", "fullchain.pem"],
+        ]
+        .concat()
+        .split(|a| *a == ";")
+        {
+            let made = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl");
+            assert!(made.success(), "openssl {args:?}");
+        }
+        let pem = std::fs::read(d.join("ca.pem")).expect("certificate");
         let certificate = reqwest::Certificate::from_pem(&pem).expect("a PEM certificate");
 
         let (http_port, https_port) = (free_port(), free_port());
@@ -445,6 +463,9 @@ async fn edits_on_one_instance_reach_a_feed_on_another_through_nginx() {
     let mut notify = Vec::new();
     let mut poll = Vec::new();
     for n in 0..edits {
+        // Spread the edits over the polling interval's phase (0 to 247 ms),
+        // as people's edits are, so that polling is timed fairly.
+        tokio::time::sleep(Duration::from_millis(n * 37 % 250)).await;
         let value = format!("e{n}");
         let started = Instant::now();
         s.edit(&on_a, n, &value).await;
