@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -39,16 +39,11 @@ struct RouteLabels {
     route: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-enum ReadOutcome {
-    Ok,
-    Failed,
-}
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EhrReadLabels {
     connection: String,
-    outcome: ReadOutcome,
+    /// `ok` or `failed`.
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -62,27 +57,16 @@ struct HealthLabels {
     state: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-enum Lookup {
-    Hit,
-    Miss,
-}
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LookupLabels {
-    result: Lookup,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-enum PoolState {
-    Open,
-    Idle,
-    Max,
+    /// `hit` or `miss`.
+    result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
-    state: PoolState,
+    /// `open`, `idle` or `max`.
+    state: &'static str,
 }
 
 /// The process's metrics; one per [`App`], shared by its clones.
@@ -243,7 +227,7 @@ impl Metrics {
     /// One batch read of `ok + failed` patients from the EHR of `team`.
     pub(crate) fn ehr_read(&self, team: TeamId, ok: usize, failed: usize, took: Duration) {
         let connection = connection_label(team);
-        for (outcome, n) in [(ReadOutcome::Ok, ok), (ReadOutcome::Failed, failed)] {
+        for (outcome, n) in [("ok", ok), ("failed", failed)] {
             self.ehr_reads
                 .get_or_create(&EhrReadLabels {
                     connection: connection.clone(),
@@ -258,7 +242,7 @@ impl Metrics {
 
     /// A list looked for a patient's EHR data in memory.
     pub(crate) fn ehr_cache_lookup(&self, hit: bool) {
-        let result = if hit { Lookup::Hit } else { Lookup::Miss };
+        let result = if hit { "hit" } else { "miss" };
         self.ehr_cache_lookups
             .get_or_create(&LookupLabels { result })
             .inc();
@@ -302,9 +286,9 @@ impl App {
         let m = &self.metrics;
         let (open, idle) = self.db.pool_use();
         let gauge = |state| m.db_pool.get_or_create(&PoolLabels { state }).clone();
-        gauge(PoolState::Open).set(i64::from(open));
-        gauge(PoolState::Idle).set(i64::try_from(idle).unwrap_or(i64::MAX));
-        gauge(PoolState::Max).set(i64::from(self.db.max_connections()));
+        gauge("open").set(i64::from(open));
+        gauge("idle").set(i64::try_from(idle).unwrap_or(i64::MAX));
+        gauge("max").set(i64::from(self.db.max_connections()));
         let (cached, health) = self.ehr_gauges();
         m.ehr_cache_patients
             .set(i64::try_from(cached).unwrap_or(i64::MAX));

@@ -596,3 +596,161 @@ async fn feeds_of_a_killed_instance_resume_on_the_other_with_what_they_missed() 
     );
     s.seed.stop().await;
 }
+
+/// The test peers' Python (scripts/test.sh installs prometheus_client into
+/// .venv-peers beside sekmet-fhir): ROUNDS_TEST_PEERS_PYTHON, or the one
+/// next to ROUNDS_TEST_SEKMET.
+fn peers_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("ROUNDS_TEST_PEERS_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let sekmet = crate::common::sekmet_exe();
+    sekmet.with_file_name("python")
+}
+
+/// Parses Prometheus text with the reference parser (Python's
+/// prometheus_client): every sample as (name, labels, value).
+fn parse_metrics(text: &str) -> Vec<(String, serde_json::Map<String, serde_json::Value>, f64)> {
+    use std::io::Write;
+    const SCRIPT: &str = "import json, sys\n\
+        from prometheus_client.parser import text_string_to_metric_families\n\
+        out = []\n\
+        for family in text_string_to_metric_families(sys.stdin.read()):\n\
+        \x20   for s in family.samples:\n\
+        \x20       out.append([s.name, s.labels, s.value])\n\
+        print(json.dumps(out))\n";
+    let python = peers_python();
+    let mut child = Command::new(&python)
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {}: {e}", python.display()));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client could not parse the metrics: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let parsed: Vec<(String, serde_json::Map<String, serde_json::Value>, f64)> =
+        serde_json::from_slice(&out.stdout).unwrap();
+    parsed
+}
+
+fn sample(
+    parsed: &[(String, serde_json::Map<String, serde_json::Value>, f64)],
+    name: &str,
+    labels: &[(&str, &str)],
+) -> f64 {
+    parsed
+        .iter()
+        .filter(|(n, l, _)| {
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).and_then(|x| x.as_str()) == Some(*v))
+        })
+        .map(|(_, _, v)| v)
+        .sum()
+}
+
+/// `/metrics` is served only on its own address and only with the token;
+/// the reference parser reads it; the request counter moves by route
+/// template, an open feed shows in the gauge, refused sign-ins count, and
+/// no label holds a patient's or a team's name or any id of theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_apart_guarded_parseable_and_free_of_names() {
+    const TOKEN: &str = "test-metrics-token-0123456789";
+    let s = Seeded::new(Backend::Postgres).await;
+    let one = Instance::start(&s.seed.db.url, &["--metrics-token", TOKEN]);
+
+    // Not on the main listener; on its own only with the token.
+    let main = reqwest::get(format!("{}/metrics", one.base)).await.unwrap();
+    assert_eq!(main.status(), StatusCode::NOT_FOUND);
+    assert_eq!(one.scrape(None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        one.scrape(Some("not the token at all")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, before) = one.scrape(Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    let before = parse_metrics(&before);
+
+    let mut nurse = Client::with_http(
+        reqwest::Client::builder().cookie_store(true).build().unwrap(),
+        &one.base,
+    );
+    assert_eq!(
+        nurse.sign_in("nurse", "not the password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(nurse.sign_in("nurse", PASSWORD).await.status, StatusCode::OK);
+    let list_path = format!("/api/v1/teams/{}/lists/{}", s.team, s.list);
+    for _ in 0..3 {
+        assert_eq!(nurse.get(&list_path).await.status, StatusCode::OK);
+    }
+    let mut feed = nurse.events(&s.events_path(), None).await;
+    let ready = feed.next_change(Duration::from_secs(5)).await;
+    assert_eq!(ready.map(|e| e.event).as_deref(), Some("ready"));
+
+    let (_, text) = one.scrape(Some(TOKEN)).await;
+    if std::env::var_os("ROUNDS_TEST_SHOW_METRICS").is_some() {
+        println!("{text}");
+    }
+    let after = parse_metrics(&text);
+    let route = [
+        ("method", "GET"),
+        ("route", "/api/v1/teams/{teamId}/lists/{listId}"),
+        ("status", "200"),
+    ];
+    let moved = sample(&after, "rounds_http_requests_total", &route)
+        - sample(&before, "rounds_http_requests_total", &route);
+    assert_eq!(moved, 3.0, "three list reads counted under the route template");
+    assert_eq!(sample(&after, "rounds_live_streams_open", &[]), 1.0);
+    assert!(sample(&after, "rounds_signin_failures_total", &[]) >= 1.0);
+    assert!(
+        sample(
+            &after,
+            "rounds_http_request_duration_seconds_count",
+            &[("route", "/api/v1/session"), ("method", "POST")]
+        ) >= 2.0
+    );
+    assert!(sample(&after, "rounds_db_pool_connections", &[("state", "max")]) >= 1.0);
+
+    // No names and no ids of patients, teams or lists in any label.
+    let forbidden = [
+        PATIENT_NAME,
+        "Alonso",
+        "MRN-4411",
+        TEAM_NAME,
+        "Zebra",
+        s.team.as_str(),
+        s.list.as_str(),
+        s.patient.as_str(),
+        "nurse",
+        "charge",
+    ];
+    for (name, labels, _) in &after {
+        for (key, value) in labels {
+            let value = value.as_str().unwrap_or_default();
+            for f in forbidden {
+                assert!(
+                    !value.to_lowercase().contains(&f.to_lowercase()),
+                    "{name} label {key}={value:?} holds {f:?}"
+                );
+            }
+            if key == "route" {
+                assert!(value.starts_with('/') || value == "unmatched", "{value}");
+            }
+        }
+    }
+    drop(feed);
+    s.seed.stop().await;
+}
