@@ -754,3 +754,87 @@ async fn metrics_are_apart_guarded_parseable_and_free_of_names() {
     drop(feed);
     s.seed.stop().await;
 }
+
+/// The backends listening for change-feed notifications on this database.
+async fn listeners(url: &str) -> Vec<i32> {
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    let rows = sqlx::query(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    rows.iter().map(|r| r.get::<i32, _>("pid")).collect()
+}
+
+/// When the listener's connection is cut (the database ends it), the
+/// instance says so in its metrics, listens again on a new connection, and
+/// is woken by notifications again; events keep coming meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_listener_connection_is_opened_again() {
+    let s = Seeded::new(Backend::Postgres).await;
+    let url = s.seed.db.url.clone();
+    let a = Instance::start(&url, &[]);
+    let b = Instance::start(&url, &[]);
+    let mut nurse = Client::with_http(
+        reqwest::Client::builder().cookie_store(true).build().unwrap(),
+        &b.base,
+    );
+    assert_eq!(nurse.sign_in("nurse", PASSWORD).await.status, StatusCode::OK);
+    let mut feed = nurse.events(&s.events_path(), None).await;
+    let ready = feed.next_change(Duration::from_secs(5)).await;
+    assert_eq!(ready.map(|e| e.event).as_deref(), Some("ready"));
+
+    // Only B has a feed open, so only B listens.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let first = loop {
+        let found = listeners(&url).await;
+        if found.len() == 1 {
+            break found[0];
+        }
+        assert!(Instant::now() < deadline, "B listens: {found:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(first)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let on_a = s.charge.at(&a.base);
+    // An edit right away still arrives (the poller polls meanwhile).
+    s.edit(&on_a, 0, "e0").await;
+    let e = feed.next_change(Duration::from_secs(3)).await.expect("e0");
+    assert_eq!(e.data["fields"]["bed"]["value"], "e0");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = listeners(&url).await;
+        if found.len() == 1 && found[0] != first {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B listens again: {found:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, text) = b.scrape(None).await;
+    assert!(gauge(&text, "rounds_live_listener_failures_total") >= 1, "{text}");
+    let before = gauge(&text, "rounds_live_notifications_total");
+    for n in 1..6u64 {
+        let value = format!("e{n}");
+        s.edit(&on_a, n, &value).await;
+        let e = feed.next_change(Duration::from_secs(3)).await.expect("edit");
+        assert_eq!(e.data["fields"]["bed"]["value"], value.as_str());
+    }
+    let (_, text) = b.scrape(None).await;
+    assert!(
+        gauge(&text, "rounds_live_notifications_total") >= before + 5,
+        "the new connection is notified: {text}"
+    );
+    drop(feed);
+    s.seed.stop().await;
+}
