@@ -584,6 +584,42 @@ mod tests {
     }
 
     #[test]
+    fn metrics_and_live_notify_settings() {
+        let d = serve_with(&[], "").unwrap();
+        assert!(d.metrics_listen.is_none(), "no metrics unless asked");
+        assert!(d.metrics_token.is_none());
+        assert!(d.app.live_notify, "LISTEN/NOTIFY on by default");
+
+        let s = serve_with(
+            &[
+                "--metrics-listen",
+                "127.0.0.1:9090",
+                "--metrics-token",
+                "0123456789abcdef-token",
+                "--live-notify",
+                "false",
+            ],
+            "",
+        )
+        .unwrap();
+        assert_eq!(s.metrics_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        assert_eq!(s.metrics_token.as_deref(), Some("0123456789abcdef-token"));
+        assert!(!s.app.live_notify);
+
+        let f = serve_with(&[], "metrics_listen = \"127.0.0.1:9100\"\nlive_notify = false").unwrap();
+        assert!(f.metrics_listen.is_some() && !f.app.live_notify);
+
+        // A token alone would mean metrics on the main listener: refused.
+        let alone = serve_with(&["--metrics-token", "0123456789abcdef-token"], "");
+        assert!(alone.is_err_and(|e| e.to_string().contains("metrics_listen")));
+        let short = serve_with(
+            &["--metrics-listen", "127.0.0.1:9090", "--metrics-token", "short"],
+            "",
+        );
+        assert!(short.is_err());
+    }
+
+    #[test]
     fn file_refuses_unknown_keys() {
         assert!(toml::from_str::<FileSettings>("listne = \"x\"").is_err());
         let ok: Result<FileSettings, _> =
