@@ -956,7 +956,10 @@ impl App {
 
     /// For the metrics: patients in the cache, and each connection's health.
     pub(crate) fn ehr_gauges(&self) -> (usize, Vec<(TeamId, HealthState)>) {
-        let health = lock(&self.ehr.health).iter().map(|(t, h)| (*t, h.state)).collect();
+        let health = lock(&self.ehr.health)
+            .iter()
+            .map(|(t, h)| (*t, h.state))
+            .collect();
         (lock(&self.ehr.cache).entries.len(), health)
     }
 
@@ -1819,7 +1822,9 @@ impl App {
                     continue;
                 }
                 let cached = cache.get(&(team, gen.clone(), r.id.clone()), settings.cache_ttl);
-                self.metrics().ehr_cache_lookup(!refresh && cached.as_ref().is_some_and(|e| !e.due(&settings)));
+                self.metrics().ehr_cache_lookup(
+                    !refresh && cached.as_ref().is_some_and(|e| !e.due(&settings)),
+                );
                 if refresh || cached.is_none_or(|e| e.due(&settings)) {
                     wanted.push(r.id.clone());
                 }
@@ -2036,7 +2041,8 @@ impl App {
         if failed > 0 {
             tracing::warn!(team = %c.team_id, read = ok, failed, "EHR reads failed");
         }
-        self.metrics().ehr_read(c.team_id, ok, failed, started.elapsed());
+        self.metrics()
+            .ehr_read(c.team_id, ok, failed, started.elapsed());
         self.note_health(c.team_id, ok, failed, problem);
     }
 

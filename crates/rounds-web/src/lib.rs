@@ -213,7 +213,12 @@ pub fn metrics_router(app: App, token: Option<String>) -> Router {
                 async move { metrics(&app, token.as_deref(), &headers) }
             }),
         )
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found: the metrics are at /metrics\n") })
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                "not found: the metrics are at /metrics\n",
+            )
+        })
 }
 
 fn metrics(app: &App, token: Option<&str>, headers: &axum::http::HeaderMap) -> Response {

@@ -74,7 +74,12 @@ pub struct ServeArgs {
     #[arg(long, env = "ROUNDS_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
     /// With metrics_listen: a token scrapers must send as `Authorization: Bearer TOKEN` [default: none; the address alone guards the metrics]
-    #[arg(long, env = "ROUNDS_METRICS_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ROUNDS_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub metrics_token: Option<String>,
     /// On PostgreSQL, wake live feeds at once with LISTEN/NOTIFY when another instance commits a change; turn off where LISTEN does not work (a PgBouncer in transaction mode), live feeds then poll every 250 ms [default: true]
     #[arg(long, env = "ROUNDS_LIVE_NOTIFY", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
@@ -606,14 +611,23 @@ mod tests {
         assert_eq!(s.metrics_token.as_deref(), Some("0123456789abcdef-token"));
         assert!(!s.app.live_notify);
 
-        let f = serve_with(&[], "metrics_listen = \"127.0.0.1:9100\"\nlive_notify = false").unwrap();
+        let f = serve_with(
+            &[],
+            "metrics_listen = \"127.0.0.1:9100\"\nlive_notify = false",
+        )
+        .unwrap();
         assert!(f.metrics_listen.is_some() && !f.app.live_notify);
 
         // A token alone would mean metrics on the main listener: refused.
         let alone = serve_with(&["--metrics-token", "0123456789abcdef-token"], "");
         assert!(alone.is_err_and(|e| e.to_string().contains("metrics_listen")));
         let short = serve_with(
-            &["--metrics-listen", "127.0.0.1:9090", "--metrics-token", "short"],
+            &[
+                "--metrics-listen",
+                "127.0.0.1:9090",
+                "--metrics-token",
+                "short",
+            ],
             "",
         );
         assert!(short.is_err());

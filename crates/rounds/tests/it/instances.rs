@@ -156,7 +156,13 @@ impl Nginx {
             "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
         )
         .expect("write leaf.ext");
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
         for args in [
             &["req", "-x509"][..],
             &ec,
@@ -164,9 +170,26 @@ impl Nginx {
             &["-keyout", "ca.key", "-out", "ca.pem"],
             &[";", "req"],
             &ec,
-            &["-subj", "/CN=127.0.0.1", "-keyout", "privkey.pem", "-out", "leaf.csr"],
-            &[";", "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key"],
-            &["-CAcreateserial", "-days", "2", "-extfile", "leaf.ext", "-out", "fullchain.pem"],
+            &[
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                "privkey.pem",
+                "-out",
+                "leaf.csr",
+            ],
+            &[
+                ";", "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            ],
+            &[
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "leaf.ext",
+                "-out",
+                "fullchain.pem",
+            ],
         ]
         .concat()
         .split(|a| *a == ";")
@@ -192,10 +215,19 @@ impl Nginx {
             ("/var/log/nginx/", prefix.clone()),
             ("/var/lib/nginx/", prefix.clone()),
             ("/etc/ssl/rounds/", prefix.clone()),
-            ("server 127.0.0.1:8081", format!("server 127.0.0.1:{}", upstreams[0])),
-            ("server 127.0.0.1:8082", format!("server 127.0.0.1:{}", upstreams[1])),
+            (
+                "server 127.0.0.1:8081",
+                format!("server 127.0.0.1:{}", upstreams[0]),
+            ),
+            (
+                "server 127.0.0.1:8082",
+                format!("server 127.0.0.1:{}", upstreams[1]),
+            ),
             ("listen 80;", format!("listen 127.0.0.1:{http_port};")),
-            ("listen 443 ssl;", format!("listen 127.0.0.1:{https_port} ssl;")),
+            (
+                "listen 443 ssl;",
+                format!("listen 127.0.0.1:{https_port} ssl;"),
+            ),
         ] {
             assert!(conf.contains(from), "deploy/nginx.conf has {from:?}");
             conf = conf.replace(from, &to);
@@ -417,7 +449,12 @@ async fn edits_on_one_instance_reach_a_feed_on_another_through_nginx() {
     let nginx = Nginx::start([a.port, b.port]);
     let mut front = nginx.client();
     let r = front.sign_in("nurse", PASSWORD).await;
-    assert_eq!(r.status, StatusCode::OK, "sign-in through nginx: {}", r.text);
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "sign-in through nginx: {}",
+        r.text
+    );
 
     // Open feeds through nginx until one is on B (round robin: the first or
     // the second); the others stay open.
@@ -511,7 +548,10 @@ async fn edits_on_one_instance_reach_a_feed_on_another_through_nginx() {
 
     // B's metrics saw notifications and the delivery times.
     let (_, text) = b.scrape(None).await;
-    assert!(gauge(&text, "rounds_live_notifications_total") >= edits as i64, "{text}");
+    assert!(
+        gauge(&text, "rounds_live_notifications_total") >= edits as i64,
+        "{text}"
+    );
     assert!(gauge(&text, "rounds_live_event_delivery_seconds_count") >= edits as i64);
     // The feed's answer tells proxies not to buffer, cache or transform it.
     let headers = front.status_only(&s.events_path()).await.headers;
@@ -520,10 +560,19 @@ async fn edits_on_one_instance_reach_a_feed_on_another_through_nginx() {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert!(cache.contains("no-cache") && cache.contains("no-transform"), "{cache}");
-    let direct = front.at(&b.base).status_only(&s.events_path()).await.headers;
+    assert!(
+        cache.contains("no-cache") && cache.contains("no-transform"),
+        "{cache}"
+    );
+    let direct = front
+        .at(&b.base)
+        .status_only(&s.events_path())
+        .await
+        .headers;
     assert_eq!(
-        direct.get("x-accel-buffering").and_then(|v| v.to_str().ok()),
+        direct
+            .get("x-accel-buffering")
+            .and_then(|v| v.to_str().ok()),
         Some("no")
     );
 
@@ -577,11 +626,10 @@ async fn feeds_of_a_killed_instance_resume_on_the_other_with_what_they_missed() 
     let wanted: Vec<String> = (0..edits).map(|n| format!("e{n}")).collect();
     let mut reconnected = 0;
     for reader in readers {
-        let (seen, reconnects, controls) =
-            tokio::time::timeout(Duration::from_secs(90), reader)
-                .await
-                .expect("the feed finished")
-                .unwrap();
+        let (seen, reconnects, controls) = tokio::time::timeout(Duration::from_secs(90), reader)
+            .await
+            .expect("the feed finished")
+            .unwrap();
         let values: Vec<&str> = seen.iter().map(|s| s.1.as_str()).collect();
         assert_eq!(values, wanted, "every edit once, in order");
         assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "ids increase");
@@ -684,14 +732,20 @@ async fn metrics_are_apart_guarded_parseable_and_free_of_names() {
     let before = parse_metrics(&before);
 
     let mut nurse = Client::with_http(
-        reqwest::Client::builder().cookie_store(true).build().unwrap(),
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap(),
         &one.base,
     );
     assert_eq!(
         nurse.sign_in("nurse", "not the password").await.status,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(nurse.sign_in("nurse", PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        nurse.sign_in("nurse", PASSWORD).await.status,
+        StatusCode::OK
+    );
     let list_path = format!("/api/v1/teams/{}/lists/{}", s.team, s.list);
     for _ in 0..3 {
         assert_eq!(nurse.get(&list_path).await.status, StatusCode::OK);
@@ -712,7 +766,10 @@ async fn metrics_are_apart_guarded_parseable_and_free_of_names() {
     ];
     let moved = sample(&after, "rounds_http_requests_total", &route)
         - sample(&before, "rounds_http_requests_total", &route);
-    assert_eq!(moved, 3.0, "three list reads counted under the route template");
+    assert_eq!(
+        moved, 3.0,
+        "three list reads counted under the route template"
+    );
     assert_eq!(sample(&after, "rounds_live_streams_open", &[]), 1.0);
     assert!(sample(&after, "rounds_signin_failures_total", &[]) >= 1.0);
     assert!(
@@ -779,10 +836,16 @@ async fn a_cut_listener_connection_is_opened_again() {
     let a = Instance::start(&url, &[]);
     let b = Instance::start(&url, &[]);
     let mut nurse = Client::with_http(
-        reqwest::Client::builder().cookie_store(true).build().unwrap(),
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap(),
         &b.base,
     );
-    assert_eq!(nurse.sign_in("nurse", PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        nurse.sign_in("nurse", PASSWORD).await.status,
+        StatusCode::OK
+    );
     let mut feed = nurse.events(&s.events_path(), None).await;
     let ready = feed.next_change(Duration::from_secs(5)).await;
     assert_eq!(ready.map(|e| e.event).as_deref(), Some("ready"));
@@ -822,12 +885,18 @@ async fn a_cut_listener_connection_is_opened_again() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (_, text) = b.scrape(None).await;
-    assert!(gauge(&text, "rounds_live_listener_failures_total") >= 1, "{text}");
+    assert!(
+        gauge(&text, "rounds_live_listener_failures_total") >= 1,
+        "{text}"
+    );
     let before = gauge(&text, "rounds_live_notifications_total");
     for n in 1..6u64 {
         let value = format!("e{n}");
         s.edit(&on_a, n, &value).await;
-        let e = feed.next_change(Duration::from_secs(3)).await.expect("edit");
+        let e = feed
+            .next_change(Duration::from_secs(3))
+            .await
+            .expect("edit");
         assert_eq!(e.data["fields"]["bed"]["value"], value.as_str());
     }
     let (_, text) = b.scrape(None).await;
