@@ -83,6 +83,25 @@ impl Instance {
         let _ = self.child.wait();
     }
 
+    /// Stops the process with SIGTERM; it must exit cleanly (its feeds,
+    /// poller and listener ending) within 15 s.
+    pub fn terminate(&mut self) {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "graceful shutdown exits 0, got {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "rounds did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The metrics text, with `token` when given.
     pub async fn scrape(&self, token: Option<&str>) -> (StatusCode, String) {
         let url = self.metrics.as_deref().expect("metrics listener");
@@ -904,6 +923,80 @@ async fn a_cut_listener_connection_is_opened_again() {
         gauge(&text, "rounds_live_notifications_total") >= before + 5,
         "the new connection is notified: {text}"
     );
+    // With a feed open and a listener running, SIGTERM still ends it all.
+    let mut b = b;
+    b.terminate();
     drop(feed);
     s.seed.stop().await;
+}
+
+/// EHR reads show in the metrics by connection (a hash, not a name), with
+/// their outcome, time, the connection's health and the cache's lookups;
+/// an outage shows as failed reads and `down`. No name in any of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ehr_reads_and_health_show_in_the_metrics() {
+    use crate::common::Sekmet;
+    use crate::ehr_mode::{ward, ward_bundle, FAMILY, GIVEN, MRN};
+    let sekmet = Sekmet::start();
+    sekmet.load(&ward_bundle()).await;
+    let mut config = rounds_app::AppConfig::default();
+    config.ehr.retry_after_failure = Duration::from_millis(300);
+    let app = TestApp::spawn_with(Backend::Postgres, config).await;
+    let w = ward(&app, &sekmet.base).await;
+    let list = format!("/api/v1/teams/{}/lists/{}", w.team, w.list);
+    let r = w
+        .member
+        .post(&format!("{list}/ehr-search"), json!({"mrn": MRN}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let ehr_id = r.body["results"][0]["ehrId"].as_str().unwrap().to_owned();
+    let r = w
+        .member
+        .post(&format!("{list}/patients"), json!({"ehrId": ehr_id}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(w.member.get(&list).await.status, StatusCode::OK);
+    assert_eq!(w.member.get(&list).await.status, StatusCode::OK);
+
+    let text = app.app.metrics_text();
+    let parsed = parse_metrics(&text);
+    let connection = parsed
+        .iter()
+        .find(|(n, _, _)| n == "rounds_ehr_patient_reads_total")
+        .and_then(|(_, l, _)| l.get("connection")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("EHR reads counted: {text}"));
+    let of = |outcome: &'static str| [("connection", connection.as_str()), ("outcome", outcome)];
+    assert!(sample(&parsed, "rounds_ehr_patient_reads_total", &of("ok")) >= 1.0);
+    assert!(
+        sample(
+            &parsed,
+            "rounds_ehr_read_duration_seconds_count",
+            &[("connection", &connection)]
+        ) >= 1.0
+    );
+    let health = |parsed: &[(String, serde_json::Map<String, serde_json::Value>, f64)], state| {
+        sample(
+            parsed,
+            "rounds_ehr_health",
+            &[("connection", connection.as_str()), ("state", state)],
+        )
+    };
+    assert_eq!(health(&parsed, "ok"), 1.0, "{text}");
+    assert!(sample(&parsed, "rounds_ehr_cache_lookups_total", &[("result", "hit")]) >= 1.0);
+    assert!(sample(&parsed, "rounds_ehr_cache_lookups_total", &[("result", "miss")]) >= 1.0);
+    assert!(sample(&parsed, "rounds_ehr_cache_patients", &[]) >= 1.0);
+
+    // The EHR goes away: failed reads, and down.
+    let (_dir, _port) = sekmet.stop();
+    let r = w.member.get(&format!("{list}?refresh=true")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = app.app.metrics_text();
+    let parsed = parse_metrics(&text);
+    assert!(sample(&parsed, "rounds_ehr_patient_reads_total", &of("failed")) >= 1.0, "{text}");
+    assert_eq!(health(&parsed, "down"), 1.0, "{text}");
+    assert_eq!(health(&parsed, "ok"), 0.0);
+    for word in [FAMILY, GIVEN, MRN, "Ward 3", "Hospital EHR", w.team.as_str(), ehr_id.as_str()] {
+        assert!(!text.contains(word), "{word:?} in the metrics");
+    }
+    app.stop().await;
 }
