@@ -982,8 +982,20 @@ async fn ehr_reads_and_health_show_in_the_metrics() {
         )
     };
     assert_eq!(health(&parsed, "ok"), 1.0, "{text}");
-    assert!(sample(&parsed, "rounds_ehr_cache_lookups_total", &[("result", "hit")]) >= 1.0);
-    assert!(sample(&parsed, "rounds_ehr_cache_lookups_total", &[("result", "miss")]) >= 1.0);
+    assert!(
+        sample(
+            &parsed,
+            "rounds_ehr_cache_lookups_total",
+            &[("result", "hit")]
+        ) >= 1.0
+    );
+    assert!(
+        sample(
+            &parsed,
+            "rounds_ehr_cache_lookups_total",
+            &[("result", "miss")]
+        ) >= 1.0
+    );
     assert!(sample(&parsed, "rounds_ehr_cache_patients", &[]) >= 1.0);
 
     // The EHR goes away: failed reads, and down.
@@ -992,10 +1004,21 @@ async fn ehr_reads_and_health_show_in_the_metrics() {
     assert_eq!(r.status, StatusCode::OK);
     let text = app.app.metrics_text();
     let parsed = parse_metrics(&text);
-    assert!(sample(&parsed, "rounds_ehr_patient_reads_total", &of("failed")) >= 1.0, "{text}");
+    assert!(
+        sample(&parsed, "rounds_ehr_patient_reads_total", &of("failed")) >= 1.0,
+        "{text}"
+    );
     assert_eq!(health(&parsed, "down"), 1.0, "{text}");
     assert_eq!(health(&parsed, "ok"), 0.0);
-    for word in [FAMILY, GIVEN, MRN, "Ward 3", "Hospital EHR", w.team.as_str(), ehr_id.as_str()] {
+    for word in [
+        FAMILY,
+        GIVEN,
+        MRN,
+        "Ward 3",
+        "Hospital EHR",
+        w.team.as_str(),
+        ehr_id.as_str(),
+    ] {
         assert!(!text.contains(word), "{word:?} in the metrics");
     }
     app.stop().await;
