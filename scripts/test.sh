@@ -30,11 +30,16 @@
 # something is missing.
 # Test peers (rounds-fhir's integration tests), installed on first use and
 # reused afterwards; both folders are git-ignored:
-#   .venv-peers/   python3 venv with sekmet-fhir, a real FHIR R4 server (PyPI)
+#   .venv-peers/   python3 venv with sekmet-fhir, a real FHIR R4 server, and
+#                  prometheus_client, the reference metrics parser (PyPI)
 #   .peers-node/   oidc-provider (npm), a real OAuth 2.0 token endpoint, and
 #                  HL7's example packages hl7.fhir.r4.examples and
 #                  hl7.fhir.r3.examples (only the resource types we read)
-# Their places reach the tests as ROUNDS_TEST_SEKMET and ROUNDS_TEST_PEERS_NODE.
+# Their places reach the tests as ROUNDS_TEST_SEKMET, ROUNDS_TEST_PEERS_PYTHON
+# and ROUNDS_TEST_PEERS_NODE.
+# Several-instances test (crates/rounds/tests/it/instances.rs): Debian's
+# `nginx` and `openssl` (installed with apt-get if missing); the test starts
+# its own nginx with deploy/nginx.conf in a temporary prefix.
 #
 # Environment variables honoured:
 #   ROUNDS_TEST_POSTGRES_URL  use this server instead of starting one, e.g.
@@ -44,6 +49,8 @@
 #                             (default: /usr/lib/postgresql/*/bin)
 #   ROUNDS_TEST_CHROMIUM      the browser for the browser test
 #                             (default: /usr/bin/chromium)
+#   ROUNDS_TEST_NGINX         nginx for the several-instances test
+#                             (default: /usr/sbin/nginx)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -256,6 +263,8 @@ ensure_browser() {
 PEERS_VENV=.venv-peers
 PEERS_NODE=.peers-node
 SEKMET_PKG="sekmet-fhir==0.1.1"
+# The reference parser of Prometheus' text format, for the /metrics test.
+PROMETHEUS_PKG="prometheus_client>=0.20,<1"
 OIDC_PKG="oidc-provider@9"
 HL7_PKGS=(hl7.fhir.r4.examples@4.0.1 hl7.fhir.r3.examples@3.0.2)
 # The example resources the tests serve (a BOM-prefixed STU3 file among them).
@@ -264,7 +273,13 @@ HL7_FILES=('package/Patient-*' 'package/Observation-*' 'package/Condition-*'
     'package/MedicationStatement-*' 'package/Coverage-*' 'package/NamingSystem-4.3.1.json')
 
 install_python_peers() {
+    if [[ -x $PEERS_VENV/bin/sekmet ]] && "$PEERS_VENV/bin/python" -c 'import prometheus_client' 2>/dev/null; then
+        return
+    fi
     if [[ -x $PEERS_VENV/bin/sekmet ]]; then
+        log "peers: installing $PROMETHEUS_PKG into $PEERS_VENV (pip)"
+        "$PEERS_VENV/bin/pip" install --quiet --disable-pip-version-check "$PROMETHEUS_PKG" \
+            || die "pip install $PROMETHEUS_PKG failed"
         return
     fi
     log "peers: installing $SEKMET_PKG into $PEERS_VENV (pip)"
@@ -277,8 +292,8 @@ install_python_peers() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
         python3 -m venv "$PEERS_VENV"
     fi
-    "$PEERS_VENV/bin/pip" install --quiet --disable-pip-version-check "$SEKMET_PKG" \
-        || { rm -rf -- "$PEERS_VENV"; die "pip install $SEKMET_PKG failed"; }
+    "$PEERS_VENV/bin/pip" install --quiet --disable-pip-version-check "$SEKMET_PKG" "$PROMETHEUS_PKG" \
+        || { rm -rf -- "$PEERS_VENV"; die "pip install $SEKMET_PKG $PROMETHEUS_PKG failed"; }
 }
 
 # fhir.resources (PyPI): an independent FHIR model and validator for what we
@@ -323,6 +338,7 @@ provision_peers() {
     install_python_validators
     install_node_peers
     export ROUNDS_TEST_SEKMET=$PWD/$PEERS_VENV/bin/sekmet
+    export ROUNDS_TEST_PEERS_PYTHON=$PWD/$PEERS_VENV/bin/python
     export ROUNDS_TEST_PEERS_NODE=$PWD/$PEERS_NODE
 }
 
@@ -343,6 +359,12 @@ fi
 
 ensure_browser
 provision_peers
+# The several-instances test runs a real nginx in front (deploy/nginx.conf)
+# with a test certificate made by openssl.
+if [[ ! -x ${ROUNDS_TEST_NGINX:-/usr/sbin/nginx} ]] || ! command -v openssl >/dev/null 2>&1; then
+    log "instances test: installing nginx and openssl (apt-get)"
+    apt_install nginx openssl
+fi
 # The service recipe's test runs systemd's own unit checker.
 if ! command -v systemd-analyze >/dev/null 2>&1; then
     log "deploy test: installing systemd (apt-get) for systemd-analyze"

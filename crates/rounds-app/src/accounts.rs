@@ -406,8 +406,12 @@ impl App {
     ) -> Result<(), AppError> {
         let now = Timestamp::now();
         for (key, max) in limits {
-            throttle::fail_attempt(tx.conn(), key, now, *max, self.config.signin_window_secs)
-                .await?;
+            let locked =
+                throttle::fail_attempt(tx.conn(), key, now, *max, self.config.signin_window_secs)
+                    .await?;
+            if locked.is_some() {
+                self.metrics().locked_out();
+            }
         }
         Ok(())
     }
@@ -547,6 +551,7 @@ impl App {
         reason: &str,
         failed: &[(&str, u32)],
     ) -> Result<(), AppError> {
+        self.metrics().signin_failed();
         let mut tx = self.db.write().await?;
         self.fail_attempts(&mut tx, failed).await?;
         let mut entry = AuditEntry::new(

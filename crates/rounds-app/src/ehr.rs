@@ -954,6 +954,15 @@ impl App {
             .retain(|(t, _, _), _| *t != team);
     }
 
+    /// For the metrics: patients in the cache, and each connection's health.
+    pub(crate) fn ehr_gauges(&self) -> (usize, Vec<(TeamId, HealthState)>) {
+        let health = lock(&self.ehr.health)
+            .iter()
+            .map(|(t, h)| (*t, h.state))
+            .collect();
+        (lock(&self.ehr.cache).entries.len(), health)
+    }
+
     /// Drops every patient's EHR data from memory (a benchmark's cold start).
     pub fn clear_ehr_cache(&self) {
         lock(&self.ehr.cache).clear();
@@ -1813,6 +1822,9 @@ impl App {
                     continue;
                 }
                 let cached = cache.get(&(team, gen.clone(), r.id.clone()), settings.cache_ttl);
+                self.metrics().ehr_cache_lookup(
+                    !refresh && cached.as_ref().is_some_and(|e| !e.due(&settings)),
+                );
                 if refresh || cached.is_none_or(|e| e.due(&settings)) {
                     wanted.push(r.id.clone());
                 }
@@ -1943,6 +1955,7 @@ impl App {
             Ok(client) => client,
             Err(_) => return,
         };
+        let started = Instant::now();
         let results = client.summaries(&ids).await;
         let now = Timestamp::now();
         let fetched = Instant::now();
@@ -2028,6 +2041,8 @@ impl App {
         if failed > 0 {
             tracing::warn!(team = %c.team_id, read = ok, failed, "EHR reads failed");
         }
+        self.metrics()
+            .ehr_read(c.team_id, ok, failed, started.elapsed());
         self.note_health(c.team_id, ok, failed, problem);
     }
 

@@ -11,6 +11,7 @@ pub mod ehr;
 mod error;
 mod lists;
 mod live;
+mod metrics;
 mod notes;
 mod patients;
 pub mod secret_box;
@@ -54,6 +55,9 @@ pub struct AppConfig {
     pub password_hash_wait_secs: u64,
     /// EHR mode's limits and outbound policy.
     pub ehr: ehr::EhrSettings,
+    /// On PostgreSQL, wake live feeds at once with `LISTEN`/`NOTIFY` when
+    /// another instance commits a change (off: they poll, every 250 ms).
+    pub live_notify: bool,
 }
 
 impl Default for AppConfig {
@@ -66,6 +70,7 @@ impl Default for AppConfig {
             signin_window_secs: 15 * 60,
             password_hash_wait_secs: 10,
             ehr: ehr::EhrSettings::default(),
+            live_notify: true,
         }
     }
 }
@@ -79,6 +84,7 @@ pub struct App {
     views: std::sync::Arc<audit::RecentViews>,
     ehr: std::sync::Arc<ehr::EhrState>,
     hasher: std::sync::Arc<secrets::Hasher>,
+    metrics: metrics::SharedMetrics,
 }
 
 /// A signed-in person making a request, and from where.
@@ -106,6 +112,7 @@ impl App {
             config,
             hub: std::sync::Arc::new(live::Hub::new()),
             views: std::sync::Arc::default(),
+            metrics: std::sync::Arc::new(metrics::Metrics::new()),
         })
     }
 

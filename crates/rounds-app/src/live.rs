@@ -1,8 +1,10 @@
 //! Live sync. Every change to a list is written to the change feed
 //! (`list_events`) in the same transaction as the change. One poller per
-//! process reads new events (woken at once by local commits, and every
-//! 250 ms for changes made by other instances) and fans them out to the
-//! open screens. A screen that reconnects with the last event id it saw is
+//! process reads new events and fans them out to the open screens. It is
+//! woken at once by local commits and, on PostgreSQL, by a `NOTIFY` that
+//! every instance's commit sends (a listener on a connection of its own,
+//! reconnecting with back-off when it fails); it also polls every 250 ms,
+//! so a lost notification costs at most that. A screen that reconnects with the last event id it saw is
 //! replayed what it missed from the feed; if that is older than the feed
 //! keeps, it is told to reload.
 //!
@@ -21,8 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rounds_core::{ListId, PatientId, TeamId, Timestamp, UserId};
-use rounds_store::events::{self, StoredEvent};
-use rounds_store::WriteTx;
+use rounds_store::events::{self, FeedListener, StoredEvent};
+use rounds_store::{Backend, WriteTx};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
@@ -99,6 +101,9 @@ const POLL_EVERY: Duration = Duration::from_millis(250);
 /// How often the watcher checks the access of all open feeds.
 const RECHECK_ACCESS_EVERY: Duration = Duration::from_secs(1);
 const PING_EVERY: Duration = Duration::from_secs(15);
+/// The listener's first pause after a failure, doubled up to the second.
+const LISTEN_RETRY_FIRST: Duration = Duration::from_millis(250);
+const LISTEN_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Why a feed ends, as told to its screen in `closed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,6 +205,7 @@ impl Hub {
         token_hash: &str,
         user: UserId,
         team: TeamId,
+        metrics: crate::metrics::SharedMetrics,
     ) -> (Registration, oneshot::Receiver<EndReason>) {
         let (end, ended) = oneshot::channel();
         let id = self.with_watchlist(|w| {
@@ -215,10 +221,12 @@ impl Hub {
             );
             w.next_id
         });
+        metrics.stream_opened();
         (
             Registration {
                 hub: Arc::clone(self),
                 id,
+                metrics,
             },
             ended,
         )
@@ -248,12 +256,14 @@ impl Hub {
 struct Registration {
     hub: Arc<Hub>,
     id: u64,
+    metrics: crate::metrics::SharedMetrics,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         let id = self.id;
         self.hub.with_watchlist(|w| w.open.remove(&id));
+        self.metrics.stream_closed();
     }
 }
 
@@ -468,10 +478,75 @@ impl App {
             }
         });
         let watcher = self.start_watcher();
-        match self.hub.tasks.lock() {
-            Ok(mut t) => t.extend([poller, watcher]),
-            Err(poisoned) => poisoned.into_inner().extend([poller, watcher]),
+        let mut started = vec![poller, watcher];
+        if self.config.live_notify && self.db.backend() == Backend::Postgres {
+            started.push(self.start_listener());
         }
+        match self.hub.tasks.lock() {
+            Ok(mut t) => t.extend(started),
+            Err(poisoned) => poisoned.into_inner().extend(started),
+        }
+    }
+
+    /// Listens for other instances' commits (PostgreSQL `NOTIFY`) and wakes
+    /// the poller for each. When the connection fails it is opened again
+    /// after a pause (250 ms, doubling up to 30 s); meanwhile the poller
+    /// polls. Each new connection wakes the poller once, for what was
+    /// committed while nobody listened.
+    fn start_listener(&self) -> JoinHandle<()> {
+        let app = self.clone();
+        let mut closing = self.hub.closing.subscribe();
+        tokio::spawn(async move {
+            let mut pause = LISTEN_RETRY_FIRST;
+            loop {
+                if *closing.borrow_and_update() {
+                    return;
+                }
+                let connected = tokio::select! {
+                    connected = FeedListener::connect(&app.db) => connected,
+                    _ = closing.changed() => continue,
+                };
+                let failure = match connected {
+                    Ok(None) => return,
+                    Ok(Some(mut listener)) => {
+                        pause = LISTEN_RETRY_FIRST;
+                        app.hub.wake.notify_one();
+                        loop {
+                            let next = tokio::select! {
+                                next = listener.next() => next,
+                                _ = closing.changed() => break None,
+                            };
+                            match next {
+                                Ok(true) => {
+                                    app.metrics.notified();
+                                    app.hub.wake.notify_one();
+                                }
+                                Ok(false) => {
+                                    // Lost and connecting again: read what
+                                    // may have been missed.
+                                    app.metrics.listener_failed();
+                                    app.hub.wake.notify_one();
+                                }
+                                Err(err) => break Some(err),
+                            }
+                        }
+                    }
+                    Err(err) => Some(err),
+                };
+                let Some(err) = failure else { continue };
+                app.metrics.listener_failed();
+                tracing::warn!(
+                    error = %err,
+                    retry_in_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+                    "cannot listen for other instances' changes; polling meanwhile"
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {},
+                    _ = closing.changed() => {},
+                }
+                pause = (pause * 2).min(LISTEN_RETRY_MAX);
+            }
+        })
     }
 
     /// Opens a live feed of one list for a member, signed in with
@@ -499,7 +574,12 @@ impl App {
         let (tx, rx) = mpsc::channel(256);
         // On the watchlist from now: an end of access while the feed
         // replays is kept for the loop below.
-        let (registration, ended) = self.hub.watch(session.token_hash(), actor.user.id, team);
+        let (registration, ended) = self.hub.watch(
+            session.token_hash(),
+            actor.user.id,
+            team,
+            Arc::clone(&self.metrics),
+        );
         let app = self.clone();
         tokio::spawn(async move {
             let _registration = registration;
@@ -585,6 +665,9 @@ impl App {
                         continue;
                     }
                     delivered = event.seq;
+                    let since = Timestamp::now().millis().saturating_sub(event.at.millis());
+                    self.metrics
+                        .event_delivered(Duration::from_millis(u64::try_from(since).unwrap_or(0)));
                     let deleted = event.kind == "listDeleted";
                     if !send(message(&event)).await || deleted {
                         return Ok(());

@@ -56,6 +56,8 @@ impl Default for DbOptions {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Kept for connections outside the pool (the change feed's listener).
+    url: Arc<str>,
     writer: Arc<Mutex<()>>,
 }
 
@@ -89,12 +91,29 @@ impl Db {
         Ok(Self {
             pool,
             backend,
+            url: Arc::from(url),
             writer: Arc::new(Mutex::new(())),
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Connections in the pool: (open, idle).
+    pub fn pool_use(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
+    /// The most connections the pool opens.
+    pub fn max_connections(&self) -> u32 {
+        self.pool.options().get_max_connections()
+    }
+
+    /// The URL the database was opened with (for the change feed's
+    /// listener, which needs a connection of its own).
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     /// Applies the embedded migrations that have not run yet, then makes
@@ -148,7 +167,11 @@ impl Db {
                     .await?;
             }
         }
-        Ok(WriteTx { tx, _guard: guard })
+        Ok(WriteTx {
+            tx,
+            backend: self.backend,
+            _guard: guard,
+        })
     }
 
     pub async fn close(&self) {
@@ -209,12 +232,17 @@ fn sqlite_create_if_missing(url: &str) -> String {
 /// (dropping it rolls back).
 pub struct WriteTx<'a> {
     tx: Transaction<'static, Any>,
+    backend: Backend,
     _guard: MutexGuard<'a, ()>,
 }
 
 impl WriteTx<'_> {
     pub fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {

@@ -1,11 +1,21 @@
 //! The change feed behind live screens: numbered events per list, written
 //! in the same transaction as the change they announce.
+//!
+//! On PostgreSQL the same transaction also sends a `NOTIFY` on
+//! [`CHANNEL`] (delivered when it commits), so that other instances can read
+//! the new events at once instead of at their next poll. The notification
+//! is only a wake-up: the table stays the truth, and a missed one costs at
+//! most a polling interval.
 
 use rounds_core::{ListId, TeamId, Timestamp};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::postgres::PgListener;
+use sqlx::{AnyConnection, Executor, Row};
 
-use crate::{StoreError, WriteTx};
+use crate::{Backend, Db, StoreError, WriteTx};
+
+/// The PostgreSQL notification channel announcing new change-feed events.
+pub const CHANNEL: &str = "rounds_list_events";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
@@ -44,7 +54,49 @@ pub async fn append(
             .execute(&mut *conn)
             .await?;
     }
+    if tx.backend() == Backend::Postgres && !lists.is_empty() {
+        // Sent at commit, and not at all on rollback. The payload (the last
+        // number) is a number, so it is safe in the statement's text.
+        tx.conn()
+            .execute(format!("NOTIFY {CHANNEL}, '{seq}'").as_str())
+            .await?;
+    }
     Ok(())
+}
+
+/// Wake-ups for new change-feed events committed by any instance
+/// (PostgreSQL `LISTEN`), on a connection of its own outside the pool.
+pub struct FeedListener {
+    listener: PgListener,
+}
+
+impl FeedListener {
+    /// Listens on [`CHANNEL`]; `None` for SQLite, where every writer is in
+    /// this process and wakes its poller itself.
+    pub async fn connect(db: &Db) -> Result<Option<Self>, StoreError> {
+        if db.backend() != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut listener = PgListener::connect(db.url())
+            .await
+            .map_err(StoreError::Unavailable)?;
+        listener
+            .listen(CHANNEL)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        Ok(Some(Self { listener }))
+    }
+
+    /// Waits until there may be new events: `true` when a notification
+    /// arrived, `false` when the connection was lost (notifications sent
+    /// meanwhile are gone, so the caller should read the feed; the next call
+    /// connects again). An error means connecting again failed.
+    pub async fn next(&mut self) -> Result<bool, StoreError> {
+        match self.listener.try_recv().await {
+            Ok(got) => Ok(got.is_some()),
+            Err(err) => Err(StoreError::Unavailable(err)),
+        }
+    }
 }
 
 fn from_row(row: &AnyRow) -> Result<StoredEvent, StoreError> {

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -108,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(pages::router())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(drain::finish_reading))
         .layer(middleware::from_fn(security_headers))
@@ -116,6 +117,35 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
         }))
         .with_state(state)
+}
+
+/// Counts the request for the metrics, by its route template (never the
+/// path, which holds ids); requests no route matched count as `unmatched`.
+async fn count_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    // Known methods only: a label per made-up method would grow without end.
+    let method: &'static str = match req.method().as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    };
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let response = next.run(req).await;
+    state.app.record_request(
+        method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -161,10 +191,90 @@ async fn security_headers(req: Request, next: Next) -> Response {
             "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
         ),
     );
-    if !is_static {
+    let is_stream = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if is_stream {
+        // Proxies pass a live feed on as it comes: not buffered (nginx
+        // reads X-Accel-Buffering), not cached, not transformed.
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store, no-cache, no-transform"),
+        );
+        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    } else if !is_static {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// The metrics endpoint's own router (`GET /metrics`), for a listener of
+/// its own. With `token`, a request must carry `Authorization: Bearer
+/// TOKEN`.
+pub fn metrics_router(app: App, token: Option<String>) -> Router {
+    let token: Option<Arc<str>> = token.map(Arc::from);
+    Router::new()
+        .route(
+            "/metrics",
+            get(move |headers: axum::http::HeaderMap| {
+                let app = app.clone();
+                let token = token.clone();
+                async move { metrics(&app, token.as_deref(), &headers) }
+            }),
+        )
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                "not found: the metrics are at /metrics\n",
+            )
+        })
+}
+
+fn metrics(app: &App, token: Option<&str>, headers: &axum::http::HeaderMap) -> Response {
+    if let Some(expected) = token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !same_secret(given.trim().as_bytes(), expected.as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "the metrics need the metrics token (Authorization: Bearer ...)\n",
+            )
+                .into_response();
+        }
+    }
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        app.metrics_text(),
+    )
+        .into_response()
+}
+
+/// Compares two secrets in time that depends only on their lengths.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Serves the metrics router on `listener` until `shutdown` completes.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    app: App,
+    token: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics_router(app, token))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes

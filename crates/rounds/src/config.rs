@@ -70,6 +70,20 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text]
     #[arg(long, env = "ROUNDS_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Address and port for Prometheus metrics at /metrics, apart from the main listener (e.g. 127.0.0.1:9090) [default: no metrics]
+    #[arg(long, env = "ROUNDS_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// With metrics_listen: a token scrapers must send as `Authorization: Bearer TOKEN` [default: none; the address alone guards the metrics]
+    #[arg(
+        long,
+        env = "ROUNDS_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+    /// On PostgreSQL, wake live feeds at once with LISTEN/NOTIFY when another instance commits a change; turn off where LISTEN does not work (a PgBouncer in transaction mode), live feeds then poll every 250 ms [default: true]
+    #[arg(long, env = "ROUNDS_LIVE_NOTIFY", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub live_notify: Option<bool>,
     #[command(flatten)]
     pub edge: EdgeArgs,
     #[command(flatten)]
@@ -165,6 +179,9 @@ pub struct FileSettings {
     pub header_read_timeout: Option<u64>,
     pub body_read_timeout: Option<u64>,
     pub max_connections: Option<usize>,
+    pub metrics_listen: Option<SocketAddr>,
+    pub metrics_token: Option<String>,
+    pub live_notify: Option<bool>,
 }
 
 impl FileSettings {
@@ -250,6 +267,9 @@ pub struct Serve {
     pub app: rounds_app::AppConfig,
     pub log_format: LogFormat,
     pub edge: Edge,
+    /// Where `/metrics` is served, and the token it asks for.
+    pub metrics_listen: Option<SocketAddr>,
+    pub metrics_token: Option<String>,
 }
 
 /// The edge settings with every layer applied.
@@ -360,7 +380,26 @@ impl Serve {
                 .unwrap_or(defaults.signin_window_secs),
             password_hash_wait_secs: defaults.password_hash_wait_secs,
             ehr: ehr_settings(&args.ehr, file)?,
+            live_notify: args
+                .live_notify
+                .or(file.live_notify)
+                .unwrap_or(defaults.live_notify),
         };
+        let metrics_listen = args.metrics_listen.or(file.metrics_listen);
+        let metrics_token = args
+            .metrics_token
+            .clone()
+            .or_else(|| file.metrics_token.clone())
+            .map(|t| t.trim().to_owned());
+        match (&metrics_listen, &metrics_token) {
+            (None, Some(_)) => bail!(
+                "metrics_token is set but metrics_listen is not: the metrics are served only on their own address (set metrics_listen too)"
+            ),
+            (_, Some(t)) if t.len() < 16 => {
+                bail!("metrics_token must be at least 16 characters")
+            }
+            _ => {}
+        }
         if app.session_idle_secs == 0 || app.session_absolute_secs == 0 {
             bail!("session timeouts must be at least 1 second");
         }
@@ -381,6 +420,8 @@ impl Serve {
             app,
             log_format,
             edge: Edge::resolve(&args.edge, file)?,
+            metrics_listen,
+            metrics_token,
         })
     }
 }
@@ -545,6 +586,51 @@ mod tests {
         ] {
             assert!(serve_with(bad, "").is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn metrics_and_live_notify_settings() {
+        let d = serve_with(&[], "").unwrap();
+        assert!(d.metrics_listen.is_none(), "no metrics unless asked");
+        assert!(d.metrics_token.is_none());
+        assert!(d.app.live_notify, "LISTEN/NOTIFY on by default");
+
+        let s = serve_with(
+            &[
+                "--metrics-listen",
+                "127.0.0.1:9090",
+                "--metrics-token",
+                "0123456789abcdef-token",
+                "--live-notify",
+                "false",
+            ],
+            "",
+        )
+        .unwrap();
+        assert_eq!(s.metrics_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        assert_eq!(s.metrics_token.as_deref(), Some("0123456789abcdef-token"));
+        assert!(!s.app.live_notify);
+
+        let f = serve_with(
+            &[],
+            "metrics_listen = \"127.0.0.1:9100\"\nlive_notify = false",
+        )
+        .unwrap();
+        assert!(f.metrics_listen.is_some() && !f.app.live_notify);
+
+        // A token alone would mean metrics on the main listener: refused.
+        let alone = serve_with(&["--metrics-token", "0123456789abcdef-token"], "");
+        assert!(alone.is_err_and(|e| e.to_string().contains("metrics_listen")));
+        let short = serve_with(
+            &[
+                "--metrics-listen",
+                "127.0.0.1:9090",
+                "--metrics-token",
+                "short",
+            ],
+            "",
+        );
+        assert!(short.is_err());
     }
 
     #[test]

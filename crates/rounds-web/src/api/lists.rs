@@ -658,7 +658,8 @@ pub async fn list_events(
         Ok::<_, Infallible>(event)
     });
     Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
+        // Well inside proxies' read timeouts (nginx: 60 s by default).
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
 }
 

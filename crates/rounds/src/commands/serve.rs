@@ -44,6 +44,31 @@ pub async fn run(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<Exit
         .unwrap_or_else(|| format!("http://{local}"));
     let base = base.trim_end_matches('/').to_owned();
 
+    let metrics = match settings.metrics_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+            let local = listener
+                .local_addr()
+                .context("cannot read the metrics address")?;
+            println!("Metrics at http://{local}/metrics");
+            tracing::info!(address = %local, token = settings.metrics_token.is_some(), "metrics at /metrics");
+            let served = rounds_web::serve_metrics(
+                listener,
+                app.clone(),
+                settings.metrics_token.clone(),
+                std::future::pending(),
+            );
+            Some(tokio::spawn(async move {
+                if let Err(err) = served.await {
+                    tracing::warn!(error = %err, "the metrics listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
+
     let shutdown = shutdown_signal()?;
 
     // The one-time password goes to the console only, never to the log.
@@ -83,6 +108,9 @@ pub async fn run(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<Exit
         .await
         .context("the web server stopped with an error")?;
     purge.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     app.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

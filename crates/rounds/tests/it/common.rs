@@ -302,6 +302,29 @@ impl Client {
         }
     }
 
+    /// A client of its own (e.g. trusting a test certificate) for `base`.
+    pub fn with_http(http: reqwest::Client, base: &str) -> Self {
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            csrf: None,
+        }
+    }
+
+    /// The same client (cookies, CSRF token) talking to the server at `base`.
+    pub fn at(&self, base: &str) -> Self {
+        Self {
+            http: self.http.clone(),
+            base: base.trim_end_matches('/').to_owned(),
+            csrf: self.csrf.clone(),
+        }
+    }
+
+    /// The server this client talks to.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub async fn sign_in(&mut self, username: &str, password: &str) -> Reply {
         let r = self
             .send(
@@ -425,6 +448,14 @@ pub struct Events {
 }
 
 impl Events {
+    /// Reads an answer already known to be an event stream.
+    pub fn from_response(resp: reqwest::Response) -> Self {
+        Self {
+            resp,
+            buffer: String::new(),
+        }
+    }
+
     /// The next event, or None if none comes within `wait`.
     pub async fn next(&mut self, wait: std::time::Duration) -> Option<Sse> {
         let deadline = tokio::time::Instant::now() + wait;
