@@ -1,6 +1,7 @@
 pub mod audit;
 pub mod demo;
 pub mod ehr;
+pub mod gateway;
 pub mod serve;
 pub mod user;
 
