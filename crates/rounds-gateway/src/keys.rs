@@ -48,7 +48,9 @@ pub struct SigningKeys {
     /// How long a retired key keeps verifying.
     retention: Duration,
     loaded: RwLock<Loaded>,
-    reload_lock: Mutex<Instant>,
+    reload_lock: Mutex<()>,
+    /// When an unknown `kid` last caused a re-read.
+    unknown_reload: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for SigningKeys {
@@ -88,7 +90,8 @@ impl SigningKeys {
                 jwks: json!({"keys": []}),
                 at: Instant::now(),
             }),
-            reload_lock: Mutex::new(Instant::now()),
+            reload_lock: Mutex::new(()),
+            unknown_reload: Mutex::new(None),
         };
         keys.reload().await?;
         if keys.loaded.read().await.signer.is_none() {
@@ -212,10 +215,9 @@ impl SigningKeys {
     async fn fresh(&self) -> Result<()> {
         let stale = self.loaded.read().await.at.elapsed() >= RELOAD_EVERY;
         if stale {
-            let mut last = self.reload_lock.lock().await;
+            let _one_at_a_time = self.reload_lock.lock().await;
             if self.loaded.read().await.at.elapsed() >= RELOAD_EVERY {
                 self.reload().await?;
-                *last = Instant::now();
             }
         }
         Ok(())
@@ -240,10 +242,10 @@ impl SigningKeys {
         }
         // Perhaps another instance rotated: re-read, but not for every
         // forged kid.
-        let mut last = self.reload_lock.lock().await;
-        if last.elapsed() >= UNKNOWN_KID_RELOAD {
+        let mut last = self.unknown_reload.lock().await;
+        if last.is_none_or(|at| at.elapsed() >= UNKNOWN_KID_RELOAD) {
             self.reload().await?;
-            *last = Instant::now();
+            *last = Some(Instant::now());
         }
         Ok(self.loaded.read().await.verifiers.get(kid).cloned())
     }
