@@ -100,7 +100,7 @@ impl std::fmt::Debug for Db {
 
 /// Arbitrary constant naming the gateway's writer lock among PostgreSQL
 /// advisory locks (another than Rounds' own, should they share a server).
-const PG_WRITER_LOCK: i64 = 0x4761_7465_7761_79;
+const PG_WRITER_LOCK: i64 = 0x0047_6174_6577_6179;
 
 impl Db {
     /// Opens (for SQLite: creates if missing) the database at `url` and

@@ -142,6 +142,10 @@ pub enum Refusal {
     },
 }
 
+/// When a grant was read, and what it said (`None`: revoked or disabled;
+/// else the client's tenants).
+type CachedGrant = (Instant, Option<Vec<String>>);
+
 /// The token server and validator.
 pub struct TokenService {
     registry: Registry,
@@ -151,7 +155,7 @@ pub struct TokenService {
     token_url: String,
     lifetime: Duration,
     check_every: Duration,
-    cache: Mutex<HashMap<(String, String), (Instant, Option<Vec<String>>)>>,
+    cache: Mutex<HashMap<(String, String), CachedGrant>>,
     /// `client_assertion` ids seen (private_key_jwt replay), with their expiry.
     seen_assertions: Mutex<HashMap<String, i64>>,
 }

@@ -302,8 +302,6 @@ pub struct TestGateway {
     pub gw: Arc<Gateway>,
     /// Where this instance listens (requests go here).
     pub url: String,
-    /// Its public URL (the same unless a test sets another).
-    pub public: String,
     pub db_url: String,
     pub http: reqwest::Client,
     /// Every answer seen: status line, headers and body.
@@ -346,7 +344,6 @@ impl TestGateway {
         settings.listen = addr;
         settings.public_url = format!("http://{addr}");
         tune(&mut settings);
-        let public = settings.public_url.clone();
         let gw = Gateway::new(db, sealer(), settings).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(gw.clone().serve(listener, async move {
@@ -355,7 +352,6 @@ impl TestGateway {
         Self {
             gw,
             url: format!("http://{addr}"),
-            public,
             db_url: db_url.to_owned(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())

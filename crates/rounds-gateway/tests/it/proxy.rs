@@ -309,7 +309,7 @@ async fn rounds_fhir_client_through_the_gateway(backend: Backend) {
         };
         let p = client.read_patient(pid).await.unwrap();
         assert_eq!(&p.id, pid);
-        let summaries = client.summaries(&[pid.clone()]).await;
+        let summaries = client.summaries(std::slice::from_ref(pid)).await;
         assert!(summaries[0].is_ok(), "{:?}", summaries[0]);
         let everything = format!("{found:?} {p:?} {summaries:?} {:?}", client.capabilities());
         for addr in [h.a.address(), h.b.address()] {
