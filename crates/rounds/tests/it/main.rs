@@ -14,6 +14,7 @@ mod cli;
 mod demo;
 mod ehr;
 mod ehr_mode;
+mod gateway;
 mod lists;
 mod pages;
 mod schema;
