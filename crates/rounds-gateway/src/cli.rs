@@ -9,8 +9,9 @@ use anyhow::{bail, Context};
 
 use crate::audit::{AuditFilter, ExportFormat};
 use crate::config::{
-    AuditCommand, AuditQueryArgs, ClientCommand, FileSettings, FileTenant, GatewayCli,
-    GatewayCommand, KeysCommand, Settings, Storage, StorageArgs, TenantAddArgs, TenantCommand,
+    AdminTokenCommand, AuditCommand, AuditQueryArgs, ClientCommand, FileSettings, FileTenant,
+    GatewayCli, GatewayCommand, KeysCommand, Settings, Storage, StorageArgs, TenantAddArgs,
+    TenantCommand,
 };
 use crate::db::{now_millis, Db};
 use crate::registry::{Client, NewSecret, Registry};
@@ -25,6 +26,7 @@ pub async fn run(cli: GatewayCli) -> anyhow::Result<ExitCode> {
         GatewayCommand::Tenant(cmd) => tenant(&cli.storage, &file, cmd).await,
         GatewayCommand::Keys(cmd) => keys(&cli.storage, &file, cmd).await,
         GatewayCommand::Audit(cmd) => audit(&cli.storage, &file, cmd).await,
+        GatewayCommand::AdminToken(cmd) => admin_token(&cli.storage, &file, cmd).await,
     }
 }
 
@@ -532,4 +534,40 @@ async fn audit(
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn admin_token(
+    args: &StorageArgs,
+    file: &FileSettings,
+    cmd: AdminTokenCommand,
+) -> anyhow::Result<ExitCode> {
+    let (db, _) = open_db(args, file).await?;
+    let registry = Registry::new(db);
+    match cmd {
+        AdminTokenCommand::Create { name } => {
+            let (key, value) = registry.create_admin_token(&name).await?;
+            println!("id:    {}", key.id);
+            println!("token: {value}");
+            println!("The key is shown only now; send it as Authorization: Bearer TOKEN to /admin/api/v1.");
+        }
+        AdminTokenCommand::List => {
+            for k in registry.admin_tokens().await? {
+                let state = match k.revoked_at {
+                    None => "live".to_owned(),
+                    Some(at) => format!("revoked {}", when(Some(at))),
+                };
+                println!(
+                    "{}  {}  created {}  {state}",
+                    k.id,
+                    k.name,
+                    when(Some(k.created_at))
+                );
+            }
+        }
+        AdminTokenCommand::Revoke { id } => {
+            registry.revoke_admin_token(&id).await?;
+            println!("revoked administration key {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

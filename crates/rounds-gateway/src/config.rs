@@ -99,6 +99,27 @@ pub enum GatewayCommand {
     /// The audit log of proxied requests
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Keys of the administration API (/admin/api/v1)
+    #[command(subcommand)]
+    AdminToken(AdminTokenCommand),
+}
+
+/// `rounds gateway admin-token ...`
+#[derive(Debug, Subcommand)]
+pub enum AdminTokenCommand {
+    /// Make an administration key (shown once)
+    Create {
+        /// A name for people (who or what uses it)
+        #[arg(long)]
+        name: String,
+    },
+    /// List administration keys
+    List,
+    /// Revoke an administration key
+    Revoke {
+        /// The key's id
+        id: String,
+    },
 }
 
 /// `rounds gateway client ...`

@@ -77,3 +77,12 @@ CREATE TABLE gateway_audit (
 CREATE INDEX gateway_audit_at ON gateway_audit (at);
 CREATE INDEX gateway_audit_client ON gateway_audit (client_id, at);
 CREATE INDEX gateway_audit_tenant ON gateway_audit (tenant_id, at);
+
+-- Keys of the administration API (shown once; only the SHA-256 is kept).
+CREATE TABLE admin_tokens (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);

@@ -2,6 +2,7 @@
 //! and real databases (SQLite files, PostgreSQL).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin;
 mod common;
 mod proxy;
 mod refusals;
