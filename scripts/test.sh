@@ -30,11 +30,13 @@
 # something is missing.
 # Test peers (rounds-fhir's integration tests), installed on first use and
 # reused afterwards; both folders are git-ignored:
-#   .venv-peers/   python3 venv with sekmet-fhir, a real FHIR R4 server (PyPI)
+#   .venv-peers/   python3 venv with sekmet-fhir, a real FHIR R4 server (PyPI),
+#                  and Authlib, fhirpy, requests: the gateway's independent callers
 #   .peers-node/   oidc-provider (npm), a real OAuth 2.0 token endpoint, and
 #                  HL7's example packages hl7.fhir.r4.examples and
 #                  hl7.fhir.r3.examples (only the resource types we read)
-# Their places reach the tests as ROUNDS_TEST_SEKMET and ROUNDS_TEST_PEERS_NODE.
+# Their places reach the tests as ROUNDS_TEST_SEKMET, ROUNDS_TEST_PYTHON and
+# ROUNDS_TEST_PEERS_NODE.
 #
 # Environment variables honoured:
 #   ROUNDS_TEST_POSTGRES_URL  use this server instead of starting one, e.g.
@@ -251,6 +253,7 @@ ensure_browser() {
 PEERS_VENV=.venv-peers
 PEERS_NODE=.peers-node
 SEKMET_PKG="sekmet-fhir==0.1.1"
+GATEWAY_CALLER_PKGS=("authlib==1.9.10" "fhirpy==2.3.1" "requests==2.34.2")
 OIDC_PKG="oidc-provider@9"
 HL7_PKGS=(hl7.fhir.r4.examples@4.0.1 hl7.fhir.r3.examples@3.0.2)
 # The example resources the tests serve (a BOM-prefixed STU3 file among them).
@@ -260,6 +263,7 @@ HL7_FILES=('package/Patient-*' 'package/Observation-*' 'package/Condition-*'
 
 install_python_peers() {
     if [[ -x $PEERS_VENV/bin/sekmet ]]; then
+        install_gateway_callers
         return
     fi
     log "peers: installing $SEKMET_PKG into $PEERS_VENV (pip)"
@@ -274,6 +278,19 @@ install_python_peers() {
     fi
     "$PEERS_VENV/bin/pip" install --quiet --disable-pip-version-check "$SEKMET_PKG" \
         || { rm -rf -- "$PEERS_VENV"; die "pip install $SEKMET_PKG failed"; }
+    install_gateway_callers
+}
+
+# The gateway's independent callers (crates/rounds-gateway/tests/peers):
+# Authlib for the OAuth 2.0 client credentials flow, fhirpy for reading and
+# paging through the gateway; into the same venv, once.
+install_gateway_callers() {
+    if "$PEERS_VENV/bin/python3" -c 'import authlib, fhirpy' 2>/dev/null; then
+        return
+    fi
+    log "peers: installing ${GATEWAY_CALLER_PKGS[*]} into $PEERS_VENV (pip)"
+    "$PEERS_VENV/bin/pip" install --quiet --disable-pip-version-check "${GATEWAY_CALLER_PKGS[@]}" \
+        || die "pip install ${GATEWAY_CALLER_PKGS[*]} failed"
 }
 
 install_node_peers() {
@@ -305,6 +322,7 @@ provision_peers() {
     install_python_peers
     install_node_peers
     export ROUNDS_TEST_SEKMET=$PWD/$PEERS_VENV/bin/sekmet
+    export ROUNDS_TEST_PYTHON=$PWD/$PEERS_VENV/bin/python3
     export ROUNDS_TEST_PEERS_NODE=$PWD/$PEERS_NODE
 }
 

@@ -318,3 +318,65 @@ async fn rounds_fhir_client_through_the_gateway(backend: Backend) {
     }
 }
 both!(rounds_fhir_client_through_the_gateway);
+
+/// The Python interpreter with Authlib and fhirpy (scripts/test.sh
+/// installs them into .venv-peers beside sekmet).
+fn python() -> std::path::PathBuf {
+    std::env::var("ROUNDS_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../.venv-peers/bin/python3");
+            assert!(
+                p.exists(),
+                "no Python with Authlib and fhirpy: run scripts/test.sh or set ROUNDS_TEST_PYTHON"
+            );
+            p
+        })
+}
+
+/// Independent callers: Authlib's client credentials flow (basic and
+/// post, and its reading of invalid_client / invalid_scope) and fhirpy
+/// paging through the gateway's rewritten links, on both tenants.
+async fn python_callers(backend: Backend) {
+    let t = TestGateway::start(backend).await;
+    t.add_hospitals().await;
+    let (id, secret, _) = t.client(&["a", "b"]).await;
+    for (tenant, family, count) in [("a", "Alpha", 5), ("b", "Bravo", 2)] {
+        let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/peers/python_callers.py");
+        let args = [
+            script.display().to_string(),
+            t.url.clone(),
+            id.clone(),
+            secret.clone(),
+            tenant.into(),
+            family.into(),
+            count.to_string(),
+        ];
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(python())
+                .args(&args)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "tenant {tenant}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(report["fhirpy_count"], count, "{report}");
+    }
+    // fhirpy's paging went through the gateway: pages of two, audited.
+    let recs = t.gw.audit.search(&Default::default()).await.unwrap();
+    let pages = recs
+        .iter()
+        .filter(|r| r.path == "/Patient" && r.tenant_id.as_deref() == Some("a"))
+        .count();
+    assert!(pages >= 3, "fhirpy read {pages} pages of tenant a");
+}
+both!(python_callers);
