@@ -29,7 +29,7 @@ const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 const REALM: &str = "rounds-gateway";
 const TOKEN_BODY_LIMIT: usize = 64 * 1024;
 /// Request headers passed to the upstream (never `Authorization` or cookies).
-const FORWARD_REQUEST: [HeaderName; 7] = [
+const FORWARD_REQUEST: [HeaderName; 8] = [
     header::ACCEPT,
     header::CONTENT_TYPE,
     header::IF_NONE_MATCH,
@@ -37,6 +37,8 @@ const FORWARD_REQUEST: [HeaderName; 7] = [
     header::IF_MATCH,
     header::ACCEPT_LANGUAGE,
     HeaderName::from_static("prefer"),
+    // Conditional create: a search query (rewritten like the query string).
+    HeaderName::from_static("if-none-exist"),
 ];
 /// Answer headers passed back (`Location`s rewritten).
 const FORWARD_RESPONSE: [HeaderName; 6] = [
@@ -713,7 +715,12 @@ async fn proxy(
     let mut headers = HeaderMap::new();
     for name in FORWARD_REQUEST {
         if let Some(v) = parts.headers.get(&name) {
-            headers.insert(name, v.clone());
+            let value = v
+                .to_str()
+                .ok()
+                .and_then(|text| HeaderValue::from_str(&inward.text(text)).ok())
+                .unwrap_or_else(|| v.clone());
+            headers.insert(name, value);
         }
     }
     let forwarded = Forward {

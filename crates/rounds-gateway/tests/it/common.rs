@@ -172,7 +172,11 @@ pub const B_SECRET: &str = "upstream-secret-of-hospital-B";
 const B_SEED_TOKEN: &str = "seed-token-of-b";
 
 impl Sekmet {
-    fn start(settings_yaml: &str, families: &[(&str, usize)], seed_token: Option<&str>) -> Self {
+    pub fn start(
+        settings_yaml: &str,
+        families: &[(&str, usize)],
+        seed_token: Option<&str>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("settings.yaml"), settings_yaml).unwrap();
         let port = free_port();

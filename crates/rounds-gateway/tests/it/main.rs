@@ -4,6 +4,7 @@
 
 mod admin;
 mod common;
+mod peers;
 mod proxy;
 mod refusals;
 mod tokens;
