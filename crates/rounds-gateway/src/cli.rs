@@ -109,19 +109,23 @@ async fn serve(
     file: &FileSettings,
     args: &crate::config::ServeArgs,
 ) -> anyhow::Result<ExitCode> {
-    let settings = Settings::resolve(args, file)?;
+    let mut settings = Settings::resolve(args, file)?;
     init_logging(settings.json_logs);
     let (db, storage) = open_db(storage_args, file).await?;
     let sealer = load_sealer(&storage)?;
     sync_file_tenants(&Tenants::new(db.clone()), &file.tenants, &sealer).await?;
     let listen = settings.listen;
-    let gateway = crate::Gateway::new(db.clone(), sealer, settings)
-        .await
-        .context("cannot start the gateway")?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
+    if args.public_url.is_none() && file.public_url.is_none() {
+        // No public address given: the one bound (port 0 is a real port now).
+        settings.public_url = format!("http://{local}");
+    }
+    let gateway = crate::Gateway::new(db.clone(), sealer, settings)
+        .await
+        .context("cannot start the gateway")?;
     tracing::info!(address = %local, public_url = %gateway.settings.public_url, "gateway listening");
     // Tests and scripts read this line to learn the port.
     println!("rounds gateway listening on {local}");

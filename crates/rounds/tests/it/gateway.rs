@@ -203,3 +203,198 @@ async fn ehr_check_passes_through_the_gateway() {
         "{stdout}"
     );
 }
+
+fn gateway_cmd(data: &std::path::Path, db_url: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rounds"));
+    cmd.arg("gateway")
+        .env_remove("ROUNDS_GATEWAY_DATABASE_URL")
+        .env_remove("ROUNDS_GATEWAY_CONFIG")
+        .env("ROUNDS_GATEWAY_DATA_DIR", data)
+        .env("ROUNDS_GATEWAY_SECRET_KEY", crate::common::TEST_SECRET_KEY)
+        .env("ROUNDS_LOG", "warn");
+    if !db_url.is_empty() {
+        cmd.env("ROUNDS_GATEWAY_DATABASE_URL", db_url);
+    }
+    cmd
+}
+
+fn ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The README's walk-through, with the binary: a gateway in front of a FHIR
+/// server (one tenant from the console, one from the configuration file),
+/// a client registered, a token as curl gets it, a patient read through the
+/// gateway; then rotation, revocation and disabling from the console, the
+/// audit log verified and exported, and a clean stop.
+async fn console_walkthrough(backend: Backend) {
+    use std::io::BufRead;
+    let sekmet = Sekmet::start();
+    sekmet.load(&ward_bundle()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("gateway-data");
+    // SQLite: the default file in the data directory, as the README does.
+    let db = TestDb::new(backend).await;
+    let db_url = if backend == Backend::Sqlite {
+        String::new()
+    } else {
+        db.url.clone()
+    };
+    let g = || gateway_cmd(&data, &db_url);
+    let out = ok(g().args(["tenant", "add", "hospital-a", "--base-url", &sekmet.base]));
+    assert!(out.contains("hospital-a"), "{out}");
+    let out = ok(g().args([
+        "client",
+        "add",
+        "--name",
+        "Ward app",
+        "--tenant",
+        "hospital-a",
+        "--tenant",
+        "hospital-c",
+        "--json",
+    ]));
+    let client: Value = serde_json::from_str(out.trim()).unwrap();
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    let secret = client["client_secret"].as_str().unwrap().to_owned();
+    let first_secret_id = client["secret_id"].as_str().unwrap().to_owned();
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!("[[tenants]]\nid = \"hospital-c\"\nbase_url = \"{}\"\nsecret_env = \"HOSPITAL_C_PASSWORD\"\nauth = {{ kind = \"basic\", username = \"gateway\" }}\n", sekmet.base),
+    )
+    .unwrap();
+    let mut child = g()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env("HOSPITAL_C_PASSWORD", "c-password")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines.next().expect("the gateway said nothing").unwrap();
+        if let Some(a) = line.strip_prefix("rounds gateway listening on ") {
+            break a.trim().to_owned();
+        }
+    };
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    let token = |id: String, secret: String, tenant: &'static str| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            // curl -u ID:SECRET -d grant_type=client_credentials -d scope=TENANT BASE/token
+            let r = http
+                .post(format!("{base}/token"))
+                .basic_auth(id, Some(secret))
+                .form(&[("grant_type", "client_credentials"), ("scope", tenant)])
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, body) = token(id.clone(), secret.clone(), "hospital-a").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    // curl -H "Authorization: Bearer TOKEN" BASE/Patient?identifier=MRN
+    let r = http
+        .get(format!("{base}/Patient?identifier={MRN}"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let bundle: Value = r.json().await.unwrap();
+    assert_eq!(
+        bundle["entry"][0]["resource"]["name"][0]["family"], FAMILY,
+        "{bundle}"
+    );
+    let pid = bundle["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = http
+        .get(format!("{base}/Patient/{pid}"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The configuration file's tenant serves too (its password sealed).
+    let (s, body) = token(id.clone(), secret.clone(), "hospital-c").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let out = ok(g().args(["tenant", "list"]));
+    assert!(
+        out.contains("hospital-c") && out.contains("(config)") && out.contains("auth basic"),
+        "{out}"
+    );
+    assert!(!out.contains("c-password"));
+
+    // Rotation from the console: both secrets work, then the old one is revoked.
+    let out = ok(g().args(["client", "rotate", &id, "--json"]));
+    let rotated: Value = serde_json::from_str(out.trim()).unwrap();
+    let new_secret = rotated["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        token(id.clone(), new_secret.clone(), "hospital-a").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        token(id.clone(), secret.clone(), "hospital-a").await.0,
+        StatusCode::OK
+    );
+    let out = ok(g().args(["client", "list"]));
+    assert_eq!(out.matches("live, expires -").count(), 2, "{out}");
+    assert!(!out.contains(&new_secret) && !out.contains(&secret));
+    ok(g().args(["client", "revoke", &id, &first_secret_id]));
+    let (s, body) = token(id.clone(), secret.clone(), "hospital-a").await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    ok(g().args(["client", "disable", &id]));
+    let (s, body) = token(id.clone(), new_secret.clone(), "hospital-a").await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    ok(g().args(["keys", "rotate"]));
+    assert_eq!(ok(g().args(["keys", "list"])).lines().count(), 2);
+    // The audit log: intact, searchable, exportable.
+    let out = ok(g().args(["audit", "verify"]));
+    assert!(out.starts_with("audit log intact: "), "{out}");
+    let csv = ok(g().args(["audit", "export", "--format", "csv", "--client", &id]));
+    assert!(
+        csv.starts_with("seq,at,client_id") && csv.contains(&format!("/Patient/{pid}")),
+        "{csv}"
+    );
+    let out = ok(g().args(["audit", "search", "--limit", "3"]));
+    assert_eq!(out.lines().count(), 3, "{out}");
+    // A clean stop.
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    // The key file was not needed (ROUNDS_GATEWAY_SECRET_KEY), and no
+    // upstream secret is in the database in plain text.
+    if backend == Backend::Sqlite {
+        for file in ["gateway.db", "gateway.db-wal"] {
+            let raw = std::fs::read(data.join(file)).unwrap_or_default();
+            assert!(!raw.windows(10).any(|w| w == b"c-password"), "{file}");
+        }
+    }
+}
+both!(console_walkthrough);
