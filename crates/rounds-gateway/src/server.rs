@@ -392,7 +392,7 @@ async fn own_metadata(gw: &Gateway) -> Response {
     let body = json!({
         "resourceType": if dstu2 { "Conformance" } else { "CapabilityStatement" },
         "status": "active",
-        "date": "2026-01-01",
+        "date": time::OffsetDateTime::now_utc().date().to_string(),
         "kind": "instance",
         "software": {"name": "Rounds gateway", "version": env!("CARGO_PKG_VERSION")},
         "implementation": {

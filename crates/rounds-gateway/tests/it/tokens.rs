@@ -299,3 +299,122 @@ async fn signing_key_rotation(backend: Backend) {
     }
 }
 both!(signing_key_rotation);
+
+/// SMART Backend Services: `private_key_jwt` with the client's registered
+/// JWKS (ES384), replay and audience checks, and disabling.
+async fn private_key_jwt(backend: Backend) {
+    use base64::Engine;
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
+    let t = TestGateway::start(backend).await;
+    t.add_hospitals().await;
+    let (id, _, _) = t.client(&["a"]).await;
+    let rng = ring::rand::SystemRandom::new();
+    let make_key = || {
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let pt = pair.public_key().as_ref().to_vec();
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let jwk = serde_json::json!({"kty": "EC", "crv": "P-384", "x": b64(&pt[1..49]), "y": b64(&pt[49..97]), "kid": "k1", "alg": "ES384"});
+        (jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref()), jwk)
+    };
+    let (key, jwk) = make_key();
+    let (other_key, _) = make_key();
+    t.gw.registry
+        .set_jwks(&id, Some(&serde_json::json!({"keys": [jwk]})))
+        .await
+        .unwrap();
+    let token_url = format!("{}/token", t.url);
+    let assertion = |key: &jsonwebtoken::EncodingKey, jti: &str, aud: &str| {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES384);
+        h.kid = Some("k1".into());
+        let now = rounds_gateway::db::now_millis() / 1000;
+        jsonwebtoken::encode(
+            &h,
+            &serde_json::json!({"iss": id, "sub": id, "aud": aud, "exp": now + 60, "jti": jti}),
+            key,
+        )
+        .unwrap()
+    };
+    let kind = (
+        "client_assertion_type",
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    );
+    let cc = ("grant_type", "client_credentials");
+    let a1 = assertion(&key, "one", &token_url);
+    let (s, _, body) = t
+        .token_request(
+            None,
+            &[
+                cc,
+                kind,
+                ("client_assertion", &a1),
+                ("scope", "system/*.read a"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let (s, _, _) = t.get("Patient?_count=1", Some(&access)).await;
+    assert_eq!(s, StatusCode::OK);
+    // The same assertion again: a replay.
+    let (s, _, body) = t
+        .token_request(None, &[cc, kind, ("client_assertion", &a1), ("scope", "a")])
+        .await;
+    oauth_error(s, &body, "invalid_client", StatusCode::UNAUTHORIZED);
+    // For another audience, signed by another key, without its type.
+    let (s, _, body) = t
+        .token_request(
+            None,
+            &[
+                cc,
+                kind,
+                (
+                    "client_assertion",
+                    &assertion(&key, "two", "https://elsewhere/token"),
+                ),
+            ],
+        )
+        .await;
+    oauth_error(s, &body, "invalid_client", StatusCode::UNAUTHORIZED);
+    let (s, _, body) = t
+        .token_request(
+            None,
+            &[
+                cc,
+                kind,
+                (
+                    "client_assertion",
+                    &assertion(&other_key, "three", &token_url),
+                ),
+            ],
+        )
+        .await;
+    oauth_error(s, &body, "invalid_client", StatusCode::UNAUTHORIZED);
+    let (s, _, body) = t
+        .token_request(
+            None,
+            &[
+                cc,
+                ("client_assertion", &assertion(&key, "four", &token_url)),
+            ],
+        )
+        .await;
+    oauth_error(s, &body, "invalid_request", StatusCode::BAD_REQUEST);
+    // A client without a JWKS.
+    let (plain, _, _) = t.client(&["a"]).await;
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES384);
+    h.kid = Some("k1".into());
+    let now = rounds_gateway::db::now_millis() / 1000;
+    let forged = jsonwebtoken::encode(&h, &serde_json::json!({"iss": plain, "sub": plain, "aud": token_url, "exp": now + 60, "jti": "x"}), &key).unwrap();
+    let (s, _, body) = t
+        .token_request(None, &[cc, kind, ("client_assertion", &forged)])
+        .await;
+    oauth_error(s, &body, "invalid_client", StatusCode::UNAUTHORIZED);
+    // Disabled: its tokens end too.
+    t.gw.registry.set_disabled(&id, true).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let (s, _, _) = t.get("Patient?_count=1", Some(&access)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+both!(private_key_jwt);
