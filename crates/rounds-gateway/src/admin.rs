@@ -1,4 +1,5 @@
-//! The administration API under `/admin/api/v1`, described by OpenAPI at
+//! The admin page (`/admin`, a thin client of the API holding the key in
+//! the tab's session storage) and the administration API under `/admin/api/v1`, described by OpenAPI at
 //! `/admin/api/openapi.json` (generated from the same code through
 //! utoipa-axum). Callers authenticate with an administration key
 //! (`Authorization: Bearer rga_...`, made by `rounds gateway admin-token
@@ -72,13 +73,60 @@ pub fn router() -> Router<Arc<Gateway>> {
         .routes(routes!(verify_audit))
         .split_for_parts();
     let doc = api.to_pretty_json().unwrap_or_default();
-    router.route(
-        "/admin/api/openapi.json",
-        axum::routing::get(move || {
-            let doc = doc.clone();
-            async move { ([(header::CONTENT_TYPE, "application/json")], doc) }
-        }),
+    router
+        .route(
+            "/admin",
+            axum::routing::get(|| {
+                page(
+                    include_str!("../static/admin.html"),
+                    "text/html; charset=utf-8",
+                )
+            }),
+        )
+        .route(
+            "/admin/admin.js",
+            axum::routing::get(|| {
+                page(
+                    include_str!("../static/admin.js"),
+                    "text/javascript; charset=utf-8",
+                )
+            }),
+        )
+        .route(
+            "/admin/admin.css",
+            axum::routing::get(|| {
+                page(
+                    include_str!("../static/admin.css"),
+                    "text/css; charset=utf-8",
+                )
+            }),
+        )
+        .route(
+            "/admin/api/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], doc) }
+            }),
+        )
+}
+
+/// One of the admin page's files, under a strict content security policy
+/// (its own script and style only; nothing inline, no other origin).
+async fn page(body: &'static str, content_type: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
     )
+        .into_response()
 }
 
 // ---------------------------------------------------------------- errors

@@ -290,6 +290,30 @@ async fn access_matrix(backend: Backend) {
             "{p} missing from the OpenAPI document"
         );
     }
+    // The admin page: its own files only, under a strict policy; it holds
+    // no data itself (it reads the API with the key).
+    for (path, kind) in [
+        ("/admin", "text/html"),
+        ("/admin/admin.js", "text/javascript"),
+        ("/admin/admin.css", "text/css"),
+    ] {
+        let r = t.http.get(format!("{}{path}", t.url)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(kind));
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+            "{csp}"
+        );
+        let text = r.text().await.unwrap();
+        assert!(!text.contains(&id), "{path} holds no client data");
+    }
     t.assert_no_upstream_address();
 }
 both!(access_matrix);
