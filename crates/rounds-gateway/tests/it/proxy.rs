@@ -380,3 +380,68 @@ async fn python_callers(backend: Backend) {
     assert!(pages >= 3, "fhirpy read {pages} pages of tenant a");
 }
 both!(python_callers);
+
+/// Upstream authentication by SMART Backend Services: the gateway signs a
+/// client assertion (ES384) with the tenant's private key, sealed at rest,
+/// and a real server (sekmet, with the public key registered) answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_backend_services() {
+    use base64::Engine;
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let pt = pair.public_key().as_ref().to_vec();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let jwks = json!({"keys": [{"kty": "EC", "crv": "P-384", "x": b64(&pt[1..49]), "y": b64(&pt[49..97]), "kid": "gw-key", "alg": "ES384", "use": "sig"}]});
+    let body = base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref());
+    let lines: Vec<String> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    );
+    let settings = format!(
+        "validation:\n  inbound: warn\nserver_auth:\n  types: [smart, bearer]\n  tokens: [seed-c]\n  smart_clients:\n    - client_id: gateway-bs\n      jwks: {jwks}\n      scopes: \"system/*.read\"\n"
+    );
+    let c = tokio::task::spawn_blocking(move || {
+        crate::common::Sekmet::start(&settings, &[("Charlie", 3)], Some("seed-c"))
+    })
+    .await
+    .unwrap();
+    let t = TestGateway::start(Backend::Sqlite).await;
+    t.add_tenant(
+        "c",
+        &c.base,
+        rounds_gateway::tenants::UpstreamAuth::BackendServices {
+            client_id: "gateway-bs".into(),
+            algorithm: "ES384".into(),
+            key_id: Some("gw-key".into()),
+            token_url: None,
+            scope: Some("system/*.read".into()),
+        },
+        Some(&pem),
+    )
+    .await;
+    let (id, secret, _) = t.client(&["c"]).await;
+    let tc = t.token(&id, &secret, "c").await;
+    let (s, _, bundle) = t.get("Patient?_count=50", Some(&tc)).await;
+    assert_eq!(s, StatusCode::OK, "{bundle}");
+    assert_eq!(families(&bundle), vec!["Charlie", "Charlie", "Charlie"]);
+    // Without the gateway's credentials the server refuses.
+    let direct = t
+        .http
+        .get(format!("{}/Patient", c.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), StatusCode::UNAUTHORIZED);
+    for text in t.seen.lock().unwrap().iter() {
+        assert!(!text.contains(&c.address()), "{text}");
+    }
+    drop(c);
+}
