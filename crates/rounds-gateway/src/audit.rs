@@ -169,10 +169,17 @@ pub struct AuditFilter {
     pub limit: Option<i64>,
 }
 
+type Pending = (
+    AuditEntry,
+    tokio::sync::oneshot::Sender<Result<AuditRecord, String>>,
+);
+
 /// The audit log over the database.
 #[derive(Debug, Clone)]
 pub struct Audit {
     db: Db,
+    queue: std::sync::Arc<std::sync::Mutex<Vec<Pending>>>,
+    flush: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 const COLUMNS: &str = "seq, at, client_id, tenant_id, method, resource_type, path, status, duration_ms, outcome, client_addr, prev_hash, hash";
@@ -180,61 +187,114 @@ const COLUMNS: &str = "seq, at, client_id, tenant_id, method, resource_type, pat
 impl Audit {
     /// The log in `db`.
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            queue: std::sync::Arc::default(),
+            flush: std::sync::Arc::default(),
+        }
     }
 
-    /// Appends a record, chained to the last one.
+    /// Appends a record, chained to the last one, and answers once it is
+    /// committed. Concurrent appends are written together (group commit):
+    /// whoever holds the flush lock writes everything queued so far in one
+    /// transaction, so under load one commit (and one fsync) serves many
+    /// requests, and still no caller goes on before its record is stored.
     pub async fn append(&self, entry: &AuditEntry) -> Result<AuditRecord> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((entry.clone(), done));
+        {
+            let _flushing = self.flush.lock().await;
+            let batch = std::mem::take(
+                &mut *self
+                    .queue
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            if !batch.is_empty() {
+                let entries: Vec<&AuditEntry> = batch.iter().map(|(e, _)| e).collect();
+                match self.write_batch(&entries).await {
+                    Ok(records) => {
+                        for ((_, done), record) in batch.into_iter().zip(records) {
+                            let _ = done.send(Ok(record));
+                        }
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        for (_, done) in batch {
+                            let _ = done.send(Err(message.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        match wait.await {
+            Ok(Ok(record)) => Ok(record),
+            Ok(Err(message)) => Err(GatewayError::Corrupt(format!(
+                "the audit record was not written: {message}"
+            ))),
+            Err(_) => Err(GatewayError::Corrupt(
+                "the audit record was not written".into(),
+            )),
+        }
+    }
+
+    async fn write_batch(&self, entries: &[&AuditEntry]) -> Result<Vec<AuditRecord>> {
         let mut tx = self.db.write().await?;
         let last = sqlx::query("SELECT seq, hash FROM gateway_audit ORDER BY seq DESC LIMIT 1")
             .fetch_optional(tx.conn())
             .await?;
-        let (seq, prev_hash) = match last {
-            Some(r) => (
-                r.try_get::<i64, _>("seq")? + 1,
-                r.try_get::<String, _>("hash")?,
-            ),
-            None => (1, GENESIS_HASH.to_owned()),
+        let (mut seq, mut prev_hash) = match last {
+            Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
+            None => (0, GENESIS_HASH.to_owned()),
         };
-        let mut record = AuditRecord {
-            seq,
-            at: now_millis(),
-            client_id: entry.client_id.clone(),
-            tenant_id: entry.tenant_id.clone(),
-            method: entry.method.chars().take(16).collect(),
-            resource_type: entry
-                .resource_type
-                .as_ref()
-                .map(|t| t.chars().take(64).collect()),
-            path: entry.path.chars().take(512).collect(),
-            status: i64::from(entry.status),
-            duration_ms: entry.duration_ms,
-            outcome: entry.outcome.chars().take(64).collect(),
-            client_addr: entry.client_addr.clone(),
-            prev_hash,
-            hash: String::new(),
-        };
-        record.hash = record.computed_hash();
-        sqlx::query(&format!(
-            "INSERT INTO gateway_audit ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        ))
-        .bind(record.seq)
-        .bind(record.at)
-        .bind(&record.client_id)
-        .bind(&record.tenant_id)
-        .bind(&record.method)
-        .bind(&record.resource_type)
-        .bind(&record.path)
-        .bind(record.status)
-        .bind(record.duration_ms)
-        .bind(&record.outcome)
-        .bind(&record.client_addr)
-        .bind(&record.prev_hash)
-        .bind(&record.hash)
-        .execute(tx.conn())
-        .await?;
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in entries {
+            seq += 1;
+            let mut record = AuditRecord {
+                seq,
+                at: now_millis(),
+                client_id: entry.client_id.clone(),
+                tenant_id: entry.tenant_id.clone(),
+                method: entry.method.chars().take(16).collect(),
+                resource_type: entry
+                    .resource_type
+                    .as_ref()
+                    .map(|t| t.chars().take(64).collect()),
+                path: entry.path.chars().take(512).collect(),
+                status: i64::from(entry.status),
+                duration_ms: entry.duration_ms,
+                outcome: entry.outcome.chars().take(64).collect(),
+                client_addr: entry.client_addr.clone(),
+                prev_hash: prev_hash.clone(),
+                hash: String::new(),
+            };
+            record.hash = record.computed_hash();
+            sqlx::query(&format!(
+                "INSERT INTO gateway_audit ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ))
+            .bind(record.seq)
+            .bind(record.at)
+            .bind(&record.client_id)
+            .bind(&record.tenant_id)
+            .bind(&record.method)
+            .bind(&record.resource_type)
+            .bind(&record.path)
+            .bind(record.status)
+            .bind(record.duration_ms)
+            .bind(&record.outcome)
+            .bind(&record.client_addr)
+            .bind(&record.prev_hash)
+            .bind(&record.hash)
+            .execute(tx.conn())
+            .await?;
+            prev_hash = record.hash.clone();
+            out.push(record);
+        }
         tx.commit().await?;
-        Ok(record)
+        Ok(out)
     }
 
     /// Records matching `filter`, newest first.

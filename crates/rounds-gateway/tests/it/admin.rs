@@ -406,3 +406,34 @@ async fn audit_export_verify_and_tampering(backend: Backend) {
     );
 }
 both!(audit_export_verify_and_tampering);
+
+/// Concurrent requests are audited together (group commit) in one intact
+/// chain, each record written before its request is answered.
+async fn concurrent_audit_keeps_one_chain(backend: Backend) {
+    let t = TestGateway::start(backend).await;
+    t.add_hospitals().await;
+    let (id, secret, _) = t.client(&["a"]).await;
+    let tok = t.token(&id, &secret, "a").await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let http = t.http.clone();
+        let url = format!("{}/Patient?_count=1&n={i}", t.url);
+        let tok = tok.clone();
+        tasks.push(tokio::spawn(async move {
+            http.get(url)
+                .bearer_auth(tok)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+    // Every request's record is there at once (none written after its answer).
+    let recs = t.gw.audit.search(&Default::default()).await.unwrap();
+    assert_eq!(recs.iter().filter(|r| r.path == "/Patient").count(), 40);
+    assert_eq!(t.gw.audit.verify().await.unwrap().unwrap(), 41);
+}
+both!(concurrent_audit_keeps_one_chain);
