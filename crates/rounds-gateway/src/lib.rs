@@ -19,6 +19,31 @@
 //! - [`audit`]: the hash-chained audit log, search, export, verify
 //! - [`ops`]: rate limits and metrics
 //!
+//! Routes: `POST /token`; `/.well-known/jwks.json`;
+//! `/.well-known/smart-configuration` (also under `/tenant/{id}/`); FHIR at
+//! the root (the token's tenant) and under `/tenant/{id}/` (that tenant; a
+//! token for another is refused with 403); `/healthz`, `/readyz`,
+//! `/metrics`; `/admin` and `/admin/api/v1` ([`admin`]).
+//!
+//! What `GET /metadata` declares: without a token, the gateway's own
+//! CapabilityStatement — `fhirVersion` the tenants' common version (R4 when
+//! they differ, with a note pointing to the per-tenant statements), no
+//! resource list (a reader takes every type as offered and searches find
+//! out), `batch`, and the security block with the oauth-uris extension
+//! naming the gateway's token URL. With a valid token: the token's tenant's
+//! own statement, read from its server with the gateway's credentials,
+//! URLs rewritten and its security replaced by the gateway's.
+//! `GET /tenant/{id}/metadata` answers that tenant's statement the same way
+//! without a token, so a caller with one base URL per tenant (Rounds' EHR
+//! mode, tenants on different FHIR versions) discovers the right version
+//! and resources before it has a token.
+//!
+//! Several instances share the registry (PostgreSQL): a revocation,
+//! disabling, tenant change or signing key rotation on one reaches the
+//! others within `revocation_check` seconds (5 by default). Per instance:
+//! rate limits (a client spread over N instances gets up to N times the
+//! limit) and the replay check of private_key_jwt assertions.
+//!
 //! The gateway depends on rounds-fhir (outbound address policy, upstream
 //! token sources), rounds-core (the audit chain's genesis and breaks) and
 //! rounds-secrets (sealing); not on teams or lists.
