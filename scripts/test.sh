@@ -31,7 +31,9 @@
 # Test peers (rounds-fhir's integration tests), installed on first use and
 # reused afterwards; both folders are git-ignored:
 #   .venv-peers/   python3 venv with sekmet-fhir, a real FHIR R4 server, and
-#                  prometheus_client, the reference metrics parser (PyPI)
+#                  beside it (PyPI): prometheus_client, the reference metrics
+#                  parser; fhir.resources, an independent FHIR validator;
+#                  Authlib, fhirpy, requests: the gateway's independent callers
 #   .peers-node/   oidc-provider (npm), a real OAuth 2.0 token endpoint, and
 #                  HL7's example packages hl7.fhir.r4.examples and
 #                  hl7.fhir.r3.examples (only the resource types we read)
@@ -263,8 +265,12 @@ ensure_browser() {
 PEERS_VENV=.venv-peers
 PEERS_NODE=.peers-node
 SEKMET_PKG="sekmet-fhir==0.1.1"
-# The reference parser of Prometheus' text format, for the /metrics test.
-PROMETHEUS_PKG="prometheus_client>=0.20,<1"
+# Beside sekmet in the same venv: the reference parser of Prometheus' text
+# format (the /metrics test), an independent FHIR validator (the audit log as
+# AuditEvents; sekmet brings it too), and the gateway's independent callers
+# (Authlib for the client credentials flow, fhirpy for reading and paging).
+PY_PEER_PKGS=("prometheus_client>=0.20,<1" "fhir.resources>=7.1,<9" "authlib==1.9.10" "fhirpy==2.3.1" "requests==2.34.2")
+PY_PEER_CHECK='import prometheus_client, fhir.resources.R4B.auditevent, authlib, fhirpy, requests'
 OIDC_PKG="oidc-provider@9"
 HL7_PKGS=(hl7.fhir.r4.examples@4.0.1 hl7.fhir.r3.examples@3.0.2)
 # The example resources the tests serve (a BOM-prefixed STU3 file among them).
@@ -273,39 +279,25 @@ HL7_FILES=('package/Patient-*' 'package/Observation-*' 'package/Condition-*'
     'package/MedicationStatement-*' 'package/Coverage-*' 'package/NamingSystem-4.3.1.json')
 
 install_python_peers() {
-    if [[ -x $PEERS_VENV/bin/sekmet ]] && "$PEERS_VENV/bin/python" -c 'import prometheus_client' 2>/dev/null; then
-        return
+    if [[ ! -x $PEERS_VENV/bin/sekmet ]]; then
+        log "peers: installing $SEKMET_PKG into $PEERS_VENV (pip)"
+        if ! python3 -m venv "$PEERS_VENV" 2>/dev/null; then
+            # Debian's python3 without ensurepip: python3-venv brings it.
+            rm -rf -- "$PEERS_VENV"
+            command -v apt-get >/dev/null 2>&1 || die "python3 -m venv failed and no apt-get to install python3-venv"
+            log "peers: python3 -m venv failed; installing python3-venv (apt-get)"
+            DEBIAN_FRONTEND=noninteractive apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+            python3 -m venv "$PEERS_VENV"
+        fi
+        "$PEERS_VENV/bin/pip" install --quiet --disable-pip-version-check "$SEKMET_PKG" \
+            || { rm -rf -- "$PEERS_VENV"; die "pip install $SEKMET_PKG failed"; }
     fi
-    if [[ -x $PEERS_VENV/bin/sekmet ]]; then
-        log "peers: installing $PROMETHEUS_PKG into $PEERS_VENV (pip)"
-        "$PEERS_VENV/bin/pip" install --quiet --disable-pip-version-check "$PROMETHEUS_PKG" \
-            || die "pip install $PROMETHEUS_PKG failed"
-        return
+    if ! "$PEERS_VENV/bin/python3" -c "$PY_PEER_CHECK" 2>/dev/null; then
+        log "peers: installing ${PY_PEER_PKGS[*]} into $PEERS_VENV (pip)"
+        "$PEERS_VENV/bin/pip" install --quiet --disable-pip-version-check "${PY_PEER_PKGS[@]}" \
+            || die "pip install ${PY_PEER_PKGS[*]} failed"
     fi
-    log "peers: installing $SEKMET_PKG into $PEERS_VENV (pip)"
-    if ! python3 -m venv "$PEERS_VENV" 2>/dev/null; then
-        # Debian's python3 without ensurepip: python3-venv brings it.
-        rm -rf -- "$PEERS_VENV"
-        command -v apt-get >/dev/null 2>&1 || die "python3 -m venv failed and no apt-get to install python3-venv"
-        log "peers: python3 -m venv failed; installing python3-venv (apt-get)"
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-        python3 -m venv "$PEERS_VENV"
-    fi
-    "$PEERS_VENV/bin/pip" install --quiet --disable-pip-version-check "$SEKMET_PKG" "$PROMETHEUS_PKG" \
-        || { rm -rf -- "$PEERS_VENV"; die "pip install $SEKMET_PKG $PROMETHEUS_PKG failed"; }
-}
-
-# fhir.resources (PyPI): an independent FHIR model and validator for what we
-# write (the audit log as AuditEvents). sekmet-fhir brings it; make sure.
-FHIR_RESOURCES_PKG="fhir.resources>=7.1,<9"
-install_python_validators() {
-    if "$PEERS_VENV/bin/python3" -c 'import fhir.resources.R4B.auditevent' 2>/dev/null; then
-        return
-    fi
-    log "peers: installing $FHIR_RESOURCES_PKG into $PEERS_VENV (pip)"
-    "$PEERS_VENV/bin/pip" install --quiet --disable-pip-version-check "$FHIR_RESOURCES_PKG" \
-        || die "pip install $FHIR_RESOURCES_PKG failed"
 }
 
 install_node_peers() {
@@ -335,10 +327,9 @@ install_node_peers() {
 
 provision_peers() {
     install_python_peers
-    install_python_validators
     install_node_peers
     export ROUNDS_TEST_SEKMET=$PWD/$PEERS_VENV/bin/sekmet
-    export ROUNDS_TEST_PEERS_PYTHON=$PWD/$PEERS_VENV/bin/python
+    export ROUNDS_TEST_PEERS_PYTHON=$PWD/$PEERS_VENV/bin/python3
     export ROUNDS_TEST_PEERS_NODE=$PWD/$PEERS_NODE
 }
 

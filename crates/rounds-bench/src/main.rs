@@ -6,10 +6,14 @@
 //!
 //!     cargo run --release -p rounds-bench -- lists [--database-url URL]
 //!
+//! `gateway`: the interoperability gateway against a FHIR server directly
+//! and through nginx (see gateway.rs).
+//!
 //! Figures are wall-clock times on a shared machine: compare them as
 //! ratios within one run, not across runs.
 
 mod ehr;
+mod gateway;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,6 +70,23 @@ enum Bench {
         /// Warm getList reads
         #[arg(long, default_value_t = 200)]
         reads: usize,
+    },
+    /// The gateway against the FHIR server directly and through nginx:
+    /// added latency p50/p99 and throughput at 1 and 64 callers for a
+    /// patient read and a 20-entry batch; tokens per second
+    Gateway {
+        /// A FHIR R4 server with patients; default: the built-in sandbox EHR
+        #[arg(long)]
+        fhir_base: Option<String>,
+        /// The nginx executable [default: /usr/sbin/nginx when present]
+        #[arg(long)]
+        nginx: Option<std::path::PathBuf>,
+        /// Requests per caller and measurement
+        #[arg(long, default_value_t = 100)]
+        requests: usize,
+        /// The gateway's database (default: a SQLite file in a temporary directory)
+        #[arg(long)]
+        database_url: Option<String>,
     },
 }
 
@@ -145,6 +166,12 @@ async fn main() -> anyhow::Result<()> {
             rounds,
             reads,
         } => ehr::run(fhir_base, patients, days, rounds, reads).await,
+        Bench::Gateway {
+            fhir_base,
+            nginx,
+            requests,
+            database_url,
+        } => gateway::run(fhir_base, nginx, requests, database_url).await,
     }
 }
 

@@ -140,7 +140,10 @@ impl std::fmt::Debug for TokenSource {
 }
 
 impl TokenSource {
-    pub(crate) fn new(
+    /// A token source for `config` at `token_url`; requests bounded by
+    /// `timeout` and `max_bytes`. (Public for the gateway, which
+    /// authenticates to its upstreams as the FHIR client does.)
+    pub fn new(
         config: AuthConfig,
         token_url: Url,
         timeout: Duration,
@@ -191,7 +194,7 @@ impl TokenSource {
 
     /// A valid token: the cached one, or a new one (one request at a time).
     /// The token URL (configured or discovered) must pass `outbound`.
-    pub(crate) async fn token(
+    pub async fn token(
         &self,
         client: &reqwest::Client,
         outbound: &OutboundPolicy,
@@ -217,7 +220,7 @@ impl TokenSource {
 
     /// Forgets `used` if it is still the cached token (a 401 showed it dead);
     /// a token renewed meanwhile by another request is kept.
-    pub(crate) async fn invalidate(&self, used: &AccessToken) {
+    pub async fn invalidate(&self, used: &AccessToken) {
         let mut cache = self.cache.lock().await;
         if cache.as_ref().is_some_and(|c| &c.token == used) {
             *cache = None;

@@ -56,7 +56,7 @@ pub use exec::Path;
 /// CIDR ranges for [`OutboundPolicy::allowed`].
 pub use ipnet::IpNet;
 pub use model::Patient;
-pub use outbound::OutboundPolicy;
+pub use outbound::{OutboundPolicy, PolicyResolver};
 pub use query::{check_id, PatientQuery};
 pub use secret::Secret;
 pub use summary::{PatientSummary, Section, SectionKind, SectionStatus};

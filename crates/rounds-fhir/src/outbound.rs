@@ -341,13 +341,16 @@ pub(crate) fn refusal_in(err: &(dyn std::error::Error + 'static)) -> Option<Fhir
 /// Resolves host names with the system resolver and keeps only the
 /// addresses the policy allows: the connection goes to an address that was
 /// checked. No allowed address left is an error saying why.
+/// (Public so that the gateway's proxy to its upstreams connects under the
+/// same policy.)
 #[derive(Debug)]
-pub(crate) struct PolicyResolver {
+pub struct PolicyResolver {
     policy: Arc<OutboundPolicy>,
 }
 
 impl PolicyResolver {
-    pub(crate) fn new(policy: Arc<OutboundPolicy>) -> Self {
+    /// A resolver enforcing `policy`, for `reqwest::ClientBuilder::dns_resolver`.
+    pub fn new(policy: Arc<OutboundPolicy>) -> Self {
         PolicyResolver { policy }
     }
 }

@@ -66,10 +66,15 @@ enum Command {
     /// Talk to a FHIR server as EHR mode does: probe, search, patient, check
     #[command(subcommand)]
     Ehr(Box<commands::ehr::EhrCommand>),
+    /// The interoperability gateway: token server, tenant-routed FHIR proxy (see `rounds gateway --help`)
+    Gateway(commands::gateway::GatewayArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The gateway has settings of its own: its arguments go to its parser.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let gateway = commands::gateway::is_gateway(&args);
+    let cli = if gateway { None } else { Some(Cli::parse()) };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,6 +86,9 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        let Some(cli) = cli else {
+            return commands::gateway::run(args.into_iter().skip(1).collect()).await;
+        };
         match cli.command {
             Command::Serve(serve) => commands::serve::run(&serve.storage, &serve.args).await,
             Command::Demo(args) => commands::demo::run(&args).await,
@@ -90,6 +98,9 @@ fn main() -> ExitCode {
             Command::Restore(args) => commands::backup::restore(args).await,
             Command::SecretKey(args) => commands::secret_key::run(args).await,
             Command::Ehr(cmd) => commands::ehr::run(*cmd).await,
+            Command::Gateway(_) => Err(anyhow::anyhow!(
+                "put the gateway's options after `gateway` (it has settings of its own): rounds gateway --help"
+            )),
         }
     });
     match result {

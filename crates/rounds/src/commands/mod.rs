@@ -2,6 +2,7 @@ pub mod audit;
 pub mod backup;
 pub mod demo;
 pub mod ehr;
+pub mod gateway;
 pub mod secret_key;
 pub mod serve;
 pub mod user;

@@ -1,0 +1,452 @@
+//! The gateway's audit log: one record per request on the FHIR routes and
+//! per token request (client, tenant, method, resource type, path, status,
+//! duration, outcome), hash-chained as Rounds' own log is: each record's
+//! hash is SHA-256 over a canonical JSON rendering of its fields, the
+//! previous record's hash among them, starting from
+//! [`rounds_core::audit::GENESIS_HASH`]. An edited, inserted or deleted
+//! record breaks the chain; `verify` finds the first break
+//! ([`rounds_core::audit::ChainBreak`]).
+
+use rounds_core::audit::{ChainBreak, GENESIS_HASH};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::db::{now_millis, Db};
+use crate::error::{GatewayError, Result};
+
+/// What is recorded about one request.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEntry {
+    /// The client, when known (a valid token or client authentication).
+    pub client_id: Option<String>,
+    /// The tenant, when known.
+    pub tenant_id: Option<String>,
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The resource type the request is about, if any.
+    pub resource_type: Option<String>,
+    /// The path, without the query string.
+    pub path: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// Milliseconds from receipt to answer.
+    pub duration_ms: i64,
+    /// `ok`, `upstream_error`, or why the gateway refused (`invalid_token`, ...).
+    pub outcome: String,
+    /// The caller's address.
+    pub client_addr: Option<String>,
+}
+
+/// A stored, sealed record.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Sequence number from 1.
+    pub seq: i64,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// The client.
+    pub client_id: Option<String>,
+    /// The tenant.
+    pub tenant_id: Option<String>,
+    /// The method.
+    pub method: String,
+    /// The resource type.
+    pub resource_type: Option<String>,
+    /// The path without query.
+    pub path: String,
+    /// The status.
+    pub status: i64,
+    /// Milliseconds.
+    pub duration_ms: i64,
+    /// The outcome.
+    pub outcome: String,
+    /// The caller's address.
+    pub client_addr: Option<String>,
+    /// The previous record's hash.
+    pub prev_hash: String,
+    /// This record's hash.
+    pub hash: String,
+}
+
+#[derive(Serialize)]
+struct Hashed<'a> {
+    seq: i64,
+    at: i64,
+    client_id: Option<&'a str>,
+    tenant_id: Option<&'a str>,
+    method: &'a str,
+    resource_type: Option<&'a str>,
+    path: &'a str,
+    status: i64,
+    duration_ms: i64,
+    outcome: &'a str,
+    client_addr: Option<&'a str>,
+    prev_hash: &'a str,
+}
+
+impl AuditRecord {
+    /// The hash of the record's content (all fields but `hash`).
+    pub fn computed_hash(&self) -> String {
+        let hashed = Hashed {
+            seq: self.seq,
+            at: self.at,
+            client_id: self.client_id.as_deref(),
+            tenant_id: self.tenant_id.as_deref(),
+            method: &self.method,
+            resource_type: self.resource_type.as_deref(),
+            path: &self.path,
+            status: self.status,
+            duration_ms: self.duration_ms,
+            outcome: &self.outcome,
+            client_addr: self.client_addr.as_deref(),
+            prev_hash: &self.prev_hash,
+        };
+        // A struct of strings and integers always serialises.
+        let bytes = serde_json::to_vec(&hashed).unwrap_or_default();
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    /// The record as a FHIR R4 AuditEvent.
+    pub fn to_audit_event(&self, gateway_url: &str) -> serde_json::Value {
+        let recorded =
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.at) * 1_000_000)
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_default();
+        let outcome = match self.status {
+            200..=399 => "0",
+            400..=499 => "4",
+            _ => "8",
+        };
+        let action = match self.method.as_str() {
+            "POST" if self.path.ends_with("_search") => "E",
+            "GET" | "HEAD" => "R",
+            "POST" => "C",
+            "PUT" | "PATCH" => "U",
+            "DELETE" => "D",
+            _ => "E",
+        };
+        let mut entity = serde_json::json!([]);
+        if let Some(t) = &self.resource_type {
+            entity = serde_json::json!([{"what": {"display": self.path}, "type": {"system": "http://hl7.org/fhir/resource-types", "code": t}}]);
+        }
+        serde_json::json!({
+            "resourceType": "AuditEvent",
+            "id": format!("gateway-{}", self.seq),
+            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest", "display": "RESTful Operation"},
+            "action": action,
+            "recorded": recorded,
+            "outcome": outcome,
+            "outcomeDesc": format!("HTTP {} ({}), {} ms", self.status, self.outcome, self.duration_ms),
+            "agent": [{
+                "who": {"identifier": {"system": format!("{gateway_url}/clients"), "value": self.client_id.clone().unwrap_or_else(|| "unknown".into())}},
+                "requestor": true,
+                "network": self.client_addr.as_ref().map(|a| serde_json::json!({"address": a, "type": "2"})),
+            }],
+            "source": {"site": self.tenant_id, "observer": {"display": "Rounds gateway"}},
+            "entity": entity,
+            "extension": [{"url": "urn:rounds:gateway:audit-chain", "valueString": format!("{} {} {}", self.seq, self.prev_hash, self.hash)}],
+        })
+    }
+}
+
+/// Filters for [`Audit::search`].
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this client.
+    pub client_id: Option<String>,
+    /// Only this tenant.
+    pub tenant_id: Option<String>,
+    /// At or after, Unix milliseconds.
+    pub since: Option<i64>,
+    /// Before, Unix milliseconds.
+    pub until: Option<i64>,
+    /// At most this many (newest first); all when absent.
+    pub limit: Option<i64>,
+}
+
+type Pending = (
+    AuditEntry,
+    tokio::sync::oneshot::Sender<Result<AuditRecord, String>>,
+);
+
+/// The audit log over the database.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    db: Db,
+    queue: std::sync::Arc<std::sync::Mutex<Vec<Pending>>>,
+    flush: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+const COLUMNS: &str = "seq, at, client_id, tenant_id, method, resource_type, path, status, duration_ms, outcome, client_addr, prev_hash, hash";
+
+impl Audit {
+    /// The log in `db`.
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            queue: std::sync::Arc::default(),
+            flush: std::sync::Arc::default(),
+        }
+    }
+
+    /// Appends a record, chained to the last one, and answers once it is
+    /// committed. Concurrent appends are written together (group commit):
+    /// whoever holds the flush lock writes everything queued so far in one
+    /// transaction, so under load one commit (and one fsync) serves many
+    /// requests, and still no caller goes on before its record is stored.
+    pub async fn append(&self, entry: &AuditEntry) -> Result<AuditRecord> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((entry.clone(), done));
+        {
+            let _flushing = self.flush.lock().await;
+            let batch = std::mem::take(
+                &mut *self
+                    .queue
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            if !batch.is_empty() {
+                let entries: Vec<&AuditEntry> = batch.iter().map(|(e, _)| e).collect();
+                match self.write_batch(&entries).await {
+                    Ok(records) => {
+                        for ((_, done), record) in batch.into_iter().zip(records) {
+                            let _ = done.send(Ok(record));
+                        }
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        for (_, done) in batch {
+                            let _ = done.send(Err(message.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        match wait.await {
+            Ok(Ok(record)) => Ok(record),
+            Ok(Err(message)) => Err(GatewayError::Corrupt(format!(
+                "the audit record was not written: {message}"
+            ))),
+            Err(_) => Err(GatewayError::Corrupt(
+                "the audit record was not written".into(),
+            )),
+        }
+    }
+
+    async fn write_batch(&self, entries: &[&AuditEntry]) -> Result<Vec<AuditRecord>> {
+        let mut tx = self.db.write().await?;
+        let last = sqlx::query("SELECT seq, hash FROM gateway_audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(tx.conn())
+            .await?;
+        let (mut seq, mut prev_hash) = match last {
+            Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
+            None => (0, GENESIS_HASH.to_owned()),
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in entries {
+            seq += 1;
+            let mut record = AuditRecord {
+                seq,
+                at: now_millis(),
+                client_id: entry.client_id.clone(),
+                tenant_id: entry.tenant_id.clone(),
+                method: entry.method.chars().take(16).collect(),
+                resource_type: entry
+                    .resource_type
+                    .as_ref()
+                    .map(|t| t.chars().take(64).collect()),
+                path: entry.path.chars().take(512).collect(),
+                status: i64::from(entry.status),
+                duration_ms: entry.duration_ms,
+                outcome: entry.outcome.chars().take(64).collect(),
+                client_addr: entry.client_addr.clone(),
+                prev_hash: prev_hash.clone(),
+                hash: String::new(),
+            };
+            record.hash = record.computed_hash();
+            sqlx::query(&format!(
+                "INSERT INTO gateway_audit ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ))
+            .bind(record.seq)
+            .bind(record.at)
+            .bind(&record.client_id)
+            .bind(&record.tenant_id)
+            .bind(&record.method)
+            .bind(&record.resource_type)
+            .bind(&record.path)
+            .bind(record.status)
+            .bind(record.duration_ms)
+            .bind(&record.outcome)
+            .bind(&record.client_addr)
+            .bind(&record.prev_hash)
+            .bind(&record.hash)
+            .execute(tx.conn())
+            .await?;
+            prev_hash = record.hash.clone();
+            out.push(record);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Records matching `filter`, newest first.
+    pub async fn search(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        let mut sql = format!("SELECT {COLUMNS} FROM gateway_audit WHERE 1 = 1");
+        let mut texts: Vec<String> = Vec::new();
+        let mut ints: Vec<i64> = Vec::new();
+        let mut n = 0;
+        let mut binds: Vec<bool> = Vec::new(); // true: text
+        if let Some(c) = &filter.client_id {
+            n += 1;
+            sql.push_str(&format!(" AND client_id = ${n}"));
+            texts.push(c.clone());
+            binds.push(true);
+        }
+        if let Some(t) = &filter.tenant_id {
+            n += 1;
+            sql.push_str(&format!(" AND tenant_id = ${n}"));
+            texts.push(t.clone());
+            binds.push(true);
+        }
+        if let Some(s) = filter.since {
+            n += 1;
+            sql.push_str(&format!(" AND at >= ${n}"));
+            ints.push(s);
+            binds.push(false);
+        }
+        if let Some(u) = filter.until {
+            n += 1;
+            sql.push_str(&format!(" AND at < ${n}"));
+            ints.push(u);
+            binds.push(false);
+        }
+        sql.push_str(" ORDER BY seq DESC");
+        if let Some(l) = filter.limit {
+            sql.push_str(&format!(" LIMIT {}", l.clamp(1, 100_000)));
+        }
+        let mut query = sqlx::query(&sql);
+        let (mut ti, mut ii) = (texts.into_iter(), ints.into_iter());
+        for is_text in binds {
+            query = if is_text {
+                query.bind(ti.next().unwrap_or_default())
+            } else {
+                query.bind(ii.next().unwrap_or_default())
+            };
+        }
+        let mut conn = self.db.read().await?;
+        let rows = query.fetch_all(&mut *conn).await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// Checks the whole chain in order; answers how many records it holds.
+    pub async fn verify(&self) -> Result<Result<i64, ChainBreak>> {
+        let mut conn = self.db.read().await?;
+        let mut expected_prev = GENESIS_HASH.to_owned();
+        let mut last_seq: Option<i64> = None;
+        let mut count = 0;
+        let page = 5000;
+        loop {
+            let rows = sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM gateway_audit WHERE seq > $1 ORDER BY seq LIMIT {page}"
+            ))
+            .bind(last_seq.unwrap_or(0))
+            .fetch_all(&mut *conn)
+            .await?;
+            if rows.is_empty() {
+                return Ok(Ok(count));
+            }
+            for row in &rows {
+                let r = record_from_row(row)?;
+                let after = last_seq.unwrap_or(0);
+                if r.seq != after + 1 {
+                    return Ok(Err(ChainBreak::Gap { after, next: r.seq }));
+                }
+                if r.computed_hash() != r.hash {
+                    return Ok(Err(ChainBreak::ContentChanged { seq: r.seq }));
+                }
+                if r.prev_hash != expected_prev {
+                    return Ok(Err(ChainBreak::LinkBroken {
+                        seq: r.seq,
+                        expected_prev,
+                    }));
+                }
+                expected_prev = r.hash.clone();
+                last_seq = Some(r.seq);
+                count += 1;
+            }
+        }
+    }
+}
+
+fn record_from_row(r: &sqlx::any::AnyRow) -> Result<AuditRecord> {
+    Ok(AuditRecord {
+        seq: r.try_get("seq")?,
+        at: r.try_get("at")?,
+        client_id: r.try_get("client_id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        method: r.try_get("method")?,
+        resource_type: r.try_get("resource_type")?,
+        path: r.try_get("path")?,
+        status: r.try_get("status")?,
+        duration_ms: r.try_get("duration_ms")?,
+        outcome: r.try_get("outcome")?,
+        client_addr: r.try_get("client_addr")?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+    /// A FHIR R4 Bundle (collection) of AuditEvents.
+    Fhir,
+}
+
+/// Writes `records` in `format`.
+pub fn export(
+    records: &[AuditRecord],
+    format: ExportFormat,
+    gateway_url: &str,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    let io = |e: std::io::Error| GatewayError::Corrupt(format!("cannot write the export: {e}"));
+    match format {
+        ExportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            for r in records {
+                w.serialize(r)
+                    .map_err(|e| GatewayError::Corrupt(format!("cannot write the export: {e}")))?;
+            }
+            w.flush().map_err(io)?;
+        }
+        ExportFormat::JsonLines => {
+            for r in records {
+                let line =
+                    serde_json::to_string(r).map_err(|e| GatewayError::Corrupt(e.to_string()))?;
+                writeln!(out, "{line}").map_err(io)?;
+            }
+        }
+        ExportFormat::Fhir => {
+            let entries: Vec<serde_json::Value> = records
+                .iter()
+                .map(|r| serde_json::json!({"resource": r.to_audit_event(gateway_url)}))
+                .collect();
+            let bundle = serde_json::json!({"resourceType": "Bundle", "type": "collection", "total": entries.len(), "entry": entries});
+            writeln!(out, "{bundle}").map_err(io)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the gateway against real FHIR servers (sekmet-fhir)
+//! and real databases (SQLite files, PostgreSQL).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod admin;
+mod common;
+mod peers;
+mod proxy;
+mod refusals;
+mod tokens;
