@@ -136,27 +136,7 @@ fn joined(items: impl Iterator<Item = String>, total: Option<u64>) -> String {
 pub(crate) fn ehr_column_value(s: &PatientSummary, column: EhrColumn) -> (String, EhrCell) {
     use EhrColumn as C;
     match column {
-        C::EncounterStatus | C::EncounterType | C::EncounterStart => {
-            let mut cell = section_cell(&s.encounter.status);
-            let Some(e) = s.encounter.items.first() else {
-                return (String::new(), cell);
-            };
-            cell.at = e.start.clone();
-            let text = match column {
-                C::EncounterStatus => e.status.clone(),
-                C::EncounterType => e.kind.clone(),
-                _ => e.start.clone(),
-            }
-            .unwrap_or_default();
-            if column == C::EncounterStart {
-                cell.raw = e.start.clone();
-            }
-            if text.is_empty() && cell.state == CellState::Ok {
-                cell.state = CellState::Empty;
-                cell.reason = Some("the last encounter does not say".into());
-            }
-            (text, cell)
-        }
+        C::EncounterStatus | C::EncounterType | C::EncounterStart => encounter_value(s, column),
         C::Conditions => {
             let cell = section_cell(&s.conditions.status);
             let total = cell.total;
@@ -229,39 +209,66 @@ pub(crate) fn ehr_column_value(s: &PatientSummary, column: EhrColumn) -> (String
             }
             (text, cell)
         }
-        vital => {
-            let mut cell = section_cell(&s.vitals.status);
-            let found = s
-                .vitals
-                .items
-                .iter()
-                .find(|v| vital.loinc().contains(&v.measurement.code.as_str()));
-            match found {
-                Some(v) => {
-                    let (text, number) = vital_text(v, vital);
-                    cell.at = v.effective.clone();
-                    cell.number = number;
-                    cell.raw = number.map(num);
-                    cell.total = None;
-                    cell.shown = None;
-                    (text, cell)
-                }
-                None => {
-                    if matches!(cell.state, CellState::Ok) {
-                        cell.state = CellState::Empty;
-                        cell.reason = Some(match (cell.shown, cell.total) {
-                            (Some(shown), Some(total)) => format!(
-                                "no {} among the {shown} latest vital signs read ({total} in the EHR)",
-                                vital.label()
-                            ),
-                            _ => format!("no {} recorded in the EHR", vital.label()),
-                        });
-                    }
-                    cell.shown = None;
-                    cell.total = None;
-                    (String::new(), cell)
-                }
+        vital => vital_value(s, vital),
+    }
+}
+
+/// An encounter column: from the latest encounter.
+fn encounter_value(s: &PatientSummary, column: EhrColumn) -> (String, EhrCell) {
+    use EhrColumn as C;
+    let mut cell = section_cell(&s.encounter.status);
+    let Some(e) = s.encounter.items.first() else {
+        return (String::new(), cell);
+    };
+    cell.at = e.start.clone();
+    let text = match column {
+        C::EncounterStatus => e.status.clone(),
+        C::EncounterType => e.kind.clone(),
+        _ => e.start.clone(),
+    }
+    .unwrap_or_default();
+    if column == C::EncounterStart {
+        cell.raw = e.start.clone();
+    }
+    if text.is_empty() && cell.state == CellState::Ok {
+        cell.state = CellState::Empty;
+        cell.reason = Some("the last encounter does not say".into());
+    }
+    (text, cell)
+}
+
+/// A vital-sign column: the latest of its kind among those read.
+fn vital_value(s: &PatientSummary, vital: EhrColumn) -> (String, EhrCell) {
+    let mut cell = section_cell(&s.vitals.status);
+    let found = s
+        .vitals
+        .items
+        .iter()
+        .find(|v| vital.loinc().contains(&v.measurement.code.as_str()));
+    match found {
+        Some(v) => {
+            let (text, number) = vital_text(v, vital);
+            cell.at = v.effective.clone();
+            cell.number = number;
+            cell.raw = number.map(num);
+            cell.total = None;
+            cell.shown = None;
+            (text, cell)
+        }
+        None => {
+            if matches!(cell.state, CellState::Ok) {
+                cell.state = CellState::Empty;
+                cell.reason = Some(match (cell.shown, cell.total) {
+                    (Some(shown), Some(total)) => format!(
+                        "no {} among the {shown} latest vital signs read ({total} in the EHR)",
+                        vital.label()
+                    ),
+                    _ => format!("no {} recorded in the EHR", vital.label()),
+                });
             }
+            cell.shown = None;
+            cell.total = None;
+            (String::new(), cell)
         }
     }
 }

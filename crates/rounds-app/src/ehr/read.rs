@@ -10,11 +10,11 @@ use rounds_core::{PatientId, TeamId, Timestamp};
 use rounds_fhir::{FhirError, PatientSummary, SectionStatus};
 use rounds_store::ehr::{EhrRef, StoredConnection};
 
-use super::cache::CacheEntry;
+use super::cache::{CacheEntry, CacheKey, EhrCache};
 use super::cells::ehr_builtin_value;
 use super::client::generation;
 use super::health::{Health, HealthState, Problem};
-use super::lock;
+use super::{lock, EhrSettings};
 use crate::{App, AppError};
 
 /// How an EHR patient's data stands on a row or page.
@@ -67,31 +67,10 @@ impl App {
         refs: &[(PatientId, EhrRef)],
         refresh: bool,
     ) -> Result<(ListEhrStatus, HashMap<PatientId, EhrPatientData>), AppError> {
-        let mut out = HashMap::new();
-        let connection = self.stored_connection(team).await?;
-        let Some(c) = connection else {
-            for (p, r) in refs {
-                out.insert(
-                    *p,
-                    EhrPatientData {
-                        ehr_id: r.id.clone(),
-                        state: EhrRowState::Failed,
-                        fetched_at: None,
-                        reason: Some("the team has no EHR connection any more".into()),
-                        summary: None,
-                    },
-                );
-            }
-            return Ok((
-                ListEhrStatus {
-                    connected: false,
-                    name: None,
-                    health: Health::default(),
-                    pending: false,
-                },
-                out,
-            ));
+        let Some(c) = self.stored_connection(team).await? else {
+            return Ok(unconnected(refs));
         };
+        let mut out = HashMap::new();
         let settings = self.ehr_settings().clone();
         let gen = generation(&c);
         lock(&self.ehr.cache).sweep(settings.cache_ttl);
@@ -138,64 +117,7 @@ impl App {
                 self.note_slow(team, settings.list_wait);
             }
         }
-        let mut pending = false;
-        {
-            let mut cache = lock(&self.ehr.cache);
-            for (p, r) in refs {
-                if out.contains_key(p) {
-                    continue;
-                }
-                let data = match cache.get(&(team, gen.clone(), r.id.clone()), settings.cache_ttl) {
-                    Some(CacheEntry {
-                        result: Ok(summary),
-                        fetched_at,
-                        ..
-                    }) => EhrPatientData {
-                        ehr_id: r.id.clone(),
-                        state: EhrRowState::Ok,
-                        fetched_at: Some(fetched_at),
-                        reason: None,
-                        summary: Some(summary),
-                    },
-                    Some(CacheEntry {
-                        result: Err(reason),
-                        fetched_at,
-                        ..
-                    }) => EhrPatientData {
-                        ehr_id: r.id.clone(),
-                        state: EhrRowState::Failed,
-                        fetched_at: Some(fetched_at),
-                        reason: Some(reason),
-                        summary: None,
-                    },
-                    None => {
-                        let health = self.health_of(team);
-                        let (state, reason) = if health.state == HealthState::Down {
-                            (
-                                EhrRowState::Failed,
-                                health
-                                    .message
-                                    .unwrap_or_else(|| "the EHR is not answering".into()),
-                            )
-                        } else {
-                            pending = true;
-                            (
-                                EhrRowState::Pending,
-                                "still being read from the EHR".to_owned(),
-                            )
-                        };
-                        EhrPatientData {
-                            ehr_id: r.id.clone(),
-                            state,
-                            fetched_at: None,
-                            reason: Some(reason),
-                            summary: None,
-                        }
-                    }
-                };
-                out.insert(*p, data);
-            }
-        }
+        let pending = self.cached_data(team, &gen, refs, &settings, &mut out);
         Ok((
             ListEhrStatus {
                 connected: true,
@@ -205,6 +127,75 @@ impl App {
             },
             out,
         ))
+    }
+
+    /// Fills `out` with what memory holds for `refs` (those not in it yet);
+    /// true when some are still being read.
+    fn cached_data(
+        &self,
+        team: TeamId,
+        gen: &str,
+        refs: &[(PatientId, EhrRef)],
+        settings: &EhrSettings,
+        out: &mut HashMap<PatientId, EhrPatientData>,
+    ) -> bool {
+        let mut pending = false;
+        let mut cache = lock(&self.ehr.cache);
+        for (p, r) in refs {
+            if out.contains_key(p) {
+                continue;
+            }
+            let data = match cache.get(&(team, gen.to_owned(), r.id.clone()), settings.cache_ttl) {
+                Some(CacheEntry {
+                    result: Ok(summary),
+                    fetched_at,
+                    ..
+                }) => EhrPatientData {
+                    ehr_id: r.id.clone(),
+                    state: EhrRowState::Ok,
+                    fetched_at: Some(fetched_at),
+                    reason: None,
+                    summary: Some(summary),
+                },
+                Some(CacheEntry {
+                    result: Err(reason),
+                    fetched_at,
+                    ..
+                }) => EhrPatientData {
+                    ehr_id: r.id.clone(),
+                    state: EhrRowState::Failed,
+                    fetched_at: Some(fetched_at),
+                    reason: Some(reason),
+                    summary: None,
+                },
+                None => {
+                    let health = self.health_of(team);
+                    let (state, reason) = if health.state == HealthState::Down {
+                        (
+                            EhrRowState::Failed,
+                            health
+                                .message
+                                .unwrap_or_else(|| "the EHR is not answering".into()),
+                        )
+                    } else {
+                        pending = true;
+                        (
+                            EhrRowState::Pending,
+                            "still being read from the EHR".to_owned(),
+                        )
+                    };
+                    EhrPatientData {
+                        ehr_id: r.id.clone(),
+                        state,
+                        fetched_at: None,
+                        reason: Some(reason),
+                        summary: None,
+                    }
+                }
+            };
+            out.insert(*p, data);
+        }
+        pending
     }
 
     /// Reads these patients from the EHR into the cache.
@@ -247,87 +238,19 @@ impl App {
             Err(_) => return,
         };
         let results = client.summaries(&ids).await;
-        let now = Timestamp::now();
-        let fetched = Instant::now();
-        let (mut ok, mut failed, mut problem) = (0usize, 0usize, None::<Problem>);
+        let read_at = (Timestamp::now(), Instant::now());
+        let mut tally = Tally::default();
         let mut cache = lock(&self.ehr.cache);
         for (id, result) in ids.iter().zip(results) {
             let key = (c.team_id, gen.clone(), id.clone());
-            match result {
-                Ok(summary) => {
-                    let section_failed = summary.statuses().iter().find_map(|(kind, s)| match s {
-                        SectionStatus::Failed { reason, .. } => Some((kind.name(), reason)),
-                        _ => None,
-                    });
-                    ok += 1;
-                    if let Some((kind, reason)) = section_failed {
-                        failed += 1;
-                        problem.get_or_insert_with(|| Problem {
-                            general: format!("some EHR reads failed ({kind}); a team owner sees the details on the team's EHR page"),
-                            detail: format!("some EHR reads failed ({kind}: {reason})"),
-                        });
-                        // The last good read (with its time) stays shown.
-                        if cache
-                            .get(&key, settings.cache_ttl)
-                            .is_some_and(|old| old.result.is_ok())
-                        {
-                            continue;
-                        }
-                    }
-                    cache.put(
-                        key,
-                        CacheEntry {
-                            result: Ok(Arc::new(summary)),
-                            fetched_at: now,
-                            fetched,
-                        },
-                        settings.cache_max_patients,
-                    );
-                }
-                Err(e) => {
-                    let told = match &e {
-                        FhirError::Status {
-                            status: 404 | 410, ..
-                        } => Problem::same(format!("the EHR has no patient {id} (any more)")),
-                        other => Problem::of(other),
-                    };
-                    let text = told.general.clone();
-                    // Only "no such patient" is an answer about the patient;
-                    // anything else (network, refused credentials, TLS, a
-                    // malformed answer) is the EHR failing.
-                    let gone = matches!(
-                        e,
-                        FhirError::Status {
-                            status: 404 | 410,
-                            ..
-                        }
-                    );
-                    if !gone {
-                        failed += 1;
-                        problem.get_or_insert(told);
-                        // Keep the last good read to show during the outage.
-                        if cache
-                            .get(&key, settings.cache_ttl)
-                            .is_some_and(|old| old.result.is_ok())
-                        {
-                            continue;
-                        }
-                    } else {
-                        ok += 1;
-                    }
-                    cache.put(
-                        key,
-                        CacheEntry {
-                            result: Err(text),
-                            fetched_at: now,
-                            fetched,
-                        },
-                        settings.cache_max_patients,
-                    );
-                }
-            }
+            tally.store(&mut cache, key, id, result, read_at, settings);
         }
         drop(cache);
+        let Tally {
+            ok,
+            failed,
+            problem,
+        } = tally;
         if failed > 0 {
             tracing::warn!(team = %c.team_id, read = ok, failed, "EHR reads failed");
         }
@@ -391,5 +314,129 @@ impl App {
             }
         }
         Ok(out)
+    }
+}
+
+/// Every patient failed: the team has no connection.
+fn unconnected(
+    refs: &[(PatientId, EhrRef)],
+) -> (ListEhrStatus, HashMap<PatientId, EhrPatientData>) {
+    let mut out = HashMap::new();
+    for (p, r) in refs {
+        out.insert(
+            *p,
+            EhrPatientData {
+                ehr_id: r.id.clone(),
+                state: EhrRowState::Failed,
+                fetched_at: None,
+                reason: Some("the team has no EHR connection any more".into()),
+                summary: None,
+            },
+        );
+    }
+    (
+        ListEhrStatus {
+            connected: false,
+            name: None,
+            health: Health::default(),
+            pending: false,
+        },
+        out,
+    )
+}
+
+/// What one round of reads found, for the team's health.
+#[derive(Default)]
+struct Tally {
+    ok: usize,
+    failed: usize,
+    problem: Option<Problem>,
+}
+
+impl Tally {
+    /// Puts one read in the cache and counts it; while the EHR fails, the
+    /// last good read (with its time) stays.
+    fn store(
+        &mut self,
+        cache: &mut EhrCache,
+        key: CacheKey,
+        id: &str,
+        result: Result<PatientSummary, FhirError>,
+        read_at: (Timestamp, Instant),
+        settings: &EhrSettings,
+    ) {
+        match result {
+            Ok(summary) => {
+                let section_failed = summary.statuses().iter().find_map(|(kind, s)| match s {
+                    SectionStatus::Failed { reason, .. } => Some((kind.name(), reason)),
+                    _ => None,
+                });
+                self.ok += 1;
+                if let Some((kind, reason)) = section_failed {
+                    self.failed += 1;
+                    self.problem.get_or_insert_with(|| Problem {
+                    general: format!("some EHR reads failed ({kind}); a team owner sees the details on the team's EHR page"),
+                    detail: format!("some EHR reads failed ({kind}: {reason})"),
+                });
+                    // The last good read (with its time) stays shown.
+                    if cache
+                        .get(&key, settings.cache_ttl)
+                        .is_some_and(|old| old.result.is_ok())
+                    {
+                        return;
+                    }
+                }
+                cache.put(
+                    key,
+                    CacheEntry {
+                        result: Ok(Arc::new(summary)),
+                        fetched_at: read_at.0,
+                        fetched: read_at.1,
+                    },
+                    settings.cache_max_patients,
+                );
+            }
+            Err(e) => {
+                let told = match &e {
+                    FhirError::Status {
+                        status: 404 | 410, ..
+                    } => Problem::same(format!("the EHR has no patient {id} (any more)")),
+                    other => Problem::of(other),
+                };
+                let text = told.general.clone();
+                // Only "no such patient" is an answer about the patient;
+                // anything else (network, refused credentials, TLS, a
+                // malformed answer) is the EHR failing.
+                let gone = matches!(
+                    e,
+                    FhirError::Status {
+                        status: 404 | 410,
+                        ..
+                    }
+                );
+                if !gone {
+                    self.failed += 1;
+                    self.problem.get_or_insert(told);
+                    // Keep the last good read to show during the outage.
+                    if cache
+                        .get(&key, settings.cache_ttl)
+                        .is_some_and(|old| old.result.is_ok())
+                    {
+                        return;
+                    }
+                } else {
+                    self.ok += 1;
+                }
+                cache.put(
+                    key,
+                    CacheEntry {
+                        result: Err(text),
+                        fetched_at: read_at.0,
+                        fetched: read_at.1,
+                    },
+                    settings.cache_max_patients,
+                );
+            }
+        }
     }
 }

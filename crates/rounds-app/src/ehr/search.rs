@@ -61,49 +61,7 @@ impl App {
             let mut conn = self.db.read().await?;
             self.list_in_team(&mut conn, actor, team, list).await?;
         }
-        let query = PatientQuery {
-            id: line("id", search.id.as_deref())?,
-            family: line("family", search.family.as_deref())?,
-            given: line("given", search.given.as_deref())?,
-            name: line("name", search.name.as_deref())?,
-            birthdate: line("birthDate", search.birth_date.as_deref())?,
-            gender: line("gender", search.gender.as_deref())?,
-            identifier: line("mrn", search.mrn.as_deref())?,
-            count: Some(search.count.unwrap_or(20).clamp(1, 50)),
-        };
-        if query.id.is_none()
-            && query.family.is_none()
-            && query.given.is_none()
-            && query.name.is_none()
-            && query.birthdate.is_none()
-            && query.gender.is_none()
-            && query.identifier.is_none()
-        {
-            return Err(InvalidInput::new(
-                "name",
-                "give at least one of name, family, given, MRN, birth date, gender or id",
-            )
-            .into());
-        }
-        if let Some(b) = &query.birthdate {
-            if time::Date::parse(b, time::macros::format_description!("[year]-[month]-[day]"))
-                .is_err()
-            {
-                return Err(InvalidInput::new("birthDate", "give the date as YYYY-MM-DD").into());
-            }
-        }
-        if let Some(g) = &query.gender {
-            if !matches!(g.as_str(), "female" | "male" | "other" | "unknown") {
-                return Err(InvalidInput::new(
-                    "gender",
-                    format!("{g:?} is not one of female, male, other, unknown"),
-                )
-                .into());
-            }
-        }
-        if let Some(id) = &query.id {
-            rounds_fhir::check_id(id).map_err(|e| InvalidInput::new("id", fhir_config_text(&e)))?;
-        }
+        let query = patient_query(search)?;
         let (c, client) = self.connected(team).await?;
         let found = client.search_patients(&query).await;
         let mut entry = self.entry_for(
@@ -169,4 +127,52 @@ impl App {
             hits,
         })
     }
+}
+
+/// The FHIR search for `search`, checked.
+fn patient_query(search: &EhrSearch) -> Result<PatientQuery, InvalidInput> {
+    let query = PatientQuery {
+        id: line("id", search.id.as_deref())?,
+        family: line("family", search.family.as_deref())?,
+        given: line("given", search.given.as_deref())?,
+        name: line("name", search.name.as_deref())?,
+        birthdate: line("birthDate", search.birth_date.as_deref())?,
+        gender: line("gender", search.gender.as_deref())?,
+        identifier: line("mrn", search.mrn.as_deref())?,
+        count: Some(search.count.unwrap_or(20).clamp(1, 50)),
+    };
+    if query.id.is_none()
+        && query.family.is_none()
+        && query.given.is_none()
+        && query.name.is_none()
+        && query.birthdate.is_none()
+        && query.gender.is_none()
+        && query.identifier.is_none()
+    {
+        return Err(InvalidInput::new(
+            "name",
+            "give at least one of name, family, given, MRN, birth date, gender or id",
+        ));
+    }
+    if let Some(b) = &query.birthdate {
+        if time::Date::parse(b, time::macros::format_description!("[year]-[month]-[day]")).is_err()
+        {
+            return Err(InvalidInput::new(
+                "birthDate",
+                "give the date as YYYY-MM-DD",
+            ));
+        }
+    }
+    if let Some(g) = &query.gender {
+        if !matches!(g.as_str(), "female" | "male" | "other" | "unknown") {
+            return Err(InvalidInput::new(
+                "gender",
+                format!("{g:?} is not one of female, male, other, unknown"),
+            ));
+        }
+    }
+    if let Some(id) = &query.id {
+        rounds_fhir::check_id(id).map_err(|e| InvalidInput::new("id", fhir_config_text(&e)))?;
+    }
+    Ok(query)
 }

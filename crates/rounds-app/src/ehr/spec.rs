@@ -55,17 +55,7 @@ impl App {
             .ok_or_else(|| {
                 InvalidInput::new("name", "give the connection a name of 1 to 100 characters")
             })?;
-        // An address Rounds may reach, or why not (named by its field).
-        let reachable = |field: &'static str, text: &str| -> Result<url::Url, InvalidInput> {
-            let url = rounds_fhir::parse_base_url(text)
-                .map_err(|e| InvalidInput::new(field, fhir_config_text(&e)))?;
-            self.ehr_settings()
-                .outbound
-                .check_url(&url)
-                .map_err(|e| InvalidInput::new(field, fhir_config_text(&e)))?;
-            Ok(url)
-        };
-        let base = reachable("baseUrl", &spec.base_url)?;
+        let base = self.reachable("baseUrl", &spec.base_url)?;
         let batch_mode = match spec.batch_mode.as_deref().map(str::trim) {
             None | Some("") | Some("auto") => "auto",
             Some("always") => "always",
@@ -78,12 +68,6 @@ impl App {
                 .into())
             }
         };
-        let check_token_url = |t: &Option<String>| -> Result<Option<String>, InvalidInput> {
-            trimmed(t)
-                .map(|t| reachable("auth.tokenUrl", &t).map(|u| u.to_string()))
-                .transpose()
-        };
-        let context = secret_context(team);
         let mut row = StoredConnection {
             team_id: team,
             name,
@@ -112,12 +96,7 @@ impl App {
                 token_url,
             } => {
                 row.auth_kind = "clientCredentials".into();
-                row.client_id = Some(line("auth.clientId", Some(client_id))?.ok_or_else(|| {
-                    InvalidInput::new(
-                        "auth.clientId",
-                        "give the client id registered with the EHR",
-                    )
-                })?);
+                row.client_id = Some(client_id_line(client_id)?);
                 row.auth_method = Some(match method.as_deref().map(str::trim) {
                     None | Some("") | Some("basic") => "basic".into(),
                     Some("post") => "post".into(),
@@ -130,41 +109,8 @@ impl App {
                     }
                 });
                 row.scope = line("auth.scope", scope.as_deref())?;
-                row.token_url = check_token_url(token_url)?;
-                row.secret_sealed = match client_secret.as_ref().map(Secret::expose).filter(|s| !s.is_empty()) {
-                    Some(secret) => Some(
-                        self.secret_box()?
-                            .seal(secret.as_bytes(), &context)
-                            .map_err(|e| {
-                                AppError::Internal(format!("cannot seal the secret: {e}"))
-                            })?,
-                    ),
-                    None => match saved {
-                        // A saved secret only ever goes where it went before.
-                        Some(s)
-                            if s.auth_kind == "clientCredentials"
-                                && s.base_url == row.base_url
-                                && s.token_url == row.token_url =>
-                        {
-                            s.secret_sealed.clone()
-                        }
-                        Some(s) if s.auth_kind == "clientCredentials" => {
-                            return Err(InvalidInput::new(
-                                "auth.clientSecret",
-                                "give the client secret again: the address changed, and Rounds never sends a saved secret to a new address",
-                            )
-                            .into())
-                        }
-                        _ => None,
-                    },
-                };
-                if row.secret_sealed.is_none() {
-                    return Err(InvalidInput::new(
-                        "auth.clientSecret",
-                        "give the client secret registered with the EHR",
-                    )
-                    .into());
-                }
+                row.token_url = self.token_url(token_url)?;
+                row.secret_sealed = self.client_secret(&row, client_secret.as_ref(), saved)?;
             }
             EhrAuthSpec::BackendServices {
                 client_id,
@@ -173,41 +119,109 @@ impl App {
                 new_key: rotate,
             } => {
                 row.auth_kind = "backendServices".into();
-                row.client_id = Some(line("auth.clientId", Some(client_id))?.ok_or_else(|| {
-                    InvalidInput::new(
-                        "auth.clientId",
-                        "give the client id registered with the EHR",
-                    )
-                })?);
+                row.client_id = Some(client_id_line(client_id)?);
                 row.scope = line("auth.scope", scope.as_deref())?;
-                row.token_url = check_token_url(token_url)?;
-                let keep = saved.filter(|s| {
-                    !rotate && s.auth_kind == "backendServices" && s.secret_sealed.is_some()
-                });
-                match keep {
-                    Some(s) => {
-                        row.secret_sealed = s.secret_sealed.clone();
-                        row.key_id = s.key_id.clone();
-                        row.public_jwk = s.public_jwk.clone();
-                    }
-                    None => {
-                        let key = crate::smart_keys::generate_es384().map_err(|e| {
-                            AppError::Internal(format!("cannot make a key pair: {e}"))
-                        })?;
-                        row.secret_sealed = Some(
-                            self.secret_box()?
-                                .seal(key.private_key_pem.as_bytes(), &context)
-                                .map_err(|e| {
-                                    AppError::Internal(format!("cannot seal the key: {e}"))
-                                })?,
-                        );
-                        row.key_id = Some(key.kid.clone());
-                        row.public_jwk = Some(key.public_jwk.to_string());
-                        new_key = true;
-                    }
-                }
+                row.token_url = self.token_url(token_url)?;
+                new_key = self.key_pair(&mut row, *rotate, saved)?;
             }
         }
         Ok((row, new_key))
     }
+
+    /// An address Rounds may reach, or why not (named by its field).
+    fn reachable(&self, field: &'static str, text: &str) -> Result<url::Url, InvalidInput> {
+        let url = rounds_fhir::parse_base_url(text)
+            .map_err(|e| InvalidInput::new(field, fhir_config_text(&e)))?;
+        self.ehr_settings()
+            .outbound
+            .check_url(&url)
+            .map_err(|e| InvalidInput::new(field, fhir_config_text(&e)))?;
+        Ok(url)
+    }
+
+    fn token_url(&self, t: &Option<String>) -> Result<Option<String>, InvalidInput> {
+        trimmed(t)
+            .map(|t| self.reachable("auth.tokenUrl", &t).map(|u| u.to_string()))
+            .transpose()
+    }
+
+    /// The sealed client secret of `row`: the given one, sealed, or the
+    /// saved one when it would go where it went before.
+    fn client_secret(
+        &self,
+        row: &StoredConnection,
+        given: Option<&Secret>,
+        saved: Option<&StoredConnection>,
+    ) -> Result<Option<String>, AppError> {
+        let sealed = match given.map(Secret::expose).filter(|s| !s.is_empty()) {
+            Some(secret) => Some(
+                self.secret_box()?
+                    .seal(secret.as_bytes(), &secret_context(row.team_id))
+                    .map_err(|e| AppError::Internal(format!("cannot seal the secret: {e}")))?,
+            ),
+            None => match saved {
+                // A saved secret only ever goes where it went before.
+                Some(s)
+                    if s.auth_kind == "clientCredentials"
+                        && s.base_url == row.base_url
+                        && s.token_url == row.token_url =>
+                {
+                    s.secret_sealed.clone()
+                }
+                Some(s) if s.auth_kind == "clientCredentials" => {
+                    return Err(InvalidInput::new(
+                        "auth.clientSecret",
+                        "give the client secret again: the address changed, and Rounds never sends a saved secret to a new address",
+                    )
+                    .into())
+                }
+                _ => None,
+            },
+        };
+        if sealed.is_none() {
+            return Err(InvalidInput::new(
+                "auth.clientSecret",
+                "give the client secret registered with the EHR",
+            )
+            .into());
+        }
+        Ok(sealed)
+    }
+
+    /// Gives `row` the saved key pair, or (rotating, or with none saved) a
+    /// new one, sealed; true when it is new.
+    fn key_pair(
+        &self,
+        row: &mut StoredConnection,
+        rotate: bool,
+        saved: Option<&StoredConnection>,
+    ) -> Result<bool, AppError> {
+        let keep = saved
+            .filter(|s| !rotate && s.auth_kind == "backendServices" && s.secret_sealed.is_some());
+        if let Some(s) = keep {
+            row.secret_sealed = s.secret_sealed.clone();
+            row.key_id = s.key_id.clone();
+            row.public_jwk = s.public_jwk.clone();
+            return Ok(false);
+        }
+        let key = crate::smart_keys::generate_es384()
+            .map_err(|e| AppError::Internal(format!("cannot make a key pair: {e}")))?;
+        row.secret_sealed = Some(
+            self.secret_box()?
+                .seal(key.private_key_pem.as_bytes(), &secret_context(row.team_id))
+                .map_err(|e| AppError::Internal(format!("cannot seal the key: {e}")))?,
+        );
+        row.key_id = Some(key.kid.clone());
+        row.public_jwk = Some(key.public_jwk.to_string());
+        Ok(true)
+    }
+}
+
+fn client_id_line(client_id: &str) -> Result<String, InvalidInput> {
+    line("auth.clientId", Some(client_id))?.ok_or_else(|| {
+        InvalidInput::new(
+            "auth.clientId",
+            "give the client id registered with the EHR",
+        )
+    })
 }
