@@ -3,7 +3,7 @@
 
 use rounds_core::validate::InvalidInput;
 use rounds_core::TeamId;
-use rounds_fhir::check::{CheckReport, Outcome as CheckOutcome};
+use rounds_fhir::check::{CheckReport, Outcome as CheckOutcome, Requirement};
 use rounds_fhir::AuthConfig;
 
 use super::EhrConnectionSpec;
@@ -83,9 +83,7 @@ impl App {
             batch: false,
             resources: Vec::new(),
             patient_search: report.items.iter().any(|i| {
-                i.mandatory
-                    && i.requirement.starts_with("Patient search")
-                    && i.outcome == CheckOutcome::Pass
+                i.mandatory && i.id == Requirement::PatientSearch && i.outcome == CheckOutcome::Pass
             }),
             checks,
             error: None,
@@ -98,8 +96,7 @@ impl App {
                 out.resources.sort();
                 if has_auth {
                     out.token_obtained = Some(report.items.iter().any(|i| {
-                        i.requirement.starts_with("authentication: a token")
-                            && i.outcome == CheckOutcome::Pass
+                        i.id == Requirement::TokenIssued && i.outcome == CheckOutcome::Pass
                     }));
                 }
             }
