@@ -6,7 +6,7 @@ use rounds_core::TeamId;
 use rounds_fhir::{
     AuthConfig, BatchMode, ClientAuthMethod, ClientConfig, FhirClient, JwtAlgorithm, Secret,
 };
-use rounds_store::ehr::StoredConnection;
+use rounds_store::ehr::{AuthKind, AuthMethod, BatchMode as StoredBatchMode, StoredConnection};
 
 use super::health::{HealthState, Problem};
 use super::{lock, secret_context};
@@ -28,14 +28,14 @@ pub(super) fn generation(c: &StoredConnection) -> String {
     for part in [
         Some(c.team_id.to_string()),
         Some(c.base_url.clone()),
-        Some(c.auth_kind.clone()),
+        Some(c.auth_kind.as_str().to_owned()),
         c.client_id.clone(),
-        c.auth_method.clone(),
+        c.auth_method.map(|m| m.as_str().to_owned()),
         c.scope.clone(),
         c.token_url.clone(),
         c.secret_sealed.clone(),
         c.key_id.clone(),
-        Some(c.batch_mode.clone()),
+        Some(c.batch_mode.as_str().to_owned()),
         Some(c.updated_at.millis().to_string()),
     ] {
         h.update(part.unwrap_or_default().as_bytes());
@@ -61,10 +61,10 @@ impl App {
         config.request_timeout = s.request_timeout;
         config.extra_ca_file = s.extra_ca_file.clone();
         config.outbound = s.outbound.clone();
-        config.batch_mode = match c.batch_mode.as_str() {
-            "always" => BatchMode::Always,
-            "never" => BatchMode::Never,
-            _ => BatchMode::Auto,
+        config.batch_mode = match c.batch_mode {
+            StoredBatchMode::Always => BatchMode::Always,
+            StoredBatchMode::Never => BatchMode::Never,
+            StoredBatchMode::Auto => BatchMode::Auto,
         };
         let token_url = c
             .token_url
@@ -86,11 +86,11 @@ impl App {
                 .map_err(|_| AppError::Internal("the connection secret is not text".into()))?;
             Ok(Secret::new(text))
         };
-        config.auth = match c.auth_kind.as_str() {
-            "clientCredentials" => AuthConfig::ClientCredentials {
+        config.auth = match c.auth_kind {
+            AuthKind::ClientCredentials => AuthConfig::ClientCredentials {
                 client_id: c.client_id.clone().unwrap_or_default(),
                 client_secret: secret()?,
-                method: if c.auth_method.as_deref() == Some("post") {
+                method: if c.auth_method == Some(AuthMethod::Post) {
                     ClientAuthMethod::ClientSecretPost
                 } else {
                     ClientAuthMethod::ClientSecretBasic
@@ -98,7 +98,7 @@ impl App {
                 scope: c.scope.clone(),
                 token_url,
             },
-            "backendServices" => AuthConfig::BackendServices {
+            AuthKind::BackendServices => AuthConfig::BackendServices {
                 client_id: c.client_id.clone().unwrap_or_default(),
                 private_key_pem: secret()?,
                 algorithm: JwtAlgorithm::Es384,
@@ -106,7 +106,7 @@ impl App {
                 scope: c.scope.clone(),
                 token_url,
             },
-            _ => AuthConfig::None,
+            AuthKind::None => AuthConfig::None,
         };
         Ok(config)
     }

@@ -66,19 +66,15 @@ impl App {
             };
             Some(OwnerView {
                 base_url: c.base_url.clone(),
-                auth_kind: c.auth_kind.clone(),
+                auth_kind: c.auth_kind.as_str().to_owned(),
                 client_id: c.client_id.clone(),
-                method: c.auth_method.clone(),
+                method: c.auth_method.map(|m| m.as_str().to_owned()),
                 scope: c.scope.clone(),
                 token_url: c.token_url.clone(),
                 has_secret: c.secret_sealed.is_some(),
                 key_id: c.key_id.clone(),
-                public_jwks: c
-                    .public_jwk
-                    .as_deref()
-                    .and_then(|j| serde_json::from_str::<Value>(j).ok())
-                    .map(|jwk| json!({ "keys": [jwk] })),
-                batch_mode: c.batch_mode.clone(),
+                public_jwks: c.public_jwk.clone().map(|jwk| json!({ "keys": [jwk] })),
+                batch_mode: c.batch_mode.as_str().to_owned(),
                 updated_at: c.updated_at,
                 updated_by,
             })
@@ -121,7 +117,7 @@ impl App {
                 "action": if saved.is_some() { "changed" } else { "set" },
                 "name": row.name,
                 "baseUrl": row.base_url,
-                "auth": row.auth_kind,
+                "auth": row.auth_kind.as_str(),
                 "clientId": row.client_id,
                 "newKey": new_key,
                 "keyId": row.key_id,

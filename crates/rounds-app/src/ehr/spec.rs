@@ -4,7 +4,7 @@
 use rounds_core::validate::{InvalidInput, TextKind};
 use rounds_core::{TeamId, Timestamp};
 use rounds_fhir::Secret;
-use rounds_store::ehr::StoredConnection;
+use rounds_store::ehr::{AuthKind, AuthMethod, BatchMode, StoredConnection};
 
 use super::{fhir_config_text, line, secret_context, trimmed, NAME_MAX};
 use crate::{Actor, App, AppError};
@@ -57,9 +57,9 @@ impl App {
             })?;
         let base = self.reachable("baseUrl", &spec.base_url)?;
         let batch_mode = match spec.batch_mode.as_deref().map(str::trim) {
-            None | Some("") | Some("auto") => "auto",
-            Some("always") => "always",
-            Some("never") => "never",
+            None | Some("") | Some("auto") => BatchMode::Auto,
+            Some("always") => BatchMode::Always,
+            Some("never") => BatchMode::Never,
             Some(other) => {
                 return Err(InvalidInput::new(
                     "batchMode",
@@ -73,7 +73,7 @@ impl App {
             name,
             // One spelling per server: `…/fhir` and `…/fhir/` are the same.
             base_url: base.as_str().trim_end_matches('/').to_owned(),
-            auth_kind: "none".into(),
+            auth_kind: AuthKind::None,
             client_id: None,
             auth_method: None,
             scope: None,
@@ -81,7 +81,7 @@ impl App {
             secret_sealed: None,
             key_id: None,
             public_jwk: None,
-            batch_mode: batch_mode.into(),
+            batch_mode,
             updated_at: Timestamp::now(),
             updated_by: Some(actor.user.id),
         };
@@ -95,11 +95,11 @@ impl App {
                 scope,
                 token_url,
             } => {
-                row.auth_kind = "clientCredentials".into();
+                row.auth_kind = AuthKind::ClientCredentials;
                 row.client_id = Some(client_id_line(client_id)?);
                 row.auth_method = Some(match method.as_deref().map(str::trim) {
-                    None | Some("") | Some("basic") => "basic".into(),
-                    Some("post") => "post".into(),
+                    None | Some("") | Some("basic") => AuthMethod::Basic,
+                    Some("post") => AuthMethod::Post,
                     Some(other) => {
                         return Err(InvalidInput::new(
                             "auth.method",
@@ -118,7 +118,7 @@ impl App {
                 token_url,
                 new_key: rotate,
             } => {
-                row.auth_kind = "backendServices".into();
+                row.auth_kind = AuthKind::BackendServices;
                 row.client_id = Some(client_id_line(client_id)?);
                 row.scope = line("auth.scope", scope.as_deref())?;
                 row.token_url = self.token_url(token_url)?;
@@ -162,13 +162,13 @@ impl App {
             None => match saved {
                 // A saved secret only ever goes where it went before.
                 Some(s)
-                    if s.auth_kind == "clientCredentials"
+                    if s.auth_kind == AuthKind::ClientCredentials
                         && s.base_url == row.base_url
                         && s.token_url == row.token_url =>
                 {
                     s.secret_sealed.clone()
                 }
-                Some(s) if s.auth_kind == "clientCredentials" => {
+                Some(s) if s.auth_kind == AuthKind::ClientCredentials => {
                     return Err(InvalidInput::new(
                         "auth.clientSecret",
                         "give the client secret again: the address changed, and Rounds never sends a saved secret to a new address",
@@ -196,8 +196,9 @@ impl App {
         rotate: bool,
         saved: Option<&StoredConnection>,
     ) -> Result<bool, AppError> {
-        let keep = saved
-            .filter(|s| !rotate && s.auth_kind == "backendServices" && s.secret_sealed.is_some());
+        let keep = saved.filter(|s| {
+            !rotate && s.auth_kind == AuthKind::BackendServices && s.secret_sealed.is_some()
+        });
         if let Some(s) = keep {
             row.secret_sealed = s.secret_sealed.clone();
             row.key_id = s.key_id.clone();
@@ -212,7 +213,7 @@ impl App {
                 .map_err(|e| AppError::Internal(format!("cannot seal the key: {e}")))?,
         );
         row.key_id = Some(key.kid.clone());
-        row.public_jwk = Some(key.public_jwk.to_string());
+        row.public_jwk = Some(key.public_jwk.clone());
         Ok(true)
     }
 }
