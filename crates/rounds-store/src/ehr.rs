@@ -8,43 +8,158 @@ use sqlx::{AnyConnection, Row};
 use crate::users::parse;
 use crate::StoreError;
 
+/// How a connection authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    None,
+    ClientCredentials,
+    BackendServices,
+}
+
+impl AuthKind {
+    pub const ALL: [Self; 3] = [Self::None, Self::ClientCredentials, Self::BackendServices];
+
+    /// The stored (and shown) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::ClientCredentials => "clientCredentials",
+            Self::BackendServices => "backendServices",
+        }
+    }
+}
+
+/// How client credentials are sent to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// HTTP Basic authentication.
+    Basic,
+    /// In the form body.
+    Post,
+}
+
+impl AuthMethod {
+    pub const ALL: [Self; 2] = [Self::Basic, Self::Post];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Post => "post",
+        }
+    }
+}
+
+/// Whether reads go as batch Bundles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchMode {
+    /// When the server declares batch.
+    Auto,
+    Always,
+    Never,
+}
+
+impl BatchMode {
+    pub const ALL: [Self; 3] = [Self::Auto, Self::Always, Self::Never];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Always => "always",
+            Self::Never => "never",
+        }
+    }
+}
+
 /// A connection as stored; `secret_sealed` is ciphertext.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredConnection {
     pub team_id: TeamId,
     pub name: String,
     pub base_url: String,
-    pub auth_kind: String,
+    pub auth_kind: AuthKind,
     pub client_id: Option<String>,
-    pub auth_method: Option<String>,
+    pub auth_method: Option<AuthMethod>,
     pub scope: Option<String>,
     pub token_url: Option<String>,
     pub secret_sealed: Option<String>,
     pub key_id: Option<String>,
-    pub public_jwk: Option<String>,
-    pub batch_mode: String,
+    /// The public key (a JWK) of a backend-services key pair.
+    pub public_jwk: Option<serde_json::Value>,
+    pub batch_mode: BatchMode,
     pub updated_at: Timestamp,
     pub updated_by: Option<UserId>,
+}
+
+/// One of `all`, by its stored name; a corrupt row is an error naming it.
+fn named<T: Copy>(
+    team: &str,
+    column: &str,
+    value: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<T, StoreError> {
+    all.iter()
+        .copied()
+        .find(|v| name(*v) == value)
+        .ok_or_else(|| {
+            let known: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+            StoreError::Corrupt(format!(
+                "the EHR connection of team {team}: {column} {value:?} is not one of {}",
+                known.join(", ")
+            ))
+        })
 }
 
 fn connection_from_row(row: &AnyRow) -> Result<StoredConnection, StoreError> {
     let team: String = row.try_get("team_id")?;
     let by: Option<String> = row.try_get("updated_by")?;
+    let kind: String = row.try_get("auth_kind")?;
+    let method: Option<String> = row.try_get("auth_method")?;
+    let batch: String = row.try_get("batch_mode")?;
+    let jwk: Option<String> = row.try_get("public_jwk")?;
+    let corrupt =
+        |what: String| StoreError::Corrupt(format!("the EHR connection of team {team}: {what}"));
     Ok(StoredConnection {
         team_id: parse(&team, "team id")?,
         name: row.try_get("name")?,
         base_url: row.try_get("base_url")?,
-        auth_kind: row.try_get("auth_kind")?,
+        auth_kind: named(&team, "auth_kind", &kind, &AuthKind::ALL, AuthKind::as_str)?,
         client_id: row.try_get("client_id")?,
-        auth_method: row.try_get("auth_method")?,
+        auth_method: method
+            .map(|m| {
+                named(
+                    &team,
+                    "auth_method",
+                    &m,
+                    &AuthMethod::ALL,
+                    AuthMethod::as_str,
+                )
+            })
+            .transpose()?,
         scope: row.try_get("scope")?,
         token_url: row.try_get("token_url")?,
         secret_sealed: row.try_get("secret_sealed")?,
         key_id: row.try_get("key_id")?,
-        public_jwk: row.try_get("public_jwk")?,
-        batch_mode: row.try_get("batch_mode")?,
+        public_jwk: jwk
+            .map(|j| {
+                serde_json::from_str(&j)
+                    .map_err(|e| corrupt(format!("public_jwk is not JSON ({e})")))
+            })
+            .transpose()?,
+        batch_mode: named(
+            &team,
+            "batch_mode",
+            &batch,
+            &BatchMode::ALL,
+            BatchMode::as_str,
+        )?,
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
-        updated_by: by.and_then(|b| b.parse().ok()),
+        updated_by: by
+            .map(|b| {
+                b.parse()
+                    .map_err(|_| corrupt(format!("updated_by {b:?} is not a user id")))
+            })
+            .transpose()?,
     })
 }
 
@@ -89,15 +204,15 @@ pub async fn put_connection(
     .bind(c.team_id.to_string())
     .bind(&c.name)
     .bind(&c.base_url)
-    .bind(&c.auth_kind)
+    .bind(c.auth_kind.as_str())
     .bind(&c.client_id)
-    .bind(&c.auth_method)
+    .bind(c.auth_method.map(AuthMethod::as_str))
     .bind(&c.scope)
     .bind(&c.token_url)
     .bind(&c.secret_sealed)
     .bind(&c.key_id)
-    .bind(&c.public_jwk)
-    .bind(&c.batch_mode)
+    .bind(c.public_jwk.as_ref().map(|j| j.to_string()))
+    .bind(c.batch_mode.as_str())
     .bind(c.updated_at.millis())
     .bind(c.updated_by.map(|u| u.to_string()))
     .execute(conn)

@@ -754,6 +754,65 @@ async fn connection_settings(backend: Backend) {
 
 both!(connection_settings);
 
+/// A stored connection whose kinds or public key do not read back is an
+/// error naming the team's connection, never a silent default (no auth,
+/// batch "auto", basic, or no key).
+async fn corrupt_connection_rows(backend: Backend) {
+    use sqlx::Connection;
+    let app = TestApp::spawn(backend).await;
+    app.user("owner", false).await;
+    let owner = app.client("owner").await;
+    let team = owner.create_team("Ward 6").await;
+    let path = format!("/api/v1/teams/{team}/ehr-connection");
+    let spec = json!({"name": "X", "baseUrl": "http://127.0.0.1:9/fhir",
+        "auth": {"kind": "clientCredentials", "clientId": "rounds", "clientSecret": "s3cret-9"}});
+    for (column, value, says) in [
+        ("auth_kind", "oauth", "auth_kind \"oauth\" is not one of"),
+        (
+            "batch_mode",
+            "sometimes",
+            "batch_mode \"sometimes\" is not one of",
+        ),
+        (
+            "auth_method",
+            "header",
+            "auth_method \"header\" is not one of",
+        ),
+        ("public_jwk", "{not json", "public_jwk is not JSON"),
+    ] {
+        let mut conn = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+        // A corrupt row is read before it is replaced: start afresh.
+        sqlx::query("DELETE FROM ehr_connections")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let r = owner.put(&path, spec.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        sqlx::query(&format!("UPDATE ehr_connections SET {column} = $1"))
+            .bind(value)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let err = rounds_store::ehr::connection(&mut conn, team.parse().unwrap())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("the EHR connection of team {team}")) && err.contains(says),
+            "{column}: {err}"
+        );
+        let r = owner.get(&path).await;
+        assert_eq!(
+            r.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{column}: {}",
+            r.text
+        );
+    }
+    app.stop().await;
+}
+both!(corrupt_connection_rows);
+
 async fn stored_secrets(app: &TestApp) -> Vec<String> {
     use sqlx::{Connection, Row};
     let mut conn = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();

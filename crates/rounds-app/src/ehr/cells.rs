@@ -1,0 +1,520 @@
+//! The cells of EHR-derived columns: what a read summary shows, and why a
+//! cell is empty when it is.
+
+use std::collections::BTreeMap;
+
+use rounds_core::lists::{BuiltinColumn, EhrColumn};
+use rounds_core::Timestamp;
+use rounds_fhir::model::{Allergy, Condition, VitalSign};
+use rounds_fhir::{PatientSummary, SectionStatus};
+
+use super::{EhrPatientData, EhrRowState};
+
+/// The state of one EHR-derived cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellState {
+    Ok,
+    Empty,
+    Missing,
+    Failed,
+    Pending,
+}
+
+impl CellState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Empty => "empty",
+            Self::Missing => "missing",
+            Self::Failed => "failed",
+            Self::Pending => "pending",
+        }
+    }
+}
+
+/// One EHR-derived cell of a row: its state, when its value was measured
+/// or recorded, and why it is empty when it is (when it was read is the
+/// row's [`EhrPatientData::fetched_at`]).
+#[derive(Debug, Clone)]
+pub struct EhrCell {
+    pub state: CellState,
+    pub at: Option<String>,
+    pub reason: Option<String>,
+    pub shown: Option<usize>,
+    pub total: Option<u64>,
+    /// For sorting and filtering: a number (vitals, age) …
+    pub number: Option<f64>,
+    /// … or the raw form (dates).
+    pub raw: Option<String>,
+}
+
+/// Number text without needless decimals.
+fn num(v: f64) -> String {
+    rounds_core::lists::format_number((v * 10.0).round() / 10.0)
+}
+
+fn vital_text(v: &VitalSign, column: EhrColumn) -> (String, Option<f64>) {
+    let unit = v.measurement.unit.as_deref().unwrap_or("");
+    if column == EhrColumn::BloodPressure {
+        let part = |code: &str| {
+            v.components
+                .iter()
+                .find(|c| c.code == code)
+                .and_then(|c| c.value)
+        };
+        let (sys, dia) = (part("8480-6"), part("8462-4"));
+        let unit = v
+            .components
+            .iter()
+            .find_map(|c| c.unit.clone())
+            .unwrap_or_else(|| "mmHg".into());
+        return match (sys, dia) {
+            (Some(s), Some(d)) => (format!("{}/{} {unit}", num(s), num(d)), Some(s)),
+            (Some(s), None) => (format!("{}/– {unit}", num(s)), Some(s)),
+            _ => (String::new(), None),
+        };
+    }
+    match v.measurement.value {
+        Some(value) => (
+            format!("{} {unit}", num(value)).trim().to_owned(),
+            Some(value),
+        ),
+        None => (String::new(), None),
+    }
+}
+
+fn section_cell(status: &SectionStatus) -> EhrCell {
+    let mut cell = EhrCell {
+        state: CellState::Ok,
+        at: None,
+        reason: None,
+        shown: None,
+        total: None,
+        number: None,
+        raw: None,
+    };
+    match status {
+        SectionStatus::Missing { reason } => {
+            cell.state = CellState::Missing;
+            cell.reason = Some(reason.clone());
+        }
+        SectionStatus::Empty => {
+            cell.state = CellState::Empty;
+            cell.reason = Some("none recorded in the EHR".into());
+        }
+        SectionStatus::Complete => {}
+        SectionStatus::Partial { shown, total } => {
+            cell.shown = Some(*shown);
+            cell.total = Some(*total);
+        }
+        // The reason holds the EHR's own words: owners find it on the
+        // team's EHR page.
+        SectionStatus::Failed { retryable, .. } => {
+            cell.state = CellState::Failed;
+            cell.reason = Some(if *retryable {
+                "the EHR read failed; it is tried again".into()
+            } else {
+                "the EHR read failed".into()
+            });
+        }
+    }
+    cell
+}
+
+fn joined(items: impl Iterator<Item = String>, total: Option<u64>) -> String {
+    let items: Vec<String> = items.filter(|s| !s.is_empty()).collect();
+    let shown = items.len();
+    let mut text = items.into_iter().take(3).collect::<Vec<_>>().join("; ");
+    let all = total.map_or(shown as u64, |t| t.max(shown as u64));
+    if all > 3 {
+        text.push_str(&format!(" (+{})", all - 3));
+    }
+    text
+}
+
+/// The text and cell of one EHR-derived column for a read summary.
+pub(crate) fn ehr_column_value(s: &PatientSummary, column: EhrColumn) -> (String, EhrCell) {
+    use EhrColumn as C;
+    match column {
+        C::EncounterStatus | C::EncounterType | C::EncounterStart => encounter_value(s, column),
+        C::Conditions => {
+            let cell = section_cell(&s.conditions.status);
+            let total = cell.total;
+            let text = joined(
+                s.conditions.items.iter().filter_map(Condition::label),
+                total,
+            );
+            let mut cell = cell;
+            cell.at = s
+                .conditions
+                .items
+                .iter()
+                .filter_map(|c| c.recorded.clone())
+                .max();
+            (text, cell)
+        }
+        C::Allergies => {
+            let mut cell = section_cell(&s.allergies.status);
+            let total = cell.total;
+            let text = joined(s.allergies.items.iter().filter_map(Allergy::label), total);
+            cell.at = s
+                .allergies
+                .items
+                .iter()
+                .filter_map(|a| a.recorded.clone())
+                .max();
+            (text, cell)
+        }
+        C::Medications => {
+            let mut cell = section_cell(&s.medications.status);
+            let total = cell.total;
+            let text = joined(
+                s.medications
+                    .items
+                    .iter()
+                    .filter_map(|m| m.medication.clone()),
+                total,
+            );
+            cell.at = s
+                .medications
+                .items
+                .iter()
+                .filter_map(|m| m.written.clone())
+                .max();
+            (text, cell)
+        }
+        C::Coverage => {
+            let mut cell = section_cell(&s.coverage.status);
+            let total = cell.total;
+            let today = Timestamp::now().to_rfc3339();
+            let today = today.get(..10).unwrap_or_default();
+            let text = joined(
+                s.coverage.items.iter().filter_map(|c| c.label(today)),
+                total,
+            );
+            cell.at = s
+                .coverage
+                .items
+                .iter()
+                .filter_map(|c| c.period_start.clone())
+                .max();
+            (text, cell)
+        }
+        C::Gp => {
+            let mut cell = section_cell(&SectionStatus::Complete);
+            let text = s.patient.general_practitioner.clone().unwrap_or_default();
+            if text.is_empty() {
+                cell.state = CellState::Empty;
+                cell.reason = Some("the EHR names no GP".into());
+            }
+            (text, cell)
+        }
+        vital => vital_value(s, vital),
+    }
+}
+
+/// An encounter column: from the latest encounter.
+fn encounter_value(s: &PatientSummary, column: EhrColumn) -> (String, EhrCell) {
+    use EhrColumn as C;
+    let mut cell = section_cell(&s.encounter.status);
+    let Some(e) = s.encounter.items.first() else {
+        return (String::new(), cell);
+    };
+    cell.at = e.start.clone();
+    let text = match column {
+        C::EncounterStatus => e.status.clone(),
+        C::EncounterType => e.kind.clone(),
+        _ => e.start.clone(),
+    }
+    .unwrap_or_default();
+    if column == C::EncounterStart {
+        cell.raw = e.start.clone();
+    }
+    if text.is_empty() && cell.state == CellState::Ok {
+        cell.state = CellState::Empty;
+        cell.reason = Some("the last encounter does not say".into());
+    }
+    (text, cell)
+}
+
+/// A vital-sign column: the latest of its kind among those read.
+fn vital_value(s: &PatientSummary, vital: EhrColumn) -> (String, EhrCell) {
+    let mut cell = section_cell(&s.vitals.status);
+    let found = s
+        .vitals
+        .items
+        .iter()
+        .find(|v| vital.loinc().contains(&v.measurement.code.as_str()));
+    match found {
+        Some(v) => {
+            let (text, number) = vital_text(v, vital);
+            cell.at = v.effective.clone();
+            cell.number = number;
+            cell.raw = number.map(num);
+            cell.total = None;
+            cell.shown = None;
+            (text, cell)
+        }
+        None => {
+            if matches!(cell.state, CellState::Ok) {
+                cell.state = CellState::Empty;
+                cell.reason = Some(match (cell.shown, cell.total) {
+                    (Some(shown), Some(total)) => format!(
+                        "no {} among the {shown} latest vital signs read ({total} in the EHR)",
+                        vital.label()
+                    ),
+                    _ => format!("no {} recorded in the EHR", vital.label()),
+                });
+            }
+            cell.shown = None;
+            cell.total = None;
+            (String::new(), cell)
+        }
+    }
+}
+
+/// The text and cell of a built-in column for an EHR patient.
+pub(crate) fn ehr_builtin_value(
+    s: &PatientSummary,
+    column: BuiltinColumn,
+) -> Option<(String, EhrCell)> {
+    let mut cell = section_cell(&SectionStatus::Complete);
+    let p = &s.patient;
+    let text = match column {
+        BuiltinColumn::Name => {
+            let family = p.family.clone().unwrap_or_default().to_uppercase();
+            let given = p.given.join(" ");
+            match (family.is_empty(), given.is_empty()) {
+                (false, false) => format!("{family}, {given}"),
+                (false, true) => family,
+                (true, false) => given,
+                _ => p.name_text.clone().unwrap_or_default(),
+            }
+        }
+        BuiltinColumn::Mrn => p.mrn.clone().unwrap_or_default(),
+        BuiltinColumn::AgeSex => {
+            cell.number = s.age.map(f64::from);
+            let sex = match p.gender.as_deref() {
+                Some("female") => "F",
+                Some("male") => "M",
+                Some("other") => "X",
+                Some("unknown") => "?",
+                _ => "",
+            };
+            format!("{} {sex}", s.age.map(|a| a.to_string()).unwrap_or_default())
+                .trim()
+                .to_owned()
+        }
+        BuiltinColumn::BirthDate => {
+            cell.raw = p.birth_date.clone();
+            p.birth_date.clone().unwrap_or_default()
+        }
+        BuiltinColumn::Location => {
+            let mut c = section_cell(&s.encounter.status);
+            // Since when the patient is there; for a past place, when they left.
+            c.at = s.encounter.items.first().and_then(|e| match &e.location {
+                Some(_) => e.start.clone(),
+                None => e.last_location.as_ref().and_then(|l| l.until.clone()),
+            });
+            cell = c;
+            s.location.clone().unwrap_or_default()
+        }
+        BuiltinColumn::Added => return None,
+    };
+    if text.is_empty() && cell.state == CellState::Ok {
+        cell.state = CellState::Empty;
+        cell.reason = Some("not in the EHR record".into());
+    }
+    Some((text, cell))
+}
+
+/// A cell for a patient whose EHR data could not be had.
+pub(crate) fn unavailable_cell(state: CellState, reason: &str) -> EhrCell {
+    EhrCell {
+        state,
+        at: None,
+        reason: Some(reason.to_owned()),
+        shown: None,
+        total: None,
+        number: None,
+        raw: None,
+    }
+}
+
+/// The EHR-derived cells and texts of one row.
+/// `wanted`: the column keys to fill (all when None).
+pub(crate) fn row_cells(
+    data: &EhrPatientData,
+    wanted: Option<&std::collections::HashSet<String>>,
+) -> BTreeMap<String, (String, EhrCell)> {
+    let mut out = BTreeMap::new();
+    let want = |key: &str| wanted.is_none_or(|w| w.contains(key));
+    match &data.summary {
+        Some(s) => {
+            for b in BuiltinColumn::ALL {
+                if !want(b.key()) {
+                    continue;
+                }
+                if let Some(v) = ehr_builtin_value(s, b) {
+                    out.insert(b.key().to_owned(), v);
+                }
+            }
+            for e in EhrColumn::ALL {
+                if want(e.key()) {
+                    out.insert(e.key().to_owned(), ehr_column_value(s, e));
+                }
+            }
+        }
+        _ => {
+            let state = match data.state {
+                EhrRowState::Pending => CellState::Pending,
+                _ => CellState::Failed,
+            };
+            let reason = data.reason.clone().unwrap_or_default();
+            for key in BuiltinColumn::ALL
+                .iter()
+                .filter(|b| **b != BuiltinColumn::Added)
+                .map(|b| b.key())
+                .chain(EhrColumn::ALL.iter().map(|e| e.key()))
+                .filter(|k| want(k))
+            {
+                out.insert(
+                    key.to_owned(),
+                    (String::new(), unavailable_cell(state, &reason)),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rounds_fhir::model::{Condition, Measurement, Patient};
+    use rounds_fhir::Section;
+
+    fn section<T>(status: SectionStatus, items: Vec<T>) -> Section<T> {
+        Section {
+            status,
+            items,
+            foreign_dropped: 0,
+        }
+    }
+
+    fn measurement(code: &str, value: f64, unit: &str) -> Measurement {
+        Measurement {
+            code: code.into(),
+            display: None,
+            value: Some(value),
+            unit: Some(unit.into()),
+        }
+    }
+
+    fn summary() -> PatientSummary {
+        PatientSummary {
+            patient: Patient {
+                id: "p1".into(),
+                family: Some("Doe".into()),
+                given: vec!["Jane".into()],
+                gender: Some("female".into()),
+                birth_date: Some("1970-01-01".into()),
+                ..Patient::default()
+            },
+            age: Some(56),
+            location: Some("Ward 1, Bed 2".into()),
+            vitals: section(
+                SectionStatus::Partial {
+                    shown: 50,
+                    total: 80,
+                },
+                vec![
+                    VitalSign {
+                        measurement: measurement("8867-4", 88.0, "/min"),
+                        effective: Some("2026-11-21T08:00:00Z".into()),
+                        components: vec![],
+                    },
+                    VitalSign {
+                        measurement: Measurement {
+                            code: "85354-9".into(),
+                            display: None,
+                            value: None,
+                            unit: None,
+                        },
+                        effective: Some("2026-11-21T08:00:00Z".into()),
+                        components: vec![
+                            measurement("8480-6", 131.6, "mmHg"),
+                            measurement("8462-4", 84.0, "mmHg"),
+                        ],
+                    },
+                ],
+            ),
+            conditions: section(
+                SectionStatus::Partial { shown: 4, total: 9 },
+                ["A", "B", "C", "D"]
+                    .iter()
+                    .map(|d| Condition {
+                        display: Some((*d).into()),
+                        severity: None,
+                        clinical_status: None,
+                        verification_status: None,
+                        recorded: Some("2026-01-01".into()),
+                    })
+                    .collect(),
+            ),
+            encounter: section(SectionStatus::Empty, vec![]),
+            allergies: section(
+                SectionStatus::Failed {
+                    reason: "GET AllergyIntolerance: HTTP 500".into(),
+                    retryable: true,
+                },
+                vec![],
+            ),
+            medications: section(
+                SectionStatus::Missing {
+                    reason: "the server does not offer MedicationRequest".into(),
+                },
+                vec![],
+            ),
+            coverage: section(SectionStatus::Empty, vec![]),
+        }
+    }
+
+    #[test]
+    fn cells_say_what_they_show_and_why_not() {
+        let s = summary();
+        let (text, cell) = ehr_column_value(&s, EhrColumn::HeartRate);
+        assert_eq!(text, "88 /min");
+        assert_eq!(cell.number, Some(88.0));
+        assert_eq!(cell.at.as_deref(), Some("2026-11-21T08:00:00Z"));
+        let (text, cell) = ehr_column_value(&s, EhrColumn::BloodPressure);
+        assert_eq!(text, "131.6/84 mmHg");
+        assert_eq!(cell.number, Some(131.6), "sorted by systolic");
+        // Not among the latest read: says so rather than "none recorded".
+        let (text, cell) = ehr_column_value(&s, EhrColumn::Height);
+        assert_eq!((text.as_str(), cell.state), ("", CellState::Empty));
+        assert!(cell
+            .reason
+            .unwrap_or_default()
+            .contains("among the 50 latest"));
+        // Three shown, the rest counted from the server's total.
+        let (text, cell) = ehr_column_value(&s, EhrColumn::Conditions);
+        assert_eq!(text, "A; B; C (+6)");
+        assert_eq!((cell.shown, cell.total), (Some(4), Some(9)));
+        let (_, cell) = ehr_column_value(&s, EhrColumn::Allergies);
+        assert_eq!(cell.state, CellState::Failed);
+        // The EHR's own words are for owners, not in the cell.
+        let reason = cell.reason.unwrap_or_default();
+        assert!(reason.starts_with("the EHR read failed"), "{reason}");
+        assert!(!reason.contains("HTTP 500"), "{reason}");
+        let (_, cell) = ehr_column_value(&s, EhrColumn::Medications);
+        assert_eq!(cell.state, CellState::Missing);
+        let (_, cell) = ehr_column_value(&s, EhrColumn::EncounterStatus);
+        assert_eq!(cell.state, CellState::Empty);
+        let (text, _) = ehr_builtin_value(&s, BuiltinColumn::Name).unwrap();
+        assert_eq!(text, "DOE, Jane");
+        let (text, cell) = ehr_builtin_value(&s, BuiltinColumn::AgeSex).unwrap();
+        assert_eq!((text.as_str(), cell.number), ("56 F", Some(56.0)));
+        assert!(ehr_builtin_value(&s, BuiltinColumn::Added).is_none());
+    }
+}

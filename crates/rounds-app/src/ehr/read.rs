@@ -1,0 +1,448 @@
+//! Reading EHR data for lists and pages: from memory when fresh, else
+//! from the EHR in the background, waiting at most the list wait.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rounds_core::lists::BuiltinColumn;
+use rounds_core::{PatientId, TeamId, Timestamp};
+use rounds_fhir::{FhirError, PatientSummary, SectionStatus};
+use rounds_store::ehr::{EhrRef, StoredConnection};
+
+use super::cache::{CacheEntry, CacheKey, EhrCache};
+use super::cells::ehr_builtin_value;
+use super::client::generation;
+use super::health::{Health, HealthState, Problem};
+use super::{lock, EhrSettings};
+use crate::{App, AppError};
+
+/// How an EHR patient's data stands on a row or page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EhrRowState {
+    Ok,
+    Pending,
+    Failed,
+    /// Added from another server than the team's connection now names.
+    OtherServer,
+}
+
+impl EhrRowState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+            Self::OtherServer => "otherServer",
+        }
+    }
+}
+
+/// An EHR patient's data for one row or page.
+#[derive(Debug, Clone)]
+pub struct EhrPatientData {
+    pub ehr_id: String,
+    pub state: EhrRowState,
+    pub fetched_at: Option<Timestamp>,
+    pub reason: Option<String>,
+    pub summary: Option<Arc<PatientSummary>>,
+}
+
+/// The EHR's state as a list shows it (the banner).
+#[derive(Debug, Clone)]
+pub struct ListEhrStatus {
+    pub connected: bool,
+    pub name: Option<String>,
+    pub health: Health,
+    /// Some cells are still being read: look again shortly.
+    pub pending: bool,
+}
+
+impl App {
+    /// EHR data for these patients: from memory when fresh, else read
+    /// (waiting at most the list wait; the read goes on in the background).
+    pub(crate) async fn ehr_data(
+        &self,
+        team: TeamId,
+        refs: &[(PatientId, EhrRef)],
+        refresh: bool,
+    ) -> Result<(ListEhrStatus, HashMap<PatientId, EhrPatientData>), AppError> {
+        let Some(c) = self.stored_connection(team).await? else {
+            return Ok(unconnected(refs));
+        };
+        let mut out = HashMap::new();
+        let settings = self.ehr_settings().clone();
+        let gen = generation(&c);
+        lock(&self.ehr.cache).sweep(settings.cache_ttl);
+        let mut wanted: Vec<String> = Vec::new();
+        {
+            let mut cache = lock(&self.ehr.cache);
+            for (p, r) in refs {
+                if r.server != c.base_url {
+                    out.insert(
+                        *p,
+                        EhrPatientData {
+                            ehr_id: r.id.clone(),
+                            state: EhrRowState::OtherServer,
+                            fetched_at: None,
+                            reason: Some(
+                                "added from another EHR server than the one the team's connection names now"
+                                    .into(),
+                            ),
+                            summary: None,
+                        },
+                    );
+                    continue;
+                }
+                let cached = cache.get(&(team, gen.clone(), r.id.clone()), settings.cache_ttl);
+                self.metrics().ehr_cache_lookup(
+                    !refresh && cached.as_ref().is_some_and(|e| !e.due(&settings)),
+                );
+                if refresh || cached.is_none_or(|e| e.due(&settings)) {
+                    wanted.push(r.id.clone());
+                }
+            }
+        }
+        wanted.sort();
+        wanted.dedup();
+        if !wanted.is_empty() {
+            let app = self.clone();
+            let conn = c.clone();
+            let ids = wanted.clone();
+            let asked = Instant::now();
+            let mut task =
+                tokio::spawn(async move { app.fetch(&conn, ids, refresh.then_some(asked)).await });
+            if tokio::time::timeout(settings.list_wait, &mut task)
+                .await
+                .is_err()
+                && !task.is_finished()
+            {
+                self.note_slow(team, settings.list_wait);
+            }
+        }
+        let pending = self.cached_data(team, &gen, refs, &settings, &mut out);
+        Ok((
+            ListEhrStatus {
+                connected: true,
+                name: Some(c.name.clone()),
+                health: self.health_of(team),
+                pending,
+            },
+            out,
+        ))
+    }
+
+    /// Fills `out` with what memory holds for `refs` (those not in it yet);
+    /// true when some are still being read.
+    fn cached_data(
+        &self,
+        team: TeamId,
+        gen: &str,
+        refs: &[(PatientId, EhrRef)],
+        settings: &EhrSettings,
+        out: &mut HashMap<PatientId, EhrPatientData>,
+    ) -> bool {
+        let mut pending = false;
+        let mut cache = lock(&self.ehr.cache);
+        for (p, r) in refs {
+            if out.contains_key(p) {
+                continue;
+            }
+            let data = match cache.get(&(team, gen.to_owned(), r.id.clone()), settings.cache_ttl) {
+                Some(CacheEntry {
+                    result: Ok(summary),
+                    fetched_at,
+                    ..
+                }) => EhrPatientData {
+                    ehr_id: r.id.clone(),
+                    state: EhrRowState::Ok,
+                    fetched_at: Some(fetched_at),
+                    reason: None,
+                    summary: Some(summary),
+                },
+                Some(CacheEntry {
+                    result: Err(reason),
+                    fetched_at,
+                    ..
+                }) => EhrPatientData {
+                    ehr_id: r.id.clone(),
+                    state: EhrRowState::Failed,
+                    fetched_at: Some(fetched_at),
+                    reason: Some(reason),
+                    summary: None,
+                },
+                None => {
+                    let health = self.health_of(team);
+                    let (state, reason) = if health.state == HealthState::Down {
+                        (
+                            EhrRowState::Failed,
+                            health
+                                .message
+                                .unwrap_or_else(|| "the EHR is not answering".into()),
+                        )
+                    } else {
+                        pending = true;
+                        (
+                            EhrRowState::Pending,
+                            "still being read from the EHR".to_owned(),
+                        )
+                    };
+                    EhrPatientData {
+                        ehr_id: r.id.clone(),
+                        state,
+                        fetched_at: None,
+                        reason: Some(reason),
+                        summary: None,
+                    }
+                }
+            };
+            out.insert(*p, data);
+        }
+        pending
+    }
+
+    /// Reads these patients from the EHR into the cache.
+    /// With `refresh_since`, data read before that instant is read again.
+    async fn fetch(&self, c: &StoredConnection, ids: Vec<String>, refresh_since: Option<Instant>) {
+        let guard = {
+            let mut locks = lock(&self.ehr.fetch_locks);
+            locks.entry(c.team_id).or_default().clone()
+        };
+        let _one_at_a_time = guard.lock().await;
+        let settings = self.ehr_settings();
+        let gen = generation(c);
+        // After a failure, the EHR is asked again only after a pause.
+        let health = self.health_of(c.team_id);
+        if health.state == HealthState::Down
+            && health
+                .last_attempt
+                .is_some_and(|at| at.elapsed() < settings.retry_after_failure)
+        {
+            return;
+        }
+        // Another read may have brought them meanwhile.
+        let ids: Vec<String> = {
+            let mut cache = lock(&self.ehr.cache);
+            ids.into_iter()
+                .filter(|id| {
+                    cache
+                        .get(&(c.team_id, gen.clone(), id.clone()), settings.cache_ttl)
+                        .is_none_or(|e| {
+                            e.due(settings) || refresh_since.is_some_and(|since| e.fetched < since)
+                        })
+                })
+                .collect()
+        };
+        if ids.is_empty() {
+            return;
+        }
+        let client = match self.client_for(c).await {
+            Ok(client) => client,
+            Err(_) => return,
+        };
+        let started = Instant::now();
+        let results = client.summaries(&ids).await;
+        let read_at = (Timestamp::now(), Instant::now());
+        let mut tally = Tally::default();
+        let mut cache = lock(&self.ehr.cache);
+        for (id, result) in ids.iter().zip(results) {
+            let key = (c.team_id, gen.clone(), id.clone());
+            tally.store(&mut cache, key, id, result, read_at, settings);
+        }
+        drop(cache);
+        let Tally {
+            ok,
+            failed,
+            problem,
+        } = tally;
+        if failed > 0 {
+            tracing::warn!(team = %c.team_id, read = ok, failed, "EHR reads failed");
+        }
+        self.metrics()
+            .ehr_read(c.team_id, ok, failed, started.elapsed());
+        self.note_health(c.team_id, ok, failed, problem);
+    }
+
+    /// The EHR data of one patient of the team, if it is an EHR patient.
+    pub(crate) async fn ehr_patient(
+        &self,
+        team: TeamId,
+        patient: PatientId,
+        refresh: bool,
+    ) -> Result<Option<EhrPatientData>, AppError> {
+        let r = {
+            let mut conn = self.db.read().await?;
+            rounds_store::ehr::ref_of(&mut conn, patient).await?
+        };
+        let Some(r) = r else { return Ok(None) };
+        let (_, mut data) = self.ehr_data(team, &[(patient, r)], refresh).await?;
+        Ok(data.remove(&patient))
+    }
+
+    /// Name, MRN and birth date of the team's EHR patients whose EHR data
+    /// is in memory now (nothing is read from the EHR for this).
+    pub(crate) async fn remembered_demographics(
+        &self,
+        team: TeamId,
+    ) -> Result<HashMap<PatientId, (String, String, String)>, AppError> {
+        let (c, refs) = {
+            let mut conn = self.db.read().await?;
+            (
+                rounds_store::ehr::connection(&mut conn, team).await?,
+                rounds_store::ehr::refs_of_team(&mut conn, team).await?,
+            )
+        };
+        let Some(c) = c else {
+            return Ok(HashMap::new());
+        };
+        let gen = generation(&c);
+        let ttl = self.ehr_settings().cache_ttl;
+        let mut cache = lock(&self.ehr.cache);
+        let mut out = HashMap::new();
+        for (patient, r) in refs {
+            if r.server != c.base_url {
+                continue;
+            }
+            if let Some(CacheEntry { result: Ok(s), .. }) =
+                cache.get(&(team, gen.clone(), r.id.clone()), ttl)
+            {
+                let name = ehr_builtin_value(&s, BuiltinColumn::Name)
+                    .map(|(t, _)| t)
+                    .unwrap_or_default();
+                out.insert(
+                    patient,
+                    (
+                        name,
+                        s.patient.mrn.clone().unwrap_or_default(),
+                        s.patient.birth_date.clone().unwrap_or_default(),
+                    ),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Every patient failed: the team has no connection.
+fn unconnected(
+    refs: &[(PatientId, EhrRef)],
+) -> (ListEhrStatus, HashMap<PatientId, EhrPatientData>) {
+    let mut out = HashMap::new();
+    for (p, r) in refs {
+        out.insert(
+            *p,
+            EhrPatientData {
+                ehr_id: r.id.clone(),
+                state: EhrRowState::Failed,
+                fetched_at: None,
+                reason: Some("the team has no EHR connection any more".into()),
+                summary: None,
+            },
+        );
+    }
+    (
+        ListEhrStatus {
+            connected: false,
+            name: None,
+            health: Health::default(),
+            pending: false,
+        },
+        out,
+    )
+}
+
+/// What one round of reads found, for the team's health.
+#[derive(Default)]
+struct Tally {
+    ok: usize,
+    failed: usize,
+    problem: Option<Problem>,
+}
+
+impl Tally {
+    /// Puts one read in the cache and counts it; while the EHR fails, the
+    /// last good read (with its time) stays.
+    fn store(
+        &mut self,
+        cache: &mut EhrCache,
+        key: CacheKey,
+        id: &str,
+        result: Result<PatientSummary, FhirError>,
+        read_at: (Timestamp, Instant),
+        settings: &EhrSettings,
+    ) {
+        match result {
+            Ok(summary) => {
+                let section_failed = summary.statuses().iter().find_map(|(kind, s)| match s {
+                    SectionStatus::Failed { reason, .. } => Some((kind.name(), reason)),
+                    _ => None,
+                });
+                self.ok += 1;
+                if let Some((kind, reason)) = section_failed {
+                    self.failed += 1;
+                    self.problem.get_or_insert_with(|| Problem {
+                    general: format!("some EHR reads failed ({kind}); a team owner sees the details on the team's EHR page"),
+                    detail: format!("some EHR reads failed ({kind}: {reason})"),
+                });
+                    // The last good read (with its time) stays shown.
+                    if cache
+                        .get(&key, settings.cache_ttl)
+                        .is_some_and(|old| old.result.is_ok())
+                    {
+                        return;
+                    }
+                }
+                cache.put(
+                    key,
+                    CacheEntry {
+                        result: Ok(Arc::new(summary)),
+                        fetched_at: read_at.0,
+                        fetched: read_at.1,
+                    },
+                    settings.cache_max_patients,
+                );
+            }
+            Err(e) => {
+                let told = match &e {
+                    FhirError::Status {
+                        status: 404 | 410, ..
+                    } => Problem::same(format!("the EHR has no patient {id} (any more)")),
+                    other => Problem::of(other),
+                };
+                let text = told.general.clone();
+                // Only "no such patient" is an answer about the patient;
+                // anything else (network, refused credentials, TLS, a
+                // malformed answer) is the EHR failing.
+                let gone = matches!(
+                    e,
+                    FhirError::Status {
+                        status: 404 | 410,
+                        ..
+                    }
+                );
+                if !gone {
+                    self.failed += 1;
+                    self.problem.get_or_insert(told);
+                    // Keep the last good read to show during the outage.
+                    if cache
+                        .get(&key, settings.cache_ttl)
+                        .is_some_and(|old| old.result.is_ok())
+                    {
+                        return;
+                    }
+                } else {
+                    self.ok += 1;
+                }
+                cache.put(
+                    key,
+                    CacheEntry {
+                        result: Err(text),
+                        fetched_at: read_at.0,
+                        fetched: read_at.1,
+                    },
+                    settings.cache_max_patients,
+                );
+            }
+        }
+    }
+}
