@@ -105,7 +105,7 @@ impl App {
         self.team_access(actor, team, Need::Owner, "setEhrConnection")
             .await?;
         let mut tx = self.db.write().await?;
-        let saved = rounds_store::ehr::connection(tx.conn(), team).await?;
+        let (saved, corrupt) = saved_tolerantly(tx.conn(), team).await?;
         let (row, new_key) = self.connection_row(actor, team, spec, saved.as_ref())?;
         rounds_store::ehr::put_connection(tx.conn(), &row).await?;
         self.audit_done(
@@ -114,7 +114,8 @@ impl App {
             Operation::EhrConnectionSet,
             Subject::team(team),
             json!({
-                "action": if saved.is_some() { "changed" } else { "set" },
+                "action": if saved.is_some() || corrupt { "changed" } else { "set" },
+                "replacedCorruptRow": corrupt,
                 "name": row.name,
                 "baseUrl": row.base_url,
                 "auth": row.auth_kind.as_str(),
@@ -137,23 +138,47 @@ impl App {
         self.team_access(actor, team, Need::Owner, "deleteEhrConnection")
             .await?;
         let mut tx = self.db.write().await?;
-        let Some(saved) = rounds_store::ehr::connection(tx.conn(), team).await? else {
+        let (saved, corrupt) = saved_tolerantly(tx.conn(), team).await?;
+        if saved.is_none() && !corrupt {
             return Err(AppError::NotFound {
                 what: "EHR connection",
             });
-        };
+        }
         rounds_store::ehr::delete_connection(tx.conn(), team).await?;
         self.audit_done(
             &mut tx,
             actor,
             Operation::EhrConnectionSet,
             Subject::team(team),
-            json!({ "action": "removed", "name": saved.name, "baseUrl": saved.base_url }),
+            json!({
+                "action": "removed",
+                "name": saved.as_ref().map(|s| s.name.clone()),
+                "baseUrl": saved.as_ref().map(|s| s.base_url.clone()),
+                "removedCorruptRow": corrupt,
+            }),
         )
         .await?;
         tx.commit().await?;
         lock(&self.ehr.clients).remove(&team);
         self.forget_connection(team);
         Ok(())
+    }
+}
+
+/// The saved connection for replacing or removing it: a row that cannot be
+/// read (corrupt) is logged and reported as `true`, so that an owner can
+/// still put a good connection in its place or remove it; reading it for
+/// use stays an error.
+async fn saved_tolerantly(
+    conn: &mut rounds_store::AnyConnection,
+    team: TeamId,
+) -> Result<(Option<rounds_store::ehr::StoredConnection>, bool), AppError> {
+    match rounds_store::ehr::connection(conn, team).await {
+        Ok(saved) => Ok((saved, false)),
+        Err(rounds_store::StoreError::Corrupt(why)) => {
+            tracing::warn!(team = %team, error = %why, "the saved EHR connection cannot be read; it is replaced or removed");
+            Ok((None, true))
+        }
+        Err(e) => Err(e.into()),
     }
 }

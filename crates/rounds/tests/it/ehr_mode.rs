@@ -808,6 +808,26 @@ async fn corrupt_connection_rows(backend: Backend) {
             "{column}: {}",
             r.text
         );
+        // The owner can still repair it: a good connection in its place, or none.
+        if column == "auth_kind" {
+            let r = owner.put(&path, spec.clone()).await;
+            assert_eq!(
+                r.status,
+                StatusCode::OK,
+                "replacing a corrupt row: {}",
+                r.text
+            );
+            assert_eq!(owner.get(&path).await.status, StatusCode::OK);
+        } else {
+            let r = owner.delete(&path).await;
+            assert_eq!(
+                r.status,
+                StatusCode::NO_CONTENT,
+                "removing a corrupt row: {}",
+                r.text
+            );
+            assert_eq!(owner.get(&path).await.body["connected"], false);
+        }
     }
     app.stop().await;
 }
