@@ -24,7 +24,8 @@
 # Browser test (crates/rounds/tests/it/browser.rs): needs Debian's
 # `chromium` (installed with apt-get, with `chromium-driver`, if missing;
 # also `nodejs` and `npm` if there is no node) and playwright-core from npm
-# in ./.peers-node (never a downloaded browser). This script exports
+# in ./.peers-node (never a downloaded browser), with axe-core (npm) for the
+# accessibility checks. This script exports
 # ROUNDS_TEST_CHROMIUM, ROUNDS_TEST_NODE_MODULES and
 # ROUNDS_TEST_BROWSER_REQUIRED=1, so the test fails rather than skips when
 # something is missing.
@@ -255,6 +256,11 @@ ensure_browser() {
         log "browser test: installing playwright-core into $prefix (npm; no browser download)"
         PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent \
             --prefix "$prefix" playwright-core@1 >/dev/null
+    fi
+    # axe-core: the accessibility rules the browser tests run in each page state.
+    if [[ ! -f $prefix/node_modules/axe-core/axe.min.js ]]; then
+        log "browser test: installing axe-core into $prefix (npm)"
+        npm install --no-audit --no-fund --silent --prefix "$prefix" axe-core@4 >/dev/null
     fi
     export ROUNDS_TEST_CHROMIUM=$chromium
     export ROUNDS_TEST_NODE_MODULES=$prefix/node_modules
