@@ -60,17 +60,28 @@ pub struct AppConfig {
     pub live_notify: bool,
 }
 
+impl AppConfig {
+    // The defaults, written once: `Default` below and the settings of
+    // `rounds serve` (crates/rounds/src/config.rs) both use them.
+    pub const DEFAULT_SESSION_IDLE_SECS: u64 = 30 * 60;
+    pub const DEFAULT_SESSION_ABSOLUTE_SECS: u64 = 12 * 60 * 60;
+    pub const DEFAULT_SIGNIN_MAX_FAILURES_PER_ACCOUNT: u32 = 5;
+    pub const DEFAULT_SIGNIN_MAX_FAILURES_PER_ADDRESS: u32 = 20;
+    pub const DEFAULT_SIGNIN_WINDOW_SECS: u64 = 15 * 60;
+    pub const DEFAULT_LIVE_NOTIFY: bool = true;
+}
+
 impl Default for AppConfig {
     fn default() -> Self {
         Self {
-            session_idle_secs: 30 * 60,
-            session_absolute_secs: 12 * 60 * 60,
-            signin_max_failures_per_account: 5,
-            signin_max_failures_per_address: 20,
-            signin_window_secs: 15 * 60,
+            session_idle_secs: Self::DEFAULT_SESSION_IDLE_SECS,
+            session_absolute_secs: Self::DEFAULT_SESSION_ABSOLUTE_SECS,
+            signin_max_failures_per_account: Self::DEFAULT_SIGNIN_MAX_FAILURES_PER_ACCOUNT,
+            signin_max_failures_per_address: Self::DEFAULT_SIGNIN_MAX_FAILURES_PER_ADDRESS,
+            signin_window_secs: Self::DEFAULT_SIGNIN_WINDOW_SECS,
             password_hash_wait_secs: 10,
             ehr: ehr::EhrSettings::default(),
-            live_notify: true,
+            live_notify: Self::DEFAULT_LIVE_NOTIFY,
         }
     }
 }

@@ -42,10 +42,15 @@ pub struct DbOptions {
     pub acquire_timeout: Duration,
 }
 
+impl DbOptions {
+    /// The default pool size (also the default of the `db_max_connections` setting).
+    pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+}
+
 impl Default for DbOptions {
     fn default() -> Self {
         Self {
-            max_connections: 10,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             acquire_timeout: Duration::from_secs(10),
         }
     }

@@ -60,12 +60,19 @@ pub struct ServerLimits {
     pub max_connections: usize,
 }
 
+impl ServerLimits {
+    // The defaults, written once (also the settings' defaults of `rounds serve`).
+    pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+    pub const DEFAULT_BODY_READ_TIMEOUT_SECS: u64 = 30;
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+}
+
 impl Default for ServerLimits {
     fn default() -> Self {
         Self {
-            header_read_timeout: Duration::from_secs(10),
-            body_read_timeout: Duration::from_secs(30),
-            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(Self::DEFAULT_HEADER_READ_TIMEOUT_SECS),
+            body_read_timeout: Duration::from_secs(Self::DEFAULT_BODY_READ_TIMEOUT_SECS),
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

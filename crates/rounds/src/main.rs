@@ -6,7 +6,7 @@ mod config;
 
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::{ServeArgs, StorageArgs};
 
@@ -74,7 +74,23 @@ fn main() -> ExitCode {
     // The gateway has settings of its own: its arguments go to its parser.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let gateway = commands::gateway::is_gateway(&args);
-    let cli = if gateway { None } else { Some(Cli::parse()) };
+    let cli = if gateway {
+        None
+    } else {
+        // The configuration file's settings become the arguments' defaults.
+        let cmd = match config::with_file_defaults(Cli::command(), &args) {
+            Ok(cmd) => cmd,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let matches = cmd.get_matches_from(&args);
+        match Cli::from_arg_matches(&matches) {
+            Ok(cli) => Some(cli),
+            Err(err) => err.exit(),
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -29,15 +29,24 @@ pub struct EhrSettings {
     pub extra_ca_file: Option<PathBuf>,
 }
 
+impl EhrSettings {
+    // The defaults, written once (also the settings' defaults of `rounds serve`).
+    pub const DEFAULT_REFRESH_SECS: u64 = 60;
+    pub const DEFAULT_CACHE_TTL_SECS: u64 = 300;
+    pub const DEFAULT_CACHE_MAX_PATIENTS: usize = 5000;
+    pub const DEFAULT_LIST_WAIT_SECS: u64 = 5;
+    pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 15;
+}
+
 impl Default for EhrSettings {
     fn default() -> Self {
         Self {
-            refresh_after: Duration::from_secs(60),
-            cache_ttl: Duration::from_secs(300),
-            cache_max_patients: 5000,
-            list_wait: Duration::from_secs(5),
+            refresh_after: Duration::from_secs(Self::DEFAULT_REFRESH_SECS),
+            cache_ttl: Duration::from_secs(Self::DEFAULT_CACHE_TTL_SECS),
+            cache_max_patients: Self::DEFAULT_CACHE_MAX_PATIENTS,
+            list_wait: Duration::from_secs(Self::DEFAULT_LIST_WAIT_SECS),
             retry_after_failure: Duration::from_secs(15),
-            request_timeout: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(Self::DEFAULT_REQUEST_TIMEOUT_SECS),
             outbound: Arc::new(OutboundPolicy::default()),
             extra_ca_file: None,
         }

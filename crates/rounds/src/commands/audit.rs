@@ -4,7 +4,7 @@ use clap::Subcommand;
 use rounds_app::AppConfig;
 
 use super::open_app;
-use crate::config::{FileSettings, StorageArgs};
+use crate::config::StorageArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -13,8 +13,7 @@ pub enum AuditCommand {
 }
 
 pub async fn run(storage: &StorageArgs, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
-    let file = FileSettings::load(storage.config.as_deref())?;
-    let app = open_app(storage, &file, AppConfig::default()).await?;
+    let app = open_app(storage, AppConfig::default()).await?;
     let AuditCommand::Verify = cmd;
     let report = app.verify_audit().await;
     app.close().await;

@@ -10,7 +10,7 @@ use clap::Args;
 use rounds_app::AppConfig;
 
 use super::open_app;
-use crate::config::{FileSettings, Storage, StorageArgs};
+use crate::config::{Storage, StorageArgs};
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -21,8 +21,7 @@ pub struct BackupArgs {
 }
 
 pub async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
-    let file = FileSettings::load(args.storage.config.as_deref())?;
-    let app = open_app(&args.storage, &file, AppConfig::default()).await?;
+    let app = open_app(&args.storage, AppConfig::default()).await?;
     let result = app.backup_to(&args.file).await;
     app.close().await;
     result.with_context(|| format!("cannot back up to {}", args.file.display()))?;
@@ -35,15 +34,14 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn restore(args: BackupArgs) -> anyhow::Result<ExitCode> {
-    let settings = FileSettings::load(args.storage.config.as_deref())?;
-    let storage = Storage::resolve(&args.storage, &settings)?;
+    let storage = Storage::resolve(&args.storage);
     let target = sqlite_path(&storage.database_url).with_context(|| {
         format!(
             "rounds restore puts back SQLite databases; {} is not one (restore PostgreSQL with pg_restore, see README)",
             storage.database_url_redacted()
         )
     })?;
-    let (_, options) = super::prepare_storage(&args.storage, &settings)?;
+    let (_, options) = super::prepare_storage(&args.storage)?;
     let app =
         rounds_app::backup::restore_sqlite(&args.file, &target, &options, AppConfig::default())
             .await

@@ -10,15 +10,12 @@ pub mod user;
 use anyhow::Context;
 use rounds_app::{App, AppConfig, DbOptions};
 
-use crate::config::{EhrArgs, FileSettings, Storage, StorageArgs};
+use crate::config::{Storage, StorageArgs};
 
 /// The storage settings with every layer applied, the data directory made
 /// (mode 0700) when the database lives in it, and the pool's options.
-pub(crate) fn prepare_storage(
-    args: &StorageArgs,
-    file: &FileSettings,
-) -> anyhow::Result<(Storage, DbOptions)> {
-    let storage = Storage::resolve(args, file)?;
+pub(crate) fn prepare_storage(args: &StorageArgs) -> anyhow::Result<(Storage, DbOptions)> {
+    let storage = Storage::resolve(args);
     if storage.in_data_dir {
         create_private_dir(&storage.data_dir).with_context(|| {
             format!(
@@ -36,12 +33,8 @@ pub(crate) fn prepare_storage(
 
 /// Opens the database the settings point at, migrating it, with a message
 /// that says which database failed and why.
-pub async fn open_app(
-    args: &StorageArgs,
-    file: &FileSettings,
-    config: AppConfig,
-) -> anyhow::Result<App> {
-    let (storage, options) = prepare_storage(args, file)?;
+pub async fn open_app(args: &StorageArgs, config: AppConfig) -> anyhow::Result<App> {
+    let (storage, options) = prepare_storage(args)?;
     App::open(&storage.database_url, &options, config)
         .await
         .with_context(|| {
@@ -78,10 +71,9 @@ pub(crate) fn make_private(dir: &std::path::Path) -> std::io::Result<()> {
 pub async fn install_secret_key(
     app: &App,
     args: &StorageArgs,
-    file: &FileSettings,
-    ehr: &EhrArgs,
+    key_file: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
-    let (key, origin) = load_secret_key(app, args, file, ehr, false).await?;
+    let (key, origin) = load_secret_key(app, args, key_file, false).await?;
     if let Err(err) = app.install_secret_key(key).await {
         anyhow::bail!(
             "{err}. Give every instance on this database the same key: the same ROUNDS_SECRET_KEY (base64), or a copy of \
@@ -98,12 +90,11 @@ pub async fn install_secret_key(
 pub async fn load_secret_key(
     app: &App,
     args: &StorageArgs,
-    file: &FileSettings,
-    ehr: &EhrArgs,
+    key_file: Option<&std::path::Path>,
     create_anyway: bool,
 ) -> anyhow::Result<(rounds_app::secret_box::SecretBox, String)> {
-    let storage = Storage::resolve(args, file)?;
-    let path = crate::config::secret_key_file(ehr, file, &storage);
+    let storage = Storage::resolve(args);
+    let path = crate::config::secret_key_file(key_file, &storage);
     let env = std::env::var("ROUNDS_SECRET_KEY")
         .ok()
         .filter(|v| !v.trim().is_empty());

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use rounds_app::AppConfig;
 
 use super::{load_secret_key, open_app};
-use crate::config::{EhrArgs, FileSettings, StorageArgs};
+use crate::config::StorageArgs;
 
 #[derive(Debug, Args)]
 pub struct SecretKeyArgs {
@@ -41,12 +41,8 @@ pub enum SecretKeyCommand {
 }
 
 pub async fn run(args: SecretKeyArgs) -> anyhow::Result<ExitCode> {
-    let file = FileSettings::load(args.storage.config.as_deref())?;
-    let app = open_app(&args.storage, &file, AppConfig::default()).await?;
-    let ehr = EhrArgs {
-        secret_key_file: args.key.secret_key_file.clone(),
-        ..EhrArgs::default()
-    };
+    let app = open_app(&args.storage, AppConfig::default()).await?;
+    let key_file = args.key.secret_key_file.as_deref();
     let result = async {
         let (expected, sealed) = app.secret_key_check().await?;
         match args.command {
@@ -57,7 +53,7 @@ pub async fn run(args: SecretKeyArgs) -> anyhow::Result<ExitCode> {
                         .as_deref()
                         .unwrap_or("no key yet (recorded at the next start)")
                 );
-                match load_secret_key(&app, &args.storage, &file, &ehr, false).await {
+                match load_secret_key(&app, &args.storage, key_file, false).await {
                     Ok((key, origin)) => {
                         println!("configured here:      {} from {origin}", key.fingerprint())
                     }
@@ -66,7 +62,7 @@ pub async fn run(args: SecretKeyArgs) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             SecretKeyCommand::Replace => {
-                let (key, origin) = load_secret_key(&app, &args.storage, &file, &ehr, true).await?;
+                let (key, origin) = load_secret_key(&app, &args.storage, key_file, true).await?;
                 let fingerprint = key.fingerprint();
                 app.replace_secret_key(key)
                     .await

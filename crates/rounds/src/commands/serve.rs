@@ -6,7 +6,7 @@ use rounds_web::{AppState, WebConfig};
 use tracing_subscriber::EnvFilter;
 
 use super::open_app;
-use crate::config::{FileSettings, LogFormat, Serve, ServeArgs, StorageArgs};
+use crate::config::{LogFormat, Serve, ServeArgs, StorageArgs};
 
 pub(crate) fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("ROUNDS_LOG")
@@ -24,13 +24,12 @@ pub(crate) fn init_logging(format: LogFormat) {
 }
 
 pub async fn run(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let file = FileSettings::load(storage.config.as_deref())?;
-    let settings = Serve::resolve(args, &file)?;
+    let settings = Serve::resolve(args)?;
     init_logging(settings.log_format);
 
-    let app = open_app(storage, &file, settings.app.clone()).await?;
+    let app = open_app(storage, settings.app.clone()).await?;
     tracing::info!(backend = app.backend().as_str(), "database ready");
-    super::install_secret_key(&app, storage, &file, &args.ehr).await?;
+    super::install_secret_key(&app, storage, args.ehr.secret_key_file.as_deref()).await?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

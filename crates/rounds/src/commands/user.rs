@@ -4,7 +4,7 @@ use clap::Subcommand;
 use rounds_app::{AppConfig, Caller, NewUserInput, UserChange};
 
 use super::open_app;
-use crate::config::{FileSettings, StorageArgs};
+use crate::config::StorageArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -30,8 +30,7 @@ pub enum UserCommand {
 }
 
 pub async fn run(storage: &StorageArgs, cmd: UserCommand) -> anyhow::Result<ExitCode> {
-    let file = FileSettings::load(storage.config.as_deref())?;
-    let app = open_app(storage, &file, AppConfig::default()).await?;
+    let app = open_app(storage, AppConfig::default()).await?;
     let result = run_with(&app, cmd).await;
     app.close().await;
     result

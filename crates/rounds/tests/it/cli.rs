@@ -268,7 +268,37 @@ fn unusable_databases_fail_clearly() {
         .args(["serve", "--log-format", "xml"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("log_format"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--log-format") && err.contains("text, json"),
+        "{err}"
+    );
+
+    // So is one in the configuration file, with the file and the key.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rounds.toml");
+    std::fs::write(&file, "session_idle_timeout = 0\n").unwrap();
+    let out = rounds()
+        .args(["user", "list", "--config", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("rounds.toml") && err.contains("`session_idle_timeout = 0`"),
+        "{err}"
+    );
+    std::fs::write(&file, "sesion_idle_timeout = 60\n").unwrap();
+    let out = rounds()
+        .env("ROUNDS_CONFIG", &file)
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`sesion_idle_timeout` is not a setting"),
+        "{err}"
+    );
 }
 
 /// A second key (32 bytes, base64), as another instance might be given.
