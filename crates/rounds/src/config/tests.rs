@@ -2,6 +2,10 @@ use std::io::Write;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+
+use super::file::{settings_of, CONFIG_ARG};
 use super::*;
 
 #[derive(Parser)]
