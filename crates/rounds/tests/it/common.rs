@@ -79,6 +79,38 @@ impl TestDb {
     }
 }
 
+/// A PostgreSQL test database is dropped when its test is done with it, so
+/// a shared development server does not fill up with them (on its own
+/// thread and runtime: `Drop` cannot wait on the test's runtime).
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self._dir.is_some() {
+            return;
+        }
+        let (Ok(admin), Some((_, name))) = (
+            std::env::var("ROUNDS_TEST_POSTGRES_URL"),
+            self.url.rsplit_once('/'),
+        ) else {
+            return;
+        };
+        let name = name.to_owned();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        });
+        let _ = dropped.join();
+    }
+}
+
 /// 32 random hex digits (a random UUID without its hyphens).
 fn uuid_like() -> String {
     rounds_core::TeamId::new_random()
