@@ -40,13 +40,14 @@ const FORWARD_REQUEST: [HeaderName; 8] = [
     // Conditional create: a search query (rewritten like the query string).
     HeaderName::from_static("if-none-exist"),
 ];
-/// Answer headers passed back (`Location`s rewritten).
-const FORWARD_RESPONSE: [HeaderName; 6] = [
+/// Answer headers passed back (URLs in them rewritten).
+const FORWARD_RESPONSE: [HeaderName; 7] = [
     header::CONTENT_TYPE,
     header::ETAG,
     header::LAST_MODIFIED,
     header::LOCATION,
     header::CONTENT_LOCATION,
+    header::LINK,
     header::RETRY_AFTER,
 ];
 
