@@ -47,12 +47,20 @@ struct Step {
     postgres: &'static str,
 }
 
-const STEPS: &[Step] = &[Step {
-    version: 1,
-    name: "gateway",
-    sqlite: include_str!("../migrations/sqlite/0001_gateway.sql"),
-    postgres: include_str!("../migrations/postgres/0001_gateway.sql"),
-}];
+const STEPS: &[Step] = &[
+    Step {
+        version: 1,
+        name: "gateway",
+        sqlite: include_str!("../migrations/sqlite/0001_gateway.sql"),
+        postgres: include_str!("../migrations/postgres/0001_gateway.sql"),
+    },
+    Step {
+        version: 2,
+        name: "shared_limits",
+        sqlite: include_str!("../migrations/sqlite/0002_shared_limits.sql"),
+        postgres: include_str!("../migrations/postgres/0002_shared_limits.sql"),
+    },
+];
 
 #[derive(Debug)]
 struct Embedded(Backend);
@@ -179,7 +187,25 @@ impl Db {
                     .await?;
             }
         }
-        Ok(WriteTx { tx, _guard: guard })
+        Ok(WriteTx {
+            tx,
+            _guard: Some(guard),
+        })
+    }
+
+    /// Starts a write transaction whose statements need no order among
+    /// writers (an upsert, an insert that may conflict): on SQLite the same
+    /// as [`Db::write`] (one writer at a time); on PostgreSQL without the
+    /// advisory lock, so it does not wait behind another instance's audit
+    /// batch.
+    pub async fn write_unordered(&self) -> Result<WriteTx<'_>> {
+        match self.backend {
+            Backend::Sqlite => self.write().await,
+            Backend::Postgres => Ok(WriteTx {
+                tx: self.pool.begin().await?,
+                _guard: None,
+            }),
+        }
     }
 
     /// Closes the pool.
@@ -201,7 +227,7 @@ fn sqlite_create_if_missing(url: &str) -> String {
 /// (dropping it rolls back).
 pub struct WriteTx<'a> {
     tx: Transaction<'static, Any>,
-    _guard: MutexGuard<'a, ()>,
+    _guard: Option<MutexGuard<'a, ()>>,
 }
 
 impl WriteTx<'_> {

@@ -649,7 +649,14 @@ async fn proxy(
     }
     entry.tenant_id = Some(valid.tenant.clone());
     // 3. Rate limit.
-    if let Err(wait) = gw.limiter.check(&valid.client_id) {
+    let limited = match gw.limiter.check(&valid.client_id).await {
+        Ok(l) => l,
+        Err(e) => {
+            entry.outcome = "error".into();
+            return internal(&e);
+        }
+    };
+    if let Err(wait) = limited {
         entry.outcome = "rate_limited".into();
         let secs = wait.as_secs().max(1);
         return with_header(

@@ -156,8 +156,6 @@ pub struct TokenService {
     lifetime: Duration,
     check_every: Duration,
     cache: Mutex<HashMap<(String, String), CachedGrant>>,
-    /// `client_assertion` ids seen (private_key_jwt replay), with their expiry.
-    seen_assertions: Mutex<HashMap<String, i64>>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -199,7 +197,6 @@ impl TokenService {
             lifetime,
             check_every,
             cache: Mutex::new(HashMap::new()),
-            seen_assertions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -507,10 +504,10 @@ impl TokenService {
             let Some(jti) = data.claims["jti"].as_str() else {
                 return fail("the client assertion has no jti", "bad_assertion");
             };
-            let mut seen = self.seen_assertions.lock().await;
-            let now = now_millis() / 1000;
-            seen.retain(|_, e| *e >= now);
-            if seen.insert(format!("{id} {jti}"), exp).is_some() {
+            if jti.is_empty() || jti.len() > 256 {
+                return fail("the client assertion's jti is not usable", "bad_assertion");
+            }
+            if !self.registry.first_use_of_assertion(&id, jti, exp).await? {
                 return fail("the client assertion was used before", "assertion_replay");
             }
             return Ok(Ok(id));

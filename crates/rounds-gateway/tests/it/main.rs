@@ -7,4 +7,5 @@ mod common;
 mod peers;
 mod proxy;
 mod refusals;
+mod schema;
 mod tokens;

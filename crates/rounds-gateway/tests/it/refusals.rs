@@ -354,3 +354,143 @@ async fn two_instances_share_revocations() {
     one.assert_no_upstream_address();
     two.assert_no_upstream_address();
 }
+
+/// Two instances on one PostgreSQL: a client's rate limit holds across
+/// both (not once per instance), and a private_key_jwt assertion used on
+/// one is a replay on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_rate_limits_and_replay_protection() {
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
+    let one = TestGateway::start_with(Backend::Postgres, |s| s.rate_limit = 4).await;
+    one.add_hospitals().await;
+    let public = one.url.clone();
+    let two = TestGateway::start_on(&one.db_url, move |s| {
+        s.public_url = public;
+        s.rate_limit = 4;
+    })
+    .await;
+    let (id, secret, _) = one.client(&["a"]).await;
+    let tok = one.token(&id, &secret, "a").await;
+    // Four requests a minute, spread over both instances: the fifth and
+    // sixth are refused on whichever instance they reach.
+    for (i, t) in [&one, &two, &one, &two].iter().enumerate() {
+        let (s, _, body) = t.get("Patient?_count=1&_elements=id", Some(&tok)).await;
+        assert_eq!(s, StatusCode::OK, "request {i}: {body}");
+    }
+    for t in [&one, &two] {
+        let (s, h, body) = t.get("Patient?_count=1&_elements=id", Some(&tok)).await;
+        assert_eq!(
+            (s, issue_code(&body)),
+            (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+            "{body}"
+        );
+        let wait: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+    }
+
+    // private_key_jwt: one assertion, two instances.
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let pt = pair.public_key().as_ref().to_vec();
+    let jwk = json!({"kty": "EC", "crv": "P-384", "x": URL_SAFE_NO_PAD.encode(&pt[1..49]),
+        "y": URL_SAFE_NO_PAD.encode(&pt[49..97]), "kid": "k1", "alg": "ES384"});
+    let (jid, _, _) = one.client(&["a"]).await;
+    one.gw
+        .registry
+        .set_jwks(&jid, Some(&json!({"keys": [jwk]})))
+        .await
+        .unwrap();
+    let key = jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref());
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES384);
+    header.kid = Some("k1".into());
+    let now = rounds_gateway::db::now_millis() / 1000;
+    let assertion = jsonwebtoken::encode(
+        &header,
+        &json!({"iss": jid, "sub": jid, "aud": format!("{}/token", one.url),
+            "exp": now + 60, "jti": "used-once"}),
+        &key,
+    )
+    .unwrap();
+    let form = [
+        ("grant_type", "client_credentials"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", assertion.as_str()),
+        ("scope", "a"),
+    ];
+    let (s, _, body) = one.token_request(None, &form).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, _, body) = two.token_request(None, &form).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "a replay on the other instance: {body}"
+    );
+    // The refusal is audited with its reason.
+    let records = one
+        .gw
+        .audit
+        .search(&rounds_gateway::audit::AuditFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(records[0].outcome, "assertion_replay", "{:?}", records[0]);
+    one.assert_no_upstream_address();
+    two.assert_no_upstream_address();
+}
+
+/// On one instance the replay check survives a restart (the ids are in the
+/// database, not in memory).
+async fn replay_protection_survives_a_restart(backend: Backend) {
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    let first = TestGateway::start(backend).await;
+    first.add_hospitals().await;
+    let (jid, _, _) = first.client(&["a"]).await;
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let pt = pair.public_key().as_ref().to_vec();
+    let jwk = json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(&pt[1..33]),
+        "y": URL_SAFE_NO_PAD.encode(&pt[33..65]), "kid": "p", "alg": "ES256"});
+    first
+        .gw
+        .registry
+        .set_jwks(&jid, Some(&json!({"keys": [jwk]})))
+        .await
+        .unwrap();
+    let key = jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref());
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("p".into());
+    let public = first.url.clone();
+    let now = rounds_gateway::db::now_millis() / 1000;
+    let assertion = jsonwebtoken::encode(
+        &header,
+        &json!({"iss": jid, "sub": jid, "aud": format!("{public}/token"),
+            "exp": now + 60, "jti": "again"}),
+        &key,
+    )
+    .unwrap();
+    let form = [
+        ("grant_type", "client_credentials"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", assertion.as_str()),
+    ];
+    let (s, _, body) = first.token_request(None, &form).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    // A fresh instance (as after a restart) on the same database.
+    let again = TestGateway::start_on(&first.db_url, move |s| s.public_url = public).await;
+    let (s, _, body) = again.token_request(None, &form).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "{body}"
+    );
+}
+both!(replay_protection_survives_a_restart);
