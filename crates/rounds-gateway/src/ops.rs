@@ -130,10 +130,24 @@ struct Histogram {
     count: u64,
 }
 
+impl Histogram {
+    fn observe(&mut self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += secs;
+        self.count += 1;
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     requests: BTreeMap<(String, u16), u64>,
     latency: BTreeMap<String, Histogram>,
+    phases: BTreeMap<&'static str, Histogram>,
     upstream_errors: BTreeMap<(String, &'static str), u64>,
     tokens: BTreeMap<&'static str, u64>,
 }
@@ -158,16 +172,15 @@ impl Metrics {
         let tenant = tenant.unwrap_or("").to_owned();
         self.with(|m| {
             *m.requests.entry((tenant.clone(), status)).or_default() += 1;
-            let h = m.latency.entry(tenant).or_default();
-            let secs = elapsed.as_secs_f64();
-            for (i, b) in BUCKETS.iter().enumerate() {
-                if secs <= *b {
-                    h.counts[i] += 1;
-                }
-            }
-            h.sum += secs;
-            h.count += 1;
+            m.latency.entry(tenant).or_default().observe(elapsed);
         });
+    }
+
+    /// Time one part of a request took: `token` (checking the bearer
+    /// token), `upstream` (the upstream's answer, read whole), `rewrite`,
+    /// `audit` (waiting for the audit record to be committed).
+    pub fn phase(&self, phase: &'static str, elapsed: Duration) {
+        self.with(|m| m.phases.entry(phase).or_default().observe(elapsed));
     }
 
     /// An upstream failure of `kind` (`timeout`, `connect`, `too_large`, `auth`, `status_5xx`).
@@ -203,6 +216,16 @@ impl Metrics {
                 let _ = writeln!(out, "gateway_request_duration_seconds_bucket{{tenant=\"{t}\",le=\"+Inf\"}} {}", h.count);
                 let _ = writeln!(out, "gateway_request_duration_seconds_sum{{tenant=\"{t}\"}} {}", h.sum);
                 let _ = writeln!(out, "gateway_request_duration_seconds_count{{tenant=\"{t}\"}} {}", h.count);
+            }
+            let _ = writeln!(out, "# HELP gateway_phase_duration_seconds Time the parts of a request on the FHIR routes take.");
+            let _ = writeln!(out, "# TYPE gateway_phase_duration_seconds histogram");
+            for (phase, h) in &m.phases {
+                for (i, b) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(out, "gateway_phase_duration_seconds_bucket{{phase=\"{phase}\",le=\"{b}\"}} {}", h.counts[i]);
+                }
+                let _ = writeln!(out, "gateway_phase_duration_seconds_bucket{{phase=\"{phase}\",le=\"+Inf\"}} {}", h.count);
+                let _ = writeln!(out, "gateway_phase_duration_seconds_sum{{phase=\"{phase}\"}} {}", h.sum);
+                let _ = writeln!(out, "gateway_phase_duration_seconds_count{{phase=\"{phase}\"}} {}", h.count);
             }
             let _ = writeln!(out, "# HELP gateway_upstream_errors_total Failed upstream requests, by tenant and kind.");
             let _ = writeln!(out, "# TYPE gateway_upstream_errors_total counter");

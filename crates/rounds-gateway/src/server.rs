@@ -548,10 +548,12 @@ async fn fhir(
     entry.duration_ms = elapsed_ms(started);
     gw.metrics
         .request(entry.tenant_id.as_deref(), entry.status, started.elapsed());
+    let audit_started = Instant::now();
     if let Err(e) = gw.audit.append(&entry).await {
         // No answer goes out unaudited.
         return internal(&e);
     }
+    gw.metrics.phase("audit", audit_started.elapsed());
     answer
 }
 
@@ -596,7 +598,10 @@ async fn proxy(
             &bearer_challenge(None),
         );
     };
-    let valid = match gw.tokens.validate(token).await {
+    let token_started = Instant::now();
+    let checked = gw.tokens.validate(token).await;
+    gw.metrics.phase("token", token_started.elapsed());
+    let valid = match checked {
         Err(e) => {
             entry.outcome = "error".into();
             return internal(&e);
@@ -801,6 +806,7 @@ async fn send(gw: &Gateway, upstream: &crate::upstream::Upstream, f: &Forward) -
         );
     }
     let mut attempt = 0;
+    let sent_at = Instant::now();
     let response = loop {
         attempt += 1;
         let auth = match gw.upstreams.authorization(upstream).await {
@@ -869,13 +875,14 @@ async fn send(gw: &Gateway, upstream: &crate::upstream::Upstream, f: &Forward) -
     };
     let status = response.status();
     let upstream_headers = response.headers().clone();
-    let body = match read_bounded(
+    let body = read_bounded(
         response,
         gw.settings.max_response_bytes,
         gw.settings.upstream_timeout,
     )
-    .await
-    {
+    .await;
+    gw.metrics.phase("upstream", sent_at.elapsed());
+    let body = match body {
         Ok(b) => b,
         Err(ReadError::TooLarge) => {
             gw.metrics.upstream_error(tenant, "too_large");
@@ -908,6 +915,7 @@ async fn send(gw: &Gateway, upstream: &crate::upstream::Upstream, f: &Forward) -
     if status.is_server_error() {
         gw.metrics.upstream_error(tenant, "status_5xx");
     }
+    let rewrite_started = Instant::now();
     let outward = Rewriter::new(&upstream.base, &f.public_base);
     let mut answer = Response::new(Body::from(outward.body(body)));
     *answer.status_mut() = status;
@@ -923,6 +931,7 @@ async fn send(gw: &Gateway, upstream: &crate::upstream::Upstream, f: &Forward) -
             answer.headers_mut().append(name.clone(), value);
         }
     }
+    gw.metrics.phase("rewrite", rewrite_started.elapsed());
     answer
 }
 
