@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both;
-use crate::common::{issue_code, Backend, TestGateway};
+use crate::common::{client_assertion, client_key, issue_code, Backend, TestGateway};
 
 fn challenge(h: &reqwest::header::HeaderMap) -> String {
     h.get("www-authenticate")
@@ -360,7 +360,6 @@ async fn two_instances_share_revocations() {
 /// one is a replay on the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_rate_limits_and_replay_protection() {
-    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
     let one = TestGateway::start_with(Backend::Postgres, |s| s.rate_limit = 4).await;
     one.add_hospitals().await;
     let public = one.url.clone();
@@ -389,30 +388,16 @@ async fn two_instances_share_rate_limits_and_replay_protection() {
     }
 
     // private_key_jwt: one assertion, two instances.
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
-    let pair =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
-    let pt = pair.public_key().as_ref().to_vec();
-    let jwk = json!({"kty": "EC", "crv": "P-384", "x": URL_SAFE_NO_PAD.encode(&pt[1..49]),
-        "y": URL_SAFE_NO_PAD.encode(&pt[49..97]), "kid": "k1", "alg": "ES384"});
+    let alg = jsonwebtoken::Algorithm::ES384;
+    let (key, jwk) = client_key(alg, "k1");
     let (jid, _, _) = one.client(&["a"]).await;
     one.gw
         .registry
         .set_jwks(&jid, Some(&json!({"keys": [jwk]})))
         .await
         .unwrap();
-    let key = jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref());
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES384);
-    header.kid = Some("k1".into());
-    let now = rounds_gateway::db::now_millis() / 1000;
-    let assertion = jsonwebtoken::encode(
-        &header,
-        &json!({"iss": jid, "sub": jid, "aud": format!("{}/token", one.url),
-            "exp": now + 60, "jti": "used-once"}),
-        &key,
-    )
-    .unwrap();
+    let aud = format!("{}/token", one.url);
+    let assertion = client_assertion(&key, alg, "k1", &jid, &aud, "used-once");
     let form = [
         ("grant_type", "client_credentials"),
         (
@@ -445,35 +430,19 @@ async fn two_instances_share_rate_limits_and_replay_protection() {
 /// On one instance the replay check survives a restart (the ids are in the
 /// database, not in memory).
 async fn replay_protection_survives_a_restart(backend: Backend) {
-    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
     let first = TestGateway::start(backend).await;
     first.add_hospitals().await;
     let (jid, _, _) = first.client(&["a"]).await;
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-    let pair =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
-    let pt = pair.public_key().as_ref().to_vec();
-    let jwk = json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(&pt[1..33]),
-        "y": URL_SAFE_NO_PAD.encode(&pt[33..65]), "kid": "p", "alg": "ES256"});
+    let alg = jsonwebtoken::Algorithm::ES256;
+    let (key, jwk) = client_key(alg, "p");
     first
         .gw
         .registry
         .set_jwks(&jid, Some(&json!({"keys": [jwk]})))
         .await
         .unwrap();
-    let key = jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref());
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-    header.kid = Some("p".into());
     let public = first.url.clone();
-    let now = rounds_gateway::db::now_millis() / 1000;
-    let assertion = jsonwebtoken::encode(
-        &header,
-        &json!({"iss": jid, "sub": jid, "aud": format!("{public}/token"),
-            "exp": now + 60, "jti": "again"}),
-        &key,
-    )
-    .unwrap();
+    let assertion = client_assertion(&key, alg, "p", &jid, &format!("{public}/token"), "again");
     let form = [
         ("grant_type", "client_credentials"),
         (
