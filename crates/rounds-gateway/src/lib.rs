@@ -143,7 +143,7 @@ impl Gateway {
             settings.revocation_check,
         )?;
         Ok(Arc::new(Self {
-            audit: Audit::new(db.clone()),
+            audit: Audit::with_sync(db.clone(), settings.audit_sync),
             limiter: RateLimiter::new(settings.rate_limit, db.clone()),
             metrics: Metrics::default(),
             settings,
