@@ -185,6 +185,7 @@ pub async fn run(
     nginx: Option<PathBuf>,
     per_caller: usize,
     database_url: Option<String>,
+    audit_sync: Option<String>,
 ) -> anyhow::Result<()> {
     // The FHIR server: given, or the sandbox with a generated ward.
     let (upstream, ids, _sandbox) = match fhir_base {
@@ -235,6 +236,12 @@ pub async fn run(
         rounds_gateway::config::Settings::resolve(&Default::default(), &Default::default())?;
     settings.public_url = format!("http://{addr}");
     settings.rate_limit = 0;
+    settings.audit_sync = match audit_sync.as_deref() {
+        None | Some("batched") => rounds_gateway::audit::AuditSync::Batched,
+        Some("commit") => rounds_gateway::audit::AuditSync::EveryCommit,
+        Some(other) => bail!("--audit-sync is batched or commit, not {other}"),
+    };
+    println!("gateway audit_sync: {:?}", settings.audit_sync);
     let sealer = Arc::new(rounds_secrets::SecretBox::from_base64_key(
         &rounds_secrets::SecretBox::new_key_base64()?,
     )?);
