@@ -589,3 +589,84 @@ async fn every_form_of_the_upstream_base_is_rewritten(backend: Backend) {
     task.abort();
 }
 both!(every_form_of_the_upstream_base_is_rewritten);
+
+/// Requirement 8 with HTTP Basic: the gateway sends the tenant's own user
+/// and password (sealed at rest), never the caller's token; an upstream
+/// that refuses them is a 401 the caller sees as the upstream's answer,
+/// not as its own credentials.
+async fn upstream_http_basic(backend: Backend) {
+    use axum::response::IntoResponse;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let record = record.clone();
+        async move {
+            let auth = headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            record.lock().unwrap().push(auth.clone());
+            // "ward:pa ss:wörd" as RFC 7617 has it (UTF-8, then base64).
+            if auth == "Basic d2FyZDpwYSBzczp3w7ZyZA==" {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/fhir+json")],
+                    r#"{"resourceType":"Patient","id":"p1"}"#,
+                )
+                    .into_response()
+            } else {
+                axum::http::StatusCode::UNAUTHORIZED.into_response()
+            }
+        }
+    });
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    let t = TestGateway::start(backend).await;
+    let base = format!("http://{addr}/fhir");
+    t.add_tenant(
+        "basic",
+        &base,
+        rounds_gateway::tenants::UpstreamAuth::Basic {
+            username: "ward".into(),
+        },
+        Some("pa ss:wörd"),
+    )
+    .await;
+    t.add_tenant(
+        "wrong",
+        &base,
+        rounds_gateway::tenants::UpstreamAuth::Basic {
+            username: "ward".into(),
+        },
+        Some("not it"),
+    )
+    .await;
+    let (id, secret, _) = t.client(&["basic", "wrong"]).await;
+    let tok = t.token(&id, &secret, "basic").await;
+    let (s, _, b) = t.get("Patient/p1", Some(&tok)).await;
+    assert_eq!((s, b["id"].as_str()), (StatusCode::OK, Some("p1")), "{b}");
+    let wrong = t.token(&id, &secret, "wrong").await;
+    let (s, _, _) = t.get("Patient/p1", Some(&wrong)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen.iter().all(|a| a.starts_with("Basic ")), "{seen:?}");
+    assert!(
+        seen.iter().all(|a| !a.contains(&tok) && !a.contains(&wrong)),
+        "the caller's token reached the upstream"
+    );
+    // Sealed at rest: the password is not in the database as text.
+    let mut conn = t.gw.db.read().await.unwrap();
+    let sealed: String = sqlx::Row::get(
+        &sqlx::query("SELECT auth_secret FROM tenants WHERE id = 'basic'")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap(),
+        "auth_secret",
+    );
+    assert!(!sealed.is_empty() && !sealed.contains("wörd") && !sealed.contains("pa ss"));
+    task.abort();
+}
+both!(upstream_http_basic);
