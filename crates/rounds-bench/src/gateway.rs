@@ -30,6 +30,19 @@ struct Figures {
     per_sec: f64,
 }
 
+impl Figures {
+    fn of(mut times: Vec<Duration>, elapsed: Duration) -> Self {
+        times.sort();
+        Self {
+            p50: percentile(&times, 50.0),
+            p99: percentile(&times, 99.0),
+            per_sec: times.len() as f64 / elapsed.as_secs_f64().max(1e-9),
+        }
+    }
+}
+
+/// `callers` concurrent callers, `per_caller` requests each: every
+/// request's time, and the time the whole took.
 async fn measure(
     http: &reqwest::Client,
     target: &Target,
@@ -37,7 +50,7 @@ async fn measure(
     batch: bool,
     callers: usize,
     per_caller: usize,
-) -> anyhow::Result<Figures> {
+) -> anyhow::Result<(Vec<Duration>, Duration)> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..callers {
@@ -78,13 +91,37 @@ async fn measure(
     for t in tasks {
         all.extend(t.await??);
     }
-    let elapsed = started.elapsed();
-    all.sort();
-    Ok(Figures {
-        p50: percentile(&all, 50.0),
-        p99: percentile(&all, 99.0),
-        per_sec: all.len() as f64 / elapsed.as_secs_f64(),
-    })
+    Ok((all, started.elapsed()))
+}
+
+/// The gateway's per-phase time sums and counts, from its /metrics.
+async fn phases(
+    http: &reqwest::Client,
+    gateway: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, (f64, f64)>> {
+    let text = http
+        .get(format!("{gateway}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let mut out = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        for (suffix, sum) in [("_sum", true), ("_count", false)] {
+            let prefix = format!("gateway_phase_duration_seconds{suffix}{{phase=\"");
+            if let Some(rest) = line.strip_prefix(&prefix) {
+                let (phase, value) = rest.split_once("\"} ").unwrap_or_default();
+                let v: f64 = value.parse().unwrap_or(0.0);
+                let e: &mut (f64, f64) = out.entry(phase.to_owned()).or_default();
+                if sum {
+                    e.0 = v;
+                } else {
+                    e.1 = v;
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn start_nginx(
@@ -148,6 +185,7 @@ pub async fn run(
     nginx: Option<PathBuf>,
     per_caller: usize,
     database_url: Option<String>,
+    audit_sync: Option<String>,
 ) -> anyhow::Result<()> {
     // The FHIR server: given, or the sandbox with a generated ward.
     let (upstream, ids, _sandbox) = match fhir_base {
@@ -198,6 +236,12 @@ pub async fn run(
         rounds_gateway::config::Settings::resolve(&Default::default(), &Default::default())?;
     settings.public_url = format!("http://{addr}");
     settings.rate_limit = 0;
+    settings.audit_sync = match audit_sync.as_deref() {
+        None | Some("batched") => rounds_gateway::audit::AuditSync::Batched,
+        Some("commit") => rounds_gateway::audit::AuditSync::EveryCommit,
+        Some(other) => bail!("--audit-sync is batched or commit, not {other}"),
+    };
+    println!("gateway audit_sync: {:?}", settings.audit_sync);
     let sealer = Arc::new(rounds_secrets::SecretBox::from_base64_key(
         &rounds_secrets::SecretBox::new_key_base64()?,
     )?);
@@ -281,21 +325,60 @@ pub async fn run(
         "{:<8} {:<6} {:>7} {:>10} {:>10} {:>10} {:>12} {:>12}",
         "target", "work", "callers", "p50", "p99", "req/s", "+p50", "+p99"
     );
+    // Each figure gathers three rounds, the targets taking turns in each,
+    // so that a neighbour's load on a shared machine falls on all of them.
+    let rounds = 3;
+    let per_round = per_caller.div_ceil(rounds).max(1);
     for batch in [false, true] {
         for callers in [1usize, 64] {
             // Warm-up.
             for t in &targets {
                 measure(&http, t, &ids, batch, callers.min(8), 5).await?;
             }
-            let mut direct: Option<Figures> = None;
-            for t in &targets {
-                let f = measure(&http, t, &ids, batch, callers, per_caller).await?;
-                let (add50, add99) = match &direct {
-                    Some(d) => (
-                        ms(f.p50.saturating_sub(d.p50)),
-                        ms(f.p99.saturating_sub(d.p99)),
-                    ),
-                    None => ("-".into(), "-".into()),
+            let mut samples: Vec<(Vec<Duration>, Duration)> = targets
+                .iter()
+                .map(|_| (Vec::new(), Duration::ZERO))
+                .collect();
+            let mut phase_sums: std::collections::BTreeMap<String, (f64, f64)> =
+                std::collections::BTreeMap::new();
+            for _ in 0..rounds {
+                for (i, t) in targets.iter().enumerate() {
+                    let before = if t.name == "gateway" {
+                        Some(phases(&http, &gw_base).await?)
+                    } else {
+                        None
+                    };
+                    let (times, elapsed) =
+                        measure(&http, t, &ids, batch, callers, per_round).await?;
+                    samples[i].0.extend(times);
+                    samples[i].1 += elapsed;
+                    if let Some(before) = before {
+                        for (phase, (sum, count)) in phases(&http, &gw_base).await? {
+                            let (s0, c0) = before.get(&phase).copied().unwrap_or_default();
+                            let e = phase_sums.entry(phase).or_default();
+                            e.0 += sum - s0;
+                            e.1 += count - c0;
+                        }
+                    }
+                }
+            }
+            let figures: Vec<Figures> = samples
+                .into_iter()
+                .map(|(times, elapsed)| Figures::of(times, elapsed))
+                .collect();
+            let direct = &figures[0];
+            let added = |f: &Figures| {
+                (
+                    f.p50.saturating_sub(direct.p50),
+                    f.p99.saturating_sub(direct.p99),
+                )
+            };
+            for (t, f) in targets.iter().zip(&figures) {
+                let (add50, add99) = if t.name == "direct" {
+                    ("-".into(), "-".into())
+                } else {
+                    let (a, b) = added(f);
+                    (ms(a), ms(b))
                 };
                 println!(
                     "{:<8} {:<6} {:>7} {:>10} {:>10} {:>10.0} {:>12} {:>12}",
@@ -308,10 +391,44 @@ pub async fn run(
                     add50,
                     add99
                 );
-                if t.name == "direct" {
-                    direct = Some(f);
-                }
             }
+            let by_name = |name: &str| {
+                targets
+                    .iter()
+                    .position(|t| t.name == name)
+                    .map(|i| &figures[i])
+            };
+            if let (Some(n), Some(g)) = (by_name("nginx"), by_name("gateway")) {
+                let ((n50, n99), (g50, g99)) = (added(n), added(g));
+                let ratio = |g: Duration, n: Duration| {
+                    if n.is_zero() {
+                        "n/a".to_owned()
+                    } else {
+                        format!("{:.2}", g.as_secs_f64() / n.as_secs_f64())
+                    }
+                };
+                let within =
+                    |g: Duration, n: Duration| g.as_secs_f64() <= n.as_secs_f64() * 1.2 + 0.000_05;
+                println!(
+                    "         gateway added / nginx added: p50 {} (+{:.2} ms vs +{:.2} ms), p99 {} (+{:.2} ms vs +{:.2} ms); goal <= 1.20: {}",
+                    ratio(g50, n50),
+                    g50.as_secs_f64() * 1000.0,
+                    n50.as_secs_f64() * 1000.0,
+                    ratio(g99, n99),
+                    g99.as_secs_f64() * 1000.0,
+                    n99.as_secs_f64() * 1000.0,
+                    if within(g50, n50) && within(g99, n99) { "met" } else { "NOT met" }
+                );
+            }
+            let parts: Vec<String> = phase_sums
+                .iter()
+                .filter(|(_, (_, c))| *c > 0.0)
+                .map(|(p, (s, c))| format!("{p} {:.3} ms", s / c * 1000.0))
+                .collect();
+            println!(
+                "         gateway time by phase (mean per request): {}",
+                parts.join(", ")
+            );
         }
     }
 

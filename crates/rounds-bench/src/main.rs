@@ -87,6 +87,9 @@ enum Bench {
         /// The gateway's database (default: a SQLite file in a temporary directory)
         #[arg(long)]
         database_url: Option<String>,
+        /// The gateway's audit_sync: batched (default) or commit
+        #[arg(long)]
+        audit_sync: Option<String>,
     },
 }
 
@@ -171,7 +174,8 @@ async fn main() -> anyhow::Result<()> {
             nginx,
             requests,
             database_url,
-        } => gateway::run(fhir_base, nginx, requests, database_url).await,
+            audit_sync,
+        } => gateway::run(fhir_base, nginx, requests, database_url, audit_sync).await,
     }
 }
 

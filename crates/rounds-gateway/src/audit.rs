@@ -174,63 +174,125 @@ type Pending = (
     tokio::sync::oneshot::Sender<Result<AuditRecord, String>>,
 );
 
+/// When an appended record is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuditSync {
+    /// Committed before the answer (atomic, in the chain, safe from the
+    /// process ending); on disk within about a second (a background sync
+    /// every [`SYNC_EVERY`]), so a power loss or OS crash can lose at most
+    /// the last second's records, never the chain's integrity.
+    #[default]
+    Batched,
+    /// On disk before the answer: one sync per batch in the request's path.
+    EveryCommit,
+}
+
+/// How often [`AuditSync::Batched`] puts the newest records on disk.
+pub const SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The audit log over the database.
 #[derive(Debug, Clone)]
 pub struct Audit {
     db: Db,
+    sync: AuditSync,
+    /// Records were committed since the last background sync.
+    unsynced: std::sync::Arc<std::sync::atomic::AtomicBool>,
     queue: std::sync::Arc<std::sync::Mutex<Vec<Pending>>>,
     flush: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
+/// Records per INSERT statement (13 parameters each; SQLite allows 32766).
+const ROWS_PER_INSERT: usize = 64;
+
 const COLUMNS: &str = "seq, at, client_id, tenant_id, method, resource_type, path, status, duration_ms, outcome, client_addr, prev_hash, hash";
 
 impl Audit {
-    /// The log in `db`.
+    /// The log in `db`, for reading (and appends synced at each commit).
     pub fn new(db: Db) -> Self {
         Self {
             db,
+            sync: AuditSync::EveryCommit,
+            unsynced: std::sync::Arc::default(),
             queue: std::sync::Arc::default(),
             flush: std::sync::Arc::default(),
         }
     }
 
+    /// The log in `db`, appends synced as `sync` says. In
+    /// [`AuditSync::Batched`] mode this starts the background sync (on the
+    /// current Tokio runtime), which ends once the log is dropped.
+    pub fn with_sync(db: Db, sync: AuditSync) -> Self {
+        let audit = Self {
+            sync,
+            ..Self::new(db)
+        };
+        if sync == AuditSync::Batched {
+            let unsynced = std::sync::Arc::downgrade(&audit.unsynced);
+            let db = audit.db.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(SYNC_EVERY).await;
+                    let Some(flag) = unsynced.upgrade() else {
+                        return;
+                    };
+                    if flag.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                        if let Err(e) = db.sync_audit().await {
+                            flag.store(true, std::sync::atomic::Ordering::Release);
+                            tracing::warn!(error = %e, "cannot sync the audit log to disk");
+                        }
+                    }
+                }
+            });
+        }
+        audit
+    }
+
     /// Appends a record, chained to the last one, and answers once it is
     /// committed. Concurrent appends are written together (group commit):
     /// whoever holds the flush lock writes everything queued so far in one
-    /// transaction, so under load one commit (and one fsync) serves many
-    /// requests, and still no caller goes on before its record is stored.
+    /// transaction, so under load one commit serves many requests, and
+    /// still no caller goes on before its record is stored. A caller whose
+    /// record another one wrote leaves at once instead of queueing for the
+    /// lock itself (waiting for the lock behind every other caller turned
+    /// one batch per commit into one batch per caller).
     pub async fn append(&self, entry: &AuditEntry) -> Result<AuditRecord> {
-        let (done, wait) = tokio::sync::oneshot::channel();
+        let (done, mut wait) = tokio::sync::oneshot::channel();
         self.queue
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push((entry.clone(), done));
-        {
-            let _flushing = self.flush.lock().await;
-            let batch = std::mem::take(
-                &mut *self
-                    .queue
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-            );
-            if !batch.is_empty() {
-                let entries: Vec<&AuditEntry> = batch.iter().map(|(e, _)| e).collect();
-                match self.write_batch(&entries).await {
-                    Ok(records) => {
-                        for ((_, done), record) in batch.into_iter().zip(records) {
-                            let _ = done.send(Ok(record));
-                        }
+        let written = loop {
+            tokio::select! {
+                biased;
+                written = &mut wait => break written,
+                _flushing = self.flush.lock() => {
+                    let batch = std::mem::take(
+                        &mut *self
+                            .queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    );
+                    if batch.is_empty() {
+                        continue;
                     }
-                    Err(e) => {
-                        let message = e.to_string();
-                        for (_, done) in batch {
-                            let _ = done.send(Err(message.clone()));
+                    let entries: Vec<&AuditEntry> = batch.iter().map(|(e, _)| e).collect();
+                    match self.write_batch(&entries).await {
+                        Ok(records) => {
+                            for ((_, done), record) in batch.into_iter().zip(records) {
+                                let _ = done.send(Ok(record));
+                            }
+                        }
+                        Err(e) => {
+                            let message = e.to_string();
+                            for (_, done) in batch {
+                                let _ = done.send(Err(message.clone()));
+                            }
                         }
                     }
                 }
             }
-        }
-        match wait.await {
+        };
+        match written {
             Ok(Ok(record)) => Ok(record),
             Ok(Err(message)) => Err(GatewayError::Corrupt(format!(
                 "the audit record was not written: {message}"
@@ -242,7 +304,10 @@ impl Audit {
     }
 
     async fn write_batch(&self, entries: &[&AuditEntry]) -> Result<Vec<AuditRecord>> {
-        let mut tx = self.db.write().await?;
+        let mut tx = self
+            .db
+            .write_audit(self.sync == AuditSync::EveryCommit)
+            .await?;
         let last = sqlx::query("SELECT seq, hash FROM gateway_audit ORDER BY seq DESC LIMIT 1")
             .fetch_optional(tx.conn())
             .await?;
@@ -268,32 +333,55 @@ impl Audit {
                 duration_ms: entry.duration_ms,
                 outcome: entry.outcome.chars().take(64).collect(),
                 client_addr: entry.client_addr.clone(),
-                prev_hash: prev_hash.clone(),
+                prev_hash,
                 hash: String::new(),
             };
             record.hash = record.computed_hash();
-            sqlx::query(&format!(
-                "INSERT INTO gateway_audit ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-            ))
-            .bind(record.seq)
-            .bind(record.at)
-            .bind(&record.client_id)
-            .bind(&record.tenant_id)
-            .bind(&record.method)
-            .bind(&record.resource_type)
-            .bind(&record.path)
-            .bind(record.status)
-            .bind(record.duration_ms)
-            .bind(&record.outcome)
-            .bind(&record.client_addr)
-            .bind(&record.prev_hash)
-            .bind(&record.hash)
-            .execute(tx.conn())
-            .await?;
             prev_hash = record.hash.clone();
             out.push(record);
         }
+        // One statement per (up to) ROWS_PER_INSERT records: a batch costs
+        // a few round trips to the database, not one per record.
+        for chunk in out.chunks(ROWS_PER_INSERT) {
+            let mut sql = format!("INSERT INTO gateway_audit ({COLUMNS}) VALUES ");
+            for i in 0..chunk.len() {
+                let n = i * 13;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                for k in 1..=13 {
+                    if k > 1 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!("${}", n + k));
+                }
+                sql.push(')');
+            }
+            let mut query = sqlx::query(&sql);
+            for record in chunk {
+                query = query
+                    .bind(record.seq)
+                    .bind(record.at)
+                    .bind(record.client_id.clone())
+                    .bind(record.tenant_id.clone())
+                    .bind(record.method.clone())
+                    .bind(record.resource_type.clone())
+                    .bind(record.path.clone())
+                    .bind(record.status)
+                    .bind(record.duration_ms)
+                    .bind(record.outcome.clone())
+                    .bind(record.client_addr.clone())
+                    .bind(record.prev_hash.clone())
+                    .bind(record.hash.clone());
+            }
+            query.execute(tx.conn()).await?;
+        }
         tx.commit().await?;
+        if self.sync == AuditSync::Batched {
+            self.unsynced
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
         Ok(out)
     }
 

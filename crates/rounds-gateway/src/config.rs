@@ -338,6 +338,11 @@ pub struct ServeArgs {
     /// Requests per client per minute on the FHIR routes; 0 for no limit [default: 600]
     #[arg(long, env = "ROUNDS_GATEWAY_RATE_LIMIT", value_name = "N")]
     pub rate_limit: Option<u32>,
+    /// When an audit record is on disk: "batched" (committed before the
+    /// answer, synced to disk within a second) or "commit" (synced before
+    /// the answer; slower) [default: batched]
+    #[arg(long, env = "ROUNDS_GATEWAY_AUDIT_SYNC", value_name = "MODE")]
+    pub audit_sync: Option<String>,
     /// Log format: text or json [default: text]
     #[arg(long, env = "ROUNDS_GATEWAY_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -393,6 +398,7 @@ pub struct FileSettings {
     pub max_response_bytes: Option<usize>,
     pub allowed_networks: Option<Vec<String>>,
     pub rate_limit: Option<u32>,
+    pub audit_sync: Option<String>,
     pub log_format: Option<String>,
     #[serde(default)]
     pub tenants: Vec<FileTenant>,
@@ -483,6 +489,7 @@ pub struct Settings {
     pub outbound: rounds_fhir::OutboundPolicy,
     /// Requests per client per minute; 0: none.
     pub rate_limit: u32,
+    pub audit_sync: crate::audit::AuditSync,
     pub json_logs: bool,
 }
 
@@ -556,6 +563,18 @@ impl Settings {
                 .unwrap_or(32 << 20),
             outbound,
             rate_limit: args.rate_limit.or(file.rate_limit).unwrap_or(600),
+            audit_sync: match args
+                .audit_sync
+                .as_deref()
+                .or(file.audit_sync.as_deref())
+                .unwrap_or("batched")
+            {
+                "batched" => crate::audit::AuditSync::Batched,
+                "commit" => crate::audit::AuditSync::EveryCommit,
+                other => {
+                    anyhow::bail!("audit_sync must be \"batched\" or \"commit\", not {other:?}")
+                }
+            },
             json_logs,
         })
     }
@@ -564,6 +583,31 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audit_sync_modes() {
+        let file = FileSettings::default();
+        let mut args = ServeArgs::default();
+        assert_eq!(
+            Settings::resolve(&args, &file).unwrap().audit_sync,
+            crate::audit::AuditSync::Batched
+        );
+        args.audit_sync = Some("commit".into());
+        assert_eq!(
+            Settings::resolve(&args, &file).unwrap().audit_sync,
+            crate::audit::AuditSync::EveryCommit
+        );
+        args.audit_sync = Some("sometimes".into());
+        let err = Settings::resolve(&args, &file).unwrap_err().to_string();
+        assert!(err.contains("audit_sync"), "{err}");
+        let from_file: FileSettings = toml::from_str("audit_sync = \"commit\"").unwrap();
+        assert_eq!(
+            Settings::resolve(&ServeArgs::default(), &from_file)
+                .unwrap()
+                .audit_sync,
+            crate::audit::AuditSync::EveryCommit
+        );
+    }
 
     #[test]
     fn file_with_tenants() {

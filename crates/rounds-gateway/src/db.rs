@@ -47,12 +47,20 @@ struct Step {
     postgres: &'static str,
 }
 
-const STEPS: &[Step] = &[Step {
-    version: 1,
-    name: "gateway",
-    sqlite: include_str!("../migrations/sqlite/0001_gateway.sql"),
-    postgres: include_str!("../migrations/postgres/0001_gateway.sql"),
-}];
+const STEPS: &[Step] = &[
+    Step {
+        version: 1,
+        name: "gateway",
+        sqlite: include_str!("../migrations/sqlite/0001_gateway.sql"),
+        postgres: include_str!("../migrations/postgres/0001_gateway.sql"),
+    },
+    Step {
+        version: 2,
+        name: "shared_limits",
+        sqlite: include_str!("../migrations/sqlite/0002_shared_limits.sql"),
+        postgres: include_str!("../migrations/postgres/0002_shared_limits.sql"),
+    },
+];
 
 #[derive(Debug)]
 struct Embedded(Backend);
@@ -86,6 +94,9 @@ impl<'s> MigrationSource<'s> for Embedded {
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// SQLite only: one connection with `synchronous = NORMAL` for audit
+    /// batches written in [`crate::audit::AuditSync::Batched`] mode.
+    audit_pool: Option<AnyPool>,
     backend: Backend,
     writer: Arc<Mutex<()>>,
 }
@@ -127,8 +138,30 @@ impl Db {
             .connect(&sqlite_create_if_missing(url))
             .await
             .map_err(GatewayError::Open)?;
+        let audit_pool = if backend == Backend::Sqlite {
+            Some(
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                                 PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_lazy(&sqlite_create_if_missing(url))
+                    .map_err(GatewayError::Open)?,
+            )
+        } else {
+            None
+        };
         let db = Self {
             pool,
+            audit_pool,
             backend,
             writer: Arc::new(Mutex::new(())),
         };
@@ -179,11 +212,88 @@ impl Db {
                     .await?;
             }
         }
-        Ok(WriteTx { tx, _guard: guard })
+        Ok(WriteTx {
+            tx,
+            _guard: Some(guard),
+        })
     }
 
-    /// Closes the pool.
+    /// Starts a write transaction for an audit batch, ordered like
+    /// [`Db::write`]. With `sync_each`, its commit is on disk before it
+    /// returns (SQLite `synchronous = FULL`, PostgreSQL's default). Without,
+    /// the commit is atomic and survives the process ending, but reaches the
+    /// disk later: on SQLite (`synchronous = NORMAL` in WAL mode) at the next
+    /// [`Db::sync_audit`] or checkpoint; on PostgreSQL
+    /// (`synchronous_commit = off` for this transaction only) within three
+    /// times `wal_writer_delay` (0.6 s by default). Neither can corrupt the
+    /// database or break the chain: a power loss can only lose the newest
+    /// records since the last sync.
+    pub async fn write_audit(&self, sync_each: bool) -> Result<WriteTx<'_>> {
+        let guard = self.writer.lock().await;
+        let pool = match (&self.audit_pool, sync_each) {
+            (Some(audit), false) => audit,
+            _ => &self.pool,
+        };
+        let mut tx = pool.begin().await?;
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::query(
+                    "UPDATE gateway_state SET state_value = state_value WHERE state_key = 'writer'",
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+            Backend::Postgres => {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(PG_WRITER_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                if !sync_each {
+                    sqlx::query("SET LOCAL synchronous_commit TO OFF")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        Ok(WriteTx {
+            tx,
+            _guard: Some(guard),
+        })
+    }
+
+    /// Puts audit batches committed without `sync_each` on disk: on SQLite
+    /// a passive checkpoint, which syncs the write-ahead log first; on
+    /// PostgreSQL nothing (its WAL writer does it on its own).
+    pub async fn sync_audit(&self) -> Result<()> {
+        if let Some(audit) = &self.audit_pool {
+            let mut conn = audit.acquire().await?;
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Starts a write transaction whose statements need no order among
+    /// writers (an upsert, an insert that may conflict): on SQLite the same
+    /// as [`Db::write`] (one writer at a time); on PostgreSQL without the
+    /// advisory lock, so it does not wait behind another instance's audit
+    /// batch.
+    pub async fn write_unordered(&self) -> Result<WriteTx<'_>> {
+        match self.backend {
+            Backend::Sqlite => self.write().await,
+            Backend::Postgres => Ok(WriteTx {
+                tx: self.pool.begin().await?,
+                _guard: None,
+            }),
+        }
+    }
+
+    /// Closes the pools.
     pub async fn close(&self) {
+        if let Some(audit) = &self.audit_pool {
+            audit.close().await;
+        }
         self.pool.close().await;
     }
 }
@@ -201,7 +311,7 @@ fn sqlite_create_if_missing(url: &str) -> String {
 /// (dropping it rolls back).
 pub struct WriteTx<'a> {
     tx: Transaction<'static, Any>,
-    _guard: MutexGuard<'a, ()>,
+    _guard: Option<MutexGuard<'a, ()>>,
 }
 
 impl WriteTx<'_> {

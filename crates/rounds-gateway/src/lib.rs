@@ -40,9 +40,10 @@
 //!
 //! Several instances share the registry (PostgreSQL): a revocation,
 //! disabling, tenant change or signing key rotation on one reaches the
-//! others within `revocation_check` seconds (5 by default). Per instance:
-//! rate limits (a client spread over N instances gets up to N times the
-//! limit) and the replay check of private_key_jwt assertions.
+//! others within `revocation_check` seconds (5 by default). Rate limits and
+//! the replay check of private_key_jwt assertions hold across instances
+//! too: both are kept in the database (a rate-limit window per client,
+//! taken by instances in small leases; the assertion ids already used).
 //!
 //! The gateway depends on rounds-fhir (outbound address policy, upstream
 //! token sources), rounds-core (the audit chain's genesis and breaks) and
@@ -142,8 +143,8 @@ impl Gateway {
             settings.revocation_check,
         )?;
         Ok(Arc::new(Self {
-            audit: Audit::new(db.clone()),
-            limiter: RateLimiter::new(settings.rate_limit),
+            audit: Audit::with_sync(db.clone(), settings.audit_sync),
+            limiter: RateLimiter::new(settings.rate_limit, db.clone()),
             metrics: Metrics::default(),
             settings,
             db,

@@ -1,53 +1,122 @@
-//! Operations: per-client rate limits and Prometheus metrics.
+//! Operations: per-client rate limits (shared by the instances on one
+//! database) and Prometheus metrics.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use std::sync::Mutex;
+use sqlx::Row;
 
-/// A fixed one-minute window per client. Limits hold per instance: behind
-/// a load balancer spreading calls over N instances a client gets up to N
-/// times the limit.
+use crate::db::{now_millis, Db};
+use crate::error::Result;
+
+/// A one-minute window per client, starting at its first request, shared
+/// by every instance on the database: the window and the count of requests
+/// granted in it are one row (`gateway_rate_windows`). So that not every
+/// request costs a database round trip, an instance takes a lease of a few
+/// requests at once (a fiftieth of the limit, 1 to 100) and answers from it
+/// until it is used up; a client gets at most its limit per minute across
+/// all instances, and may be refused up to (instances − 1) × lease requests
+/// early when leases taken by other instances go unused.
 #[derive(Debug)]
 pub struct RateLimiter {
     per_minute: u32,
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
+    db: Db,
+    leases: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Lease>>>>,
 }
+
+/// What this instance may still grant a client in the current window.
+#[derive(Debug, Default)]
+struct Lease {
+    /// Unix milliseconds.
+    window_start: i64,
+    left: u32,
+    /// The window's limit is used up (by any instance).
+    exhausted: bool,
+}
+
+const WINDOW_MS: i64 = 60_000;
 
 impl RateLimiter {
     /// `per_minute` requests per client; 0: unlimited.
-    pub fn new(per_minute: u32) -> Self {
+    pub fn new(per_minute: u32, db: Db) -> Self {
         Self {
             per_minute,
-            windows: Mutex::new(HashMap::new()),
+            db,
+            leases: Mutex::new(HashMap::new()),
         }
     }
 
-    /// `Ok` to go on, or the time until the client may try again.
-    pub fn check(&self, client: &str) -> Result<(), Duration> {
-        if self.per_minute == 0 {
-            return Ok(());
-        }
-        let window = Duration::from_secs(60);
-        let now = Instant::now();
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if windows.len() > 100_000 {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < window);
-        }
-        let entry = windows.entry(client.to_owned()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= window {
-            *entry = (now, 0);
-        }
-        if entry.1 >= self.per_minute {
-            return Err(window.saturating_sub(now.duration_since(entry.0)));
-        }
-        entry.1 += 1;
-        Ok(())
+    fn lease_size(&self) -> u32 {
+        (self.per_minute / 50).clamp(1, 100)
     }
+
+    /// `Ok(Ok(()))` to go on, or `Ok(Err(wait))`: the time until the client
+    /// may try again.
+    pub async fn check(&self, client: &str) -> Result<Result<(), Duration>> {
+        if self.per_minute == 0 {
+            return Ok(Ok(()));
+        }
+        let lease = {
+            let mut leases = self
+                .leases
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if leases.len() > 100_000 {
+                let now = now_millis();
+                leases.retain(|_, l| {
+                    l.try_lock()
+                        .map_or(true, |l| now - l.window_start < WINDOW_MS)
+                });
+            }
+            leases.entry(client.to_owned()).or_default().clone()
+        };
+        let mut lease = lease.lock().await;
+        let now = now_millis();
+        let current = now - lease.window_start < WINDOW_MS;
+        if current && lease.left > 0 {
+            lease.left -= 1;
+            return Ok(Ok(()));
+        }
+        if current && lease.exhausted {
+            return Ok(Err(wait(lease.window_start, now)));
+        }
+        // Take a new lease: a new window when the last one is over.
+        let size = i64::from(self.lease_size());
+        let limit = i64::from(self.per_minute);
+        let mut tx = self.db.write_unordered().await?;
+        let row = sqlx::query(
+            "INSERT INTO gateway_rate_windows (client_id, window_start, used) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id) DO UPDATE SET \
+               window_start = CASE WHEN gateway_rate_windows.window_start <= $4 THEN $2 ELSE gateway_rate_windows.window_start END, \
+               used = CASE WHEN gateway_rate_windows.window_start <= $4 THEN $3 ELSE gateway_rate_windows.used + $3 END \
+             RETURNING window_start, used",
+        )
+        .bind(client)
+        .bind(now)
+        .bind(size)
+        .bind(now - WINDOW_MS)
+        .fetch_one(tx.conn())
+        .await?;
+        tx.commit().await?;
+        let window_start: i64 = row.try_get("window_start")?;
+        let used: i64 = row.try_get("used")?;
+        let granted = size.min(limit - (used - size)).max(0);
+        lease.window_start = window_start;
+        lease.exhausted = used >= limit;
+        if granted == 0 {
+            lease.left = 0;
+            return Ok(Err(wait(window_start, now)));
+        }
+        lease.left = u32::try_from(granted - 1).unwrap_or(0);
+        Ok(Ok(()))
+    }
+}
+
+fn wait(window_start: i64, now: i64) -> Duration {
+    let ms = (window_start + WINDOW_MS - now).clamp(0, WINDOW_MS);
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 const BUCKETS: [f64; 12] = [
@@ -61,10 +130,24 @@ struct Histogram {
     count: u64,
 }
 
+impl Histogram {
+    fn observe(&mut self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += secs;
+        self.count += 1;
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     requests: BTreeMap<(String, u16), u64>,
     latency: BTreeMap<String, Histogram>,
+    phases: BTreeMap<&'static str, Histogram>,
     upstream_errors: BTreeMap<(String, &'static str), u64>,
     tokens: BTreeMap<&'static str, u64>,
 }
@@ -89,16 +172,15 @@ impl Metrics {
         let tenant = tenant.unwrap_or("").to_owned();
         self.with(|m| {
             *m.requests.entry((tenant.clone(), status)).or_default() += 1;
-            let h = m.latency.entry(tenant).or_default();
-            let secs = elapsed.as_secs_f64();
-            for (i, b) in BUCKETS.iter().enumerate() {
-                if secs <= *b {
-                    h.counts[i] += 1;
-                }
-            }
-            h.sum += secs;
-            h.count += 1;
+            m.latency.entry(tenant).or_default().observe(elapsed);
         });
+    }
+
+    /// Time one part of a request took: `token` (checking the bearer
+    /// token), `upstream` (the upstream's answer, read whole), `rewrite`,
+    /// `audit` (waiting for the audit record to be committed).
+    pub fn phase(&self, phase: &'static str, elapsed: Duration) {
+        self.with(|m| m.phases.entry(phase).or_default().observe(elapsed));
     }
 
     /// An upstream failure of `kind` (`timeout`, `connect`, `too_large`, `auth`, `status_5xx`).
@@ -135,6 +217,16 @@ impl Metrics {
                 let _ = writeln!(out, "gateway_request_duration_seconds_sum{{tenant=\"{t}\"}} {}", h.sum);
                 let _ = writeln!(out, "gateway_request_duration_seconds_count{{tenant=\"{t}\"}} {}", h.count);
             }
+            let _ = writeln!(out, "# HELP gateway_phase_duration_seconds Time the parts of a request on the FHIR routes take.");
+            let _ = writeln!(out, "# TYPE gateway_phase_duration_seconds histogram");
+            for (phase, h) in &m.phases {
+                for (i, b) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(out, "gateway_phase_duration_seconds_bucket{{phase=\"{phase}\",le=\"{b}\"}} {}", h.counts[i]);
+                }
+                let _ = writeln!(out, "gateway_phase_duration_seconds_bucket{{phase=\"{phase}\",le=\"+Inf\"}} {}", h.count);
+                let _ = writeln!(out, "gateway_phase_duration_seconds_sum{{phase=\"{phase}\"}} {}", h.sum);
+                let _ = writeln!(out, "gateway_phase_duration_seconds_count{{phase=\"{phase}\"}} {}", h.count);
+            }
             let _ = writeln!(out, "# HELP gateway_upstream_errors_total Failed upstream requests, by tenant and kind.");
             let _ = writeln!(out, "# TYPE gateway_upstream_errors_total counter");
             for ((tenant, kind), n) in &m.upstream_errors {
@@ -159,17 +251,6 @@ fn label(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limits_per_client() {
-        let l = RateLimiter::new(2);
-        assert!(l.check("a").is_ok());
-        assert!(l.check("a").is_ok());
-        let wait = l.check("a").unwrap_err();
-        assert!(wait <= Duration::from_secs(60) && wait > Duration::from_secs(50));
-        assert!(l.check("b").is_ok());
-        assert!(RateLimiter::new(0).check("a").is_ok());
-    }
 
     #[test]
     fn renders_prometheus_text() {

@@ -442,6 +442,36 @@ impl Registry {
         tx.commit().await
     }
 
+    /// Records that `client_id` used the private_key_jwt assertion `jti`
+    /// (valid until `expires_at`, Unix seconds); answers `false` when it was
+    /// used before, on this instance or any other sharing the database.
+    pub async fn first_use_of_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<bool> {
+        let now = now_millis();
+        let mut tx = self.db.write_unordered().await?;
+        // Expired assertions are refused anyway (with a few seconds' leeway):
+        // their ids need not be kept.
+        sqlx::query("DELETE FROM gateway_assertions WHERE expires_at < $1")
+            .bind(now - 60_000)
+            .execute(tx.conn())
+            .await?;
+        let done = sqlx::query(
+            "INSERT INTO gateway_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id, jti) DO NOTHING",
+        )
+        .bind(client_id)
+        .bind(jti)
+        .bind(expires_at.saturating_mul(1000))
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The client's registered JWKS, if any.
     pub async fn jwks(&self, client_id: &str) -> Result<Option<serde_json::Value>> {
         let mut conn = self.db.read().await?;

@@ -40,13 +40,14 @@ const FORWARD_REQUEST: [HeaderName; 8] = [
     // Conditional create: a search query (rewritten like the query string).
     HeaderName::from_static("if-none-exist"),
 ];
-/// Answer headers passed back (`Location`s rewritten).
-const FORWARD_RESPONSE: [HeaderName; 6] = [
+/// Answer headers passed back (URLs in them rewritten).
+const FORWARD_RESPONSE: [HeaderName; 7] = [
     header::CONTENT_TYPE,
     header::ETAG,
     header::LAST_MODIFIED,
     header::LOCATION,
     header::CONTENT_LOCATION,
+    header::LINK,
     header::RETRY_AFTER,
 ];
 
@@ -547,10 +548,12 @@ async fn fhir(
     entry.duration_ms = elapsed_ms(started);
     gw.metrics
         .request(entry.tenant_id.as_deref(), entry.status, started.elapsed());
+    let audit_started = Instant::now();
     if let Err(e) = gw.audit.append(&entry).await {
         // No answer goes out unaudited.
         return internal(&e);
     }
+    gw.metrics.phase("audit", audit_started.elapsed());
     answer
 }
 
@@ -595,7 +598,10 @@ async fn proxy(
             &bearer_challenge(None),
         );
     };
-    let valid = match gw.tokens.validate(token).await {
+    let token_started = Instant::now();
+    let checked = gw.tokens.validate(token).await;
+    gw.metrics.phase("token", token_started.elapsed());
+    let valid = match checked {
         Err(e) => {
             entry.outcome = "error".into();
             return internal(&e);
@@ -648,7 +654,14 @@ async fn proxy(
     }
     entry.tenant_id = Some(valid.tenant.clone());
     // 3. Rate limit.
-    if let Err(wait) = gw.limiter.check(&valid.client_id) {
+    let limited = match gw.limiter.check(&valid.client_id).await {
+        Ok(l) => l,
+        Err(e) => {
+            entry.outcome = "error".into();
+            return internal(&e);
+        }
+    };
+    if let Err(wait) = limited {
         entry.outcome = "rate_limited".into();
         let secs = wait.as_secs().max(1);
         return with_header(
@@ -793,6 +806,7 @@ async fn send(gw: &Gateway, upstream: &crate::upstream::Upstream, f: &Forward) -
         );
     }
     let mut attempt = 0;
+    let sent_at = Instant::now();
     let response = loop {
         attempt += 1;
         let auth = match gw.upstreams.authorization(upstream).await {
@@ -861,13 +875,14 @@ async fn send(gw: &Gateway, upstream: &crate::upstream::Upstream, f: &Forward) -
     };
     let status = response.status();
     let upstream_headers = response.headers().clone();
-    let body = match read_bounded(
+    let body = read_bounded(
         response,
         gw.settings.max_response_bytes,
         gw.settings.upstream_timeout,
     )
-    .await
-    {
+    .await;
+    gw.metrics.phase("upstream", sent_at.elapsed());
+    let body = match body {
         Ok(b) => b,
         Err(ReadError::TooLarge) => {
             gw.metrics.upstream_error(tenant, "too_large");
@@ -900,6 +915,7 @@ async fn send(gw: &Gateway, upstream: &crate::upstream::Upstream, f: &Forward) -
     if status.is_server_error() {
         gw.metrics.upstream_error(tenant, "status_5xx");
     }
+    let rewrite_started = Instant::now();
     let outward = Rewriter::new(&upstream.base, &f.public_base);
     let mut answer = Response::new(Body::from(outward.body(body)));
     *answer.status_mut() = status;
@@ -915,6 +931,7 @@ async fn send(gw: &Gateway, upstream: &crate::upstream::Upstream, f: &Forward) -
             answer.headers_mut().append(name.clone(), value);
         }
     }
+    gw.metrics.phase("rewrite", rewrite_started.elapsed());
     answer
 }
 

@@ -34,8 +34,10 @@ const NON_TENANT_SCOPES: [&str; 5] = [
     "online_access",
 ];
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// Entries kept in the validation cache before it is emptied.
+/// Entries kept in the validation caches before they are emptied.
 const CACHE_MAX: usize = 10_000;
+/// Seconds of clock difference allowed on `exp`.
+const LEEWAY: i64 = 5;
 
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -156,8 +158,8 @@ pub struct TokenService {
     lifetime: Duration,
     check_every: Duration,
     cache: Mutex<HashMap<(String, String), CachedGrant>>,
-    /// `client_assertion` ids seen (private_key_jwt replay), with their expiry.
-    seen_assertions: Mutex<HashMap<String, i64>>,
+    /// Tokens whose signature and claims were checked, by their text.
+    verified: std::sync::Mutex<HashMap<String, Arc<Claims>>>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -199,7 +201,7 @@ impl TokenService {
             lifetime,
             check_every,
             cache: Mutex::new(HashMap::new()),
-            seen_assertions: Mutex::new(HashMap::new()),
+            verified: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -352,52 +354,89 @@ impl TokenService {
     /// Checks a bearer token.
     pub async fn validate(&self, token: &str) -> Result<Result<Validated, Refusal>> {
         let bad = |why: &str| Ok(Err(Refusal::InvalidToken(why.to_owned())));
+        // A token verified before (the very same bytes) is not verified
+        // again until it expires: its signature cannot have changed, and
+        // revocation is checked below either way.
+        let known = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(token)
+            .cloned();
+        let claims = match known {
+            Some(claims) if claims.exp + LEEWAY > now_millis() / 1000 => claims,
+            Some(_) => return bad("the token has expired"),
+            None => match self.verify(token).await? {
+                Ok(claims) => {
+                    let claims = Arc::new(claims);
+                    let mut verified = self
+                        .verified
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if verified.len() >= CACHE_MAX {
+                        let now = now_millis() / 1000;
+                        verified.retain(|_, c| c.exp + LEEWAY > now);
+                        if verified.len() >= CACHE_MAX {
+                            verified.clear();
+                        }
+                    }
+                    verified.insert(token.to_owned(), claims.clone());
+                    claims
+                }
+                Err(why) => return bad(why),
+            },
+        };
+        let state = self.grant_state(&claims.client_id, &claims.sid).await?;
+        match state {
+            None => bad("the token was revoked (its secret was revoked or its client disabled)"),
+            Some(tenants) if !tenants.contains(&claims.tenant) => {
+                Ok(Err(Refusal::TenantNotAllowed {
+                    client_id: claims.client_id.clone(),
+                    tenant: claims.tenant.clone(),
+                }))
+            }
+            Some(_) => Ok(Ok(Validated {
+                client_id: claims.client_id.clone(),
+                tenant: claims.tenant.clone(),
+            })),
+        }
+    }
+
+    /// Checks a token's signature and claims; answers them, or why not.
+    async fn verify(&self, token: &str) -> Result<Result<Claims, &'static str>> {
         let Ok(header) = jsonwebtoken::decode_header(token) else {
-            return bad("the token is not a JWT this gateway issued");
+            return Ok(Err("the token is not a JWT this gateway issued"));
         };
         if header.alg != Algorithm::ES256 {
-            return bad("the token is not signed with this gateway's algorithm");
+            return Ok(Err("the token is not signed with this gateway's algorithm"));
         }
         let Some(kid) = header.kid.as_deref() else {
-            return bad("the token names no signing key");
+            return Ok(Err("the token names no signing key"));
         };
         let Some(key) = self.keys.verifier(kid).await? else {
-            return bad("the token is not signed by a key of this gateway");
+            return Ok(Err("the token is not signed by a key of this gateway"));
         };
         let mut validation = Validation::new(Algorithm::ES256);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY.unsigned_abs();
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let claims = match jsonwebtoken::decode::<Claims>(token, &key, &validation) {
             Ok(data) => data.claims,
             Err(e) => {
-                return bad(match e.kind() {
+                return Ok(Err(match e.kind() {
                     jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the token has expired",
                     jsonwebtoken::errors::ErrorKind::InvalidSignature => {
                         "the token's signature is not valid"
                     }
                     _ => "the token is not valid",
-                })
+                }))
             }
         };
         if claims.sub != claims.client_id {
-            return bad("the token is not valid");
+            return Ok(Err("the token is not valid"));
         }
-        let state = self.grant_state(&claims.client_id, &claims.sid).await?;
-        match state {
-            None => bad("the token was revoked (its secret was revoked or its client disabled)"),
-            Some(tenants) if !tenants.contains(&claims.tenant) => {
-                Ok(Err(Refusal::TenantNotAllowed {
-                    client_id: claims.client_id,
-                    tenant: claims.tenant,
-                }))
-            }
-            Some(_) => Ok(Ok(Validated {
-                client_id: claims.client_id,
-                tenant: claims.tenant,
-            })),
-        }
+        Ok(Ok(claims))
     }
 
     async fn grant_state(&self, client_id: &str, sid: &str) -> Result<Option<Vec<String>>> {
@@ -507,10 +546,10 @@ impl TokenService {
             let Some(jti) = data.claims["jti"].as_str() else {
                 return fail("the client assertion has no jti", "bad_assertion");
             };
-            let mut seen = self.seen_assertions.lock().await;
-            let now = now_millis() / 1000;
-            seen.retain(|_, e| *e >= now);
-            if seen.insert(format!("{id} {jti}"), exp).is_some() {
+            if jti.is_empty() || jti.len() > 256 {
+                return fail("the client assertion's jti is not usable", "bad_assertion");
+            }
+            if !self.registry.first_use_of_assertion(&id, jti, exp).await? {
                 return fail("the client assertion was used before", "assertion_replay");
             }
             return Ok(Ok(id));

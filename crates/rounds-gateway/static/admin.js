@@ -35,7 +35,8 @@
     const b = document.createElement("button");
     b.type = "button";
     b.textContent = label;
-    b.addEventListener("click", () => onClick().catch(show));
+    // Each action is audited: show the log as it is now.
+    b.addEventListener("click", () => onClick().then(loadAudit).catch(show));
     return b;
   }
 
@@ -111,7 +112,7 @@
     for (const r of recs) {
       const tr = document.createElement("tr");
       cell(tr, String(r.seq));
-      cell(tr, when(r.at));
+      cell(tr, when(r.at), "when");
       cell(tr, r.client_id || "-", "mono");
       cell(tr, r.tenant_id || "-");
       cell(tr, r.method + " " + r.path, "mono");
@@ -143,6 +144,7 @@
     const tenants = $("client-tenants").value.split(",").map((t) => t.trim()).filter(Boolean);
     api("POST", "/clients", { name: $("client-name").value, tenants })
       .then((r) => { showSecret(r.secret); ev.target.reset(); return loadClients(); })
+      .then(loadAudit)
       .catch(show);
   });
 
@@ -156,6 +158,7 @@
     if (kind !== "none") body.secret = $("tenant-secret").value;
     api("PUT", "/tenants/" + encodeURIComponent($("tenant-id").value.trim()), body)
       .then(() => { ev.target.reset(); return loadTenants(); })
+      .then(loadAudit)
       .catch(show);
   });
 

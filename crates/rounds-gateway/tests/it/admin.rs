@@ -437,3 +437,45 @@ async fn concurrent_audit_keeps_one_chain(backend: Backend) {
     assert_eq!(t.gw.audit.verify().await.unwrap().unwrap(), 41);
 }
 both!(concurrent_audit_keeps_one_chain);
+
+/// In the default (batched) mode an audit record is committed before the
+/// answer and reaches the database file itself within about a second
+/// (the background sync checkpoints the write-ahead log); in "commit"
+/// mode each batch is synced before its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_audit_records_reach_the_database_file() {
+    for sync in [
+        rounds_gateway::audit::AuditSync::Batched,
+        rounds_gateway::audit::AuditSync::EveryCommit,
+    ] {
+        let t = TestGateway::start_with(Backend::Sqlite, |s| s.audit_sync = sync).await;
+        let (s, _, _) = t
+            .token_request(None, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(s, reqwest::StatusCode::UNAUTHORIZED);
+        let records =
+            t.gw.audit
+                .search(&rounds_gateway::audit::AuditFilter::default())
+                .await
+                .unwrap();
+        let hash = records[0].hash.clone();
+        assert!(t.gw.audit.verify().await.unwrap().is_ok());
+        if sync == rounds_gateway::audit::AuditSync::EveryCommit {
+            continue;
+        }
+        let file = t.db_url.trim_start_matches("sqlite://").to_owned();
+        let mut found = false;
+        for _ in 0..30 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let bytes = std::fs::read(&file).unwrap();
+            if bytes.windows(hash.len()).any(|w| w == hash.as_bytes()) {
+                found = true;
+                break;
+            }
+        }
+        assert!(
+            found,
+            "the record is not in {file} within 3 s (only in the write-ahead log)"
+        );
+    }
+}

@@ -529,3 +529,47 @@ pub fn families(bundle: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A private_key_jwt client key: ES256 (P-256) or ES384 (P-384), as the
+/// signing key and its public JWK with `kid`.
+pub fn client_key(
+    alg: jsonwebtoken::Algorithm,
+    kid: &str,
+) -> (jsonwebtoken::EncodingKey, serde_json::Value) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use ring::signature::{
+        EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
+    };
+    let (ring_alg, crv, half, name) = match alg {
+        jsonwebtoken::Algorithm::ES256 => (&ECDSA_P256_SHA256_FIXED_SIGNING, "P-256", 32, "ES256"),
+        _ => (&ECDSA_P384_SHA384_FIXED_SIGNING, "P-384", 48, "ES384"),
+    };
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(ring_alg, &rng).unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(ring_alg, pkcs8.as_ref(), &rng).unwrap();
+    let pt = pair.public_key().as_ref().to_vec();
+    let jwk = json!({"kty": "EC", "crv": crv, "x": URL_SAFE_NO_PAD.encode(&pt[1..=half]),
+        "y": URL_SAFE_NO_PAD.encode(&pt[half + 1..]), "kid": kid, "alg": name});
+    (jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref()), jwk)
+}
+
+/// A client assertion of `client` for the token URL `aud`, living a minute.
+pub fn client_assertion(
+    key: &jsonwebtoken::EncodingKey,
+    alg: jsonwebtoken::Algorithm,
+    kid: &str,
+    client: &str,
+    aud: &str,
+    jti: &str,
+) -> String {
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.kid = Some(kid.into());
+    let now = rounds_gateway::db::now_millis() / 1000;
+    jsonwebtoken::encode(
+        &header,
+        &json!({"iss": client, "sub": client, "aud": aud, "exp": now + 60, "jti": jti}),
+        key,
+    )
+    .unwrap()
+}

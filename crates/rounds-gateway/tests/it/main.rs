@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin;
+mod browser;
 mod common;
 mod peers;
 mod proxy;
 mod refusals;
+mod schema;
 mod tokens;

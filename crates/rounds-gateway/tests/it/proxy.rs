@@ -445,3 +445,228 @@ async fn upstream_backend_services() {
     }
     drop(c);
 }
+
+/// An upstream at `http://127.0.0.1:P/fhir` that names itself in every form
+/// the same base can take (the other scheme, upper-case letters, the JSON
+/// escaped solidus) in Bundle links, fullUrls, references and the
+/// `Location`, `Content-Location` and `Link` headers, and that records the
+/// query strings it receives.
+async fn self_naming_upstream() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    use axum::response::IntoResponse;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let queries = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = queries.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let seen = seen.clone();
+        async move {
+            seen.lock()
+                .unwrap()
+                .push(uri.query().unwrap_or_default().to_owned());
+            let plain = format!("http://{addr}/fhir");
+            let tls = format!("https://{addr}/fhir");
+            let upper = format!("HTTP://{addr}/fhir");
+            let escaped = format!("http:\\/\\/{addr}\\/fhir");
+            // Another server on the same host: not this base, left alone.
+            let elsewhere = format!("http://{}:{}/fhir", addr.ip(), addr.port() + 1);
+            let body = format!(
+                r#"{{"resourceType":"Bundle","type":"searchset","total":1,
+                "link":[{{"relation":"self","url":"{plain}/Patient?_count=1"}},
+                        {{"relation":"next","url":"{tls}?_getpages=abc&_offset=1"}}],
+                "entry":[{{"fullUrl":"{upper}/Patient/p1",
+                  "resource":{{"resourceType":"Patient","id":"p1",
+                    "managingOrganization":{{"reference":"{escaped}\/Organization\/o1"}},
+                    "generalPractitioner":[{{"reference":"{tls}/Practitioner/d1"}}],
+                    "link":[{{"other":{{"reference":"{elsewhere}/Patient/x"}},"type":"seealso"}}],
+                    "extension":[{{"url":"urn:test:weight","valueDecimal":1.50}}]}}}}]}}"#
+            );
+            (
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "application/fhir+json".to_owned(),
+                    ),
+                    (
+                        axum::http::header::LOCATION,
+                        format!("{tls}/Patient/p1/_history/1"),
+                    ),
+                    (
+                        axum::http::header::CONTENT_LOCATION,
+                        format!("{upper}/Patient/p1/_history/1"),
+                    ),
+                    (
+                        axum::http::header::LINK,
+                        format!("<{plain}/Patient?_getpages=abc&_offset=1>; rel=\"next\""),
+                    ),
+                ],
+                body,
+            )
+                .into_response()
+        }
+    });
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    (format!("http://{addr}/fhir"), queries, task)
+}
+
+/// Requirement 9 in every form: whatever way the upstream writes its own
+/// base, the caller sees only the gateway's; a caller's gateway URL in a
+/// query reaches the upstream as the upstream's own.
+async fn every_form_of_the_upstream_base_is_rewritten(backend: Backend) {
+    let t = TestGateway::start(backend).await;
+    let (base, queries, task) = self_naming_upstream().await;
+    t.add_tenant(
+        "forms",
+        &base,
+        rounds_gateway::tenants::UpstreamAuth::None,
+        None,
+    )
+    .await;
+    let (id, secret, _) = t.client(&["forms"]).await;
+    let tok = t.token(&id, &secret, "forms").await;
+    let gw = format!("{}/tenant/forms", t.url);
+    let (s, h, b) = t
+        .get(
+            &format!("{gw}/Patient?subject={gw}/Patient/p1&other=https://elsewhere.example/fhir"),
+            Some(&tok),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["link"][0]["url"], format!("{gw}/Patient?_count=1"));
+    assert_eq!(b["link"][1]["url"], format!("{gw}?_getpages=abc&_offset=1"));
+    let entry = &b["entry"][0];
+    assert_eq!(entry["fullUrl"], format!("{gw}/Patient/p1"));
+    assert_eq!(
+        entry["resource"]["managingOrganization"]["reference"],
+        format!("{gw}/Organization/o1")
+    );
+    assert_eq!(
+        entry["resource"]["generalPractitioner"][0]["reference"],
+        format!("{gw}/Practitioner/d1")
+    );
+    let port = url::Url::parse(&base).unwrap().port().unwrap();
+    assert_eq!(
+        entry["resource"]["link"][0]["other"]["reference"],
+        format!("http://127.0.0.1:{}/fhir/Patient/x", port + 1),
+        "another server's address is not this upstream's"
+    );
+    let header = |name: &str| h.get(name).unwrap().to_str().unwrap().to_owned();
+    assert_eq!(header("location"), format!("{gw}/Patient/p1/_history/1"));
+    assert_eq!(
+        header("content-location"),
+        format!("{gw}/Patient/p1/_history/1")
+    );
+    assert_eq!(
+        header("link"),
+        format!("<{gw}/Patient?_getpages=abc&_offset=1>; rel=\"next\"")
+    );
+    // The decimal kept its precision (the body is rewritten as text).
+    let raw = t.seen.lock().unwrap().last().unwrap().clone();
+    assert!(raw.contains(r#""valueDecimal":1.50"#), "{raw}");
+    // No answer names the upstream, in any letter case.
+    let upstream = format!("127.0.0.1:{port}/");
+    for text in t.seen.lock().unwrap().iter() {
+        assert!(
+            !text.to_ascii_lowercase().contains(&upstream),
+            "an answer names the upstream:\n{text}"
+        );
+    }
+    // Inward: the gateway's URL in the query became the upstream's.
+    let got = queries.lock().unwrap().last().unwrap().clone();
+    assert!(
+        got.contains(&format!("subject={base}/Patient/p1")),
+        "the upstream got {got}"
+    );
+    assert!(
+        got.contains("other=https://elsewhere.example/fhir"),
+        "{got}"
+    );
+    task.abort();
+}
+both!(every_form_of_the_upstream_base_is_rewritten);
+
+/// Requirement 8 with HTTP Basic: the gateway sends the tenant's own user
+/// and password (sealed at rest), never the caller's token; an upstream
+/// that refuses them is a 401 the caller sees as the upstream's answer,
+/// not as its own credentials.
+async fn upstream_http_basic(backend: Backend) {
+    use axum::response::IntoResponse;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let record = record.clone();
+        async move {
+            let auth = headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            record.lock().unwrap().push(auth.clone());
+            // "ward:pa ss:wörd" as RFC 7617 has it (UTF-8, then base64).
+            if auth == "Basic d2FyZDpwYSBzczp3w7ZyZA==" {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/fhir+json")],
+                    r#"{"resourceType":"Patient","id":"p1"}"#,
+                )
+                    .into_response()
+            } else {
+                axum::http::StatusCode::UNAUTHORIZED.into_response()
+            }
+        }
+    });
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    let t = TestGateway::start(backend).await;
+    let base = format!("http://{addr}/fhir");
+    t.add_tenant(
+        "basic",
+        &base,
+        rounds_gateway::tenants::UpstreamAuth::Basic {
+            username: "ward".into(),
+        },
+        Some("pa ss:wörd"),
+    )
+    .await;
+    t.add_tenant(
+        "wrong",
+        &base,
+        rounds_gateway::tenants::UpstreamAuth::Basic {
+            username: "ward".into(),
+        },
+        Some("not it"),
+    )
+    .await;
+    let (id, secret, _) = t.client(&["basic", "wrong"]).await;
+    let tok = t.token(&id, &secret, "basic").await;
+    let (s, _, b) = t.get("Patient/p1", Some(&tok)).await;
+    assert_eq!((s, b["id"].as_str()), (StatusCode::OK, Some("p1")), "{b}");
+    let wrong = t.token(&id, &secret, "wrong").await;
+    let (s, _, _) = t.get("Patient/p1", Some(&wrong)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen.iter().all(|a| a.starts_with("Basic ")), "{seen:?}");
+    assert!(
+        seen.iter().all(|a| !a.contains(&tok) && !a.contains(&wrong)),
+        "the caller's token reached the upstream"
+    );
+    // Sealed at rest: the password is not in the database as text.
+    let mut conn = t.gw.db.read().await.unwrap();
+    let sealed: String = sqlx::Row::get(
+        &sqlx::query("SELECT auth_secret FROM tenants WHERE id = 'basic'")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap(),
+        "auth_secret",
+    );
+    assert!(!sealed.is_empty() && !sealed.contains("wörd") && !sealed.contains("pa ss"));
+    task.abort();
+}
+both!(upstream_http_basic);

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both;
-use crate::common::{issue_code, Backend, TestGateway};
+use crate::common::{client_assertion, client_key, issue_code, Backend, TestGateway};
 
 fn challenge(h: &reqwest::header::HeaderMap) -> String {
     h.get("www-authenticate")
@@ -354,3 +354,112 @@ async fn two_instances_share_revocations() {
     one.assert_no_upstream_address();
     two.assert_no_upstream_address();
 }
+
+/// Two instances on one PostgreSQL: a client's rate limit holds across
+/// both (not once per instance), and a private_key_jwt assertion used on
+/// one is a replay on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_rate_limits_and_replay_protection() {
+    let one = TestGateway::start_with(Backend::Postgres, |s| s.rate_limit = 4).await;
+    one.add_hospitals().await;
+    let public = one.url.clone();
+    let two = TestGateway::start_on(&one.db_url, move |s| {
+        s.public_url = public;
+        s.rate_limit = 4;
+    })
+    .await;
+    let (id, secret, _) = one.client(&["a"]).await;
+    let tok = one.token(&id, &secret, "a").await;
+    // Four requests a minute, spread over both instances: the fifth and
+    // sixth are refused on whichever instance they reach.
+    for (i, t) in [&one, &two, &one, &two].iter().enumerate() {
+        let (s, _, body) = t.get("Patient?_count=1&_elements=id", Some(&tok)).await;
+        assert_eq!(s, StatusCode::OK, "request {i}: {body}");
+    }
+    for t in [&one, &two] {
+        let (s, h, body) = t.get("Patient?_count=1&_elements=id", Some(&tok)).await;
+        assert_eq!(
+            (s, issue_code(&body)),
+            (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+            "{body}"
+        );
+        let wait: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+    }
+
+    // private_key_jwt: one assertion, two instances.
+    let alg = jsonwebtoken::Algorithm::ES384;
+    let (key, jwk) = client_key(alg, "k1");
+    let (jid, _, _) = one.client(&["a"]).await;
+    one.gw
+        .registry
+        .set_jwks(&jid, Some(&json!({"keys": [jwk]})))
+        .await
+        .unwrap();
+    let aud = format!("{}/token", one.url);
+    let assertion = client_assertion(&key, alg, "k1", &jid, &aud, "used-once");
+    let form = [
+        ("grant_type", "client_credentials"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", assertion.as_str()),
+        ("scope", "a"),
+    ];
+    let (s, _, body) = one.token_request(None, &form).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, _, body) = two.token_request(None, &form).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "a replay on the other instance: {body}"
+    );
+    // The refusal is audited with its reason.
+    let records = one
+        .gw
+        .audit
+        .search(&rounds_gateway::audit::AuditFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(records[0].outcome, "assertion_replay", "{:?}", records[0]);
+    one.assert_no_upstream_address();
+    two.assert_no_upstream_address();
+}
+
+/// On one instance the replay check survives a restart (the ids are in the
+/// database, not in memory).
+async fn replay_protection_survives_a_restart(backend: Backend) {
+    let first = TestGateway::start(backend).await;
+    first.add_hospitals().await;
+    let (jid, _, _) = first.client(&["a"]).await;
+    let alg = jsonwebtoken::Algorithm::ES256;
+    let (key, jwk) = client_key(alg, "p");
+    first
+        .gw
+        .registry
+        .set_jwks(&jid, Some(&json!({"keys": [jwk]})))
+        .await
+        .unwrap();
+    let public = first.url.clone();
+    let assertion = client_assertion(&key, alg, "p", &jid, &format!("{public}/token"), "again");
+    let form = [
+        ("grant_type", "client_credentials"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", assertion.as_str()),
+    ];
+    let (s, _, body) = first.token_request(None, &form).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    // A fresh instance (as after a restart) on the same database.
+    let again = TestGateway::start_on(&first.db_url, move |s| s.public_url = public).await;
+    let (s, _, body) = again.token_request(None, &form).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "{body}"
+    );
+}
+both!(replay_protection_survives_a_restart);
