@@ -9,6 +9,8 @@ pub mod backup;
 pub mod csv_out;
 pub mod ehr;
 mod error;
+pub mod export;
+pub mod import;
 mod lists;
 mod live;
 mod metrics;

@@ -5,6 +5,7 @@
 pub(crate) mod audit;
 pub mod dto;
 pub(crate) mod ehr;
+pub(crate) mod export;
 pub(crate) mod lists;
 mod patients;
 pub(crate) mod session;
@@ -110,6 +111,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ehr::test_ehr_connection))
         .routes(routes!(ehr::search_ehr))
         .routes(routes!(ehr::link_patient, ehr::unlink_patient))
+        .routes(routes!(export::export_list))
 }
 
 /// `refresh=true` (or `1`) in a query: read the EHR again now.

@@ -12,6 +12,7 @@ mod backup;
 mod bad_input;
 mod browser;
 mod cli;
+mod data_export;
 mod demo;
 mod deploy;
 mod edge;
