@@ -6,6 +6,7 @@ pub(crate) mod audit;
 pub mod dto;
 pub(crate) mod ehr;
 pub(crate) mod export;
+pub(crate) mod import;
 pub(crate) mod lists;
 mod patients;
 pub(crate) mod session;
@@ -112,6 +113,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ehr::search_ehr))
         .routes(routes!(ehr::link_patient, ehr::unlink_patient))
         .routes(routes!(export::export_list))
+        .merge(
+            // Uploads are larger than any other request.
+            OpenApiRouter::new()
+                .routes(routes!(import::preview_import))
+                .routes(routes!(import::import_patients))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    import::IMPORT_BODY_LIMIT,
+                )),
+        )
 }
 
 /// `refresh=true` (or `1`) in a query: read the EHR again now.

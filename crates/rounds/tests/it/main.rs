@@ -13,6 +13,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod data_export;
+mod data_import;
 mod demo;
 mod deploy;
 mod edge;
