@@ -3,6 +3,7 @@
 //! they never touch SQL themselves.
 
 mod access;
+pub mod access_report;
 mod accounts;
 mod audit;
 pub mod backup;

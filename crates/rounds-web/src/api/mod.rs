@@ -2,6 +2,7 @@
 //! utoipa-axum, so the OpenAPI document at `/api/openapi.json` is generated
 //! from the same code that serves the routes and cannot drift from it.
 
+pub(crate) mod access_report;
 pub(crate) mod audit;
 pub mod dto;
 pub(crate) mod ehr;
@@ -83,6 +84,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(audit::search_audit))
         .routes(routes!(audit::export_audit))
+        .routes(routes!(access_report::patient_access_report))
         .routes(routes!(lists::list_lists, lists::create_list))
         .routes(routes!(
             lists::get_list,

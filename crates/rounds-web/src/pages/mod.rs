@@ -2,6 +2,7 @@
 //! no HTML is put together in Rust strings. Every form that changes
 //! something carries the session's CSRF token.
 
+mod access_report;
 mod admin;
 mod data;
 mod lists;
@@ -56,6 +57,10 @@ pub fn templates() -> Environment<'static> {
         (
             "list_print.html",
             include_str!("../../templates/list_print.html"),
+        ),
+        (
+            "admin_patient_access.html",
+            include_str!("../../templates/admin_patient_access.html"),
         ),
     ];
     for (name, source) in sources {
@@ -129,6 +134,11 @@ pub fn router() -> Router<AppState> {
             post(admin::reset_password),
         )
         .route("/admin/audit", get(admin::audit_page))
+        .route("/admin/audit/patient", get(access_report::page))
+        .route(
+            "/admin/audit/patient/export",
+            get(access_report::download),
+        )
         // Data in and out of a list (export, print, import).
         .route(
             "/teams/{team_id}/lists/{list_id}/data",

@@ -351,7 +351,7 @@ async fn files_that_are_not_what_they_claim(backend: Backend) {
 }
 both!(files_that_are_not_what_they_claim);
 
-/// 5,000 rows (the documented limit) go in within the documented two
+/// 5,000 rows (the documented limit) go in within the documented three
 /// minutes (an unoptimised test build on a shared machine; see the report).
 async fn five_thousand_rows(backend: Backend) {
     let w = Ward::new(backend).await;
@@ -375,7 +375,7 @@ async fn five_thousand_rows(backend: Backend) {
     let took = started.elapsed();
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["added"], 5000);
-    assert!(took < Duration::from_secs(120), "took {took:?}");
+    assert!(took < Duration::from_secs(180), "took {took:?}");
     eprintln!("5000 rows imported in {took:?}");
     let view = w
         .nurse
