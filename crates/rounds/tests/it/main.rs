@@ -12,6 +12,7 @@ mod backup;
 mod bad_input;
 mod browser;
 mod cli;
+mod data_access;
 mod data_export;
 mod data_import;
 mod demo;
