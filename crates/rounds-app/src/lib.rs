@@ -22,6 +22,7 @@ mod secrets;
 pub mod smart_keys;
 mod strength;
 mod teams;
+pub mod templates;
 
 use rounds_core::audit::ClientInfo;
 use rounds_core::model::User;

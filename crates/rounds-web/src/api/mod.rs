@@ -13,6 +13,7 @@ mod patients;
 pub(crate) mod session;
 pub(crate) use session::{clear_session_cookie, session_cookie};
 mod teams;
+pub(crate) mod templates;
 mod users;
 
 use axum::http::StatusCode;
@@ -77,6 +78,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::reset_user_password))
         .routes(routes!(teams::list_teams, teams::create_team))
         .routes(routes!(teams::get_team))
+        .routes(routes!(templates::list_team_templates))
+        .routes(routes!(templates::create_team_from_template))
         .routes(routes!(teams::add_team_member))
         .routes(routes!(
             teams::update_team_member,

@@ -135,10 +135,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/audit", get(admin::audit_page))
         .route("/admin/audit/patient", get(access_report::page))
-        .route(
-            "/admin/audit/patient/export",
-            get(access_report::download),
-        )
+        .route("/admin/audit/patient/export", get(access_report::download))
         // Data in and out of a list (export, print, import).
         .route(
             "/teams/{team_id}/lists/{list_id}/data",

@@ -17,7 +17,10 @@ fn summary(report: &Value) -> Vec<(String, String, String)> {
         .iter()
         .map(|e| {
             (
-                e["record"]["actorUsername"].as_str().unwrap_or("").to_owned(),
+                e["record"]["actorUsername"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
                 e["action"].as_str().unwrap().to_owned(),
                 e["record"]["operation"].as_str().unwrap().to_owned(),
             )
@@ -35,7 +38,10 @@ async fn access_report_lists_every_access(backend: Backend) {
     let team_path = |rest: &str| format!("/api/v1/teams/{}{rest}", w.team);
     // The owner opens Zola; the nurse searches, edits and exports.
     assert_eq!(
-        w.charge.get(&team_path(&format!("/patients/{zola}"))).await.status,
+        w.charge
+            .get(&team_path(&format!("/patients/{zola}")))
+            .await
+            .status,
         StatusCode::OK
     );
     let found = w.nurse.get(&team_path("/patients?q=zola")).await;
@@ -65,9 +71,17 @@ async fn access_report_lists_every_access(backend: Backend) {
 
     let path = format!("/api/v1/audit/patient-access?patientId={zola}");
     let expected = vec![
-        ("charge".to_owned(), "viewed".to_owned(), "PatientView".to_owned()),
+        (
+            "charge".to_owned(),
+            "viewed".to_owned(),
+            "PatientView".to_owned(),
+        ),
         ("nurse".into(), "edited".into(), "PatientDetailsEdit".into()),
-        ("nurse".into(), "edited".into(), "PatientListAddPatient".into()),
+        (
+            "nurse".into(),
+            "edited".into(),
+            "PatientListAddPatient".into(),
+        ),
         ("nurse".into(), "exported".into(), "ExportInitiation".into()),
         ("nurse".into(), "searched".into(), "PatientSearch".into()),
         ("nurse".into(), "viewed".into(), "PatientListView".into()),
@@ -90,9 +104,7 @@ async fn access_report_lists_every_access(backend: Backend) {
     assert_eq!(report["patients"][0]["teamId"], w.team.as_str());
 
     // As CSV, itself recorded; the page shows it; members may not see it.
-    let csv = admin
-        .get(&format!("{path}&format=csv"))
-        .await;
+    let csv = admin.get(&format!("{path}&format=csv")).await;
     assert_eq!(csv.status, StatusCode::OK);
     assert!(csv.text.starts_with('\u{feff}'));
     assert_eq!(csv.text.lines().count(), expected.len() + 1);

@@ -15,6 +15,7 @@ mod cli;
 mod data_access;
 mod data_export;
 mod data_import;
+mod data_templates;
 mod demo;
 mod deploy;
 mod edge;
