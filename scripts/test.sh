@@ -275,8 +275,8 @@ SEKMET_PKG="sekmet-fhir==0.1.1"
 # format (the /metrics test), an independent FHIR validator (the audit log as
 # AuditEvents; sekmet brings it too), and the gateway's independent callers
 # (Authlib for the client credentials flow, fhirpy for reading and paging).
-PY_PEER_PKGS=("prometheus_client>=0.20,<1" "fhir.resources>=7.1,<9" "authlib==1.9.10" "fhirpy==2.3.1" "requests==2.34.2")
-PY_PEER_CHECK='import prometheus_client, fhir.resources.R4B.auditevent, authlib, fhirpy, requests'
+PY_PEER_PKGS=("prometheus_client>=0.20,<1" "fhir.resources>=7.1,<9" "openpyxl==3.1.5" "authlib==1.9.10" "fhirpy==2.3.1" "requests==2.34.2")
+PY_PEER_CHECK='import prometheus_client, fhir.resources.R4B.auditevent, openpyxl, authlib, fhirpy, requests'
 OIDC_PKG="oidc-provider@9"
 HL7_PKGS=(hl7.fhir.r4.examples@4.0.1 hl7.fhir.r3.examples@3.0.2)
 # The example resources the tests serve (a BOM-prefixed STU3 file among them).

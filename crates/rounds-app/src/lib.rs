@@ -3,12 +3,15 @@
 //! they never touch SQL themselves.
 
 mod access;
+pub mod access_report;
 mod accounts;
 mod audit;
 pub mod backup;
 pub mod csv_out;
 pub mod ehr;
 mod error;
+pub mod export;
+pub mod import;
 mod lists;
 mod live;
 mod metrics;
@@ -19,6 +22,7 @@ mod secrets;
 pub mod smart_keys;
 mod strength;
 mod teams;
+pub mod templates;
 
 use rounds_core::audit::ClientInfo;
 use rounds_core::model::User;

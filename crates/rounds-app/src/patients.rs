@@ -525,6 +525,8 @@ impl App {
             "sort": spec.sort.iter().map(|s| format!("{}{}", if s.direction == Direction::Descending { "-" } else { "" }, s.column)).collect::<Vec<_>>(),
             "filters": spec.filters.len(),
             "search": spec.search.is_some(),
+            // The patients shown are named, for the per-patient access report.
+            "patientIds": rows.iter().map(|r| r.patient_id.to_string()).collect::<Vec<_>>(),
         });
         self.record_view(entry, format!("list:{list_id}")).await?;
         Ok(ListView {
@@ -739,7 +741,11 @@ impl App {
         found.truncate(100);
         let mut entry = self.entry_for(actor, Operation::PatientSearch, Outcome::Success);
         entry.team_id = Some(team);
-        entry.detail = json!({ "source": "team", "query": query, "found": found.len() });
+        // The patients found are named, for the per-patient access report.
+        entry.detail = json!({
+            "source": "team", "query": query, "found": found.len(),
+            "patients": found.iter().map(|p| p.patient_id.to_string()).collect::<Vec<_>>(),
+        });
         self.record(entry).await?;
         Ok(found)
     }

@@ -34,9 +34,25 @@ impl App {
 
     /// Creates a team with the actor as its first owner.
     pub async fn create_team(&self, actor: &Actor, name: &str) -> Result<Team, AppError> {
+        let mut tx = self.db.write().await?;
+        let team = self
+            .insert_team(&mut tx, actor, name, serde_json::Value::Null)
+            .await?;
+        tx.commit().await?;
+        Ok(team)
+    }
+
+    /// Creates a team owned by `actor` inside `tx` (recorded as TeamCreate,
+    /// with `template` when one provisions it).
+    pub(crate) async fn insert_team(
+        &self,
+        tx: &mut rounds_store::WriteTx<'_>,
+        actor: &Actor,
+        name: &str,
+        template: serde_json::Value,
+    ) -> Result<Team, AppError> {
         let name = TeamName::parse(name)?;
         let now = Timestamp::now();
-        let mut tx = self.db.write().await?;
         let team = teams::insert(tx.conn(), TeamId::new_random(), &name, actor.user.id, now)
             .await
             .map_err(|e| {
@@ -52,9 +68,12 @@ impl App {
         teams::add_member(tx.conn(), team.id, actor.user.id, TeamRole::Owner, now).await?;
         let mut entry = self.entry_for(actor, Operation::TeamCreate, Outcome::Success);
         entry.team_id = Some(team.id);
-        entry.detail = json!({ "name": team.name });
-        rounds_store::audit::append(&mut tx, &entry).await?;
-        tx.commit().await?;
+        entry.detail = if template.is_null() {
+            json!({ "name": team.name })
+        } else {
+            json!({ "name": team.name, "template": template })
+        };
+        rounds_store::audit::append(tx, &entry).await?;
         Ok(team)
     }
 

@@ -52,7 +52,7 @@ pub async fn append(tx: &mut WriteTx<'_>, entry: &AuditEntry) -> Result<AuditRec
     Ok(record)
 }
 
-fn from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
     Ok(AuditRecord {
         seq: row.try_get("seq")?,
         at: row.try_get("at")?,

@@ -20,6 +20,7 @@ mod error;
 mod migrations;
 mod names;
 
+pub mod access_report;
 pub mod audit;
 pub mod ehr;
 pub mod events;

@@ -84,6 +84,8 @@ impl App {
             },
             "results": found.as_ref().map(|f| f.patients.len()).ok(),
             "total": found.as_ref().ok().and_then(|f| f.total),
+            // The EHR's patients found are named, for the per-patient access report.
+            "ehrIds": found.as_ref().ok().map(|f| f.patients.iter().map(|p| p.id.clone()).collect::<Vec<_>>()),
         });
         self.record(entry).await?;
         let found = found.map_err(|e| {

@@ -2,14 +2,18 @@
 //! utoipa-axum, so the OpenAPI document at `/api/openapi.json` is generated
 //! from the same code that serves the routes and cannot drift from it.
 
+pub(crate) mod access_report;
 pub(crate) mod audit;
 pub mod dto;
 pub(crate) mod ehr;
+pub(crate) mod export;
+pub(crate) mod import;
 pub(crate) mod lists;
 mod patients;
 pub(crate) mod session;
 pub(crate) use session::{clear_session_cookie, session_cookie};
 mod teams;
+pub(crate) mod templates;
 mod users;
 
 use axum::http::StatusCode;
@@ -74,6 +78,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::reset_user_password))
         .routes(routes!(teams::list_teams, teams::create_team))
         .routes(routes!(teams::get_team))
+        .routes(routes!(templates::list_team_templates))
+        .routes(routes!(templates::create_team_from_template))
         .routes(routes!(teams::add_team_member))
         .routes(routes!(
             teams::update_team_member,
@@ -81,6 +87,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(audit::search_audit))
         .routes(routes!(audit::export_audit))
+        .routes(routes!(access_report::patient_access_report))
         .routes(routes!(lists::list_lists, lists::create_list))
         .routes(routes!(
             lists::get_list,
@@ -110,6 +117,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ehr::test_ehr_connection))
         .routes(routes!(ehr::search_ehr))
         .routes(routes!(ehr::link_patient, ehr::unlink_patient))
+        .routes(routes!(export::export_list))
+        .merge(
+            // Uploads are larger than any other request.
+            OpenApiRouter::new()
+                .routes(routes!(import::preview_import))
+                .routes(routes!(import::import_patients))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    import::IMPORT_BODY_LIMIT,
+                )),
+        )
 }
 
 /// `refresh=true` (or `1`) in a query: read the EHR again now.

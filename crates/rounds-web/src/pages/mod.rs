@@ -2,7 +2,9 @@
 //! no HTML is put together in Rust strings. Every form that changes
 //! something carries the session's CSRF token.
 
+mod access_report;
 mod admin;
+mod data;
 mod lists;
 mod session;
 mod teams;
@@ -47,6 +49,19 @@ pub fn templates() -> Environment<'static> {
         ("meeting.html", include_str!("../../templates/meeting.html")),
         ("patient.html", include_str!("../../templates/patient.html")),
         ("ehr.html", include_str!("../../templates/ehr.html")),
+        // Data in and out of a list (export, print, import).
+        (
+            "list_data.html",
+            include_str!("../../templates/list_data.html"),
+        ),
+        (
+            "list_print.html",
+            include_str!("../../templates/list_print.html"),
+        ),
+        (
+            "admin_patient_access.html",
+            include_str!("../../templates/admin_patient_access.html"),
+        ),
     ];
     for (name, source) in sources {
         if let Err(err) = env.add_template(name, source) {
@@ -119,12 +134,27 @@ pub fn router() -> Router<AppState> {
             post(admin::reset_password),
         )
         .route("/admin/audit", get(admin::audit_page))
+        .route("/admin/audit/patient", get(access_report::page))
+        .route("/admin/audit/patient/export", get(access_report::download))
+        // Data in and out of a list (export, print, import).
+        .route(
+            "/teams/{team_id}/lists/{list_id}/data",
+            get(data::data_page),
+        )
+        .route(
+            "/teams/{team_id}/lists/{list_id}/export",
+            get(data::export_download),
+        )
+        .route(
+            "/teams/{team_id}/lists/{list_id}/print",
+            get(data::print_page),
+        )
         .route("/admin/audit/export", get(admin::audit_export))
 }
 
 /// The style sheet and the page scripts, built into the binary. Scripts
 /// are files (the Content-Security-Policy allows no inline script).
-const STATIC_FILES: [(&str, &str, &str); 20] = [
+const STATIC_FILES: [(&str, &str, &str); 25] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -224,6 +254,32 @@ const STATIC_FILES: [(&str, &str, &str); 20] = [
         "patient-summary.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/patient-summary.js"),
+    ),
+    // Data in and out of a list (export, print, import).
+    (
+        "data-link.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/data-link.js"),
+    ),
+    (
+        "data.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/data.css"),
+    ),
+    (
+        "import.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/import.js"),
+    ),
+    (
+        "print.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/print.css"),
+    ),
+    (
+        "print.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/print.js"),
     ),
 ];
 

@@ -53,7 +53,8 @@ async fn teams_view(
         state,
         status,
         "teams.html",
-        context! { me, csrf, teams, name, error, notice => notice(done) },
+        context! { me, csrf, teams, name, error, notice => notice(done),
+        templates => crate::api::templates::summaries(&state.app) },
     )
 }
 
@@ -69,6 +70,9 @@ pub async fn teams_page(
 pub struct CreateTeamForm {
     #[serde(default)]
     name: String,
+    /// A team template's id (empty: none).
+    #[serde(default)]
+    template: String,
 }
 
 pub async fn create_team(
@@ -76,7 +80,15 @@ pub async fn create_team(
     page: PageActor,
     CheckedForm(form): CheckedForm<CreateTeamForm>,
 ) -> Response {
-    match state.app.create_team(&page.actor, &form.name).await {
+    let created = if form.template.trim().is_empty() {
+        state.app.create_team(&page.actor, &form.name).await
+    } else {
+        state
+            .app
+            .create_team_from_template(&page.actor, &form.name, form.template.trim())
+            .await
+    };
+    match created {
         Ok(team) => Redirect::to(&format!("/teams/{}?done=created", team.id)).into_response(),
         Err(err) => {
             teams_view(
