@@ -82,7 +82,7 @@ impl App {
         *slot = Some(Arc::new(key));
     }
 
-    pub(super) fn secret_box(&self) -> Result<Arc<SecretBox>, AppError> {
+    pub(crate) fn secret_box(&self) -> Result<Arc<SecretBox>, AppError> {
         self.ehr
             .secret_box
             .read()
