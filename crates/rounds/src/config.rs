@@ -88,6 +88,101 @@ pub struct ServeArgs {
     pub edge: EdgeArgs,
     #[command(flatten)]
     pub ehr: EhrArgs,
+    #[command(flatten)]
+    pub sso: SsoArgs,
+}
+
+/// Single sign-on settings (the providers themselves are in the TOML file
+/// as `[[sso_providers]]`, or on the admin page).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SsoArgs {
+    /// Let people sign in with a Rounds username and password; false leaves that only to break_glass_admins [default: true]
+    #[arg(long, env = "ROUNDS_LOCAL_SIGN_IN", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub local_sign_in: Option<bool>,
+    /// With local_sign_in = false: the site administrators (usernames, comma-separated) who may still sign in with a password [default: none]
+    #[arg(
+        long,
+        env = "ROUNDS_BREAK_GLASS_ADMINS",
+        value_name = "USERNAMES",
+        value_delimiter = ','
+    )]
+    pub break_glass_admins: Option<Vec<String>>,
+    /// Seconds of clock difference tolerated on ID token times [default: 60]
+    #[arg(long, env = "ROUNDS_SSO_CLOCK_SKEW", value_name = "SECONDS")]
+    pub sso_clock_skew: Option<u64>,
+}
+
+/// One `[[sso_providers]]` table of the TOML file.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileProvider {
+    pub id: String,
+    /// `oidc` (default) or `smart`.
+    pub kind: Option<String>,
+    pub label: String,
+    /// OpenID issuer; for `smart`, the FHIR server's base URL.
+    pub issuer: String,
+    pub client_id: String,
+    /// The client secret, or better the name of an environment variable holding it.
+    pub client_secret: Option<String>,
+    pub client_secret_env: Option<String>,
+    pub scopes: Option<String>,
+    pub username_claim: Option<String>,
+    pub display_name_claim: Option<String>,
+    pub groups_claim: Option<String>,
+    #[serde(default)]
+    pub create_accounts: bool,
+    #[serde(default)]
+    pub groups: Vec<rounds_app::sso::MappingInput>,
+}
+
+impl std::fmt::Debug for FileProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileProvider")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FileProvider {
+    /// The provider as the app takes it, its secret read from the
+    /// environment variable when one is named.
+    pub fn input(
+        &self,
+    ) -> anyhow::Result<(rounds_app::sso::ProviderInput, Vec<rounds_app::sso::MappingInput>)> {
+        let client_secret = match (&self.client_secret, &self.client_secret_env) {
+            (Some(_), Some(_)) => bail!(
+                "sso provider {}: give client_secret or client_secret_env, not both",
+                self.id
+            ),
+            (Some(s), None) => Some(s.clone()),
+            (None, Some(var)) => Some(std::env::var(var).with_context(|| {
+                format!(
+                    "sso provider {}: the environment variable {var} (client_secret_env) is not set",
+                    self.id
+                )
+            })?),
+            (None, None) => None,
+        };
+        Ok((
+            rounds_app::sso::ProviderInput {
+                id: self.id.clone(),
+                kind: self.kind.clone(),
+                label: self.label.clone(),
+                issuer: self.issuer.clone(),
+                client_id: self.client_id.clone(),
+                client_secret,
+                scopes: self.scopes.clone(),
+                username_claim: self.username_claim.clone(),
+                display_name_claim: self.display_name_claim.clone(),
+                groups_claim: self.groups_claim.clone(),
+                create_accounts: self.create_accounts,
+            },
+            self.groups.clone(),
+        ))
+    }
 }
 
 /// The server's edge: forwarded addresses and connection limits.
@@ -182,6 +277,11 @@ pub struct FileSettings {
     pub metrics_listen: Option<SocketAddr>,
     pub metrics_token: Option<String>,
     pub live_notify: Option<bool>,
+    pub local_sign_in: Option<bool>,
+    pub break_glass_admins: Option<Vec<String>>,
+    pub sso_clock_skew: Option<u64>,
+    #[serde(default)]
+    pub sso_providers: Vec<FileProvider>,
 }
 
 impl FileSettings {
@@ -384,6 +484,7 @@ impl Serve {
                 .live_notify
                 .or(file.live_notify)
                 .unwrap_or(defaults.live_notify),
+            sso: sso_settings(&args.sso, file)?,
         };
         let metrics_listen = args.metrics_listen.or(file.metrics_listen);
         let metrics_token = args
@@ -424,6 +525,45 @@ impl Serve {
             metrics_token,
         })
     }
+}
+
+/// Single sign-on settings with every layer applied.
+pub fn sso_settings(args: &SsoArgs, file: &FileSettings) -> anyhow::Result<rounds_app::sso::SsoSettings> {
+    let d = rounds_app::sso::SsoSettings::default();
+    let break_glass_admins: Vec<String> = args
+        .break_glass_admins
+        .clone()
+        .or_else(|| file.break_glass_admins.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| n.trim().to_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let local_sign_in = args
+        .local_sign_in
+        .or(file.local_sign_in)
+        .unwrap_or(d.local_sign_in);
+    if !local_sign_in && break_glass_admins.is_empty() {
+        tracing::warn!(
+            "local_sign_in is off and no break_glass_admins are named: only single sign-on can sign anyone in"
+        );
+    }
+    let mut ids = std::collections::HashSet::new();
+    for p in &file.sso_providers {
+        if !ids.insert(p.id.trim().to_lowercase()) {
+            bail!("sso_providers: the id {:?} is used twice", p.id);
+        }
+    }
+    Ok(rounds_app::sso::SsoSettings {
+        local_sign_in,
+        break_glass_admins,
+        clock_skew: std::time::Duration::from_secs(
+            args.sso_clock_skew
+                .or(file.sso_clock_skew)
+                .unwrap_or(d.clock_skew.as_secs()),
+        ),
+        ..d
+    })
 }
 
 /// EHR mode's limits and outbound policy with every layer applied.
@@ -521,6 +661,13 @@ mod tests {
     struct ServeCli {
         #[command(flatten)]
         serve: ServeArgs,
+    }
+
+    impl ServeCli {
+        fn try_parse_from_rounds() -> ServeArgs {
+            use clap::Parser;
+            Self::try_parse_from(["rounds"]).unwrap().serve
+        }
     }
 
     fn serve_with(args: &[&str], file: &str) -> anyhow::Result<Serve> {
@@ -631,6 +778,50 @@ mod tests {
             "",
         );
         assert!(short.is_err());
+    }
+
+    #[test]
+    fn sso_settings_and_providers() {
+        let d = serve_with(&[], "").unwrap();
+        assert!(d.app.sso.local_sign_in);
+        assert!(d.app.sso.break_glass_admins.is_empty());
+        let s = serve_with(
+            &["--local-sign-in", "false", "--break-glass-admins", "Root, admin2"],
+            "",
+        )
+        .unwrap();
+        assert!(!s.app.sso.local_sign_in);
+        assert_eq!(s.app.sso.break_glass_admins, ["root", "admin2"]);
+        let file = r#"
+local_sign_in = false
+break_glass_admins = ["root"]
+sso_clock_skew = 30
+
+[[sso_providers]]
+id = "hospital"
+label = "Hospital account"
+issuer = "https://login.hospital.example/realms/staff"
+client_id = "rounds"
+client_secret_env = "ROUNDS_TEST_NO_SUCH_VARIABLE"
+groups_claim = "groups"
+create_accounts = true
+groups = [
+  { group = "rounds-admins", role = "admin" },
+  { group = "ward-7b-nurses", team = "Ward 7B", role = "member" },
+]
+"#;
+        let f: FileSettings = toml::from_str(file).unwrap();
+        let s = Serve::resolve(&ServeCli::try_parse_from_rounds(), &f).unwrap();
+        assert!(!s.app.sso.local_sign_in);
+        assert_eq!(s.app.sso.clock_skew.as_secs(), 30);
+        assert_eq!(f.sso_providers.len(), 1);
+        assert_eq!(f.sso_providers[0].groups.len(), 2);
+        // The named variable is not set: a clear error, not an empty secret.
+        let err = f.sso_providers[0].input().unwrap_err().to_string();
+        assert!(err.contains("ROUNDS_TEST_NO_SUCH_VARIABLE"), "{err}");
+        let twice = format!("{file}\n[[sso_providers]]\nid = \"hospital\"\nlabel = \"x\"\nissuer = \"https://x.example\"\nclient_id = \"y\"\n");
+        assert!(serve_with(&[], &twice).is_err());
+        assert!(toml::from_str::<FileSettings>("[[sso_providers]]\nid = \"a\"\nlabel = \"b\"\nissuer = \"https://c\"\nclient_id = \"d\"\nsecret = \"typo\"").is_err());
     }
 
     #[test]
