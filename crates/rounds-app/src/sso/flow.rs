@@ -30,6 +30,8 @@ pub struct SsoCallback {
     pub state: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// RFC 9207: the issuer of the answer, where the provider says it.
+    pub iss: Option<String>,
 }
 
 /// A session made by single sign-on, and where to go next.
@@ -186,6 +188,14 @@ impl App {
                 })
             })?;
         let d = self.discovered(p).await.map_err(plain)?;
+        // RFC 9207: an answer naming another issuer belongs to another
+        // provider (a mix-up attack); its code is never sent anywhere.
+        if answer.iss.as_deref().is_some_and(|iss| iss != d.issuer) {
+            return Err(plain(SsoError::TokenRefused {
+                label: p.label.clone(),
+                detail: "the answer names another issuer".into(),
+            }));
+        }
         let tokens = self
             .exchange_code(p, &d, code, &pending.pkce_verifier, redirect_uri)
             .await
