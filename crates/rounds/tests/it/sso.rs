@@ -851,12 +851,13 @@ async fn smart_standalone_launch(backend: Backend) {
             ProviderInput {
                 id: "ehr".into(),
                 kind: Some("smart".into()),
-                label: "the EHR".into(),
+                label: "Hospital EHR".into(),
                 issuer: fhir.clone(),
                 client_id: "rounds".into(),
                 client_secret: Some("rounds-client-secret-0123456789".into()),
                 scopes: None,
-                username_claim: Some("preferred_username".into()),
+                // SMART's default: the username is the EHR's subject.
+                username_claim: None,
                 display_name_claim: None,
                 groups_claim: None,
                 create_accounts: true,
@@ -876,6 +877,7 @@ async fn smart_standalone_launch(backend: Backend) {
     assert_eq!(q["scope"], "openid fhirUser");
     let done = get(&http, &at_provider(&http, &authorize, Some("sub-cho")).await).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    assert_eq!(me(&http, &app).await["username"], "sub-cho");
     let account = get(&http, &app.url("/account")).await;
     assert!(
         account.html.contains("Practitioner/prac-17"),
