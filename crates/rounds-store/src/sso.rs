@@ -131,12 +131,11 @@ pub async fn delete_provider(conn: &mut AnyConnection, id: &str) -> Result<bool,
 
 /// How many providers hold a sealed client secret.
 pub async fn sealed_secrets(conn: &mut AnyConnection) -> Result<usize, StoreError> {
-    let n: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM sso_providers WHERE secret_sealed IS NOT NULL",
-    )
-    .fetch_one(conn)
-    .await?
-    .try_get("n")?;
+    let n: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM sso_providers WHERE secret_sealed IS NOT NULL")
+            .fetch_one(conn)
+            .await?
+            .try_get("n")?;
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
@@ -293,7 +292,8 @@ pub async fn identities_of(
 }
 
 pub async fn all_identities(conn: &mut AnyConnection) -> Result<Vec<IdentityRow>, StoreError> {
-    let sql = format!("SELECT {IDENTITY_COLUMNS} FROM sso_identities ORDER BY provider_id, subject");
+    let sql =
+        format!("SELECT {IDENTITY_COLUMNS} FROM sso_identities ORDER BY provider_id, subject");
     sqlx::query(&sql)
         .fetch_all(conn)
         .await?

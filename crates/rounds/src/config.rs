@@ -151,7 +151,10 @@ impl FileProvider {
     /// environment variable when one is named.
     pub fn input(
         &self,
-    ) -> anyhow::Result<(rounds_app::sso::ProviderInput, Vec<rounds_app::sso::MappingInput>)> {
+    ) -> anyhow::Result<(
+        rounds_app::sso::ProviderInput,
+        Vec<rounds_app::sso::MappingInput>,
+    )> {
         let client_secret = match (&self.client_secret, &self.client_secret_env) {
             (Some(_), Some(_)) => bail!(
                 "sso provider {}: give client_secret or client_secret_env, not both",
@@ -528,7 +531,10 @@ impl Serve {
 }
 
 /// Single sign-on settings with every layer applied.
-pub fn sso_settings(args: &SsoArgs, file: &FileSettings) -> anyhow::Result<rounds_app::sso::SsoSettings> {
+pub fn sso_settings(
+    args: &SsoArgs,
+    file: &FileSettings,
+) -> anyhow::Result<rounds_app::sso::SsoSettings> {
     let d = rounds_app::sso::SsoSettings::default();
     let break_glass_admins: Vec<String> = args
         .break_glass_admins
@@ -786,7 +792,12 @@ mod tests {
         assert!(d.app.sso.local_sign_in);
         assert!(d.app.sso.break_glass_admins.is_empty());
         let s = serve_with(
-            &["--local-sign-in", "false", "--break-glass-admins", "Root, admin2"],
+            &[
+                "--local-sign-in",
+                "false",
+                "--break-glass-admins",
+                "Root, admin2",
+            ],
             "",
         )
         .unwrap();

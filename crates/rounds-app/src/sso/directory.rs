@@ -70,7 +70,11 @@ fn username_from(value: &str) -> Option<Username> {
 }
 
 /// Who writes the directory's changes in the audit log.
-fn directory_entry(p: &ProviderRow, op: Operation, client: &rounds_core::audit::ClientInfo) -> AuditEntry {
+fn directory_entry(
+    p: &ProviderRow,
+    op: Operation,
+    client: &rounds_core::audit::ClientInfo,
+) -> AuditEntry {
     let mut entry = AuditEntry::new(op, Outcome::Success, client.clone());
     entry.actor_username = Some(format!("(directory {})", p.id));
     entry
@@ -102,9 +106,7 @@ impl App {
                 (user, identity)
             }
             None => {
-                let user = self
-                    .create_from_claims(&mut tx, p, claims, client)
-                    .await?;
+                let user = self.create_from_claims(&mut tx, p, claims, client).await?;
                 let identity = IdentityRow {
                     issuer: issuer.to_owned(),
                     subject: subject.clone(),
@@ -137,7 +139,12 @@ impl App {
         let detail = json!({ "method": "sso", "provider": p.id, "issuer": issuer, "subject": subject,
             "fhirUser": fhir_user });
         let signed_in = self.open_session(&mut tx, user, client, detail).await?;
-        sso::mark_session(tx.conn(), &crate::secrets::sha256_hex(&signed_in.token), &p.id).await?;
+        sso::mark_session(
+            tx.conn(),
+            &crate::secrets::sha256_hex(&signed_in.token),
+            &p.id,
+        )
+        .await?;
         tx.commit().await?;
         Ok(signed_in)
     }
@@ -220,11 +227,13 @@ impl App {
         if wants_admin && !user.is_admin() {
             users::set_site_role(tx.conn(), user.id, SiteRole::Admin, now).await?;
             admin_by_groups = true;
-            self.audit_directory_role(tx, p, user, "admin", groups, client).await?;
+            self.audit_directory_role(tx, p, user, "admin", groups, client)
+                .await?;
         } else if !wants_admin && user.is_admin() && identity.admin_by_groups {
             if users::count_active_admins(tx.conn()).await? > 1 {
                 users::set_site_role(tx.conn(), user.id, SiteRole::User, now).await?;
-                self.audit_directory_role(tx, p, user, "user", groups, client).await?;
+                self.audit_directory_role(tx, p, user, "user", groups, client)
+                    .await?;
             } else {
                 tracing::warn!(provider = %p.id, user = %user.username,
                     "the directory would take away the last site administrator: kept");
@@ -261,7 +270,9 @@ impl App {
                     rounds_store::audit::append(tx, &entry).await?;
                 }
                 Some(current) if current != role && made.contains(&team) => {
-                    if current == TeamRole::Owner && teams::count_owners(tx.conn(), team).await? <= 1 {
+                    if current == TeamRole::Owner
+                        && teams::count_owners(tx.conn(), team).await? <= 1
+                    {
                         continue;
                     }
                     teams::set_role(tx.conn(), team, user.id, role).await?;
@@ -328,7 +339,10 @@ mod tests {
     fn usernames_from_claims() {
         let name = |s: &str| username_from(s).map(|u| u.to_string());
         assert_eq!(name("Ada.Lovelace").as_deref(), Some("ada.lovelace"));
-        assert_eq!(name("ada@hospital.org").as_deref(), Some("ada-hospital.org"));
+        assert_eq!(
+            name("ada@hospital.org").as_deref(),
+            Some("ada-hospital.org")
+        );
         assert_eq!(name("_x").as_deref(), None);
         assert_eq!(name("@@").as_deref(), None);
     }

@@ -78,7 +78,9 @@ impl SsoState {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Rounds/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| AppError::Internal(format!("cannot build the sign-in HTTP client: {e}")))?;
+            .map_err(|e| {
+                AppError::Internal(format!("cannot build the sign-in HTTP client: {e}"))
+            })?;
         Ok(self.http.get_or_init(|| client))
     }
 }
@@ -276,7 +278,9 @@ impl App {
         d: &Discovered,
     ) -> Result<JwkSet, SsoError> {
         let jwks: JwkSet = self.get_json(p, &d.jwks_uri, "JWKS").await?;
-        *d.jwks.write().unwrap_or_else(std::sync::PoisonError::into_inner) = jwks.clone();
+        *d.jwks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = jwks.clone();
         tracing::info!(provider = %p.id, keys = jwks.keys.len(), "sign-in provider keys read again");
         Ok(jwks)
     }

@@ -89,12 +89,11 @@ impl App {
             },
         )
         .await?;
-        let mut url = url::Url::parse(&d.authorization_endpoint).map_err(|_| {
-            SsoError::BadAnswer {
+        let mut url =
+            url::Url::parse(&d.authorization_endpoint).map_err(|_| SsoError::BadAnswer {
                 label: p.label.clone(),
                 detail: "the authorization endpoint is not a valid address".into(),
-            }
-        })?;
+            })?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")

@@ -53,8 +53,7 @@ pub(super) fn check(
 ) -> Result<Map<String, Value>, Problem> {
     // A token whose header says `alg: none` (or anything unknown) does not
     // parse: jsonwebtoken knows no such algorithm.
-    let header =
-        decode_header(token).map_err(|_| refused("the ID token is not a signed JWT"))?;
+    let header = decode_header(token).map_err(|_| refused("the ID token is not a signed JWT"))?;
     if !ASYMMETRIC.contains(&header.alg) {
         return Err(refused(format!(
             "the ID token is signed with {:?}, which Rounds does not accept",
@@ -62,7 +61,7 @@ pub(super) fn check(
         )));
     }
     let alg_name = format!("{:?}", header.alg);
-    if !expect.algs.is_empty() && !expect.algs.iter().any(|a| *a == alg_name) {
+    if !expect.algs.is_empty() && !expect.algs.contains(&alg_name) {
         return Err(refused(format!(
             "the ID token is signed with {alg_name}, which the provider does not list"
         )));
@@ -73,22 +72,24 @@ pub(super) fn check(
         None => None,
     }
     .ok_or(Problem::UnknownKey)?;
-    let key = DecodingKey::from_jwk(jwk).map_err(|_| refused("the provider's key is not usable"))?;
+    let key =
+        DecodingKey::from_jwk(jwk).map_err(|_| refused("the provider's key is not usable"))?;
     let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[expect.issuer]);
     validation.set_audience(&[expect.client_id]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = expect.leeway_secs;
     validation.validate_nbf = true;
-    let data = decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| match e.kind() {
-        ErrorKind::InvalidSignature => refused("the ID token's signature is not valid"),
-        ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => Problem::Clock,
-        ErrorKind::InvalidIssuer => refused("the ID token is from another issuer"),
-        ErrorKind::InvalidAudience => refused("the ID token is for another client"),
-        ErrorKind::MissingRequiredClaim(c) => refused(format!("the ID token has no {c}")),
-        ErrorKind::InvalidAlgorithm => refused("the ID token's algorithm does not fit its key"),
-        _ => refused("the ID token is not valid"),
-    })?;
+    let data =
+        decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| match e.kind() {
+            ErrorKind::InvalidSignature => refused("the ID token's signature is not valid"),
+            ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => Problem::Clock,
+            ErrorKind::InvalidIssuer => refused("the ID token is from another issuer"),
+            ErrorKind::InvalidAudience => refused("the ID token is for another client"),
+            ErrorKind::MissingRequiredClaim(c) => refused(format!("the ID token has no {c}")),
+            ErrorKind::InvalidAlgorithm => refused("the ID token's algorithm does not fit its key"),
+            _ => refused("the ID token is not valid"),
+        })?;
     let claims = data.claims;
     // Issued in the future: the clocks disagree.
     if let Some(iat) = claims.get("iat").and_then(Value::as_u64) {
@@ -98,9 +99,7 @@ pub(super) fn check(
     }
     // Several audiences: the authorized party must be us (Core §3.1.3.7 (4, 5)).
     if let Some(Value::Array(auds)) = claims.get("aud") {
-        if auds.len() > 1
-            && claims.get("azp").and_then(Value::as_str) != Some(expect.client_id)
-        {
+        if auds.len() > 1 && claims.get("azp").and_then(Value::as_str) != Some(expect.client_id) {
             return Err(refused("the ID token is for several clients, not us"));
         }
     }

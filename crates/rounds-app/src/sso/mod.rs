@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-pub use flow::{SsoCallback, SsoStart, SsoSignedIn};
+pub use flow::{SsoCallback, SsoSignedIn, SsoStart};
 pub use providers::{
     IdentityView, MappingInput, ProviderInput, ProviderKind, ProviderView, SignInButton,
 };

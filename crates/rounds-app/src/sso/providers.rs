@@ -84,7 +84,10 @@ impl fmt::Debug for ProviderInput {
             .field("id", &self.id)
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -148,7 +151,10 @@ fn invalid(field: &'static str, message: impl Into<String>) -> AppError {
 
 /// A claim name: letters, digits and `_ - . :` (namespaced claims), 1-100.
 fn claim_name(field: &'static str, raw: Option<&str>, default: &str) -> Result<String, AppError> {
-    let value = raw.map(str::trim).filter(|v| !v.is_empty()).unwrap_or(default);
+    let value = raw
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .unwrap_or(default);
     let ok = !value.is_empty()
         && value.len() <= 100
         && value
@@ -157,7 +163,10 @@ fn claim_name(field: &'static str, raw: Option<&str>, default: &str) -> Result<S
     if ok {
         Ok(value.to_owned())
     } else {
-        Err(invalid(field, "must be a claim name such as preferred_username"))
+        Err(invalid(
+            field,
+            "must be a claim name such as preferred_username",
+        ))
     }
 }
 
@@ -381,7 +390,10 @@ impl App {
             None if role == "admin" => None,
             None => return Err(invalid("team", "name the team (or choose the role admin)")),
             Some(_) if role == "admin" => {
-                return Err(invalid("role", "admin is a site role: leave the team empty"))
+                return Err(invalid(
+                    "role",
+                    "admin is a site role: leave the team empty",
+                ))
             }
             Some(name) => {
                 if role.parse::<TeamRole>().is_err() {
@@ -389,7 +401,10 @@ impl App {
                 }
                 let name = TeamName::parse(name)?;
                 Some(sso::team_by_name(conn, &name).await?.ok_or_else(|| {
-                    invalid("team", format!("there is no team named {:?}", name.as_str()))
+                    invalid(
+                        "team",
+                        format!("there is no team named {:?}", name.as_str()),
+                    )
                 })?)
             }
         };
@@ -438,7 +453,8 @@ impl App {
         provider_id: &str,
         mapping_id: &str,
     ) -> Result<(), AppError> {
-        self.require_admin(actor, "removeSignInGroupMapping").await?;
+        self.require_admin(actor, "removeSignInGroupMapping")
+            .await?;
         let mut tx = self.db.write().await?;
         if !sso::delete_mapping(tx.conn(), provider_id, mapping_id).await? {
             return Err(AppError::NotFound { what: "mapping" });
@@ -494,7 +510,10 @@ impl App {
             self.forget_discovery(&row.id);
         }
         for old in stored.iter().filter(|s| s.from_file) {
-            if !providers.iter().any(|(p, _)| p.id.trim().eq_ignore_ascii_case(&old.id)) {
+            if !providers
+                .iter()
+                .any(|(p, _)| p.id.trim().eq_ignore_ascii_case(&old.id))
+            {
                 sso::delete_provider(tx.conn(), &old.id).await?;
             }
         }
@@ -540,7 +559,10 @@ impl App {
         self.require_admin(actor, "linkSignInIdentity").await?;
         let subject = subject.trim();
         if subject.is_empty() || subject.len() > 255 {
-            return Err(invalid("subject", "must be the provider's subject (sub), 1-255 characters"));
+            return Err(invalid(
+                "subject",
+                "must be the provider's subject (sub), 1-255 characters",
+            ));
         }
         let username = Username::parse(username)?;
         let mut tx = self.db.write().await?;

@@ -49,8 +49,14 @@ pub fn templates() -> Environment<'static> {
         ("patient.html", include_str!("../../templates/patient.html")),
         ("ehr.html", include_str!("../../templates/ehr.html")),
         ("account.html", include_str!("../../templates/account.html")),
-        ("admin_sso.html", include_str!("../../templates/admin_sso.html")),
-        ("sso_error.html", include_str!("../../templates/sso_error.html")),
+        (
+            "admin_sso.html",
+            include_str!("../../templates/admin_sso.html"),
+        ),
+        (
+            "sso_error.html",
+            include_str!("../../templates/sso_error.html"),
+        ),
         (
             "sso_signed_out.html",
             include_str!("../../templates/sso_signed_out.html"),

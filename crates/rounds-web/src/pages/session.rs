@@ -186,16 +186,21 @@ pub async fn sign_out(
     // it offers RP-initiated logout.
     let at_provider = state
         .app
-        .sso_sign_out_url(&page.session, &super::sso::post_logout_uri(&state, &headers))
+        .sso_sign_out_url(
+            &page.session,
+            &super::sso::post_logout_uri(&state, &headers),
+        )
         .await;
     if let Err(err) = state.app.sign_out(&page.session, &page.actor.client).await {
         tracing::error!(error = %err, "sign-out failed");
     }
     let jar = jar.add(crate::api::clear_session_cookie(&state));
     match at_provider {
-        Some((label, url)) => {
-            (jar, super::sso::provider_sign_out_page(&state, &label, &url)).into_response()
-        }
+        Some((label, url)) => (
+            jar,
+            super::sso::provider_sign_out_page(&state, &label, &url),
+        )
+            .into_response(),
         None => (jar, Redirect::to("/sign-in?done=signed-out")).into_response(),
     }
 }

@@ -185,7 +185,7 @@ async fn admin_view(
         status,
         "admin_sso.html",
         context! { me, csrf, providers, identities, error, notice,
-            local_sign_in => sso.local_sign_in, break_glass => sso.break_glass_admins.clone() },
+        local_sign_in => sso.local_sign_in, break_glass => sso.break_glass_admins.clone() },
     )
 }
 
@@ -199,7 +199,11 @@ pub async fn admin_page(
     admin_view(&state, &page, StatusCode::OK, None, notice).await
 }
 
-async fn after(state: &AppState, page: &PageActor, result: Result<(), rounds_app::AppError>) -> Response {
+async fn after(
+    state: &AppState,
+    page: &PageActor,
+    result: Result<(), rounds_app::AppError>,
+) -> Response {
     match result {
         Ok(()) => Redirect::to("/admin/sign-in?done=saved").into_response(),
         Err(err @ rounds_app::AppError::Forbidden { .. }) => {

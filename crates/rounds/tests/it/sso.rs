@@ -64,8 +64,7 @@ fn people() -> Value {
 
 impl Idp {
     async fn start(port: u16, app: &TestApp, ids: &[&str], env: &[(&str, String)]) -> Self {
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/sso_provider.mjs");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/sso_provider.mjs");
         let dir = tempfile::tempdir().unwrap();
         let redirects: Vec<String> = ids
             .iter()
@@ -78,10 +77,7 @@ impl Idp {
             .env("OIDC_PORT", port.to_string())
             .env("ROUNDS_OIDC_MODULE", oidc_module())
             .env("SSO_REDIRECT_URIS", redirects.join(","))
-            .env(
-                "SSO_POST_LOGOUT_URIS",
-                app.url("/sign-in?done=signed-out"),
-            )
+            .env("SSO_POST_LOGOUT_URIS", app.url("/sign-in?done=signed-out"))
             .env("SSO_USERS", people().to_string())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
@@ -364,7 +360,9 @@ async fn code_flow_accounts_and_groups(backend: Backend) {
             && r["actorUsername"] == "(directory hospital)"),
         "{created:?}"
     );
-    let added = admin.audit(&format!("operation=TeamMemberAdd&teamId={ward}")).await;
+    let added = admin
+        .audit(&format!("operation=TeamMemberAdd&teamId={ward}"))
+        .await;
     assert!(
         added.iter().any(|r| r["detail"]["username"] == "ada.nurse"
             && r["detail"]["group"] == "ward-7b-nurses"
@@ -424,7 +422,11 @@ async fn code_flow_accounts_and_groups(backend: Backend) {
     assert_eq!(me(&http3, &app).await["siteRole"], "user");
     let roles = admin.audit("operation=UserUpdate").await;
     assert!(
-        roles.iter().filter(|r| r["detail"]["provider"] == "hospital").count() >= 2,
+        roles
+            .iter()
+            .filter(|r| r["detail"]["provider"] == "hospital")
+            .count()
+            >= 2,
         "{roles:?}"
     );
 
@@ -481,9 +483,15 @@ async fn refusals(backend: Backend) {
         let http = browser();
         let authorize = click_button(&http, &app, "hospital").await;
         let callback = at_provider(&http, &authorize, Some("sub-bob")).await;
-        idp.post(&format!("/test/forge?mode={mode}"), json!({})).await;
+        idp.post(&format!("/test/forge?mode={mode}"), json!({}))
+            .await;
         let page = get(&http, &callback).await;
-        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{mode}: {}", page.html);
+        assert_eq!(
+            page.status,
+            StatusCode::BAD_REQUEST,
+            "{mode}: {}",
+            page.html
+        );
         assert!(page.html.contains(title), "{mode}: {}", page.html);
         assert!(!page.html.contains("callback?code"), "{mode}");
         assert_eq!(me(&http, &app).await, Value::Null, "{mode}: no session");
@@ -507,7 +515,9 @@ async fn refusals(backend: Backend) {
             "{needle} not in {reasons:?}"
         );
     }
-    assert!(refused.iter().all(|r| r["detail"]["provider"] == "hospital"));
+    assert!(refused
+        .iter()
+        .all(|r| r["detail"]["provider"] == "hospital"));
 
     // A state this browser did not start (another browser's answer).
     let http = browser();
@@ -556,7 +566,11 @@ async fn refusals(backend: Backend) {
     let callback = at_provider(&http, &authorize, None).await;
     let page = get(&http, &callback).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
-    assert!(page.html.contains("access_denied") && page.html.contains("accept"), "{}", page.html);
+    assert!(
+        page.html.contains("access_denied") && page.html.contains("accept"),
+        "{}",
+        page.html
+    );
 
     // No secret (client secret, code, token) reaches the audit log.
     let all = admin.audit("limit=500").await.to_vec();
@@ -601,8 +615,17 @@ async fn key_rotation_and_outage(backend: Backend) {
         .await
         .unwrap();
     let page = get(&browser(), &app.url("/sign-in/sso/hospital?next=/teams")).await;
-    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "{}", page.html);
-    assert!(page.html.contains("Sign-in service unreachable"), "{}", page.html);
+    assert_eq!(
+        page.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("Sign-in service unreachable"),
+        "{}",
+        page.html
+    );
     assert!(page.html.contains("Try again in a few minutes"));
     app.stop().await;
 }
@@ -630,7 +653,12 @@ async fn linking_and_disabled(backend: Backend) {
     let idp = Idp::start(free_port(), &app, &["hospital"], &[]).await;
 
     // Configured on the admin page (the secret sealed at rest).
-    let page = admin.http.get(app.url("/admin/sign-in")).send().await.unwrap();
+    let page = admin
+        .http
+        .get(app.url("/admin/sign-in"))
+        .send()
+        .await
+        .unwrap();
     let html = page.text().await.unwrap();
     let csrf = html
         .split("name=\"csrf_token\" value=\"")
@@ -654,17 +682,34 @@ async fn linking_and_disabled(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{}", resp.text().await.unwrap());
-    let page = admin.http.get(app.url("/admin/sign-in")).send().await.unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        resp.text().await.unwrap()
+    );
+    let page = admin
+        .http
+        .get(app.url("/admin/sign-in"))
+        .send()
+        .await
+        .unwrap();
     let html = page.text().await.unwrap();
     assert!(html.contains("Hospital account") && html.contains("set (sealed)"));
-    assert!(!html.contains("rounds-client-secret"), "the secret is never shown");
+    assert!(
+        !html.contains("rounds-client-secret"),
+        "the secret is never shown"
+    );
 
     let http = browser();
     let page = sign_in(&http, &app, "hospital", "sub-bob").await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.html);
     assert!(page.html.contains("No Rounds account"));
-    assert!(page.html.contains("Ask your Rounds administrator"), "{}", page.html);
+    assert!(
+        page.html.contains("Ask your Rounds administrator"),
+        "{}",
+        page.html
+    );
     assert_eq!(me(&http, &app).await, Value::Null);
 
     // The admin links bob.local to sub-bob.
@@ -752,12 +797,19 @@ async fn two_providers(backend: Backend) {
         .await
         .unwrap();
     let page = get(&browser(), &app.url("/sign-in")).await;
-    assert!(page.html.contains("Sign in with Hospital one") && page.html.contains("Sign in with Hospital two"));
+    assert!(
+        page.html.contains("Sign in with Hospital one")
+            && page.html.contains("Sign in with Hospital two")
+    );
 
     let http = browser();
     let authorize = click_button(&http, &app, "two").await;
     assert!(authorize.starts_with(&two.issuer), "{authorize}");
-    let done = get(&http, &at_provider(&http, &authorize, Some("sub-bob")).await).await;
+    let done = get(
+        &http,
+        &at_provider(&http, &authorize, Some("sub-bob")).await,
+    )
+    .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
     let who = me(&http, &app).await;
     assert_eq!(who["username"], "bob");
@@ -766,7 +818,11 @@ async fn two_providers(backend: Backend) {
     let http1 = browser();
     let authorize = click_button(&http1, &app, "one").await;
     assert!(authorize.starts_with(&one.issuer), "{authorize}");
-    let page = get(&http1, &at_provider(&http1, &authorize, Some("sub-bob")).await).await;
+    let page = get(
+        &http1,
+        &at_provider(&http1, &authorize, Some("sub-bob")).await,
+    )
+    .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.html);
     assert!(page.html.contains("Account not linked"), "{}", page.html);
     let admin = app.admin().await;
@@ -827,8 +883,15 @@ async fn break_glass(backend: Backend) {
         .await
         .unwrap();
     let page = get(&browser(), &app.url("/sign-in")).await;
-    assert!(page.html.contains("only for the site&#x27;s emergency administrators")
-        || page.html.contains("only for the site's emergency administrators"), "{}", page.html);
+    assert!(
+        page.html
+            .contains("only for the site&#x27;s emergency administrators")
+            || page
+                .html
+                .contains("only for the site's emergency administrators"),
+        "{}",
+        page.html
+    );
     let http = browser();
     let done = sign_in(&http, &app, "hospital", "sub-ada").await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
@@ -875,7 +938,11 @@ async fn smart_standalone_launch(backend: Backend) {
         .collect();
     assert_eq!(q["aud"], fhir);
     assert_eq!(q["scope"], "openid fhirUser");
-    let done = get(&http, &at_provider(&http, &authorize, Some("sub-cho")).await).await;
+    let done = get(
+        &http,
+        &at_provider(&http, &authorize, Some("sub-cho")).await,
+    )
+    .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
     assert_eq!(me(&http, &app).await["username"], "sub-cho");
     let account = get(&http, &app.url("/account")).await;
@@ -888,7 +955,8 @@ async fn smart_standalone_launch(backend: Backend) {
     let signins = admin.audit("operation=SignIn").await;
     assert!(signins
         .iter()
-        .any(|r| r["detail"]["fhirUser"] == "Practitioner/prac-17" && r["detail"]["provider"] == "ehr"));
+        .any(|r| r["detail"]["fhirUser"] == "Practitioner/prac-17"
+            && r["detail"]["provider"] == "ehr"));
     app.stop().await;
 }
 
@@ -904,7 +972,10 @@ async fn sso_in_chromium() {
         std::env::var("ROUNDS_TEST_CHROMIUM"),
         std::env::var("ROUNDS_TEST_NODE_MODULES"),
     ) else {
-        assert!(!required, "the browser test needs ROUNDS_TEST_CHROMIUM and ROUNDS_TEST_NODE_MODULES");
+        assert!(
+            !required,
+            "the browser test needs ROUNDS_TEST_CHROMIUM and ROUNDS_TEST_NODE_MODULES"
+        );
         eprintln!("skipped: run scripts/test.sh (it installs chromium and playwright-core)");
         return;
     };
