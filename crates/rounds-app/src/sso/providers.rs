@@ -565,21 +565,25 @@ impl App {
             ));
         }
         let username = Username::parse(username)?;
-        let mut tx = self.db.write().await?;
-        let provider = sso::provider(tx.conn(), provider_id)
-            .await?
-            .ok_or(AppError::NotFound { what: "provider" })?;
-        let user = users::by_username(tx.conn(), &username)
-            .await?
-            .ok_or_else(|| invalid("username", format!("there is no account named {username}")))?;
+        let provider = {
+            let mut conn = self.db.read().await?;
+            sso::provider(&mut conn, provider_id)
+                .await?
+                .ok_or(AppError::NotFound { what: "provider" })?
+        };
         // The issuer as the ID tokens will say it: for SMART providers it is
-        // the authorization server's, known once discovered.
+        // the authorization server's, known once discovered (asked before
+        // the write transaction, which must not wait on the network).
         let issuer = self.issuer_of(&provider).await.map_err(|e| {
             invalid(
                 "provider",
                 format!("cannot read the provider's issuer to link with: {e}"),
             )
         })?;
+        let mut tx = self.db.write().await?;
+        let user = users::by_username(tx.conn(), &username)
+            .await?
+            .ok_or_else(|| invalid("username", format!("there is no account named {username}")))?;
         if let Some(existing) = sso::identity(tx.conn(), &issuer, subject).await? {
             return Err(AppError::Conflict {
                 message: if existing.user_id == user.id {

@@ -1022,3 +1022,32 @@ async fn sso_in_chromium() {
     drop(idp);
     app.stop().await;
 }
+
+/// Sessions made by single sign-on follow the same idle limit as any other
+/// (and the same absolute one: they are the same sessions).
+async fn sso_sessions_follow_the_limits(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        AppConfig {
+            session_idle_secs: 2,
+            ..AppConfig::default()
+        },
+    )
+    .await;
+    let idp = Idp::start(free_port(), &app, &["hospital"], &[]).await;
+    app.app
+        .install_file_providers(&[(idp.provider("hospital", true), vec![])])
+        .await
+        .unwrap();
+    let http = browser();
+    let done = sign_in(&http, &app, "hospital", "sub-bob").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    assert_eq!(me(&http, &app).await["username"], "bob");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(me(&http, &app).await, Value::Null, "idle too long");
+    let page = get(&http, &app.url("/teams")).await;
+    assert_eq!(page.location.as_deref(), Some("/sign-in?next=/teams"));
+    app.stop().await;
+}
+
+both!(sso_sessions_follow_the_limits);
