@@ -231,7 +231,8 @@ pub async fn replace_mappings(
 pub struct IdentityRow {
     pub issuer: String,
     pub subject: String,
-    pub provider_id: String,
+    /// The provider last used (None once that provider was removed).
+    pub provider_id: Option<String>,
     pub user_id: UserId,
     pub fhir_user: Option<String>,
     pub admin_by_groups: bool,
@@ -312,7 +313,7 @@ pub async fn insert_identity(
     )
     .bind(&row.issuer)
     .bind(&row.subject)
-    .bind(&row.provider_id)
+    .bind(row.provider_id.as_deref())
     .bind(row.user_id.to_string())
     .bind(row.fhir_user.as_deref())
     .bind(i64::from(row.admin_by_groups))
@@ -323,25 +324,27 @@ pub async fn insert_identity(
     Ok(())
 }
 
-/// Notes a sign-in with the identity: its `fhirUser` and whether the
-/// directory made the account an administrator.
+/// Notes a sign-in with the identity through `provider_id`: its
+/// `fhirUser` and whether the directory made the account an administrator.
 pub async fn signed_in_with(
     conn: &mut AnyConnection,
     issuer: &str,
     subject: &str,
+    provider_id: &str,
     fhir_user: Option<&str>,
     admin_by_groups: bool,
     at: Timestamp,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE sso_identities SET fhir_user = $3, admin_by_groups = $4, last_sign_in_at = $5 \
-         WHERE issuer = $1 AND subject = $2",
+        "UPDATE sso_identities SET fhir_user = $3, admin_by_groups = $4, last_sign_in_at = $5, \
+         provider_id = $6 WHERE issuer = $1 AND subject = $2",
     )
     .bind(issuer)
     .bind(subject)
     .bind(fhir_user)
     .bind(i64::from(admin_by_groups))
     .bind(at.millis())
+    .bind(provider_id)
     .execute(conn)
     .await?;
     Ok(())

@@ -110,7 +110,7 @@ impl App {
                 let identity = IdentityRow {
                     issuer: issuer.to_owned(),
                     subject: subject.clone(),
-                    provider_id: p.id.clone(),
+                    provider_id: Some(p.id.clone()),
                     user_id: user.id,
                     fhir_user: fhir_user.clone(),
                     admin_by_groups: false,
@@ -131,6 +131,7 @@ impl App {
             tx.conn(),
             issuer,
             &subject,
+            &p.id,
             fhir_user.as_deref(),
             admin_by_groups,
             now,

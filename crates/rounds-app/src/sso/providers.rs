@@ -125,7 +125,7 @@ pub struct MappingView {
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentityView {
-    pub provider_id: String,
+    pub provider_id: Option<String>,
     pub issuer: String,
     pub subject: String,
     pub user_id: String,
@@ -598,7 +598,7 @@ impl App {
             &IdentityRow {
                 issuer: issuer.clone(),
                 subject: subject.to_owned(),
-                provider_id: provider.id.clone(),
+                provider_id: Some(provider.id.clone()),
                 user_id: user.id,
                 fhir_user: None,
                 admin_by_groups: false,

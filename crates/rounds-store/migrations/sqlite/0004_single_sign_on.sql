@@ -37,10 +37,13 @@ CREATE TABLE sso_group_mappings (
 CREATE UNIQUE INDEX sso_group_mappings_target ON sso_group_mappings (provider_id, group_name, team_id);
 
 -- Who signs in: the provider's subject with its issuer, tied to an account.
+-- The identity is (issuer, subject); `provider_id` is the provider it was
+-- last used through. Removing a provider keeps the links, so that the same
+-- issuer configured again finds its people again.
 CREATE TABLE sso_identities (
     issuer          TEXT NOT NULL,
     subject         TEXT NOT NULL,
-    provider_id     TEXT NOT NULL REFERENCES sso_providers (id) ON DELETE CASCADE,
+    provider_id     TEXT REFERENCES sso_providers (id) ON DELETE SET NULL,
     user_id         TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     fhir_user       TEXT,                             -- SMART: the Practitioner reference
     admin_by_groups INTEGER NOT NULL DEFAULT 0 CHECK (admin_by_groups IN (0, 1)),

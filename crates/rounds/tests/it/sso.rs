@@ -1051,3 +1051,46 @@ async fn sso_sessions_follow_the_limits(backend: Backend) {
 }
 
 both!(sso_sessions_follow_the_limits);
+
+/// A provider's client secret is sealed with the site key like an EHR
+/// secret: it is not stored in the clear, and the key cannot be replaced
+/// while it holds one (that would make the secret unreadable).
+async fn provider_secret_is_sealed(backend: Backend) {
+    use rounds_app::secret_box::SecretBox;
+    let app = spawn(backend, SsoSettings::default()).await;
+    let idp = Idp::start(free_port(), &app, &["hospital"], &[]).await;
+    let new_key = || SecretBox::from_base64_key(&SecretBox::new_key_base64().unwrap()).unwrap();
+    // Nothing sealed yet: the key may be replaced.
+    app.app.replace_secret_key(new_key()).await.unwrap();
+    app.app
+        .install_file_providers(&[(idp.provider("hospital", true), vec![])])
+        .await
+        .unwrap();
+    let (_, sealed) = app.app.secret_key_check().await.unwrap();
+    assert_eq!(sealed, 1);
+    let err = app.app.replace_secret_key(new_key()).await.unwrap_err();
+    assert!(err.to_string().contains("sign-in provider"), "{err}");
+    // In the database only sealed.
+    let dump = if backend == Backend::Sqlite {
+        let path = app.db.url.trim_start_matches("sqlite://");
+        let path = path.split('?').next().unwrap();
+        String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned()
+            + &String::from_utf8_lossy(&std::fs::read(format!("{path}-wal")).unwrap_or_default())
+    } else {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+        let rows: Vec<(Option<String>,)> =
+            sqlx::query_as("SELECT secret_sealed FROM sso_providers")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        format!("{rows:?}")
+    };
+    assert!(!dump.contains("rounds-client-secret-0123456789"));
+    // And it still opens: a sign-in goes through.
+    let done = sign_in(&browser(), &app, "hospital", "sub-bob").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    app.stop().await;
+}
+
+both!(provider_secret_is_sealed);
