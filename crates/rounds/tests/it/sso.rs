@@ -1094,3 +1094,76 @@ async fn provider_secret_is_sealed(backend: Backend) {
 }
 
 both!(provider_secret_is_sealed);
+
+/// A session made by single sign-on is an ordinary session to the access
+/// rule and the CSRF check: the team the directory gave is readable, other
+/// teams do not exist for her, and a change needs the session's CSRF token.
+async fn sso_sessions_meet_the_access_rule(backend: Backend) {
+    let app = spawn(backend, SsoSettings::default()).await;
+    let admin = app.admin().await;
+    let ward = admin.create_team("Ward 7B").await;
+    let other = admin.create_team("Other Ward").await;
+    let idp = Idp::start(free_port(), &app, &["hospital"], &[]).await;
+    app.app
+        .install_file_providers(&[(
+            idp.provider("hospital", true),
+            vec![MappingInput {
+                group: "ward-7b-nurses".into(),
+                team: Some("Ward 7B".into()),
+                role: "member".into(),
+            }],
+        )])
+        .await
+        .unwrap();
+    let http = browser();
+    let done = sign_in(&http, &app, "hospital", "sub-ada").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let mut ada = Client::with_http(http.clone(), &app.url(""));
+    assert_eq!(
+        ada.get(&format!("/api/v1/teams/{ward}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        ada.get(&format!("/api/v1/teams/{other}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // A change without the session's CSRF token is refused.
+    let without_csrf = ada
+        .post(
+            &format!("/api/v1/teams/{ward}/lists"),
+            json!({"name": "Morning round"}),
+        )
+        .await;
+    assert_eq!(
+        without_csrf.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        without_csrf.text
+    );
+    ada.csrf = ada.get("/api/v1/me").await.body["csrfToken"]
+        .as_str()
+        .map(str::to_owned);
+    let created = ada
+        .post(
+            &format!("/api/v1/teams/{ward}/lists"),
+            json!({"name": "Morning round"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    // A member, not an owner: cannot add members (refused and audited).
+    let r = ada
+        .post(
+            &format!("/api/v1/teams/{ward}/members"),
+            json!({"username": "root", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let refused = admin.audit("operation=AccessRefused").await;
+    assert!(
+        refused.iter().any(|r| r["actorUsername"] == "ada.nurse"),
+        "{refused:?}"
+    );
+    app.stop().await;
+}
+
+both!(sso_sessions_meet_the_access_rule);
