@@ -89,6 +89,13 @@ fn account_key(username: &str) -> String {
     format!("user:{username}")
 }
 
+/// The refusal of a password sign-in where local sign-in is turned off.
+fn local_sign_in_off() -> AppError {
+    AppError::forbidden(
+        "sign-in with a Rounds password is turned off here: use your organization's sign-in button",
+    )
+}
+
 const BOOTSTRAP_KEY: &str = "first_admin_created";
 const BOOTSTRAP_USERNAME: &str = "admin";
 
@@ -485,13 +492,39 @@ impl App {
             }
         };
 
+        if !self.config.sso.may_use_password(user.username.as_str()) || {
+            // Break-glass accounts must be administrators.
+            !self.config.sso.local_sign_in && !user.is_admin()
+        } {
+            self.end_attempts(&limits, false).await?;
+            self.refuse_sign_in(&typed, client, "local sign-in is turned off", &[])
+                .await?;
+            return Err(local_sign_in_off());
+        }
+
+        let mut tx = self.db.write().await?;
+        throttle::clear(tx.conn(), &user_key).await?;
+        throttle::cancel_attempt(tx.conn(), &addr_key).await?;
+        let signed_in = self
+            .open_session(&mut tx, user, client, serde_json::Value::Null)
+            .await?;
+        tx.commit().await?;
+        Ok(signed_in)
+    }
+
+    /// Opens a session for `user` inside `tx` and audits the sign-in
+    /// (`detail` says how, e.g. which provider; Null for a password).
+    pub(crate) async fn open_session(
+        &self,
+        tx: &mut rounds_store::WriteTx<'_>,
+        user: User,
+        client: &ClientInfo,
+        detail: serde_json::Value,
+    ) -> Result<SignedIn, AppError> {
         let now = Timestamp::now();
         let token = new_token()?;
         let csrf_token = new_token()?;
         let expires_at = now.plus_secs(self.config.session_absolute_secs);
-        let mut tx = self.db.write().await?;
-        throttle::clear(tx.conn(), &user_key).await?;
-        throttle::cancel_attempt(tx.conn(), &addr_key).await?;
         sessions::insert(
             tx.conn(),
             &sessions::NewSession {
@@ -509,9 +542,11 @@ impl App {
             user: user.clone(),
             client: client.clone(),
         };
-        let entry = self.entry_for(&actor, Operation::SignIn, Outcome::Success);
-        rounds_store::audit::append(&mut tx, &entry).await?;
-        tx.commit().await?;
+        let mut entry = self.entry_for(&actor, Operation::SignIn, Outcome::Success);
+        if !detail.is_null() {
+            entry.detail = detail;
+        }
+        rounds_store::audit::append(tx, &entry).await?;
         Ok(SignedIn {
             token,
             csrf_token,

@@ -20,6 +20,7 @@ mod patients;
 pub mod secret_box;
 mod secrets;
 pub mod smart_keys;
+pub mod sso;
 mod strength;
 mod teams;
 pub mod templates;
@@ -62,6 +63,8 @@ pub struct AppConfig {
     /// On PostgreSQL, wake live feeds at once with `LISTEN`/`NOTIFY` when
     /// another instance commits a change (off: they poll, every 250 ms).
     pub live_notify: bool,
+    /// Single sign-on: local sign-in on or off, break-glass admins, limits.
+    pub sso: sso::SsoSettings,
 }
 
 impl AppConfig {
@@ -86,6 +89,7 @@ impl Default for AppConfig {
             password_hash_wait_secs: 10,
             ehr: ehr::EhrSettings::default(),
             live_notify: Self::DEFAULT_LIVE_NOTIFY,
+            sso: sso::SsoSettings::default(),
         }
     }
 }
@@ -100,6 +104,7 @@ pub struct App {
     ehr: std::sync::Arc<ehr::EhrState>,
     hasher: std::sync::Arc<secrets::Hasher>,
     metrics: metrics::SharedMetrics,
+    sso: std::sync::Arc<sso::SsoState>,
 }
 
 /// A signed-in person making a request, and from where.
@@ -128,6 +133,7 @@ impl App {
             hub: std::sync::Arc::new(live::Hub::new()),
             views: std::sync::Arc::default(),
             metrics: std::sync::Arc::new(metrics::Metrics::new()),
+            sso: std::sync::Arc::default(),
         })
     }
 

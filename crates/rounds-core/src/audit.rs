@@ -48,10 +48,16 @@ pub enum Operation {
     TeamMemberUpdate,
     TeamMemberRemove,
     AccessRefused,
+    /// A site administrator set, changed or removed a sign-in provider or
+    /// one of its group mappings.
+    SsoProviderSet,
+    /// A site administrator linked an account to a provider identity, or
+    /// removed the link.
+    SsoIdentityLink,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 28] = [
+    pub const ALL: [Operation; 30] = [
         Self::PatientListView,
         Self::PatientListCreate,
         Self::PatientListRename,
@@ -80,6 +86,8 @@ impl Operation {
         Self::TeamMemberUpdate,
         Self::TeamMemberRemove,
         Self::AccessRefused,
+        Self::SsoProviderSet,
+        Self::SsoIdentityLink,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -112,6 +120,8 @@ impl Operation {
             Self::TeamMemberUpdate => "TeamMemberUpdate",
             Self::TeamMemberRemove => "TeamMemberRemove",
             Self::AccessRefused => "AccessRefused",
+            Self::SsoProviderSet => "SSOProviderSet",
+            Self::SsoIdentityLink => "SSOIdentityLink",
         }
     }
 }

@@ -45,7 +45,8 @@ fn event_type(op: Operation) -> ((&'static str, &'static str), &'static str) {
         O::TeamCreate | O::TeamMemberAdd | O::TeamMemberUpdate | O::TeamMemberRemove => {
             (("110136", "Security Roles Changed"), "U")
         }
-        O::EhrConnectionSet => (("110100", "Application Activity"), "U"),
+        O::EhrConnectionSet | O::SsoProviderSet => (("110100", "Application Activity"), "U"),
+        O::SsoIdentityLink => (("110137", "User Security Attributes Changed"), "U"),
     }
 }
 

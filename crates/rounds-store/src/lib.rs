@@ -29,6 +29,7 @@ pub mod notes;
 pub mod patients;
 pub mod sessions;
 pub mod site;
+pub mod sso;
 pub mod teams;
 pub mod throttle;
 pub mod users;

@@ -36,6 +36,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0003_ehr.sql"),
         postgres: include_str!("../migrations/postgres/0003_ehr.sql"),
     },
+    Step {
+        version: 4,
+        name: "single sign-on",
+        sqlite: include_str!("../migrations/sqlite/0004_single_sign_on.sql"),
+        postgres: include_str!("../migrations/postgres/0004_single_sign_on.sql"),
+    },
 ];
 
 /// The embedded migrations for one backend, as a sqlx migration source.

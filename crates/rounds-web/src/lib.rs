@@ -43,6 +43,10 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long clients may take and how many may be connected.
     pub limits: ServerLimits,
+    /// The address people reach Rounds at (e.g. https://rounds.hospital.example),
+    /// for the single sign-on callback address. None: taken from the
+    /// request's Host header.
+    pub public_url: Option<String>,
 }
 
 /// Limits on client connections, so that slow or idle clients cannot hold

@@ -16,6 +16,7 @@ use clap::builder::RangedU64ValueParser;
 use clap::{value_parser, ArgAction, Args, ValueEnum};
 
 use rounds_app::ehr::EhrSettings;
+use rounds_app::sso::SsoSettings;
 use rounds_app::{AppConfig, DbOptions};
 use rounds_web::ServerLimits;
 
@@ -131,6 +132,30 @@ pub struct ServeArgs {
     pub edge: EdgeArgs,
     #[command(flatten)]
     pub ehr: EhrArgs,
+    #[command(flatten)]
+    pub sso: SsoArgs,
+}
+
+/// Single sign-on settings (the providers themselves are the TOML file's
+/// `[[sso_providers]]` tables, see [`FileSections`], or on the admin page).
+#[derive(Debug, Clone, Args)]
+pub struct SsoArgs {
+    /// Let people sign in with a Rounds username and password; false leaves that only to break_glass_admins
+    #[arg(long, env = "ROUNDS_LOCAL_SIGN_IN", value_name = "BOOL", action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", default_value_t = SsoSettings::DEFAULT_LOCAL_SIGN_IN)]
+    pub local_sign_in: bool,
+    /// With local_sign_in = false: the site administrators (usernames, comma-separated) who may still sign in with a password [default: none]
+    #[arg(
+        long,
+        env = "ROUNDS_BREAK_GLASS_ADMINS",
+        value_name = "USERNAMES",
+        value_delimiter = ','
+    )]
+    pub break_glass_admins: Vec<String>,
+    /// Seconds of clock difference tolerated on ID token times
+    #[arg(long, env = "ROUNDS_SSO_CLOCK_SKEW", value_name = "SECONDS",
+          default_value_t = SsoSettings::DEFAULT_CLOCK_SKEW_SECS)]
+    pub sso_clock_skew: u64,
 }
 
 /// The server's edge: forwarded addresses and connection limits.
@@ -323,6 +348,7 @@ impl Serve {
             signin_window_secs: args.signin_window,
             ehr: ehr_settings(&args.ehr)?,
             live_notify: args.live_notify,
+            sso: sso_settings(&args.sso),
             ..rounds_app::AppConfig::default()
         };
         let metrics_token = args.metrics_token.as_deref().map(|t| t.trim().to_owned());
@@ -346,6 +372,27 @@ impl Serve {
             metrics_listen: args.metrics_listen,
             metrics_token,
         })
+    }
+}
+
+/// Single sign-on settings as the application uses them.
+pub fn sso_settings(args: &SsoArgs) -> SsoSettings {
+    let break_glass_admins: Vec<String> = args
+        .break_glass_admins
+        .iter()
+        .map(|n| n.trim().to_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if !args.local_sign_in && break_glass_admins.is_empty() {
+        tracing::warn!(
+            "local_sign_in is off and no break_glass_admins are named: only single sign-on can sign anyone in"
+        );
+    }
+    SsoSettings {
+        local_sign_in: args.local_sign_in,
+        break_glass_admins,
+        clock_skew: std::time::Duration::from_secs(args.sso_clock_skew),
+        ..SsoSettings::default()
     }
 }
 
@@ -381,7 +428,7 @@ pub fn secret_key_file(configured: Option<&Path>, storage: &Storage) -> PathBuf 
 }
 
 mod file;
-pub use file::with_file_defaults;
+pub use file::{with_file_defaults, FileProvider, FileSections};
 
 #[cfg(test)]
 mod tests;

@@ -9,13 +9,21 @@ use crate::{App, AppError};
 
 const SECRET_KEY_CHECK: &str = "secret_key_check";
 
+/// Records holding a secret sealed with the site key: EHR connections and
+/// single sign-on providers.
+async fn sealed_count(conn: &mut rounds_store::AnyConnection) -> Result<usize, AppError> {
+    Ok(rounds_store::ehr::sealed_secrets(conn).await?
+        + rounds_store::sso::sealed_secrets(conn).await?)
+}
+
 impl App {
     /// The fingerprint of the key this database's secrets are sealed
-    /// with, and how many teams' connections hold a sealed secret.
+    /// with, and how many records (teams' EHR connections and sign-in
+    /// providers) hold a sealed secret.
     pub async fn secret_key_check(&self) -> Result<(Option<String>, usize), AppError> {
         let mut conn = self.db.read().await?;
         let fingerprint = rounds_store::site::get(&mut conn, SECRET_KEY_CHECK).await?;
-        let sealed = rounds_store::ehr::sealed_secrets(&mut conn).await?;
+        let sealed = sealed_count(&mut conn).await?;
         Ok((fingerprint, sealed))
     }
 
@@ -29,11 +37,11 @@ impl App {
         match rounds_store::site::get(tx.conn(), SECRET_KEY_CHECK).await? {
             Some(recorded) if recorded == fingerprint => {}
             Some(recorded) => {
-                let sealed = rounds_store::ehr::sealed_secrets(tx.conn()).await?;
+                let sealed = sealed_count(tx.conn()).await?;
                 return Err(AppError::Conflict {
                     message: format!(
                         "this database expects the secret key with fingerprint {recorded}, but was given the key with \
-                         fingerprint {fingerprint} ({sealed} team(s) hold EHR secrets sealed with the expected key)"
+                         fingerprint {fingerprint} ({sealed} team(s) or sign-in provider(s) hold secrets sealed with the expected key)"
                     ),
                 });
             }
@@ -57,11 +65,11 @@ impl App {
     pub async fn replace_secret_key(&self, key: SecretBox) -> Result<(), AppError> {
         let fingerprint = key.fingerprint();
         let mut tx = self.db.write().await?;
-        let sealed = rounds_store::ehr::sealed_secrets(tx.conn()).await?;
+        let sealed = sealed_count(tx.conn()).await?;
         if sealed > 0 {
             return Err(AppError::Conflict {
                 message: format!(
-                    "{sealed} team(s) hold EHR secrets sealed with the recorded key: replacing it would make them unreadable; \
+                    "{sealed} team(s) or sign-in provider(s) hold secrets sealed with the recorded key: replacing it would make them unreadable; \
                      give Rounds the recorded key instead"
                 ),
             });
@@ -82,7 +90,7 @@ impl App {
         *slot = Some(Arc::new(key));
     }
 
-    pub(super) fn secret_box(&self) -> Result<Arc<SecretBox>, AppError> {
+    pub(crate) fn secret_box(&self) -> Result<Arc<SecretBox>, AppError> {
         self.ehr
             .secret_box
             .read()

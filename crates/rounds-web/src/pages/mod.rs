@@ -7,6 +7,7 @@ mod admin;
 mod data;
 mod lists;
 mod session;
+mod sso;
 mod teams;
 
 use axum::extract::rejection::FormRejection;
@@ -61,6 +62,19 @@ pub fn templates() -> Environment<'static> {
         (
             "admin_patient_access.html",
             include_str!("../../templates/admin_patient_access.html"),
+        ),
+        ("account.html", include_str!("../../templates/account.html")),
+        (
+            "admin_sso.html",
+            include_str!("../../templates/admin_sso.html"),
+        ),
+        (
+            "sso_error.html",
+            include_str!("../../templates/sso_error.html"),
+        ),
+        (
+            "sso_signed_out.html",
+            include_str!("../../templates/sso_signed_out.html"),
         ),
     ];
     for (name, source) in sources {
@@ -150,6 +164,32 @@ pub fn router() -> Router<AppState> {
             get(data::print_page),
         )
         .route("/admin/audit/export", get(admin::audit_export))
+        .merge(sso_routes())
+}
+
+/// Single sign-on: the button's start, the callback, the account page and
+/// the administrator's page.
+fn sso_routes() -> Router<AppState> {
+    Router::new()
+        .route("/sign-in/sso/{provider}", get(sso::start))
+        .route("/sign-in/sso/{provider}/callback", get(sso::callback))
+        .route("/account", get(sso::account_page))
+        .route("/admin/sign-in", get(sso::admin_page))
+        .route("/admin/sign-in/providers", post(sso::put_provider))
+        .route(
+            "/admin/sign-in/providers/{id}/remove",
+            post(sso::remove_provider),
+        )
+        .route(
+            "/admin/sign-in/providers/{id}/mappings",
+            post(sso::add_mapping),
+        )
+        .route(
+            "/admin/sign-in/providers/{id}/mappings/{mapping}/remove",
+            post(sso::remove_mapping),
+        )
+        .route("/admin/sign-in/links", post(sso::link))
+        .route("/admin/sign-in/links/remove", post(sso::unlink))
 }
 
 /// The style sheet and the page scripts, built into the binary. Scripts

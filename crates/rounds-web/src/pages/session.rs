@@ -32,7 +32,7 @@ const DEFAULT_NEXT: &str = "/teams";
 /// when it stays on our origin with a path of one leading `/`; the target is
 /// rebuilt from the parsed path and query, so it is always a valid header
 /// value. Anything else goes to [`DEFAULT_NEXT`].
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     let Some(raw) = next.filter(|n| !n.trim().is_empty()) else {
         return DEFAULT_NEXT.to_owned();
     };
@@ -59,7 +59,7 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn signin_form(
+async fn signin_form(
     state: &AppState,
     jar: CookieJar,
     status: StatusCode,
@@ -79,11 +79,17 @@ fn signin_form(
     cookie.set_same_site(SameSite::Strict);
     cookie.set_secure(state.web.cookie_secure);
     cookie.set_path("/sign-in");
+    // One button per single sign-on provider, beside the local form.
+    let providers = state.app.sign_in_buttons().await.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "cannot list the sign-in providers");
+        Vec::new()
+    });
+    let local_sign_in = state.app.config().sso.local_sign_in;
     let page = render(
         state,
         status,
         "sign_in.html",
-        context! { csrf => token, username, next, error, signed_out },
+        context! { csrf => token, username, next, error, signed_out, providers, local_sign_in },
     );
     (jar.add(cookie), page).into_response()
 }
@@ -95,7 +101,7 @@ pub async fn sign_in_page(
 ) -> Response {
     let next = safe_next(q.next.as_deref());
     let signed_out = q.done.as_deref() == Some("signed-out");
-    signin_form(&state, jar, StatusCode::OK, "", &next, None, signed_out)
+    signin_form(&state, jar, StatusCode::OK, "", &next, None, signed_out).await
 }
 
 #[derive(Deserialize)]
@@ -131,7 +137,8 @@ pub async fn sign_in(
             &next,
             error,
             false,
-        );
+        )
+        .await;
     }
     match state
         .app
@@ -160,7 +167,8 @@ pub async fn sign_in(
                 &next,
                 Some(refused.message),
                 false,
-            );
+            )
+            .await;
             crate::error::set_retry_after(&mut page, refused.retry_after);
             page
         }
@@ -170,17 +178,31 @@ pub async fn sign_in(
 pub async fn sign_out(
     State(state): State<AppState>,
     PageSession(page): PageSession,
+    headers: axum::http::HeaderMap,
     jar: CookieJar,
     CheckedForm(_): CheckedForm<NoFields>,
 ) -> Response {
+    // A session from single sign-on: sign out at the provider too, where
+    // it offers RP-initiated logout.
+    let at_provider = state
+        .app
+        .sso_sign_out_url(
+            &page.session,
+            &super::sso::post_logout_uri(&state, &headers),
+        )
+        .await;
     if let Err(err) = state.app.sign_out(&page.session, &page.actor.client).await {
         tracing::error!(error = %err, "sign-out failed");
     }
-    (
-        jar.add(crate::api::clear_session_cookie(&state)),
-        Redirect::to("/sign-in?done=signed-out"),
-    )
-        .into_response()
+    let jar = jar.add(crate::api::clear_session_cookie(&state));
+    match at_provider {
+        Some((label, url)) => (
+            jar,
+            super::sso::provider_sign_out_page(&state, &label, &url),
+        )
+            .into_response(),
+        None => (jar, Redirect::to("/sign-in?done=signed-out")).into_response(),
+    }
 }
 
 pub async fn password_page(

@@ -102,8 +102,8 @@ pub async fn load_secret_key(
         let (expected, sealed) = app.secret_key_check().await?;
         if let (Some(fingerprint), false) = (expected, create_anyway) {
             anyhow::bail!(
-                "the secret key is missing: this database expects the key with fingerprint {fingerprint} ({sealed} team(s) \
-                 hold EHR connection secrets sealed with it), but ROUNDS_SECRET_KEY is not set and the key file {} does not \
+                "the secret key is missing: this database expects the key with fingerprint {fingerprint} ({sealed} EHR connection(s) or sign-in provider(s) \
+                 hold secrets sealed with it), but ROUNDS_SECRET_KEY is not set and the key file {} does not \
                  exist. Restore the key file from your backup or set ROUNDS_SECRET_KEY to the key (base64), the same for \
                  every instance; Rounds will not start without it",
                 path.display()

@@ -48,7 +48,7 @@ pub async fn run(args: SecretKeyArgs) -> anyhow::Result<ExitCode> {
         match args.command {
             SecretKeyCommand::Show => {
                 println!(
-                    "the database expects: {} ({sealed} team(s) hold sealed EHR secrets)",
+                    "the database expects: {} ({sealed} EHR connection(s) or sign-in provider(s) hold sealed secrets)",
                     expected
                         .as_deref()
                         .unwrap_or("no key yet (recorded at the next start)")

@@ -30,6 +30,14 @@ pub async fn run(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<Exit
     let app = open_app(storage, settings.app.clone()).await?;
     tracing::info!(backend = app.backend().as_str(), "database ready");
     super::install_secret_key(&app, storage, args.ehr.secret_key_file.as_deref()).await?;
+    let providers = crate::config::FileSections::load(storage.config.as_deref())?
+        .sso_providers
+        .iter()
+        .map(crate::config::FileProvider::input)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    app.install_file_providers(&providers)
+        .await
+        .context("cannot set up the sign-in providers of the configuration file")?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -102,6 +110,7 @@ pub async fn run(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<Exit
         trust_forwarded_for: settings.trust_forwarded_for,
         trusted_proxies: settings.edge.trusted_proxies.clone(),
         limits: settings.edge.limits.clone(),
+        public_url: settings.public_url.clone(),
     };
     rounds_web::serve(listener, AppState::new(app.clone(), web), shutdown)
         .await

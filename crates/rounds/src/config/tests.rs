@@ -308,3 +308,58 @@ fn readme_table_matches_the_settings() {
         );
     }
 }
+
+#[test]
+fn sso_settings_and_providers() {
+    let d = serve_with(&[], "").unwrap();
+    assert!(d.app.sso.local_sign_in);
+    assert!(d.app.sso.break_glass_admins.is_empty());
+    let s = serve_with(
+        &[
+            "--local-sign-in",
+            "false",
+            "--break-glass-admins",
+            "Root, admin2",
+        ],
+        "",
+    )
+    .unwrap();
+    assert!(!s.app.sso.local_sign_in);
+    assert_eq!(s.app.sso.break_glass_admins, ["root", "admin2"]);
+    let file = r#"
+local_sign_in = false
+break_glass_admins = ["root"]
+sso_clock_skew = 30
+
+[[sso_providers]]
+id = "hospital"
+label = "Hospital account"
+issuer = "https://login.hospital.example/realms/staff"
+client_id = "rounds"
+client_secret_env = "ROUNDS_TEST_NO_SUCH_VARIABLE"
+groups_claim = "groups"
+create_accounts = true
+groups = [
+  { group = "rounds-admins", role = "admin" },
+  { group = "ward-7b-nurses", team = "Ward 7B", role = "member" },
+]
+"#;
+    let s = serve_with(&[], file).unwrap();
+    assert!(!s.app.sso.local_sign_in);
+    assert_eq!(s.app.sso.clock_skew.as_secs(), 30);
+    let mut toml_file = tempfile::NamedTempFile::new().unwrap();
+    toml_file.write_all(file.as_bytes()).unwrap();
+    let sections = FileSections::load(Some(toml_file.path())).unwrap();
+    assert_eq!(sections.sso_providers.len(), 1);
+    assert_eq!(sections.sso_providers[0].groups.len(), 2);
+    // The named variable is not set: a clear error, not an empty secret.
+    let err = sections.sso_providers[0].input().unwrap_err().to_string();
+    assert!(err.contains("ROUNDS_TEST_NO_SUCH_VARIABLE"), "{err}");
+    let twice = format!("{file}\n[[sso_providers]]\nid = \"hospital\"\nlabel = \"x\"\nissuer = \"https://x.example\"\nclient_id = \"y\"\n");
+    let mut twice_file = tempfile::NamedTempFile::new().unwrap();
+    twice_file.write_all(twice.as_bytes()).unwrap();
+    assert!(FileSections::load(Some(twice_file.path())).is_err());
+    let mut typo = tempfile::NamedTempFile::new().unwrap();
+    typo.write_all(b"[[sso_providers]]\nid = \"a\"\nlabel = \"b\"\nissuer = \"https://c\"\nclient_id = \"d\"\nsecret = \"typo\"").unwrap();
+    assert!(FileSections::load(Some(typo.path())).is_err());
+}

@@ -27,4 +27,5 @@ mod lists;
 mod pages;
 mod schema;
 mod sessions;
+mod sso;
 mod teams;

@@ -1,0 +1,329 @@
+//! The authorization code flow with PKCE (RFC 7636, S256), `state` and
+//! `nonce`: from the sign-in button to the provider and back to a session.
+//!
+//! A started sign-in is a row keyed by the hash of its `state`, tied to the
+//! browser by a cookie whose hash it keeps, used once, and short-lived.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rounds_core::audit::{AuditEntry, ClientInfo, Operation, Outcome};
+use rounds_core::Timestamp;
+use rounds_store::sso::{self, PendingRow, ProviderRow};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::id_token::{self, Expect, Problem};
+use super::SsoError;
+use crate::secrets::{new_token, same_text, sha256_hex};
+use crate::{App, SignedIn};
+
+/// Where to send the browser, and the cookie that ties the sign-in to it.
+pub struct SsoStart {
+    pub authorize_url: String,
+    pub browser_token: String,
+}
+
+/// What came back to the callback address.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct SsoCallback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+    /// RFC 9207: the issuer of the answer, where the provider says it.
+    pub iss: Option<String>,
+}
+
+/// A session made by single sign-on, and where to go next.
+pub struct SsoSignedIn {
+    pub signed_in: SignedIn,
+    pub next: String,
+}
+
+impl App {
+    pub(super) async fn provider_row(&self, id: &str) -> Result<ProviderRow, SsoError> {
+        let mut conn = self.db.read().await?;
+        sso::provider(&mut conn, id)
+            .await?
+            .ok_or_else(|| SsoError::UnknownProvider(id.to_owned()))
+    }
+
+    /// Starts a sign-in at provider `id`: the address of its authorization
+    /// endpoint with this sign-in's state, nonce and PKCE challenge.
+    /// `redirect_uri` is Rounds' callback address for the provider, `next`
+    /// the (already checked) page to land on.
+    pub async fn sso_begin(
+        &self,
+        id: &str,
+        redirect_uri: &str,
+        next: &str,
+        client: &ClientInfo,
+    ) -> Result<SsoStart, SsoError> {
+        let p = match self.provider_row(id).await {
+            Ok(p) => p,
+            Err(err) => return Err(self.sso_refused(None, None, client, err).await),
+        };
+        let d = match self.discovered(&p).await {
+            Ok(d) => d,
+            Err(err) => return Err(self.sso_refused(Some(&p), None, client, err).await),
+        };
+        let state = new_token()?;
+        let nonce = new_token()?;
+        let verifier = new_token()?;
+        let browser_token = new_token()?;
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        let now = Timestamp::now();
+        let mut conn = self.db.read().await?;
+        sso::purge_pending(&mut conn, now).await?;
+        sso::insert_pending(
+            &mut conn,
+            &PendingRow {
+                state_hash: sha256_hex(&state),
+                browser_hash: sha256_hex(&browser_token),
+                provider_id: p.id.clone(),
+                nonce: nonce.clone(),
+                pkce_verifier: verifier,
+                next_path: next.to_owned(),
+                created_at: now,
+                expires_at: now.plus_secs(self.config.sso.login_ttl_secs),
+            },
+        )
+        .await?;
+        let mut url =
+            url::Url::parse(&d.authorization_endpoint).map_err(|_| SsoError::BadAnswer {
+                label: p.label.clone(),
+                detail: "the authorization endpoint is not a valid address".into(),
+            })?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &p.client_id)
+                .append_pair("redirect_uri", redirect_uri)
+                .append_pair("scope", &p.scopes)
+                .append_pair("state", &state)
+                .append_pair("nonce", &nonce)
+                .append_pair("code_challenge", &challenge)
+                .append_pair("code_challenge_method", "S256");
+            if p.kind == "smart" {
+                // SMART App Launch: the FHIR server the token is for.
+                q.append_pair("aud", &p.issuer);
+            }
+        }
+        Ok(SsoStart {
+            authorize_url: url.into(),
+            browser_token,
+        })
+    }
+
+    /// Finishes a sign-in at provider `id` from what came back to the
+    /// callback: checks state (and that this browser started it), exchanges
+    /// the code with the PKCE verifier, checks the ID token, finds or makes
+    /// the account, applies the directory's groups and opens a session.
+    /// Every refusal is audited.
+    pub async fn sso_finish(
+        &self,
+        id: &str,
+        answer: &SsoCallback,
+        browser_token: Option<&str>,
+        redirect_uri: &str,
+        client: &ClientInfo,
+    ) -> Result<SsoSignedIn, SsoError> {
+        let p = match self.provider_row(id).await {
+            Ok(p) => p,
+            Err(err) => return Err(self.sso_refused(None, None, client, err).await),
+        };
+        match self
+            .sso_finish_inner(&p, answer, browser_token, redirect_uri, client)
+            .await
+        {
+            Ok(done) => Ok(done),
+            Err((err, who)) => Err(self.sso_refused(Some(&p), who.as_ref(), client, err).await),
+        }
+    }
+
+    async fn sso_finish_inner(
+        &self,
+        p: &ProviderRow,
+        answer: &SsoCallback,
+        browser_token: Option<&str>,
+        redirect_uri: &str,
+        client: &ClientInfo,
+    ) -> Result<SsoSignedIn, (SsoError, Option<Value>)> {
+        let plain = |e: SsoError| (e, None);
+        let state = answer.state.as_deref().unwrap_or_default();
+        let pending = if state.is_empty() {
+            None
+        } else {
+            let mut conn = self.db.read().await.map_err(|e| plain(e.into()))?;
+            sso::take_pending(&mut conn, &sha256_hex(state))
+                .await
+                .map_err(|e| plain(e.into()))?
+        };
+        let now = Timestamp::now();
+        let pending = pending
+            .filter(|row| row.provider_id == p.id && row.expires_at > now)
+            .filter(|row| {
+                browser_token.is_some_and(|t| same_text(&sha256_hex(t), &row.browser_hash))
+            })
+            .ok_or(plain(SsoError::StaleState))?;
+        if let Some(error) = &answer.error {
+            let detail = match answer.error_description.as_deref() {
+                Some(text) if !text.is_empty() => format!("{error}: {text}"),
+                _ => error.clone(),
+            };
+            return Err(plain(SsoError::Declined {
+                label: p.label.clone(),
+                detail: detail.chars().take(200).collect(),
+            }));
+        }
+        let code = answer
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                plain(SsoError::BadAnswer {
+                    label: p.label.clone(),
+                    detail: "no authorization code came back".into(),
+                })
+            })?;
+        let d = self.discovered(p).await.map_err(plain)?;
+        // RFC 9207: an answer naming another issuer belongs to another
+        // provider (a mix-up attack); its code is never sent anywhere.
+        if answer.iss.as_deref().is_some_and(|iss| iss != d.issuer) {
+            return Err(plain(SsoError::TokenRefused {
+                label: p.label.clone(),
+                detail: "the answer names another issuer".into(),
+            }));
+        }
+        let tokens = self
+            .exchange_code(p, &d, code, &pending.pkce_verifier, redirect_uri)
+            .await
+            .map_err(plain)?;
+        let id_token = tokens.id_token.ok_or_else(|| {
+            plain(SsoError::BadAnswer {
+                label: p.label.clone(),
+                detail: "the token answer holds no ID token (is openid among the scopes?)".into(),
+            })
+        })?;
+        let leeway = self.config.sso.clock_skew.as_secs();
+        let now_secs = u64::try_from(now.millis() / 1000).unwrap_or(0);
+        let expect = Expect {
+            issuer: &d.issuer,
+            client_id: &p.client_id,
+            nonce: &pending.nonce,
+            algs: &d.id_token_algs,
+            leeway_secs: leeway,
+            now_secs,
+        };
+        let jwks = d
+            .jwks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let checked = match id_token::check(&id_token, &jwks, &expect) {
+            Err(Problem::UnknownKey) => {
+                // The provider may have rotated its keys: read them again, once.
+                let jwks = self.refetch_jwks(p, &d).await.map_err(plain)?;
+                id_token::check(&id_token, &jwks, &expect)
+            }
+            other => other,
+        };
+        let mut claims = checked.map_err(|problem| {
+            plain(match problem {
+                Problem::Clock => SsoError::ClockSkew {
+                    label: p.label.clone(),
+                },
+                Problem::UnknownKey => SsoError::TokenRefused {
+                    label: p.label.clone(),
+                    detail: "the ID token is signed with a key the provider does not publish"
+                        .into(),
+                },
+                Problem::Refused(detail) => SsoError::TokenRefused {
+                    label: p.label.clone(),
+                    detail,
+                },
+            })
+        })?;
+        // Claims the ID token lacks may come from userinfo (same subject only).
+        if let Some(access) = tokens.access_token.as_deref() {
+            let wanted = [
+                Some(p.username_claim.as_str()),
+                Some(p.display_name_claim.as_str()),
+                p.groups_claim.as_deref(),
+            ];
+            if wanted.iter().flatten().any(|c| !claims.contains_key(*c)) {
+                if let Some(info) = self.userinfo(p, &d, access).await {
+                    if info.get("sub") == claims.get("sub") {
+                        for (k, v) in info {
+                            claims.entry(k).or_insert(v);
+                        }
+                    }
+                }
+            }
+        }
+        let who = json!({
+            "issuer": d.issuer,
+            "subject": claims.get("sub").cloned().unwrap_or(Value::Null),
+        });
+        let signed_in = self
+            .sign_in_from_claims(p, &d.issuer, &claims, client)
+            .await
+            .map_err(|e| (e, Some(who)))?;
+        Ok(SsoSignedIn {
+            signed_in,
+            next: pending.next_path,
+        })
+    }
+
+    /// Audits a refused single sign-on and hands the error back.
+    pub(super) async fn sso_refused(
+        &self,
+        p: Option<&ProviderRow>,
+        who: Option<&Value>,
+        client: &ClientInfo,
+        err: SsoError,
+    ) -> SsoError {
+        self.metrics().signin_failed();
+        let mut entry = AuditEntry::new(
+            Operation::SignInRefused,
+            Outcome::Refused(err.audit_reason()),
+            client.clone(),
+        );
+        entry.actor_username = Some("(single sign-on)".into());
+        entry.detail = json!({
+            "provider": p.map(|p| p.id.as_str()),
+            "method": "sso",
+            "identity": who,
+        });
+        if let SsoError::App(inner) = &err {
+            tracing::error!(error = %inner, "single sign-on failed");
+        }
+        if let Err(e) = self.record(entry).await {
+            tracing::error!(error = %e, "cannot audit a refused single sign-on");
+        }
+        err
+    }
+
+    /// Where to send the browser to sign out at the provider too
+    /// (RP-initiated logout), for a session made by single sign-on whose
+    /// provider has an end-session endpoint. Call before signing out.
+    pub async fn sso_sign_out_url(
+        &self,
+        session: &crate::SessionInfo,
+        post_logout_redirect_uri: &str,
+    ) -> Option<(String, String)> {
+        let provider_id = {
+            let mut conn = self.db.read().await.ok()?;
+            sso::session_provider(&mut conn, session.token_hash())
+                .await
+                .ok()??
+        };
+        let p = self.provider_row(&provider_id).await.ok()?;
+        let d = self.discovered(&p).await.ok()?;
+        let mut url = url::Url::parse(d.end_session_endpoint.as_deref()?).ok()?;
+        url.query_pairs_mut()
+            .append_pair("client_id", &p.client_id)
+            .append_pair("post_logout_redirect_uri", post_logout_redirect_uri);
+        Some((p.label, url.into()))
+    }
+}
