@@ -654,7 +654,8 @@ async fn upstream_http_basic(backend: Backend) {
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(seen.iter().all(|a| a.starts_with("Basic ")), "{seen:?}");
     assert!(
-        seen.iter().all(|a| !a.contains(&tok) && !a.contains(&wrong)),
+        seen.iter()
+            .all(|a| !a.contains(&tok) && !a.contains(&wrong)),
         "the caller's token reached the upstream"
     );
     // Sealed at rest: the password is not in the database as text.
