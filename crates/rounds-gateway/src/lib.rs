@@ -45,6 +45,13 @@
 //! too: both are kept in the database (a rate-limit window per client,
 //! taken by instances in small leases; the assertion ids already used).
 //!
+//! The audit record of a request is committed (in the chain, safe from the
+//! process ending) before the answer goes out. By default
+//! (`audit_sync = "batched"`) it reaches the disk within about a second
+//! after: a power loss or OS crash can lose the newest second of records,
+//! never the chain's integrity. `audit_sync = "commit"` syncs every batch
+//! before its answers, at the cost of a disk sync in each request's path.
+//!
 //! The gateway depends on rounds-fhir (outbound address policy, upstream
 //! token sources), rounds-core (the audit chain's genesis and breaks) and
 //! rounds-secrets (sealing); not on teams or lists.
