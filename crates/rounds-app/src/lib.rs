@@ -19,6 +19,7 @@ mod secrets;
 pub mod smart_keys;
 mod strength;
 mod teams;
+mod vital_ranges;
 
 use rounds_core::audit::ClientInfo;
 use rounds_core::model::User;
@@ -36,6 +37,7 @@ pub use patients::{ListView, NewPatient, PatientDetail, PatientRow, TeamPatient}
 pub use rounds_store::{Backend, DbOptions, StoreError};
 pub use secrets::new_token;
 pub use teams::TeamDetail;
+pub use vital_ranges::{VitalRangeSpec, VitalRangeView};
 
 /// Session and sign-in limits.
 #[derive(Debug, Clone)]

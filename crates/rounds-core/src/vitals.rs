@@ -1,9 +1,13 @@
-//! The vital-sign catalog: each sign's LOINC codes, names and short unit;
-//! adult reference ranges with the flag a value outside them gets; and the
-//! National Early Warning Score 2 (NEWS2, Royal College of Physicians 2017)
-//! from the signs Rounds reads. Pure functions, no I/O.
+//! The vital-sign catalog, in one place for every layer: each sign's LOINC
+//! codes, names, abbreviation and short unit, and how a value is written
+//! ("88 bpm", "120/80 mmHg"); adult reference ranges with the flag a value
+//! outside them gets (a team may set its own); and the National Early
+//! Warning Score 2 (NEWS2, Royal College of Physicians 2017) from the signs
+//! Rounds reads. Pure functions, no I/O.
 
 use serde::Serialize;
+
+use crate::validate::InvalidInput;
 
 /// A vital sign Rounds reads from the EHR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -18,10 +22,15 @@ pub enum Vital {
     Weight,
     Height,
     Bmi,
+    HeadCircumference,
 }
 
+/// The LOINC codes of a blood-pressure panel (systolic and diastolic as
+/// components).
+pub const BLOOD_PRESSURE_PANEL: &[&str] = &["85354-9", "55284-4"];
+
 impl Vital {
-    pub const ALL: [Vital; 9] = [
+    pub const ALL: [Vital; 10] = [
         Self::HeartRate,
         Self::RespiratoryRate,
         Self::Temperature,
@@ -31,7 +40,28 @@ impl Vital {
         Self::Weight,
         Self::Height,
         Self::Bmi,
+        Self::HeadCircumference,
     ];
+
+    /// The key in the API (`heartRate`, `spo2`, ...).
+    pub const fn key(self) -> &'static str {
+        match self {
+            Self::HeartRate => "heartRate",
+            Self::RespiratoryRate => "respiratoryRate",
+            Self::Temperature => "temperature",
+            Self::Spo2 => "spo2",
+            Self::Systolic => "systolic",
+            Self::Diastolic => "diastolic",
+            Self::Weight => "weight",
+            Self::Height => "height",
+            Self::Bmi => "bmi",
+            Self::HeadCircumference => "headCircumference",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.key() == key)
+    }
 
     /// LOINC codes that carry this sign, the preferred one first.
     pub const fn loinc(self) -> &'static [&'static str] {
@@ -45,6 +75,7 @@ impl Vital {
             Self::Weight => &["29463-7"],
             Self::Height => &["8302-2"],
             Self::Bmi => &["39156-5"],
+            Self::HeadCircumference => &["8287-5"],
         }
     }
 
@@ -65,6 +96,23 @@ impl Vital {
             Self::Weight => "Body weight",
             Self::Height => "Body height",
             Self::Bmi => "Body mass index",
+            Self::HeadCircumference => "Head circumference",
+        }
+    }
+
+    /// The short label of a column header.
+    pub const fn abbreviation(self) -> &'static str {
+        match self {
+            Self::HeartRate => "HR",
+            Self::RespiratoryRate => "RR",
+            Self::Temperature => "Temp",
+            Self::Spo2 => "SpO₂",
+            Self::Systolic => "Systolic",
+            Self::Diastolic => "Diastolic",
+            Self::Weight => "Weight",
+            Self::Height => "Height",
+            Self::Bmi => "BMI",
+            Self::HeadCircumference => "Head circ.",
         }
     }
 
@@ -77,10 +125,145 @@ impl Vital {
             Self::Spo2 => "%",
             Self::Systolic | Self::Diastolic => "mmHg",
             Self::Weight => "kg",
-            Self::Height => "cm",
+            Self::Height | Self::HeadCircumference => "cm",
             Self::Bmi => "kg/m²",
         }
     }
+
+    /// How EHRs spell the catalog's unit (UCUM codes and the usual words);
+    /// compared without regard to case.
+    const fn spellings(self) -> &'static [&'static str] {
+        match self {
+            Self::HeartRate => &[
+                "bpm",
+                "/min",
+                "{beats}/min",
+                "beats/min",
+                "beats/minute",
+                "beats per minute",
+            ],
+            Self::RespiratoryRate => &[
+                "/min",
+                "{breaths}/min",
+                "breaths/min",
+                "breaths/minute",
+                "breaths per minute",
+            ],
+            Self::Temperature => &["°C", "Cel", "degC", "deg C", "C", "℃"],
+            Self::Spo2 => &["%", "percent"],
+            Self::Systolic | Self::Diastolic => &["mmHg", "mm[Hg]", "mm Hg"],
+            Self::Weight => &["kg"],
+            Self::Height | Self::HeadCircumference => &["cm"],
+            Self::Bmi => &["kg/m²", "kg/m2"],
+        }
+    }
+
+    /// Whether `unit` (as the EHR gave it; none is taken as the catalog's)
+    /// is the catalog's unit: only then is a value compared with ranges.
+    pub fn in_catalog_unit(self, unit: Option<&str>) -> bool {
+        unit.map(str::trim).is_none_or(|u| {
+            u.is_empty() || self.spellings().iter().any(|s| s.eq_ignore_ascii_case(u))
+        })
+    }
+
+    /// The unit as shown: the short unit when the EHR's is the catalog's,
+    /// else the EHR's own (a temperature in °F stays in °F).
+    pub fn shown_unit(self, unit: Option<&str>) -> String {
+        if self.in_catalog_unit(unit) {
+            self.short_unit().to_owned()
+        } else {
+            unit.unwrap_or_default().trim().to_owned()
+        }
+    }
+
+    /// "88 bpm", "37.2 °C", "96 %".
+    pub fn value_text(self, value: f64, unit: Option<&str>) -> String {
+        format!("{} {}", number_text(value), self.shown_unit(unit))
+            .trim()
+            .to_owned()
+    }
+}
+
+/// The signs a list reads, each as the codes that carry it: one page of
+/// the latest vital signs is read, and a sign not among them is asked for
+/// on its own. A blood pressure comes as a panel or as a systolic alone.
+pub const LIST_SIGNS: [&[&str]; 8] = [
+    Vital::HeartRate.loinc(),
+    Vital::RespiratoryRate.loinc(),
+    Vital::Temperature.loinc(),
+    Vital::Spo2.loinc(),
+    &["85354-9", "55284-4", "8480-6"],
+    Vital::Weight.loinc(),
+    Vital::Height.loinc(),
+    Vital::Bmi.loinc(),
+];
+
+/// What a vital-sign code is: one sign, or a blood-pressure panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VitalCode {
+    Sign(Vital),
+    BloodPressure,
+}
+
+impl VitalCode {
+    /// The catalog's meaning of a LOINC code; `None` for a code the
+    /// contract does not list.
+    pub fn of(code: &str) -> Option<Self> {
+        if BLOOD_PRESSURE_PANEL.contains(&code) {
+            return Some(Self::BloodPressure);
+        }
+        Vital::from_loinc(code).map(Self::Sign)
+    }
+
+    /// Every LOINC code the catalog knows, in the contract's order (the
+    /// panel after its parts).
+    pub fn all_codes() -> impl Iterator<Item = &'static str> {
+        Vital::ALL.into_iter().flat_map(|v| {
+            let panel: &[&str] = if v == Vital::Diastolic {
+                BLOOD_PRESSURE_PANEL
+            } else {
+                &[]
+            };
+            v.loinc().iter().chain(panel).copied()
+        })
+    }
+
+    /// Where a code stands in [`VitalCode::all_codes`] (others last).
+    pub fn position(code: &str) -> usize {
+        Self::all_codes()
+            .position(|c| c == code)
+            .unwrap_or(usize::MAX)
+    }
+
+    /// The name on the patient page ("Heart rate", "Blood pressure").
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sign(v) => v.name(),
+            Self::BloodPressure => "Blood pressure",
+        }
+    }
+}
+
+/// A number as shown: at most one decimal, none needless ("88", "37.2").
+pub fn number_text(value: f64) -> String {
+    crate::lists::format_number((value * 10.0).round() / 10.0)
+}
+
+/// A blood pressure as shown: "120/80 mmHg", "120/– mmHg" when only one
+/// part is known; empty when neither is.
+pub fn blood_pressure_text(systolic: Option<f64>, diastolic: Option<f64>, unit: Option<&str>) -> String {
+    if systolic.is_none() && diastolic.is_none() {
+        return String::new();
+    }
+    let part = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), number_text);
+    format!(
+        "{}/{} {}",
+        part(systolic),
+        part(diastolic),
+        Vital::Systolic.shown_unit(unit)
+    )
+    .trim()
+    .to_owned()
 }
 
 /// Which side of its range a value lies on.
@@ -99,6 +282,13 @@ impl Flag {
             Self::High => "▲",
         }
     }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::High => "high",
+        }
+    }
 }
 
 /// A closed range; either end may be open.
@@ -106,6 +296,21 @@ impl Flag {
 pub struct Range {
     pub low: Option<f64>,
     pub high: Option<f64>,
+}
+
+/// The widest range a team may set for a sign: beyond it a bound is a typo.
+const fn plausible(vital: Vital) -> (f64, f64) {
+    match vital {
+        Vital::HeartRate => (0.0, 300.0),
+        Vital::RespiratoryRate => (0.0, 80.0),
+        Vital::Temperature => (25.0, 45.0),
+        Vital::Spo2 => (0.0, 100.0),
+        Vital::Systolic | Vital::Diastolic => (0.0, 300.0),
+        Vital::Weight => (0.0, 500.0),
+        Vital::Height => (0.0, 300.0),
+        Vital::Bmi => (5.0, 100.0),
+        Vital::HeadCircumference => (10.0, 100.0),
+    }
 }
 
 impl Range {
@@ -116,11 +321,89 @@ impl Range {
         }
     }
 
+    /// A range a team sets for `vital`: finite bounds within what the sign
+    /// can measure, the low below the high. Errors name the field `field`.
+    pub fn checked(
+        vital: Vital,
+        low: Option<f64>,
+        high: Option<f64>,
+        field: &str,
+    ) -> Result<Self, InvalidInput> {
+        let field = field.to_owned();
+        let (min, max) = plausible(vital);
+        for (end, v) in [("low", low), ("high", high)] {
+            if let Some(v) = v {
+                if !v.is_finite() || v < min || v > max {
+                    return Err(InvalidInput::new(
+                        field.clone(),
+                        format!(
+                            "the {end} end of the {} range must lie between {} and {} {}",
+                            vital.name().to_lowercase(),
+                            number_text(min),
+                            number_text(max),
+                            vital.short_unit()
+                        ),
+                    ));
+                }
+            }
+        }
+        if let (Some(l), Some(h)) = (low, high) {
+            if l >= h {
+                return Err(InvalidInput::new(
+                    field,
+                    format!(
+                        "the {} range's low end ({}) must be below its high end ({})",
+                        vital.name().to_lowercase(),
+                        number_text(l),
+                        number_text(h)
+                    ),
+                ));
+            }
+        }
+        Ok(Self { low, high })
+    }
+
     pub fn flag(&self, value: f64) -> Option<Flag> {
         match (self.low, self.high) {
             (Some(low), _) if value < low => Some(Flag::Low),
             (_, Some(high)) if value > high => Some(Flag::High),
             _ => None,
+        }
+    }
+
+    /// "60–100 bpm", "≥ 95 %", "≤ 140 mmHg"; empty when open at both ends.
+    pub fn text(&self, unit: &str) -> String {
+        let t = match (self.low, self.high) {
+            (Some(l), Some(h)) => format!("{}–{}", number_text(l), number_text(h)),
+            (Some(l), None) => format!("≥ {}", number_text(l)),
+            (None, Some(h)) => format!("≤ {}", number_text(h)),
+            (None, None) => return String::new(),
+        };
+        format!("{t} {unit}")
+    }
+}
+
+/// A value outside its range: which side, and the range it was read
+/// against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VitalFlag {
+    pub flag: Flag,
+    pub vital: Vital,
+    pub range: Range,
+}
+
+impl VitalFlag {
+    /// "high (60–100 bpm)"; a blood pressure part names itself:
+    /// "high (systolic 90–140 mmHg)".
+    pub fn text(&self) -> String {
+        let range = self.range.text(self.vital.short_unit());
+        match self.vital {
+            Vital::Systolic | Vital::Diastolic => format!(
+                "{} ({} {range})",
+                self.flag.as_str(),
+                self.vital.abbreviation().to_lowercase()
+            ),
+            _ => format!("{} ({range})", self.flag.as_str()),
         }
     }
 }
@@ -132,8 +415,8 @@ pub struct ReferenceRanges {
 }
 
 impl Default for ReferenceRanges {
-    /// Common adult ranges at rest. Weight and height have none; BMI flags
-    /// under- and overweight.
+    /// Common adult ranges at rest. Weight, height and head circumference
+    /// have none; BMI flags under- and overweight.
     fn default() -> Self {
         Self {
             ranges: vec![
@@ -150,12 +433,37 @@ impl Default for ReferenceRanges {
 }
 
 impl ReferenceRanges {
-    /// The flag of `value` for `vital`; `None` when in range or unranged.
-    pub fn flag(&self, vital: Vital, value: f64) -> Option<Flag> {
+    /// The defaults with a team's own ranges in place of theirs.
+    pub fn with_team(team: impl IntoIterator<Item = (Vital, Range)>) -> Self {
+        let mut r = Self::default();
+        for (vital, range) in team {
+            r.ranges.retain(|(v, _)| *v != vital);
+            r.ranges.push((vital, range));
+        }
+        r
+    }
+
+    /// The range of a sign, if it has one.
+    pub fn get(&self, vital: Vital) -> Option<Range> {
         self.ranges
             .iter()
             .find(|(v, _)| *v == vital)
-            .and_then(|(_, r)| r.flag(value))
+            .map(|(_, r)| *r)
+    }
+
+    /// The flag of `value` for `vital`; `None` when in range or unranged.
+    pub fn flag(&self, vital: Vital, value: f64) -> Option<Flag> {
+        self.get(vital).and_then(|r| r.flag(value))
+    }
+
+    /// The flag of a value as the EHR gave it: compared only when its unit
+    /// is the catalog's (a temperature in °F is not read against °C).
+    pub fn check(&self, vital: Vital, value: f64, unit: Option<&str>) -> Option<VitalFlag> {
+        if !vital.in_catalog_unit(unit) {
+            return None;
+        }
+        let range = self.get(vital)?;
+        range.flag(value).map(|flag| VitalFlag { flag, vital, range })
     }
 }
 
@@ -184,6 +492,19 @@ impl News2Part {
         Self::Consciousness,
         Self::Temperature,
     ];
+
+    /// The key in the API.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Self::RespiratoryRate => "respiratoryRate",
+            Self::Spo2 => "spo2",
+            Self::SupplementalOxygen => "supplementalOxygen",
+            Self::Systolic => "systolic",
+            Self::Pulse => "pulse",
+            Self::Consciousness => "consciousness",
+            Self::Temperature => "temperature",
+        }
+    }
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -226,6 +547,42 @@ pub enum News2Risk {
     High,
 }
 
+impl News2Risk {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::LowMedium => "lowMedium",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
+    /// The band as people say it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::LowMedium => "low–medium",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
+    /// A symbol beside the colour; none for low (not flagged).
+    pub const fn symbol(self) -> &'static str {
+        match self {
+            Self::Low => "",
+            Self::LowMedium => "▲",
+            Self::Medium => "▲▲",
+            Self::High => "▲▲▲",
+        }
+    }
+
+    /// Whether the band calls for more than routine monitoring.
+    pub const fn is_flagged(self) -> bool {
+        !matches!(self, Self::Low)
+    }
+}
+
 /// A NEWS2 score: the sum of the parameters known, which of them scored
 /// what, and which are missing (then the score is partial: the true score
 /// is at least this).
@@ -250,6 +607,36 @@ impl News2 {
         }
         let missing: Vec<&str> = self.missing.iter().map(|p| p.name()).collect();
         format!("{} (partial: no {})", self.score, missing.join(", "))
+    }
+
+    /// The score as a cell shows it: "6", or "6 (partial)" when parts are
+    /// missing (the true score is at least this).
+    pub fn short_text(&self) -> String {
+        if self.missing.is_empty() {
+            self.score.to_string()
+        } else {
+            format!("{} (partial)", self.score)
+        }
+    }
+
+    /// The band in words with what it rests on: "medium risk (NEWS2 5–6;
+    /// partial: no air or oxygen, consciousness)".
+    pub fn risk_text(&self) -> String {
+        let band = match self.risk {
+            News2Risk::Low => "low risk (NEWS2 0–4)",
+            News2Risk::LowMedium => "low–medium risk (a single parameter scores 3)",
+            News2Risk::Medium => "medium risk (NEWS2 5–6)",
+            News2Risk::High => "high risk (NEWS2 7 or more)",
+        };
+        if self.missing.is_empty() {
+            return band.to_owned();
+        }
+        let missing: Vec<&str> = self.missing.iter().map(|p| p.name()).collect();
+        format!(
+            "{band}; partial: no {} (the score is at least {})",
+            missing.join(", "),
+            self.score
+        )
     }
 }
 

@@ -31,6 +31,7 @@ pub mod site;
 pub mod teams;
 pub mod throttle;
 pub mod users;
+pub mod vital_ranges;
 
 pub use db::{inspect_sqlite, Backend, Db, DbOptions, WriteTx};
 pub use error::StoreError;

@@ -5,12 +5,14 @@
 pub(crate) mod audit;
 pub mod dto;
 pub(crate) mod ehr;
+mod ehr_summary;
 pub(crate) mod lists;
 mod patients;
 pub(crate) mod session;
 pub(crate) use session::{clear_session_cookie, session_cookie};
 mod teams;
 mod users;
+mod vitals;
 
 use axum::http::StatusCode;
 use rounds_core::{Id, IdKind};
@@ -110,6 +112,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ehr::test_ehr_connection))
         .routes(routes!(ehr::search_ehr))
         .routes(routes!(ehr::link_patient, ehr::unlink_patient))
+        .routes(routes!(vitals::get_catalog))
+        .routes(routes!(vitals::get_vital_ranges, vitals::set_vital_ranges))
 }
 
 /// `refresh=true` (or `1`) in a query: read the EHR again now.
