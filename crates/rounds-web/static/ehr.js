@@ -95,7 +95,10 @@ export function cellExplain(col, row, cell) {
     default: {
       const text = shownText((row.display && row.display[col.key]) || "");
       lines.push(`${label}: ${text || "—"}${cell.flag ? `, ${cell.flag.text}` : ""}`);
-      if (cell.risk && !cell.flag) lines.push("Low risk (NEWS2 0–4).");
+      if (cell.risk && !cell.flag) {
+        const names = (cell.missing || []).map((k) => (CATALOG.news2Parts.find((p) => p.key === k) || { name: k }).name);
+        lines.push(`Low risk (NEWS2 0–4)${names.length ? `; partial: no ${names.join(", ")}` : ""}.`);
+      }
       if (cell.at) lines.push(`Recorded ${fmtDateTime(cell.at)} (${ago(cell.at)}).`);
     }
   }
