@@ -353,6 +353,12 @@ fn vital_value(
     }
 }
 
+/// The NEWS2 of a read summary as the list's column shows it (the
+/// patient page shows the same).
+pub fn news2_cell(s: &PatientSummary) -> (String, EhrCell) {
+    news2_value(s)
+}
+
 /// The NEWS2 column: scored from the latest respiration rate, SpO₂,
 /// systolic pressure, pulse and temperature (each only in the catalog's
 /// unit); consciousness and air or oxygen are not read, so the score says

@@ -37,7 +37,7 @@ pub mod summary {
 }
 
 pub(crate) use cells::row_cells;
-pub use cells::{display_name, vital_reading, CellState, EhrCell, VitalReading};
+pub use cells::{display_name, news2_cell, vital_reading, CellState, EhrCell, VitalReading};
 pub use connection::{EhrConnectionView, OwnerView};
 pub use health::{Health, HealthState};
 pub use read::{EhrPatientData, EhrRowState, ListEhrStatus};

@@ -292,6 +292,57 @@ impl From<&Coverage> for CoverageDto {
     }
 }
 
+/// One parameter's points in NEWS2.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct News2PointsDto {
+    /// respiratoryRate, spo2, systolic, pulse, temperature, ...
+    pub part: &'static str,
+    pub points: u32,
+}
+
+/// The early-warning score from the vital signs read.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct News2Dto {
+    /// "6 (partial)", as the list's NEWS2 column shows it.
+    pub text: String,
+    pub score: u32,
+    /// low, lowMedium, medium or high.
+    pub risk: &'static str,
+    /// "medium risk (NEWS2 5–6); partial: no air or oxygen, consciousness …".
+    pub risk_text: String,
+    pub parts: Vec<News2PointsDto>,
+    /// The parameters it lacks (it is partial).
+    pub missing: Vec<&'static str>,
+    /// Its oldest input's time.
+    pub at: Option<String>,
+    /// Above low risk.
+    pub flag: Option<FlagDto>,
+}
+
+fn news2(s: &PatientSummary) -> Option<News2Dto> {
+    let (text, cell) = rounds_app::ehr::news2_cell(s);
+    let n = cell.news2?;
+    Some(News2Dto {
+        text,
+        score: n.score,
+        risk: n.risk.as_str(),
+        risk_text: n.risk_text(),
+        parts: n
+            .parts
+            .iter()
+            .map(|(p, points)| News2PointsDto {
+                part: p.key(),
+                points: *points,
+            })
+            .collect(),
+        missing: n.missing.iter().map(|p| p.key()).collect(),
+        at: cell.at,
+        flag: FlagDto::of_news2(&n),
+    })
+}
+
 /// Everything the patient page shows from the EHR.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -302,6 +353,8 @@ pub struct SummaryDto {
     /// From the last encounter.
     pub location: Option<String>,
     pub vitals: SectionDto<VitalDto>,
+    /// NEWS2 from the vital signs (none when none it is scored from was read).
+    pub news2: Option<News2Dto>,
     pub conditions: SectionDto<ConditionDto>,
     pub encounter: SectionDto<EncounterDto>,
     pub allergies: SectionDto<AllergyDto>,
@@ -316,6 +369,7 @@ impl SummaryDto {
             age: s.age,
             location: s.location.clone(),
             vitals: SectionDto::of(&s.vitals, |v| vital(v, ranges)),
+            news2: news2(s),
             conditions: SectionDto::of(&s.conditions, |x| ConditionDto::from(x)),
             encounter: SectionDto::of(&s.encounter, |x| EncounterDto::from(x)),
             allergies: SectionDto::of(&s.allergies, |x| AllergyDto::from(x)),

@@ -253,6 +253,8 @@ try {
   check(!!spo2Row && /flag-low/.test(spo2Row.cls) && spo2Row.sym === "▼" && spo2Row.text.includes("low (95–100 %)"), `the patient page flags the low SpO₂ with class, symbol and words (${JSON.stringify(spo2Row)})`);
   const hrRow = await a.evaluate(() => document.querySelector('#ehr-card .ehr-vitals tr[data-key="heartRate"] td.value')?.className || "");
   check(!/flag-/.test(hrRow), `… and not the normal heart rate (${hrRow})`);
+  const newsRow = await a.evaluate(() => document.querySelector('#ehr-card .ehr-vitals tr[data-key="news2"]')?.textContent || "");
+  check(/1 \(partial\)/.test(newsRow) && /low risk/.test(newsRow) && /no air or oxygen, consciousness/.test(newsRow), `the patient page shows NEWS2 with its band and what it lacks (${newsRow})`);
   check(/pneumonia/i.test(await section("conditions")) && /Hypertension/.test(await section("conditions")), "… the problems");
   check(/Ward 3, Bed 4/.test(await section("encounter")), "… the last encounter and its location");
   const allergies = await section("allergies");
