@@ -47,7 +47,7 @@ pub async fn sandbox(patients: usize) -> Sandbox {
 
 /// What the sandbox itself says, read with plain FHIR searches.
 #[derive(Debug, Clone, Default)]
-struct Latest {
+pub(crate) struct Latest {
     /// LOINC code → (value, effective).
     values: BTreeMap<&'static str, (f64, String)>,
     diastolic: Option<f64>,
@@ -65,7 +65,7 @@ fn quantity(v: &Value) -> f64 {
 
 /// The latest heart rate, respiratory rate, temperature, SpO₂ and blood
 /// pressure of every patient of the sandbox, by Patient id.
-async fn latest_from_fhir(base: &str) -> BTreeMap<String, Latest> {
+pub(crate) async fn latest_from_fhir(base: &str) -> BTreeMap<String, Latest> {
     let http = reqwest::Client::new();
     let bundle = fhir(&http, &format!("{base}/Patient?_count=500")).await;
     let mut out = BTreeMap::new();
@@ -149,9 +149,9 @@ fn news2_by_hand(l: &Latest) -> Option<u32> {
     Some(parts.iter().flatten().sum())
 }
 
-struct Ward {
-    team: String,
-    list: String,
+pub(crate) struct Ward {
+    pub(crate) team: String,
+    pub(crate) list: String,
     owner: crate::common::Client,
     member: crate::common::Client,
     /// Rounds patient id → sandbox Patient id.
@@ -167,7 +167,7 @@ const COLUMNS: [&str; 6] = [
     "news2",
 ];
 
-async fn ward(app: &TestApp, base: &str, ehr_ids: impl Iterator<Item = &String>) -> Ward {
+pub(crate) async fn ward(app: &TestApp, base: &str, ehr_ids: impl Iterator<Item = &String>) -> Ward {
     app.user("owner", false).await;
     app.user("member", false).await;
     let owner = app.client("owner").await;
@@ -227,7 +227,7 @@ async fn ward(app: &TestApp, base: &str, ehr_ids: impl Iterator<Item = &String>)
 }
 
 /// The list once every EHR cell is read.
-async fn settled(w: &Ward, query: &str) -> Value {
+pub(crate) async fn settled(w: &Ward, query: &str) -> Value {
     for _ in 0..100 {
         let r = w
             .member
