@@ -43,7 +43,7 @@ if (rangesCard) {
         el("td", { class: "muted", text: r.custom ? `team's own (default ${def})` : "default" }),
       );
     });
-    const table = el("table", { class: "grid ranges" }, el("thead", {}, el("tr", {}, ["Sign", "Range", ""].map((h) => el("th", { scope: "col", text: h })))), el("tbody", {}, rows));
+    const table = el("table", { class: "ranges" }, el("thead", {}, el("tr", {}, ["Sign", "Range", "Set by"].map((h) => el("th", { scope: "col", text: h })))), el("tbody", {}, rows));
     if (!owner) {
       body.replaceChildren(table);
       return;
