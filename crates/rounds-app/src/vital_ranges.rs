@@ -99,7 +99,9 @@ impl App {
                 )
             })?;
             if asked.iter().any(|(v, _)| *v == vital) {
-                return Err(InvalidInput::new(field, format!("{} appears twice", vital.key())).into());
+                return Err(
+                    InvalidInput::new(field, format!("{} appears twice", vital.key())).into(),
+                );
             }
             asked.push((vital, Range::checked(vital, spec.low, spec.high, &field)?));
         }

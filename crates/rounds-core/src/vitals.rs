@@ -251,7 +251,11 @@ pub fn number_text(value: f64) -> String {
 
 /// A blood pressure as shown: "120/80 mmHg", "120/– mmHg" when only one
 /// part is known; empty when neither is.
-pub fn blood_pressure_text(systolic: Option<f64>, diastolic: Option<f64>, unit: Option<&str>) -> String {
+pub fn blood_pressure_text(
+    systolic: Option<f64>,
+    diastolic: Option<f64>,
+    unit: Option<&str>,
+) -> String {
     if systolic.is_none() && diastolic.is_none() {
         return String::new();
     }
@@ -463,7 +467,9 @@ impl ReferenceRanges {
             return None;
         }
         let range = self.get(vital)?;
-        range.flag(value).map(|flag| VitalFlag { flag, vital, range })
+        range
+            .flag(value)
+            .map(|flag| VitalFlag { flag, vital, range })
     }
 }
 
@@ -823,5 +829,247 @@ mod tests {
             [3, 1, 1, 0, 0, 2, 2, 3].map(Some)
         );
         assert_eq!(news2(&News2Inputs::default()), None, "nothing measured");
+    }
+
+    #[test]
+    fn the_catalog_is_one_table() {
+        // Every code once, in the contract's order, the panel after its parts.
+        let codes: Vec<&str> = VitalCode::all_codes().collect();
+        let unique: std::collections::HashSet<&&str> = codes.iter().collect();
+        assert_eq!(unique.len(), codes.len(), "{codes:?}");
+        assert_eq!(codes.len(), 13);
+        assert!(VitalCode::position("8462-4") < VitalCode::position("85354-9"));
+        assert!(VitalCode::position("85354-9") < VitalCode::position("29463-7"));
+        assert_eq!(VitalCode::position("1234-5"), usize::MAX);
+        assert_eq!(VitalCode::of("55284-4"), Some(VitalCode::BloodPressure));
+        assert_eq!(
+            VitalCode::of("8287-5").map(VitalCode::name),
+            Some("Head circumference")
+        );
+        for v in Vital::ALL {
+            assert_eq!(Vital::from_key(v.key()), Some(v));
+            assert_eq!(Vital::from_loinc(v.loinc()[0]), Some(v));
+        }
+        // The list reads each of its signs by codes the catalog knows.
+        for sign in LIST_SIGNS {
+            assert!(sign.iter().all(|c| VitalCode::of(c).is_some()), "{sign:?}");
+        }
+    }
+
+    #[test]
+    fn values_are_written_one_way() {
+        assert_eq!(Vital::HeartRate.value_text(88.0, Some("/min")), "88 bpm");
+        assert_eq!(
+            Vital::HeartRate.value_text(88.0, Some("beats/minute")),
+            "88 bpm"
+        );
+        assert_eq!(Vital::HeartRate.value_text(88.04, None), "88 bpm");
+        assert_eq!(
+            Vital::RespiratoryRate.value_text(18.0, Some("breaths/minute")),
+            "18 /min"
+        );
+        assert_eq!(Vital::Temperature.value_text(37.25, Some("Cel")), "37.3 °C");
+        assert_eq!(Vital::Spo2.value_text(96.0, Some("%")), "96 %");
+        assert_eq!(Vital::Bmi.value_text(24.61, Some("kg/m2")), "24.6 kg/m²");
+        // Another unit is kept as the EHR wrote it.
+        assert_eq!(
+            Vital::Temperature.value_text(99.5, Some("[degF]")),
+            "99.5 [degF]"
+        );
+        assert_eq!(
+            blood_pressure_text(Some(120.0), Some(80.0), Some("mm[Hg]")),
+            "120/80 mmHg"
+        );
+        assert_eq!(blood_pressure_text(Some(120.0), None, None), "120/– mmHg");
+        assert_eq!(blood_pressure_text(None, Some(80.0), None), "–/80 mmHg");
+        assert_eq!(blood_pressure_text(None, None, None), "");
+    }
+
+    #[test]
+    fn flags_say_which_side_and_the_range() {
+        let r = ReferenceRanges::default();
+        let f = r.check(Vital::HeartRate, 118.0, Some("/min")).unwrap();
+        assert_eq!((f.flag, f.flag.symbol()), (Flag::High, "▲"));
+        assert_eq!(f.text(), "high (60–100 bpm)");
+        let f = r.check(Vital::Spo2, 94.0, Some("%")).unwrap();
+        assert_eq!(f.text(), "low (95–100 %)");
+        assert_eq!(f.flag.symbol(), "▼");
+        let f = r.check(Vital::Diastolic, 95.0, Some("mmHg")).unwrap();
+        assert_eq!(f.text(), "high (diastolic 60–90 mmHg)");
+        // The ends are in range; just outside them is not.
+        assert_eq!(r.check(Vital::HeartRate, 60.0, None), None);
+        assert_eq!(r.check(Vital::HeartRate, 100.0, None), None);
+        assert!(r.check(Vital::HeartRate, 59.9, None).is_some());
+        assert!(r.check(Vital::Temperature, 38.05, None).is_some());
+        // A temperature in °F is not read against the °C range.
+        assert_eq!(r.check(Vital::Temperature, 101.3, Some("[degF]")), None);
+        // Open-ended ranges.
+        assert_eq!(
+            Range {
+                low: Some(95.0),
+                high: None
+            }
+            .text("%"),
+            "≥ 95 %"
+        );
+        assert_eq!(
+            Range {
+                low: None,
+                high: Some(140.0)
+            }
+            .text("mmHg"),
+            "≤ 140 mmHg"
+        );
+        assert_eq!(
+            Range {
+                low: None,
+                high: None
+            }
+            .flag(1e9),
+            None
+        );
+    }
+
+    #[test]
+    fn a_team_sets_its_own_ranges() {
+        let team = ReferenceRanges::with_team([
+            (Vital::HeartRate, Range::between(50.0, 110.0)),
+            (
+                Vital::Weight,
+                Range {
+                    low: None,
+                    high: Some(150.0),
+                },
+            ),
+            (
+                Vital::Spo2,
+                Range {
+                    low: None,
+                    high: None,
+                },
+            ),
+        ]);
+        assert_eq!(
+            team.flag(Vital::HeartRate, 105.0),
+            None,
+            "wider for this team"
+        );
+        assert_eq!(team.flag(Vital::HeartRate, 45.0), Some(Flag::Low));
+        assert_eq!(
+            team.flag(Vital::Weight, 160.0),
+            Some(Flag::High),
+            "a range where the default has none"
+        );
+        assert_eq!(
+            team.flag(Vital::Spo2, 80.0),
+            None,
+            "both ends open: never flagged"
+        );
+        assert_eq!(
+            team.flag(Vital::RespiratoryRate, 26.0),
+            Some(Flag::High),
+            "the others keep the default"
+        );
+        assert_eq!(
+            team.check(Vital::HeartRate, 120.0, None).map(|f| f.text()),
+            Some("high (50–110 bpm)".to_owned())
+        );
+        // What an owner may set.
+        assert!(Range::checked(Vital::HeartRate, Some(50.0), Some(110.0), "f").is_ok());
+        assert!(Range::checked(Vital::HeartRate, None, None, "f").is_ok());
+        let e = Range::checked(Vital::HeartRate, Some(100.0), Some(60.0), "ranges[0]").unwrap_err();
+        assert_eq!(e.field, "ranges[0]");
+        assert!(e.message.contains("below its high end"), "{}", e.message);
+        assert!(Range::checked(Vital::HeartRate, Some(80.0), Some(80.0), "f").is_err());
+        assert!(Range::checked(Vital::Spo2, Some(90.0), Some(101.0), "f").is_err());
+        assert!(Range::checked(Vital::Temperature, Some(f64::NAN), None, "f").is_err());
+        assert!(
+            Range::checked(Vital::Temperature, Some(97.0), Some(99.0), "f").is_err(),
+            "°F typed as °C"
+        );
+    }
+
+    #[test]
+    fn news2_edges_bands_and_partial_scores() {
+        let one = |f: fn(&mut News2Inputs, f64), v: f64| {
+            let mut i = News2Inputs::default();
+            f(&mut i, v);
+            news2(&i).map(|s| s.score)
+        };
+        let spo2 = |i: &mut News2Inputs, v| i.spo2 = Some(v);
+        assert_eq!(
+            [91.0, 92.0, 93.0, 94.0, 95.0, 96.0].map(|v| one(spo2, v)),
+            [3, 2, 2, 1, 1, 0].map(Some)
+        );
+        let sbp = |i: &mut News2Inputs, v| i.systolic = Some(v);
+        assert_eq!(
+            [90.0, 91.0, 100.0, 101.0, 110.0, 111.0, 219.0, 220.0].map(|v| one(sbp, v)),
+            [3, 2, 2, 1, 1, 0, 0, 3].map(Some)
+        );
+        let hr = |i: &mut News2Inputs, v| i.pulse = Some(v);
+        assert_eq!(
+            [40.0, 41.0, 50.0, 51.0, 90.0, 91.0, 110.0, 111.0, 130.0, 131.0].map(|v| one(hr, v)),
+            [3, 1, 1, 0, 0, 1, 1, 2, 2, 3].map(Some)
+        );
+        let t = |i: &mut News2Inputs, v| i.temperature = Some(v);
+        assert_eq!(
+            [35.0, 35.1, 36.0, 36.1, 38.0, 38.1, 39.0, 39.1].map(|v| one(t, v)),
+            [3, 1, 1, 0, 0, 1, 1, 2].map(Some)
+        );
+        // Bands: 5 and 7 are the thresholds; a single 3 below 5 is low-medium.
+        let s = |rr, spo2, sbp, pulse, temp| {
+            news2(&News2Inputs {
+                respiratory_rate: Some(rr),
+                spo2: Some(spo2),
+                systolic: Some(sbp),
+                pulse: Some(pulse),
+                temperature: Some(temp),
+                ..News2Inputs::default()
+            })
+            .unwrap()
+        };
+        let four = s(21.0, 94.0, 120.0, 95.0, 37.0); // 2 + 1 + 0 + 1 + 0
+        assert_eq!((four.score, four.risk), (4, News2Risk::Low));
+        let five = s(21.0, 94.0, 105.0, 95.0, 37.0); // + 1
+        assert_eq!((five.score, five.risk), (5, News2Risk::Medium));
+        let seven = s(25.0, 94.0, 105.0, 95.0, 38.5); // 3 + 1 + 1 + 1 + 1
+        assert_eq!((seven.score, seven.risk), (7, News2Risk::High));
+        assert_eq!(seven.short_text(), "7 (partial)");
+        assert!(seven
+            .risk_text()
+            .starts_with("high risk (NEWS2 7 or more); partial: no air or oxygen, consciousness"));
+        let single = s(8.0, 97.0, 120.0, 80.0, 37.0);
+        assert_eq!((single.score, single.risk), (3, News2Risk::LowMedium));
+        assert!(single.risk.is_flagged() && !News2Risk::Low.is_flagged());
+        assert_eq!(News2Risk::Medium.symbol(), "▲▲");
+        // Only some measured: partial, naming all that lack.
+        let pulse_only = news2(&News2Inputs {
+            pulse: Some(120.0),
+            ..News2Inputs::default()
+        })
+        .unwrap();
+        assert_eq!(pulse_only.score, 2);
+        assert_eq!(
+            pulse_only
+                .missing
+                .iter()
+                .map(|p| p.key())
+                .collect::<Vec<_>>(),
+            [
+                "respiratoryRate",
+                "spo2",
+                "supplementalOxygen",
+                "systolic",
+                "consciousness",
+                "temperature"
+            ]
+        );
+        // Oxygen and consciousness alone are not a score.
+        let told = News2Inputs {
+            on_oxygen: Some(true),
+            alert: Some(false),
+            ..News2Inputs::default()
+        };
+        assert_eq!(news2(&told), None);
     }
 }

@@ -3,8 +3,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use rounds_core::vitals::LIST_SIGNS;
 use reqwest::Method;
+use rounds_core::vitals::LIST_SIGNS;
 use serde::Serialize;
 use serde_json::Value;
 

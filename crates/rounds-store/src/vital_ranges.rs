@@ -23,9 +23,7 @@ pub async fn of_team(
     for row in &rows {
         let key: String = row.try_get("vital")?;
         let corrupt = |what: &str| {
-            StoreError::Corrupt(format!(
-                "the {key} reference range of team {team}: {what}"
-            ))
+            StoreError::Corrupt(format!("the {key} reference range of team {team}: {what}"))
         };
         let vital = Vital::from_key(&key).ok_or_else(|| corrupt("not a vital sign"))?;
         let bound = |name: &str| -> Result<Option<f64>, StoreError> {

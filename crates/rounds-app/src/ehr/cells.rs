@@ -318,9 +318,9 @@ fn not_among(cell: &mut EhrCell, what: &str) {
     if matches!(cell.state, CellState::Ok) {
         cell.state = CellState::Empty;
         cell.reason = Some(match (cell.shown, cell.total) {
-            (Some(shown), Some(total)) => format!(
-                "no {what} among the {shown} latest vital signs read ({total} in the EHR)"
-            ),
+            (Some(shown), Some(total)) => {
+                format!("no {what} among the {shown} latest vital signs read ({total} in the EHR)")
+            }
             _ => format!("no {what} recorded in the EHR"),
         });
     }
@@ -625,7 +625,8 @@ mod tests {
         assert_eq!(text, "88 bpm", "the short unit for the EHR's /min");
         assert_eq!(cell.number, Some(88.0));
         assert_eq!(cell.at.as_deref(), Some("2026-11-21T08:00:00Z"));
-        let (text, cell) = ehr_column_value(&s, EhrColumn::BloodPressure, &ReferenceRanges::default());
+        let (text, cell) =
+            ehr_column_value(&s, EhrColumn::BloodPressure, &ReferenceRanges::default());
         assert_eq!(text, "131.6/84 mmHg");
         assert_eq!(cell.number, Some(131.6), "sorted by systolic");
         // Not among the latest read: says so rather than "none recorded".
@@ -647,12 +648,96 @@ mod tests {
         assert!(!reason.contains("HTTP 500"), "{reason}");
         let (_, cell) = ehr_column_value(&s, EhrColumn::Medications, &ReferenceRanges::default());
         assert_eq!(cell.state, CellState::Missing);
-        let (_, cell) = ehr_column_value(&s, EhrColumn::EncounterStatus, &ReferenceRanges::default());
+        let (_, cell) =
+            ehr_column_value(&s, EhrColumn::EncounterStatus, &ReferenceRanges::default());
         assert_eq!(cell.state, CellState::Empty);
         let (text, _) = ehr_builtin_value(&s, BuiltinColumn::Name).unwrap();
         assert_eq!(text, "DOE, Jane");
         let (text, cell) = ehr_builtin_value(&s, BuiltinColumn::AgeSex).unwrap();
         assert_eq!((text.as_str(), cell.number), ("56 F", Some(56.0)));
         assert!(ehr_builtin_value(&s, BuiltinColumn::Added).is_none());
+    }
+
+    fn vital(code: &str, value: f64, unit: &str, at: &str) -> VitalSign {
+        VitalSign {
+            measurement: measurement(code, value, unit),
+            effective: Some(at.into()),
+            components: vec![],
+        }
+    }
+
+    #[test]
+    fn vital_cells_are_flagged_against_the_teams_ranges() {
+        let mut s = summary();
+        s.vitals.items = vec![
+            vital("8867-4", 118.0, "/min", "2026-11-21T08:00:00Z"),
+            vital("9279-1", 26.0, "/min", "2026-11-21T07:00:00Z"),
+            vital("59408-5", 93.0, "%", "2026-11-21T08:00:00Z"),
+            vital("8310-5", 101.0, "[degF]", "2026-11-21T08:00:00Z"),
+            VitalSign {
+                measurement: Measurement {
+                    code: "85354-9".into(),
+                    display: None,
+                    value: None,
+                    unit: None,
+                },
+                effective: Some("2026-11-21T06:30:00Z".into()),
+                components: vec![
+                    measurement("8480-6", 98.0, "mm[Hg]"),
+                    measurement("8462-4", 95.0, "mm[Hg]"),
+                ],
+            },
+        ];
+        let ranges = ReferenceRanges::default();
+        let (text, cell) = ehr_column_value(&s, EhrColumn::HeartRate, &ranges);
+        assert_eq!(text, "118 bpm");
+        assert_eq!(
+            cell.flag.map(|f| f.text()).as_deref(),
+            Some("high (60–100 bpm)")
+        );
+        let (text, cell) = ehr_column_value(&s, EhrColumn::Spo2, &ranges);
+        assert_eq!(
+            (text.as_str(), cell.flag.map(|f| f.flag)),
+            ("93 %", Some(rounds_core::vitals::Flag::Low))
+        );
+        // °F: shown as the EHR wrote it, neither flagged nor scored.
+        let (text, cell) = ehr_column_value(&s, EhrColumn::Temperature, &ranges);
+        assert_eq!((text.as_str(), cell.flag), ("101 [degF]", None));
+        // Blood pressure: the systolic is in range, the diastolic is not.
+        let (text, cell) = ehr_column_value(&s, EhrColumn::BloodPressure, &ranges);
+        assert_eq!(text, "98/95 mmHg");
+        assert_eq!(
+            cell.flag.map(|f| f.text()).as_deref(),
+            Some("high (diastolic 60–90 mmHg)")
+        );
+        // A team's wider heart rate range: not flagged any more.
+        let wide = ReferenceRanges::with_team([(
+            Vital::HeartRate,
+            rounds_core::vitals::Range::between(50.0, 120.0),
+        )]);
+        assert!(ehr_column_value(&s, EhrColumn::HeartRate, &wide)
+            .1
+            .flag
+            .is_none());
+
+        // NEWS2: RR 26 (3) + SpO₂ 93 (2) + SBP 98 (2) + HR 118 (2) = 9,
+        // temperature not scored (°F): partial, high; its time the oldest
+        // input's (the blood pressure's).
+        let (text, cell) = ehr_column_value(&s, EhrColumn::News2, &ranges);
+        assert_eq!(text, "9 (partial)");
+        let n = cell.news2.unwrap();
+        assert_eq!((n.score, n.risk), (9, rounds_core::vitals::News2Risk::High));
+        assert_eq!(
+            n.missing.iter().map(|p| p.key()).collect::<Vec<_>>(),
+            ["supplementalOxygen", "consciousness", "temperature"]
+        );
+        assert_eq!(cell.at.as_deref(), Some("2026-11-21T06:30:00Z"));
+        assert_eq!(cell.number, Some(9.0));
+        // Nothing it is scored from: empty, saying why.
+        s.vitals.items.clear();
+        s.vitals.status = SectionStatus::Complete;
+        let (text, cell) = ehr_column_value(&s, EhrColumn::News2, &ranges);
+        assert_eq!((text.as_str(), cell.state), ("", CellState::Empty));
+        assert!(cell.news2.is_none());
     }
 }

@@ -2,12 +2,12 @@
 //! section with its read status and items; vital signs carry the display
 //! text and flag the server made (the browser writes no value itself).
 
-use rounds_app::ehr::vital_reading;
-use rounds_core::vitals::ReferenceRanges;
 use rounds_app::ehr::summary::{
     Allergy, Condition, Coverage, Encounter, Medication, Patient, PatientSummary, Section,
     SectionStatus, VitalSign,
 };
+use rounds_app::ehr::vital_reading;
+use rounds_core::vitals::ReferenceRanges;
 use serde::Serialize;
 use utoipa::ToSchema;
 

@@ -167,7 +167,11 @@ const COLUMNS: [&str; 6] = [
     "news2",
 ];
 
-pub(crate) async fn ward(app: &TestApp, base: &str, ehr_ids: impl Iterator<Item = &String>) -> Ward {
+pub(crate) async fn ward(
+    app: &TestApp,
+    base: &str,
+    ehr_ids: impl Iterator<Item = &String>,
+) -> Ward {
     app.user("owner", false).await;
     app.user("member", false).await;
     let owner = app.client("owner").await;
@@ -187,7 +191,10 @@ pub(crate) async fn ward(app: &TestApp, base: &str, ehr_ids: impl Iterator<Item 
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = owner
-        .post(&format!("/api/v1/teams/{team}/lists"), json!({"name": "Ward"}))
+        .post(
+            &format!("/api/v1/teams/{team}/lists"),
+            json!({"name": "Ward"}),
+        )
         .await;
     let list = r.body["id"].as_str().unwrap().to_owned();
     for key in COLUMNS {
@@ -331,8 +338,14 @@ async fn demo_ward_is_flagged_exactly(backend: Backend) {
         .find(|r| r["cells"]["heartRate"]["flag"]["kind"] == "high")
         .expect("a fast heart");
     assert_eq!(row["cells"]["heartRate"]["flag"]["symbol"], "▲");
-    assert_eq!(row["cells"]["heartRate"]["flag"]["text"], "high (60–100 bpm)");
-    assert!(row["display"]["heartRate"].as_str().unwrap().ends_with(" bpm"));
+    assert_eq!(
+        row["cells"]["heartRate"]["flag"]["text"],
+        "high (60–100 bpm)"
+    );
+    assert!(row["display"]["heartRate"]
+        .as_str()
+        .unwrap()
+        .ends_with(" bpm"));
     let calm = list["rows"]
         .as_array()
         .unwrap()
@@ -350,8 +363,15 @@ async fn demo_ward_is_flagged_exactly(backend: Backend) {
         let l = &latest[ehr];
         let by_hand = news2_by_hand(l).unwrap();
         let cell = &r["cells"]["news2"];
-        assert_eq!(r["display"]["news2"], format!("{by_hand} (partial)"), "{ehr}: {cell}");
-        assert_eq!(cell["missing"], json!(["supplementalOxygen", "consciousness"]));
+        assert_eq!(
+            r["display"]["news2"],
+            format!("{by_hand} (partial)"),
+            "{ehr}: {cell}"
+        );
+        assert_eq!(
+            cell["missing"],
+            json!(["supplementalOxygen", "consciousness"])
+        );
         let oldest = l.values.values().map(|(_, at)| at.clone()).min().unwrap();
         assert_eq!(cell["at"], oldest.as_str(), "{ehr}");
         let band = match by_hand {
@@ -400,7 +420,10 @@ async fn demo_ward_is_flagged_exactly(backend: Backend) {
         .get(&format!("/api/v1/teams/{}/patients/{pid}", w.team))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let vitals = r.body["ehr"]["summary"]["vitals"]["items"].as_array().unwrap().clone();
+    let vitals = r.body["ehr"]["summary"]["vitals"]["items"]
+        .as_array()
+        .unwrap()
+        .clone();
     let hr_item = vitals.iter().find(|v| v["key"] == "heartRate").unwrap();
     assert_eq!(hr_item["name"], "Heart rate");
     assert_eq!(hr_item["text"], row["display"]["heartRate"]);
@@ -437,7 +460,10 @@ async fn team_ranges_change_the_flags(backend: Backend) {
     // Nonsense is refused, naming the field.
     let r = w
         .owner
-        .put(&path, json!({"ranges": [{"vital": "heartRate", "low": 90, "high": 80}]}))
+        .put(
+            &path,
+            json!({"ranges": [{"vital": "heartRate", "low": 90, "high": 80}]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert_eq!(r.field(), "ranges[0]");
@@ -456,7 +482,11 @@ async fn team_ranges_change_the_flags(backend: Backend) {
     assert_eq!(flagged(&w, &list, "heartRate", "high"), highs);
     assert!(!lows.is_empty() || !highs.is_empty());
     let (dl, dh) = expected(&latest, code("8867-4"), 60.0, 100.0);
-    assert_ne!((lows.clone(), highs.clone()), (dl, dh), "the narrower range flags more");
+    assert_ne!(
+        (lows.clone(), highs.clone()),
+        (dl, dh),
+        "the narrower range flags more"
+    );
     if let Some(r) = list["rows"]
         .as_array()
         .unwrap()
@@ -468,7 +498,10 @@ async fn team_ranges_change_the_flags(backend: Backend) {
     // Both ends empty: the sign is not flagged at all.
     let r = w
         .owner
-        .put(&path, json!({"ranges": [{"vital": "heartRate", "low": null, "high": null}]}))
+        .put(
+            &path,
+            json!({"ranges": [{"vital": "heartRate", "low": null, "high": null}]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let list = settled(&w, "").await;
@@ -477,7 +510,10 @@ async fn team_ranges_change_the_flags(backend: Backend) {
     // Back to the default.
     let r = w
         .owner
-        .put(&path, json!({"ranges": [{"vital": "heartRate", "low": 60, "high": 100}]}))
+        .put(
+            &path,
+            json!({"ranges": [{"vital": "heartRate", "low": 60, "high": 100}]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let hr = r.body["ranges"]
@@ -498,7 +534,9 @@ both!(team_ranges_change_the_flags);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_catalog_names_columns_units_and_types() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let r = crate::common::Client::new(&app).get("/api/v1/catalog").await;
+    let r = crate::common::Client::new(&app)
+        .get("/api/v1/catalog")
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     app.user("nurse", false).await;
     let c = app.client("nurse").await;
@@ -539,8 +577,15 @@ async fn the_catalog_names_columns_units_and_types() {
     // The OpenAPI document types the patient page's EHR summary.
     let doc = c.get("/api/openapi.json").await;
     let schemas = &doc.body["components"]["schemas"];
-    assert!(schemas["SummaryDto"]["properties"]["vitals"].is_object(), "{}", schemas["SummaryDto"]);
+    assert!(
+        schemas["SummaryDto"]["properties"]["vitals"].is_object(),
+        "{}",
+        schemas["SummaryDto"]
+    );
     let vitals = schemas["SectionDto_VitalDto"].to_string();
-    assert!(vitals.contains("\"flag\"") && vitals.contains("\"text\""), "{vitals}");
+    assert!(
+        vitals.contains("\"flag\"") && vitals.contains("\"text\""),
+        "{vitals}"
+    );
     assert!(schemas["EhrCellDto"]["properties"]["risk"].is_object());
 }
