@@ -152,7 +152,7 @@ fn measurement(v: &Value) -> Option<Measurement> {
     let coding = arr(code, "coding");
     let hit = coding
         .iter()
-        .find(|c| str_of(c, "code").is_some_and(|k| is_vital_code(k)))
+        .find(|c| str_of(c, "code").is_some_and(is_vital_code))
         .or_else(|| coding.first())?;
     let code_value = text(str_of(hit, "code"))?;
     let quantity = v.get("valueQuantity");

@@ -298,16 +298,17 @@ async fn demo_ward_is_flagged_exactly(backend: Backend) {
 
     // Each vital sign: flagged exactly when out of the adult range, and a
     // ward this ill has some of each, so the comparison says something.
-    let cases: [(&str, Box<dyn Fn(&Latest) -> Option<f64>>, f64, f64); 5] = [
-        ("heartRate", Box::new(code("8867-4")), 60.0, 100.0),
-        ("respiratoryRate", Box::new(code("9279-1")), 12.0, 20.0),
-        ("temperature", Box::new(code("8310-5")), 36.1, 38.0),
-        ("spo2", Box::new(code("59408-5")), 95.0, 100.0),
-        ("bloodPressure", Box::new(code("85354-9")), 90.0, 140.0),
+    let cases: [(&str, &'static str, f64, f64); 5] = [
+        ("heartRate", "8867-4", 60.0, 100.0),
+        ("respiratoryRate", "9279-1", 12.0, 20.0),
+        ("temperature", "8310-5", 36.1, 38.0),
+        ("spo2", "59408-5", 95.0, 100.0),
+        ("bloodPressure", "85354-9", 90.0, 140.0),
     ];
     let mut any_flag = 0;
-    for (key, value, low, high) in &cases {
-        let (mut lows, mut highs) = expected(&latest, value, *low, *high);
+    for (key, loinc, low, high) in &cases {
+        let value = code(loinc);
+        let (mut lows, mut highs) = expected(&latest, &value, *low, *high);
         if *key == "bloodPressure" {
             // Systolic first; else the diastolic's (60–90).
             let side = |v: Option<f64>, lo: f64, hi: f64| match v {
