@@ -139,8 +139,7 @@ export function fillEhrCell(cellNode, col, row, { ages = true } = {}) {
   const text = shownText((row.display && row.display[col.key]) || "");
   cellNode.classList.add("ehr-cell", `ehr-${cell.state || "ok"}`);
   if (cell.state === "ok" || (cell.state === "empty" && text)) {
-    cellNode.append(el("span", { class: "ehr-val", text }));
-    markFlag(cellNode, cell);
+    showValue(cellNode, text, cell);
     const when = cell.at || (cell.state === "ok" && !NO_AGE.has(col.key) ? cell.fetchedAt || (row.ehr && row.ehr.fetchedAt) : null);
     if (ages && when && !NO_AGE.has(col.key)) cellNode.append(el("span", { class: "ehr-age", text: ago(when) }));
     if (cell.total != null && cell.shown != null && cell.shown < cell.total) cellNode.append(el("span", { class: "ehr-age", text: `${cell.shown} of ${cell.total}` }));
@@ -167,6 +166,19 @@ export function fillEhrCell(cellNode, col, row, { ages = true } = {}) {
     }
   });
   return true;
+}
+
+/**
+ * A value as every view shows it: the server's display text, then its
+ * flag (markFlag); with `words`, the flag's text is also written out (the
+ * patient page; the list has it in the cell's accessible name and popover).
+ * The one place a vital-sign value is put on a page.
+ */
+export function showValue(node, text, cell, { words = false } = {}) {
+  node.append(el("span", { class: "ehr-val", text }));
+  markFlag(node, cell);
+  const said = cell && ((cell.flag && cell.flag.text) || cell.riskText);
+  if (words && said) node.append(el("span", { class: "flag-text", text: ` ${said}` }));
 }
 
 /**

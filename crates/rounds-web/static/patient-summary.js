@@ -3,7 +3,7 @@
 // GP), each with its read status; a section that cannot be shown says so
 // and leaves the others.
 import { el, sentence, fmtDateTime } from "/static/rounds.js";
-import { ago, markFlag } from "/static/ehr.js";
+import { ago, showValue } from "/static/ehr.js";
 
 /** A field of the summary, camelCase or snake_case. */
 export function g(o, key) {
@@ -104,9 +104,8 @@ function vitalsSection(s) {
         "tbody",
         {},
         items.map((it) => {
-          const flag = it.flag;
-          const value = el("td", { class: `value${flag ? ` flag-${flag.kind}` : ""}`, title: flag ? flag.text : null }, el("strong", { text: it.text || "—" }));
-          if (flag) value.append(el("span", { class: "flag-sym", "aria-hidden": "true", text: flag.symbol }), el("span", { class: "flag-text", text: ` ${flag.text}` }));
+          const value = el("td", { class: "value", title: it.flag ? it.flag.text : null });
+          showValue(value, it.text || "—", { flag: it.flag }, { words: true });
           return el("tr", { "data-code": it.code, "data-key": it.key || null }, el("td", { text: it.name || it.code }), value, el("td", {}, when(g(it, "effective"))));
         }),
         news2Row(g(s, "news2")),
@@ -118,9 +117,8 @@ function vitalsSection(s) {
 /** NEWS2 under the vital signs: the score, its band, and what it lacks. */
 function news2Row(n) {
   if (!n) return null;
-  const value = el("td", { class: "value", title: n.riskText }, el("strong", { text: n.text }));
-  markFlag(value, { risk: n.risk, flag: n.flag });
-  value.append(el("span", { class: "flag-text", text: ` ${n.riskText}` }));
+  const value = el("td", { class: "value", title: n.riskText });
+  showValue(value, n.text, { risk: n.risk, flag: n.flag, riskText: n.riskText }, { words: true });
   return el("tr", { "data-key": "news2", class: "news2-row" }, el("td", { text: "NEWS2" }), value, el("td", {}, when(n.at)));
 }
 
