@@ -7,6 +7,8 @@
 //
 // Environment: ROUNDS_URL, ROUNDS_TEAM_ID, ROUNDS_LIST_ID, ROUNDS_PASSWORD,
 // ROUNDS_CHROMIUM, ROUNDS_NODE_MODULES, ROUNDS_ARTIFACTS.
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { checker, closeControl, env, launch, signIn } from "./harness.mjs";
 
 const BASE = env("ROUNDS_URL");
@@ -23,6 +25,21 @@ const flaggedCells = () =>
   [...document.querySelectorAll("#plist tbody td.ehr-cell")]
     .filter((td) => /\b(flag-(high|low)|risk-(lowMedium|medium|high))\b/.test(td.className))
     .map((td) => ({ key: td.dataset.key, cls: td.className, sym: td.querySelector(".flag-sym")?.textContent || "", label: td.getAttribute("aria-label") || "" }));
+
+/**
+ * axe-core's serious and critical findings on the flags themselves (the
+ * marks, symbols and risk bands); the page's other findings are counted
+ * in the summary for the accessibility work.
+ */
+async function axeOnFlags(page, where) {
+  // Evaluated through the DevTools protocol: the page's CSP forbids inline scripts.
+  await page.evaluate(readFileSync(path.join(env("ROUNDS_NODE_MODULES"), "axe-core", "axe.min.js"), "utf8"));
+  const result = await page.evaluate(async () => window.axe.run(document, { resultTypes: ["violations"] }));
+  const serious = result.violations.filter((v) => ["serious", "critical"].includes(v.impact));
+  const onFlags = serious.flatMap((v) => v.nodes.filter((n) => /flag-|risk-/.test(n.html)).map((n) => `${v.id}: ${n.html.slice(0, 120)}`));
+  summary[`axe-${where}`] = { serious: serious.map((v) => v.id), onFlags };
+  check(onFlags.length === 0, `axe-core finds nothing serious on the ${where}'s flags (${onFlags.join(" | ")})`);
+}
 
 const browser = await launch();
 try {
@@ -53,6 +70,7 @@ try {
   const bands = await a.$$eval('#plist tbody td[data-key="news2"] .risk-band', (xs) => [...new Set(xs.map((x) => x.textContent))]);
   check(bands.length >= 2, `NEWS2 bands written out (${bands.join(", ")})`);
   await a.screenshot({ path: `${ART}/flags-list-1920x1080.png` });
+  await axeOnFlags(a, "list");
 
   // The patient with the highest NEWS2: flagged vital signs on their page.
   const hrBefore = (await a.evaluate(flaggedCells)).filter((c) => c.key === "heartRate").length;
@@ -61,6 +79,7 @@ try {
   const flaggedRows = await a.$$eval("#ehr-card .ehr-vitals td.value", (tds) => tds.filter((td) => /flag-|risk-/.test(td.className)).map((td) => td.textContent));
   check(flaggedRows.length > 0 && flaggedRows.some((t) => /(high|low) \(/.test(t)), `the patient page flags in words (${flaggedRows.join(" | ")})`);
   await a.screenshot({ path: `${ART}/flags-patient-1920x1080.png`, fullPage: true });
+  await axeOnFlags(a, "patient page");
 
   // The owner narrows the heart-rate range on the team page: more flags.
   await a.goto(`${BASE}/teams/${TEAM}`);
@@ -71,6 +90,7 @@ try {
   await a.waitForFunction(() => /Saved/.test(document.querySelector("#ranges-card .form-msg")?.textContent || ""), null, { timeout: 10000 });
   check(/team's own/.test(await a.textContent('#ranges-card tr[data-vital="heartRate"]')), "the team's own heart-rate range is marked as such");
   await a.screenshot({ path: `${ART}/flags-team-ranges-1920x1080.png`, fullPage: true });
+  await axeOnFlags(a, "team page");
   await a.goto(`${BASE}/teams/${TEAM}/lists/${LIST}?sort=-news2`);
   await a.waitForFunction(() => document.querySelectorAll("#plist tbody tr[data-patient]").length > 0 && !document.querySelector("#plist .ehr-pending"), null, { timeout: 30000 });
   await a.waitForFunction(() => [...document.querySelectorAll('#plist tbody td[data-key="heartRate"]')].some((td) => /70–80 bpm/.test(td.getAttribute("aria-label") || "")), null, { timeout: 10000 });
