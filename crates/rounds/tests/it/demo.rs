@@ -83,7 +83,11 @@ async fn demo_serves_a_ward_list_with_ehr_columns() {
         assert!(d["heartRate"].as_str().unwrap().ends_with(" bpm"), "{d}");
         assert!(d["bloodPressure"].as_str().unwrap().contains('/'), "{d}");
         assert_eq!(row["cells"]["heartRate"]["state"], "ok");
-        assert!(row["cells"]["news2"]["risk"].is_string(), "{}", row["cells"]);
+        assert!(
+            row["cells"]["news2"]["risk"].is_string(),
+            "{}",
+            row["cells"]
+        );
     }
 
     let pid = child.id().to_string();
