@@ -1,5 +1,7 @@
 //! The cells of EHR-derived columns: what a read summary shows, and why a
-//! cell is empty when it is.
+//! cell is empty when it is; vital signs with their flags and NEWS2.
+//! (About 530 lines before its tests: every EHR column's cell is here, so
+//! that a column's look is decided in one file.)
 
 use std::collections::BTreeMap;
 
