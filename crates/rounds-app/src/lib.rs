@@ -24,6 +24,7 @@ pub mod sso;
 mod strength;
 mod teams;
 pub mod templates;
+mod vital_ranges;
 
 use rounds_core::audit::ClientInfo;
 use rounds_core::model::User;
@@ -41,6 +42,7 @@ pub use patients::{ListView, NewPatient, PatientDetail, PatientRow, TeamPatient}
 pub use rounds_store::{Backend, DbOptions, StoreError};
 pub use secrets::new_token;
 pub use teams::TeamDetail;
+pub use vital_ranges::{VitalRangeSpec, VitalRangeView};
 
 /// Session and sign-in limits.
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::validate::{name_key, InvalidInput, TextKind};
+use crate::vitals::{Vital, BLOOD_PRESSURE_PANEL};
 use crate::{ColumnId, Timestamp};
 
 pub const LIST_NAME_MAX: usize = 100;
@@ -144,6 +145,8 @@ impl BuiltinColumn {
 
 /// Columns read live from the team's EHR (the built-in name, MRN, age/sex,
 /// birth date and location columns also show EHR values for EHR patients).
+/// The vital-sign columns take their codes, labels and units from the
+/// catalog in [`crate::vitals`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EhrColumn {
     EncounterStatus,
@@ -157,6 +160,8 @@ pub enum EhrColumn {
     Weight,
     Height,
     Bmi,
+    /// The early-warning score computed from the vital signs.
+    News2,
     Conditions,
     Allergies,
     Medications,
@@ -165,7 +170,7 @@ pub enum EhrColumn {
 }
 
 impl EhrColumn {
-    pub const ALL: [EhrColumn; 16] = [
+    pub const ALL: [EhrColumn; 17] = [
         Self::EncounterStatus,
         Self::EncounterType,
         Self::EncounterStart,
@@ -177,6 +182,7 @@ impl EhrColumn {
         Self::Weight,
         Self::Height,
         Self::Bmi,
+        Self::News2,
         Self::Conditions,
         Self::Allergies,
         Self::Medications,
@@ -184,24 +190,36 @@ impl EhrColumn {
         Self::Gp,
     ];
 
+    /// The single vital sign the column shows (blood pressure shows two).
+    pub const fn vital(self) -> Option<Vital> {
+        match self {
+            Self::HeartRate => Some(Vital::HeartRate),
+            Self::RespiratoryRate => Some(Vital::RespiratoryRate),
+            Self::Temperature => Some(Vital::Temperature),
+            Self::Spo2 => Some(Vital::Spo2),
+            Self::Weight => Some(Vital::Weight),
+            Self::Height => Some(Vital::Height),
+            Self::Bmi => Some(Vital::Bmi),
+            _ => None,
+        }
+    }
+
     pub const fn key(self) -> &'static str {
         match self {
             Self::EncounterStatus => "encounterStatus",
             Self::EncounterType => "encounterType",
             Self::EncounterStart => "encounterStart",
-            Self::HeartRate => "heartRate",
             Self::BloodPressure => "bloodPressure",
-            Self::RespiratoryRate => "respiratoryRate",
-            Self::Temperature => "temperature",
-            Self::Spo2 => "spo2",
-            Self::Weight => "weight",
-            Self::Height => "height",
-            Self::Bmi => "bmi",
+            Self::News2 => "news2",
             Self::Conditions => "conditions",
             Self::Allergies => "allergies",
             Self::Medications => "medications",
             Self::Coverage => "coverage",
             Self::Gp => "gp",
+            vital => match vital.vital() {
+                Some(v) => v.key(),
+                None => "",
+            },
         }
     }
 
@@ -210,40 +228,54 @@ impl EhrColumn {
             Self::EncounterStatus => "Encounter status",
             Self::EncounterType => "Encounter type",
             Self::EncounterStart => "Admitted",
-            Self::HeartRate => "HR",
             Self::BloodPressure => "BP",
-            Self::RespiratoryRate => "RR",
-            Self::Temperature => "Temp",
-            Self::Spo2 => "SpO₂",
-            Self::Weight => "Weight",
-            Self::Height => "Height",
-            Self::Bmi => "BMI",
+            Self::News2 => "NEWS2",
             Self::Conditions => "Problems",
             Self::Allergies => "Allergies",
             Self::Medications => "Medications",
             Self::Coverage => "Coverage",
             Self::Gp => "GP",
+            vital => match vital.vital() {
+                Some(v) => v.abbreviation(),
+                None => "",
+            },
+        }
+    }
+
+    /// What the label means, for the header's tooltip.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::EncounterStatus => "Status of the latest encounter",
+            Self::EncounterType => "Type of the latest encounter",
+            Self::EncounterStart => "Start of the latest encounter",
+            Self::BloodPressure => "Blood pressure, systolic/diastolic",
+            Self::News2 => "National Early Warning Score 2 from respiration rate, SpO₂ (scale 1), systolic blood pressure, pulse and temperature; partial: the EHR queries give neither consciousness nor air or oxygen",
+            Self::Conditions => "Active problems",
+            Self::Allergies => "Allergies and intolerances",
+            Self::Medications => "Medication orders",
+            Self::Coverage => "Insurance coverage",
+            Self::Gp => "General practitioner",
+            vital => match vital.vital() {
+                Some(v) => v.name(),
+                None => "",
+            },
         }
     }
 
     /// The LOINC codes whose latest value the column shows (vital signs).
     pub const fn loinc(self) -> &'static [&'static str] {
         match self {
-            Self::HeartRate => &["8867-4"],
-            Self::BloodPressure => &["85354-9", "55284-4"],
-            Self::RespiratoryRate => &["9279-1"],
-            Self::Temperature => &["8310-5"],
-            Self::Spo2 => &["59408-5", "2708-6"],
-            Self::Weight => &["29463-7"],
-            Self::Height => &["8302-2"],
-            Self::Bmi => &["39156-5"],
-            _ => &[],
+            Self::BloodPressure => BLOOD_PRESSURE_PANEL,
+            other => match other.vital() {
+                Some(v) => v.loinc(),
+                None => &[],
+            },
         }
     }
 
     /// Whether the column holds numbers (sorted and filtered as numbers).
     pub const fn is_numeric(self) -> bool {
-        !self.loinc().is_empty()
+        matches!(self, Self::BloodPressure | Self::News2) || self.vital().is_some()
     }
 
     pub fn from_key(key: &str) -> Option<Self> {
@@ -282,7 +314,7 @@ impl FromStr for ColumnKey {
         s.parse().map(Self::Team).map_err(|_| {
             InvalidInput::new(
                 "column",
-                format!("{s:?} is neither a built-in column (name, mrn, ageSex, birthDate, location, added), an EHR column (encounterStatus, encounterType, encounterStart, heartRate, bloodPressure, respiratoryRate, temperature, spo2, weight, height, bmi, conditions, allergies, medications, coverage, gp) nor a column id"),
+                format!("{s:?} is neither a built-in column (name, mrn, ageSex, birthDate, location, added), an EHR column (encounterStatus, encounterType, encounterStart, heartRate, bloodPressure, respiratoryRate, temperature, spo2, weight, height, bmi, news2, conditions, allergies, medications, coverage, gp) nor a column id"),
             )
         })
     }

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use reqwest::Method;
+use rounds_core::vitals::LIST_SIGNS;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -450,28 +451,14 @@ fn patient_from(
     Ok(p)
 }
 
-/// The vital signs a list shows (alternatives per sign). Vital signs come
-/// newest first, one page of them; one of these not among them is asked
-/// for on its own (height is often measured once, at admission).
-const LIST_VITALS: [&[&str]; 8] = [
-    &["8867-4"],
-    &["9279-1"],
-    &["8310-5"],
-    &["59408-5", "2708-6"],
-    &["85354-9", "55284-4", "8480-6"],
-    &["29463-7"],
-    &["8302-2"],
-    &["39156-5"],
-];
-
-/// The signs of [`LIST_VITALS`] that none of `resources` holds.
+/// The signs of [`LIST_SIGNS`] that none of `resources` holds.
 fn missing_vitals(resources: &[Value]) -> Vec<&'static [&'static str]> {
     let seen: std::collections::HashSet<String> = resources
         .iter()
         .filter_map(model::vital_sign)
         .map(|v| v.measurement.code)
         .collect();
-    LIST_VITALS
+    LIST_SIGNS
         .iter()
         .copied()
         .filter(|alternatives| !alternatives.iter().any(|c| seen.contains(*c)))

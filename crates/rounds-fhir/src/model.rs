@@ -3,6 +3,7 @@
 //! where versions differ (servers are not always faithful), and never fails:
 //! what is missing or of the wrong type is `None`.
 
+use rounds_core::vitals::VitalCode;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -113,22 +114,11 @@ pub fn age_years(birth_date: &str, today: time::Date) -> Option<u32> {
     u32::try_from(age).ok()
 }
 
-/// The LOINC codes of vital signs the contract lists.
-pub const VITAL_CODES: [(&str, &str); 13] = [
-    ("8867-4", "Heart rate"),
-    ("9279-1", "Respiratory rate"),
-    ("8310-5", "Body temperature"),
-    ("59408-5", "Oxygen saturation"),
-    ("2708-6", "Oxygen saturation"),
-    ("8480-6", "Systolic blood pressure"),
-    ("8462-4", "Diastolic blood pressure"),
-    ("85354-9", "Blood pressure panel"),
-    ("55284-4", "Blood pressure"),
-    ("29463-7", "Body weight"),
-    ("8302-2", "Body height"),
-    ("39156-5", "BMI"),
-    ("8287-5", "Head circumference"),
-];
+/// Whether a LOINC code is a vital sign the contract lists (the catalog
+/// is `rounds_core::vitals`).
+pub fn is_vital_code(code: &str) -> bool {
+    VitalCode::of(code).is_some()
+}
 
 /// One measured value.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -162,7 +152,7 @@ fn measurement(v: &Value) -> Option<Measurement> {
     let coding = arr(code, "coding");
     let hit = coding
         .iter()
-        .find(|c| str_of(c, "code").is_some_and(|k| VITAL_CODES.iter().any(|(vc, _)| *vc == k)))
+        .find(|c| str_of(c, "code").is_some_and(is_vital_code))
         .or_else(|| coding.first())?;
     let code_value = text(str_of(hit, "code"))?;
     let quantity = v.get("valueQuantity");
@@ -181,7 +171,7 @@ pub fn vital_sign(v: &Value) -> Option<VitalSign> {
         return None;
     }
     let m = measurement(v)?;
-    if !VITAL_CODES.iter().any(|(c, _)| *c == m.code) {
+    if !is_vital_code(&m.code) {
         return None;
     }
     let effective = text(str_of(v, "effectiveDateTime"))
@@ -210,12 +200,7 @@ pub fn latest_vitals(observations: impl IntoIterator<Item = VitalSign>) -> Vec<V
             None => latest.push(o),
         }
     }
-    latest.sort_by_key(|v| {
-        VITAL_CODES
-            .iter()
-            .position(|(c, _)| *c == v.measurement.code)
-            .unwrap_or(usize::MAX)
-    });
+    latest.sort_by_key(|v| VitalCode::position(&v.measurement.code));
     latest
 }
 

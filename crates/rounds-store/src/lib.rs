@@ -33,6 +33,7 @@ pub mod sso;
 pub mod teams;
 pub mod throttle;
 pub mod users;
+pub mod vital_ranges;
 
 pub use db::{inspect_sqlite, Backend, Db, DbOptions, WriteTx};
 pub use error::StoreError;

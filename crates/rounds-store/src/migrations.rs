@@ -42,6 +42,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0004_single_sign_on.sql"),
         postgres: include_str!("../migrations/postgres/0004_single_sign_on.sql"),
     },
+    Step {
+        version: 5,
+        name: "vital ranges",
+        sqlite: include_str!("../migrations/sqlite/0005_vital_ranges.sql"),
+        postgres: include_str!("../migrations/postgres/0005_vital_ranges.sql"),
+    },
 ];
 
 /// The embedded migrations for one backend, as a sqlx migration source.

@@ -4,29 +4,30 @@
 // patient typed in by hand is linked to an EHR record.
 import { el, api, sentence, fmtDateTime, fmtTime } from "/static/rounds.js";
 
+/**
+ * The catalog of EHR columns and vital signs, from the server (GET
+ * /api/v1/catalog): the pages keep no copy of labels, units or column types.
+ */
+async function loadCatalog() {
+  try {
+    return await api("GET", "/api/v1/catalog");
+  } catch (e) {
+    return { ehrColumns: [], vitals: [], news2Parts: [] };
+  }
+}
+export const CATALOG = await loadCatalog();
+
 /** The columns a list can show from the EHR: [key, label], as the API names them. */
-export const EHR_COLUMNS = [
-  ["encounterStatus", "Encounter status"],
-  ["encounterType", "Encounter type"],
-  ["encounterStart", "Admitted"],
-  ["heartRate", "HR"],
-  ["bloodPressure", "BP"],
-  ["respiratoryRate", "RR"],
-  ["temperature", "Temp"],
-  ["spo2", "SpO₂"],
-  ["weight", "Weight"],
-  ["height", "Height"],
-  ["bmi", "BMI"],
-  ["conditions", "Problems"],
-  ["allergies", "Allergies"],
-  ["medications", "Medications"],
-  ["coverage", "Coverage"],
-  ["gp", "GP"],
-];
+export const EHR_COLUMNS = CATALOG.ehrColumns.map((c) => [c.key, c.label]);
 
 const EHR_KEYS = new Set(EHR_COLUMNS.map(([k]) => k));
-/** Vital signs: filtered as numbers (from … to …). */
-export const NUMERIC_EHR = new Set(["heartRate", "bloodPressure", "respiratoryRate", "temperature", "spo2", "weight", "height", "bmi"]);
+/** EHR columns of numbers (vital signs, NEWS2): filtered as numbers (from … to …). */
+export const NUMERIC_EHR = new Set(CATALOG.ehrColumns.filter((c) => c.type === "number").map((c) => c.key));
+/** What an EHR column's header means ("Heart rate" for HR). */
+export function ehrDescription(key) {
+  const c = CATALOG.ehrColumns.find((x) => x.key === key);
+  return c ? c.description : "";
+}
 /** Built-in columns that show the EHR's value for an EHR patient. */
 const EHR_BUILTINS = new Set(["name", "mrn", "ageSex", "birthDate", "location"]);
 /** Cells whose age would say nothing (who the patient is does not age). */
@@ -93,7 +94,11 @@ export function cellExplain(col, row, cell) {
       break;
     default: {
       const text = shownText((row.display && row.display[col.key]) || "");
-      lines.push(`${label}: ${text || "—"}`);
+      lines.push(`${label}: ${text || "—"}${cell.flag ? `, ${cell.flag.text}` : ""}`);
+      if (cell.risk && !cell.flag) {
+        const names = (cell.missing || []).map((k) => (CATALOG.news2Parts.find((p) => p.key === k) || { name: k }).name);
+        lines.push(`Low risk (NEWS2 0–4)${names.length ? `; partial: no ${names.join(", ")}` : ""}.`);
+      }
       if (cell.at) lines.push(`Recorded ${fmtDateTime(cell.at)} (${ago(cell.at)}).`);
     }
   }
@@ -134,7 +139,7 @@ export function fillEhrCell(cellNode, col, row, { ages = true } = {}) {
   const text = shownText((row.display && row.display[col.key]) || "");
   cellNode.classList.add("ehr-cell", `ehr-${cell.state || "ok"}`);
   if (cell.state === "ok" || (cell.state === "empty" && text)) {
-    cellNode.append(el("span", { class: "ehr-val", text }));
+    showValue(cellNode, text, cell);
     const when = cell.at || (cell.state === "ok" && !NO_AGE.has(col.key) ? cell.fetchedAt || (row.ehr && row.ehr.fetchedAt) : null);
     if (ages && when && !NO_AGE.has(col.key)) cellNode.append(el("span", { class: "ehr-age", text: ago(when) }));
     if (cell.total != null && cell.shown != null && cell.shown < cell.total) cellNode.append(el("span", { class: "ehr-age", text: `${cell.shown} of ${cell.total}` }));
@@ -161,6 +166,38 @@ export function fillEhrCell(cellNode, col, row, { ages = true } = {}) {
     }
   });
   return true;
+}
+
+/**
+ * A value as every view shows it: the server's display text, then its
+ * flag (markFlag); with `words`, the flag's text is also written out (the
+ * patient page; the list has it in the cell's accessible name and popover).
+ * The one place a vital-sign value is put on a page.
+ */
+export function showValue(node, text, cell, { words = false } = {}) {
+  node.append(el("span", { class: "ehr-val", text }));
+  markFlag(node, cell);
+  const said = cell && ((cell.flag && cell.flag.text) || cell.riskText);
+  if (words && said) node.append(el("span", { class: "flag-text", text: ` ${said}` }));
+}
+
+/**
+ * Marks an abnormal value: a class for the colour (flag-high, flag-low,
+ * risk-lowMedium, risk-medium, risk-high), the symbol beside the value, and
+ * for NEWS2 its risk band in words. The flag's text is in the cell's
+ * accessible name and popover (cellExplain), so nothing rests on colour.
+ */
+export function markFlag(node, cell) {
+  if (!cell) return;
+  if (cell.risk) {
+    node.classList.add(`risk-${cell.risk}`);
+    const band = { low: "low", lowMedium: "low–med", medium: "medium", high: "high" }[cell.risk] || cell.risk;
+    node.append(el("span", { class: "risk-band", "aria-hidden": "true" }, cell.flag ? el("span", { class: "flag-sym", text: cell.flag.symbol }) : null, band));
+    return;
+  }
+  if (!cell.flag) return;
+  node.classList.add(`flag-${cell.flag.kind}`);
+  node.append(el("span", { class: "flag-sym", "aria-hidden": "true", title: cell.flag.text, text: cell.flag.symbol }));
 }
 
 // ---------------------------------------------------------------- popover

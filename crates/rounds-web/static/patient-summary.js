@@ -3,46 +3,13 @@
 // GP), each with its read status; a section that cannot be shown says so
 // and leaves the others.
 import { el, sentence, fmtDateTime } from "/static/rounds.js";
-import { ago } from "/static/ehr.js";
+import { ago, showValue } from "/static/ehr.js";
 
 /** A field of the summary, camelCase or snake_case. */
 export function g(o, key) {
   if (!o) return undefined;
   if (o[key] !== undefined) return o[key];
   return o[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)];
-}
-
-const VITAL_NAMES = {
-  "8867-4": "Heart rate", "85354-9": "Blood pressure", "55284-4": "Blood pressure", "9279-1": "Respiratory rate",
-  "8310-5": "Temperature", "59408-5": "SpO₂", "2708-6": "SpO₂", "29463-7": "Weight", "8302-2": "Height",
-  "39156-5": "BMI", "8287-5": "Head circumference",
-};
-const SYSTOLIC = "8480-6";
-const DIASTOLIC = "8462-4";
-
-function num(v) {
-  if (v === null || v === undefined || v === "") return "";
-  const n = Number(v);
-  return isNaN(n) ? String(v) : n.toLocaleString(undefined, { maximumFractionDigits: 2 });
-}
-
-function measurementOf(item) {
-  return g(item, "measurement") || item; // nested, or flattened into the item
-}
-
-function vitalValue(item) {
-  const m = measurementOf(item);
-  const comps = g(item, "components") || [];
-  const sys = comps.find((c) => c.code === SYSTOLIC);
-  const dia = comps.find((c) => c.code === DIASTOLIC);
-  if (sys || dia) {
-    const unit = (sys && sys.unit) || (dia && dia.unit) || "";
-    return `${num(sys && sys.value) || "?"}/${num(dia && dia.value) || "?"}${unit ? ` ${unit}` : ""}`;
-  }
-  if (m.value === null || m.value === undefined) {
-    return comps.map((c) => `${c.display || c.code}: ${num(c.value)}${c.unit ? ` ${c.unit}` : ""}`).join(", ") || "—";
-  }
-  return `${num(m.value)}${m.unit ? ` ${m.unit}` : ""}`;
 }
 
 function when(iso) {
@@ -90,6 +57,7 @@ export function joined(...parts) {
 }
 
 export function personName(pt) {
+  if (g(pt, "displayName")) return g(pt, "displayName"); // written by the server
   const family = g(pt, "family");
   const given = (g(pt, "given") || []).join(" ");
   if (family && given) return `${family.toUpperCase()}, ${given}`;
@@ -121,6 +89,11 @@ function patientFacts(s) {
   );
 }
 
+/**
+ * The vital signs as the server wrote them (name, display text, flag); a
+ * flagged value has its colour class, the symbol and the flag in words
+ * (read out with the value, and on hover).
+ */
 function vitalsSection(s) {
   return section("vitals", "Vital signs", g(s, "vitals"), (items) =>
     el(
@@ -131,12 +104,22 @@ function vitalsSection(s) {
         "tbody",
         {},
         items.map((it) => {
-          const m = measurementOf(it);
-          return el("tr", { "data-code": m.code }, el("td", { text: VITAL_NAMES[m.code] || m.display || m.code }), el("td", { class: "value" }, el("strong", { text: vitalValue(it) })), el("td", {}, when(g(it, "effective"))));
+          const value = el("td", { class: "value", title: it.flag ? it.flag.text : null });
+          showValue(value, it.text || "—", { flag: it.flag }, { words: true });
+          return el("tr", { "data-code": it.code, "data-key": it.key || null }, el("td", { text: it.name || it.code }), value, el("td", {}, when(g(it, "effective"))));
         }),
+        news2Row(g(s, "news2")),
       ),
     ),
   );
+}
+
+/** NEWS2 under the vital signs: the score, its band, and what it lacks. */
+function news2Row(n) {
+  if (!n) return null;
+  const value = el("td", { class: "value", title: n.riskText });
+  showValue(value, n.text, { risk: n.risk, flag: n.flag, riskText: n.riskText }, { words: true });
+  return el("tr", { "data-key": "news2", class: "news2-row" }, el("td", { text: "NEWS2" }), value, el("td", {}, when(n.at)));
 }
 
 function conditionsSection(s) {

@@ -28,8 +28,16 @@ use rounds_fhir::FhirError;
 
 pub use rounds_fhir::Secret;
 
+/// The EHR summary's types, for the web layer's typed DTOs.
+pub mod summary {
+    pub use rounds_fhir::model::{
+        Allergy, Condition, Coverage, Encounter, Medication, Patient, VitalSign,
+    };
+    pub use rounds_fhir::{PatientSummary, Section, SectionStatus};
+}
+
 pub(crate) use cells::row_cells;
-pub use cells::{CellState, EhrCell};
+pub use cells::{display_name, news2_cell, vital_reading, CellState, EhrCell, VitalReading};
 pub use connection::{EhrConnectionView, OwnerView};
 pub use health::{Health, HealthState};
 pub use read::{EhrPatientData, EhrRowState, ListEhrStatus};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rounds_core::lists::BuiltinColumn;
+use rounds_core::vitals::ReferenceRanges;
 use rounds_core::{PatientId, TeamId, Timestamp};
 use rounds_fhir::{FhirError, PatientSummary, SectionStatus};
 use rounds_store::ehr::{EhrRef, StoredConnection};
@@ -46,6 +47,9 @@ pub struct EhrPatientData {
     pub fetched_at: Option<Timestamp>,
     pub reason: Option<String>,
     pub summary: Option<Arc<PatientSummary>>,
+    /// The team's reference ranges, which the vital signs are flagged
+    /// against wherever the data is shown.
+    pub ranges: Arc<ReferenceRanges>,
 }
 
 /// The EHR's state as a list shows it (the banner).
@@ -90,6 +94,7 @@ impl App {
                                     .into(),
                             ),
                             summary: None,
+                            ranges: Arc::default(),
                         },
                     );
                     continue;
@@ -121,6 +126,10 @@ impl App {
             }
         }
         let pending = self.cached_data(team, &gen, refs, &settings, &mut out);
+        let ranges = self.reference_ranges(team).await?;
+        for data in out.values_mut() {
+            data.ranges = ranges.clone();
+        }
         Ok((
             ListEhrStatus {
                 connected: true,
@@ -159,6 +168,7 @@ impl App {
                     fetched_at: Some(fetched_at),
                     reason: None,
                     summary: Some(summary),
+                    ranges: Arc::default(),
                 },
                 Some(CacheEntry {
                     result: Err(reason),
@@ -170,6 +180,7 @@ impl App {
                     fetched_at: Some(fetched_at),
                     reason: Some(reason),
                     summary: None,
+                    ranges: Arc::default(),
                 },
                 None => {
                     let health = self.health_of(team);
@@ -193,6 +204,7 @@ impl App {
                         fetched_at: None,
                         reason: Some(reason),
                         summary: None,
+                        ranges: Arc::default(),
                     }
                 }
             };
@@ -337,6 +349,7 @@ fn unconnected(
                 fetched_at: None,
                 reason: Some("the team has no EHR connection any more".into()),
                 summary: None,
+                ranges: Arc::default(),
             },
         );
     }

@@ -169,9 +169,7 @@ async fn r4_examples() {
         .vitals
         .items
         .iter()
-        .all(|v| rounds_fhir::model::VITAL_CODES
-            .iter()
-            .any(|(c, _)| *c == v.measurement.code)));
+        .all(|v| rounds_fhir::model::is_vital_code(&v.measurement.code)));
     // None of the medication or coverage examples is this patient's.
     assert_eq!(s.medications.status, SectionStatus::Empty);
     assert_eq!(s.medications.foreign_dropped, counts["MedicationRequest"]);

@@ -300,6 +300,17 @@ pub struct EhrCellDto {
     pub shown: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
+    /// A value outside the team's reference range, or a NEWS2 above low risk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flag: Option<super::vitals::FlagDto>,
+    /// NEWS2: the risk band (low, lowMedium, medium, high).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<&'static str>,
+    /// NEWS2: the parameters the score lacks (it is partial: the true score
+    /// is at least this): respiratoryRate, spo2, supplementalOxygen,
+    /// systolic, pulse, consciousness, temperature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Vec<&'static str>>,
 }
 
 impl From<&EhrCell> for EhrCellDto {
@@ -310,6 +321,16 @@ impl From<&EhrCell> for EhrCellDto {
             reason: c.reason.clone(),
             shown: c.shown,
             total: c.total,
+            flag: c
+                .flag
+                .as_ref()
+                .map(super::vitals::FlagDto::of_vital)
+                .or_else(|| c.news2.as_ref().and_then(super::vitals::FlagDto::of_news2)),
+            risk: c.news2.as_ref().map(|n| n.risk.as_str()),
+            missing: c
+                .news2
+                .as_ref()
+                .map(|n| n.missing.iter().map(|p| p.key()).collect()),
         }
     }
 }
@@ -349,12 +370,9 @@ pub struct PatientEhrDto {
     pub state: String,
     pub fetched_at: Option<String>,
     pub reason: Option<String>,
-    /// Every EHR section as read: patient, age, location, vitals,
-    /// conditions, encounter, allergies, medications, coverage; each section
-    /// with status (missing, empty, complete, partial with shown/total,
-    /// failed with reason) and items.
-    #[schema(value_type = Option<Object>)]
-    pub summary: Option<Value>,
+    /// Every EHR section as read, each with its status and items; vital
+    /// signs with their display text and flag.
+    pub summary: Option<super::ehr_summary::SummaryDto>,
 }
 
 impl From<&EhrPatientData> for PatientEhrDto {
@@ -367,7 +385,7 @@ impl From<&EhrPatientData> for PatientEhrDto {
             summary: d
                 .summary
                 .as_ref()
-                .and_then(|s| serde_json::to_value(s.as_ref()).ok()),
+                .map(|s| super::ehr_summary::SummaryDto::new(s, &d.ranges)),
         }
     }
 }

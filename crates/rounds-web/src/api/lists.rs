@@ -154,8 +154,8 @@ pub struct RowDto {
     pub latest_note: Option<super::patients::NoteDto>,
     /// For EHR patients: their EHR id and how their EHR data stands.
     pub ehr: Option<super::ehr::RowEhrDto>,
-    /// EHR-derived cells by column key: state, age of the value, why empty.
-    #[schema(value_type = Object)]
+    /// EHR-derived cells by column key: state, age of the value, why
+    /// empty, and the flag of an abnormal value.
     pub cells: std::collections::BTreeMap<String, super::ehr::EhrCellDto>,
 }
 

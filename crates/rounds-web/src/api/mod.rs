@@ -8,6 +8,7 @@ pub mod dto;
 pub(crate) mod ehr;
 pub(crate) mod export;
 pub(crate) mod import;
+mod ehr_summary;
 pub(crate) mod lists;
 mod patients;
 pub(crate) mod session;
@@ -15,6 +16,7 @@ pub(crate) use session::{clear_session_cookie, session_cookie};
 mod teams;
 pub(crate) mod templates;
 mod users;
+mod vitals;
 
 use axum::http::StatusCode;
 use rounds_core::{Id, IdKind};
@@ -127,6 +129,8 @@ pub fn router() -> OpenApiRouter<AppState> {
                     import::IMPORT_BODY_LIMIT,
                 )),
         )
+        .routes(routes!(vitals::get_catalog))
+        .routes(routes!(vitals::get_vital_ranges, vitals::set_vital_ranges))
 }
 
 /// `refresh=true` (or `1`) in a query: read the EHR again now.

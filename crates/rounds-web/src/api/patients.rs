@@ -59,7 +59,6 @@ pub struct PatientDto {
     pub columns: Vec<ColumnDto>,
     /// For EHR patients: every EHR section as read.
     pub ehr: Option<super::ehr::PatientEhrDto>,
-    #[schema(value_type = Object)]
     pub cells: BTreeMap<String, super::ehr::EhrCellDto>,
 }
 

@@ -66,12 +66,13 @@ fn ward_spec(args: &DemoArgs) -> anyhow::Result<WardSpec> {
 }
 
 /// The EHR columns the demo list shows, after the defaults.
-const DEMO_COLUMNS: [&str; 8] = [
+const DEMO_COLUMNS: [&str; 9] = [
     "heartRate",
     "bloodPressure",
     "respiratoryRate",
     "temperature",
     "spo2",
+    "news2",
     "conditions",
     "allergies",
     "medications",

@@ -136,7 +136,7 @@ try {
   await a.click("#columns-panel > summary");
   const offered = await a.$$eval("#builtin-add optgroup option", (os) => os.map((o) => o.textContent));
   check(["HR", "BP", "Problems", "Allergies", "Coverage"].every((l) => offered.includes(l)), `the column picker offers the EHR columns (${offered.join(", ")})`);
-  for (const [key, label] of [["heartRate", "HR"], ["bloodPressure", "BP"], ["conditions", "Problems"], ["coverage", "Coverage"]]) {
+  for (const [key, label] of [["heartRate", "HR"], ["bloodPressure", "BP"], ["spo2", "SpO₂"], ["news2", "NEWS2"], ["conditions", "Problems"], ["coverage", "Coverage"]]) {
     await a.selectOption("#builtin-add", key);
     await a.click("#columns-panel .builtin-row button");
     await a.waitForSelector(`#plist thead th[data-key="${key}"]`, { timeout: 10000 });
@@ -145,7 +145,7 @@ try {
   await a.click("#columns-panel > summary");
   await waitFor(a, () => {
     const rows = [...document.querySelectorAll("#plist tbody tr.ehr-row")];
-    return rows.length === 2 && !document.querySelector("#plist .ehr-pending") && rows.every((r) => /\/min/.test(r.querySelector('[data-key="heartRate"]')?.textContent || ""));
+    return rows.length === 2 && !document.querySelector("#plist .ehr-pending") && rows.every((r) => / bpm/.test(r.querySelector('[data-key="heartRate"]')?.textContent || ""));
   }, null, "the EHR cells are filled (none pending)", 20000);
   const ot = {};
   const ca = {};
@@ -155,11 +155,29 @@ try {
   }
   summary.cells = { Ottilie: ot, Caspian: ca };
   check(/^Ward 3, Bed 4 \|/.test(ot.location) && /^Ward 3, Bed 6 \|/.test(ca.location), `locations from the last encounter (${ot.location} / ${ca.location})`);
-  check(/^88 \/min \|/.test(ot.heartRate) && /^71 \/min \|/.test(ca.heartRate), `heart rates with unit (${ot.heartRate} / ${ca.heartRate})`);
+  check(/^88 bpm \|/.test(ot.heartRate) && /^71 bpm \|/.test(ca.heartRate), `heart rates with unit (${ot.heartRate} / ${ca.heartRate})`);
   check(/\| 4\d min ago$/.test(ot.heartRate) && /\| 2 h ago$/.test(ca.heartRate), `a vital sign shows how old it is (${ot.heartRate} / ${ca.heartRate})`);
   check(/132\/84 mmHg/.test(ot.bloodPressure), `blood pressure (${ot.bloodPressure})`);
   check(/pneumonia/i.test(ot.conditions) && /asthma/i.test(ca.conditions), `problems (${ot.conditions} / ${ca.conditions})`);
   check(ot.mrn === "BW-2201" && /^\d+ F$/.test(ot.ageSex), `MRN and age/sex from the EHR (${ot.mrn}, ${ot.ageSex})`);
+  // Abnormal values: Ottilie's SpO₂ of 94 % is below 95–100 %: the colour
+  // class, the symbol, and the flag in words in the accessible name; her
+  // heart rate of 88 is not flagged.
+  const flagOf = ([name, key]) => {
+    const row = [...document.querySelectorAll("#plist tbody tr[data-patient]")].find((r) => r.querySelector(".pname")?.textContent.includes(name));
+    const cell = row && row.querySelector(`[data-key="${key}"]`);
+    return cell && { cls: cell.className, sym: cell.querySelector(".flag-sym")?.textContent || "", label: cell.getAttribute("aria-label") || "", band: cell.querySelector(".risk-band")?.textContent || "" };
+  };
+  const spo2 = await a.evaluate(flagOf, ["Ottilie", "spo2"]);
+  summary.flags = { spo2 };
+  check(/\bflag-low\b/.test(spo2.cls) && spo2.sym === "▼" && spo2.label.includes("94 %, low (95–100 %)"), `a low SpO₂ is flagged with class, symbol and words (${JSON.stringify(spo2)})`);
+  const hr = await a.evaluate(flagOf, ["Ottilie", "heartRate"]);
+  check(!/flag-/.test(hr.cls) && !hr.sym, `a normal heart rate is not flagged (${JSON.stringify(hr)})`);
+  // NEWS2 (partial: RR 18 → 0, SpO₂ 94 → 1, SBP 132 → 0, HR 88 → 0, T 37.9 → 0 = 1): low, band written out.
+  const news = await a.evaluate(flagOf, ["Ottilie", "news2"]);
+  const newsText = await a.evaluate(cellText, ["Ottilie", "news2"]);
+  summary.flags.news2 = { ...news, text: newsText };
+  check(/^1 \(partial\)/.test(newsText) && /risk-low/.test(news.cls) && news.band === "low" && /no air or oxygen, consciousness/.test(news.label), `NEWS2 by hand, partial, with its band (${newsText}; ${JSON.stringify(news)})`);
   // A cell with nothing in it says why, on hover (title) and on tap.
   const caCoverage = a.locator('#plist tbody tr:has-text("Caspian") [data-key="coverage"]');
   const caTitle = await caCoverage.getAttribute("title");
@@ -198,7 +216,7 @@ try {
   await waitFor(b, cellText, ["Ottilie", "heartRate"], "the nurse's list has the EHR columns");
   await waitFor(b, ([n, k]) => {
     const row = [...document.querySelectorAll("#plist tbody tr[data-patient]")].find((r) => r.querySelector(".pname")?.textContent.includes(n));
-    return /\/min/.test(row?.querySelector(`[data-key="${k}"]`)?.textContent || "");
+    return / bpm/.test(row?.querySelector(`[data-key="${k}"]`)?.textContent || "");
   }, ["Ottilie", "heartRate"], "the nurse sees the heart rate", 20000);
   const overflow = await b.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, `the phone page does not scroll sideways (${overflow} px too wide)`);
@@ -227,7 +245,16 @@ try {
   await a.waitForSelector("#ehr-card .ehr-sections", { timeout: 20000 });
   const section = (key) => a.textContent(`#ehr-card .ehr-sec[data-section="${key}"]`);
   const vitals = await section("vitals");
-  check(/Heart rate/.test(vitals) && /88 \/min/.test(vitals) && /132\/84 mmHg/.test(vitals) && /Respiratory rate/.test(vitals), "the patient page shows the vital signs with value and unit");
+  check(/Heart rate/.test(vitals) && /88 bpm/.test(vitals) && /132\/84 mmHg/.test(vitals) && /Respiratory rate/.test(vitals), "the patient page shows the vital signs with value and unit");
+  const spo2Row = await a.evaluate(() => {
+    const td = document.querySelector('#ehr-card .ehr-vitals tr[data-key="spo2"] td.value');
+    return td && { cls: td.className, sym: td.querySelector(".flag-sym")?.textContent || "", text: td.textContent, title: td.title };
+  });
+  check(!!spo2Row && /flag-low/.test(spo2Row.cls) && spo2Row.sym === "▼" && spo2Row.text.includes("low (95–100 %)"), `the patient page flags the low SpO₂ with class, symbol and words (${JSON.stringify(spo2Row)})`);
+  const hrRow = await a.evaluate(() => document.querySelector('#ehr-card .ehr-vitals tr[data-key="heartRate"] td.value')?.className || "");
+  check(!/flag-/.test(hrRow), `… and not the normal heart rate (${hrRow})`);
+  const newsRow = await a.evaluate(() => document.querySelector('#ehr-card .ehr-vitals tr[data-key="news2"]')?.textContent || "");
+  check(/1 \(partial\)/.test(newsRow) && /low risk/.test(newsRow) && /no air or oxygen, consciousness/.test(newsRow), `the patient page shows NEWS2 with its band and what it lacks (${newsRow})`);
   check(/pneumonia/i.test(await section("conditions")) && /Hypertension/.test(await section("conditions")), "… the problems");
   check(/Ward 3, Bed 4/.test(await section("encounter")), "… the last encounter and its location");
   const allergies = await section("allergies");
@@ -247,7 +274,7 @@ try {
   // ---------------------------------------------------------------- meeting view
   await a.goto(`${BASE}/teams/${TEAM}/lists/${LIST}/meeting`);
   await a.waitForSelector("#live[data-state=live]", { timeout: 10000 });
-  await waitFor(a, () => /88 \/min/.test(document.querySelector("#plist")?.textContent || ""), null, "the meeting view shows the EHR columns");
+  await waitFor(a, () => /88 bpm/.test(document.querySelector("#plist")?.textContent || ""), null, "the meeting view shows the EHR columns");
   await a.screenshot({ path: `${ART}/meeting-ehr-1920x1080.png` });
 
   // ---------------------------------------------------------------- a manual patient linked to the EHR
@@ -305,7 +332,7 @@ try {
     }
     check(back, "after the EHR is back, Refresh EHR data clears the banner");
     await waitFor(a, cellText, ["Ottilie", "heartRate"], "the HR cell is back");
-    check(/88 \/min/.test(await a.evaluate(cellText, ["Ottilie", "heartRate"])), "the heart rate is read again");
+    check(/88 bpm/.test(await a.evaluate(cellText, ["Ottilie", "heartRate"])), "the heart rate is read again");
   } else {
     log("skipped: the outage phase (no control channel)");
   }

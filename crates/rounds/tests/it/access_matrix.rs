@@ -62,6 +62,11 @@ fn expected(op: &str) -> Option<[u16; 5]> {
         "deleteEhrConnection" => [401, 404, 403, 204, 404],
         "searchEhr" | "linkPatient" => [401, 404, 502, 502, 404],
         "unlinkPatient" => [401, 404, 409, 409, 404],
+        // The vital-sign catalog holds no patient data; reference ranges
+        // are the team's (owners set them).
+        "getCatalog" => [401, 200, 200, 200, 200],
+        "getVitalRanges" => [401, 404, 200, 200, 404],
+        "setVitalRanges" => [401, 404, 403, 200, 404],
         _ => return None,
     })
 }
@@ -262,6 +267,9 @@ impl World {
                 json!({"name": format!("EHR of {role}"), "baseUrl": DOWN_EHR, "auth": {"kind": "none"}}),
             ),
             "searchEhr" => Some(json!({"family": "Ames"})),
+            "setVitalRanges" => {
+                Some(json!({"ranges": [{"vital": "heartRate", "low": 50, "high": 110}]}))
+            }
             "linkPatient" => Some(json!({"ehrId": "p1"})),
             "updateNote" => Some(json!({"body": "changed", "baseVersion": 1})),
             _ if op.method == Method::POST || op.method == Method::PATCH => Some(json!({})),

@@ -427,6 +427,45 @@ async fn ehr_mode_in_chromium() {
     drop(sekmet);
 }
 
+/// Abnormal values on the 36-patient demo ward (the sandbox EHR): flags on
+/// the list and the patient page, the team's range form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_on_the_demo_ward_in_chromium() {
+    let Some(tools) = browser_tools() else {
+        return;
+    };
+    let sandbox = crate::flags::sandbox(36).await;
+    let latest = crate::flags::latest_from_fhir(&sandbox.base).await;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let w = crate::flags::ward(&app, &sandbox.base, latest.keys()).await;
+    crate::flags::settled(&w, "").await;
+    let summary = run_script(
+        &tools,
+        "flags_flow.mjs",
+        &[
+            ("ROUNDS_URL", app.url("")),
+            ("ROUNDS_TEAM_ID", w.team.clone()),
+            ("ROUNDS_LIST_ID", w.list.clone()),
+            ("ROUNDS_PASSWORD", PASSWORD.to_owned()),
+        ],
+        Control::Fhir {
+            sekmet: &mut None,
+            stopped: None,
+        },
+    )
+    .await;
+    assert_eq!(summary["ok"], true, "{summary}");
+    for shot in [
+        "flags-list-1920x1080.png",
+        "flags-patient-1920x1080.png",
+        "flags-team-ranges-1920x1080.png",
+    ] {
+        let meta = std::fs::metadata(artifact(shot)).expect("screenshot written");
+        assert!(meta.len() > 10_000, "{shot} is suspiciously small");
+    }
+    app.stop().await;
+}
+
 /// RFC 3339 for `minutes` ago (UTC), so that the seeded vital signs are
 /// recent whenever the test runs.
 fn minutes_ago(minutes: u64) -> String {

@@ -80,13 +80,14 @@ async fn demo_serves_a_ward_list_with_ehr_columns() {
         let d = &row["display"];
         assert!(d["location"].as_str().unwrap().starts_with("Ward "), "{d}");
         assert!(!d["name"].as_str().unwrap().is_empty(), "{d}");
-        assert!(
-            d["heartRate"].as_str().unwrap().ends_with("/minute")
-                || d["heartRate"].as_str().unwrap().ends_with("/min"),
-            "{d}"
-        );
+        assert!(d["heartRate"].as_str().unwrap().ends_with(" bpm"), "{d}");
         assert!(d["bloodPressure"].as_str().unwrap().contains('/'), "{d}");
         assert_eq!(row["cells"]["heartRate"]["state"], "ok");
+        assert!(
+            row["cells"]["news2"]["risk"].is_string(),
+            "{}",
+            row["cells"]
+        );
     }
 
     let pid = child.id().to_string();

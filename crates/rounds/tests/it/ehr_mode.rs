@@ -347,7 +347,7 @@ async fn flow(backend: Backend) {
     assert_eq!(d["name"], format!("{}, {GIVEN}", FAMILY.to_uppercase()));
     assert_eq!(d["mrn"], MRN);
     assert_eq!(d["location"], "Ward 3, Bed 4");
-    assert_eq!(d["heartRate"], "88 /min", "the latest of two: {d}");
+    assert_eq!(d["heartRate"], "88 bpm", "the latest of two: {d}");
     assert_eq!(d["bloodPressure"], "132/84 mmHg");
     assert_eq!(d["conditions"], "Community acquired pneumonia");
     assert_eq!(d["allergies"], "Penicillin");
@@ -362,7 +362,7 @@ async fn flow(backend: Backend) {
     assert_eq!(r1["ehr"]["ehrId"], p1_ehr.as_str());
     // The second patient has no problems: an empty cell that says why.
     let r2 = row(&list, &p2);
-    assert_eq!(r2["display"]["heartRate"], "72 /min");
+    assert_eq!(r2["display"]["heartRate"], "72 bpm");
     assert_eq!(r2["cells"]["conditions"]["state"], "empty");
     assert!(r2["cells"]["conditions"]["reason"].is_string());
 
@@ -576,7 +576,7 @@ async fn outage(backend: Backend) {
     assert_eq!(during["ehr"]["lastGoodRead"], good);
     let r1 = row(&during, &p1);
     assert_eq!(
-        r1["display"]["heartRate"], "88 /min",
+        r1["display"]["heartRate"], "88 bpm",
         "the last good read stays shown"
     );
     // The team's data keeps working.
@@ -872,7 +872,7 @@ async fn slow(backend: Backend) {
         "{}",
         during["ehr"]
     );
-    assert_eq!(row(&during, &p1)["display"]["heartRate"], "88 /min");
+    assert_eq!(row(&during, &p1)["display"]["heartRate"], "88 bpm");
 
     // Thawed: the read in flight finishes and the banner goes.
     let started = std::time::Instant::now();

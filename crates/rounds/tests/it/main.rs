@@ -21,6 +21,7 @@ mod deploy;
 mod edge;
 mod ehr;
 mod ehr_mode;
+mod flags;
 mod gateway;
 mod instances;
 mod lists;
