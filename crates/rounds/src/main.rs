@@ -40,6 +40,14 @@ struct UserArgs {
 }
 
 #[derive(Debug, Args)]
+struct TeamArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(subcommand)]
+    command: commands::team::TeamCommand,
+}
+
+#[derive(Debug, Args)]
 struct AuditArgs {
     #[command(flatten)]
     storage: StorageArgs,
@@ -57,6 +65,8 @@ enum Command {
     User(UserArgs),
     /// Work with the audit log
     Audit(AuditArgs),
+    /// Create teams from the console, from a template if asked (`rounds team templates`)
+    Team(TeamArgs),
     /// Write a consistent copy of the SQLite database to a new file while Rounds runs
     Backup(commands::backup::BackupArgs),
     /// Put a backup in place of a missing SQLite database (Rounds stopped), and verify its audit log
@@ -110,6 +120,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => commands::demo::run(&args).await,
             Command::User(user) => commands::user::run(&user.storage, user.command).await,
             Command::Audit(audit) => commands::audit::run(&audit.storage, audit.command).await,
+            Command::Team(team) => commands::team::run(&team.storage, team.command).await,
             Command::Backup(args) => commands::backup::backup(args).await,
             Command::Restore(args) => commands::backup::restore(args).await,
             Command::SecretKey(args) => commands::secret_key::run(args).await,

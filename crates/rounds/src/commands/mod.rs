@@ -5,6 +5,7 @@ pub mod ehr;
 pub mod gateway;
 pub mod secret_key;
 pub mod serve;
+pub mod team;
 pub mod user;
 
 use anyhow::Context;

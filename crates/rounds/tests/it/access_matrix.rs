@@ -67,6 +67,13 @@ fn expected(op: &str) -> Option<[u16; 5]> {
         "getCatalog" => [401, 200, 200, 200, 200],
         "getVitalRanges" => [401, 404, 200, 200, 404],
         "setVitalRanges" => [401, 404, 403, 200, 404],
+        // Data in and out (issue 17): members export and import; templates
+        // for anyone signed in; the access report for site administrators.
+        "exportList" | "previewImport" => [401, 404, 200, 200, 404],
+        "importPatients" => [401, 404, 201, 201, 404],
+        "listTeamTemplates" => [401, 200, 200, 200, 200],
+        "createTeamFromTemplate" => [401, 201, 201, 201, 201],
+        "patientAccessReport" => [401, 403, 403, 403, 200],
         _ => return None,
     })
 }
@@ -233,6 +240,11 @@ impl World {
             .replace("{noteId}", &self.notes[i])
             .replace("{columnKey}", ["mrn", "location"][i])
             .replace("{schemaId}", &self.schema);
+        let path = if op.id == "patientAccessReport" {
+            format!("{path}?patientId={}", self.patients[0])
+        } else {
+            path
+        };
         let body = match op.id.as_str() {
             "signIn" => Some(json!({
                 "username": if role == "anonymous" { "owner" } else if role == "admin" { "admin1" } else { role },
@@ -272,6 +284,12 @@ impl World {
             }
             "linkPatient" => Some(json!({"ehrId": "p1"})),
             "updateNote" => Some(json!({"body": "changed", "baseVersion": 1})),
+            "previewImport" | "importPatients" => {
+                Some(json!({"fileName": "ward.csv", "content": "TVJOClgxCg=="}))
+            }
+            "createTeamFromTemplate" => {
+                Some(json!({"name": format!("Templated by {role}"), "template": "icu"}))
+            }
             _ if op.method == Method::POST || op.method == Method::PATCH => Some(json!({})),
             _ => None,
         };

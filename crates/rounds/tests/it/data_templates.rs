@@ -176,3 +176,57 @@ async fn every_builtin_template_provisions_its_team(backend: Backend) {
     app.stop().await;
 }
 both!(every_builtin_template_provisions_its_team);
+
+/// `rounds team create --template` provisions the same team from the console.
+async fn console_creates_a_team_from_a_template(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("lead", false).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rounds"))
+        .args([
+            "team",
+            "create",
+            "Ward from console",
+            "--owner",
+            "lead",
+            "--template",
+            "emergency-department",
+            "--database-url",
+            &app.db.url,
+        ])
+        .output()
+        .expect("run rounds");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lead = app.client("lead").await;
+    let teams = lead.get("/api/v1/teams").await.body;
+    let team = teams[0]["id"].as_str().unwrap();
+    let lists = lead.get(&format!("/api/v1/teams/{team}/lists")).await.body;
+    assert_eq!(lists[0]["name"], "Department board");
+    assert_eq!(lists.as_array().unwrap().len(), 2);
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_rounds"))
+        .args(["team", "templates", "--database-url", &app.db.url])
+        .output()
+        .expect("run rounds");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("icu\tIntensive care unit"));
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_rounds"))
+        .args([
+            "team",
+            "create",
+            "X",
+            "--owner",
+            "lead",
+            "--template",
+            "zoo",
+            "--database-url",
+            &app.db.url,
+        ])
+        .output()
+        .expect("run rounds");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("zoo"));
+    app.stop().await;
+}
+both!(console_creates_a_team_from_a_template);
