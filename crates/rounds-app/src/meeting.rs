@@ -144,11 +144,7 @@ fn available_columns(
     for c in list_columns {
         push(c.clone(), &mut out);
     }
-    for b in [
-        BuiltinColumn::Name,
-        BuiltinColumn::Location,
-        BuiltinColumn::AgeSex,
-    ] {
+    for b in BuiltinColumn::ALL {
         push(resolved(ColumnKey::Builtin(b), b.label()), &mut out);
     }
     for t in team_columns {

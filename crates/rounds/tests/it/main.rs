@@ -20,6 +20,7 @@ mod ehr_mode;
 mod gateway;
 mod instances;
 mod lists;
+mod meeting;
 mod pages;
 mod schema;
 mod sessions;
