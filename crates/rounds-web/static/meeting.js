@@ -9,7 +9,7 @@
 // server sends initials and bed instead of names and MRNs.
 import { el, api, showBanner, badge } from "/static/rounds.js";
 import { LiveFeed, liveBadge } from "/static/live.js";
-import { fillEhrCell, isEhrColumn, ago } from "/static/ehr.js";
+import { fillEhrCell, isEhrColumn, ago, NUMERIC_EHR } from "/static/ehr.js";
 
 const root = document.getElementById("meeting-app");
 const TEAM = root.dataset.team;
@@ -100,10 +100,29 @@ function rowsOf() {
   return (state.data && state.data.rows) || [];
 }
 
+/** Units as a wall screen needs them (no-op once the server's are short). */
+function shortUnits(text) {
+  return text.replace(/\s*(beats|breaths)\/minute\b/g, " /min");
+}
+
+/** The part every patient's location shares ("Ward 7B, "), said once in the header. */
+function sharedPlace(rows) {
+  const locs = rows.map((r) => (r.display && r.display.location) || "");
+  if (locs.length < 2 || locs.some((l) => !l)) return "";
+  let prefix = locs[0];
+  for (const l of locs) {
+    while (prefix && !l.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  }
+  const cut = Math.max(prefix.lastIndexOf(", "), prefix.lastIndexOf(" · "));
+  return cut > 0 ? prefix.slice(0, cut + 2) : "";
+}
+
 function render() {
   const wrap = $("table-wrap");
   const rows = rowsOf();
-  const columns = state.data.columns;
+  const all = state.data.columns;
+  const columns = all.filter((c) => c.key !== "latestNote");
+  const withNotes = all.length !== columns.length;
   $("count").textContent = `${rows.length} patient${rows.length === 1 ? "" : "s"}`;
   if (!rows.length) {
     wrap.replaceChildren(el("p", { class: "empty", text: "No patients on this list yet." }));
@@ -112,27 +131,43 @@ function render() {
     return;
   }
   if (!rows.some((r) => r.patientId === state.current)) state.current = rows[0].patientId;
+  const place = sharedPlace(rows);
+  const headLabel = (c) => (c.key === "location" && place ? `${c.label} (${place.replace(/[,·]\s*$/, "").trim()})` : c.label);
+  // One tbody per patient: the row of columns and, under it across the
+  // whole width, the newest note; a page holds whole patients.
   const table = el(
     "table",
     { class: "meeting-board", id: "plist" },
-    el("caption", { class: "sr", text: `Patients of ${state.data.list.name}${MASKED ? ", names hidden" : ""}` }),
+    el("caption", { class: "sr", text: `Patients of ${state.data.list.name}${MASKED ? ", names hidden" : ""}${withNotes ? "; each patient's newest note is on the line under the patient" : ""}` }),
     el("colgroup", {}, columns.map((c) => el("col", { "data-key": c.key }))),
-    el("thead", {}, el("tr", {}, columns.map((c) => el("th", { scope: "col", "data-key": c.key, text: c.label })))),
-    el(
-      "tbody",
-      {},
-      rows.map((r, i) => {
-        const tr = el("tr", { "data-patient": r.patientId, "data-index": String(i) });
-        columns.forEach((c) => tr.append(cellFor(c, r)));
-        tr.addEventListener("click", () => select(r.patientId, { local: true }));
-        tr.addEventListener("dblclick", () => open(r.patientId));
-        return tr;
-      }),
-    ),
+    el("thead", {}, el("tr", {}, columns.map((c) => el("th", { scope: "col", "data-key": c.key, text: headLabel(c) })))),
+    rows.map((r, i) => {
+      const tr = el("tr", { "data-patient": r.patientId, "data-index": String(i) });
+      columns.forEach((c) => tr.append(cellFor(c, r, place)));
+      const body = el("tbody", { "data-patient": r.patientId }, tr);
+      if (withNotes && r.latestNote) body.append(noteRow(r.latestNote, columns.length));
+      body.addEventListener("click", () => select(r.patientId, { local: true }));
+      body.addEventListener("dblclick", () => open(r.patientId));
+      return body;
+    }),
   );
   wrap.replaceChildren(table);
   layout();
   markCurrent();
+}
+
+function noteRow(n, span) {
+  return el(
+    "tr",
+    { class: "m-note-row" },
+    el(
+      "td",
+      { colspan: String(span), "data-key": "latestNote" },
+      el("span", { class: "m-note-mark", text: "Note: " }),
+      el("span", { class: "m-note", text: n.body }),
+      el("span", { class: "m-note-by", text: ` — ${noteMeta(n)}${n.shortened ? " · more on the patient page" : ""}` }),
+    ),
+  );
 }
 
 /** The note's meta line: who and when. */
@@ -141,31 +176,26 @@ function noteMeta(n) {
   return [n.authorName, when].filter(Boolean).join(", ");
 }
 
-function cellFor(c, r) {
+function cellFor(c, r, place) {
   if (c.key === "name") {
-    const th = el("th", { scope: "row", "data-key": "name" }, el("span", { class: "m-name", text: r.label || "—" }));
-    if (r.ehr) th.append(el("span", { class: "ehr-badge", text: "EHR" }));
-    return th;
+    return el("th", { scope: "row", "data-key": "name" }, el("span", { class: "m-name", text: r.label || "—" }));
   }
   const td = el("td", { "data-key": c.key });
-  if (c.key === "latestNote") {
-    const n = r.latestNote;
-    if (n) {
-      td.append(el("span", { class: "m-note", text: n.body }), el("span", { class: "m-note-by", text: ` — ${noteMeta(n)}${n.shortened ? " · more on the patient page" : ""}` }));
-    } else {
-      td.append(el("span", { class: "m-none", text: "no note" }));
-    }
-    return td;
-  }
   if (isEhrColumn(c) || r.ehr) {
     if (fillEhrCell(td, c, r, { ages: false })) {
+      const val = td.querySelector(".ehr-val");
+      if (val) {
+        let text = shortUnits(val.textContent);
+        if (c.key === "location" && place && text.startsWith(place)) text = text.slice(place.length);
+        val.textContent = text;
+      }
       // A wall screen: the value and its reason are read, not tabbed through.
       td.removeAttribute("tabindex");
       td.removeAttribute("role");
       td.removeAttribute("aria-haspopup");
       const cell = r.cells && r.cells[c.key];
       const at = cell && cell.at ? Date.parse(cell.at) : NaN;
-      if (!isNaN(at) && Date.now() - at > STALE_MS) td.append(el("span", { class: "m-age", text: ` ${ago(cell.at)}` }));
+      if (NUMERIC_EHR.has(c.key) && !isNaN(at) && Date.now() - at > STALE_MS) td.append(el("span", { class: "m-age", text: ` ${ago(cell.at)}` }));
       return td;
     }
   }
@@ -180,29 +210,36 @@ function cellFor(c, r) {
     td.append(el("span", { class: on ? "tick on" : "tick", text: on ? "✓ yes" : "–" }));
     return td;
   }
-  td.textContent = (r.display && r.display[c.key]) || "";
+  let text = (r.display && r.display[c.key]) || "";
+  if (c.key === "location" && place && text.startsWith(place)) text = text.slice(place.length);
+  td.textContent = text;
   return td;
 }
 
 // ---------------------------------------------------------------- fitting and pages
 
-/** The pages at type size `px`: [[row index…]…], and whether the width fits. */
-function measure(table, px) {
-  table.style.fontSize = `${px}px`;
-  const head = document.querySelector(".meeting-head");
-  if (head) head.style.fontSize = `${Math.max(14, px * 0.72)}px`;
+/** The room the page marker below the board takes at the current size. */
+function footRoom() {
   const foot = $("page-foot");
-  foot.style.fontSize = `${Math.max(14, px * 0.8)}px`;
-  const top = table.getBoundingClientRect().top + window.scrollY;
-  const footH = Math.ceil(px * 0.8 * 1.5) + 12;
-  const avail = window.innerHeight - top - footH - 4;
+  const was = [foot.hidden, foot.textContent];
+  foot.hidden = false;
+  foot.textContent = "Continued on page 2 of 2 · next page in 30 s";
+  const r = foot.getBoundingClientRect();
+  const m = parseFloat(getComputedStyle(foot).marginTop) || 0;
+  [foot.hidden, foot.textContent] = was;
+  return Math.ceil(r.height + m) + 6;
+}
+
+/** The board's rows cut into pages that fit under its top, above `reserve`. */
+function paginate(table, reserve) {
+  const top = table.getBoundingClientRect().top;
+  const avail = window.innerHeight - top - reserve;
   const headH = table.tHead.getBoundingClientRect().height;
-  const trs = Array.from(table.tBodies[0].rows);
   const pages = [];
   let cur = [];
   let used = headH;
-  trs.forEach((tr, i) => {
-    const h = tr.getBoundingClientRect().height;
+  Array.from(table.tBodies).forEach((body, i) => {
+    const h = body.getBoundingClientRect().height;
     if (cur.length && used + h > avail) {
       pages.push(cur);
       cur = [];
@@ -212,6 +249,16 @@ function measure(table, px) {
     used += h;
   });
   if (cur.length) pages.push(cur);
+  return pages;
+}
+
+/** Sets type size `px` (board, head and marker); answers the pages and whether the width fits. */
+function measure(table, px) {
+  table.style.fontSize = `${px}px`;
+  const head = document.querySelector(".meeting-head");
+  if (head) head.style.fontSize = `${Math.max(14, px * 0.72)}px`;
+  $("page-foot").style.fontSize = `${Math.max(14, px * 0.8)}px`;
+  const pages = paginate(table, footRoom());
   const wrap = $("table-wrap");
   const fitsWidth = table.getBoundingClientRect().right <= wrap.getBoundingClientRect().right + 1 && table.scrollWidth <= wrap.clientWidth + 1;
   return { pages, fitsWidth };
@@ -221,36 +268,69 @@ function measure(table, px) {
 function layout() {
   const table = $("plist");
   if (!table || !table.tBodies[0]) return;
-  for (const tr of table.tBodies[0].rows) tr.hidden = false;
+  const trs = Array.from(table.tBodies);
+  for (const tr of trs) tr.hidden = false;
   table.classList.remove("fixed");
   for (const col of table.querySelectorAll("col")) col.style.width = "";
+  // The head as it is when paged (its marker and page buttons shown), so
+  // that the board's top does not move once the pages are cut.
+  const label = $("page-label");
+  label.hidden = false;
+  label.textContent = `Page 88 of 88 · patients ${rowsOf().length}–${rowsOf().length} of ${rowsOf().length}`;
+  for (const id of ["prev-page", "next-page", "timer-label"]) $(id).hidden = false;
   const vw = window.innerWidth / 100;
-  const smallest = Math.max(16, MIN_VW * vw);
+  const smallest = Math.max(16, Math.round(MIN_VW * vw));
+  table.classList.remove("squeeze");
+  let first = measure(table, smallest);
+  if (!first.fitsWidth) {
+    // Too many columns for one line each: values may wrap inside their cells.
+    table.classList.add("squeeze");
+    first = measure(table, smallest);
+  }
+  const fewest = first.pages.length;
   let best = smallest;
-  let result = measure(table, smallest);
-  const fewest = result.pages.length;
-  for (let s = MAX_VW; s * vw > smallest; s -= 0.15) {
+  for (let s = MAX_VW; Math.round(s * vw) > smallest; s -= 0.15) {
     const px = Math.round(s * vw);
     const r = measure(table, px);
     if (r.pages.length <= fewest && r.fitsWidth) {
       best = px;
-      result = r;
       break;
     }
   }
-  if (best === smallest) result = measure(table, smallest);
+  measure(table, best);
   // Fix the columns' widths as measured with every row, so that each page
   // keeps the heights it was cut by.
-  const ths = Array.from(table.tHead.rows[0].cells);
-  const widths = ths.map((th) => th.getBoundingClientRect().width);
+  const widths = Array.from(table.tHead.rows[0].cells).map((th) => th.getBoundingClientRect().width);
   table.querySelectorAll("col").forEach((col, i) => {
     col.style.width = `${widths[i]}px`;
   });
   table.classList.add("fixed");
-  state.pages = result.pages;
   root.dataset.fontPx = String(best);
+  // Cut again with the fixed widths, and make sure of it: whatever still
+  // reaches below the screen makes the pages shorter.
+  let reserve = footRoom();
+  const wanted = state.page;
+  for (let tries = 0; tries < 4; tries++) {
+    for (const tr of trs) tr.hidden = false;
+    state.pages = paginate(table, reserve);
+    let over = 0;
+    for (let p = 0; p < state.pages.length; p++) {
+      showPage(p, { quiet: true });
+      over = Math.max(over, overflowBelow(table));
+    }
+    if (over <= 0) break;
+    reserve += over + 2;
+  }
   const at = pageOf(state.current);
-  showPage(at >= 0 ? at : Math.min(state.page, state.pages.length - 1));
+  showPage(at >= 0 ? at : Math.min(wanted, state.pages.length - 1));
+}
+
+/** How far the shown page (rows and marker) reaches below the screen. */
+function overflowBelow(table) {
+  let bottom = table.getBoundingClientRect().bottom;
+  const foot = $("page-foot");
+  if (!foot.hidden) bottom = Math.max(bottom, foot.getBoundingClientRect().bottom);
+  return Math.ceil(bottom - window.innerHeight);
 }
 
 function pageOf(id) {
@@ -258,14 +338,14 @@ function pageOf(id) {
   return state.pages.findIndex((p) => p.includes(i));
 }
 
-function showPage(p) {
+function showPage(p, { quiet = false } = {}) {
   const n = state.pages.length;
   state.page = n ? ((p % n) + n) % n : 0;
   const table = $("plist");
   const shown = new Set(state.pages[state.page] || []);
   if (table && table.tBodies[0]) {
-    Array.from(table.tBodies[0].rows).forEach((tr, i) => {
-      tr.hidden = !shown.has(i);
+    Array.from(table.tBodies).forEach((body, i) => {
+      body.hidden = !shown.has(i);
     });
   }
   const paged = n > 1;
@@ -282,7 +362,7 @@ function showPage(p) {
   const total = rowsOf().length;
   label.textContent = `Page ${state.page + 1} of ${n} · patients ${idx[0] + 1}–${idx[idx.length - 1] + 1} of ${total}`;
   drawFoot();
-  restartTimer();
+  if (!quiet) restartTimer();
 }
 
 let countdown = 0;
@@ -316,8 +396,10 @@ function restartTimer() {
 function markCurrent() {
   const table = $("plist");
   if (!table) return;
-  for (const tr of table.querySelectorAll("tbody tr")) {
-    const on = tr.dataset.patient === state.current;
+  for (const body of table.tBodies) {
+    const on = body.dataset.patient === state.current;
+    body.classList.toggle("current", on);
+    const tr = body.rows[0];
     tr.classList.toggle("current", on);
     if (on) tr.setAttribute("aria-current", "true");
     else tr.removeAttribute("aria-current");
