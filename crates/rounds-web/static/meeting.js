@@ -218,16 +218,9 @@ function cellFor(c, r, place) {
 
 // ---------------------------------------------------------------- fitting and pages
 
-/** The room the page marker below the board takes at the current size. */
+/** What is kept free below the board. */
 function footRoom() {
-  const foot = $("page-foot");
-  const was = [foot.hidden, foot.textContent];
-  foot.hidden = false;
-  foot.textContent = "Continued on page 2 of 2 · next page in 30 s";
-  const r = foot.getBoundingClientRect();
-  const m = parseFloat(getComputedStyle(foot).marginTop) || 0;
-  [foot.hidden, foot.textContent] = was;
-  return Math.ceil(r.height + m) + 6;
+  return 4;
 }
 
 /** The board's rows cut into pages that fit under its top, above `reserve`. */
@@ -252,16 +245,59 @@ function paginate(table, reserve) {
   return pages;
 }
 
-/** Sets type size `px` (board, head and marker); answers the pages and whether the width fits. */
+/**
+ * The columns' widths for the board's width `avail`: short columns (the
+ * values, badges, initials) keep their whole width and never wrap; the
+ * long ones (plans, names) share the rest by how much they hold. Null when
+ * even wrapped the columns do not fit.
+ */
+function columnWidths(table, avail, px) {
+  const ths = Array.from(table.tHead.rows[0].cells);
+  const widths = (w) => {
+    table.style.width = w;
+    return ths.map((th) => th.getBoundingClientRect().width);
+  };
+  // The notes span every column: they wrap to whatever the columns leave.
+  table.classList.add("measuring");
+  const max = widths("max-content");
+  const min = widths("min-content");
+  table.style.width = "";
+  table.classList.remove("measuring");
+  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+  if (sum(max) <= avail) {
+    const extra = avail - sum(max);
+    return max.map((m) => m + (extra * m) / sum(max));
+  }
+  if (sum(min) > avail + 1) return null;
+  const short = max.map((m) => m <= px * 7.5);
+  let out = max.map((m, i) => (short[i] ? m : min[i]));
+  if (sum(out) > avail) {
+    out = min.slice();
+    short.fill(false);
+  }
+  let rest = avail - sum(out);
+  const room = out.map((w, i) => (short[i] ? 0 : max[i] - w));
+  const total = sum(room);
+  if (total > 0) out = out.map((w, i) => w + (rest * room[i]) / total);
+  return out;
+}
+
+/** Sets type size `px` (board, head and marker) and fitted column widths; answers the pages and whether the width fits. */
 function measure(table, px) {
   table.style.fontSize = `${px}px`;
   const head = document.querySelector(".meeting-head");
   if (head) head.style.fontSize = `${Math.max(14, px * 0.72)}px`;
-  $("page-foot").style.fontSize = `${Math.max(14, px * 0.8)}px`;
-  const pages = paginate(table, footRoom());
+  table.classList.remove("fixed");
+  for (const col of table.querySelectorAll("col")) col.style.width = "";
   const wrap = $("table-wrap");
-  const fitsWidth = table.getBoundingClientRect().right <= wrap.getBoundingClientRect().right + 1 && table.scrollWidth <= wrap.clientWidth + 1;
-  return { pages, fitsWidth };
+  const widths = columnWidths(table, wrap.clientWidth, px);
+  if (!widths) return { pages: paginate(table, footRoom()), fitsWidth: false };
+  table.querySelectorAll("col").forEach((col, i) => {
+    col.style.width = `${Math.floor(widths[i] * 100) / 100}px`;
+  });
+  table.classList.add("fixed");
+  const fitsWidth = table.getBoundingClientRect().right <= wrap.getBoundingClientRect().right + 1;
+  return { pages: paginate(table, footRoom()), fitsWidth };
 }
 
 /** Type as large as it can be without more pages than at the smallest size. */
@@ -270,20 +306,19 @@ function layout() {
   if (!table || !table.tBodies[0]) return;
   const trs = Array.from(table.tBodies);
   for (const tr of trs) tr.hidden = false;
-  table.classList.remove("fixed");
-  for (const col of table.querySelectorAll("col")) col.style.width = "";
   // The head as it is when paged (its marker and page buttons shown), so
   // that the board's top does not move once the pages are cut.
   const label = $("page-label");
   label.hidden = false;
   label.textContent = `Page 88 of 88 · patients ${rowsOf().length}–${rowsOf().length} of ${rowsOf().length}`;
-  for (const id of ["prev-page", "next-page", "timer-label"]) $(id).hidden = false;
+  for (const id of ["prev-page", "next-page", "timer-label", "page-foot"]) $(id).hidden = false;
+  $("page-foot").textContent = "Last page · page 1 of 88 follows · Page Down or “Next page” turns the page";
   const vw = window.innerWidth / 100;
   const smallest = Math.max(16, Math.round(MIN_VW * vw));
   table.classList.remove("squeeze");
   let first = measure(table, smallest);
   if (!first.fitsWidth) {
-    // Too many columns for one line each: values may wrap inside their cells.
+    // Too many columns even wrapped: values may wrap inside their cells.
     table.classList.add("squeeze");
     first = measure(table, smallest);
   }
@@ -298,16 +333,9 @@ function layout() {
     }
   }
   measure(table, best);
-  // Fix the columns' widths as measured with every row, so that each page
-  // keeps the heights it was cut by.
-  const widths = Array.from(table.tHead.rows[0].cells).map((th) => th.getBoundingClientRect().width);
-  table.querySelectorAll("col").forEach((col, i) => {
-    col.style.width = `${widths[i]}px`;
-  });
-  table.classList.add("fixed");
   root.dataset.fontPx = String(best);
-  // Cut again with the fixed widths, and make sure of it: whatever still
-  // reaches below the screen makes the pages shorter.
+  // Whatever still reaches below the screen on some page makes the pages
+  // shorter.
   let reserve = footRoom();
   const wanted = state.page;
   for (let tries = 0; tries < 4; tries++) {
