@@ -511,8 +511,14 @@ impl App {
             json!({ "meetingColumns": chosen }),
         )
         .await?;
-        self.announce(&mut tx, team, &[list], &Change::MeetingColumnsChanged, actor)
-            .await?;
+        self.announce(
+            &mut tx,
+            team,
+            &[list],
+            &Change::MeetingColumnsChanged,
+            actor,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -33,8 +33,9 @@ pub async fn get(conn: &mut AnyConnection, list: ListId) -> Result<MeetingSettin
     Ok(MeetingSettings {
         columns: columns
             .map(|c| {
-                serde_json::from_str::<Vec<String>>(&c)
-                    .map_err(|e| StoreError::Corrupt(format!("meeting columns of list {list}: {e}")))
+                serde_json::from_str::<Vec<String>>(&c).map_err(|e| {
+                    StoreError::Corrupt(format!("meeting columns of list {list}: {e}"))
+                })
             })
             .transpose()?,
         focus: focus.map(|f| parse(&f, "focus patient id")).transpose()?,

@@ -630,9 +630,7 @@ async fn meeting_view_in_chromium() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let default_set = chair.get(&ward.list_path("/meeting")).await;
-    let columns = default_set.body["columns"]
-        .as_array()
-        .map_or(0, Vec::len);
+    let columns = default_set.body["columns"].as_array().map_or(0, Vec::len);
     let words: Vec<String> = crate::meeting::identifiers(&ward)
         .into_iter()
         .filter(|w| !ward.mrns.contains(w))
@@ -662,7 +660,9 @@ async fn meeting_view_in_chromium() {
     eprintln!("meeting view: {summary}");
     let latencies = summary["focusLatencyMs"].as_array().expect("latencies");
     assert!(
-        latencies.iter().all(|l| l.as_u64().is_some_and(|ms| ms < 1000)),
+        latencies
+            .iter()
+            .all(|l| l.as_u64().is_some_and(|ms| ms < 1000)),
         "{summary}"
     );
     assert!(summary["at1080"]["bodyFontPx"].as_f64().unwrap_or(0.0) >= 24.0);

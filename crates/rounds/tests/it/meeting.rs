@@ -62,7 +62,8 @@ pub struct Ward {
     pub mrns: Vec<String>,
     /// Status (choice), Plan (text), Mobility (choice), Diet (text).
     pub columns: Vec<String>,
-    pub sandbox: Sandbox,
+    /// The EHR the ward is read from, running while the ward is in use.
+    _sandbox: Sandbox,
 }
 
 impl Ward {
@@ -124,12 +125,12 @@ pub async fn demo_ward(owner: &Client, patients: usize) -> Ward {
         "allergies",
         "medications",
     ] {
-        let r = owner.post(&list_path("/columns"), json!({ "key": key })).await;
+        let r = owner
+            .post(&list_path("/columns"), json!({ "key": key }))
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{key}: {}", r.text);
     }
-    let choice = |label: &str, options: &[(&str, &str)]| {
-        json!({"label": label, "type": "choice", "options": options.iter().map(|(l, c)| json!({"label": l, "color": c})).collect::<Vec<_>>()})
-    };
+    let choice = |label: &str, options: &[(&str, &str)]| json!({"label": label, "type": "choice", "options": options.iter().map(|(l, c)| json!({"label": l, "color": c})).collect::<Vec<_>>()});
     let mut columns = Vec::new();
     let mut option_ids: Vec<Vec<String>> = Vec::new();
     for body in [
@@ -231,7 +232,7 @@ pub async fn demo_ward(owner: &Client, patients: usize) -> Ward {
         names,
         mrns,
         columns,
-        sandbox,
+        _sandbox: sandbox,
     }
 }
 
@@ -330,7 +331,10 @@ async fn meeting_api(backend: Backend) {
     let rows = r.body["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 6);
     assert_eq!(r.body["masked"], false);
-    let first = rows.iter().find(|x| x["patientId"] == w.patients[0]).unwrap();
+    let first = rows
+        .iter()
+        .find(|x| x["patientId"] == w.patients[0])
+        .unwrap();
     assert_eq!(first["label"], w.names[0].as_str());
     assert!(
         first["latestNote"]["body"]
@@ -341,7 +345,10 @@ async fn meeting_api(backend: Backend) {
     );
     assert_eq!(first["display"][&plan], PLANS[0]);
     assert!(first["fields"][&status]["value"].is_string(), "{first}");
-    assert!(first["display"]["heartRate"].as_str().unwrap().contains("/min"));
+    assert!(first["display"]["heartRate"]
+        .as_str()
+        .unwrap()
+        .contains("/min"));
     assert!(r.body["focus"].is_null());
 
     // A chosen set, kept for the list.
@@ -365,7 +372,12 @@ async fn meeting_api(backend: Backend) {
         let r = nurse
             .put(&w.list_path("/meeting/columns"), json!({ "columns": bad }))
             .await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            r.text
+        );
         assert_eq!(r.field(), "columns");
         assert!(r.text.contains(says), "{bad}: {}", r.text);
     }
@@ -460,7 +472,10 @@ async fn meeting_api(backend: Backend) {
     );
     let data = serde_json::to_string(&r.body).unwrap();
     let found = identifiers_in(&w, &data);
-    assert!(found.is_empty(), "the masked answer holds {found:?}: {data}");
+    assert!(
+        found.is_empty(),
+        "the masked answer holds {found:?}: {data}"
+    );
     let first = r.body["rows"]
         .as_array()
         .unwrap()
@@ -502,7 +517,10 @@ async fn meeting_api(backend: Backend) {
         .put(&w.list_path("/meeting/columns"), json!({"columns": null}))
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert_eq!(nurse.get(&w.list_path("/meeting")).await.body["isDefault"], true);
+    assert_eq!(
+        nurse.get(&w.list_path("/meeting")).await.body["isDefault"],
+        true
+    );
 
     // The reads are audited as views of the list; the set's changes as column edits.
     let views = admin
