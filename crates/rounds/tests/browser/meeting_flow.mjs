@@ -263,6 +263,7 @@ try {
   await a.click("#choose-columns");
   await a.waitForSelector("dialog.m-dialog[open]");
   summary.axe.picker = await axe(a, "the column picker");
+  await a.screenshot({ path: `${ART}/meeting-columns-1920x1080.png` });
   const last = await a.$$eval("dialog.m-dialog input[type=checkbox]:checked", (xs) => xs.length);
   await a.uncheck("dialog.m-dialog li:has-text('Diet') input[type=checkbox]");
   await a.click("dialog.m-dialog button:has-text('Save')");
