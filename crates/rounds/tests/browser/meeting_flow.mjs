@@ -40,7 +40,7 @@ function watch(page, who) {
 
 async function waitFor(page, fn, arg, what, timeout = 10000) {
   try {
-    await page.waitForFunction(fn, arg, { timeout, polling: "raf" });
+    await page.waitForFunction(fn, arg, { timeout, polling: 25 });
   } catch (e) {
     throw new Error(`timed out waiting until ${what}`);
   }
@@ -263,10 +263,13 @@ try {
   await a.click("#choose-columns");
   await a.waitForSelector("dialog.m-dialog[open]");
   summary.axe.picker = await axe(a, "the column picker");
-  await a.screenshot({ path: `${ART}/meeting-columns-1920x1080.png` });
   const last = await a.$$eval("dialog.m-dialog input[type=checkbox]:checked", (xs) => xs.length);
   await a.uncheck("dialog.m-dialog li:has-text('Diet') input[type=checkbox]");
-  await a.click("dialog.m-dialog button:has-text('Save')");
+  await a.screenshot({ path: `${ART}/meeting-columns-1920x1080.png` });
+  await Promise.all([
+    a.waitForResponse((r) => r.request().method() === "PUT" && /\/meeting\/columns$/.test(r.url())),
+    a.click("dialog.m-dialog button:has-text('Save')"),
+  ]);
   await waitFor(a, (n) => document.querySelectorAll("#plist thead th").length === n, COLUMNS - 2, "the presenter's board drops the Diet column");
   await waitFor(b, (n) => document.querySelectorAll("#plist thead th").length === n, COLUMNS - 2, "so does the second screen");
   check(last === COLUMNS, `the picker had the ${COLUMNS} columns ticked`);
