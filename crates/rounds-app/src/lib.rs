@@ -14,6 +14,7 @@ pub mod export;
 pub mod import;
 mod lists;
 mod live;
+mod meeting;
 mod metrics;
 mod notes;
 mod patients;
@@ -38,6 +39,9 @@ pub use audit::{AuditExport, AuditQuery, ExportFormat, VerifyReport, VIEW_WINDOW
 pub use error::{AppError, FieldConflict};
 pub use lists::{ColumnSpec, ResolvedColumn, DEFAULT_COLUMNS};
 pub use live::{LiveMessage, FEED_RETENTION_SECS};
+pub use meeting::{
+    MeetingColumn, MeetingEhr, MeetingNote, MeetingRow, MeetingView, MEETING_COLUMNS_MAX, NOTE_KEY,
+};
 pub use patients::{ListView, NewPatient, PatientDetail, PatientRow, TeamPatient};
 pub use rounds_store::{Backend, DbOptions, StoreError};
 pub use secrets::new_token;

@@ -68,6 +68,12 @@ pub enum Change {
         name: String,
     },
     ListDeleted,
+    /// The meeting view's highlighted patient (None: nobody).
+    MeetingFocus {
+        patient_id: Option<PatientId>,
+    },
+    /// The meeting view's column set changed.
+    MeetingColumnsChanged,
 }
 
 impl Change {
@@ -82,6 +88,8 @@ impl Change {
             Self::ColumnsChanged => "columnsChanged",
             Self::ListRenamed { .. } => "listRenamed",
             Self::ListDeleted => "listDeleted",
+            Self::MeetingFocus { .. } => "meetingFocus",
+            Self::MeetingColumnsChanged => "meetingColumnsChanged",
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod audit;
 pub mod ehr;
 pub mod events;
 pub mod lists;
+pub mod meeting;
 pub mod notes;
 pub mod patients;
 pub mod sessions;

@@ -48,6 +48,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0005_vital_ranges.sql"),
         postgres: include_str!("../migrations/postgres/0005_vital_ranges.sql"),
     },
+    Step {
+        version: 6,
+        name: "meeting view",
+        sqlite: include_str!("../migrations/sqlite/0006_meeting_view.sql"),
+        postgres: include_str!("../migrations/postgres/0006_meeting_view.sql"),
+    },
 ];
 
 /// The embedded migrations for one backend, as a sqlx migration source.

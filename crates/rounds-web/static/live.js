@@ -42,9 +42,11 @@ function parse(e) {
  * - `onStatus(state, text)`, state loading | live | reconnecting | ended.
  * - `reload()` loads the page's data again; resolves to {ok, status}
  *   (status: the HTTP status of a failure, 0 without an answer).
+ * - `kinds`: event kinds besides CHANGE_KINDS that this page follows (the
+ *   meeting view's `meetingFocus`, `meetingColumnsChanged`).
  */
 export class LiveFeed {
-  constructor({ path, lastEventId, handlers, onStatus, reload }) {
+  constructor({ path, lastEventId, handlers, onStatus, reload, kinds }) {
     this.path = path;
     this.lastId = lastEventId == null ? "" : String(lastEventId);
     this.handlers = handlers || {};
@@ -53,6 +55,7 @@ export class LiveFeed {
     this.source = null;
     this.stopped = false;
     this.retry = null;
+    this.kinds = CHANGE_KINDS.concat(kinds || []);
   }
 
   start() {
@@ -78,7 +81,7 @@ export class LiveFeed {
       h(parse(e), "resync");
     });
     es.addEventListener("closed", (e) => this.closed(parse(e)));
-    for (const kind of CHANGE_KINDS) {
+    for (const kind of this.kinds) {
       es.addEventListener(kind, (e) => {
         if (e.lastEventId) this.lastId = e.lastEventId;
         const h = this.handlers[kind] || this.handlers.other;

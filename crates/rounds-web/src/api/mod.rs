@@ -10,6 +10,7 @@ pub(crate) mod export;
 pub(crate) mod import;
 mod ehr_summary;
 pub(crate) mod lists;
+pub(crate) mod meeting;
 mod patients;
 pub(crate) mod session;
 pub(crate) use session::{clear_session_cookie, session_cookie};
@@ -104,6 +105,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(lists::reorder_lists))
         .routes(routes!(patients::list_team_patients))
         .routes(routes!(lists::list_events))
+        .routes(routes!(meeting::get_meeting))
+        .routes(routes!(meeting::set_meeting_columns))
+        .routes(routes!(meeting::set_meeting_focus))
         .routes(routes!(patients::add_patient))
         .routes(routes!(patients::get_patient, patients::update_patient))
         .routes(routes!(patients::remove_patient_from_list))

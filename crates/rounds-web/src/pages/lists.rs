@@ -178,21 +178,76 @@ pub async fn list_page(
     list_view(&state, &page, &team, &list, query.as_deref(), "list.html").await
 }
 
+/// The meeting view: its own data (the meeting's column set, masked when
+/// the address says `masked=1`), so that a masked page holds no name or
+/// MRN even before its script runs.
 pub async fn meeting_page(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team, list)): Path<(String, String)>,
+    Path((team_raw, list_raw)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    list_view(
+    let team: TeamId = match page_id(&state, &page, &team_raw) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let list: ListId = match page_id(&state, &page, &list_raw) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let detail = match state.app.get_team(&page.actor, team).await {
+        Ok(d) => d,
+        Err(err) => return app_error_page(&state, &page.session, err),
+    };
+    let query = query.unwrap_or_default();
+    let masked = crate::api::meeting::wants_masked(Some(&query));
+    let spec = view_spec(Some(&query)).unwrap_or_default();
+    let view = match state
+        .app
+        .get_meeting(&page.actor, team, list, &spec, masked)
+        .await
+    {
+        Ok(v) => v,
+        Err(AppError::Invalid(_)) => match state
+            .app
+            .get_meeting(&page.actor, team, list, &ViewSpec::default(), masked)
+            .await
+        {
+            Ok(v) => v,
+            Err(err) => return app_error_page(&state, &page.session, err),
+        },
+        Err(err) => return app_error_page(&state, &page.session, err),
+    };
+    let dto = crate::api::meeting::MeetingDto::from(&view);
+    // The list's own view (sort, filter) without the mask switch, for the
+    // links that keep it.
+    let kept: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != "masked" && k != "mask"),
+        )
+        .finish();
+    let join = |extra: &str| match (kept.is_empty(), extra.is_empty()) {
+        (true, _) => extra.to_owned(),
+        (false, true) => kept.clone(),
+        (false, false) => format!("{kept}&{extra}"),
+    };
+    let (me, csrf) = page.page_context();
+    render(
         &state,
-        &page,
-        &team,
-        &list,
-        query.as_deref(),
+        StatusCode::OK,
         "meeting.html",
+        context! {
+            me, csrf,
+            team => TeamDto::from(&detail.team),
+            list => dto.list,
+            columns => dto.columns,
+            rows => dto.rows,
+            masked,
+            last_event_id => dto.last_event_id,
+            list_query => kept.clone(),
+            mask_query => join(if masked { "" } else { "masked=1" }),
+        },
     )
-    .await
 }
 
 pub async fn patient_page(

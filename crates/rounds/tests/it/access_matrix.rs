@@ -38,9 +38,8 @@ fn expected(op: &str) -> Option<[u16; 5]> {
         "exportAudit" => [401, 403, 403, 403, 200],
         // Patient lists: members and owners alike, except where noted.
         "listLists" | "getList" | "getPatient" | "listSchemas" | "listNotes" | "listEvents"
-        | "renameList" | "updateColumn" | "listTeamPatients" | "reorderLists" | "updateSchema" => {
-            [401, 404, 200, 200, 404]
-        }
+        | "renameList" | "updateColumn" | "listTeamPatients" | "reorderLists" | "updateSchema"
+        | "getMeeting" => [401, 404, 200, 200, 404],
         "createList" | "addPatient" | "addColumn" | "createSchema" | "addNote" => {
             [401, 404, 201, 201, 404]
         }
@@ -48,7 +47,9 @@ fn expected(op: &str) -> Option<[u16; 5]> {
         | "removePatientFromList"
         | "movePatient"
         | "reorderPatients"
-        | "removeColumn" => [401, 404, 204, 204, 404],
+        | "removeColumn"
+        | "setMeetingColumns"
+        | "setMeetingFocus" => [401, 404, 204, 204, 404],
         "updatePatient" => [401, 404, 200, 200, 404],
         // Owners only.
         "deleteList" => [401, 404, 403, 204, 404],
@@ -275,6 +276,8 @@ impl World {
             "updateSchema" => Some(json!({"name": format!("Set renamed by {role}")})),
             "reorderLists" => Some(json!({"listIds": [self.other_list, self.list]})),
             "addNote" => Some(json!({"body": format!("Note by {role}")})),
+            "setMeetingColumns" => Some(json!({"columns": ["name", "location", "latestNote"]})),
+            "setMeetingFocus" => Some(json!({"patientId": null})),
             "setEhrConnection" => Some(
                 json!({"name": format!("EHR of {role}"), "baseUrl": DOWN_EHR, "auth": {"kind": "none"}}),
             ),

@@ -647,3 +647,72 @@ fn ward_bundle() -> serde_json::Value {
         ],
     })
 }
+
+/// The meeting view on the demo ward (36 sandbox EHR inpatients, 4 team
+/// columns), at 1920×1080 and 3840×2160, with a second screen following
+/// the presenter, mask mode and axe-core: `tests/browser/meeting_flow.mjs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meeting_view_in_chromium() {
+    let Some(tools) = browser_tools() else {
+        return;
+    };
+    let mut app = TestApp::spawn(Backend::Sqlite).await;
+    app.user("chair", false).await;
+    app.user("nurse", false).await;
+    let chair = app.client("chair").await;
+    let ward = crate::meeting::demo_ward(&chair, 36).await;
+    let r = chair
+        .post(
+            &format!("/api/v1/teams/{}/members", ward.team),
+            json!({"username": "nurse"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let default_set = chair.get(&ward.list_path("/meeting")).await;
+    let columns = default_set.body["columns"].as_array().map_or(0, Vec::len);
+    let words: Vec<String> = crate::meeting::identifiers(&ward)
+        .into_iter()
+        .filter(|w| !ward.mrns.contains(w))
+        .collect();
+    let team = ward.team.clone();
+    let summary = run_script(
+        &tools,
+        "meeting_flow.mjs",
+        &[
+            ("ROUNDS_URL", app.url("")),
+            ("ROUNDS_TEAM_ID", ward.team.clone()),
+            ("ROUNDS_LIST_ID", ward.list.clone()),
+            ("ROUNDS_PASSWORD", PASSWORD.to_owned()),
+            ("ROUNDS_PATIENT_IDS", json!(ward.patients).to_string()),
+            ("ROUNDS_NAME_WORDS", json!(words).to_string()),
+            ("ROUNDS_MRNS", json!(ward.mrns).to_string()),
+            ("ROUNDS_MEETING_COLUMNS", columns.to_string()),
+            // demo_ward writes a note on every third patient.
+            ("ROUNDS_NOTES", ward.patients.len().div_ceil(3).to_string()),
+        ],
+        Control::Rounds {
+            app: &mut app,
+            team: &team,
+        },
+    )
+    .await;
+    eprintln!("meeting view: {summary}");
+    let latencies = summary["focusLatencyMs"].as_array().expect("latencies");
+    assert!(
+        latencies
+            .iter()
+            .all(|l| l.as_u64().is_some_and(|ms| ms < 1000)),
+        "{summary}"
+    );
+    assert!(summary["at1080"]["bodyFontPx"].as_f64().unwrap_or(0.0) >= 24.0);
+    for shot in [
+        "meeting-1920x1080.png",
+        "meeting-3840x2160.png",
+        "meeting-masked-1920x1080.png",
+    ] {
+        let meta = std::fs::metadata(artifact(shot)).expect("screenshot written");
+        assert!(meta.len() > 10_000, "{shot} is suspiciously small");
+    }
+    drop(ward);
+    app.stop().await;
+}

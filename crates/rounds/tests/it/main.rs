@@ -25,6 +25,7 @@ mod flags;
 mod gateway;
 mod instances;
 mod lists;
+mod meeting;
 mod pages;
 mod schema;
 mod sessions;
