@@ -8,7 +8,7 @@ use rounds_app::{Actor, AppConfig};
 use rounds_core::audit::ClientInfo;
 
 use super::open_app;
-use crate::config::{FileSettings, StorageArgs};
+use crate::config::StorageArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum TeamCommand {
@@ -28,8 +28,7 @@ pub enum TeamCommand {
 }
 
 pub async fn run(storage: &StorageArgs, cmd: TeamCommand) -> anyhow::Result<ExitCode> {
-    let file = FileSettings::load(storage.config.as_deref())?;
-    let app = open_app(storage, &file, AppConfig::default()).await?;
+    let app = open_app(storage, AppConfig::default()).await?;
     let result = run_with(&app, cmd).await;
     app.close().await;
     result
