@@ -30,7 +30,7 @@ pub use accounts::{
 };
 pub use audit::{AuditExport, AuditQuery, ExportFormat, VerifyReport, VIEW_WINDOW};
 pub use error::{AppError, FieldConflict};
-pub use lists::{ColumnSpec, ResolvedColumn, DEFAULT_COLUMNS};
+pub use lists::{ColumnSpec, ResolvedColumn, DEFAULT_COLUMNS, DEFAULT_EHR_COLUMNS};
 pub use live::{LiveMessage, FEED_RETENTION_SECS};
 pub use patients::{ListView, NewPatient, PatientDetail, PatientRow, TeamPatient};
 pub use rounds_store::{Backend, DbOptions, StoreError};
