@@ -53,8 +53,25 @@ fn num(v: f64) -> String {
     rounds_core::lists::format_number((v * 10.0).round() / 10.0)
 }
 
+/// The short unit a ward writes ("bpm", "/min", "°C") for a vital sign's
+/// unit spelled out by the EHR ("beats/minute", "Cel"); a unit already
+/// short ("/min", "%") is kept as given.
+fn short_unit(column: EhrColumn, unit: &str) -> &str {
+    let long_per_minute = matches!(
+        unit.to_ascii_lowercase().as_str(),
+        "{beats}/min" | "beats/minute" | "beats/min" | "{breaths}/min" | "breaths/minute"
+            | "breaths/min" | "per minute"
+    );
+    match column {
+        EhrColumn::HeartRate if long_per_minute => "bpm",
+        EhrColumn::RespiratoryRate if long_per_minute => "/min",
+        EhrColumn::Temperature if matches!(unit, "Cel" | "degrees C") => "°C",
+        _ => unit,
+    }
+}
+
 fn vital_text(v: &VitalSign, column: EhrColumn) -> (String, Option<f64>) {
-    let unit = v.measurement.unit.as_deref().unwrap_or("");
+    let unit = short_unit(column, v.measurement.unit.as_deref().unwrap_or(""));
     if column == EhrColumn::BloodPressure {
         let part = |code: &str| {
             v.components
@@ -516,5 +533,15 @@ mod tests {
         let (text, cell) = ehr_builtin_value(&s, BuiltinColumn::AgeSex).unwrap();
         assert_eq!((text.as_str(), cell.number), ("56 F", Some(56.0)));
         assert!(ehr_builtin_value(&s, BuiltinColumn::Added).is_none());
+    }
+
+    #[test]
+    fn vital_units_are_short() {
+        assert_eq!(short_unit(EhrColumn::HeartRate, "beats/minute"), "bpm");
+        assert_eq!(short_unit(EhrColumn::HeartRate, "/min"), "/min");
+        assert_eq!(short_unit(EhrColumn::RespiratoryRate, "breaths/minute"), "/min");
+        assert_eq!(short_unit(EhrColumn::Temperature, "Cel"), "°C");
+        assert_eq!(short_unit(EhrColumn::Spo2, "%"), "%");
+        assert_eq!(short_unit(EhrColumn::Weight, "beats/minute"), "beats/minute");
     }
 }

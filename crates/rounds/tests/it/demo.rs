@@ -81,7 +81,7 @@ async fn demo_serves_a_ward_list_with_ehr_columns() {
         assert!(d["location"].as_str().unwrap().starts_with("Ward "), "{d}");
         assert!(!d["name"].as_str().unwrap().is_empty(), "{d}");
         assert!(
-            d["heartRate"].as_str().unwrap().ends_with("/minute")
+            d["heartRate"].as_str().unwrap().ends_with(" bpm")
                 || d["heartRate"].as_str().unwrap().ends_with("/min"),
             "{d}"
         );
