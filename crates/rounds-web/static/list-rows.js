@@ -114,7 +114,7 @@ export function notesRow(row, span) {
   const area = el("textarea", { name: "body", rows: 2, maxlength: 10000, required: true, "aria-label": "New note", "data-focus-key": `note:${row.patientId}`, value: state.noteDrafts.get(row.patientId) || "" });
   area.addEventListener("input", () => state.noteDrafts.set(row.patientId, area.value));
   const msg = el("p", { class: "form-msg", role: "status" });
-  const form = el("form", { class: "note-add" }, area, el("button", { type: "submit", class: "small primary", text: "Add note" }), msg);
+  const form = el("form", { class: "note-add" }, area, el("button", { type: "submit", class: "small primary", "data-focus-key": `noteadd:${row.patientId}`, text: "Add note" }), msg);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = area.value;
@@ -126,6 +126,7 @@ export function notesRow(row, span) {
       area.value = "";
       await fetchNotes(row.patientId);
       actions.render();
+      focusKey(`note:${row.patientId}`); // ready for the next note
     } catch (err) {
       msg.textContent = sentence(err.message);
       msg.className = "form-msg error";
@@ -150,7 +151,7 @@ export function notesRow(row, span) {
       "div",
       { class: "acts notes-foot" },
       el("a", { class: "button small", href: `/teams/${page.team}/patients/${row.patientId}`, text: "All details and notes" }),
-      el("button", { type: "button", class: "small", text: "Close notes", onclick: () => toggleNotes(row.patientId) }),
+      el("button", { type: "button", class: "small", "data-focus-key": `noteclose:${row.patientId}`, text: "Close notes", onclick: () => toggleNotes(row.patientId) }),
     ),
   );
   return el("tr", { class: "notes-row", "data-notes-of": row.patientId }, el("td", { colspan: span, "aria-label": `Notes of ${rowName(row) || "the patient"}` }, box));

@@ -179,6 +179,9 @@ function fillCell(cell, col, row, phone) {
     try {
       if (fillEhrCell(cell, col, row, { ageWords })) {
         cell.dataset.focusKey = `cell:${row.patientId}:${col.key}`;
+        // A value shown is the cell's name (what is seen is what is
+        // said); the details stay in its description (the title).
+        if (cell.querySelector(".ehr-val")) cell.removeAttribute("aria-label");
         return;
       }
     } catch (e) {

@@ -12,6 +12,7 @@ import { render } from "/static/list-table.js";
 import { applyFields } from "/static/list-edit.js";
 import { noteChanged, setupAddPatient } from "/static/list-rows.js";
 import { scheduleEhrPoll, watchEhrOnReturn } from "/static/list-ehr.js";
+import { popoverKey } from "/static/ehr.js";
 
 let loadSeq = 0;
 let loadTimer = null;
@@ -109,6 +110,21 @@ const live = new LiveFeed({
 });
 
 Object.assign(actions, { load, loadSoon, render, liveStopped: () => live.stopped });
+
+// Closing an EHR value's details (Escape or Close) puts the focus back on
+// its cell, also after a redraw replaced the cell's node.
+function refocusAfterPopover(e) {
+  const inside = e.target && e.target.closest && e.target.closest(".popover");
+  if (!inside || (e.type === "keydown" && e.key !== "Escape") || (e.type === "click" && !e.target.closest("button"))) return;
+  const key = popoverKey();
+  if (!key) return;
+  setTimeout(() => {
+    const cell = document.querySelector(`[data-focus-key="${CSS.escape(`cell:${key}`)}"]`);
+    if (cell && (document.activeElement === document.body || !document.activeElement)) cell.focus();
+  }, 0);
+}
+document.addEventListener("keydown", refocusAfterPopover, true);
+document.addEventListener("click", refocusAfterPopover, true);
 
 setupAddPatient();
 watchEhrOnReturn();

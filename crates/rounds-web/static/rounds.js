@@ -429,9 +429,24 @@ export function makeEditor({ specs, fields, members, save, done, compact }) {
       done(null);
     }
   });
-  // A choice or a person is saved as soon as it is picked.
+  // A choice or a person is saved as soon as it is picked with the mouse
+  // or a finger; stepping through the options with the keyboard saves
+  // nothing until Enter (or Save).
   if (specs.length === 1 && (specs[0].type === "choice" || specs[0].type === "person")) {
-    inputs[specs[0].key].addEventListener("change", () => send(values(), base));
+    const sel = inputs[specs[0].key];
+    let keyed = false;
+    sel.addEventListener("pointerdown", () => {
+      keyed = false;
+    });
+    sel.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        send(values(), base);
+      } else if (e.key !== "Tab" && e.key !== "Escape") keyed = true;
+    });
+    sel.addEventListener("change", () => {
+      if (!keyed) send(values(), base);
+    });
   }
   form.focusFirst = () => {
     const first = inputs[specs[0].key];

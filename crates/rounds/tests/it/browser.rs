@@ -702,3 +702,35 @@ async fn phone_round_on_the_demo_ward() {
     }
     drop(demo);
 }
+
+/// Accessibility on the demo ward (tests/browser/a11y_flow.mjs): axe-core
+/// finds no serious or critical violation of WCAG 2.2 AA on sign-in, both
+/// password pages, the teams and team pages, the list (desktop and phone,
+/// with notes, an editor and an EHR value's details open) and the patient
+/// page; a keyboard-only round keeps the focus after sorting, Notes,
+/// closing the details and saving a field, on the list and the patient page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accessible_pages_on_the_demo_ward() {
+    let Some(tools) = browser_tools() else {
+        return;
+    };
+    let demo = start_demo();
+    let summary = run_script(
+        &tools,
+        "a11y_flow.mjs",
+        &[
+            ("ROUNDS_URL", demo.base.clone()),
+            ("ROUNDS_USER", "demo".to_owned()),
+            ("ROUNDS_PASSWORD", demo.password.clone()),
+            ("ROUNDS_LIST_PATH", demo.list_path.clone()),
+        ],
+        Control::None,
+    )
+    .await;
+    let states = summary["axe"].as_object().expect("axe results");
+    assert!(states.len() >= 12, "every page state was audited: {summary}");
+    for (state, result) in states {
+        assert_eq!(result["serious"], 0, "{state}: {result}");
+    }
+    drop(demo);
+}
