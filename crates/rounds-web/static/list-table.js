@@ -58,6 +58,58 @@ function cardPart(col, statusKey) {
   return "c-field";
 }
 
+const statusOf = (cols) => {
+  const status = cols.find((c) => c.type === "choice");
+  return status ? status.key : null;
+};
+
+/** One patient's row (a card on a phone), with the open editor placed in its cell. */
+function buildRow(row, index, cols, statusKey, phone) {
+  const ed = state.editing;
+  let editorPlaced = false;
+  const tr = el("tr", { "data-patient": row.patientId, class: row.ehr ? "ehr-row" : "" });
+  cols.forEach((col, i) => {
+    const cell = el(i === 0 ? "th" : "td", { "data-key": col.key, "data-label": col.label });
+    if (i === 0) {
+      cell.setAttribute("scope", "row");
+      cell.className = "pin";
+    } else cell.className = cardPart(col, statusKey);
+    if (ed && ed.patientId === row.patientId && ed.colKey === col.key) {
+      cell.classList.add("editing");
+      cell.append(ed.node);
+      editorPlaced = true;
+      if (i === 0) cell.append(rowMenu(row, index));
+    } else {
+      fillCell(cell, col, row, phone);
+      if (i === 0) cell.querySelector(".pin-line").append(rowMenu(row, index));
+    }
+    tr.append(cell);
+  });
+  return { tr, editorPlaced };
+}
+
+/**
+ * Redraws one patient's row after a change of its fields, when nothing of
+ * the page around it changes (no editor, menu or focus in the row);
+ * answers false when the whole table must be drawn instead.
+ */
+export function renderRow(patientId) {
+  const data = state.data;
+  const wrap = document.getElementById("table-wrap");
+  const old = wrap && wrap.querySelector(`#plist tbody tr[data-patient="${CSS.escape(patientId)}"]`);
+  const index = data ? data.rows.findIndex((r) => r.patientId === patientId) : -1;
+  if (!old || index < 0 || old.contains(document.activeElement) || (state.editing && state.editing.patientId === patientId) || state.openMenu === patientId) return false;
+  if (isPhone() !== wrap.classList.contains("cards")) return false;
+  const cols = columnsShown();
+  const { tr } = buildRow(data.rows[index], index, cols, statusOf(cols), isPhone());
+  old.replaceWith(tr);
+  reanchorPopover((key) => {
+    const [pid, ck] = key.split(":");
+    return wrap.querySelector(`tr[data-patient="${CSS.escape(pid)}"] [data-key="${CSS.escape(ck)}"]`);
+  });
+  return true;
+}
+
 export function render() {
   const wrap = document.getElementById("table-wrap");
   const data = state.data;
@@ -85,33 +137,16 @@ export function render() {
     closePopover();
     return;
   }
-  const status = cols.find((c) => c.type === "choice");
-  const statusKey = status ? status.key : null;
+  const statusKey = statusOf(cols);
   const table = el("table", { class: phone ? "plist cards" : "plist", id: "plist" });
   const head = el("tr", {}, cols.map((c, i) => headerCell(c, i === 0)));
   table.append(el("caption", { class: "sr", text: `Patients of ${data.list.name}` }), el("thead", {}, head));
   const body = el("tbody");
   let editorPlaced = false;
   data.rows.forEach((row, index) => {
-    const tr = el("tr", { "data-patient": row.patientId, class: row.ehr ? "ehr-row" : "" });
-    cols.forEach((col, i) => {
-      const cell = el(i === 0 ? "th" : "td", { "data-key": col.key, "data-label": col.label });
-      if (i === 0) {
-        cell.setAttribute("scope", "row");
-        cell.className = "pin";
-      } else cell.className = cardPart(col, statusKey);
-      if (ed && ed.patientId === row.patientId && ed.colKey === col.key) {
-        cell.classList.add("editing");
-        cell.append(ed.node);
-        editorPlaced = true;
-        if (i === 0) cell.append(rowMenu(row, index));
-      } else {
-        fillCell(cell, col, row, phone);
-        if (i === 0) cell.querySelector(".pin-line").append(rowMenu(row, index));
-      }
-      tr.append(cell);
-    });
-    body.append(tr);
+    const built = buildRow(row, index, cols, statusKey, phone);
+    editorPlaced = editorPlaced || built.editorPlaced;
+    body.append(built.tr);
     if (state.openNotes.has(row.patientId)) body.append(notesRow(row, cols.length));
   });
   table.append(body);

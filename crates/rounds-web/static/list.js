@@ -8,7 +8,7 @@ import { api, showBanner, announce, displayText } from "/static/rounds.js";
 import { LiveFeed, liveBadge } from "/static/live.js";
 import { page, state, actions, rowName } from "/static/list-store.js";
 import { viewQuery, viewChanged } from "/static/list-view.js";
-import { render } from "/static/list-table.js";
+import { render, renderRow } from "/static/list-table.js";
 import { applyFields } from "/static/list-edit.js";
 import { noteChanged, setupAddPatient } from "/static/list-rows.js";
 import { scheduleEhrPoll, watchEhrOnReturn } from "/static/list-ehr.js";
@@ -83,7 +83,7 @@ function patientUpdated(d) {
   const needsReload =
     state.view.q.trim() ||
     touched.some((k) => viewKeys.has(k) || (["family", "given"].includes(k) && viewKeys.has("name")) || (k === "birthDate" && viewKeys.has("ageSex")));
-  render();
+  if (needsReload || !renderRow(d.patientId)) render();
   if (needsReload) loadSoon();
 }
 

@@ -233,6 +233,36 @@ try {
   await p.screenshot({ path: path.join(ART, "list-demo-375-notes.png") });
   check((await p.evaluate(() => document.documentElement.scrollWidth)) <= 375, "no sideways scroll with the notes open");
 
+  // ---- a second list: it starts with the ward's EHR columns; the column
+  // picker offers the team's own columns first and warns before a second "Plan".
+  r = await api(d, "POST", `/api/v1/teams/${team}/lists`, { name: "Discharge planning" });
+  check(r.status === 201, "a second list is made");
+  const list2 = r.body.id;
+  r = await api(d, "GET", `/api/v1/teams/${team}/lists/${list2}`);
+  const startKeys = r.body.columns.map((c) => c.key);
+  check(["heartRate", "bloodPressure", "respiratoryRate", "temperature", "spo2"].every((k) => startKeys.includes(k)), `the new list starts with the vital signs (${startKeys.join(", ")})`);
+  await d.goto(`${BASE}/teams/${team}/lists/${list2}`);
+  await waitFor(d, () => document.querySelector("#live")?.dataset.state === "live", null, "the new list is live");
+  await d.click("#columns-panel > summary");
+  const offered = await d.$$eval("#builtin-add > *", (xs) => xs.map((x) => (x.tagName === "OPTGROUP" ? `${x.label}: ${[...x.children].map((o) => o.textContent).join("/")}` : x.textContent)));
+  check(/^The team's columns: .*Plan/.test(offered[0] || "") && /Status/.test(offered[0]) && /Seen/.test(offered[0]), `the picker offers the team's columns first (${offered.join(" | ")})`);
+  const teamColsBefore = (await api(d, "GET", `/api/v1/teams/${team}/patients/${first}`)).body.columns.length;
+  await d.fill("#new-column input[name=label]", "plan");
+  await d.click("#new-column button[type=submit]");
+  await d.waitForSelector("#new-column .form-msg.warn", { timeout: 3000 });
+  const warned = await d.textContent("#new-column .form-msg.warn");
+  check(/already has a column “Plan”/.test(warned), `a second “Plan” is warned about (${warned})`);
+  check((await api(d, "GET", `/api/v1/teams/${team}/patients/${first}`)).body.columns.length === teamColsBefore, "and not made");
+  await d.click('#new-column .form-msg.warn button:has-text("Show the team")');
+  let shownPlan = false;
+  for (let i = 0; i < 30 && !shownPlan; i++) {
+    r = await api(d, "GET", `/api/v1/teams/${team}/lists/${list2}`);
+    shownPlan = r.body.columns.some((c) => c.key === planKey);
+    if (!shownPlan) await d.waitForTimeout(100);
+  }
+  check(shownPlan, "the new list shows the team's own Plan (the same column, the same values)");
+  check((await api(d, "GET", `/api/v1/teams/${team}/patients/${first}`)).body.columns.length === teamColsBefore, "no second Plan was made");
+
   summary.ok = true;
 } finally {
   await browser.close();
