@@ -23,11 +23,8 @@ export function applyFields(patientId, fields) {
 function focusCell(patientId, key) {
   const cell = document.querySelector(`tr[data-patient="${CSS.escape(patientId)}"] [data-key="${CSS.escape(key)}"]`);
   if (!cell) return;
-  if (cell.tabIndex === 0) cell.focus();
-  else {
-    const inner = cell.querySelector(".cell-edit, .pname");
-    if (inner) inner.focus();
-  }
+  const inner = cell.querySelector(".cell-btn, .cell-edit, .pname");
+  if (inner) inner.focus();
 }
 
 // ---------------------------------------------------------------- undo

@@ -210,13 +210,18 @@ function fillCell(cell, col, row, phone) {
     }
     return;
   }
+  // The cell stays a table cell (a screen reader keeps the table); what
+  // can be pressed is a control inside it.
+  const focusKey = `cell:${row.patientId}:${col.key}`;
   if (isEhrColumn(col) || row.ehr) {
+    const inner = el("span", { class: "cell-btn", "data-focus-key": focusKey, "data-label": col.label });
     try {
-      if (fillEhrCell(cell, col, row, { ageWords })) {
-        cell.dataset.focusKey = `cell:${row.patientId}:${col.key}`;
-        // A value shown is the cell's name (what is seen is what is
+      if (fillEhrCell(inner, col, row, { ageWords })) {
+        // A value shown is the control's name (what is seen is what is
         // said); the details stay in its description (the title).
-        if (cell.querySelector(".ehr-val")) cell.removeAttribute("aria-label");
+        if (inner.querySelector(".ehr-val")) inner.removeAttribute("aria-label");
+        cell.classList.add("ehr-cell", ...[...inner.classList].filter((c) => c.startsWith("ehr-")));
+        cell.append(inner);
         return;
       }
     } catch (e) {
@@ -226,26 +231,17 @@ function fillCell(cell, col, row, phone) {
     if (isEhrColumn(col)) return; // a manual patient has no EHR values
   }
   const specs = specsFor(col);
+  if (!specs) {
+    cell.append(displayNode(col, row.fields, row, page.members));
+    return;
+  }
   const shown = displayText(col, row.fields, row, page.members);
-  cell.append(displayNode(col, row.fields, row, page.members));
-  if (!specs) return;
-  cell.classList.add("editable");
-  cell.tabIndex = 0;
-  cell.dataset.focusKey = `cell:${row.patientId}:${col.key}`;
-  cell.setAttribute("role", "button");
   const value = col.type === "checkbox" ? (shown ? "ticked" : "not ticked") : shown || "empty";
   // On a phone a checkbox opens its editor (a stray tap must not tick it).
   const toggles = col.type === "checkbox" && !phone;
-  cell.setAttribute("aria-label", `${col.label}: ${value}, ${toggles ? (shown ? "untick" : "tick") : "edit"}`);
-  if (toggles) {
-    cell.addEventListener("click", () => toggleCheckbox(row, col));
-  } else {
-    cell.addEventListener("click", () => startEdit(row, col));
-  }
-  cell.addEventListener("keydown", (e) => {
-    if (e.target === cell && (e.key === "Enter" || e.key === " ")) {
-      e.preventDefault();
-      cell.click();
-    }
-  });
+  const btn = el("button", { type: "button", class: "cell-btn", "data-focus-key": focusKey, "data-label": col.label, "aria-label": `${col.label}: ${value}, ${toggles ? (shown ? "untick" : "tick") : "edit"}` }, displayNode(col, row.fields, row, page.members));
+  cell.classList.add("editable");
+  cell.append(btn);
+  // The whole cell answers a click (its padding too); the button the keyboard.
+  cell.addEventListener("click", () => (toggles ? toggleCheckbox(row, col) : startEdit(row, col)));
 }
