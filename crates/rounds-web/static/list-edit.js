@@ -70,7 +70,8 @@ function offerUndo(row, col, old, saved) {
     }
   });
   const dismiss = el("button", { type: "button", class: "small", "aria-label": "Dismiss", text: "×", onclick: () => (bar.hidden = true) });
-  bar.replaceChildren(el("span", { class: "undo-text", text: `${what} of ${name}: ${shown || (col.type === "checkbox" ? "not ticked" : "empty")}.` }), undo, dismiss);
+  const now = col.type === "checkbox" ? (shown ? "ticked" : "not ticked") : shown || "empty";
+  bar.replaceChildren(el("span", { class: "undo-text", text: `${what} of ${name}: ${now}.` }), undo, dismiss);
   bar.hidden = false;
   clearTimeout(undoTimer);
   undoTimer = setTimeout(() => (bar.hidden = true), 10000);

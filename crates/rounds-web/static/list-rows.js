@@ -111,7 +111,7 @@ export async function toggleNotes(patientId) {
 export function notesRow(row, span) {
   const notes = state.notes.get(row.patientId);
   const box = el("div", { class: "notes-box" });
-  const area = el("textarea", { name: "body", rows: 2, maxlength: 10000, required: true, "aria-label": "New note", "data-focus-key": `note:${row.patientId}`, value: state.noteDrafts.get(row.patientId) || "" });
+  const area = el("textarea", { name: "body", rows: 2, maxlength: 10000, required: true, "aria-label": "New note", placeholder: "New note…", "data-focus-key": `note:${row.patientId}`, value: state.noteDrafts.get(row.patientId) || "" });
   area.addEventListener("input", () => state.noteDrafts.set(row.patientId, area.value));
   const msg = el("p", { class: "form-msg", role: "status" });
   const form = el("form", { class: "note-add" }, area, el("button", { type: "submit", class: "small primary", "data-focus-key": `noteadd:${row.patientId}`, text: "Add note" }), msg);

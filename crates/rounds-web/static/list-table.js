@@ -221,6 +221,7 @@ function fillCell(cell, col, row, phone) {
         // said); the details stay in its description (the title).
         if (inner.querySelector(".ehr-val")) inner.removeAttribute("aria-label");
         cell.classList.add("ehr-cell", ...[...inner.classList].filter((c) => c.startsWith("ehr-")));
+        cell.title = inner.title; // the reason on hover, over the whole cell
         cell.append(inner);
         return;
       }
