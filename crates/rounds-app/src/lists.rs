@@ -2,8 +2,8 @@
 
 use rounds_core::audit::Operation;
 use rounds_core::lists::{
-    normalize_options, BuiltinColumn, ChoiceOption, ColumnKey, ColumnSchema, ColumnType,
-    EhrColumn, ListColumn, PatientList, SchemaColumn, TeamColumn, COLUMN_LABEL_MAX, LIST_NAME_MAX, UNIT_MAX,
+    normalize_options, BuiltinColumn, ChoiceOption, ColumnKey, ColumnSchema, ColumnType, EhrColumn,
+    ListColumn, PatientList, SchemaColumn, TeamColumn, COLUMN_LABEL_MAX, LIST_NAME_MAX, UNIT_MAX,
 };
 use rounds_core::validate::{InvalidInput, TextKind};
 use rounds_core::{ColumnId, ListId, SchemaId, TeamId, Timestamp};
@@ -129,7 +129,11 @@ impl App {
                     rounds_store::ehr::connection(tx.conn(), team).await,
                     Ok(None)
                 );
-                let ehr = if has_ehr { &DEFAULT_EHR_COLUMNS[..] } else { &[] };
+                let ehr = if has_ehr {
+                    &DEFAULT_EHR_COLUMNS[..]
+                } else {
+                    &[]
+                };
                 DEFAULT_COLUMNS
                     .iter()
                     .map(|b| ColumnKey::Builtin(*b))

@@ -59,8 +59,13 @@ fn num(v: f64) -> String {
 fn short_unit(column: EhrColumn, unit: &str) -> &str {
     let long_per_minute = matches!(
         unit.to_ascii_lowercase().as_str(),
-        "{beats}/min" | "beats/minute" | "beats/min" | "{breaths}/min" | "breaths/minute"
-            | "breaths/min" | "per minute"
+        "{beats}/min"
+            | "beats/minute"
+            | "beats/min"
+            | "{breaths}/min"
+            | "breaths/minute"
+            | "breaths/min"
+            | "per minute"
     );
     match column {
         EhrColumn::HeartRate if long_per_minute => "bpm",
@@ -539,9 +544,15 @@ mod tests {
     fn vital_units_are_short() {
         assert_eq!(short_unit(EhrColumn::HeartRate, "beats/minute"), "bpm");
         assert_eq!(short_unit(EhrColumn::HeartRate, "/min"), "/min");
-        assert_eq!(short_unit(EhrColumn::RespiratoryRate, "breaths/minute"), "/min");
+        assert_eq!(
+            short_unit(EhrColumn::RespiratoryRate, "breaths/minute"),
+            "/min"
+        );
         assert_eq!(short_unit(EhrColumn::Temperature, "Cel"), "°C");
         assert_eq!(short_unit(EhrColumn::Spo2, "%"), "%");
-        assert_eq!(short_unit(EhrColumn::Weight, "beats/minute"), "beats/minute");
+        assert_eq!(
+            short_unit(EhrColumn::Weight, "beats/minute"),
+            "beats/minute"
+        );
     }
 }

@@ -113,7 +113,11 @@ pub struct SignInForm {
 /// Where a sign-in without a `next` lands: the default list of the one
 /// team the person belongs to, when it has one (the ward list, not two
 /// clicks away); else the teams page.
-async fn landing(state: &AppState, user: rounds_core::model::User, client: rounds_core::audit::ClientInfo) -> String {
+async fn landing(
+    state: &AppState,
+    user: rounds_core::model::User,
+    client: rounds_core::audit::ClientInfo,
+) -> String {
     let actor = rounds_app::Actor { user, client };
     let Ok(teams) = state.app.list_teams(&actor).await else {
         return DEFAULT_NEXT.to_owned();
@@ -123,10 +127,10 @@ async fn landing(state: &AppState, user: rounds_core::model::User, client: round
     };
     let team = only.team.id;
     match state.app.list_lists(&actor, team).await {
-        Ok(lists) => lists
-            .iter()
-            .find(|l| l.is_default)
-            .map_or_else(|| DEFAULT_NEXT.to_owned(), |l| format!("/teams/{team}/lists/{}", l.id)),
+        Ok(lists) => lists.iter().find(|l| l.is_default).map_or_else(
+            || DEFAULT_NEXT.to_owned(),
+            |l| format!("/teams/{team}/lists/{}", l.id),
+        ),
         Err(_) => DEFAULT_NEXT.to_owned(),
     }
 }

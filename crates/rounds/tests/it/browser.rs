@@ -728,7 +728,10 @@ async fn accessible_pages_on_the_demo_ward() {
     )
     .await;
     let states = summary["axe"].as_object().expect("axe results");
-    assert!(states.len() >= 12, "every page state was audited: {summary}");
+    assert!(
+        states.len() >= 12,
+        "every page state was audited: {summary}"
+    );
     for (state, result) in states {
         assert_eq!(result["serious"], 0, "{state}: {result}");
     }
