@@ -138,6 +138,11 @@ try {
   await p.waitForSelector("#ehr-card:not([hidden]) .ehr-sections", { timeout: 15000 });
   await audit(p, "patient page (phone)");
   await p.screenshot({ path: path.join(ART, "patient-demo-375x812.png"), fullPage: true });
+  // At 320 px (WCAG reflow) the patient page does not scroll sideways.
+  await p.setViewportSize({ width: 320, height: 640 });
+  await p.waitForTimeout(300);
+  const reflow = await p.evaluate(() => ({ w: document.documentElement.scrollWidth, wide: [...document.querySelectorAll("main *")].filter((n) => n.getBoundingClientRect().right > 321).slice(0, 4).map((n) => `${n.tagName}.${n.className}`) }));
+  check(reflow.w <= 320, `the patient page reflows at 320 px (${reflow.w} px; ${reflow.wide.join(", ")})`);
   // The forced password page of a new account with a one-time password.
   r = await api(a, "POST", "/api/v1/users", { username: "newnurse", displayName: "New Nurse" });
   check(r.status === 201, `an account with a one-time password (${r.status})`);
