@@ -118,10 +118,9 @@ function refocusAfterPopover(e) {
   if (!inside || (e.type === "keydown" && e.key !== "Escape") || (e.type === "click" && !e.target.closest("button"))) return;
   const key = popoverKey();
   if (!key) return;
-  setTimeout(() => {
-    const cell = document.querySelector(`[data-focus-key="${CSS.escape(`cell:${key}`)}"]`);
-    if (cell && (document.activeElement === document.body || !document.activeElement)) cell.focus();
-  }, 0);
+  // Before the details close (their own handlers run after this capture).
+  const cell = document.querySelector(`[data-focus-key="${CSS.escape(`cell:${key}`)}"]`);
+  if (cell) cell.focus({ preventScroll: true });
 }
 document.addEventListener("keydown", refocusAfterPopover, true);
 document.addEventListener("click", refocusAfterPopover, true);

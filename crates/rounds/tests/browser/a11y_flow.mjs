@@ -206,6 +206,7 @@ try {
   f1 = await active(k);
   check(f1.tag === "BUTTON" && f1.label === "Close", "the details take the focus (on Close)");
   await k.keyboard.press("Escape");
+  await k.waitForSelector(".popover", { state: "detached", timeout: 3000 });
   f1 = await active(k);
   check(f1.key === `cell:${top}:spo2`, `after closing the details the focus is back on the cell (${JSON.stringify(f1)})`);
   // Edit the plan: Enter opens the editor, Enter saves, the focus is back on the cell.

@@ -54,7 +54,7 @@ use rounds_core::{ListId, TeamId};
 
 use crate::common::{Backend, Sekmet, TestApp, PASSWORD};
 
-const TIME_LIMIT: Duration = Duration::from_secs(300);
+const TIME_LIMIT: Duration = Duration::from_secs(420);
 
 fn setting(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
