@@ -636,8 +636,9 @@ fn start_demo() -> Demo {
         .spawn()
         .expect("start rounds demo");
     let out = child.stdout.take().expect("demo stdout");
+    let mut lines = BufReader::new(out).lines();
     let (mut base, mut password, mut list) = (None, None, None);
-    for line in BufReader::new(out).lines().map_while(Result::ok) {
+    for line in lines.by_ref().map_while(Result::ok) {
         let t = line.trim();
         if let Some(rest) = t.strip_prefix("Rounds demo is running at ") {
             base = Some(rest.trim_end_matches('/').to_owned());
@@ -653,6 +654,9 @@ fn start_demo() -> Demo {
         let _ = child.kill();
         panic!("rounds demo did not say where to sign in");
     };
+    // Keep reading what the demo prints: a closed pipe would end it at its
+    // next line (a warning under load, say).
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
     let list_path = list.replacen(&base, "", 1);
     Demo {
         child,
