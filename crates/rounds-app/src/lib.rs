@@ -37,7 +37,7 @@ pub use accounts::{
 };
 pub use audit::{AuditExport, AuditQuery, ExportFormat, VerifyReport, VIEW_WINDOW};
 pub use error::{AppError, FieldConflict};
-pub use lists::{ColumnSpec, ResolvedColumn, DEFAULT_COLUMNS};
+pub use lists::{ColumnSpec, ResolvedColumn, DEFAULT_COLUMNS, DEFAULT_EHR_COLUMNS};
 pub use live::{LiveMessage, FEED_RETENTION_SECS};
 pub use meeting::{
     MeetingColumn, MeetingEhr, MeetingNote, MeetingRow, MeetingView, MEETING_COLUMNS_MAX, NOTE_KEY,

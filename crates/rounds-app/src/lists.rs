@@ -2,7 +2,7 @@
 
 use rounds_core::audit::Operation;
 use rounds_core::lists::{
-    normalize_options, BuiltinColumn, ChoiceOption, ColumnKey, ColumnSchema, ColumnType,
+    normalize_options, BuiltinColumn, ChoiceOption, ColumnKey, ColumnSchema, ColumnType, EhrColumn,
     ListColumn, PatientList, SchemaColumn, TeamColumn, COLUMN_LABEL_MAX, LIST_NAME_MAX, UNIT_MAX,
 };
 use rounds_core::validate::{InvalidInput, TextKind};
@@ -20,6 +20,21 @@ pub const DEFAULT_COLUMNS: [BuiltinColumn; 4] = [
     BuiltinColumn::AgeSex,
     BuiltinColumn::Mrn,
     BuiltinColumn::Location,
+];
+
+/// The EHR columns a new list of a team with an EHR connection shows after
+/// [`DEFAULT_COLUMNS`] when no column set is chosen: the vital signs and
+/// what a ward round reads first.
+pub const DEFAULT_EHR_COLUMNS: [EhrColumn; 9] = [
+    EhrColumn::HeartRate,
+    EhrColumn::BloodPressure,
+    EhrColumn::RespiratoryRate,
+    EhrColumn::Temperature,
+    EhrColumn::Spo2,
+    EhrColumn::News2,
+    EhrColumn::Conditions,
+    EhrColumn::Allergies,
+    EhrColumn::Medications,
 ];
 
 fn check_name(field: &'static str, raw: &str, max: usize) -> Result<String, InvalidInput> {
@@ -108,16 +123,31 @@ impl App {
         let id = ListId::new_random();
         let mut tx = self.db.write().await?;
         let columns: Vec<ListColumn> = match schema {
-            None => DEFAULT_COLUMNS
-                .iter()
-                .enumerate()
-                .map(|(i, b)| ListColumn {
-                    key: ColumnKey::Builtin(*b),
-                    position: i as i64,
-                    hidden: false,
-                    width: None,
-                })
-                .collect(),
+            None => {
+                // A saved connection that cannot be read still says the
+                // team works with an EHR.
+                let has_ehr = !matches!(
+                    rounds_store::ehr::connection(tx.conn(), team).await,
+                    Ok(None)
+                );
+                let ehr = if has_ehr {
+                    &DEFAULT_EHR_COLUMNS[..]
+                } else {
+                    &[]
+                };
+                DEFAULT_COLUMNS
+                    .iter()
+                    .map(|b| ColumnKey::Builtin(*b))
+                    .chain(ehr.iter().map(|e| ColumnKey::Ehr(*e)))
+                    .enumerate()
+                    .map(|(i, key)| ListColumn {
+                        key,
+                        position: i as i64,
+                        hidden: false,
+                        width: None,
+                    })
+                    .collect()
+            }
             Some(schema_id) => {
                 let schema = lists::schema(tx.conn(), team, schema_id)
                     .await?
@@ -308,6 +338,19 @@ impl App {
             .into_iter()
             .find(|c| c.key == key)
             .ok_or(AppError::NotFound { what: "column" })
+    }
+
+    /// Every column the team has made, for the column picker (which offers
+    /// them before a new one, so a second "Plan" is not made by mistake).
+    pub async fn team_columns(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+    ) -> Result<Vec<TeamColumn>, AppError> {
+        self.team_access(actor, team, Need::Member, "listTeamColumns")
+            .await?;
+        let mut conn = self.db.read().await?;
+        Ok(lists::team_columns(&mut conn, team).await?)
     }
 
     pub async fn list_columns(

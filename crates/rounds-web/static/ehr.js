@@ -127,8 +127,10 @@ export function ehrText(col, row) {
  * The content of an EHR cell: the value and its age, or a muted marker
  * whose reason shows on hover and on tap (`cell` gets the title and the
  * tap handler). Never throws on odd data: a bad cell must not break its row.
+ * `ageWords(when, col)`, when given, says the age in the caller's words
+ * ("admitted 3 d ago" for a location).
  */
-export function fillEhrCell(cellNode, col, row, { ages = true } = {}) {
+export function fillEhrCell(cellNode, col, row, { ages = true, ageWords = null } = {}) {
   let cell;
   try {
     cell = ehrCell(col, row);
@@ -141,7 +143,7 @@ export function fillEhrCell(cellNode, col, row, { ages = true } = {}) {
   if (cell.state === "ok" || (cell.state === "empty" && text)) {
     showValue(cellNode, text, cell);
     const when = cell.at || (cell.state === "ok" && !NO_AGE.has(col.key) ? cell.fetchedAt || (row.ehr && row.ehr.fetchedAt) : null);
-    if (ages && when && !NO_AGE.has(col.key)) cellNode.append(el("span", { class: "ehr-age", text: ago(when) }));
+    if (ages && when && !NO_AGE.has(col.key)) cellNode.append(el("span", { class: "ehr-age", text: ageWords ? ageWords(when, col) : ago(when) }));
     if (cell.total != null && cell.shown != null && cell.shown < cell.total) cellNode.append(el("span", { class: "ehr-age", text: `${cell.shown} of ${cell.total}` }));
   } else {
     const mark = MARK[cell.state] || "—";

@@ -6,6 +6,40 @@ import { EHR_COLUMNS, isEhrColumn } from "/static/ehr.js";
 import { page, state, ui, actions, ehrOn } from "/static/list-store.js";
 
 export const BUILTINS = { name: "Name", mrn: "MRN", ageSex: "Age/sex", birthDate: "Born", location: "Location", added: "Added" };
+
+/** What a column's short label means (the header's tooltip). */
+const HINTS = {
+  mrn: "Medical record number",
+  ageSex: "Age in years and sex (F female, M male, X other)",
+  location: "Ward, room and bed",
+  added: "When the patient was added to this list",
+  heartRate: "Heart rate, beats per minute (bpm), the latest reading and its age",
+  bloodPressure: "Blood pressure, systolic/diastolic in mmHg, the latest reading",
+  respiratoryRate: "Respiratory rate, breaths per minute, the latest reading",
+  temperature: "Body temperature in °C, the latest reading",
+  spo2: "Oxygen saturation by pulse oximetry (SpO₂), %, the latest reading",
+  weight: "Body weight, the latest measurement",
+  height: "Body height, the latest measurement",
+  bmi: "Body mass index, kg/m²",
+  conditions: "Active problems (conditions) in the EHR",
+  allergies: "Allergies and intolerances recorded in the EHR",
+  medications: "Active medication orders in the EHR",
+  coverage: "Insurance coverage",
+  gp: "General practitioner",
+  encounterStatus: "Status of the current encounter (admission)",
+  encounterType: "Type of the current encounter",
+  encounterStart: "When the current admission began",
+  news2: "National Early Warning Score 2, from the EHR's vital signs",
+};
+
+/** The tooltip of a column's header: what its label means, and where it comes from. */
+export function columnHint(col) {
+  const hint = HINTS[col.key];
+  if (hint) return hint;
+  if (col.builtin || isEhrColumn(col)) return "";
+  const type = TYPES.find((t) => t[0] === col.type);
+  return `${col.label}: the team's own column${type ? ` (${type[1].toLowerCase()})` : ""}`;
+}
 const TYPES = [
   ["text", "Text"], ["longText", "Long text"], ["number", "Number"], ["date", "Date"],
   ["dateTime", "Date and time"], ["choice", "Choice (status)"], ["checkbox", "Checkbox"], ["person", "Person (team member)"],
@@ -14,8 +48,8 @@ const DEFAULT_OPTION_COLOURS = ["#1f7a3d", "#d39e00", "#c0392b", "#2563eb", "#6b
 
 export function columnsPanel() {
   ui.columnsList = el("ol", { class: "col-list" });
-  const builtinSel = el("select", { id: "builtin-add", "aria-label": "Built-in column to show" });
-  const builtinLabel = el("span", { text: "Built-in column:" });
+  const builtinSel = el("select", { id: "builtin-add", "aria-label": "Column to show" });
+  const builtinLabel = el("span", { text: "Show a column the team has:" });
   const builtinAdd = el("button", { type: "button", class: "small", text: "Show" });
   builtinAdd.addEventListener("click", () => {
     if (builtinSel.value) columnCall(() => api("POST", `${page.apiList}/columns`, { key: builtinSel.value }));
@@ -85,13 +119,15 @@ export function renderColumnsPanel() {
   }
   const missing = Object.keys(BUILTINS).filter((k) => !cols.some((c) => c.key === k));
   const ehrMissing = ehrOn() ? EHR_COLUMNS.filter(([k]) => !cols.some((c) => c.key === k)) : [];
+  const teamMissing = page.teamColumns.filter((t) => !cols.some((c) => c.key === t.key));
   const keep = ui.columnsList.builtinSel.value;
   const options = [];
-  if (missing.length) options.push(...missing.map((k) => el("option", { value: k, text: BUILTINS[k], selected: k === keep })));
+  if (teamMissing.length) options.push(el("optgroup", { label: "The team's columns" }, teamMissing.map((t) => el("option", { value: t.key, text: t.label, selected: t.key === keep }))));
+  if (missing.length) options.push(el("optgroup", { label: "Built-in" }, missing.map((k) => el("option", { value: k, text: BUILTINS[k], selected: k === keep }))));
   if (ehrMissing.length) options.push(el("optgroup", { label: "From the EHR" }, ehrMissing.map(([k, l]) => el("option", { value: k, text: l, selected: k === keep }))));
   if (!options.length) options.push(el("option", { value: "", text: "(all shown)" }));
   ui.columnsList.builtinSel.replaceChildren(...options);
-  ui.columnsList.builtinLabel.textContent = ehrOn() ? "Built-in or EHR column:" : "Built-in column:";
+  ui.columnsList.builtinLabel.textContent = "Show a column the team has:";
 }
 
 function typeLabel(c) {
@@ -131,9 +167,35 @@ function newColumnForm() {
     el("button", { type: "submit", class: "small primary", text: "Add column" }),
     msg,
   );
+  let confirmedLabel = null; // a second column of an existing name, once confirmed
+  label.addEventListener("input", () => {
+    confirmedLabel = null;
+  });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = { label: label.value, type: type.value };
+    const same = page.teamColumns.find((t) => t.label.trim().toLowerCase() === body.label.trim().toLowerCase());
+    if (same && confirmedLabel !== body.label) {
+      const shown = state.data && state.data.columns.some((c) => c.key === same.key);
+      const show = el("button", { type: "button", class: "small primary", text: `Show the team's “${same.label}”` });
+      show.addEventListener("click", async () => {
+        if (await columnCall(() => api("POST", `${page.apiList}/columns`, { key: same.key }), `Column “${same.label}” shown.`)) {
+          label.value = "";
+          msg.replaceChildren();
+        }
+      });
+      const anyway = el("button", { type: "button", class: "small", text: "Make a second one" });
+      anyway.addEventListener("click", () => {
+        confirmedLabel = body.label;
+        form.requestSubmit();
+      });
+      msg.className = "form-msg warn";
+      msg.replaceChildren(
+        ...[el("span", { text: `The team already has a column “${same.label}”${shown ? " (on this list)" : ""}. A new one would be a second, separate “${body.label}” with its own values. ` }), shown ? null : show, " ", anyway].filter((x) => x !== null),
+      );
+      (shown ? anyway : show).focus();
+      return;
+    }
     if (type.value === "number" && unit.value.trim()) body.unit = unit.value.trim();
     if (type.value === "choice") {
       body.options = [...options.children]
@@ -143,7 +205,9 @@ function newColumnForm() {
     msg.textContent = "Adding…";
     msg.className = "form-msg";
     try {
-      await api("POST", `${page.apiList}/columns`, body);
+      const added = await api("POST", `${page.apiList}/columns`, body);
+      if (added && added.key && !page.teamColumns.some((t) => t.key === added.key)) page.teamColumns.push({ key: added.key, label: added.label || body.label, type: body.type });
+      confirmedLabel = null;
       msg.textContent = `Column “${body.label}” added.`;
       label.value = "";
       unit.value = "";

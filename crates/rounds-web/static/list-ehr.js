@@ -67,7 +67,7 @@ export function renderEhr() {
         el("span", { class: `ehr-dot ${ehr.state || "ok"}`, "aria-hidden": "true" }),
         el("span", { class: "ehr-status-text", title: ehr.message || "" }, `EHR${ehr.name ? `: ${ehr.name}` : ""}`, read ? el("span", { class: "muted", text: ` · ${read}` }) : null, ehr.pending ? el("span", { class: "muted", text: " · loading…" }) : null),
         // replaceChildren would print a null as "null".
-        ...(outage ? [] : [el("button", { type: "button", class: "small", id: "ehr-refresh", text: state.refreshing ? "Refreshing…" : "Refresh EHR data", disabled: state.refreshing, onclick: refreshEhr })]),
+        ...(outage ? [] : [el("button", { type: "button", class: "small", id: "ehr-refresh", "aria-label": state.refreshing ? "Refreshing the EHR data" : "Refresh EHR data", title: "Read the EHR columns again now", disabled: state.refreshing, onclick: refreshEhr }, el("span", { "aria-hidden": "true", text: "↻ " }), state.refreshing ? "Refreshing…" : "Refresh")]),
       );
     }
   }

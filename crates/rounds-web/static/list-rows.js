@@ -1,13 +1,13 @@
 // Row actions on the list page: the ⋯ menu (order by hand, notes, move to
 // another list, link to the EHR, take off the list), the notes under a
 // row with the live note line, and the form that adds a patient by hand.
-import { el, api, sentence, displayText, showBanner, fmtTime } from "/static/rounds.js";
+import { el, api, sentence, displayText, showBanner, fmtTime, announce } from "/static/rounds.js";
 import { page, state, actions, ehrOn, handOrder, rowName } from "/static/list-store.js";
 import { startLinking } from "/static/list-ehr.js";
 
 export function rowMenu(row, index) {
   const name = rowName(row) || "patient";
-  const menu = el("details", { class: "rowmenu", open: state.openMenu === row.patientId }, el("summary", { "aria-label": `Actions for ${name}`, text: "⋯" }));
+  const menu = el("details", { class: "rowmenu", open: state.openMenu === row.patientId }, el("summary", { "aria-label": `Actions for ${name}`, "data-focus-key": `menu:${row.patientId}`, text: "⋯" }));
   menu.addEventListener("toggle", () => {
     if (menu.open) {
       state.openMenu = row.patientId;
@@ -21,7 +21,7 @@ export function rowMenu(row, index) {
   down.addEventListener("click", () => reorder(index, 1));
   box.append(el("div", { class: "acts" }, up, down));
   if (!handOrder()) box.append(el("p", { class: "muted small", text: "Clear sort, filter and search to order by hand." }));
-  box.append(el("button", { type: "button", class: "small", text: state.openNotes.has(row.patientId) ? "Hide notes" : "Notes", onclick: () => toggleNotes(row.patientId) }));
+  box.append(el("button", { type: "button", class: "small", "aria-expanded": state.openNotes.has(row.patientId) ? "true" : "false", text: state.openNotes.has(row.patientId) ? "Hide notes" : "Notes", onclick: () => toggleNotes(row.patientId) }));
   if (page.otherLists.length) {
     const sel = el("select", { "aria-label": `Move ${name} to` }, page.otherLists.map((l) => el("option", { value: l.id, text: l.name })));
     const go = el("button", { type: "button", class: "small", text: "Move" });
@@ -77,15 +77,29 @@ async function fetchNotes(patientId) {
   return notes;
 }
 
+/** Focus on the first of `keys` ([data-focus-key]) that the page shows. */
+function focusKey(...keys) {
+  for (const k of keys) {
+    const node = document.querySelector(`[data-focus-key="${CSS.escape(k)}"]`);
+    if (node) {
+      node.focus();
+      return;
+    }
+  }
+}
+
+/** Opens or closes a patient's notes; the focus goes to the new note, and back on closing. */
 export async function toggleNotes(patientId) {
   state.openMenu = null;
   if (state.openNotes.has(patientId)) {
     state.openNotes.delete(patientId);
     actions.render();
+    focusKey(`noteline:${patientId}`, `menu:${patientId}`);
     return;
   }
   state.openNotes.add(patientId);
   actions.render();
+  focusKey(`note:${patientId}`);
   try {
     await fetchNotes(patientId);
   } catch (e) {
@@ -97,10 +111,10 @@ export async function toggleNotes(patientId) {
 export function notesRow(row, span) {
   const notes = state.notes.get(row.patientId);
   const box = el("div", { class: "notes-box" });
-  const area = el("textarea", { name: "body", rows: 2, maxlength: 10000, required: true, "aria-label": "New note", "data-focus-key": `note:${row.patientId}`, value: state.noteDrafts.get(row.patientId) || "" });
+  const area = el("textarea", { name: "body", rows: 2, maxlength: 10000, required: true, "aria-label": "New note", placeholder: "New note…", "data-focus-key": `note:${row.patientId}`, value: state.noteDrafts.get(row.patientId) || "" });
   area.addEventListener("input", () => state.noteDrafts.set(row.patientId, area.value));
   const msg = el("p", { class: "form-msg", role: "status" });
-  const form = el("form", { class: "note-add" }, area, el("button", { type: "submit", class: "small primary", text: "Add note" }), msg);
+  const form = el("form", { class: "note-add" }, area, el("button", { type: "submit", class: "small primary", "data-focus-key": `noteadd:${row.patientId}`, text: "Add note" }), msg);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = area.value;
@@ -112,6 +126,7 @@ export function notesRow(row, span) {
       area.value = "";
       await fetchNotes(row.patientId);
       actions.render();
+      focusKey(`note:${row.patientId}`); // ready for the next note
     } catch (err) {
       msg.textContent = sentence(err.message);
       msg.className = "form-msg error";
@@ -131,13 +146,25 @@ export function notesRow(row, span) {
       ),
     );
   }
-  box.append(el("a", { href: `/teams/${page.team}/patients/${row.patientId}`, text: "All details and notes →" }));
-  return el("tr", { class: "notes-row" }, el("td", { colspan: span }, box));
+  box.append(
+    el(
+      "div",
+      { class: "acts notes-foot" },
+      el("a", { class: "button small", href: `/teams/${page.team}/patients/${row.patientId}`, text: "All details and notes" }),
+      el("button", { type: "button", class: "small", "data-focus-key": `noteclose:${row.patientId}`, text: "Close notes", onclick: () => toggleNotes(row.patientId) }),
+    ),
+  );
+  return el("tr", { class: "notes-row", "data-notes-of": row.patientId }, el("td", { colspan: span, "aria-label": `Notes of ${rowName(row) || "the patient"}` }, box));
 }
 
 export async function noteChanged(data) {
   const id = data.patientId;
-  if (!state.data || !state.data.rows.some((r) => r.patientId === id)) return;
+  const row = state.data && state.data.rows.find((r) => r.patientId === id);
+  if (!row) return;
+  if (data.by && data.by.userId !== page.me) {
+    const did = data.action === "deleted" ? "deleted a note of" : data.action === "edited" || data.action === "updated" ? "edited a note of" : "added a note for";
+    announce(`${data.by.name || "A colleague"} ${did} ${rowName(row) || "a patient"}.`);
+  }
   try {
     await fetchNotes(id);
     state.fresh.add(id);

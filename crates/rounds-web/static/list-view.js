@@ -62,9 +62,36 @@ function filterText(f) {
     const o = col.options.find((x) => x.id === value);
     if (o) value = o.label;
   }
-  const words = { contains: "contains", is: "is", checked: "ticked:", from: "from", to: "until" };
   if (op === "checked") return `${colLabel(key)} ${value === "true" ? "ticked" : "not ticked"}`;
-  return `${colLabel(key)} ${words[op] || op} “${value}”`;
+  // Numbers as a nurse writes them (SpO₂ ≤ 92); dates from / until.
+  if (filterKind(col) === "number" && (op === "from" || op === "to")) return `${colLabel(key)} ${op === "from" ? "≥" : "≤"} ${value}`;
+  const words = { contains: "contains", is: "is", from: "from", to: "until" };
+  return op === "contains" ? `${colLabel(key)} contains “${value}”` : `${colLabel(key)} ${words[op] || op} ${value}`;
+}
+
+/** The sort control of a phone (the cards have no header to click). */
+function sortSelect() {
+  const sel = el("select", { id: "sort-select", "aria-label": "Sort by" });
+  sel.addEventListener("change", () => {
+    const [key, dir] = sel.value.split(":");
+    state.view.sort = key ? [{ key, desc: dir === "desc" }] : [];
+    viewChanged();
+  });
+  return el("label", { class: "sort-pick phone-only" }, el("span", { class: "sr", text: "Sort by" }), sel);
+}
+
+function renderSortSelect() {
+  const sel = document.getElementById("sort-select");
+  if (!sel || !state.data) return;
+  if (sel === document.activeElement) return;
+  const s = state.view.sort[0];
+  const cur = s ? `${s.key}:${s.desc ? "desc" : "asc"}` : "";
+  const opts = [el("option", { value: "", text: "In list order" })];
+  for (const c of state.data.columns.filter((x) => !x.hidden)) {
+    opts.push(el("option", { value: `${c.key}:asc`, text: `${c.label} ▲` }), el("option", { value: `${c.key}:desc`, text: `${c.label} ▼` }));
+  }
+  sel.replaceChildren(...opts);
+  sel.value = cur;
 }
 
 export function renderTools() {
@@ -80,10 +107,18 @@ export function renderTools() {
       }, 300);
     });
     tools.replaceChildren(
-      el("div", { class: "toolbar" }, search, el("span", { id: "row-count", class: "muted" }), el("div", { id: "view-chips", class: "chips" })),
-      el("div", { class: "panels" }, filterPanel(), columnsPanel(), listPanel()),
+      el(
+        "div",
+        { class: "toolbar", id: "list-toolbar" },
+        search,
+        sortSelect(),
+        el("span", { id: "row-count", class: "muted", role: "status" }),
+        el("div", { class: "panels" }, filterPanel(), columnsPanel(), listPanel()),
+        el("div", { id: "view-chips", class: "chips" }),
+      ),
     );
   }
+  renderSortSelect();
   renderChips();
   renderColumnsPanel();
   renderFilterOptions();

@@ -4,14 +4,15 @@
 // cells, list-rows.js has the row actions, notes and the add form,
 // list-view.js the sort/filter/search toolbar, list-columns.js the column
 // and list panels, list-ehr.js EHR mode; live.js is the feed.
-import { api, showBanner } from "/static/rounds.js";
+import { api, showBanner, announce, displayText } from "/static/rounds.js";
 import { LiveFeed, liveBadge } from "/static/live.js";
-import { page, state, actions } from "/static/list-store.js";
+import { page, state, actions, rowName } from "/static/list-store.js";
 import { viewQuery, viewChanged } from "/static/list-view.js";
-import { render } from "/static/list-table.js";
+import { render, renderRow } from "/static/list-table.js";
 import { applyFields } from "/static/list-edit.js";
 import { noteChanged, setupAddPatient } from "/static/list-rows.js";
 import { scheduleEhrPoll, watchEhrOnReturn } from "/static/list-ehr.js";
+import { popoverKey } from "/static/ehr.js";
 
 let loadSeq = 0;
 let loadTimer = null;
@@ -59,15 +60,30 @@ async function load(opts) {
   }
 }
 
+/** What a colleague changed, in words for the live region. */
+function tellChange(d) {
+  if (!d.by || d.by.userId === page.me || !state.data) return;
+  const row = state.data.rows.find((r) => r.patientId === d.patientId);
+  if (!row) return;
+  const keys = Object.keys(d.fields || {});
+  const col = state.data.columns.find((c) => keys.includes(c.key));
+  const who = d.by.name || "A colleague";
+  if (col && keys.length === 1) {
+    const v = displayText(col, row.fields, row, page.members);
+    announce(`${who} set ${col.label} of ${rowName(row) || "a patient"} to ${col.type === "checkbox" ? (v ? "ticked" : "not ticked") : v || "empty"}.`);
+  } else announce(`${who} changed the details of ${rowName(row) || "a patient"}.`);
+}
+
 /** A saved field: merged into its row; the view is asked again when it may change. */
 function patientUpdated(d) {
   applyFields(d.patientId, d.fields);
+  tellChange(d);
   const touched = Object.keys(d.fields || {});
   const viewKeys = new Set([...state.view.sort.map((s) => s.key), ...state.view.filters.map((f) => f.split(":")[0])]);
   const needsReload =
     state.view.q.trim() ||
     touched.some((k) => viewKeys.has(k) || (["family", "given"].includes(k) && viewKeys.has("name")) || (k === "birthDate" && viewKeys.has("ageSex")));
-  render();
+  if (needsReload || !renderRow(d.patientId)) render();
   if (needsReload) loadSoon();
 }
 
@@ -94,6 +110,20 @@ const live = new LiveFeed({
 });
 
 Object.assign(actions, { load, loadSoon, render, liveStopped: () => live.stopped });
+
+// Closing an EHR value's details (Escape or Close) puts the focus back on
+// its cell, also after a redraw replaced the cell's node.
+function refocusAfterPopover(e) {
+  const inside = e.target && e.target.closest && e.target.closest(".popover");
+  if (!inside || (e.type === "keydown" && e.key !== "Escape") || (e.type === "click" && !e.target.closest("button"))) return;
+  const key = popoverKey();
+  if (!key) return;
+  // Before the details close (their own handlers run after this capture).
+  const cell = document.querySelector(`[data-focus-key="${CSS.escape(`cell:${key}`)}"]`);
+  if (cell) cell.focus({ preventScroll: true });
+}
+document.addEventListener("keydown", refocusAfterPopover, true);
+document.addEventListener("click", refocusAfterPopover, true);
 
 setupAddPatient();
 watchEhrOnReturn();

@@ -2,7 +2,7 @@
 // notes (patient-notes.js), the EHR card (patient-ehr.js), all kept live
 // through the feed of a list the patient is on (live.js): a field saved,
 // a note written or the EHR link changed elsewhere shows without a reload.
-import { el, api, makeEditor, displayNode, displayText, showBanner } from "/static/rounds.js";
+import { el, api, makeEditor, displayNode, displayText, showBanner, EMPTY } from "/static/rounds.js";
 import { LiveFeed, liveBadge } from "/static/live.js";
 import { page, state } from "/static/patient-store.js";
 import { setupNotes, notesChangedElsewhere } from "/static/patient-notes.js";
@@ -28,18 +28,18 @@ function readFields() {
   }
 }
 
+/** A field's value with its edit button (a real button inside the dd: a
+ * definition list holds only terms and definitions). */
 function show(key) {
   const dd = fieldBox(key).querySelector("dd");
-  dd.replaceChildren();
   const spec = state.specs[key];
   const fields = state.fields;
-  if (spec.col) dd.append(displayNode(spec.col, fields, null, page.members));
-  else dd.append(fields[key] && fields[key].value ? fields[key].value : "");
-  if (!dd.textContent) dd.append(el("span", { class: "muted", text: "—" }));
+  const value = spec.col ? displayNode(spec.col, fields, null, page.members) : document.createTextNode(fields[key] && fields[key].value ? fields[key].value : "");
+  const text = spec.col ? displayText(spec.col, fields, null, page.members) : value.textContent;
+  const btn = el("button", { type: "button", class: "field-edit", "aria-label": `${spec.label}: ${text || "empty"}, edit` }, value);
+  if (!btn.textContent) btn.append(el("span", { class: "muted", text: EMPTY }));
+  dd.replaceChildren(btn);
   dd.classList.add("editable");
-  dd.tabIndex = 0;
-  dd.setAttribute("role", "button");
-  dd.setAttribute("aria-label", `${spec.label}: edit`);
 }
 
 function edit(key) {
@@ -53,12 +53,11 @@ function edit(key) {
     done: (saved) => {
       applyFields(saved);
       show(key);
-      dd.focus();
+      const btn = dd.querySelector("button.field-edit");
+      if (btn) btn.focus();
     },
   });
   dd.replaceChildren(form);
-  dd.removeAttribute("role");
-  dd.tabIndex = -1;
   form.focusFirst();
 }
 
@@ -70,12 +69,6 @@ function setupFields() {
     dd.addEventListener("click", (e) => {
       if (!dd.querySelector("form")) edit(key);
       e.stopPropagation();
-    });
-    dd.addEventListener("keydown", (e) => {
-      if (e.target === dd && (e.key === "Enter" || e.key === " ")) {
-        e.preventDefault();
-        edit(key);
-      }
     });
   }
 }

@@ -103,6 +103,9 @@ export function ageOf(birth) {
   return years >= 0 ? String(years) : "";
 }
 
+/** The one mark of an empty value, on every page. */
+export const EMPTY = "—";
+
 const SEX_LETTER = { female: "F", male: "M", other: "X", unknown: "?" };
 
 function val(fields, key) {
@@ -187,7 +190,7 @@ export function displayNode(col, fields, row, members) {
   }
   if (col.type === "checkbox") {
     const on = val(fields, col.key) === "true";
-    return el("span", { class: on ? "tick on" : "tick", "aria-label": on ? "yes" : "no", text: on ? "✓" : "–" });
+    return el("span", { class: on ? "tick on" : "tick", role: "img", "aria-label": on ? "yes" : "no", text: on ? "✓" : EMPTY });
   }
   return document.createTextNode(displayText(col, fields, row, members));
 }
@@ -426,9 +429,24 @@ export function makeEditor({ specs, fields, members, save, done, compact }) {
       done(null);
     }
   });
-  // A choice or a person is saved as soon as it is picked.
+  // A choice or a person is saved as soon as it is picked with the mouse
+  // or a finger; stepping through the options with the keyboard saves
+  // nothing until Enter (or Save).
   if (specs.length === 1 && (specs[0].type === "choice" || specs[0].type === "person")) {
-    inputs[specs[0].key].addEventListener("change", () => send(values(), base));
+    const sel = inputs[specs[0].key];
+    let keyed = false;
+    sel.addEventListener("pointerdown", () => {
+      keyed = false;
+    });
+    sel.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        send(values(), base);
+      } else if (e.key !== "Tab" && e.key !== "Escape") keyed = true;
+    });
+    sel.addEventListener("change", () => {
+      if (!keyed) send(values(), base);
+    });
   }
   form.focusFirst = () => {
     const first = inputs[specs[0].key];
@@ -453,6 +471,20 @@ export function showBanner(text, kind) {
     b.append(" ", el("button", { type: "button", class: "small", text: "Reload", onclick: () => location.reload() }));
   }
   b.hidden = false;
+}
+
+/**
+ * Says `text` in the page's polite live region (#announce): what changed
+ * elsewhere, for screen-reader users (nothing is said twice in a row
+ * without a pause, so a repeat is still read).
+ */
+export function announce(text) {
+  const region = document.getElementById("announce");
+  if (!region || !text) return;
+  region.textContent = "";
+  setTimeout(() => {
+    region.textContent = text;
+  }, 50);
 }
 
 export function readJsonAttr(node, name, fallback) {

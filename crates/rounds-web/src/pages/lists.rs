@@ -121,6 +121,21 @@ async fn list_view(
         Ok(l) => l,
         Err(err) => return app_error_page(state, &page.session, err),
     };
+    // The team's own columns, which the column picker offers first.
+    let team_columns: Vec<Value> = match state.app.team_columns(&page.actor, team).await {
+        Ok(cs) => cs
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "key": c.id.to_string(),
+                    "label": c.label,
+                    "type": c.kind.as_str(),
+                    "unit": c.unit,
+                })
+            })
+            .collect(),
+        Err(err) => return app_error_page(state, &page.session, err),
+    };
     let dto = ListViewDto::from(&view);
     let columns: Vec<&ColumnDto> = dto.columns.iter().filter(|c| !c.hidden).collect();
     let choice_colours = choice_colours(&view.columns);
@@ -141,6 +156,7 @@ async fn list_view(
             last_event_id => dto.last_event_id,
             lists => lists.iter().map(ListDto::from).collect::<Vec<_>>(),
             colours => choice_colours,
+            team_columns,
             query => query.unwrap_or(""),
             view_error,
         },

@@ -116,6 +116,31 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
+/// Where a sign-in without a `next` lands: the default list of the one
+/// team the person belongs to, when it has one (the ward list, not two
+/// clicks away); else the teams page.
+async fn landing(
+    state: &AppState,
+    user: rounds_core::model::User,
+    client: rounds_core::audit::ClientInfo,
+) -> String {
+    let actor = rounds_app::Actor { user, client };
+    let Ok(teams) = state.app.list_teams(&actor).await else {
+        return DEFAULT_NEXT.to_owned();
+    };
+    let [only] = teams.as_slice() else {
+        return DEFAULT_NEXT.to_owned();
+    };
+    let team = only.team.id;
+    match state.app.list_lists(&actor, team).await {
+        Ok(lists) => lists.iter().find(|l| l.is_default).map_or_else(
+            || DEFAULT_NEXT.to_owned(),
+            |l| format!("/teams/{team}/lists/{}", l.id),
+        ),
+        Err(_) => DEFAULT_NEXT.to_owned(),
+    }
+}
+
 pub async fn sign_in(
     State(state): State<AppState>,
     Client(client): Client,
@@ -148,6 +173,8 @@ pub async fn sign_in(
         Ok(signed_in) => {
             let target = if signed_in.user.must_change_password {
                 "/account/password".to_owned()
+            } else if next == DEFAULT_NEXT {
+                landing(&state, signed_in.user.clone(), client).await
             } else {
                 next
             };

@@ -65,19 +65,6 @@ fn ward_spec(args: &DemoArgs) -> anyhow::Result<WardSpec> {
     Ok(spec)
 }
 
-/// The EHR columns the demo list shows, after the defaults.
-const DEMO_COLUMNS: [&str; 9] = [
-    "heartRate",
-    "bloodPressure",
-    "respiratoryRate",
-    "temperature",
-    "spo2",
-    "news2",
-    "conditions",
-    "allergies",
-    "medications",
-];
-
 pub async fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let spec = ward_spec(args)?;
     let ward = Ward::generate(&spec);
@@ -223,19 +210,8 @@ async fn set_up(
         },
     )
     .await?;
+    // A team with an EHR: the new list starts with the ward's EHR columns.
     let list = app.create_list(&actor, team.id, "Ward round", None).await?;
-    for key in DEMO_COLUMNS {
-        app.add_column(
-            &actor,
-            team.id,
-            list.id,
-            &ColumnSpec {
-                key: Some(key.into()),
-                ..ColumnSpec::default()
-            },
-        )
-        .await?;
-    }
     app.add_column(
         &actor,
         team.id,

@@ -54,7 +54,7 @@ use rounds_core::{ListId, TeamId};
 
 use crate::common::{Backend, Sekmet, TestApp, PASSWORD};
 
-const TIME_LIMIT: Duration = Duration::from_secs(180);
+const TIME_LIMIT: Duration = Duration::from_secs(420);
 
 fn setting(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -105,6 +105,8 @@ fn browser_tools() -> Option<Tools> {
 
 /// What the script's "@@…" lines act on.
 enum Control<'a> {
+    /// Nothing: the script asks for no restarts.
+    None,
     /// The Rounds server (`stop <listId>`, `start`).
     Rounds { app: &'a mut TestApp, team: &'a str },
     /// The FHIR server (`fhir-stop`, `fhir-start`), and while it is
@@ -164,6 +166,7 @@ async fn run_script(
             match line.strip_prefix("@@") {
                 Some(command) => {
                     let answer = match &mut control {
+                        Control::None => format!("error: no control for {command:?}"),
                         Control::Rounds { app, team } => server_control(app, team, command).await,
                         Control::Fhir { sekmet, stopped } => {
                             fhir_control(sekmet, stopped, command).await
@@ -715,4 +718,134 @@ async fn meeting_view_in_chromium() {
     }
     drop(ward);
     app.stop().await;
+}
+
+/// `rounds demo` as a new user starts it: its address, password and ward list.
+struct Demo {
+    child: std::process::Child,
+    base: String,
+    password: String,
+    list_path: String,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_demo() -> Demo {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rounds"))
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env("ROUNDS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rounds demo");
+    let out = child.stdout.take().expect("demo stdout");
+    let mut lines = BufReader::new(out).lines();
+    let (mut base, mut password, mut list) = (None, None, None);
+    for line in lines.by_ref().map_while(Result::ok) {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("Rounds demo is running at ") {
+            base = Some(rest.trim_end_matches('/').to_owned());
+        } else if let Some(rest) = t.strip_prefix("password:") {
+            password = Some(rest.trim().to_owned());
+        } else if let Some(rest) = t.strip_prefix("the ward list:") {
+            list = Some(rest.trim().to_owned());
+        } else if t.starts_with("Demo data lives in ") {
+            break;
+        }
+    }
+    let (Some(base), Some(password), Some(list)) = (base, password, list) else {
+        let _ = child.kill();
+        panic!("rounds demo did not say where to sign in");
+    };
+    // Keep reading what the demo prints: a closed pipe would end it at its
+    // next line (a warning under load, say).
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    let list_path = list.replacen(&base, "", 1);
+    Demo {
+        child,
+        base,
+        password,
+        list_path,
+    }
+}
+
+/// The bedside phone on the demo ward (tests/browser/phone_flow.mjs): the
+/// list as cards with no sideways scroll, the first card's name, bed, HR
+/// and SpO₂ on the first screen, every target at least 44 px, a desktop's
+/// edit on the phone's card within 1 s and said in the polite live region,
+/// a mistaken tick undone, no tick by a stray tap; sign-in lands on the
+/// ward list; desktop density at 1440×900.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_round_on_the_demo_ward() {
+    let Some(tools) = browser_tools() else {
+        return;
+    };
+    let demo = start_demo();
+    let summary = run_script(
+        &tools,
+        "phone_flow.mjs",
+        &[
+            ("ROUNDS_URL", demo.base.clone()),
+            ("ROUNDS_USER", "demo".to_owned()),
+            ("ROUNDS_PASSWORD", demo.password.clone()),
+            ("ROUNDS_LIST_PATH", demo.list_path.clone()),
+        ],
+        Control::None,
+    )
+    .await;
+    let ms = summary["desktopEditSeenAfterMs"].as_u64().expect("a time");
+    assert!(ms <= 1000, "the phone saw the desktop's edit after {ms} ms");
+    assert!(
+        summary["smallestTarget"]["size"].as_u64().unwrap_or(0) >= 44,
+        "{summary}"
+    );
+    for shot in [
+        "list-demo-375x812.png",
+        "list-demo-1440x900.png",
+        "list-demo-1920x1080.png",
+    ] {
+        let meta = std::fs::metadata(artifact(shot)).expect("screenshot written");
+        assert!(meta.len() > 10_000, "{shot} is suspiciously small");
+    }
+    drop(demo);
+}
+
+/// Accessibility on the demo ward (tests/browser/a11y_flow.mjs): axe-core
+/// finds no serious or critical violation of WCAG 2.2 AA on sign-in, both
+/// password pages, the teams and team pages, the list (desktop and phone,
+/// with notes, an editor and an EHR value's details open) and the patient
+/// page; a keyboard-only round keeps the focus after sorting, Notes,
+/// closing the details and saving a field, on the list and the patient page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accessible_pages_on_the_demo_ward() {
+    let Some(tools) = browser_tools() else {
+        return;
+    };
+    let demo = start_demo();
+    let summary = run_script(
+        &tools,
+        "a11y_flow.mjs",
+        &[
+            ("ROUNDS_URL", demo.base.clone()),
+            ("ROUNDS_USER", "demo".to_owned()),
+            ("ROUNDS_PASSWORD", demo.password.clone()),
+            ("ROUNDS_LIST_PATH", demo.list_path.clone()),
+        ],
+        Control::None,
+    )
+    .await;
+    let states = summary["axe"].as_object().expect("axe results");
+    assert!(
+        states.len() >= 12,
+        "every page state was audited: {summary}"
+    );
+    for (state, result) in states {
+        assert_eq!(result["serious"], 0, "{state}: {result}");
+    }
+    drop(demo);
 }

@@ -174,19 +174,22 @@ pub async fn ward(app: &TestApp, base: &str) -> Ward {
     }
 }
 
-/// A ward with the distinctive patient on its list and an HR column.
+/// A ward with the distinctive patient on its list (which, made in a team
+/// with an EHR, starts with the HR column among the default EHR columns).
 async fn ward_with_patient(app: &TestApp, base: &str) -> (Ward, String) {
     let w = ward(app, base).await;
     let found = search(&w, json!({"mrn": MRN})).await;
     let p1 = add_ehr(&w, found["results"][0]["ehrId"].as_str().unwrap()).await;
-    let r = w
-        .member
-        .post(
-            &format!("/api/v1/teams/{}/lists/{}/columns", w.team, w.list),
-            json!({"key": "heartRate"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED);
+    let list = get_list(&w, "").await;
+    assert!(
+        list["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["key"] == "heartRate"),
+        "{}",
+        list["columns"]
+    );
     (w, p1)
 }
 
@@ -311,17 +314,44 @@ async fn flow(backend: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
 
-    // EHR columns.
-    for key in [
-        "heartRate",
-        "bloodPressure",
-        "conditions",
-        "allergies",
-        "medications",
-        "coverage",
-        "gp",
-        "encounterStatus",
-    ] {
+    // EHR columns: a list made in a team with an EHR starts with the
+    // default ones (vital signs, problems, allergies, medications) after
+    // the built-ins; more are added.
+    let fresh = get_list(&w, "").await;
+    let keys: Vec<&str> = fresh["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "name",
+            "ageSex",
+            "mrn",
+            "location",
+            "heartRate",
+            "bloodPressure",
+            "respiratoryRate",
+            "temperature",
+            "spo2",
+            "news2",
+            "conditions",
+            "allergies",
+            "medications"
+        ],
+        "a new list of an EHR team"
+    );
+    let r = w
+        .member
+        .post(
+            &format!("/api/v1/teams/{}/lists/{}/columns", w.team, w.list),
+            json!({"key": "heartRate"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "shown already: {}", r.text);
+    for key in ["coverage", "gp", "encounterStatus"] {
         let r = w
             .member
             .post(
@@ -341,7 +371,7 @@ async fn flow(backend: Backend) {
         .filter(|c| c["source"] == "ehr")
         .map(|c| c["key"].as_str().unwrap())
         .collect();
-    assert_eq!(cols.len(), 8, "{cols:?}");
+    assert_eq!(cols.len(), 11, "{cols:?}");
     let r1 = row(&list, &p1);
     let d = &r1["display"];
     assert_eq!(d["name"], format!("{}, {GIVEN}", FAMILY.to_uppercase()));

@@ -364,3 +364,58 @@ async fn admin_pages_and_forced_password_change(backend: Backend) {
     app.stop().await;
 }
 both!(admin_pages_and_forced_password_change);
+
+/// Sign-in lands on the ward list: a person in one team with a default
+/// list goes straight to it; with no default list, or in several teams,
+/// to the teams page; a `next` of ours is still honoured.
+async fn sign_in_lands_on_the_default_list(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("charge", false).await;
+    let api = app.client("charge").await;
+    let team = api.create_team("Ward 7B").await;
+    let b = Browser::new(&app);
+    let ok = b.sign_in("charge", PASSWORD).await;
+    assert_eq!(ok.location, "/teams", "no list yet");
+    let r = api
+        .post(
+            &format!("/api/v1/teams/{team}/lists"),
+            serde_json::json!({"name": "Ward round"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let list = r.body["id"].as_str().unwrap().to_owned();
+    let r = api
+        .put(
+            &format!("/api/v1/teams/{team}/lists/{list}/default"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let b = Browser::new(&app);
+    let ok = b.sign_in("charge", PASSWORD).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(ok.location, format!("/teams/{team}/lists/{list}"));
+    assert_eq!(b.get(&ok.location).await.status, StatusCode::OK);
+    // A path asked for is where the sign-in goes.
+    let b = Browser::new(&app);
+    let form = b.get(&format!("/sign-in?next=/teams/{team}")).await;
+    let asked = b
+        .post(
+            "/sign-in",
+            &[
+                ("username", "charge"),
+                ("password", PASSWORD),
+                ("csrf_token", &form.csrf()),
+                ("next", &format!("/teams/{team}")),
+            ],
+        )
+        .await;
+    assert_eq!(asked.location, format!("/teams/{team}"));
+    // In two teams: the teams page, to choose.
+    api.create_team("Ward 8").await;
+    let b = Browser::new(&app);
+    assert_eq!(b.sign_in("charge", PASSWORD).await.location, "/teams");
+    app.stop().await;
+}
+
+both!(sign_in_lands_on_the_default_list);
