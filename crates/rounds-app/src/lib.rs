@@ -18,6 +18,7 @@ pub mod secret_box;
 mod secrets;
 pub mod smart_keys;
 mod strength;
+mod tasks;
 mod teams;
 
 use rounds_core::audit::ClientInfo;
@@ -35,6 +36,7 @@ pub use live::{LiveMessage, FEED_RETENTION_SECS};
 pub use patients::{ListView, NewPatient, PatientDetail, PatientRow, TeamPatient};
 pub use rounds_store::{Backend, DbOptions, StoreError};
 pub use secrets::new_token;
+pub use tasks::{MyTasks, NewTask as NewTaskInput, TaskChange, TaskOnPatient};
 pub use teams::TeamDetail;
 
 /// Session and sign-in limits.

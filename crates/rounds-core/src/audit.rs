@@ -48,10 +48,14 @@ pub enum Operation {
     TeamMemberUpdate,
     TeamMemberRemove,
     AccessRefused,
+    PatientTaskChange,
+    UrgentNoteSend,
+    UrgentNoteAcknowledge,
+    UrgentNoteEscalate,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 28] = [
+    pub const ALL: [Operation; 32] = [
         Self::PatientListView,
         Self::PatientListCreate,
         Self::PatientListRename,
@@ -80,6 +84,10 @@ impl Operation {
         Self::TeamMemberUpdate,
         Self::TeamMemberRemove,
         Self::AccessRefused,
+        Self::PatientTaskChange,
+        Self::UrgentNoteSend,
+        Self::UrgentNoteAcknowledge,
+        Self::UrgentNoteEscalate,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -112,6 +120,10 @@ impl Operation {
             Self::TeamMemberUpdate => "TeamMemberUpdate",
             Self::TeamMemberRemove => "TeamMemberRemove",
             Self::AccessRefused => "AccessRefused",
+            Self::PatientTaskChange => "PatientTaskChange",
+            Self::UrgentNoteSend => "UrgentNoteSend",
+            Self::UrgentNoteAcknowledge => "UrgentNoteAcknowledge",
+            Self::UrgentNoteEscalate => "UrgentNoteEscalate",
         }
     }
 }

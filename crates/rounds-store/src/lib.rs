@@ -28,6 +28,7 @@ pub mod notes;
 pub mod patients;
 pub mod sessions;
 pub mod site;
+pub mod tasks;
 pub mod teams;
 pub mod throttle;
 pub mod users;

@@ -36,6 +36,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0003_ehr.sql"),
         postgres: include_str!("../migrations/postgres/0003_ehr.sql"),
     },
+    Step {
+        version: 4,
+        name: "handoff",
+        sqlite: include_str!("../migrations/sqlite/0004_handoff.sql"),
+        postgres: include_str!("../migrations/postgres/0004_handoff.sql"),
+    },
 ];
 
 /// The embedded migrations for one backend, as a sqlx migration source.

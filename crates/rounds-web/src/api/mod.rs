@@ -7,6 +7,7 @@ pub mod dto;
 pub(crate) mod ehr;
 pub(crate) mod lists;
 mod patients;
+pub(crate) mod tasks;
 pub(crate) mod session;
 pub(crate) use session::{clear_session_cookie, session_cookie};
 mod teams;
@@ -41,6 +42,7 @@ use crate::AppState;
         (name = "patients", description = "Patients on lists"),
         (name = "notes", description = "Notes on patients"),
         (name = "ehr", description = "The team's EHR connection, searching it, and EHR links of patients"),
+        (name = "tasks", description = "Tasks per patient, My tasks, and the team's live feed"),
     )
 )]
 struct ApiDoc;
@@ -110,6 +112,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ehr::test_ehr_connection))
         .routes(routes!(ehr::search_ehr))
         .routes(routes!(ehr::link_patient, ehr::unlink_patient))
+        .routes(routes!(tasks::list_tasks, tasks::add_task))
+        .routes(routes!(tasks::update_task, tasks::delete_task))
+        .routes(routes!(tasks::my_tasks))
+        .routes(routes!(tasks::team_events))
 }
 
 /// `refresh=true` (or `1`) in a query: read the EHR again now.

@@ -18,6 +18,7 @@ mod edge;
 mod ehr;
 mod ehr_mode;
 mod gateway;
+mod handoff;
 mod instances;
 mod lists;
 mod pages;

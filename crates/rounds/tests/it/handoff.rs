@@ -1,0 +1,381 @@
+//! Hand-offs and urgent communication, through the API: tasks per patient
+//! and "My tasks"; urgent notes that alert again until acknowledged and
+//! escalate to the owners; their audit records and live events.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::both;
+use crate::common::{Backend, Client, TestApp};
+
+/// A team with owner "charge" and members "nurse" and "resident", two
+/// lists, a patient on each; and an outsider with a team of their own.
+struct Shift {
+    app: TestApp,
+    charge: Client,
+    nurse: Client,
+    resident: Client,
+    outsider: Client,
+    team: String,
+    lists: [String; 2],
+    patients: [String; 2],
+    ids: Ids,
+}
+
+struct Ids {
+    charge: String,
+    nurse: String,
+    resident: String,
+}
+
+impl Shift {
+    async fn new(backend: Backend) -> Self {
+        Self::with(TestApp::spawn(backend).await).await
+    }
+
+    async fn with(app: TestApp) -> Self {
+        let ids = Ids {
+            charge: app.user("charge", false).await,
+            nurse: app.user("nurse", false).await,
+            resident: app.user("resident", false).await,
+        };
+        app.user("outsider", false).await;
+        let charge = app.client("charge").await;
+        let team = charge.create_team("Ward 9").await;
+        for who in ["nurse", "resident"] {
+            let r = charge
+                .post(
+                    &format!("/api/v1/teams/{team}/members"),
+                    json!({ "username": who }),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+        let mut lists = Vec::new();
+        let mut patients = Vec::new();
+        for (name, family) in [("Day", "AMES"), ("Night", "BLOOM")] {
+            let r = charge
+                .post(
+                    &format!("/api/v1/teams/{team}/lists"),
+                    json!({ "name": name }),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            let list = r.body["id"].as_str().unwrap().to_owned();
+            let r = charge
+                .post(
+                    &format!("/api/v1/teams/{team}/lists/{list}/patients"),
+                    json!({ "fields": { "family": family, "given": "Ada", "bed": "4" } }),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            patients.push(r.body["row"]["patientId"].as_str().unwrap().to_owned());
+            lists.push(list);
+        }
+        let outsider = app.client("outsider").await;
+        outsider.create_team("Elsewhere").await;
+        Self {
+            nurse: app.client("nurse").await,
+            resident: app.client("resident").await,
+            app,
+            charge,
+            outsider,
+            team,
+            lists: [lists[0].clone(), lists[1].clone()],
+            patients: [patients[0].clone(), patients[1].clone()],
+            ids,
+        }
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/api/v1/teams/{}{rest}", self.team)
+    }
+
+    fn patient(&self, i: usize, rest: &str) -> String {
+        self.path(&format!("/patients/{}{rest}", self.patients[i]))
+    }
+
+    async fn row(&self, list: usize, patient: usize) -> Value {
+        let r = self
+            .nurse
+            .get(&self.path(&format!("/lists/{}", self.lists[list])))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["patientId"] == self.patients[patient].as_str())
+            .cloned()
+            .unwrap()
+    }
+}
+
+fn rfc3339(offset_secs: i64) -> String {
+    let t = rounds_core::Timestamp::from_millis(
+        rounds_core::Timestamp::now().millis() + offset_secs * 1000,
+    );
+    t.to_rfc3339()
+}
+
+/// Tasks: assigned, due, overdue, done and opened again, on the list row
+/// and on "My tasks" across two lists; changes need the current version.
+async fn tasks_assign_due_overdue_done_and_my_tasks(backend: Backend) {
+    let s = Shift::new(backend).await;
+    let late = s
+        .charge
+        .post(
+            &s.patient(0, "/tasks"),
+            json!({ "body": "Chase potassium", "ownerId": s.ids.nurse, "dueAt": rfc3339(-600) }),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::CREATED, "{}", late.text);
+    assert_eq!(late.body["overdue"], true);
+    assert_eq!(late.body["ownerName"], "nurse display");
+    let soon = s
+        .charge
+        .post(
+            &s.patient(1, "/tasks"),
+            json!({ "body": "Review fluids", "ownerId": s.ids.nurse, "dueAt": rfc3339(3600) }),
+        )
+        .await;
+    assert_eq!(soon.status, StatusCode::CREATED, "{}", soon.text);
+    let free = s
+        .resident
+        .post(&s.patient(1, "/tasks"), json!({ "body": "Family meeting" }))
+        .await;
+    assert_eq!(free.status, StatusCode::CREATED, "{}", free.text);
+    assert_eq!(free.body["ownerId"], Value::Null);
+
+    // The list rows count open tasks, with the next due and the overdue.
+    let row = s.row(0, 0).await;
+    assert_eq!(row["tasks"]["open"], 1);
+    assert_eq!(row["tasks"]["overdue"], 1);
+    assert_eq!(row["display"]["tasks"], "1 open, 1 overdue");
+    let row = s.row(1, 1).await;
+    assert_eq!(row["tasks"]["open"], 2);
+    assert_eq!(row["tasks"]["overdue"], 0);
+    assert_eq!(row["tasks"]["nextDue"], soon.body["dueAt"]);
+
+    // My tasks: the nurse's two, across both lists; the unassigned one.
+    let mine = s.nurse.get(&s.path("/my-tasks")).await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text);
+    let bodies: Vec<&str> = mine.body["mine"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task"]["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["Chase potassium", "Review fluids"], "by due time");
+    assert_eq!(mine.body["mine"][0]["patientName"], "AMES, Ada");
+    assert_eq!(mine.body["mine"][0]["listIds"][0], s.lists[0].as_str());
+    assert_eq!(mine.body["mine"][1]["listIds"][0], s.lists[1].as_str());
+    assert_eq!(mine.body["unassigned"][0]["task"]["body"], "Family meeting");
+    let theirs = s.resident.get(&s.path("/my-tasks")).await;
+    assert_eq!(theirs.body["mine"].as_array().unwrap().len(), 0);
+
+    // Done by the nurse: who and when; the row's count goes down.
+    let id = late.body["id"].as_str().unwrap();
+    let done = s
+        .nurse
+        .patch(
+            &s.path(&format!("/tasks/{id}")),
+            json!({ "baseVersion": late.body["version"], "done": true }),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert_eq!(done.body["done"], true);
+    assert_eq!(done.body["doneBy"], s.ids.nurse.as_str());
+    assert_eq!(done.body["overdue"], false);
+    assert!(done.body["doneAt"].is_string());
+    assert_eq!(s.row(0, 0).await["tasks"]["open"], 0);
+    // A stale change is refused with what is saved now.
+    let stale = s
+        .resident
+        .patch(
+            &s.path(&format!("/tasks/{id}")),
+            json!({ "baseVersion": late.body["version"], "done": false }),
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.text);
+    // Opened again and handed to the resident, due time cleared.
+    let again = s
+        .resident
+        .patch(
+            &s.path(&format!("/tasks/{id}")),
+            json!({ "baseVersion": done.body["version"], "done": false, "ownerId": s.ids.resident, "dueAt": null }),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(again.body["done"], false);
+    assert_eq!(again.body["doneBy"], Value::Null);
+    assert_eq!(again.body["ownerId"], s.ids.resident.as_str());
+    assert_eq!(again.body["dueAt"], Value::Null);
+    // An owner who is not a member is refused.
+    let bad = s
+        .charge
+        .post(
+            &s.patient(0, "/tasks"),
+            json!({ "body": "x", "ownerId": s.ids.charge.replace(|c: char| c.is_ascii_digit(), "1") }),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    let bad = s
+        .charge
+        .post(&s.patient(0, "/tasks"), json!({ "body": "x", "dueAt": "tomorrow" }))
+        .await;
+    assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "dueAt"));
+
+    // The patient's tasks: open ones first.
+    let all = s.nurse.get(&s.patient(1, "/tasks")).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text);
+    assert_eq!(all.body.as_array().unwrap().len(), 2);
+    assert_eq!(all.body[0]["body"], "Review fluids");
+
+    // Deleting: who added it or an owner; not another member.
+    let fid = free.body["id"].as_str().unwrap();
+    let refused = s.nurse.delete(&s.path(&format!("/tasks/{fid}"))).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    let gone = s.resident.delete(&s.path(&format!("/tasks/{fid}"))).await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.text);
+    let sid = soon.body["id"].as_str().unwrap();
+    let gone = s.charge.delete(&s.path(&format!("/tasks/{sid}"))).await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.text);
+    assert_eq!(s.row(1, 1).await["tasks"]["open"], 0);
+
+    // Audited like notes: each change, with who and what.
+    let admin = s.app.admin().await;
+    let records = admin.audit("operation=PatientTaskChange").await;
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["detail"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["deleted", "deleted", "reopened", "done", "added", "added", "added"],
+        "newest first"
+    );
+    assert!(records
+        .iter()
+        .all(|r| r["patientRef"].is_string() && r["teamId"] == s.team.as_str()));
+}
+both!(tasks_assign_due_overdue_done_and_my_tasks);
+
+/// Every task operation: an outsider gets 404 (recorded as a refusal),
+/// a member and an owner get through.
+async fn tasks_access_matrix(backend: Backend) {
+    let s = Shift::new(backend).await;
+    let made = s
+        .nurse
+        .post(&s.patient(0, "/tasks"), json!({ "body": "Bloods" }))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    let id = made.body["id"].as_str().unwrap();
+    let task = s.path(&format!("/tasks/{id}"));
+    let o = &s.outsider;
+    assert_eq!(o.get(&s.patient(0, "/tasks")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        o.post(&s.patient(0, "/tasks"), json!({ "body": "x" }))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        o.patch(&task, json!({ "baseVersion": 1, "done": true }))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(o.delete(&task).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(o.get(&s.path("/my-tasks")).await.status, StatusCode::NOT_FOUND);
+    let r = o
+        .send(reqwest::Method::GET, &s.path("/events"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // The outsider's own team, naming this team's task: not found either.
+    let own = o.get("/api/v1/teams").await;
+    let own_team = own.body[0]["id"].as_str().unwrap();
+    let r = o
+        .patch(
+            &format!("/api/v1/teams/{own_team}/tasks/{id}"),
+            json!({ "baseVersion": 1, "done": true }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = o
+        .post(
+            &format!("/api/v1/teams/{own_team}/patients/{}/tasks", s.patients[0]),
+            json!({ "body": "x" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+
+    // Member and owner.
+    assert_eq!(s.resident.get(&s.patient(0, "/tasks")).await.status, StatusCode::OK);
+    let r = s
+        .resident
+        .patch(&task, json!({ "baseVersion": 1, "done": true }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(s.charge.get(&s.path("/my-tasks")).await.status, StatusCode::OK);
+    assert_eq!(s.charge.delete(&task).await.status, StatusCode::NO_CONTENT);
+
+    // The refusals are in the audit log, the foreign task among them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let admin = s.app.admin().await;
+    let refused = admin.audit("operation=AccessRefused").await;
+    assert!(refused.len() >= 7, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .any(|r| r["detail"]["foreignPatient"] == s.patients[0].as_str()),
+        "{refused:?}"
+    );
+}
+both!(tasks_access_matrix);
+
+/// Task changes reach the patient's list feed and the team's feed live.
+async fn task_changes_arrive_live(backend: Backend) {
+    let s = Shift::new(backend).await;
+    let mut list_feed = s
+        .resident
+        .events(&s.path(&format!("/lists/{}/events", s.lists[0])), None)
+        .await;
+    let mut team_feed = s.resident.events(&s.path("/events"), None).await;
+    for feed in [&mut list_feed, &mut team_feed] {
+        let ready = feed.next_change(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(ready.event, "ready");
+    }
+    let started = Instant::now();
+    let made = s
+        .nurse
+        .post(
+            &s.patient(0, "/tasks"),
+            json!({ "body": "Bloods", "ownerId": s.ids.resident }),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    for feed in [&mut list_feed, &mut team_feed] {
+        let e = feed.next_change(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(e.event, "taskChanged", "{e:?}");
+        assert_eq!(e.data["action"], "added");
+        assert_eq!(e.data["taskId"], made.body["id"]);
+        assert_eq!(e.data["ownerId"], s.ids.resident.as_str());
+        assert_eq!(e.data["by"]["name"], "nurse display");
+        assert!(e.id.is_some());
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // A patient on the other list: its list feed is not told, the team's is.
+    let other = s
+        .nurse
+        .post(&s.patient(1, "/tasks"), json!({ "body": "Scan" }))
+        .await;
+    assert_eq!(other.status, StatusCode::CREATED);
+    let e = team_feed.next_change(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(e.data["patientId"], s.patients[1].as_str());
+    assert!(list_feed.next_change(Duration::from_millis(600)).await.is_none());
+}
+both!(task_changes_arrive_live);
