@@ -20,6 +20,7 @@ pub mod smart_keys;
 mod strength;
 mod tasks;
 mod teams;
+mod urgent;
 
 use rounds_core::audit::ClientInfo;
 use rounds_core::model::User;
@@ -38,6 +39,7 @@ pub use rounds_store::{Backend, DbOptions, StoreError};
 pub use secrets::new_token;
 pub use tasks::{MyTasks, NewTask as NewTaskInput, TaskChange, TaskOnPatient};
 pub use teams::TeamDetail;
+pub use urgent::{UrgentRequest, UrgentView};
 
 /// Session and sign-in limits.
 #[derive(Debug, Clone)]
@@ -60,6 +62,26 @@ pub struct AppConfig {
     /// On PostgreSQL, wake live feeds at once with `LISTEN`/`NOTIFY` when
     /// another instance commits a change (off: they poll, every 250 ms).
     pub live_notify: bool,
+    /// Urgent notes' clock.
+    pub urgent: UrgentSettings,
+}
+
+/// How the server keeps urgent notes' schedule.
+#[derive(Debug, Clone)]
+pub struct UrgentSettings {
+    /// How often each instance looks for urgent notes due to alert again.
+    pub tick_ms: u64,
+    /// The shortest re-notification interval a team may set.
+    pub min_interval_secs: i64,
+}
+
+impl Default for UrgentSettings {
+    fn default() -> Self {
+        Self {
+            tick_ms: 1000,
+            min_interval_secs: 60,
+        }
+    }
 }
 
 impl Default for AppConfig {
@@ -73,6 +95,7 @@ impl Default for AppConfig {
             password_hash_wait_secs: 10,
             ehr: ehr::EhrSettings::default(),
             live_notify: true,
+            urgent: UrgentSettings::default(),
         }
     }
 }
@@ -87,6 +110,8 @@ pub struct App {
     ehr: std::sync::Arc<ehr::EhrState>,
     hasher: std::sync::Arc<secrets::Hasher>,
     metrics: metrics::SharedMetrics,
+    /// Whether this instance's urgent-note clock runs.
+    urgent_clock: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A signed-in person making a request, and from where.
@@ -115,6 +140,7 @@ impl App {
             hub: std::sync::Arc::new(live::Hub::new()),
             views: std::sync::Arc::default(),
             metrics: std::sync::Arc::new(metrics::Metrics::new()),
+            urgent_clock: std::sync::Arc::default(),
         })
     }
 

@@ -31,6 +31,7 @@ pub mod site;
 pub mod tasks;
 pub mod teams;
 pub mod throttle;
+pub mod urgent;
 pub mod users;
 
 pub use db::{inspect_sqlite, Backend, Db, DbOptions, WriteTx};

@@ -5,7 +5,7 @@ import { el, api, sentence, showBanner } from "/static/rounds.js";
 import { EHR_COLUMNS, isEhrColumn } from "/static/ehr.js";
 import { page, state, ui, actions, ehrOn } from "/static/list-store.js";
 
-export const BUILTINS = { name: "Name", mrn: "MRN", ageSex: "Age/sex", birthDate: "Born", location: "Location", added: "Added" };
+export const BUILTINS = { name: "Name", mrn: "MRN", ageSex: "Age/sex", birthDate: "Born", location: "Location", added: "Added", tasks: "Tasks" };
 const TYPES = [
   ["text", "Text"], ["longText", "Long text"], ["number", "Number"], ["date", "Date"],
   ["dateTime", "Date and time"], ["choice", "Choice (status)"], ["checkbox", "Checkbox"], ["person", "Person (team member)"],

@@ -3,6 +3,7 @@
 // latest note), the row count; keeps the focus and an open editor across
 // redraws.
 import { el, displayNode, displayText, specsFor, fmtTime } from "/static/rounds.js";
+import { tasksCell } from "/static/tasks.js";
 import { isEhrColumn, ehrCell, fillEhrCell, reanchorPopover, closePopover } from "/static/ehr.js";
 import { page, state, ehrOn, rowName } from "/static/list-store.js";
 import { sortIndex, onHeaderClick, clearView, renderTools } from "/static/list-view.js";
@@ -138,6 +139,10 @@ function fillCell(cell, col, row) {
         ),
       );
     }
+    return;
+  }
+  if (col.key === "tasks") {
+    cell.append(tasksCell(row, page.team));
     return;
   }
   if (isEhrColumn(col) || row.ehr) {

@@ -20,6 +20,8 @@ export const CHANGE_KINDS = [
   "columnsChanged",
   "listRenamed",
   "listDeleted",
+  "taskChanged",
+  "urgentChanged",
 ];
 
 const RETRY_FIRST_MS = 3000;

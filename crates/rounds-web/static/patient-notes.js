@@ -37,6 +37,7 @@ function noteItem(n) {
     el("p", { class: "note-meta" }, el("strong", { text: n.authorName }), " · ", el("time", { datetime: n.createdAt, title: fmtDateTime(n.createdAt), text: fmtTime(n.createdAt) }), n.edited ? " · edited" : ""),
     body,
   );
+  if (n.urgent) urgentLine(li, n);
   if (n.authorId === page.me) {
     const editBtn = el("button", { type: "button", class: "small", text: "Edit" });
     const confirm = el("details", { class: "confirm" }, el("summary", { text: "Delete…" }));
@@ -57,8 +58,36 @@ function noteItem(n) {
   return li;
 }
 
-/** Which notes, in which version: the list is redrawn only when this changes. */
-const signature = (notes) => notes.map((n) => `${n.id}:${n.version}`).join(",");
+/** An urgent note: whom it alerts, and who acknowledged it when (or the button, for whom it alerts). */
+function urgentLine(li, n) {
+  const u = n.urgent;
+  li.classList.add("urgent");
+  const line = el("p", { class: "note-urgent" });
+  if (u.acknowledgedAt) {
+    li.classList.add("acked");
+    line.append(el("span", { class: "urgent-tag acked", text: "URGENT" }), ` Seen by ${u.acknowledgedByName} · `, el("time", { datetime: u.acknowledgedAt, title: fmtDateTime(u.acknowledgedAt), text: fmtTime(u.acknowledgedAt) }), " — handling it");
+  } else {
+    const to = u.audience === "team" ? "the team" : u.audience === "owners" ? "the owners" : "named members";
+    line.append(el("span", { class: "urgent-tag", text: "URGENT" }), ` Not yet acknowledged · to ${to}${u.escalatedAt ? ", escalated to the owners" : ""}${u.repeats ? ` · alerted again ${u.repeats}×` : ""}`);
+    if (u.toMe) {
+      const b = el("button", { type: "button", class: "small primary", text: "Seen — I'll handle it" });
+      b.addEventListener("click", async () => {
+        b.disabled = true;
+        try {
+          await api("POST", `${page.apiTeam}/notes/${n.id}/acknowledge`);
+        } catch (e) {
+          showBanner(sentence(e.message), "info");
+        }
+        await loadNotes();
+      });
+      line.append(" ", b);
+    }
+  }
+  li.querySelector(".note-meta").after(line);
+}
+
+/** Which notes, in which version and urgent state: the list is redrawn only when this changes. */
+const signature = (notes) => notes.map((n) => `${n.id}:${n.version}:${n.urgent ? `${n.urgent.repeats}:${n.urgent.acknowledgedAt}` : ""}`).join(",");
 
 /** Reads the notes again and redraws them (`force`: even when unchanged, to close an editor). */
 export async function loadNotes(force = true) {
@@ -100,20 +129,36 @@ export function setupNotes() {
   }));
   if (rendered.length) notesList.replaceChildren(...rendered.map(noteItem));
   state.notesShown = signature(rendered);
+  // The server-rendered notes carry no urgent state: read them once.
+  loadNotes(false);
   // A change that came while a note was being edited or a delete confirmed.
   notesList.addEventListener("toggle", () => state.notesStale && notesChangedElsewhere(), true);
 
   const noteForm = document.getElementById("note-form");
   const noteMsg = document.getElementById("note-msg");
+  const urgentBox = document.getElementById("note-urgent");
+  const showUrgentFields = () => {
+    document.getElementById("urgent-fields").hidden = !urgentBox.checked;
+    document.getElementById("urgent-names").hidden = document.getElementById("urgent-to").value !== "members";
+  };
+  urgentBox.addEventListener("change", showUrgentFields);
+  document.getElementById("urgent-to").addEventListener("change", showUrgentFields);
   noteForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     const area = noteForm.querySelector("textarea");
     if (!area.value.trim()) return;
     noteMsg.className = "form-msg";
     noteMsg.textContent = "Saving…";
+    const req = { body: area.value };
+    if (urgentBox.checked) {
+      const to = noteForm.querySelector("#urgent-to").value;
+      req.urgent = { to, members: to === "members" ? [...noteForm.querySelectorAll("[name=urgentMember]:checked")].map((c) => c.value) : [] };
+    }
     try {
-      await api("POST", `${page.apiPatient}/notes`, { body: area.value });
+      await api("POST", `${page.apiPatient}/notes`, req);
       area.value = "";
+      urgentBox.checked = false;
+      showUrgentFields();
       noteMsg.textContent = "Note added.";
       await loadNotes();
     } catch (err) {

@@ -7,6 +7,7 @@ import { LiveFeed, liveBadge } from "/static/live.js";
 import { page, state } from "/static/patient-store.js";
 import { setupNotes, notesChangedElsewhere } from "/static/patient-notes.js";
 import { loadEhr } from "/static/patient-ehr.js";
+import { setupTaskCard } from "/static/tasks.js";
 
 const NAME_KEYS = ["family", "given"];
 const FEED_WAIT_MS = 2000;
@@ -116,6 +117,7 @@ async function reloadAll() {
   applyFields(p.fields);
   state.lists = p.lists || [];
   notesChangedElsewhere();
+  taskCard.load(false);
   return { ok: true };
 }
 
@@ -154,6 +156,8 @@ const live = new LiveFeed({
     noteChanged: (d) => {
       if (mine(d)) notesChangedElsewhere();
     },
+    taskChanged: (d) => mine(d) && taskCard.load(false),
+    urgentChanged: (d) => mine(d) && notesChangedElsewhere(),
     patientRemoved: (d) => mine(d) && refollow(),
     patientMoved: (d) => mine(d) && refollow(),
     listDeleted: () => refollow(),
@@ -166,6 +170,14 @@ const live = new LiveFeed({
 
 setupFields();
 setupNotes();
+const taskCard = setupTaskCard({
+  root: document.getElementById("tasks"),
+  apiTeam: page.apiTeam,
+  apiPatient: page.apiPatient,
+  members: page.members,
+  me: page.me,
+  isOwner: page.root.dataset.owner === "true",
+});
 if (currentList) {
   // The first `ready` reads everything once (see above); should the feed be
   // slow to answer, the EHR card does not wait for it.

@@ -384,6 +384,7 @@ impl Serve {
                 .live_notify
                 .or(file.live_notify)
                 .unwrap_or(defaults.live_notify),
+            urgent: defaults.urgent.clone(),
         };
         let metrics_listen = args.metrics_listen.or(file.metrics_listen);
         let metrics_token = args

@@ -8,6 +8,7 @@ pub(crate) mod ehr;
 pub(crate) mod lists;
 mod patients;
 pub(crate) mod tasks;
+pub(crate) mod urgent;
 pub(crate) mod session;
 pub(crate) use session::{clear_session_cookie, session_cookie};
 mod teams;
@@ -116,6 +117,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::update_task, tasks::delete_task))
         .routes(routes!(tasks::my_tasks))
         .routes(routes!(tasks::team_events))
+        .routes(routes!(urgent::list_urgent))
+        .routes(routes!(urgent::acknowledge_urgent))
+        .routes(routes!(urgent::get_urgent_rule, urgent::set_urgent_rule))
 }
 
 /// `refresh=true` (or `1`) in a query: read the EHR again now.

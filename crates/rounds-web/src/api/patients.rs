@@ -114,6 +114,9 @@ pub struct NoteDto {
     pub created_at: String,
     pub updated_at: String,
     pub edited: bool,
+    /// For an urgent note: whom it alerts and who acknowledged it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urgent: Option<super::urgent::UrgentDto>,
 }
 
 impl From<&Note> for NoteDto {
@@ -128,6 +131,7 @@ impl From<&Note> for NoteDto {
             created_at: n.created_at.to_rfc3339(),
             updated_at: n.updated_at.to_rfc3339(),
             edited: n.version > 1,
+            urgent: None,
         }
     }
 }
@@ -137,6 +141,9 @@ impl From<&Note> for NoteDto {
 pub struct AddNoteRequest {
     /// 1 to 10,000 characters.
     pub body: String,
+    /// Mark it urgent: it alerts whom `to` says until one acknowledges it.
+    #[serde(default)]
+    pub urgent: Option<super::urgent::UrgentRequestDto>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -373,15 +380,18 @@ pub async fn list_notes(
     ApiActor(actor): ApiActor,
     ApiPath((team, patient)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Vec<NoteDto>>> {
-    let notes = state
-        .app
-        .list_notes(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
-        )
-        .await?;
-    Ok(Json(notes.iter().map(NoteDto::from).collect()))
+    let (team, patient) = (parse_id("teamId", &team)?, parse_id("patientId", &patient)?);
+    let notes = state.app.list_notes(&actor, team, patient).await?;
+    let urgent = state.app.urgent_of_patient(&actor, team, patient).await?;
+    Ok(Json(
+        notes
+            .iter()
+            .map(|n| NoteDto {
+                urgent: urgent.get(&n.id).map(super::urgent::UrgentDto::from),
+                ..NoteDto::from(n)
+            })
+            .collect(),
+    ))
 }
 
 /// Write a note about a patient, for the whole team.
@@ -396,16 +406,18 @@ pub async fn add_note(
     ApiPath((team, patient)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<AddNoteRequest>,
 ) -> ApiResult<(StatusCode, Json<NoteDto>)> {
+    let urgent = body.urgent.as_ref().map(|u| u.parse()).transpose()?;
+    let (team, patient) = (parse_id("teamId", &team)?, parse_id("patientId", &patient)?);
     let note = state
         .app
-        .add_note(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
-            &body.body,
-        )
+        .add_note_marked(&actor, team, patient, &body.body, urgent.as_ref())
         .await?;
-    Ok((StatusCode::CREATED, Json(NoteDto::from(&note))))
+    let mut dto = NoteDto::from(&note);
+    if urgent.is_some() {
+        let states = state.app.urgent_of_patient(&actor, team, patient).await?;
+        dto.urgent = states.get(&note.id).map(super::urgent::UrgentDto::from);
+    }
+    Ok((StatusCode::CREATED, Json(dto)))
 }
 
 /// Edit your note; the earlier text is kept in its history.

@@ -3,6 +3,7 @@
 //! something carries the session's CSRF token.
 
 mod admin;
+mod handoff;
 mod lists;
 mod session;
 mod teams;
@@ -47,6 +48,10 @@ pub fn templates() -> Environment<'static> {
         ("meeting.html", include_str!("../../templates/meeting.html")),
         ("patient.html", include_str!("../../templates/patient.html")),
         ("ehr.html", include_str!("../../templates/ehr.html")),
+        (
+            "my_tasks.html",
+            include_str!("../../templates/my_tasks.html"),
+        ),
     ];
     for (name, source) in sources {
         if let Err(err) = env.add_template(name, source) {
@@ -74,6 +79,7 @@ pub fn router() -> Router<AppState> {
         .route("/teams", get(teams::teams_page).post(teams::create_team))
         .route("/teams/{team_id}", get(teams::team_page))
         .route("/teams/{team_id}/ehr", get(teams::ehr_page))
+        .route("/teams/{team_id}/tasks", get(handoff::my_tasks_page))
         .route("/teams/{team_id}/members", post(teams::add_member))
         .route("/teams/{team_id}/lists", post(lists::create_list))
         .route("/teams/{team_id}/lists/{list_id}", get(lists::list_page))
@@ -124,7 +130,7 @@ pub fn router() -> Router<AppState> {
 
 /// The style sheet and the page scripts, built into the binary. Scripts
 /// are files (the Content-Security-Policy allows no inline script).
-const STATIC_FILES: [(&str, &str, &str); 20] = [
+const STATIC_FILES: [(&str, &str, &str); 25] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -224,6 +230,31 @@ const STATIC_FILES: [(&str, &str, &str); 20] = [
         "patient-summary.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/patient-summary.js"),
+    ),
+    (
+        "tasks.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/tasks.js"),
+    ),
+    (
+        "my-tasks.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/my-tasks.js"),
+    ),
+    (
+        "alerts.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/alerts.js"),
+    ),
+    (
+        "handoff-team.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/handoff-team.js"),
+    ),
+    (
+        "handoff.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/handoff.css"),
     ),
 ];
 

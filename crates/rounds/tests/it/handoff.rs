@@ -379,3 +379,324 @@ async fn task_changes_arrive_live(backend: Backend) {
     assert!(list_feed.next_change(Duration::from_millis(600)).await.is_none());
 }
 both!(task_changes_arrive_live);
+
+/// Urgent notes alert again every second and escalate after two repeats
+/// in these tests; the clock looks every 100 ms.
+fn quick_urgent() -> rounds_app::AppConfig {
+    rounds_app::AppConfig {
+        urgent: rounds_app::UrgentSettings {
+            tick_ms: 100,
+            min_interval_secs: 1,
+        },
+        ..rounds_app::AppConfig::default()
+    }
+}
+
+async fn quick_rule(s: &Shift) {
+    let r = s
+        .charge
+        .put(
+            &s.path("/urgent-rule"),
+            json!({ "intervalSecs": 1, "escalateAfter": 2 }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+/// The next event of `kind`, skipping others.
+async fn next_of(feed: &mut crate::common::Events, kind: &str, wait: Duration) -> Value {
+    let until = Instant::now() + wait;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        let e = feed
+            .next_change(left)
+            .await
+            .unwrap_or_else(|| panic!("no {kind} within {wait:?}"));
+        if e.event == kind {
+            return e.data;
+        }
+    }
+}
+
+/// An urgent note to a named member: it alerts them at once, again at the
+/// team's interval, then the owner too; the owner acknowledges it and it
+/// stops, shown with who and when; the author and outsiders cannot.
+async fn urgent_note_renotifies_escalates_and_is_acknowledged(backend: Backend) {
+    let s = Shift::with(TestApp::spawn_with(backend, quick_urgent()).await).await;
+    quick_rule(&s).await;
+    let mut resident_feed = s.resident.events(&s.path("/events"), None).await;
+    let mut charge_feed = s.charge.events(&s.path("/events"), None).await;
+    let mut list_feed = s
+        .charge
+        .events(&s.path(&format!("/lists/{}/events", s.lists[0])), None)
+        .await;
+    for feed in [&mut resident_feed, &mut charge_feed, &mut list_feed] {
+        assert_eq!(feed.next_change(Duration::from_secs(5)).await.unwrap().event, "ready");
+    }
+    let sent_at = Instant::now();
+    let note = s
+        .nurse
+        .post(
+            &s.patient(0, "/notes"),
+            json!({ "body": "K+ 6.8, needs review now", "urgent": { "to": "members", "members": [s.ids.resident] } }),
+        )
+        .await;
+    assert_eq!(note.status, StatusCode::CREATED, "{}", note.text);
+    assert_eq!(note.body["urgent"]["audience"], "members");
+    assert_eq!(note.body["urgent"]["to"], json!([s.ids.resident]));
+    let note_id = note.body["id"].as_str().unwrap().to_owned();
+
+    let sent = next_of(&mut resident_feed, "urgentChanged", Duration::from_secs(2)).await;
+    assert!(sent_at.elapsed() < Duration::from_secs(1), "alerted at once");
+    assert_eq!(sent["action"], "sent");
+    assert_eq!(sent["noteId"], note_id.as_str());
+    assert_eq!(sent["to"], json!([s.ids.resident]));
+    // The list of the patient hears it too (its board, the note).
+    assert_eq!(next_of(&mut list_feed, "urgentChanged", Duration::from_secs(2)).await["action"], "sent");
+
+    // Whom it alerts: the resident, not the owner (yet), not the author.
+    let mine = s.resident.get(&s.path("/urgent")).await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text);
+    assert_eq!(mine.body[0]["urgent"]["toMe"], true);
+    assert_eq!(mine.body[0]["patientName"], "AMES, Ada");
+    assert_eq!(mine.body[0]["note"]["body"], "K+ 6.8, needs review now");
+    assert_eq!(s.charge.get(&s.path("/urgent")).await.body[0]["urgent"]["toMe"], false);
+
+    // Nobody acknowledges: again after the interval, then escalated.
+    let again = next_of(&mut resident_feed, "urgentChanged", Duration::from_secs(3)).await;
+    assert_eq!((again["action"].as_str(), again["repeats"].as_i64()), (Some("renotified"), Some(1)));
+    let waited = sent_at.elapsed();
+    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_millis(2500), "{waited:?}");
+    let up = loop {
+        let e = next_of(&mut charge_feed, "urgentChanged", Duration::from_secs(3)).await;
+        if e["action"] != "sent" && e["action"] != "renotified" {
+            break e;
+        }
+    };
+    assert_eq!((up["action"].as_str(), up["repeats"].as_i64()), (Some("escalated"), Some(2)));
+    let mut to: Vec<&str> = up["to"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    to.sort_unstable();
+    let mut expected = vec![s.ids.charge.as_str(), s.ids.resident.as_str()];
+    expected.sort_unstable();
+    assert_eq!(to, expected);
+    assert_eq!(s.charge.get(&s.path("/urgent")).await.body[0]["urgent"]["toMe"], true);
+
+    // The author is not addressed; an outsider does not see it at all.
+    let ack = format!("/notes/{note_id}/acknowledge");
+    let r = s.nurse.post(&s.path(&ack), json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = s.outsider.post(&s.path(&ack), json!({})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+
+    // The owner acknowledges: everyone hears it, it stops alerting.
+    let r = s.charge.post(&s.path(&ack), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["urgent"]["acknowledgedBy"], s.ids.charge.as_str());
+    assert_eq!(r.body["urgent"]["acknowledgedByName"], "charge display");
+    assert_eq!(r.body["urgent"]["to"], json!([]));
+    let done = loop {
+        let e = next_of(&mut resident_feed, "urgentChanged", Duration::from_secs(3)).await;
+        if e["action"] == "acknowledged" {
+            break e;
+        }
+    };
+    assert_eq!(done["action"], "acknowledged");
+    assert_eq!(done["by"]["name"], "charge display");
+    assert_eq!(s.resident.get(&s.path("/urgent")).await.body, json!([]));
+    // The note shows who and when.
+    let notes = s.resident.get(&s.patient(0, "/notes")).await;
+    assert_eq!(notes.body[0]["urgent"]["acknowledgedByName"], "charge display");
+    assert!(notes.body[0]["urgent"]["acknowledgedAt"].is_string());
+    let repeats = notes.body[0]["urgent"]["repeats"].as_i64().unwrap();
+    // A second acknowledgement changes nothing.
+    let r = s.resident.post(&s.path(&ack), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["urgent"]["acknowledgedByName"], "charge display");
+    // And it alerts no more.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let notes = s.resident.get(&s.patient(0, "/notes")).await;
+    assert_eq!(notes.body[0]["urgent"]["repeats"].as_i64(), Some(repeats));
+
+    // Audited: sent, escalated (by the server), acknowledged; the refusal.
+    let admin = s.app.admin().await;
+    let sent = admin.audit("operation=UrgentNoteSend").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["detail"]["to"], json!([s.ids.resident]));
+    assert_eq!(sent[0]["patientRef"], s.patients[0].as_str());
+    let escalated = admin.audit("operation=UrgentNoteEscalate").await;
+    assert_eq!(escalated.len(), 1, "{escalated:?}");
+    assert_eq!(escalated[0]["actorId"], Value::Null);
+    let acked = admin.audit("operation=UrgentNoteAcknowledge").await;
+    assert_eq!(acked.len(), 1, "the second acknowledgement changed nothing");
+    assert_eq!(acked[0]["actorId"], s.ids.charge.as_str());
+    let refused = admin.audit("operation=AccessRefused").await;
+    assert!(refused.iter().any(|r| r["detail"]["action"] == "acknowledgeUrgent"), "{refused:?}");
+}
+both!(urgent_note_renotifies_escalates_and_is_acknowledged);
+
+/// The team's rule: owners set it within the limits; a note to the team
+/// alerts every member but its author; deleting it ends the alert.
+async fn urgent_rule_and_audiences(backend: Backend) {
+    let s = Shift::with(TestApp::spawn_with(backend, quick_urgent()).await).await;
+    let rule = s.nurse.get(&s.path("/urgent-rule")).await;
+    assert_eq!(rule.body, json!({ "intervalSecs": 300, "escalateAfter": 3 }), "defaults");
+    let r = s
+        .nurse
+        .put(&s.path("/urgent-rule"), json!({ "intervalSecs": 60, "escalateAfter": 3 }))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = s
+        .charge
+        .put(&s.path("/urgent-rule"), json!({ "intervalSecs": 0, "escalateAfter": 3 }))
+        .await;
+    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "intervalSecs"));
+    let r = s
+        .charge
+        .put(&s.path("/urgent-rule"), json!({ "intervalSecs": 60, "escalateAfter": 0 }))
+        .await;
+    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "escalateAfter"));
+    assert_eq!(
+        s.outsider.get(&s.path("/urgent-rule")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(s.outsider.get(&s.path("/urgent")).await.status, StatusCode::NOT_FOUND);
+
+    // Bad addressees are refused, and no note is left behind.
+    let r = s
+        .nurse
+        .post(&s.patient(0, "/notes"), json!({ "body": "x", "urgent": { "to": "members", "members": [] } }))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let r = s
+        .nurse
+        .post(&s.patient(0, "/notes"), json!({ "body": "x", "urgent": { "to": "everyone" } }))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(s.nurse.get(&s.patient(0, "/notes")).await.body, json!([]));
+
+    // To the team: the others, not the author.
+    let note = s
+        .nurse
+        .post(&s.patient(1, "/notes"), json!({ "body": "Fall risk, bed alarm off", "urgent": { "to": "team" } }))
+        .await;
+    assert_eq!(note.status, StatusCode::CREATED, "{}", note.text);
+    let mut to: Vec<String> = note.body["urgent"]["to"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    to.sort_unstable();
+    let mut expected = vec![s.ids.charge.clone(), s.ids.resident.clone()];
+    expected.sort_unstable();
+    assert_eq!(to, expected);
+    assert_eq!(s.nurse.get(&s.path("/urgent")).await.body[0]["urgent"]["toMe"], false);
+    // To the owners.
+    let owners = s
+        .resident
+        .post(&s.patient(1, "/notes"), json!({ "body": "Family complaint", "urgent": { "to": "owners" } }))
+        .await;
+    assert_eq!(owners.body["urgent"]["to"], json!([s.ids.charge]));
+
+    // The author deletes the first: it leaves the open ones, on the feed.
+    let mut feed = s.resident.events(&s.path("/events"), None).await;
+    assert_eq!(feed.next_change(Duration::from_secs(5)).await.unwrap().event, "ready");
+    let id = note.body["id"].as_str().unwrap();
+    let r = s.nurse.delete(&s.path(&format!("/notes/{id}"))).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let e = next_of(&mut feed, "noteChanged", Duration::from_secs(3)).await;
+    assert_eq!(e["action"], "deleted");
+    let open = s.resident.get(&s.path("/urgent")).await;
+    assert_eq!(open.body.as_array().unwrap().len(), 1);
+    assert_eq!(open.body[0]["note"]["body"], "Family complaint");
+}
+both!(urgent_rule_and_audiences);
+
+/// Two instances on one PostgreSQL, each with its clock: the note alerts
+/// once per interval, not once per instance, and the schedule keeps to
+/// the stored times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urgent_clock_on_two_instances_alerts_once_per_interval() {
+    let first = TestApp::spawn_with(Backend::Postgres, quick_urgent()).await;
+    let second = first.spawn_sharing(quick_urgent()).await;
+    let s = Shift::with(first).await;
+    quick_rule(&s).await;
+    let r = s
+        .charge
+        .put(&s.path("/urgent-rule"), json!({ "intervalSecs": 1, "escalateAfter": 100 }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let watcher = s.resident.on(&second);
+    let mut feed = watcher.events(&s.path("/events"), None).await;
+    assert_eq!(feed.next_change(Duration::from_secs(5)).await.unwrap().event, "ready");
+    let note = s
+        .nurse
+        .post(&s.patient(0, "/notes"), json!({ "body": "Watch", "urgent": { "to": "team" } }))
+        .await;
+    assert_eq!(note.status, StatusCode::CREATED, "{}", note.text);
+    let started = Instant::now();
+    let mut repeats = Vec::new();
+    while started.elapsed() < Duration::from_millis(4300) {
+        let left = Duration::from_millis(4300).saturating_sub(started.elapsed());
+        let Some(e) = feed.next_change(left).await else { break };
+        if e.event == "urgentChanged" && e.data["action"] == "renotified" {
+            repeats.push(e.data["repeats"].as_i64().unwrap());
+        }
+    }
+    assert_eq!(repeats, [1, 2, 3, 4], "one alert per interval, numbered in order");
+    second.stop().await;
+}
+
+/// A shift change in real browsers (tests/browser/handoff_flow.mjs): a task
+/// overdue on the resident's phone, an urgent note to the team alerting the
+/// charge nurse and the resident within 1 s, alerting again, acknowledged
+/// on the phone and leaving both screens within 1 s, the note showing who
+/// saw it; the task ticked off on My tasks; an offline owner alerted on
+/// opening Rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shift_change_in_chromium() {
+    let Some(tools) = crate::browser::browser_tools() else {
+        return;
+    };
+    let mut s = Shift::with(TestApp::spawn_with(Backend::Sqlite, quick_urgent()).await).await;
+    let r = s
+        .charge
+        .put(
+            &s.path("/urgent-rule"),
+            json!({ "intervalSecs": 2, "escalateAfter": 5 }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = s
+        .charge
+        .post(
+            &s.path(&format!("/lists/{}/columns", s.lists[0])),
+            json!({ "key": "tasks" }),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let url = s.app.url("");
+    let team = s.team.clone();
+    let summary = crate::browser::run_script(
+        &tools,
+        "handoff_flow.mjs",
+        &[
+            ("ROUNDS_URL", url),
+            ("ROUNDS_TEAM_ID", team.clone()),
+            ("ROUNDS_LIST_ID", s.lists[0].clone()),
+            ("ROUNDS_PATIENT_ID", s.patients[0].clone()),
+            ("ROUNDS_PASSWORD", crate::common::PASSWORD.to_owned()),
+        ],
+        crate::browser::Control::Rounds {
+            app: &mut s.app,
+            team: &team,
+        },
+    )
+    .await;
+    for ms in summary["alertSeenMs"].as_array().unwrap() {
+        assert!(ms.as_u64().unwrap() < 1000, "{summary}");
+    }
+    for ms in summary["alertClearedMs"].as_array().unwrap() {
+        assert!(ms.as_u64().unwrap() < 1000, "{summary}");
+    }
+}
