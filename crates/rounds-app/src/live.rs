@@ -85,6 +85,13 @@ pub enum Change {
         repeats: i64,
         to: Vec<UserId>,
     },
+    /// Someone saw a note whose author asked for a read receipt.
+    NoteSeen {
+        patient_id: PatientId,
+        note_id: rounds_core::NoteId,
+        user_id: UserId,
+        seen_at: String,
+    },
 }
 
 impl Change {
@@ -101,6 +108,7 @@ impl Change {
             Self::ListDeleted => "listDeleted",
             Self::TaskChanged { .. } => "taskChanged",
             Self::UrgentChanged { .. } => "urgentChanged",
+            Self::NoteSeen { .. } => "noteSeen",
         }
     }
 }

@@ -24,10 +24,12 @@ impl App {
         patient: PatientId,
         body: &str,
     ) -> Result<Note, AppError> {
-        self.add_note_marked(actor, team, patient, body, None).await
+        self.add_note_marked(actor, team, patient, body, None, false)
+            .await
     }
 
-    /// [`App::add_note`], marked urgent when `urgent` says for whom.
+    /// [`App::add_note`], marked urgent when `urgent` says for whom, and
+    /// asking for a read receipt when `receipt`.
     pub async fn add_note_marked(
         &self,
         actor: &Actor,
@@ -35,6 +37,7 @@ impl App {
         patient: PatientId,
         body: &str,
         urgent: Option<&crate::UrgentRequest>,
+        receipt: bool,
     ) -> Result<Note, AppError> {
         self.team_access(actor, team, Need::Member, "addNote")
             .await?;
@@ -57,6 +60,9 @@ impl App {
         let note = notes::by_id(tx.conn(), id)
             .await?
             .ok_or(AppError::NotFound { what: "note" })?;
+        if receipt {
+            rounds_store::receipts::ask(tx.conn(), id, note.created_at).await?;
+        }
         if let Some(request) = urgent {
             self.mark_urgent(&mut tx, actor, team, &note, request)
                 .await?;

@@ -52,10 +52,11 @@ pub enum Operation {
     UrgentNoteSend,
     UrgentNoteAcknowledge,
     UrgentNoteEscalate,
+    NoteReceiptView,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 32] = [
+    pub const ALL: [Operation; 33] = [
         Self::PatientListView,
         Self::PatientListCreate,
         Self::PatientListRename,
@@ -88,6 +89,7 @@ impl Operation {
         Self::UrgentNoteSend,
         Self::UrgentNoteAcknowledge,
         Self::UrgentNoteEscalate,
+        Self::NoteReceiptView,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -124,6 +126,7 @@ impl Operation {
             Self::UrgentNoteSend => "UrgentNoteSend",
             Self::UrgentNoteAcknowledge => "UrgentNoteAcknowledge",
             Self::UrgentNoteEscalate => "UrgentNoteEscalate",
+            Self::NoteReceiptView => "NoteReceiptView",
         }
     }
 }

@@ -25,7 +25,7 @@ fn event_type(op: Operation) -> ((&'static str, &'static str), &'static str) {
     use Operation as O;
     const RECORD: (&str, &str) = ("110110", "Patient Record");
     match op {
-        O::PatientListView | O::PatientView => (RECORD, "R"),
+        O::PatientListView | O::PatientView | O::NoteReceiptView => (RECORD, "R"),
         O::PatientSearch => (RECORD, "E"),
         O::PatientListCreate | O::PatientListAddPatient | O::PatientSchemaCreate => (RECORD, "C"),
         O::PatientListRename

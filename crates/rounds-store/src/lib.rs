@@ -27,6 +27,7 @@ pub mod lists;
 pub mod notes;
 pub mod patients;
 pub mod sessions;
+pub mod receipts;
 pub mod site;
 pub mod tasks;
 pub mod teams;

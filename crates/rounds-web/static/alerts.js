@@ -86,7 +86,7 @@ function alertCard(team, u) {
   const x = u.urgent;
   const card = el("section", { class: x.escalatedAt ? "alert-urgent escalated" : "alert-urgent", role: "alert", "data-note": u.note.id, "aria-label": `Urgent note about ${u.patientName}` });
   card.append(
-    el("h2", {}, "Urgent · ", patientLink(team, u), u.location ? ` · ${u.location}` : "", teamNames.size > 1 ? ` · ${teamNames.get(team) || ""}` : ""),
+    el("h2", {}, "Urgent · ", patientLink(team, u), u.location ? el("span", { class: "muted", text: ` · ${u.location}` }) : "", teamNames.size > 1 ? ` · ${teamNames.get(team) || ""}` : ""),
     el("p", { class: "alert-body", text: u.note.body }),
     el(
       "p",
@@ -145,9 +145,7 @@ function render() {
                   " ",
                   el("strong", {}, patientLink(board.dataset.team, u)),
                   ` — ${u.note.body} `,
-                  el("span", { class: "muted", text: `(${u.note.authorName}, ${fmtTime(u.note.createdAt)}, to ${audience(u)}${u.urgent.repeats ? `, alerted again ${u.urgent.repeats}×` : ""})` }),
-                  u.urgent.toMe ? " " : "",
-                  u.urgent.toMe ? ackButton(board.dataset.team, u) : "",
+                  el("span", { class: "muted", text: `(${u.note.authorName}, ${fmtTime(u.note.createdAt)}, to ${audience(u)}${u.urgent.repeats ? `, alerted again ${u.urgent.repeats}×` : ""}${u.urgent.toMe ? "; for you: see the alert above" : ""})` }),
                 ),
               ),
             ),

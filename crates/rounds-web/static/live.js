@@ -22,6 +22,7 @@ export const CHANGE_KINDS = [
   "listDeleted",
   "taskChanged",
   "urgentChanged",
+  "noteSeen",
 ];
 
 const RETRY_FIRST_MS = 3000;

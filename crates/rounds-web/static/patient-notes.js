@@ -38,6 +38,7 @@ function noteItem(n) {
     body,
   );
   if (n.urgent) urgentLine(li, n);
+  if (n.receipt) receiptLine(li, n);
   if (n.authorId === page.me) {
     const editBtn = el("button", { type: "button", class: "small", text: "Edit" });
     const confirm = el("details", { class: "confirm" }, el("summary", { text: "Delete…" }));
@@ -86,8 +87,46 @@ function urgentLine(li, n) {
   li.querySelector(".note-meta").after(line);
 }
 
+const reported = new Set(); // notes whose receipt this page has sent
+const receiptsOpen = new Set(); // notes whose "who has seen it" list is shown
+
+/** A note asking for a read receipt: the author sees who has seen it; anyone else's screen reports it seen. */
+function receiptLine(li, n) {
+  if (n.authorId !== page.me) {
+    if (!n.receipt.seenByMe && !reported.has(n.id)) {
+      reported.add(n.id);
+      api("POST", `${page.apiTeam}/notes/${n.id}/seen`).catch(() => reported.delete(n.id));
+    }
+    return;
+  }
+  const count = n.receipt.seen;
+  const list = el("ol", { class: "receipts plain" });
+  const show = el("button", { type: "button", class: "small", "aria-expanded": "false", text: "Who has seen it" });
+  const load = async () => {
+    try {
+      const seen = await api("GET", `${page.apiTeam}/notes/${n.id}/receipts`);
+      list.replaceChildren(...seen.map((r) => el("li", {}, `${r.name} · `, el("time", { datetime: r.seenAt, title: fmtDateTime(r.seenAt), text: fmtTime(r.seenAt) }))));
+      show.setAttribute("aria-expanded", "true");
+    } catch (e) {
+      showBanner(sentence(e.message), "info");
+    }
+  };
+  show.addEventListener("click", () => {
+    if (receiptsOpen.has(n.id)) {
+      receiptsOpen.delete(n.id);
+      list.replaceChildren();
+      show.setAttribute("aria-expanded", "false");
+    } else {
+      receiptsOpen.add(n.id);
+      load();
+    }
+  });
+  li.querySelector(".note-body").after(el("p", { class: "note-receipt" }, `Read receipt: seen by ${count} ${count === 1 ? "person" : "people"} `, count ? show : "", list));
+  if (receiptsOpen.has(n.id)) load();
+}
+
 /** Which notes, in which version and urgent state: the list is redrawn only when this changes. */
-const signature = (notes) => notes.map((n) => `${n.id}:${n.version}:${n.urgent ? `${n.urgent.repeats}:${n.urgent.acknowledgedAt}` : ""}`).join(",");
+const signature = (notes) => notes.map((n) => `${n.id}:${n.version}:${n.urgent ? `${n.urgent.repeats}:${n.urgent.acknowledgedAt}` : ""}:${n.receipt ? n.receipt.seen : ""}`).join(",");
 
 /** Reads the notes again and redraws them (`force`: even when unchanged, to close an editor). */
 export async function loadNotes(force = true) {
@@ -149,7 +188,7 @@ export function setupNotes() {
     if (!area.value.trim()) return;
     noteMsg.className = "form-msg";
     noteMsg.textContent = "Saving…";
-    const req = { body: area.value };
+    const req = { body: area.value, receipt: document.getElementById("note-receipt").checked };
     if (urgentBox.checked) {
       const to = noteForm.querySelector("#urgent-to").value;
       req.urgent = { to, members: to === "members" ? [...noteForm.querySelectorAll("[name=urgentMember]:checked")].map((c) => c.value) : [] };
@@ -158,6 +197,7 @@ export function setupNotes() {
       await api("POST", `${page.apiPatient}/notes`, req);
       area.value = "";
       urgentBox.checked = false;
+      document.getElementById("note-receipt").checked = false;
       showUrgentFields();
       noteMsg.textContent = "Note added.";
       await loadNotes();

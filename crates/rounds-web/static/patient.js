@@ -158,6 +158,7 @@ const live = new LiveFeed({
     },
     taskChanged: (d) => mine(d) && taskCard.load(false),
     urgentChanged: (d) => mine(d) && notesChangedElsewhere(),
+    noteSeen: (d) => mine(d) && notesChangedElsewhere(),
     patientRemoved: (d) => mine(d) && refollow(),
     patientMoved: (d) => mine(d) && refollow(),
     listDeleted: () => refollow(),

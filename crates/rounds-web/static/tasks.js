@@ -123,6 +123,8 @@ export function setupTaskCard({ root, apiTeam, apiPatient, members, me, isOwner 
         dueAt: fromLocal(form.querySelector("[name=dueAt]").value),
       });
       body.value = "";
+      owner.value = "";
+      form.querySelector("[name=dueAt]").value = "";
       msg.textContent = "Task added.";
       await load(true);
     } catch (err) {

@@ -46,3 +46,16 @@ CREATE TABLE urgent_recipients (
 
 ALTER TABLE teams ADD COLUMN urgent_interval_secs INTEGER NOT NULL DEFAULT 300;
 ALTER TABLE teams ADD COLUMN urgent_escalate_after INTEGER NOT NULL DEFAULT 3;
+
+-- Read receipts: a note whose author asked for one, and who has seen it
+-- (shown on their screen), once per person.
+CREATE TABLE receipt_requests (
+    note_id  TEXT PRIMARY KEY REFERENCES notes (id) ON DELETE CASCADE,
+    asked_at INTEGER NOT NULL
+);
+CREATE TABLE note_receipts (
+    note_id TEXT NOT NULL REFERENCES receipt_requests (note_id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (note_id, user_id)
+);

@@ -120,6 +120,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(urgent::list_urgent))
         .routes(routes!(urgent::acknowledge_urgent))
         .routes(routes!(urgent::get_urgent_rule, urgent::set_urgent_rule))
+        .routes(routes!(urgent::note_seen))
+        .routes(routes!(urgent::list_receipts))
 }
 
 /// `refresh=true` (or `1`) in a query: read the EHR again now.

@@ -117,6 +117,9 @@ pub struct NoteDto {
     /// For an urgent note: whom it alerts and who acknowledged it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub urgent: Option<super::urgent::UrgentDto>,
+    /// For a note whose author asked for a read receipt: how many saw it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<super::urgent::ReceiptCountDto>,
 }
 
 impl From<&Note> for NoteDto {
@@ -132,6 +135,7 @@ impl From<&Note> for NoteDto {
             updated_at: n.updated_at.to_rfc3339(),
             edited: n.version > 1,
             urgent: None,
+            receipt: None,
         }
     }
 }
@@ -144,6 +148,9 @@ pub struct AddNoteRequest {
     /// Mark it urgent: it alerts whom `to` says until one acknowledges it.
     #[serde(default)]
     pub urgent: Option<super::urgent::UrgentRequestDto>,
+    /// Ask for a read receipt: the note shows who has seen it and when.
+    #[serde(default)]
+    pub receipt: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -383,11 +390,18 @@ pub async fn list_notes(
     let (team, patient) = (parse_id("teamId", &team)?, parse_id("patientId", &patient)?);
     let notes = state.app.list_notes(&actor, team, patient).await?;
     let urgent = state.app.urgent_of_patient(&actor, team, patient).await?;
+    let receipts = state.app.receipt_counts(&actor, team, patient).await?;
     Ok(Json(
         notes
             .iter()
             .map(|n| NoteDto {
                 urgent: urgent.get(&n.id).map(super::urgent::UrgentDto::from),
+                receipt: receipts
+                    .get(&n.id)
+                    .map(|(seen, mine)| super::urgent::ReceiptCountDto {
+                        seen: *seen,
+                        seen_by_me: *mine,
+                    }),
                 ..NoteDto::from(n)
             })
             .collect(),
@@ -410,9 +424,15 @@ pub async fn add_note(
     let (team, patient) = (parse_id("teamId", &team)?, parse_id("patientId", &patient)?);
     let note = state
         .app
-        .add_note_marked(&actor, team, patient, &body.body, urgent.as_ref())
+        .add_note_marked(&actor, team, patient, &body.body, urgent.as_ref(), body.receipt)
         .await?;
     let mut dto = NoteDto::from(&note);
+    if body.receipt {
+        dto.receipt = Some(super::urgent::ReceiptCountDto {
+            seen: 0,
+            seen_by_me: false,
+        });
+    }
     if urgent.is_some() {
         let states = state.app.urgent_of_patient(&actor, team, patient).await?;
         dto.urgent = states.get(&note.id).map(super::urgent::UrgentDto::from);

@@ -205,3 +205,81 @@ pub async fn set_urgent_rule(
         escalate_after: rule.escalate_after,
     }))
 }
+
+/// A note that asks for a read receipt: how many have seen it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptCountDto {
+    /// People who have seen it (its author not counted).
+    pub seen: usize,
+    /// You are among them.
+    pub seen_by_me: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptDto {
+    pub user_id: String,
+    pub name: String,
+    /// When the note was first shown on their screen.
+    pub seen_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeenDto {
+    /// False when it was known already (or you wrote the note).
+    pub recorded: bool,
+}
+
+/// The note was shown on your screen: recorded once per person for a note
+/// whose author asked for a read receipt (404 for one that did not).
+#[utoipa::path(post, path = "/api/v1/teams/{teamId}/notes/{noteId}/seen", operation_id = "noteSeen", tag = "notes",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path), ("noteId" = String, Path)),
+    responses((status = 200, body = SeenDto), (status = 404, body = ErrorBody)))]
+pub async fn note_seen(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((team, note)): ApiPath<(String, String)>,
+) -> ApiResult<Json<SeenDto>> {
+    let recorded = state
+        .app
+        .note_seen(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("noteId", &note)?,
+        )
+        .await?;
+    Ok(Json(SeenDto { recorded }))
+}
+
+/// Who has seen a note that asks for a read receipt, and when (recorded as
+/// NoteReceiptView).
+#[utoipa::path(get, path = "/api/v1/teams/{teamId}/notes/{noteId}/receipts", operation_id = "listReceipts", tag = "notes",
+    security(("session" = [])),
+    params(("teamId" = String, Path), ("noteId" = String, Path)),
+    responses((status = 200, body = Vec<ReceiptDto>), (status = 404, body = ErrorBody)))]
+pub async fn list_receipts(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((team, note)): ApiPath<(String, String)>,
+) -> ApiResult<Json<Vec<ReceiptDto>>> {
+    let seen = state
+        .app
+        .note_receipts(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("noteId", &note)?,
+        )
+        .await?;
+    Ok(Json(
+        seen.iter()
+            .map(|r| ReceiptDto {
+                user_id: r.user_id.to_string(),
+                name: r.name.clone(),
+                seen_at: r.seen_at.to_rfc3339(),
+            })
+            .collect(),
+    ))
+}

@@ -152,6 +152,21 @@ try {
   check(true, "the owner who was offline gets the alert on opening Rounds");
   await charge.screenshot({ path: `${ART}/handoff-offline-owner.png` });
 
+  // A read receipt: the nurse asks for one; the resident opens the patient
+  // on the phone; the nurse's page says who has seen it, without a reload.
+  await nurse.fill("#note-form textarea[name=body]", "Plan for tonight: read before 20:00.");
+  await nurse.check("#note-receipt");
+  await nurse.click("#note-form button[type=submit]");
+  await nurse.waitForSelector("#notes li.note:has-text('Plan for tonight') .note-receipt", { timeout: 5000 });
+  check((await nurse.textContent("#notes li.note:has-text('Plan for tonight') .note-receipt")).includes("seen by 0"), "the note asks for a receipt, seen by nobody yet");
+  await resident.goto(`${BASE}/teams/${TEAM}/patients/${PATIENT}`);
+  await resident.waitForSelector("#notes li.note:has-text('Plan for tonight')", { timeout: 5000 });
+  await nurse.waitForSelector("#notes li.note:has-text('Plan for tonight') .note-receipt:has-text('seen by 1')", { timeout: 3000 });
+  await nurse.click("#notes li.note:has-text('Plan for tonight') .note-receipt button");
+  await nurse.waitForSelector("#notes .receipts li:has-text('resident display')", { timeout: 3000 });
+  check(true, "the author sees, live, that the resident has seen the note, and when");
+  await resident.screenshot({ path: `${ART}/handoff-patient-phone.png`, fullPage: true });
+
   check(problems.length === 0, `no page errors (${problems.join("; ")})`);
   summary.ok = true;
 } catch (e) {

@@ -700,3 +700,63 @@ async fn shift_change_in_chromium() {
         assert!(ms.as_u64().unwrap() < 1000, "{summary}");
     }
 }
+
+/// Read receipts: recorded once per person when the note is shown (not
+/// for its author), announced live, and the list of who saw it is audited.
+async fn read_receipts_once_per_person_live_and_audited(backend: Backend) {
+    let s = Shift::new(backend).await;
+    let note = s
+        .nurse
+        .post(&s.patient(0, "/notes"), json!({ "body": "Please read before the round", "receipt": true }))
+        .await;
+    assert_eq!(note.status, StatusCode::CREATED, "{}", note.text);
+    assert_eq!(note.body["receipt"]["seen"], 0);
+    let id = note.body["id"].as_str().unwrap().to_owned();
+    let plain = s
+        .nurse
+        .post(&s.patient(0, "/notes"), json!({ "body": "No receipt" }))
+        .await;
+    let plain_id = plain.body["id"].as_str().unwrap();
+    assert!(plain.body.get("receipt").is_none());
+
+    let mut feed = s.nurse.events(&s.path("/events"), None).await;
+    assert_eq!(feed.next_change(Duration::from_secs(5)).await.unwrap().event, "ready");
+    let seen = format!("/notes/{id}/seen");
+    let r = s.resident.post(&s.path(&seen), json!({})).await;
+    assert_eq!((r.status, r.body["recorded"].as_bool()), (StatusCode::OK, Some(true)), "{}", r.text);
+    let e = next_of(&mut feed, "noteSeen", Duration::from_secs(3)).await;
+    assert_eq!(e["noteId"], id.as_str());
+    assert_eq!(e["userId"], s.ids.resident.as_str());
+    // Once per person; the author does not count; a note without a receipt has none.
+    let r = s.resident.post(&s.path(&seen), json!({})).await;
+    assert_eq!(r.body["recorded"], false);
+    let r = s.nurse.post(&s.path(&seen), json!({})).await;
+    assert_eq!(r.body["recorded"], false);
+    let r = s
+        .resident
+        .post(&s.path(&format!("/notes/{plain_id}/seen")), json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = s.outsider.post(&s.path(&seen), json!({})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = s.charge.post(&s.path(&seen), json!({})).await;
+    assert_eq!(r.body["recorded"], true);
+
+    let notes = s.nurse.get(&s.patient(0, "/notes")).await;
+    let ours = notes.body.as_array().unwrap().iter().find(|n| n["id"] == id.as_str()).unwrap().clone();
+    assert_eq!(ours["receipt"]["seen"], 2);
+    let list = s.nurse.get(&s.path(&format!("/notes/{id}/receipts"))).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    let names: Vec<&str> = list.body.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["resident display", "charge display"], "in the order they saw it");
+    assert_eq!(
+        s.outsider.get(&s.path(&format!("/notes/{id}/receipts"))).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let admin = s.app.admin().await;
+    let viewed = admin.audit("operation=NoteReceiptView").await;
+    assert_eq!(viewed.len(), 1, "{viewed:?}");
+    assert_eq!(viewed[0]["actorId"], s.ids.nurse.as_str());
+    assert_eq!(viewed[0]["detail"]["seen"], 2);
+}
+both!(read_receipts_once_per_person_live_and_audited);
