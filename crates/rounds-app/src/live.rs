@@ -84,6 +84,18 @@ pub enum Change {
         action: &'static str,
         repeats: i64,
         to: Vec<UserId>,
+        /// When sent: the note's text and audience, so an alert shows at
+        /// once (the screen then reads the rest).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        audience: Option<&'static str>,
+    },
+    /// A patient's I-PASS hand-off was saved.
+    HandoffChanged {
+        patient_id: PatientId,
+        severity: Option<&'static str>,
+        version: i64,
     },
     /// Someone saw a note whose author asked for a read receipt.
     NoteSeen {
@@ -109,6 +121,7 @@ impl Change {
             Self::TaskChanged { .. } => "taskChanged",
             Self::UrgentChanged { .. } => "urgentChanged",
             Self::NoteSeen { .. } => "noteSeen",
+            Self::HandoffChanged { .. } => "handoffChanged",
         }
     }
 }

@@ -158,6 +158,8 @@ impl App {
                 action: "sent",
                 repeats: 0,
                 to,
+                body: Some(note.body.clone()),
+                audience: Some(request.audience.as_str()),
             },
             actor,
         )
@@ -205,8 +207,7 @@ impl App {
                 );
                 entry.team_id = Some(team);
                 entry.patient_ref = Some(found.patient_id.to_string());
-                entry.detail =
-                    json!({ "action": "acknowledgeUrgent", "noteId": note.to_string() });
+                entry.detail = json!({ "action": "acknowledgeUrgent", "noteId": note.to_string() });
                 self.record(entry).await?;
                 return Err(AppError::forbidden(
                     "only someone this urgent note is addressed to can acknowledge it",
@@ -233,6 +234,8 @@ impl App {
                         action: "acknowledged",
                         repeats: found.state.repeats,
                         to: Vec::new(),
+                        body: None,
+                        audience: None,
                     },
                     actor,
                 )
@@ -240,7 +243,13 @@ impl App {
                 self.commit(tx).await?;
             }
         }
-        let mut views = self.urgent_views(actor, team, vec![self.urgent_of_team(actor, team, note).await?]).await?;
+        let mut views = self
+            .urgent_views(
+                actor,
+                team,
+                vec![self.urgent_of_team(actor, team, note).await?],
+            )
+            .await?;
         views.pop().ok_or(AppError::NotFound { what: "note" })
     }
 
@@ -255,16 +264,27 @@ impl App {
         let mut conn = self.db.read().await?;
         let found = urgent::by_note(&mut conn, note)
             .await?
-            .ok_or(AppError::NotFound { what: "urgent note" })?;
+            .ok_or(AppError::NotFound {
+                what: "urgent note",
+            })?;
         if found.team_id != team {
-            self.refuse_foreign(actor, team, Foreign::Note(note, found.patient_id), found.team_id);
-            return Err(AppError::NotFound { what: "urgent note" });
+            self.refuse_foreign(
+                actor,
+                team,
+                Foreign::Note(note, found.patient_id),
+                found.team_id,
+            );
+            return Err(AppError::NotFound {
+                what: "urgent note",
+            });
         }
         let live = notes::by_id(&mut conn, note)
             .await?
             .is_some_and(|n| !n.deleted);
         if !live {
-            return Err(AppError::NotFound { what: "urgent note" });
+            return Err(AppError::NotFound {
+                what: "urgent note",
+            });
         }
         Ok(found)
     }
@@ -331,7 +351,10 @@ impl App {
             urgent::open_of_team(&mut conn, team).await?
         };
         let views = self.urgent_views(actor, team, found).await?;
-        let patients: BTreeSet<String> = views.iter().map(|v| v.note.patient_id.to_string()).collect();
+        let patients: BTreeSet<String> = views
+            .iter()
+            .map(|v| v.note.patient_id.to_string())
+            .collect();
         for patient in patients {
             let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);
             entry.team_id = Some(team);
@@ -489,6 +512,8 @@ impl App {
                     action: if escalate { "escalated" } else { "renotified" },
                     repeats,
                     to,
+                    body: None,
+                    audience: None,
                 },
             )
             .await?;

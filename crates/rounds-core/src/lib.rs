@@ -5,9 +5,10 @@
 pub mod audit;
 pub mod audit_fhir;
 pub mod id;
+pub mod ipass;
 pub mod lists;
-pub mod tasks;
 pub mod model;
+pub mod tasks;
 pub mod timestamp;
 pub mod urgent;
 pub mod validate;

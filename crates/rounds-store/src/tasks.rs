@@ -9,7 +9,8 @@ use sqlx::{AnyConnection, Row};
 use crate::users::parse;
 use crate::StoreError;
 
-const SELECT: &str = "SELECT t.id, t.team_id, t.patient_id, t.body, t.owner_id, o.display_name AS owner_name, \
+const SELECT: &str =
+    "SELECT t.id, t.team_id, t.patient_id, t.body, t.owner_id, o.display_name AS owner_name, \
                       t.due_at, t.done_at, t.done_by, d.display_name AS done_name, t.version, \
                       t.created_at, t.created_by, t.updated_at \
                       FROM patient_tasks t LEFT JOIN users o ON o.id = t.owner_id \
@@ -79,10 +80,7 @@ pub async fn for_patient(
 }
 
 /// The open tasks of the patients on a list.
-pub async fn open_on_list(
-    conn: &mut AnyConnection,
-    list: ListId,
-) -> Result<Vec<Task>, StoreError> {
+pub async fn open_on_list(conn: &mut AnyConnection, list: ListId) -> Result<Vec<Task>, StoreError> {
     let sql = format!(
         "{SELECT} JOIN list_entries e ON e.patient_id = t.patient_id \
          WHERE e.list_id = $1 AND t.deleted_at IS NULL AND t.done_at IS NULL {ORDER}"

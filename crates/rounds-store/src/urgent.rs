@@ -76,10 +76,12 @@ async fn with_recipients(
         .iter_mut()
         .filter(|u| u.state.audience == Audience::Members)
     {
-        let rows = sqlx::query("SELECT user_id FROM urgent_recipients WHERE note_id = $1 ORDER BY user_id")
-            .bind(u.note_id.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT user_id FROM urgent_recipients WHERE note_id = $1 ORDER BY user_id",
+        )
+        .bind(u.note_id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
         u.state.recipients = rows
             .iter()
             .map(|r| {
@@ -148,13 +150,15 @@ pub async fn of_patient(
     conn: &mut AnyConnection,
     patient: PatientId,
 ) -> Result<HashMap<NoteId, StoredUrgent>, StoreError> {
-    Ok(
-        select(conn, "n.patient_id = $1 AND n.deleted_at IS NULL", &patient.to_string())
-            .await?
-            .into_iter()
-            .map(|u| (u.note_id, u))
-            .collect(),
+    Ok(select(
+        conn,
+        "n.patient_id = $1 AND n.deleted_at IS NULL",
+        &patient.to_string(),
     )
+    .await?
+    .into_iter()
+    .map(|u| (u.note_id, u))
+    .collect())
 }
 
 /// The team's urgent notes nobody has acknowledged (their notes not deleted).
@@ -246,12 +250,11 @@ pub async fn acknowledge(
 }
 
 pub async fn rule(conn: &mut AnyConnection, team: TeamId) -> Result<UrgentRule, StoreError> {
-    let row = sqlx::query(
-        "SELECT urgent_interval_secs, urgent_escalate_after FROM teams WHERE id = $1",
-    )
-    .bind(team.to_string())
-    .fetch_optional(conn)
-    .await?;
+    let row =
+        sqlx::query("SELECT urgent_interval_secs, urgent_escalate_after FROM teams WHERE id = $1")
+            .bind(team.to_string())
+            .fetch_optional(conn)
+            .await?;
     match row {
         Some(r) => Ok(UrgentRule {
             interval_secs: r.try_get("urgent_interval_secs")?,

@@ -79,7 +79,7 @@ function ackButton(team, u) {
 }
 
 function patientLink(team, u) {
-  return el("a", { href: `/teams/${team}/patients/${u.note.patientId}`, text: u.patientName || "(no name)" });
+  return el("a", { href: `/teams/${team}/patients/${u.note.patientId}`, text: u.patientName || "(patient)" });
 }
 
 function alertCard(team, u) {
@@ -155,6 +155,33 @@ function render() {
   }
 }
 
+/**
+ * A new urgent note for me, from the event alone: shown (and sounded) at
+ * once; the read that follows fills in the patient and the rest.
+ */
+function provisional(team, d) {
+  if (d.action === "acknowledged" && open.has(team)) {
+    // Gone from every screen at once; the read that follows confirms it.
+    open.set(team, open.get(team).filter((u) => u.note.id !== d.noteId));
+    render();
+    return;
+  }
+  if (d.action !== "sent" || !d.body || !(d.to || []).includes(box.dataset.me)) return;
+  const items = open.get(team) || [];
+  if (items.some((u) => u.note.id === d.noteId)) return;
+  const u = {
+    note: { id: d.noteId, patientId: d.patientId, body: d.body, authorName: (d.by && d.by.name) || "", createdAt: new Date().toISOString() },
+    urgent: { toMe: true, repeats: 0, audience: d.audience || "team", to: d.to },
+    patientName: "",
+    location: "",
+  };
+  open.set(team, [...items, u]);
+  heard.set(d.noteId, 0);
+  notify(u);
+  render();
+  beep();
+}
+
 /** Reads a team's open urgent notes again; sounds and notifies for what is new to me. */
 async function refresh(team) {
   let items;
@@ -194,7 +221,10 @@ async function start() {
       path: `/api/v1/teams/${t.id}/events`,
       handlers: {
         ready: () => refresh(t.id),
-        urgentChanged: () => refresh(t.id),
+        urgentChanged: (d) => {
+          provisional(t.id, d);
+          refresh(t.id);
+        },
         noteChanged: () => open.get(t.id) && open.get(t.id).length && refresh(t.id),
         other: () => {},
         ended: () => {},

@@ -23,6 +23,7 @@ export const CHANGE_KINDS = [
   "taskChanged",
   "urgentChanged",
   "noteSeen",
+  "handoffChanged",
 ];
 
 const RETRY_FIRST_MS = 3000;

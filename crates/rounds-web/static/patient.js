@@ -8,6 +8,7 @@ import { page, state } from "/static/patient-store.js";
 import { setupNotes, notesChangedElsewhere } from "/static/patient-notes.js";
 import { loadEhr } from "/static/patient-ehr.js";
 import { setupTaskCard } from "/static/tasks.js";
+import { setupIpassCard } from "/static/ipass.js";
 
 const NAME_KEYS = ["family", "given"];
 const FEED_WAIT_MS = 2000;
@@ -159,6 +160,7 @@ const live = new LiveFeed({
     taskChanged: (d) => mine(d) && taskCard.load(false),
     urgentChanged: (d) => mine(d) && notesChangedElsewhere(),
     noteSeen: (d) => mine(d) && notesChangedElsewhere(),
+    handoffChanged: (d) => mine(d) && ipassCard.load(),
     patientRemoved: (d) => mine(d) && refollow(),
     patientMoved: (d) => mine(d) && refollow(),
     listDeleted: () => refollow(),
@@ -179,6 +181,7 @@ const taskCard = setupTaskCard({
   me: page.me,
   isOwner: page.root.dataset.owner === "true",
 });
+const ipassCard = setupIpassCard({ root: document.getElementById("handoff"), apiPatient: page.apiPatient });
 if (currentList) {
   // The first `ready` reads everything once (see above); should the feed be
   // slow to answer, the EHR card does not wait for it.

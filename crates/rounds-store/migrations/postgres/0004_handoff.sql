@@ -59,3 +59,15 @@ CREATE TABLE note_receipts (
     seen_at BIGINT NOT NULL,
     PRIMARY KEY (note_id, user_id)
 );
+
+-- I-PASS hand-off per patient (the action list is the patient's tasks).
+CREATE TABLE patient_ipass (
+    patient_id  TEXT PRIMARY KEY REFERENCES patients (id) ON DELETE CASCADE,
+    severity    TEXT,                         -- stable | watcher | unstable
+    summary     TEXT NOT NULL,
+    contingency TEXT NOT NULL,
+    synthesis   TEXT NOT NULL,
+    version     BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    updated_by  TEXT REFERENCES users (id)
+);

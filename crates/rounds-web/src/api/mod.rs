@@ -7,9 +7,10 @@ pub mod dto;
 pub(crate) mod ehr;
 pub(crate) mod lists;
 mod patients;
+pub(crate) mod session;
+pub(crate) mod handoff;
 pub(crate) mod tasks;
 pub(crate) mod urgent;
-pub(crate) mod session;
 pub(crate) use session::{clear_session_cookie, session_cookie};
 mod teams;
 mod users;
@@ -122,6 +123,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(urgent::get_urgent_rule, urgent::set_urgent_rule))
         .routes(routes!(urgent::note_seen))
         .routes(routes!(urgent::list_receipts))
+        .routes(routes!(handoff::get_handoff, handoff::set_handoff))
 }
 
 /// `refresh=true` (or `1`) in a query: read the EHR again now.

@@ -424,7 +424,14 @@ pub async fn add_note(
     let (team, patient) = (parse_id("teamId", &team)?, parse_id("patientId", &patient)?);
     let note = state
         .app
-        .add_note_marked(&actor, team, patient, &body.body, urgent.as_ref(), body.receipt)
+        .add_note_marked(
+            &actor,
+            team,
+            patient,
+            &body.body,
+            urgent.as_ref(),
+            body.receipt,
+        )
         .await?;
     let mut dto = NoteDto::from(&note);
     if body.receipt {

@@ -49,6 +49,10 @@ pub fn templates() -> Environment<'static> {
         ("patient.html", include_str!("../../templates/patient.html")),
         ("ehr.html", include_str!("../../templates/ehr.html")),
         (
+            "handoff_sheet.html",
+            include_str!("../../templates/handoff_sheet.html"),
+        ),
+        (
             "my_tasks.html",
             include_str!("../../templates/my_tasks.html"),
         ),
@@ -80,6 +84,10 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{team_id}", get(teams::team_page))
         .route("/teams/{team_id}/ehr", get(teams::ehr_page))
         .route("/teams/{team_id}/tasks", get(handoff::my_tasks_page))
+        .route(
+            "/teams/{team_id}/lists/{list_id}/handoff",
+            get(handoff::handoff_sheet_page),
+        )
         .route("/teams/{team_id}/members", post(teams::add_member))
         .route("/teams/{team_id}/lists", post(lists::create_list))
         .route("/teams/{team_id}/lists/{list_id}", get(lists::list_page))
@@ -130,7 +138,7 @@ pub fn router() -> Router<AppState> {
 
 /// The style sheet and the page scripts, built into the binary. Scripts
 /// are files (the Content-Security-Policy allows no inline script).
-const STATIC_FILES: [(&str, &str, &str); 25] = [
+const STATIC_FILES: [(&str, &str, &str); 26] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -245,6 +253,11 @@ const STATIC_FILES: [(&str, &str, &str); 25] = [
         "alerts.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/alerts.js"),
+    ),
+    (
+        "ipass.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/ipass.js"),
     ),
     (
         "handoff-team.js",

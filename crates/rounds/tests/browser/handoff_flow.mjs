@@ -167,6 +167,27 @@ try {
   check(true, "the author sees, live, that the resident has seen the note, and when");
   await resident.screenshot({ path: `${ART}/handoff-patient-phone.png`, fullPage: true });
 
+  // I-PASS on the patient page, then the printable sheet (print media, PDF).
+  await nurse.selectOption("#ipass-form select[name=severity]", "unstable");
+  await nurse.fill("#ipass-form textarea[name=summary]", "Hyperkalaemia, on insulin-dextrose.");
+  await nurse.fill("#ipass-form textarea[name=contingency]", "If K+ > 6.5 again, then call the registrar.");
+  await nurse.click("#ipass-form button[type=submit]");
+  await nurse.waitForSelector("#handoff[data-severity=unstable]", { timeout: 5000 });
+  await nurse.fill("#tasks form input[name=body]", "ECG after the next dose");
+  await nurse.click("#tasks form button[type=submit]");
+  await nurse.waitForSelector("#tasks li.task:has-text('ECG after')", { timeout: 5000 });
+  await charge.goto(`${BASE}/teams/${TEAM}/lists/${LIST}/handoff`);
+  await charge.emulateMedia({ media: "print" });
+  const sheet = await charge.textContent("main");
+  for (const want of ["AMES, Ada", "Unstable", "Hyperkalaemia", "ECG after the next dose", "If K+ > 6.5 again"]) {
+    check(sheet.includes(want), `the printed sheet shows ${want}`);
+  }
+  check(!(await charge.isVisible("header.bar")) && !(await charge.isVisible("#print-sheet")), "print hides the bar and the buttons");
+  const pdf = await charge.pdf({ path: `${ART}/handoff-sheet.pdf`, format: "A4" });
+  check(pdf.length > 1000 && pdf.subarray(0, 5).toString() === "%PDF-", "Chromium renders the sheet to a PDF");
+  await charge.screenshot({ path: `${ART}/handoff-sheet-print.png`, fullPage: true });
+  await charge.emulateMedia({ media: "screen" });
+
   check(problems.length === 0, `no page errors (${problems.join("; ")})`);
   summary.ok = true;
 } catch (e) {

@@ -224,9 +224,15 @@ async fn tasks_assign_due_overdue_done_and_my_tasks(backend: Backend) {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
     let bad = s
         .charge
-        .post(&s.patient(0, "/tasks"), json!({ "body": "x", "dueAt": "tomorrow" }))
+        .post(
+            &s.patient(0, "/tasks"),
+            json!({ "body": "x", "dueAt": "tomorrow" }),
+        )
         .await;
-    assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "dueAt"));
+    assert_eq!(
+        (bad.status, bad.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "dueAt")
+    );
 
     // The patient's tasks: open ones first.
     let all = s.nurse.get(&s.patient(1, "/tasks")).await;
@@ -275,7 +281,10 @@ async fn tasks_access_matrix(backend: Backend) {
     let id = made.body["id"].as_str().unwrap();
     let task = s.path(&format!("/tasks/{id}"));
     let o = &s.outsider;
-    assert_eq!(o.get(&s.patient(0, "/tasks")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        o.get(&s.patient(0, "/tasks")).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(
         o.post(&s.patient(0, "/tasks"), json!({ "body": "x" }))
             .await
@@ -289,10 +298,11 @@ async fn tasks_access_matrix(backend: Backend) {
         StatusCode::NOT_FOUND
     );
     assert_eq!(o.delete(&task).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(o.get(&s.path("/my-tasks")).await.status, StatusCode::NOT_FOUND);
-    let r = o
-        .send(reqwest::Method::GET, &s.path("/events"), None)
-        .await;
+    assert_eq!(
+        o.get(&s.path("/my-tasks")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = o.send(reqwest::Method::GET, &s.path("/events"), None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
     // The outsider's own team, naming this team's task: not found either.
@@ -314,13 +324,19 @@ async fn tasks_access_matrix(backend: Backend) {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
 
     // Member and owner.
-    assert_eq!(s.resident.get(&s.patient(0, "/tasks")).await.status, StatusCode::OK);
+    assert_eq!(
+        s.resident.get(&s.patient(0, "/tasks")).await.status,
+        StatusCode::OK
+    );
     let r = s
         .resident
         .patch(&task, json!({ "baseVersion": 1, "done": true }))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(s.charge.get(&s.path("/my-tasks")).await.status, StatusCode::OK);
+    assert_eq!(
+        s.charge.get(&s.path("/my-tasks")).await.status,
+        StatusCode::OK
+    );
     assert_eq!(s.charge.delete(&task).await.status, StatusCode::NO_CONTENT);
 
     // The refusals are in the audit log, the foreign task among them.
@@ -376,7 +392,10 @@ async fn task_changes_arrive_live(backend: Backend) {
     assert_eq!(other.status, StatusCode::CREATED);
     let e = team_feed.next_change(Duration::from_secs(5)).await.unwrap();
     assert_eq!(e.data["patientId"], s.patients[1].as_str());
-    assert!(list_feed.next_change(Duration::from_millis(600)).await.is_none());
+    assert!(list_feed
+        .next_change(Duration::from_millis(600))
+        .await
+        .is_none());
 }
 both!(task_changes_arrive_live);
 
@@ -431,7 +450,13 @@ async fn urgent_note_renotifies_escalates_and_is_acknowledged(backend: Backend) 
         .events(&s.path(&format!("/lists/{}/events", s.lists[0])), None)
         .await;
     for feed in [&mut resident_feed, &mut charge_feed, &mut list_feed] {
-        assert_eq!(feed.next_change(Duration::from_secs(5)).await.unwrap().event, "ready");
+        assert_eq!(
+            feed.next_change(Duration::from_secs(5))
+                .await
+                .unwrap()
+                .event,
+            "ready"
+        );
     }
     let sent_at = Instant::now();
     let note = s
@@ -447,12 +472,18 @@ async fn urgent_note_renotifies_escalates_and_is_acknowledged(backend: Backend) 
     let note_id = note.body["id"].as_str().unwrap().to_owned();
 
     let sent = next_of(&mut resident_feed, "urgentChanged", Duration::from_secs(2)).await;
-    assert!(sent_at.elapsed() < Duration::from_secs(1), "alerted at once");
+    assert!(
+        sent_at.elapsed() < Duration::from_secs(1),
+        "alerted at once"
+    );
     assert_eq!(sent["action"], "sent");
     assert_eq!(sent["noteId"], note_id.as_str());
     assert_eq!(sent["to"], json!([s.ids.resident]));
     // The list of the patient hears it too (its board, the note).
-    assert_eq!(next_of(&mut list_feed, "urgentChanged", Duration::from_secs(2)).await["action"], "sent");
+    assert_eq!(
+        next_of(&mut list_feed, "urgentChanged", Duration::from_secs(2)).await["action"],
+        "sent"
+    );
 
     // Whom it alerts: the resident, not the owner (yet), not the author.
     let mine = s.resident.get(&s.path("/urgent")).await;
@@ -460,26 +491,46 @@ async fn urgent_note_renotifies_escalates_and_is_acknowledged(backend: Backend) 
     assert_eq!(mine.body[0]["urgent"]["toMe"], true);
     assert_eq!(mine.body[0]["patientName"], "AMES, Ada");
     assert_eq!(mine.body[0]["note"]["body"], "K+ 6.8, needs review now");
-    assert_eq!(s.charge.get(&s.path("/urgent")).await.body[0]["urgent"]["toMe"], false);
+    assert_eq!(
+        s.charge.get(&s.path("/urgent")).await.body[0]["urgent"]["toMe"],
+        false
+    );
 
     // Nobody acknowledges: again after the interval, then escalated.
     let again = next_of(&mut resident_feed, "urgentChanged", Duration::from_secs(3)).await;
-    assert_eq!((again["action"].as_str(), again["repeats"].as_i64()), (Some("renotified"), Some(1)));
+    assert_eq!(
+        (again["action"].as_str(), again["repeats"].as_i64()),
+        (Some("renotified"), Some(1))
+    );
     let waited = sent_at.elapsed();
-    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_millis(2500), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_millis(2500),
+        "{waited:?}"
+    );
     let up = loop {
         let e = next_of(&mut charge_feed, "urgentChanged", Duration::from_secs(3)).await;
         if e["action"] != "sent" && e["action"] != "renotified" {
             break e;
         }
     };
-    assert_eq!((up["action"].as_str(), up["repeats"].as_i64()), (Some("escalated"), Some(2)));
-    let mut to: Vec<&str> = up["to"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(
+        (up["action"].as_str(), up["repeats"].as_i64()),
+        (Some("escalated"), Some(2))
+    );
+    let mut to: Vec<&str> = up["to"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     to.sort_unstable();
     let mut expected = vec![s.ids.charge.as_str(), s.ids.resident.as_str()];
     expected.sort_unstable();
     assert_eq!(to, expected);
-    assert_eq!(s.charge.get(&s.path("/urgent")).await.body[0]["urgent"]["toMe"], true);
+    assert_eq!(
+        s.charge.get(&s.path("/urgent")).await.body[0]["urgent"]["toMe"],
+        true
+    );
 
     // The author is not addressed; an outsider does not see it at all.
     let ack = format!("/notes/{note_id}/acknowledge");
@@ -505,7 +556,10 @@ async fn urgent_note_renotifies_escalates_and_is_acknowledged(backend: Backend) 
     assert_eq!(s.resident.get(&s.path("/urgent")).await.body, json!([]));
     // The note shows who and when.
     let notes = s.resident.get(&s.patient(0, "/notes")).await;
-    assert_eq!(notes.body[0]["urgent"]["acknowledgedByName"], "charge display");
+    assert_eq!(
+        notes.body[0]["urgent"]["acknowledgedByName"],
+        "charge display"
+    );
     assert!(notes.body[0]["urgent"]["acknowledgedAt"].is_string());
     let repeats = notes.body[0]["urgent"]["repeats"].as_i64().unwrap();
     // A second acknowledgement changes nothing.
@@ -530,7 +584,12 @@ async fn urgent_note_renotifies_escalates_and_is_acknowledged(backend: Backend) 
     assert_eq!(acked.len(), 1, "the second acknowledgement changed nothing");
     assert_eq!(acked[0]["actorId"], s.ids.charge.as_str());
     let refused = admin.audit("operation=AccessRefused").await;
-    assert!(refused.iter().any(|r| r["detail"]["action"] == "acknowledgeUrgent"), "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .any(|r| r["detail"]["action"] == "acknowledgeUrgent"),
+        "{refused:?}"
+    );
 }
 both!(urgent_note_renotifies_escalates_and_is_acknowledged);
 
@@ -539,37 +598,65 @@ both!(urgent_note_renotifies_escalates_and_is_acknowledged);
 async fn urgent_rule_and_audiences(backend: Backend) {
     let s = Shift::with(TestApp::spawn_with(backend, quick_urgent()).await).await;
     let rule = s.nurse.get(&s.path("/urgent-rule")).await;
-    assert_eq!(rule.body, json!({ "intervalSecs": 300, "escalateAfter": 3 }), "defaults");
+    assert_eq!(
+        rule.body,
+        json!({ "intervalSecs": 300, "escalateAfter": 3 }),
+        "defaults"
+    );
     let r = s
         .nurse
-        .put(&s.path("/urgent-rule"), json!({ "intervalSecs": 60, "escalateAfter": 3 }))
+        .put(
+            &s.path("/urgent-rule"),
+            json!({ "intervalSecs": 60, "escalateAfter": 3 }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = s
         .charge
-        .put(&s.path("/urgent-rule"), json!({ "intervalSecs": 0, "escalateAfter": 3 }))
+        .put(
+            &s.path("/urgent-rule"),
+            json!({ "intervalSecs": 0, "escalateAfter": 3 }),
+        )
         .await;
-    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "intervalSecs"));
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "intervalSecs")
+    );
     let r = s
         .charge
-        .put(&s.path("/urgent-rule"), json!({ "intervalSecs": 60, "escalateAfter": 0 }))
+        .put(
+            &s.path("/urgent-rule"),
+            json!({ "intervalSecs": 60, "escalateAfter": 0 }),
+        )
         .await;
-    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "escalateAfter"));
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "escalateAfter")
+    );
     assert_eq!(
         s.outsider.get(&s.path("/urgent-rule")).await.status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(s.outsider.get(&s.path("/urgent")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.outsider.get(&s.path("/urgent")).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     // Bad addressees are refused, and no note is left behind.
     let r = s
         .nurse
-        .post(&s.patient(0, "/notes"), json!({ "body": "x", "urgent": { "to": "members", "members": [] } }))
+        .post(
+            &s.patient(0, "/notes"),
+            json!({ "body": "x", "urgent": { "to": "members", "members": [] } }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     let r = s
         .nurse
-        .post(&s.patient(0, "/notes"), json!({ "body": "x", "urgent": { "to": "everyone" } }))
+        .post(
+            &s.patient(0, "/notes"),
+            json!({ "body": "x", "urgent": { "to": "everyone" } }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert_eq!(s.nurse.get(&s.patient(0, "/notes")).await.body, json!([]));
@@ -577,7 +664,10 @@ async fn urgent_rule_and_audiences(backend: Backend) {
     // To the team: the others, not the author.
     let note = s
         .nurse
-        .post(&s.patient(1, "/notes"), json!({ "body": "Fall risk, bed alarm off", "urgent": { "to": "team" } }))
+        .post(
+            &s.patient(1, "/notes"),
+            json!({ "body": "Fall risk, bed alarm off", "urgent": { "to": "team" } }),
+        )
         .await;
     assert_eq!(note.status, StatusCode::CREATED, "{}", note.text);
     let mut to: Vec<String> = note.body["urgent"]["to"]
@@ -590,17 +680,29 @@ async fn urgent_rule_and_audiences(backend: Backend) {
     let mut expected = vec![s.ids.charge.clone(), s.ids.resident.clone()];
     expected.sort_unstable();
     assert_eq!(to, expected);
-    assert_eq!(s.nurse.get(&s.path("/urgent")).await.body[0]["urgent"]["toMe"], false);
+    assert_eq!(
+        s.nurse.get(&s.path("/urgent")).await.body[0]["urgent"]["toMe"],
+        false
+    );
     // To the owners.
     let owners = s
         .resident
-        .post(&s.patient(1, "/notes"), json!({ "body": "Family complaint", "urgent": { "to": "owners" } }))
+        .post(
+            &s.patient(1, "/notes"),
+            json!({ "body": "Family complaint", "urgent": { "to": "owners" } }),
+        )
         .await;
     assert_eq!(owners.body["urgent"]["to"], json!([s.ids.charge]));
 
     // The author deletes the first: it leaves the open ones, on the feed.
     let mut feed = s.resident.events(&s.path("/events"), None).await;
-    assert_eq!(feed.next_change(Duration::from_secs(5)).await.unwrap().event, "ready");
+    assert_eq!(
+        feed.next_change(Duration::from_secs(5))
+            .await
+            .unwrap()
+            .event,
+        "ready"
+    );
     let id = note.body["id"].as_str().unwrap();
     let r = s.nurse.delete(&s.path(&format!("/notes/{id}"))).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
@@ -623,27 +725,45 @@ async fn urgent_clock_on_two_instances_alerts_once_per_interval() {
     quick_rule(&s).await;
     let r = s
         .charge
-        .put(&s.path("/urgent-rule"), json!({ "intervalSecs": 1, "escalateAfter": 100 }))
+        .put(
+            &s.path("/urgent-rule"),
+            json!({ "intervalSecs": 1, "escalateAfter": 100 }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let watcher = s.resident.on(&second);
     let mut feed = watcher.events(&s.path("/events"), None).await;
-    assert_eq!(feed.next_change(Duration::from_secs(5)).await.unwrap().event, "ready");
+    assert_eq!(
+        feed.next_change(Duration::from_secs(5))
+            .await
+            .unwrap()
+            .event,
+        "ready"
+    );
     let note = s
         .nurse
-        .post(&s.patient(0, "/notes"), json!({ "body": "Watch", "urgent": { "to": "team" } }))
+        .post(
+            &s.patient(0, "/notes"),
+            json!({ "body": "Watch", "urgent": { "to": "team" } }),
+        )
         .await;
     assert_eq!(note.status, StatusCode::CREATED, "{}", note.text);
     let started = Instant::now();
     let mut repeats = Vec::new();
     while started.elapsed() < Duration::from_millis(4300) {
         let left = Duration::from_millis(4300).saturating_sub(started.elapsed());
-        let Some(e) = feed.next_change(left).await else { break };
+        let Some(e) = feed.next_change(left).await else {
+            break;
+        };
         if e.event == "urgentChanged" && e.data["action"] == "renotified" {
             repeats.push(e.data["repeats"].as_i64().unwrap());
         }
     }
-    assert_eq!(repeats, [1, 2, 3, 4], "one alert per interval, numbered in order");
+    assert_eq!(
+        repeats,
+        [1, 2, 3, 4],
+        "one alert per interval, numbered in order"
+    );
     second.stop().await;
 }
 
@@ -707,7 +827,10 @@ async fn read_receipts_once_per_person_live_and_audited(backend: Backend) {
     let s = Shift::new(backend).await;
     let note = s
         .nurse
-        .post(&s.patient(0, "/notes"), json!({ "body": "Please read before the round", "receipt": true }))
+        .post(
+            &s.patient(0, "/notes"),
+            json!({ "body": "Please read before the round", "receipt": true }),
+        )
         .await;
     assert_eq!(note.status, StatusCode::CREATED, "{}", note.text);
     assert_eq!(note.body["receipt"]["seen"], 0);
@@ -720,10 +843,21 @@ async fn read_receipts_once_per_person_live_and_audited(backend: Backend) {
     assert!(plain.body.get("receipt").is_none());
 
     let mut feed = s.nurse.events(&s.path("/events"), None).await;
-    assert_eq!(feed.next_change(Duration::from_secs(5)).await.unwrap().event, "ready");
+    assert_eq!(
+        feed.next_change(Duration::from_secs(5))
+            .await
+            .unwrap()
+            .event,
+        "ready"
+    );
     let seen = format!("/notes/{id}/seen");
     let r = s.resident.post(&s.path(&seen), json!({})).await;
-    assert_eq!((r.status, r.body["recorded"].as_bool()), (StatusCode::OK, Some(true)), "{}", r.text);
+    assert_eq!(
+        (r.status, r.body["recorded"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{}",
+        r.text
+    );
     let e = next_of(&mut feed, "noteSeen", Duration::from_secs(3)).await;
     assert_eq!(e["noteId"], id.as_str());
     assert_eq!(e["userId"], s.ids.resident.as_str());
@@ -743,14 +877,34 @@ async fn read_receipts_once_per_person_live_and_audited(backend: Backend) {
     assert_eq!(r.body["recorded"], true);
 
     let notes = s.nurse.get(&s.patient(0, "/notes")).await;
-    let ours = notes.body.as_array().unwrap().iter().find(|n| n["id"] == id.as_str()).unwrap().clone();
+    let ours = notes
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == id.as_str())
+        .unwrap()
+        .clone();
     assert_eq!(ours["receipt"]["seen"], 2);
     let list = s.nurse.get(&s.path(&format!("/notes/{id}/receipts"))).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
-    let names: Vec<&str> = list.body.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["resident display", "charge display"], "in the order they saw it");
+    let names: Vec<&str> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        s.outsider.get(&s.path(&format!("/notes/{id}/receipts"))).await.status,
+        names,
+        ["resident display", "charge display"],
+        "in the order they saw it"
+    );
+    assert_eq!(
+        s.outsider
+            .get(&s.path(&format!("/notes/{id}/receipts")))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
     let admin = s.app.admin().await;
@@ -760,3 +914,98 @@ async fn read_receipts_once_per_person_live_and_audited(backend: Backend) {
     assert_eq!(viewed[0]["detail"]["seen"], 2);
 }
 both!(read_receipts_once_per_person_live_and_audited);
+
+/// I-PASS per patient: saved by parts with the version, a stale save
+/// refused, audited and announced; the hand-off sheet page shows each
+/// patient's severity, summary, tasks and contingency.
+async fn ipass_handoff_and_sheet(backend: Backend) {
+    let s = Shift::new(backend).await;
+    let path = s.patient(0, "/handoff");
+    let empty = s.nurse.get(&path).await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.text);
+    assert_eq!(empty.body["version"], 0);
+    assert_eq!(empty.body["severity"], Value::Null);
+    let mut feed = s
+        .resident
+        .events(&s.path(&format!("/lists/{}/events", s.lists[0])), None)
+        .await;
+    assert_eq!(feed.next_change(Duration::from_secs(5)).await.unwrap().event, "ready");
+    let saved = s
+        .nurse
+        .put(
+            &path,
+            json!({ "baseVersion": 0, "severity": "watcher", "summary": "Day 2 after hip fracture repair.",
+                    "contingency": "If systolic < 90, then 500 ml bolus and call the resident." }),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    assert_eq!(saved.body["version"], 1);
+    assert_eq!(saved.body["updatedBy"], "nurse display");
+    let e = next_of(&mut feed, "handoffChanged", Duration::from_secs(3)).await;
+    assert_eq!((e["severity"].as_str(), e["version"].as_i64()), (Some("watcher"), Some(1)));
+    // The receiver's synthesis, from the version they read.
+    let synth = s
+        .resident
+        .put(&path, json!({ "baseVersion": 1, "synthesis": "Watch BP overnight." }))
+        .await;
+    assert_eq!(synth.status, StatusCode::OK, "{}", synth.text);
+    assert_eq!(synth.body["summary"], "Day 2 after hip fracture repair.", "other parts kept");
+    let stale = s
+        .nurse
+        .put(&path, json!({ "baseVersion": 1, "severity": "unstable" }))
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.text);
+    let bad = s
+        .nurse
+        .put(&path, json!({ "baseVersion": 2, "severity": "critical" }))
+        .await;
+    assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "severity"));
+    assert_eq!(s.outsider.get(&path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.outsider
+            .put(&path, json!({ "baseVersion": 2, "severity": "stable" }))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let task = s
+        .nurse
+        .post(&s.patient(0, "/tasks"), json!({ "body": "Check Hb at 06:00", "ownerId": s.ids.resident }))
+        .await;
+    assert_eq!(task.status, StatusCode::CREATED);
+
+    // The sheet.
+    let page = s
+        .nurse
+        .status_only(&format!("/teams/{}/lists/{}/handoff", s.team, s.lists[0]))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = s
+        .nurse
+        .get(&format!("/teams/{}/lists/{}/handoff", s.team, s.lists[0]))
+        .await
+        .text;
+    for want in [
+        "AMES, Ada",
+        "Watcher",
+        "Day 2 after hip fracture repair.",
+        "Check Hb at 06:00",
+        "resident display",
+        "If systolic &lt; 90, then 500 ml bolus",
+        "Watch BP overnight.",
+    ] {
+        assert!(html.contains(want), "the sheet lacks {want:?}");
+    }
+    assert!(!html.contains("BLOOM"), "only this list's patients");
+    let outsider = s
+        .outsider
+        .status_only(&format!("/teams/{}/lists/{}/handoff", s.team, s.lists[0]))
+        .await;
+    assert_eq!(outsider.status, StatusCode::NOT_FOUND);
+
+    let admin = s.app.admin().await;
+    let edits = admin.audit("operation=PatientDetailsEdit").await;
+    let parts: Vec<&Value> = edits.iter().map(|r| &r["detail"]["handoff"]).collect();
+    assert_eq!(parts, [&json!(["synthesis"]), &json!(["severity", "summary", "contingency"])]);
+}
+both!(ipass_handoff_and_sheet);
