@@ -37,7 +37,10 @@ pub struct HandoffSheet {
 }
 
 fn text(field: &str, raw: &str) -> Result<String, AppError> {
-    Ok(rounds_core::validate::text(field, raw, TextKind::Lines, IPASS_TEXT_MAX)?.unwrap_or_default())
+    Ok(
+        rounds_core::validate::text(field, raw, TextKind::Lines, IPASS_TEXT_MAX)?
+            .unwrap_or_default(),
+    )
 }
 
 impl App {
@@ -76,13 +79,21 @@ impl App {
     ) -> Result<Ipass, AppError> {
         self.team_access(actor, team, Need::Member, "setHandoff")
             .await?;
-        let summary = change.summary.as_deref().map(|t| text("summary", t)).transpose()?;
+        let summary = change
+            .summary
+            .as_deref()
+            .map(|t| text("summary", t))
+            .transpose()?;
         let contingency = change
             .contingency
             .as_deref()
             .map(|t| text("contingency", t))
             .transpose()?;
-        let synthesis = change.synthesis.as_deref().map(|t| text("synthesis", t)).transpose()?;
+        let synthesis = change
+            .synthesis
+            .as_deref()
+            .map(|t| text("synthesis", t))
+            .transpose()?;
         let mut tx = self.db.write().await?;
         self.patient_in_team(tx.conn(), actor, team, patient)
             .await?;
@@ -119,7 +130,15 @@ impl App {
         if parts.is_empty() {
             return Ok(current);
         }
-        ipass::save(tx.conn(), patient, &current, &next, actor.user.id, Timestamp::now()).await?;
+        ipass::save(
+            tx.conn(),
+            patient,
+            &current,
+            &next,
+            actor.user.id,
+            Timestamp::now(),
+        )
+        .await?;
         let saved = ipass::of_patient(tx.conn(), patient).await?;
         self.audit_done(
             &mut tx,
@@ -155,7 +174,9 @@ impl App {
         team: TeamId,
         list: ListId,
     ) -> Result<HandoffSheet, AppError> {
-        let view = self.get_list(actor, team, list, &ViewSpec::default()).await?;
+        let view = self
+            .get_list(actor, team, list, &ViewSpec::default())
+            .await?;
         let mut conn = self.db.read().await?;
         let found = ipass::on_list(&mut conn, list).await?;
         let mut open: HashMap<PatientId, Vec<Task>> = HashMap::new();

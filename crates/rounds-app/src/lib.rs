@@ -34,12 +34,12 @@ pub use accounts::{
 };
 pub use audit::{AuditExport, AuditQuery, ExportFormat, VerifyReport, VIEW_WINDOW};
 pub use error::{AppError, FieldConflict};
+pub use ipass::{HandoffSheet, IpassChange};
 pub use lists::{ColumnSpec, ResolvedColumn, DEFAULT_COLUMNS};
 pub use live::{LiveMessage, FEED_RETENTION_SECS};
 pub use patients::{ListView, NewPatient, PatientDetail, PatientRow, TeamPatient};
 pub use rounds_store::receipts::Receipt;
 pub use rounds_store::{Backend, DbOptions, StoreError};
-pub use ipass::{HandoffSheet, IpassChange};
 pub use secrets::new_token;
 pub use tasks::{MyTasks, NewTask as NewTaskInput, TaskChange, TaskOnPatient};
 pub use teams::TeamDetail;

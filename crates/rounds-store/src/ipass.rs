@@ -52,7 +52,8 @@ pub async fn on_list(
     conn: &mut AnyConnection,
     list: ListId,
 ) -> Result<HashMap<PatientId, Ipass>, StoreError> {
-    let sql = format!("{SELECT} JOIN list_entries e ON e.patient_id = i.patient_id WHERE e.list_id = $1");
+    let sql =
+        format!("{SELECT} JOIN list_entries e ON e.patient_id = i.patient_id WHERE e.list_id = $1");
     sqlx::query(&sql)
         .bind(list.to_string())
         .fetch_all(conn)

@@ -207,6 +207,22 @@ async function refresh(team) {
   return { ok: true };
 }
 
+/** What a team feed said: the same in the tab that follows it and in the others. */
+function heardOf(team, kind, d) {
+  if (kind === "ready") refresh(team);
+  else if (kind === "urgentChanged") {
+    provisional(team, d);
+    refresh(team);
+  } else if (kind === "noteChanged" && open.get(team) && open.get(team).length) refresh(team);
+}
+
+/**
+ * Follows each team's feed. Browsers allow a few connections per server
+ * (six over HTTP/1.1), and every list or patient page holds one already:
+ * so only one tab of the browser follows the team feeds (it holds a Web
+ * Lock) and passes what it hears to the other tabs (BroadcastChannel);
+ * when it closes, another tab takes over.
+ */
 async function start() {
   if (!box) return;
   let teams;
@@ -216,22 +232,37 @@ async function start() {
     return;
   }
   teamNames = new Map(teams.map((t) => [t.id, t.name]));
-  for (const t of teams) {
-    const feed = new LiveFeed({
-      path: `/api/v1/teams/${t.id}/events`,
-      handlers: {
-        ready: () => refresh(t.id),
-        urgentChanged: (d) => {
-          provisional(t.id, d);
-          refresh(t.id);
+  const channel = "BroadcastChannel" in window ? new BroadcastChannel(`rounds-alerts-${box.dataset.me}`) : null;
+  const follow = () => {
+    for (const t of teams) {
+      const pass = (kind) => (d) => {
+        heardOf(t.id, kind, d);
+        if (channel) channel.postMessage({ team: t.id, kind, data: d });
+      };
+      const feed = new LiveFeed({
+        path: `/api/v1/teams/${t.id}/events`,
+        handlers: {
+          ready: pass("ready"),
+          urgentChanged: pass("urgentChanged"),
+          noteChanged: pass("noteChanged"),
+          other: () => {},
+          ended: () => {},
         },
-        noteChanged: () => open.get(t.id) && open.get(t.id).length && refresh(t.id),
-        other: () => {},
-        ended: () => {},
-      },
-      reload: () => refresh(t.id),
+        reload: () => refresh(t.id),
+      });
+      feed.start();
+    }
+  };
+  if (channel && navigator.locks) {
+    channel.onmessage = (m) => m.data && heardOf(m.data.team, m.data.kind, m.data.data);
+    for (const t of teams) refresh(t.id);
+    // Held until this tab goes away.
+    navigator.locks.request(`rounds-alerts-${box.dataset.me}`, () => {
+      follow();
+      return new Promise(() => {});
     });
-    feed.start();
+  } else {
+    follow();
   }
 }
 

@@ -5,10 +5,10 @@
 pub(crate) mod audit;
 pub mod dto;
 pub(crate) mod ehr;
+pub(crate) mod handoff;
 pub(crate) mod lists;
 mod patients;
 pub(crate) mod session;
-pub(crate) mod handoff;
 pub(crate) mod tasks;
 pub(crate) mod urgent;
 pub(crate) use session::{clear_session_cookie, session_cookie};

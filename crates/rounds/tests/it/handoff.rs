@@ -929,7 +929,13 @@ async fn ipass_handoff_and_sheet(backend: Backend) {
         .resident
         .events(&s.path(&format!("/lists/{}/events", s.lists[0])), None)
         .await;
-    assert_eq!(feed.next_change(Duration::from_secs(5)).await.unwrap().event, "ready");
+    assert_eq!(
+        feed.next_change(Duration::from_secs(5))
+            .await
+            .unwrap()
+            .event,
+        "ready"
+    );
     let saved = s
         .nurse
         .put(
@@ -942,14 +948,23 @@ async fn ipass_handoff_and_sheet(backend: Backend) {
     assert_eq!(saved.body["version"], 1);
     assert_eq!(saved.body["updatedBy"], "nurse display");
     let e = next_of(&mut feed, "handoffChanged", Duration::from_secs(3)).await;
-    assert_eq!((e["severity"].as_str(), e["version"].as_i64()), (Some("watcher"), Some(1)));
+    assert_eq!(
+        (e["severity"].as_str(), e["version"].as_i64()),
+        (Some("watcher"), Some(1))
+    );
     // The receiver's synthesis, from the version they read.
     let synth = s
         .resident
-        .put(&path, json!({ "baseVersion": 1, "synthesis": "Watch BP overnight." }))
+        .put(
+            &path,
+            json!({ "baseVersion": 1, "synthesis": "Watch BP overnight." }),
+        )
         .await;
     assert_eq!(synth.status, StatusCode::OK, "{}", synth.text);
-    assert_eq!(synth.body["summary"], "Day 2 after hip fracture repair.", "other parts kept");
+    assert_eq!(
+        synth.body["summary"], "Day 2 after hip fracture repair.",
+        "other parts kept"
+    );
     let stale = s
         .nurse
         .put(&path, json!({ "baseVersion": 1, "severity": "unstable" }))
@@ -959,7 +974,10 @@ async fn ipass_handoff_and_sheet(backend: Backend) {
         .nurse
         .put(&path, json!({ "baseVersion": 2, "severity": "critical" }))
         .await;
-    assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "severity"));
+    assert_eq!(
+        (bad.status, bad.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "severity")
+    );
     assert_eq!(s.outsider.get(&path).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
         s.outsider
@@ -970,7 +988,10 @@ async fn ipass_handoff_and_sheet(backend: Backend) {
     );
     let task = s
         .nurse
-        .post(&s.patient(0, "/tasks"), json!({ "body": "Check Hb at 06:00", "ownerId": s.ids.resident }))
+        .post(
+            &s.patient(0, "/tasks"),
+            json!({ "body": "Check Hb at 06:00", "ownerId": s.ids.resident }),
+        )
         .await;
     assert_eq!(task.status, StatusCode::CREATED);
 
@@ -1006,6 +1027,12 @@ async fn ipass_handoff_and_sheet(backend: Backend) {
     let admin = s.app.admin().await;
     let edits = admin.audit("operation=PatientDetailsEdit").await;
     let parts: Vec<&Value> = edits.iter().map(|r| &r["detail"]["handoff"]).collect();
-    assert_eq!(parts, [&json!(["synthesis"]), &json!(["severity", "summary", "contingency"])]);
+    assert_eq!(
+        parts,
+        [
+            &json!(["synthesis"]),
+            &json!(["severity", "summary", "contingency"])
+        ]
+    );
 }
 both!(ipass_handoff_and_sheet);
