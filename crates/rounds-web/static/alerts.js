@@ -242,7 +242,11 @@ async function start() {
       const feed = new LiveFeed({
         path: `/api/v1/teams/${t.id}/events`,
         handlers: {
-          ready: pass("ready"),
+          // Resume from here after a reconnect (the feed may have no event of ours yet).
+          ready: (d) => {
+            if (d && d.lastEventId != null && !feed.lastId) feed.lastId = String(d.lastEventId);
+            pass("ready")(d);
+          },
           urgentChanged: pass("urgentChanged"),
           noteChanged: pass("noteChanged"),
           other: () => {},
