@@ -12,20 +12,24 @@ pub mod ehr;
 mod error;
 pub mod export;
 pub mod import;
+mod ipass;
 mod lists;
 mod live;
 mod meeting;
 mod metrics;
 mod notes;
 mod patients;
+mod receipts;
 pub mod secret_box;
 mod secrets;
 pub mod smart_keys;
 pub mod sso;
 mod strength;
+mod tasks;
 mod teams;
 pub mod templates;
 mod vital_ranges;
+mod urgent;
 
 use rounds_core::audit::ClientInfo;
 use rounds_core::model::User;
@@ -37,16 +41,20 @@ pub use accounts::{
 };
 pub use audit::{AuditExport, AuditQuery, ExportFormat, VerifyReport, VIEW_WINDOW};
 pub use error::{AppError, FieldConflict};
+pub use ipass::{HandoffSheet, IpassChange};
 pub use lists::{ColumnSpec, ResolvedColumn, DEFAULT_COLUMNS, DEFAULT_EHR_COLUMNS};
 pub use live::{LiveMessage, FEED_RETENTION_SECS};
 pub use meeting::{
     MeetingColumn, MeetingEhr, MeetingNote, MeetingRow, MeetingView, MEETING_COLUMNS_MAX, NOTE_KEY,
 };
 pub use patients::{ListView, NewPatient, PatientDetail, PatientRow, TeamPatient};
+pub use rounds_store::receipts::Receipt;
 pub use rounds_store::{Backend, DbOptions, StoreError};
 pub use secrets::new_token;
+pub use tasks::{MyTasks, NewTask as NewTaskInput, TaskChange, TaskOnPatient};
 pub use teams::TeamDetail;
 pub use vital_ranges::{VitalRangeSpec, VitalRangeView};
+pub use urgent::{UrgentRequest, UrgentView};
 
 /// Session and sign-in limits.
 #[derive(Debug, Clone)]
@@ -71,6 +79,26 @@ pub struct AppConfig {
     pub live_notify: bool,
     /// Single sign-on: local sign-in on or off, break-glass admins, limits.
     pub sso: sso::SsoSettings,
+    /// Urgent notes' clock.
+    pub urgent: UrgentSettings,
+}
+
+/// How the server keeps urgent notes' schedule.
+#[derive(Debug, Clone)]
+pub struct UrgentSettings {
+    /// How often each instance looks for urgent notes due to alert again.
+    pub tick_ms: u64,
+    /// The shortest re-notification interval a team may set.
+    pub min_interval_secs: i64,
+}
+
+impl Default for UrgentSettings {
+    fn default() -> Self {
+        Self {
+            tick_ms: 1000,
+            min_interval_secs: 60,
+        }
+    }
 }
 
 impl AppConfig {
@@ -96,6 +124,7 @@ impl Default for AppConfig {
             ehr: ehr::EhrSettings::default(),
             live_notify: Self::DEFAULT_LIVE_NOTIFY,
             sso: sso::SsoSettings::default(),
+            urgent: UrgentSettings::default(),
         }
     }
 }
@@ -111,6 +140,8 @@ pub struct App {
     hasher: std::sync::Arc<secrets::Hasher>,
     metrics: metrics::SharedMetrics,
     sso: std::sync::Arc<sso::SsoState>,
+    /// Whether this instance's urgent-note clock runs.
+    urgent_clock: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A signed-in person making a request, and from where.
@@ -140,6 +171,7 @@ impl App {
             views: std::sync::Arc::default(),
             metrics: std::sync::Arc::new(metrics::Metrics::new()),
             sso: std::sync::Arc::default(),
+            urgent_clock: std::sync::Arc::default(),
         })
     }
 

@@ -74,6 +74,42 @@ pub enum Change {
     },
     /// The meeting view's column set changed.
     MeetingColumnsChanged,
+    /// A patient's task was added, changed, ticked off or deleted.
+    TaskChanged {
+        patient_id: PatientId,
+        task_id: rounds_core::TaskId,
+        action: &'static str,
+        /// Who owns it now (for "My tasks").
+        owner_id: Option<UserId>,
+    },
+    /// An urgent note was sent, alerted again, escalated or acknowledged
+    /// (or its note deleted); `to` are the people it alerts now.
+    UrgentChanged {
+        patient_id: PatientId,
+        note_id: rounds_core::NoteId,
+        action: &'static str,
+        repeats: i64,
+        to: Vec<UserId>,
+        /// When sent: the note's text and audience, so an alert shows at
+        /// once (the screen then reads the rest).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        audience: Option<&'static str>,
+    },
+    /// A patient's I-PASS hand-off was saved.
+    HandoffChanged {
+        patient_id: PatientId,
+        severity: Option<&'static str>,
+        version: i64,
+    },
+    /// Someone saw a note whose author asked for a read receipt.
+    NoteSeen {
+        patient_id: PatientId,
+        note_id: rounds_core::NoteId,
+        user_id: UserId,
+        seen_at: String,
+    },
 }
 
 impl Change {
@@ -90,6 +126,10 @@ impl Change {
             Self::ListDeleted => "listDeleted",
             Self::MeetingFocus { .. } => "meetingFocus",
             Self::MeetingColumnsChanged => "meetingColumnsChanged",
+            Self::TaskChanged { .. } => "taskChanged",
+            Self::UrgentChanged { .. } => "urgentChanged",
+            Self::NoteSeen { .. } => "noteSeen",
+            Self::HandoffChanged { .. } => "handoffChanged",
         }
     }
 }
@@ -714,6 +754,91 @@ impl App {
                     return Ok(-1);
                 }
             }
+        }
+    }
+}
+
+// The team's own channel (hand-offs: urgent notes, tasks), for the screens
+// that show no one list ("My tasks", the alerts every page carries). It is
+// a feed like a list's, keyed by the team's id in place of a list id (ids
+// are random UUIDs, so it names no list).
+impl App {
+    /// The feed key of `team`'s own channel.
+    pub(crate) fn team_channel(team: TeamId) -> Result<ListId, AppError> {
+        team.to_string()
+            .parse()
+            .map_err(|e| AppError::Internal(format!("team channel: {e}")))
+    }
+
+    /// [`App::announce`] of something the server did by itself (an urgent
+    /// note alerting again): no `by`.
+    pub(crate) async fn announce_unattended(
+        &self,
+        tx: &mut WriteTx<'_>,
+        team: TeamId,
+        lists: &[ListId],
+        change: &Change,
+    ) -> Result<(), AppError> {
+        let payload =
+            serde_json::to_value(change).map_err(|e| AppError::Internal(format!("event: {e}")))?;
+        events::append(
+            tx,
+            team,
+            lists,
+            change.kind(),
+            &payload.to_string(),
+            Timestamp::now(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Opens the live feed of the team's own channel for a member (as
+    /// [`App::follow_list`]).
+    pub async fn follow_team(
+        &self,
+        session: &SessionInfo,
+        actor: &Actor,
+        team: TeamId,
+        last_seen: Option<i64>,
+    ) -> Result<mpsc::Receiver<LiveMessage>, AppError> {
+        self.team_access(actor, team, Need::Member, "teamEvents")
+            .await?;
+        let channel = Self::team_channel(team)?;
+        self.start_poller();
+        let live = self.hub.sender.subscribe();
+        let (tx, rx) = mpsc::channel(256);
+        let (registration, ended) = self.hub.watch(
+            session.token_hash(),
+            actor.user.id,
+            team,
+            Arc::clone(&self.metrics),
+        );
+        let app = self.clone();
+        tokio::spawn(async move {
+            let _registration = registration;
+            if let Err(err) = app.feed(channel, last_seen, live, ended, &tx).await {
+                tracing::warn!(error = %err, "team feed stopped");
+            }
+        });
+        Ok(rx)
+    }
+
+    /// Runs `job` until the server shuts down (closing live feeds), as the
+    /// live feed's own tasks; stopped and awaited with them.
+    pub(crate) fn spawn_until_closing<F, Fut>(&self, job: F)
+    where
+        F: FnOnce(watch::Receiver<bool>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let closing = self.hub.closing.subscribe();
+        if *closing.borrow() {
+            return;
+        }
+        let task = tokio::spawn(job(closing));
+        match self.hub.tasks.lock() {
+            Ok(mut t) => t.push(task),
+            Err(poisoned) => poisoned.into_inner().push(task),
         }
     }
 }

@@ -24,6 +24,21 @@ impl App {
         patient: PatientId,
         body: &str,
     ) -> Result<Note, AppError> {
+        self.add_note_marked(actor, team, patient, body, None, false)
+            .await
+    }
+
+    /// [`App::add_note`], marked urgent when `urgent` says for whom, and
+    /// asking for a read receipt when `receipt`.
+    pub async fn add_note_marked(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        patient: PatientId,
+        body: &str,
+        urgent: Option<&crate::UrgentRequest>,
+        receipt: bool,
+    ) -> Result<Note, AppError> {
         self.team_access(actor, team, Need::Member, "addNote")
             .await?;
         let body = check_body(body)?;
@@ -45,6 +60,13 @@ impl App {
         let note = notes::by_id(tx.conn(), id)
             .await?
             .ok_or(AppError::NotFound { what: "note" })?;
+        if receipt {
+            rounds_store::receipts::ask(tx.conn(), id, note.created_at).await?;
+        }
+        if let Some(request) = urgent {
+            self.mark_urgent(&mut tx, actor, team, &note, request)
+                .await?;
+        }
         self.commit(tx).await?;
         Ok(note)
     }
@@ -191,7 +213,9 @@ impl App {
             json!({ "noteId": note.to_string(), "action": action }),
         )
         .await?;
-        let on = patients::lists_of(tx.conn(), patient).await?;
+        let mut on = patients::lists_of(tx.conn(), patient).await?;
+        // The team's channel too: an urgent note deleted leaves every alert.
+        on.push(Self::team_channel(team)?);
         self.announce(
             tx,
             team,

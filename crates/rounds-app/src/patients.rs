@@ -48,6 +48,8 @@ pub struct PatientRow {
     pub ehr: Option<EhrPatientData>,
     /// EHR-derived cells by column key (state, age, why empty).
     pub cells: BTreeMap<String, EhrCell>,
+    /// The patient's open tasks (list views only).
+    pub tasks: rounds_core::tasks::TaskSummary,
 }
 
 #[derive(Debug, Clone)]
@@ -159,6 +161,8 @@ fn builtin_display(
             .collect::<Vec<_>>()
             .join(" · "),
         BuiltinColumn::Added => entry.map(|e| e.added_at.to_rfc3339()).unwrap_or_default(),
+        // Filled in from the tasks by the list view.
+        BuiltinColumn::Tasks => String::new(),
     }
 }
 
@@ -219,6 +223,10 @@ fn sort_value(ctx: &Context, key: &ColumnKey, row: &PatientRow) -> SortValue {
                 .map_or(SortValue::Empty, |a| SortValue::Number(f64::from(a)))
         }
         ColumnKey::Builtin(BuiltinColumn::Added) => SortValue::Ordinal(row.entry.added_at.millis()),
+        ColumnKey::Builtin(BuiltinColumn::Tasks) => row
+            .tasks
+            .next_due
+            .map_or(SortValue::Empty, |d| SortValue::Ordinal(d.millis())),
         ColumnKey::Builtin(b) => {
             SortValue::text(&builtin_display(ctx, *b, &row.values, Some(&row.entry)))
         }
@@ -275,6 +283,7 @@ fn make_row(
         latest_note: None,
         ehr: None,
         cells: BTreeMap::new(),
+        tasks: Default::default(),
     }
 }
 
@@ -410,6 +419,7 @@ impl App {
                 .map(|n| (n.patient_id, n))
                 .collect();
         let mut team_refs = rounds_store::ehr::refs_of_team(&mut conn, team).await?;
+        let open_tasks = rounds_store::tasks::open_on_list(&mut conn, list_id).await?;
         drop(conn);
         let total = entries.len();
         let refs: Vec<_> = entries
@@ -438,6 +448,7 @@ impl App {
                     apply_ehr(&mut row.display, &mut row.cells, &data, Some(&wanted));
                     row.ehr = Some(data);
                 }
+                crate::tasks::summarise_row(&mut row, &open_tasks);
                 row
             })
             .collect();
@@ -1019,5 +1030,38 @@ impl App {
         self.announce(&mut tx, team, &[list], &Change::PatientsReordered, actor)
             .await?;
         self.commit(tx).await
+    }
+}
+
+// Hand-offs (tasks.rs, urgent.rs): what they show of a patient.
+impl App {
+    /// Each patient's name and location as a list shows them (an EHR
+    /// patient's from memory when the team typed none), for the team's
+    /// patients in `ids`. Not audited: the caller records the access.
+    pub(crate) async fn patient_labels(
+        &self,
+        team: TeamId,
+        ids: &HashSet<PatientId>,
+    ) -> Result<HashMap<PatientId, (String, String)>, AppError> {
+        let (ctx, mut values) = {
+            let mut conn = self.db.read().await?;
+            let ctx = Context::load(&mut conn, team).await?;
+            (ctx, patients::values_of_team(&mut conn, team).await?)
+        };
+        let remembered = self.remembered_demographics(team).await?;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let v = values.remove(id).unwrap_or_default();
+                let mut name = builtin_display(&ctx, BuiltinColumn::Name, &v, None);
+                if name.is_empty() {
+                    if let Some((n, _, _)) = remembered.get(id) {
+                        name.clone_from(n);
+                    }
+                }
+                let location = builtin_display(&ctx, BuiltinColumn::Location, &v, None);
+                (*id, (name, location))
+            })
+            .collect())
     }
 }

@@ -54,10 +54,15 @@ pub enum Operation {
     /// A site administrator linked an account to a provider identity, or
     /// removed the link.
     SsoIdentityLink,
+    PatientTaskChange,
+    UrgentNoteSend,
+    UrgentNoteAcknowledge,
+    UrgentNoteEscalate,
+    NoteReceiptView,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 30] = [
+    pub const ALL: [Operation; 35] = [
         Self::PatientListView,
         Self::PatientListCreate,
         Self::PatientListRename,
@@ -88,6 +93,11 @@ impl Operation {
         Self::AccessRefused,
         Self::SsoProviderSet,
         Self::SsoIdentityLink,
+        Self::PatientTaskChange,
+        Self::UrgentNoteSend,
+        Self::UrgentNoteAcknowledge,
+        Self::UrgentNoteEscalate,
+        Self::NoteReceiptView,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -122,6 +132,11 @@ impl Operation {
             Self::AccessRefused => "AccessRefused",
             Self::SsoProviderSet => "SSOProviderSet",
             Self::SsoIdentityLink => "SSOIdentityLink",
+            Self::PatientTaskChange => "PatientTaskChange",
+            Self::UrgentNoteSend => "UrgentNoteSend",
+            Self::UrgentNoteAcknowledge => "UrgentNoteAcknowledge",
+            Self::UrgentNoteEscalate => "UrgentNoteEscalate",
+            Self::NoteReceiptView => "NoteReceiptView",
         }
     }
 }

@@ -25,7 +25,7 @@ fn event_type(op: Operation) -> ((&'static str, &'static str), &'static str) {
     use Operation as O;
     const RECORD: (&str, &str) = ("110110", "Patient Record");
     match op {
-        O::PatientListView | O::PatientView => (RECORD, "R"),
+        O::PatientListView | O::PatientView | O::NoteReceiptView => (RECORD, "R"),
         O::PatientSearch => (RECORD, "E"),
         O::PatientListCreate | O::PatientListAddPatient | O::PatientSchemaCreate => (RECORD, "C"),
         O::PatientListRename
@@ -34,7 +34,10 @@ fn event_type(op: Operation) -> ((&'static str, &'static str), &'static str) {
         | O::PatientListEditColumns
         | O::PatientSchemaUpdate
         | O::PatientDetailsEdit
-        | O::PatientNoteAdd => (RECORD, "U"),
+        | O::PatientNoteAdd
+        | O::PatientTaskChange
+        | O::UrgentNoteAcknowledge => (RECORD, "U"),
+        O::UrgentNoteSend | O::UrgentNoteEscalate => (RECORD, "E"),
         O::PatientListDelete | O::PatientListRemovePatient => (RECORD, "D"),
         O::AccessRefused => (RECORD, "E"),
         O::ExportInitiation => (("110106", "Export"), "E"),

@@ -42,6 +42,7 @@ id_kind!(PatientKind, PatientId, "patient");
 id_kind!(ColumnKind, ColumnId, "column");
 id_kind!(NoteKind, NoteId, "note");
 id_kind!(SchemaKind, SchemaId, "schema");
+id_kind!(TaskKind, TaskId, "task");
 
 pub type UserId = Id<UserKind>;
 pub type TeamId = Id<TeamKind>;

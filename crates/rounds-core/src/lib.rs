@@ -5,15 +5,18 @@
 pub mod audit;
 pub mod audit_fhir;
 pub mod id;
+pub mod ipass;
 pub mod lists;
 pub mod model;
+pub mod tasks;
 pub mod timestamp;
+pub mod urgent;
 pub mod validate;
 pub mod view;
 pub mod vitals;
 
 pub use id::{
-    ColumnId, Id, IdKind, InvalidId, ListId, NoteId, PatientId, SchemaId, TeamId, UserId,
+    ColumnId, Id, IdKind, InvalidId, ListId, NoteId, PatientId, SchemaId, TaskId, TeamId, UserId,
 };
 pub use timestamp::Timestamp;
 pub use validate::{InvalidInput, Password, TeamName, Username};

@@ -104,16 +104,19 @@ pub enum BuiltinColumn {
     BirthDate,
     Location,
     Added,
+    /// Open tasks and the next due time (read-only).
+    Tasks,
 }
 
 impl BuiltinColumn {
-    pub const ALL: [BuiltinColumn; 6] = [
+    pub const ALL: [BuiltinColumn; 7] = [
         Self::Name,
         Self::Mrn,
         Self::AgeSex,
         Self::BirthDate,
         Self::Location,
         Self::Added,
+        Self::Tasks,
     ];
 
     pub const fn key(self) -> &'static str {
@@ -124,6 +127,7 @@ impl BuiltinColumn {
             Self::BirthDate => "birthDate",
             Self::Location => "location",
             Self::Added => "added",
+            Self::Tasks => "tasks",
         }
     }
 
@@ -135,6 +139,7 @@ impl BuiltinColumn {
             Self::BirthDate => "Born",
             Self::Location => "Location",
             Self::Added => "Added",
+            Self::Tasks => "Tasks",
         }
     }
 
@@ -314,7 +319,7 @@ impl FromStr for ColumnKey {
         s.parse().map(Self::Team).map_err(|_| {
             InvalidInput::new(
                 "column",
-                format!("{s:?} is neither a built-in column (name, mrn, ageSex, birthDate, location, added), an EHR column (encounterStatus, encounterType, encounterStart, heartRate, bloodPressure, respiratoryRate, temperature, spo2, weight, height, bmi, news2, conditions, allergies, medications, coverage, gp) nor a column id"),
+                format!("{s:?} is neither a built-in column (name, mrn, ageSex, birthDate, location, added, tasks), an EHR column (encounterStatus, encounterType, encounterStart, heartRate, bloodPressure, respiratoryRate, temperature, spo2, weight, height, bmi, news2, conditions, allergies, medications, coverage, gp) nor a column id"),
             )
         })
     }

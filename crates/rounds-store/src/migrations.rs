@@ -54,6 +54,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0006_meeting_view.sql"),
         postgres: include_str!("../migrations/postgres/0006_meeting_view.sql"),
     },
+    Step {
+        version: 7,
+        name: "handoff",
+        sqlite: include_str!("../migrations/sqlite/0007_handoff.sql"),
+        postgres: include_str!("../migrations/postgres/0007_handoff.sql"),
+    },
 ];
 
 /// The embedded migrations for one backend, as a sqlx migration source.

@@ -309,6 +309,8 @@ pub async fn serve(
 
     let limits = state.web.limits.clone();
     let live = state.app.clone();
+    // Urgent notes alert again on this instance's clock (see rounds-app urgent.rs).
+    live.start_urgent_clock();
     let app = router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
         limits.body_read_timeout,
     ));

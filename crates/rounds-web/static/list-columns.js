@@ -5,7 +5,7 @@ import { el, api, sentence, showBanner } from "/static/rounds.js";
 import { EHR_COLUMNS, isEhrColumn } from "/static/ehr.js";
 import { page, state, ui, actions, ehrOn } from "/static/list-store.js";
 
-export const BUILTINS = { name: "Name", mrn: "MRN", ageSex: "Age/sex", birthDate: "Born", location: "Location", added: "Added" };
+export const BUILTINS = { name: "Name", mrn: "MRN", ageSex: "Age/sex", birthDate: "Born", location: "Location", added: "Added", tasks: "Tasks" };
 
 /** What a column's short label means (the header's tooltip). */
 const HINTS = {
@@ -29,6 +29,7 @@ const HINTS = {
   encounterStatus: "Status of the current encounter (admission)",
   encounterType: "Type of the current encounter",
   encounterStart: "When the current admission began",
+  tasks: "Open tasks of the patient and the next one due",
   news2: "National Early Warning Score 2, from the EHR's vital signs",
 };
 

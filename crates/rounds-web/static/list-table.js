@@ -7,6 +7,7 @@
 import { el, displayNode, displayText, specsFor, fmtTime, EMPTY } from "/static/rounds.js";
 import { isEhrColumn, ehrCell, fillEhrCell, reanchorPopover, closePopover, ago, NUMERIC_EHR } from "/static/ehr.js";
 import { columnHint } from "/static/list-columns.js";
+import { tasksCell } from "/static/tasks.js";
 import { page, state, ehrOn, rowName } from "/static/list-store.js";
 import { sortIndex, onHeaderClick, clearView, renderTools } from "/static/list-view.js";
 import { startEdit, toggleCheckbox } from "/static/list-edit.js";
@@ -208,6 +209,10 @@ function fillCell(cell, col, row, phone) {
         ),
       );
     }
+    return;
+  }
+  if (col.key === "tasks") {
+    cell.append(tasksCell(row, page.team));
     return;
   }
   // The cell stays a table cell (a screen reader keeps the table); what

@@ -20,6 +20,10 @@ export const CHANGE_KINDS = [
   "columnsChanged",
   "listRenamed",
   "listDeleted",
+  "taskChanged",
+  "urgentChanged",
+  "noteSeen",
+  "handoffChanged",
 ];
 
 const RETRY_FIRST_MS = 3000;

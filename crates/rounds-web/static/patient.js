@@ -7,6 +7,8 @@ import { LiveFeed, liveBadge } from "/static/live.js";
 import { page, state } from "/static/patient-store.js";
 import { setupNotes, notesChangedElsewhere } from "/static/patient-notes.js";
 import { loadEhr } from "/static/patient-ehr.js";
+import { setupTaskCard } from "/static/tasks.js";
+import { setupIpassCard } from "/static/ipass.js";
 
 const NAME_KEYS = ["family", "given"];
 const FEED_WAIT_MS = 2000;
@@ -109,6 +111,7 @@ async function reloadAll() {
   applyFields(p.fields);
   state.lists = p.lists || [];
   notesChangedElsewhere();
+  taskCard.load(false);
   return { ok: true };
 }
 
@@ -147,6 +150,10 @@ const live = new LiveFeed({
     noteChanged: (d) => {
       if (mine(d)) notesChangedElsewhere();
     },
+    taskChanged: (d) => mine(d) && taskCard.load(false),
+    urgentChanged: (d) => mine(d) && notesChangedElsewhere(),
+    noteSeen: (d) => mine(d) && notesChangedElsewhere(),
+    handoffChanged: (d) => mine(d) && ipassCard.load(),
     patientRemoved: (d) => mine(d) && refollow(),
     patientMoved: (d) => mine(d) && refollow(),
     listDeleted: () => refollow(),
@@ -159,6 +166,15 @@ const live = new LiveFeed({
 
 setupFields();
 setupNotes();
+const taskCard = setupTaskCard({
+  root: document.getElementById("tasks"),
+  apiTeam: page.apiTeam,
+  apiPatient: page.apiPatient,
+  members: page.members,
+  me: page.me,
+  isOwner: page.root.dataset.owner === "true",
+});
+const ipassCard = setupIpassCard({ root: document.getElementById("handoff"), apiPatient: page.apiPatient });
 if (currentList) {
   // The first `ready` reads everything once (see above); should the feed be
   // slow to answer, the EHR card does not wait for it.

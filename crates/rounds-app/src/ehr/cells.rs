@@ -457,7 +457,7 @@ pub(crate) fn ehr_builtin_value(
             cell = c;
             s.location.clone().unwrap_or_default()
         }
-        BuiltinColumn::Added => return None,
+        BuiltinColumn::Added | BuiltinColumn::Tasks => return None,
     };
     if text.is_empty() && cell.state == CellState::Ok {
         cell.state = CellState::Empty;

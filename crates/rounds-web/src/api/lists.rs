@@ -157,6 +157,8 @@ pub struct RowDto {
     /// EHR-derived cells by column key: state, age of the value, why
     /// empty, and the flag of an abnormal value.
     pub cells: std::collections::BTreeMap<String, super::ehr::EhrCellDto>,
+    /// The patient's open tasks: how many, the next due, how many overdue.
+    pub tasks: super::tasks::TaskSummaryDto,
 }
 
 impl From<&PatientRow> for RowDto {
@@ -184,6 +186,7 @@ impl From<&PatientRow> for RowDto {
             latest_note: r.latest_note.as_ref().map(super::patients::NoteDto::from),
             ehr: r.ehr.as_ref().map(super::ehr::RowEhrDto::from),
             cells: super::ehr::cells_dto(&r.cells),
+            tasks: super::tasks::TaskSummaryDto::from(&r.tasks),
         }
     }
 }

@@ -9,10 +9,13 @@ pub(crate) mod ehr;
 pub(crate) mod export;
 pub(crate) mod import;
 mod ehr_summary;
+pub(crate) mod handoff;
 pub(crate) mod lists;
 pub(crate) mod meeting;
 mod patients;
 pub(crate) mod session;
+pub(crate) mod tasks;
+pub(crate) mod urgent;
 pub(crate) use session::{clear_session_cookie, session_cookie};
 mod teams;
 pub(crate) mod templates;
@@ -48,6 +51,7 @@ use crate::AppState;
         (name = "patients", description = "Patients on lists"),
         (name = "notes", description = "Notes on patients"),
         (name = "ehr", description = "The team's EHR connection, searching it, and EHR links of patients"),
+        (name = "tasks", description = "Tasks per patient, My tasks, and the team's live feed"),
     )
 )]
 struct ApiDoc;
@@ -135,6 +139,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         )
         .routes(routes!(vitals::get_catalog))
         .routes(routes!(vitals::get_vital_ranges, vitals::set_vital_ranges))
+        .routes(routes!(tasks::list_tasks, tasks::add_task))
+        .routes(routes!(tasks::update_task, tasks::delete_task))
+        .routes(routes!(tasks::my_tasks))
+        .routes(routes!(tasks::team_events))
+        .routes(routes!(urgent::list_urgent))
+        .routes(routes!(urgent::acknowledge_urgent))
+        .routes(routes!(urgent::get_urgent_rule, urgent::set_urgent_rule))
+        .routes(routes!(urgent::note_seen))
+        .routes(routes!(urgent::list_receipts))
+        .routes(routes!(handoff::get_handoff, handoff::set_handoff))
 }
 
 /// `refresh=true` (or `1`) in a query: read the EHR again now.

@@ -113,6 +113,12 @@ pub struct NoteDto {
     pub created_at: String,
     pub updated_at: String,
     pub edited: bool,
+    /// For an urgent note: whom it alerts and who acknowledged it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urgent: Option<super::urgent::UrgentDto>,
+    /// For a note whose author asked for a read receipt: how many saw it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<super::urgent::ReceiptCountDto>,
 }
 
 impl From<&Note> for NoteDto {
@@ -127,6 +133,8 @@ impl From<&Note> for NoteDto {
             created_at: n.created_at.to_rfc3339(),
             updated_at: n.updated_at.to_rfc3339(),
             edited: n.version > 1,
+            urgent: None,
+            receipt: None,
         }
     }
 }
@@ -136,6 +144,12 @@ impl From<&Note> for NoteDto {
 pub struct AddNoteRequest {
     /// 1 to 10,000 characters.
     pub body: String,
+    /// Mark it urgent: it alerts whom `to` says until one acknowledges it.
+    #[serde(default)]
+    pub urgent: Option<super::urgent::UrgentRequestDto>,
+    /// Ask for a read receipt: the note shows who has seen it and when.
+    #[serde(default)]
+    pub receipt: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -372,15 +386,25 @@ pub async fn list_notes(
     ApiActor(actor): ApiActor,
     ApiPath((team, patient)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Vec<NoteDto>>> {
-    let notes = state
-        .app
-        .list_notes(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
-        )
-        .await?;
-    Ok(Json(notes.iter().map(NoteDto::from).collect()))
+    let (team, patient) = (parse_id("teamId", &team)?, parse_id("patientId", &patient)?);
+    let notes = state.app.list_notes(&actor, team, patient).await?;
+    let urgent = state.app.urgent_of_patient(&actor, team, patient).await?;
+    let receipts = state.app.receipt_counts(&actor, team, patient).await?;
+    Ok(Json(
+        notes
+            .iter()
+            .map(|n| NoteDto {
+                urgent: urgent.get(&n.id).map(super::urgent::UrgentDto::from),
+                receipt: receipts
+                    .get(&n.id)
+                    .map(|(seen, mine)| super::urgent::ReceiptCountDto {
+                        seen: *seen,
+                        seen_by_me: *mine,
+                    }),
+                ..NoteDto::from(n)
+            })
+            .collect(),
+    ))
 }
 
 /// Write a note about a patient, for the whole team.
@@ -395,16 +419,31 @@ pub async fn add_note(
     ApiPath((team, patient)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<AddNoteRequest>,
 ) -> ApiResult<(StatusCode, Json<NoteDto>)> {
+    let urgent = body.urgent.as_ref().map(|u| u.parse()).transpose()?;
+    let (team, patient) = (parse_id("teamId", &team)?, parse_id("patientId", &patient)?);
     let note = state
         .app
-        .add_note(
+        .add_note_marked(
             &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
+            team,
+            patient,
             &body.body,
+            urgent.as_ref(),
+            body.receipt,
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(NoteDto::from(&note))))
+    let mut dto = NoteDto::from(&note);
+    if body.receipt {
+        dto.receipt = Some(super::urgent::ReceiptCountDto {
+            seen: 0,
+            seen_by_me: false,
+        });
+    }
+    if urgent.is_some() {
+        let states = state.app.urgent_of_patient(&actor, team, patient).await?;
+        dto.urgent = states.get(&note.id).map(super::urgent::UrgentDto::from);
+    }
+    Ok((StatusCode::CREATED, Json(dto)))
 }
 
 /// Edit your note; the earlier text is kept in its history.

@@ -372,6 +372,7 @@ pub async fn patient_page(
             duplicate_mrn => p.duplicate_mrn,
             fields, team_fields, columns, notes,
             lists => p.lists.iter().map(ListDto::from).collect::<Vec<_>>(),
+            is_owner => detail.my_role == TeamRole::Owner,
         },
     )
 }

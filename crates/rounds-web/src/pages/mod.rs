@@ -5,6 +5,7 @@
 mod access_report;
 mod admin;
 mod data;
+mod handoff;
 mod lists;
 mod session;
 mod sso;
@@ -76,6 +77,14 @@ pub fn templates() -> Environment<'static> {
             "sso_signed_out.html",
             include_str!("../../templates/sso_signed_out.html"),
         ),
+        (
+            "handoff_sheet.html",
+            include_str!("../../templates/handoff_sheet.html"),
+        ),
+        (
+            "my_tasks.html",
+            include_str!("../../templates/my_tasks.html"),
+        ),
     ];
     for (name, source) in sources {
         if let Err(err) = env.add_template(name, source) {
@@ -103,6 +112,11 @@ pub fn router() -> Router<AppState> {
         .route("/teams", get(teams::teams_page).post(teams::create_team))
         .route("/teams/{team_id}", get(teams::team_page))
         .route("/teams/{team_id}/ehr", get(teams::ehr_page))
+        .route("/teams/{team_id}/tasks", get(handoff::my_tasks_page))
+        .route(
+            "/teams/{team_id}/lists/{list_id}/handoff",
+            get(handoff::handoff_sheet_page),
+        )
         .route("/teams/{team_id}/members", post(teams::add_member))
         .route("/teams/{team_id}/lists", post(lists::create_list))
         .route("/teams/{team_id}/lists/{list_id}", get(lists::list_page))
@@ -194,7 +208,7 @@ fn sso_routes() -> Router<AppState> {
 
 /// The style sheet and the page scripts, built into the binary. Scripts
 /// are files (the Content-Security-Policy allows no inline script).
-const STATIC_FILES: [(&str, &str, &str); 25] = [
+const STATIC_FILES: [(&str, &str, &str); 31] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -320,6 +334,36 @@ const STATIC_FILES: [(&str, &str, &str); 25] = [
         "print.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/print.js"),
+    ),
+    (
+        "tasks.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/tasks.js"),
+    ),
+    (
+        "my-tasks.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/my-tasks.js"),
+    ),
+    (
+        "alerts.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/alerts.js"),
+    ),
+    (
+        "ipass.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/ipass.js"),
+    ),
+    (
+        "handoff-team.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/handoff-team.js"),
+    ),
+    (
+        "handoff.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/handoff.css"),
     ),
 ];
 

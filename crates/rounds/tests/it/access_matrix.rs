@@ -75,6 +75,15 @@ fn expected(op: &str) -> Option<[u16; 5]> {
         "listTeamTemplates" => [401, 200, 200, 200, 200],
         "createTeamFromTemplate" => [401, 201, 201, 201, 201],
         "patientAccessReport" => [401, 403, 403, 403, 200],
+        // Hand-offs: tasks, urgent notes, read receipts, I-PASS.
+        "listTasks" | "myTasks" | "teamEvents" | "listUrgent" | "getUrgentRule" | "noteSeen"
+        | "listReceipts" | "getHandoff" | "setHandoff" | "updateTask" => [401, 404, 200, 200, 404],
+        "addTask" => [401, 404, 201, 201, 404],
+        // Who added a task (the member) or an owner deletes it.
+        "deleteTask" => [401, 404, 204, 204, 404],
+        // The member wrote the urgent notes: only those they alert acknowledge.
+        "acknowledgeUrgent" => [401, 404, 403, 200, 404],
+        "setUrgentRule" => [401, 404, 403, 200, 404],
         _ => return None,
     })
 }
@@ -124,8 +133,10 @@ struct World {
     other_list: String,
     /// A patient each of member and owner acts on, both on `list`.
     patients: [String; 2],
-    /// Notes written by the member.
+    /// Notes written by the member (urgent, to the team, with a receipt).
     notes: [String; 2],
+    /// Tasks added by the member.
+    tasks: [String; 2],
     schema: String,
 }
 
@@ -189,11 +200,22 @@ impl World {
             let r = member
                 .post(
                     &format!("/api/v1/teams/{team}/patients/{}/notes", patients[0]),
-                    json!({"body": text}),
+                    json!({"body": text, "urgent": {"to": "team"}, "receipt": true}),
                 )
                 .await;
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
             notes.push(r.body["id"].as_str().unwrap().to_owned());
+        }
+        let mut tasks = Vec::new();
+        for text in ["first", "second"] {
+            let r = member
+                .post(
+                    &format!("/api/v1/teams/{team}/patients/{}/tasks", patients[0]),
+                    json!({"body": text}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            tasks.push(r.body["id"].as_str().unwrap().to_owned());
         }
         let schema = owner
             .post(
@@ -218,6 +240,7 @@ impl World {
             other_list,
             patients: [patients[0].clone(), patients[1].clone()],
             notes: [notes[0].clone(), notes[1].clone()],
+            tasks: [tasks[0].clone(), tasks[1].clone()],
         }
     }
 
@@ -239,6 +262,7 @@ impl World {
             .replace("{listId}", &self.list)
             .replace("{patientId}", &self.patients[i])
             .replace("{noteId}", &self.notes[i])
+            .replace("{taskId}", &self.tasks[i])
             .replace("{columnKey}", ["mrn", "location"][i])
             .replace("{schemaId}", &self.schema);
         let path = if op.id == "patientAccessReport" {
@@ -293,6 +317,10 @@ impl World {
             "createTeamFromTemplate" => {
                 Some(json!({"name": format!("Templated by {role}"), "template": "icu"}))
             }
+            "addTask" => Some(json!({"body": format!("Task of {role}")})),
+            "updateTask" => Some(json!({"baseVersion": 1, "done": true})),
+            "setUrgentRule" => Some(json!({"intervalSecs": 300, "escalateAfter": 3})),
+            "setHandoff" => Some(json!({"baseVersion": 0, "severity": "watcher"})),
             _ if op.method == Method::POST || op.method == Method::PATCH => Some(json!({})),
             _ => None,
         };
@@ -343,7 +371,7 @@ async fn matrix(backend: Backend) {
         for (i, role) in ROLES.iter().enumerate() {
             let client = world.client_for(role).await;
             let (path, body) = world.request(op, role);
-            let reply = if op.id == "listEvents" {
+            let reply = if op.id == "listEvents" || op.id == "teamEvents" {
                 // A live stream never ends: judge it by its status alone.
                 client.status_only(&path).await
             } else {

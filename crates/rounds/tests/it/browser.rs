@@ -61,7 +61,7 @@ fn setting(name: &str) -> Option<String> {
 }
 
 /// What the browser runs need: Chromium, playwright-core and Node.
-struct Tools {
+pub(crate) struct Tools {
     chromium: String,
     node_modules: String,
     node: String,
@@ -69,7 +69,7 @@ struct Tools {
 
 /// The browser tools, or None when they are missing and not required (the
 /// test is then skipped).
-fn browser_tools() -> Option<Tools> {
+pub(crate) fn browser_tools() -> Option<Tools> {
     let required = setting("ROUNDS_TEST_BROWSER_REQUIRED").is_some_and(|v| v == "1");
     let (chromium, node_modules) = match (
         setting("ROUNDS_TEST_CHROMIUM"),
@@ -104,7 +104,7 @@ fn browser_tools() -> Option<Tools> {
 }
 
 /// What the script's "@@…" lines act on.
-enum Control<'a> {
+pub(crate) enum Control<'a> {
     /// Nothing: the script asks for no restarts.
     None,
     /// The Rounds server (`stop <listId>`, `start`).
@@ -120,12 +120,16 @@ enum Control<'a> {
 /// Runs a browser script with `envs` (besides the tools' and the
 /// artifacts' places), answering its "@@…" requests through `control`;
 /// answers its JSON summary (the last stdout line). Panics when it fails.
-async fn run_script(
+pub(crate) async fn run_script(
     tools: &Tools,
     script: &str,
     envs: &[(&str, String)],
     mut control: Control<'_>,
 ) -> serde_json::Value {
+    // One browser run at a time: two Chromiums at once on a small machine
+    // distort the scripts' timing checks (an alert within 1 s).
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let script = manifest.join("tests/browser").join(script);
     let artifacts = manifest.join("../../target/test-artifacts");

@@ -23,6 +23,7 @@ mod ehr;
 mod ehr_mode;
 mod flags;
 mod gateway;
+mod handoff;
 mod instances;
 mod lists;
 mod meeting;
