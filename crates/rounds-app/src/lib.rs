@@ -28,8 +28,8 @@ mod strength;
 mod tasks;
 mod teams;
 pub mod templates;
-mod vital_ranges;
 mod urgent;
+mod vital_ranges;
 
 use rounds_core::audit::ClientInfo;
 use rounds_core::model::User;
@@ -53,8 +53,8 @@ pub use rounds_store::{Backend, DbOptions, StoreError};
 pub use secrets::new_token;
 pub use tasks::{MyTasks, NewTask as NewTaskInput, TaskChange, TaskOnPatient};
 pub use teams::TeamDetail;
-pub use vital_ranges::{VitalRangeSpec, VitalRangeView};
 pub use urgent::{UrgentRequest, UrgentView};
+pub use vital_ranges::{VitalRangeSpec, VitalRangeView};
 
 /// Session and sign-in limits.
 #[derive(Debug, Clone)]

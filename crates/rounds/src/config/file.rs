@@ -54,7 +54,7 @@ impl FileSections {
                 path.display()
             )
         })?;
-        table.retain(|k, _| SECTIONS.contains(&k.as_ref()));
+        table.retain(|k, _| SECTIONS.contains(&k));
         let sections: Self = toml::Value::Table(table)
             .try_into()
             .with_context(|| format!("the configuration file {}", path.display()))?;
