@@ -166,7 +166,7 @@ try {
   const flagOf = ([name, key]) => {
     const row = [...document.querySelectorAll("#plist tbody tr[data-patient]")].find((r) => r.querySelector(".pname")?.textContent.includes(name));
     const cell = row && row.querySelector(`[data-key="${key}"]`);
-    return cell && { cls: cell.className, sym: cell.querySelector(".flag-sym")?.textContent || "", label: cell.getAttribute("aria-label") || "", band: cell.querySelector(".risk-band")?.textContent || "" };
+    return cell && { cls: cell.className, sym: cell.querySelector(".flag-sym")?.textContent || "", label: cell.querySelector(".cell-btn")?.getAttribute("aria-label") || cell.getAttribute("aria-label") || "", band: cell.querySelector(".risk-band")?.textContent || "" };
   };
   const spo2 = await a.evaluate(flagOf, ["Ottilie", "spo2"]);
   summary.flags = { spo2 };
