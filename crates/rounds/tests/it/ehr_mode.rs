@@ -371,7 +371,7 @@ async fn flow(backend: Backend) {
         .filter(|c| c["source"] == "ehr")
         .map(|c| c["key"].as_str().unwrap())
         .collect();
-    assert_eq!(cols.len(), 11, "{cols:?}");
+    assert_eq!(cols.len(), 12, "{cols:?}");
     let r1 = row(&list, &p1);
     let d = &r1["display"];
     assert_eq!(d["name"], format!("{}, {GIVEN}", FAMILY.to_uppercase()));
