@@ -195,11 +195,14 @@ export function markFlag(node, cell) {
     node.classList.add(`risk-${cell.risk}`);
     const band = { low: "low", lowMedium: "low–med", medium: "medium", high: "high" }[cell.risk] || cell.risk;
     node.append(el("span", { class: "risk-band", "aria-hidden": "true" }, cell.flag ? el("span", { class: "flag-sym", text: cell.flag.symbol }) : null, band));
+    // Said, not only shown (where the control is named by its text).
+    node.append(el("span", { class: "sr", text: `, ${cell.flag ? cell.flag.text : `${band} risk`}` }));
     return;
   }
   if (!cell.flag) return;
   node.classList.add(`flag-${cell.flag.kind}`);
   node.append(el("span", { class: "flag-sym", "aria-hidden": "true", title: cell.flag.text, text: cell.flag.symbol }));
+  node.append(el("span", { class: "sr", text: `, ${cell.flag.text}` }));
 }
 
 // ---------------------------------------------------------------- popover

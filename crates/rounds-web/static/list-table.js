@@ -224,10 +224,8 @@ function fillCell(cell, col, row, phone) {
       if (fillEhrCell(inner, col, row, { ageWords })) {
         // A value shown is the control's name (what is seen is what is
         // said); the details stay in its description (the title).
-        // A flagged value keeps its full name: the flag ("high (60–100
-        // bpm)") is said, not only shown by colour and symbol.
-        const flagged = [...inner.classList].some((c) => c.startsWith("flag-") || c.startsWith("risk-"));
-        if (inner.querySelector(".ehr-val") && !flagged) inner.removeAttribute("aria-label");
+        // (A flag's words are in the control's text for screen readers.)
+        if (inner.querySelector(".ehr-val")) inner.removeAttribute("aria-label");
         cell.classList.add("ehr-cell", ...[...inner.classList].filter((c) => c.startsWith("ehr-") || c.startsWith("flag-") || c.startsWith("risk-")));
         cell.title = inner.title; // the reason on hover, over the whole cell
         cell.append(inner);

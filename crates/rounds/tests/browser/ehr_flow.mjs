@@ -166,11 +166,11 @@ try {
   const flagOf = ([name, key]) => {
     const row = [...document.querySelectorAll("#plist tbody tr[data-patient]")].find((r) => r.querySelector(".pname")?.textContent.includes(name));
     const cell = row && row.querySelector(`[data-key="${key}"]`);
-    return cell && { cls: cell.className, sym: cell.querySelector(".flag-sym")?.textContent || "", label: cell.querySelector(".cell-btn")?.getAttribute("aria-label") || cell.getAttribute("aria-label") || "", band: cell.querySelector(".risk-band")?.textContent || "" };
+    return cell && { cls: cell.className, sym: cell.querySelector(".flag-sym")?.textContent || "", label: `${(cell.querySelector(".cell-btn") || cell).getAttribute("aria-label") || (cell.querySelector(".cell-btn") || cell).textContent || ""} ${cell.title || ""}`, band: cell.querySelector(".risk-band")?.textContent || "" };
   };
   const spo2 = await a.evaluate(flagOf, ["Ottilie", "spo2"]);
   summary.flags = { spo2 };
-  check(/\bflag-low\b/.test(spo2.cls) && spo2.sym === "▼" && spo2.label.includes("94 %, low (95–100 %)"), `a low SpO₂ is flagged with class, symbol and words (${JSON.stringify(spo2)})`);
+  check(/\bflag-low\b/.test(spo2.cls) && spo2.sym === "▼" && /94 %.*low \(95–100 %\)/.test(spo2.label), `a low SpO₂ is flagged with class, symbol and words (${JSON.stringify(spo2)})`);
   const hr = await a.evaluate(flagOf, ["Ottilie", "heartRate"]);
   check(!/flag-/.test(hr.cls) && !hr.sym, `a normal heart rate is not flagged (${JSON.stringify(hr)})`);
   // NEWS2 (partial: RR 18 → 0, SpO₂ 94 → 1, SBP 132 → 0, HR 88 → 0, T 37.9 → 0 = 1): low, band written out.

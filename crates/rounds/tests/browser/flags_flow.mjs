@@ -24,7 +24,7 @@ const summary = {};
 const flaggedCells = () =>
   [...document.querySelectorAll("#plist tbody td.ehr-cell")]
     .filter((td) => /\b(flag-(high|low)|risk-(lowMedium|medium|high))\b/.test(td.className))
-    .map((td) => ({ key: td.dataset.key, cls: td.className, sym: td.querySelector(".flag-sym")?.textContent || "", label: td.querySelector(".cell-btn")?.getAttribute("aria-label") || td.getAttribute("aria-label") || "" }));
+    .map((td) => ({ key: td.dataset.key, cls: td.className, sym: td.querySelector(".flag-sym")?.textContent || "", label: ((td.querySelector(".cell-btn") || td).getAttribute("aria-label") || (td.querySelector(".cell-btn") || td).textContent || "") }));
 
 /**
  * axe-core's serious and critical findings on the flags themselves (the
@@ -93,7 +93,7 @@ try {
   await axeOnFlags(a, "team page");
   await a.goto(`${BASE}/teams/${TEAM}/lists/${LIST}?sort=-news2`);
   await a.waitForFunction(() => document.querySelectorAll("#plist tbody tr[data-patient]").length > 0 && !document.querySelector("#plist .ehr-pending"), null, { timeout: 30000 });
-  await a.waitForFunction(() => [...document.querySelectorAll('#plist tbody td[data-key="heartRate"]')].some((td) => /70–80 bpm/.test(td.querySelector(".cell-btn")?.getAttribute("aria-label") || td.getAttribute("aria-label") || "")), null, { timeout: 10000 });
+  await a.waitForFunction(() => [...document.querySelectorAll('#plist tbody td[data-key="heartRate"]')].some((td) => /70–80 bpm/.test(((td.querySelector(".cell-btn") || td).getAttribute("aria-label") || (td.querySelector(".cell-btn") || td).textContent || ""))), null, { timeout: 10000 });
   const hrAfter = (await a.evaluate(flaggedCells)).filter((c) => c.key === "heartRate");
   check(hrAfter.length > hrBefore && hrAfter.every((c) => /\((70–80 bpm)\)/.test(c.label)), `the narrower range flags more heart rates (${hrBefore} → ${hrAfter.length})`);
 
