@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod audit_fhir;
 pub mod id;
+pub mod listing;
 pub mod lists;
 pub mod model;
 pub mod timestamp;

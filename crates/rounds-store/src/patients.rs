@@ -177,23 +177,38 @@ pub async fn duplicate_mrns(
         .collect()
 }
 
+fn entry_from_row(row: &AnyRow) -> Result<ListEntry, StoreError> {
+    let id: String = row.try_get("patient_id")?;
+    let by: Option<String> = row.try_get("added_by")?;
+    Ok(ListEntry {
+        patient_id: parse(&id, "patient id")?,
+        position: row.try_get("position")?,
+        added_at: Timestamp::from_millis(row.try_get("added_at")?),
+        added_by: by.and_then(|b| b.parse().ok()),
+    })
+}
+
 pub async fn entries(conn: &mut AnyConnection, list: ListId) -> Result<Vec<ListEntry>, StoreError> {
     let rows = sqlx::query("SELECT patient_id, position, added_at, added_by FROM list_entries WHERE list_id = $1 ORDER BY position, added_at")
         .bind(list.to_string())
         .fetch_all(conn)
         .await?;
-    rows.iter()
-        .map(|row| {
-            let id: String = row.try_get("patient_id")?;
-            let by: Option<String> = row.try_get("added_by")?;
-            Ok(ListEntry {
-                patient_id: parse(&id, "patient id")?,
-                position: row.try_get("position")?,
-                added_at: Timestamp::from_millis(row.try_get("added_at")?),
-                added_by: by.and_then(|b| b.parse().ok()),
-            })
-        })
-        .collect()
+    rows.iter().map(entry_from_row).collect()
+}
+
+/// One patient's entry on a list (by the primary key: the same cost on
+/// any length of list).
+pub async fn entry_of(
+    conn: &mut AnyConnection,
+    list: ListId,
+    patient: PatientId,
+) -> Result<Option<ListEntry>, StoreError> {
+    let row = sqlx::query("SELECT patient_id, position, added_at, added_by FROM list_entries WHERE list_id = $1 AND patient_id = $2")
+        .bind(list.to_string())
+        .bind(patient.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(entry_from_row).transpose()
 }
 
 /// The lists holding a patient.

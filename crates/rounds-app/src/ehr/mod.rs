@@ -57,6 +57,9 @@ pub(crate) struct EhrState {
     /// One read of a team's patients at a time; a second waits and then
     /// finds the first one's results in the cache.
     fetch_locks: Mutex<HashMap<TeamId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Patients a read is busy with (or waiting to be): a list that finds
+    /// them due does not start another.
+    reading: Mutex<std::collections::HashSet<(TeamId, String)>>,
 }
 
 impl EhrState {

@@ -1,12 +1,14 @@
-//! Reading EHR data for lists and pages: from memory when fresh, else
-//! from the EHR in the background, waiting at most the list wait.
+//! Reading EHR data for lists and pages: from memory at once (what is due
+//! is read again in the background, and the screens are told when it is
+//! in), from the EHR only for what memory lacks, waiting at most the list
+//! wait.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use rounds_core::lists::BuiltinColumn;
-use rounds_core::{PatientId, TeamId, Timestamp};
+use rounds_core::{ListId, PatientId, TeamId, Timestamp};
 use rounds_fhir::{FhirError, PatientSummary, SectionStatus};
 use rounds_store::ehr::{EhrRef, StoredConnection};
 
@@ -15,6 +17,7 @@ use super::cells::ehr_builtin_value;
 use super::client::generation;
 use super::health::{Health, HealthState, Problem};
 use super::{lock, EhrSettings};
+use crate::live::EHR_REFRESHED;
 use crate::{App, AppError};
 
 /// How an EHR patient's data stands on a row or page.
@@ -59,13 +62,19 @@ pub struct ListEhrStatus {
 }
 
 impl App {
-    /// EHR data for these patients: from memory when fresh, else read
-    /// (waiting at most the list wait; the read goes on in the background).
+    /// EHR data for these patients, answered from memory at once (stale
+    /// while revalidate): data due for a re-read is shown as it is, with
+    /// its read time, and read again in the background; when that read is
+    /// done, the open screens of `lists` hear `ehrRefreshed`. Only patients
+    /// with nothing in memory are waited for, at most the list wait (the
+    /// read goes on after). `refresh` (asked for on demand) reads
+    /// everything again and waits like a cold read.
     pub(crate) async fn ehr_data(
         &self,
         team: TeamId,
         refs: &[(PatientId, EhrRef)],
         refresh: bool,
+        lists: &[ListId],
     ) -> Result<(ListEhrStatus, HashMap<PatientId, EhrPatientData>), AppError> {
         let Some(c) = self.stored_connection(team).await? else {
             return Ok(unconnected(refs));
@@ -73,48 +82,29 @@ impl App {
         let mut out = HashMap::new();
         let settings = self.ehr_settings().clone();
         let gen = generation(&c);
-        lock(&self.ehr.cache).sweep(settings.cache_ttl);
-        let mut wanted: Vec<String> = Vec::new();
-        {
-            let mut cache = lock(&self.ehr.cache);
-            for (p, r) in refs {
-                if r.server != c.base_url {
-                    out.insert(
-                        *p,
-                        EhrPatientData {
-                            ehr_id: r.id.clone(),
-                            state: EhrRowState::OtherServer,
-                            fetched_at: None,
-                            reason: Some(
-                                "added from another EHR server than the one the team's connection names now"
-                                    .into(),
-                            ),
-                            summary: None,
-                        },
-                    );
-                    continue;
-                }
-                let cached = cache.get(&(team, gen.clone(), r.id.clone()), settings.cache_ttl);
-                self.metrics().ehr_cache_lookup(
-                    !refresh && cached.as_ref().is_some_and(|e| !e.due(&settings)),
-                );
-                if refresh || cached.is_none_or(|e| e.due(&settings)) {
-                    wanted.push(r.id.clone());
-                }
-            }
-        }
-        wanted.sort();
-        wanted.dedup();
-        if !wanted.is_empty() {
+        let (missing, due) = self.to_read(team, &c, &gen, refs, refresh, &settings, &mut out);
+        if !missing.is_empty() || !due.is_empty() {
+            let wait = !missing.is_empty() || refresh;
+            let ids: Vec<String> = missing.into_iter().chain(due).collect();
             let app = self.clone();
             let conn = c.clone();
-            let ids = wanted.clone();
             let asked = Instant::now();
-            let mut task =
-                tokio::spawn(async move { app.fetch(&conn, ids, refresh.then_some(asked)).await });
-            if tokio::time::timeout(settings.list_wait, &mut task)
-                .await
-                .is_err()
+            let lists = lists.to_vec();
+            // Marked before the task starts, so that the next list to find
+            // them due does not start a read of its own.
+            let marked = Reading::mark(self.clone(), team, &ids);
+            let mut task = tokio::spawn(async move {
+                let _marked = marked;
+                let read = app.fetch(&conn, ids, refresh.then_some(asked)).await;
+                if let Some(read) = read {
+                    let data = serde_json::json!({ "ehrIds": read });
+                    app.notify_lists(&lists, EHR_REFRESHED, &data);
+                }
+            });
+            if wait
+                && tokio::time::timeout(settings.list_wait, &mut task)
+                    .await
+                    .is_err()
                 && !task.is_finished()
             {
                 self.note_slow(team, settings.list_wait);
@@ -130,6 +120,62 @@ impl App {
             },
             out,
         ))
+    }
+
+    /// Which of `refs` to read from the EHR: those with nothing in memory,
+    /// and those due for a re-read (all with `refresh`) that no read is
+    /// busy with already; patients of another server go into `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn to_read(
+        &self,
+        team: TeamId,
+        c: &StoredConnection,
+        gen: &str,
+        refs: &[(PatientId, EhrRef)],
+        refresh: bool,
+        settings: &EhrSettings,
+        out: &mut HashMap<PatientId, EhrPatientData>,
+    ) -> (Vec<String>, Vec<String>) {
+        let (mut missing, mut due) = (Vec::new(), Vec::new());
+        let mut cache = lock(&self.ehr.cache);
+        cache.sweep(settings.cache_ttl);
+        for (p, r) in refs {
+            if r.server != c.base_url {
+                out.insert(
+                    *p,
+                    EhrPatientData {
+                        ehr_id: r.id.clone(),
+                        state: EhrRowState::OtherServer,
+                        fetched_at: None,
+                        reason: Some(
+                            "added from another EHR server than the one the team's connection names now"
+                                .into(),
+                        ),
+                        summary: None,
+                    },
+                );
+                continue;
+            }
+            let cached = cache.get(&(team, gen.to_owned(), r.id.clone()), settings.cache_ttl);
+            self.metrics()
+                .ehr_cache_lookup(!refresh && cached.as_ref().is_some_and(|e| !e.due(settings)));
+            match cached {
+                None => missing.push(r.id.clone()),
+                Some(e) if refresh || e.due(settings) => due.push(r.id.clone()),
+                Some(_) => {}
+            }
+        }
+        drop(cache);
+        missing.sort();
+        missing.dedup();
+        due.sort();
+        due.dedup();
+        if !refresh {
+            // A re-read already under way (or waiting its turn) brings them.
+            let busy = lock(&self.ehr.reading);
+            due.retain(|id| !busy.contains(&(team, id.clone())));
+        }
+        (missing, due)
     }
 
     /// Fills `out` with what memory holds for `refs` (those not in it yet);
@@ -201,9 +247,15 @@ impl App {
         pending
     }
 
-    /// Reads these patients from the EHR into the cache.
-    /// With `refresh_since`, data read before that instant is read again.
-    async fn fetch(&self, c: &StoredConnection, ids: Vec<String>, refresh_since: Option<Instant>) {
+    /// Reads these patients from the EHR into the cache; the ids read, or
+    /// None when nothing was asked of the EHR. With `refresh_since`, data
+    /// read before that instant is read again.
+    async fn fetch(
+        &self,
+        c: &StoredConnection,
+        ids: Vec<String>,
+        refresh_since: Option<Instant>,
+    ) -> Option<Vec<String>> {
         let guard = {
             let mut locks = lock(&self.ehr.fetch_locks);
             locks.entry(c.team_id).or_default().clone()
@@ -218,7 +270,7 @@ impl App {
                 .last_attempt
                 .is_some_and(|at| at.elapsed() < settings.retry_after_failure)
         {
-            return;
+            return None;
         }
         // Another read may have brought them meanwhile.
         let ids: Vec<String> = {
@@ -234,12 +286,9 @@ impl App {
                 .collect()
         };
         if ids.is_empty() {
-            return;
+            return None;
         }
-        let client = match self.client_for(c).await {
-            Ok(client) => client,
-            Err(_) => return,
-        };
+        let client = self.client_for(c).await.ok()?;
         let started = Instant::now();
         let results = client.summaries(&ids).await;
         let read_at = (Timestamp::now(), Instant::now());
@@ -261,21 +310,27 @@ impl App {
         self.metrics()
             .ehr_read(c.team_id, ok, failed, started.elapsed());
         self.note_health(c.team_id, ok, failed, problem);
+        Some(ids)
     }
 
     /// The EHR data of one patient of the team, if it is an EHR patient.
+    /// A re-read in the background is told to the open screens of `lists`
+    /// (the lists holding the patient).
     pub(crate) async fn ehr_patient(
         &self,
         team: TeamId,
         patient: PatientId,
         refresh: bool,
+        lists: &[ListId],
     ) -> Result<Option<EhrPatientData>, AppError> {
         let r = {
             let mut conn = self.db.read().await?;
             rounds_store::ehr::ref_of(&mut conn, patient).await?
         };
         let Some(r) = r else { return Ok(None) };
-        let (_, mut data) = self.ehr_data(team, &[(patient, r)], refresh).await?;
+        let (_, mut data) = self
+            .ehr_data(team, &[(patient, r)], refresh, lists)
+            .await?;
         Ok(data.remove(&patient))
     }
 
@@ -320,6 +375,29 @@ impl App {
             }
         }
         Ok(out)
+    }
+}
+
+/// Marks a team's patients as being read while it lives.
+struct Reading {
+    app: App,
+    keys: Vec<(TeamId, String)>,
+}
+
+impl Reading {
+    fn mark(app: App, team: TeamId, ids: &[String]) -> Self {
+        let keys: Vec<(TeamId, String)> = ids.iter().map(|id| (team, id.clone())).collect();
+        lock(&app.ehr.reading).extend(keys.iter().cloned());
+        Self { app, keys }
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        let mut busy = lock(&self.app.ehr.reading);
+        for key in &self.keys {
+            busy.remove(key);
+        }
     }
 }
 
