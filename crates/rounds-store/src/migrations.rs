@@ -36,6 +36,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0003_ehr.sql"),
         postgres: include_str!("../migrations/postgres/0003_ehr.sql"),
     },
+    Step {
+        version: 4,
+        name: "lean list indexes",
+        sqlite: include_str!("../migrations/sqlite/0004_lean_list_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0004_lean_list_indexes.sql"),
+    },
 ];
 
 /// The embedded migrations for one backend, as a sqlx migration source.
