@@ -106,6 +106,65 @@ pub fn apply<R, Q: RowReader<R>>(
     rows
 }
 
+/// The new positions for putting items (by their current positions, in the
+/// new order) in that order, touching as few as it can: the longest run
+/// already in order keeps its positions, the others get positions in the
+/// gaps between their neighbours. When a gap is too small, everything is
+/// numbered again `step` apart. Returns (index in `current`, new position)
+/// for each item that changes.
+pub fn repositions(current: &[i64], step: i64) -> Vec<(usize, i64)> {
+    let n = current.len();
+    // The longest strictly increasing run (patience sorting, O(n log n)).
+    let mut tails: Vec<usize> = Vec::new();
+    let mut before: Vec<Option<usize>> = vec![None; n];
+    for i in 0..n {
+        let at = tails.partition_point(|&t| current[t] < current[i]);
+        before[i] = at.checked_sub(1).map(|a| tails[a]);
+        if at == tails.len() {
+            tails.push(i);
+        } else {
+            tails[at] = i;
+        }
+    }
+    let mut kept = vec![false; n];
+    let mut cursor = tails.last().copied();
+    while let Some(i) = cursor {
+        kept[i] = true;
+        cursor = before[i];
+    }
+    let mut changed = Vec::new();
+    let mut i = 0;
+    let mut prev: Option<i64> = None;
+    while i < n {
+        if kept[i] {
+            prev = Some(current[i]);
+            i += 1;
+            continue;
+        }
+        // A run of moved items, between `prev` and the next kept one.
+        let end = (i..n).find(|&j| kept[j]).unwrap_or(n);
+        let next = (end < n).then(|| current[end]);
+        let count = i64::try_from(end - i).unwrap_or(i64::MAX);
+        let low = prev.unwrap_or_else(|| next.map_or(0, |x| x.saturating_sub(step * (count + 1))));
+        let high = next.unwrap_or_else(|| low.saturating_add(step * (count + 1)));
+        let gap = (high - low) / (count + 1);
+        if gap < 1 {
+            return current
+                .iter()
+                .enumerate()
+                .map(|(k, _)| (k, (i64::try_from(k).unwrap_or(i64::MAX / step) + 1) * step))
+                .collect();
+        }
+        for (k, j) in (i..end).enumerate() {
+            let k = i64::try_from(k).unwrap_or(0) + 1;
+            changed.push((j, low + gap * k));
+        }
+        prev = changed.last().map(|c| c.1);
+        i = end;
+    }
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -168,6 +227,50 @@ mod tests {
             row(&[("name", "Chen"), ("location", "8 · 1")]),
             row(&[("name", "Dube"), ("mrn", "3"), ("location", "8 · 2")]),
         ]
+    }
+
+    /// The positions after applying `repositions`.
+    fn applied(current: &[i64]) -> (Vec<i64>, usize) {
+        let changes = repositions(current, 1024);
+        let mut after = current.to_vec();
+        for (i, p) in &changes {
+            after[*i] = *p;
+        }
+        (after, changes.len())
+    }
+
+    #[test]
+    fn moving_one_patient_touches_one_row() {
+        // 2,000 in order; the last put first, and one moved to the middle.
+        let mut order: Vec<i64> = (1..=2000).map(|i| i * 1024).collect();
+        let last = order.pop().unwrap_or_default();
+        order.insert(0, last);
+        let (after, touched) = applied(&order);
+        assert_eq!(touched, 1);
+        assert!(after.windows(2).all(|w| w[0] < w[1]), "in order");
+        let mut order: Vec<i64> = (1..=2000).map(|i| i * 1024).collect();
+        let moved = order.remove(10);
+        order.insert(1500, moved);
+        let (after, touched) = applied(&order);
+        assert_eq!(touched, 1);
+        assert!(after.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn any_order_comes_out_in_order() {
+        for order in [
+            vec![],
+            vec![5],
+            vec![3, 2, 1],
+            vec![1, 2, 3],
+            vec![2048, 1024, 1025, 3072],
+            // No room between 1 and 2: everything again.
+            vec![1, 3, 2],
+        ] {
+            let (after, _) = applied(&order);
+            assert!(after.windows(2).all(|w| w[0] < w[1]), "{order:?} → {after:?}");
+        }
+        assert_eq!(applied(&[1, 3, 2]).0, vec![1024, 2048, 3072]);
     }
 
     #[test]

@@ -112,6 +112,7 @@ pub(crate) mod sql {
     pub const MEMBERSHIPS_OF_TEAM: &str = "SELECT e.patient_id, e.list_id FROM patients p JOIN list_entries e ON e.patient_id = p.id WHERE p.team_id = $1";
 
     /// Every statement above, by name (for the index test).
+    #[cfg(test)]
     pub const ALL: &[(&str, &str)] = &[
         ("INSERT_PATIENT", INSERT_PATIENT),
         ("TEAM_OF", TEAM_OF),
@@ -347,16 +348,15 @@ pub async fn remove_entry(
     Ok(done.rows_affected() == 1)
 }
 
-/// Renumbers a list in the given order.
+/// Gives these patients of a list new positions (one statement each).
 pub async fn set_positions(
     conn: &mut AnyConnection,
     list: ListId,
-    order: &[PatientId],
+    positions: &[(PatientId, i64)],
 ) -> Result<(), StoreError> {
-    for (i, patient) in order.iter().enumerate() {
-        let position = (i64::try_from(i).unwrap_or(i64::MAX / POSITION_STEP) + 1) * POSITION_STEP;
+    for (patient, position) in positions {
         sqlx::query(sql::SET_POSITION)
-            .bind(position)
+            .bind(*position)
             .bind(list.to_string())
             .bind(patient.to_string())
             .execute(&mut *conn)

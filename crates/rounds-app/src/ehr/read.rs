@@ -49,6 +49,41 @@ pub struct EhrPatientData {
     pub fetched_at: Option<Timestamp>,
     pub reason: Option<String>,
     pub summary: Option<Arc<PatientSummary>>,
+    /// The cells of `summary`, rendered once when it was read (None: render
+    /// them now).
+    pub(crate) rendered: Option<Arc<Rendered>>,
+}
+
+/// A patient's EHR cells and texts by column key, rendered once per read
+/// rather than on every request; `day` is the date they were rendered on
+/// (coverage depends on it), after which they are rendered again.
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    pub(crate) day: String,
+    pub(crate) cells: std::collections::BTreeMap<String, (String, super::EhrCell)>,
+}
+
+/// Today's date (UTC) as rendered cells know it.
+fn today() -> String {
+    let now = Timestamp::now().to_rfc3339();
+    now.get(..10).unwrap_or_default().to_owned()
+}
+
+impl Rendered {
+    fn of(ehr_id: &str, summary: &Arc<PatientSummary>, day: String) -> Self {
+        let data = EhrPatientData {
+            ehr_id: ehr_id.to_owned(),
+            state: EhrRowState::Ok,
+            fetched_at: None,
+            reason: None,
+            summary: Some(Arc::clone(summary)),
+            rendered: None,
+        };
+        Self {
+            day,
+            cells: super::row_cells(&data, None),
+        }
+    }
 }
 
 /// The EHR's state as a list shows it (the banner).
@@ -152,6 +187,7 @@ impl App {
                                 .into(),
                         ),
                         summary: None,
+                        rendered: None,
                     },
                 );
                 continue;
@@ -189,6 +225,7 @@ impl App {
         out: &mut HashMap<PatientId, EhrPatientData>,
     ) -> bool {
         let mut pending = false;
+        let day = today();
         let mut cache = lock(&self.ehr.cache);
         for (p, r) in refs {
             if out.contains_key(p) {
@@ -198,6 +235,7 @@ impl App {
                 Some(CacheEntry {
                     result: Ok(summary),
                     fetched_at,
+                    rendered,
                     ..
                 }) => EhrPatientData {
                     ehr_id: r.id.clone(),
@@ -205,6 +243,7 @@ impl App {
                     fetched_at: Some(fetched_at),
                     reason: None,
                     summary: Some(summary),
+                    rendered: rendered.filter(|r| r.day == day),
                 },
                 Some(CacheEntry {
                     result: Err(reason),
@@ -216,6 +255,7 @@ impl App {
                     fetched_at: Some(fetched_at),
                     reason: Some(reason),
                     summary: None,
+                    rendered: None,
                 },
                 None => {
                     let health = self.health_of(team);
@@ -239,6 +279,7 @@ impl App {
                         fetched_at: None,
                         reason: Some(reason),
                         summary: None,
+                        rendered: None,
                     }
                 }
             };
@@ -292,6 +333,19 @@ impl App {
         let started = Instant::now();
         let results = client.summaries(&ids).await;
         let read_at = (Timestamp::now(), Instant::now());
+        // Rendered here, once, outside the cache's lock.
+        let day = today();
+        let results: Vec<_> = ids
+            .iter()
+            .zip(results)
+            .map(|(id, r)| {
+                r.map(|summary| {
+                    let summary = Arc::new(summary);
+                    let rendered = Arc::new(Rendered::of(id, &summary, day.clone()));
+                    (summary, rendered)
+                })
+            })
+            .collect();
         let mut tally = Tally::default();
         let mut cache = lock(&self.ehr.cache);
         for (id, result) in ids.iter().zip(results) {
@@ -415,6 +469,7 @@ fn unconnected(
                 fetched_at: None,
                 reason: Some("the team has no EHR connection any more".into()),
                 summary: None,
+                rendered: None,
             },
         );
     }
@@ -445,12 +500,12 @@ impl Tally {
         cache: &mut EhrCache,
         key: CacheKey,
         id: &str,
-        result: Result<PatientSummary, FhirError>,
+        result: Result<(Arc<PatientSummary>, Arc<Rendered>), FhirError>,
         read_at: (Timestamp, Instant),
         settings: &EhrSettings,
     ) {
         match result {
-            Ok(summary) => {
+            Ok((summary, rendered)) => {
                 let section_failed = summary.statuses().iter().find_map(|(kind, s)| match s {
                     SectionStatus::Failed { reason, .. } => Some((kind.name(), reason)),
                     _ => None,
@@ -473,9 +528,10 @@ impl Tally {
                 cache.put(
                     key,
                     CacheEntry {
-                        result: Ok(Arc::new(summary)),
+                        result: Ok(summary),
                         fetched_at: read_at.0,
                         fetched: read_at.1,
+                        rendered: Some(rendered),
                     },
                     settings.cache_max_patients,
                 );
@@ -517,6 +573,7 @@ impl Tally {
                         result: Err(text),
                         fetched_at: read_at.0,
                         fetched: read_at.1,
+                        rendered: None,
                     },
                     settings.cache_max_patients,
                 );

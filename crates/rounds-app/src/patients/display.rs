@@ -126,13 +126,28 @@ pub(super) fn apply_ehr(
     data: &EhrPatientData,
     wanted: Option<&HashSet<String>>,
 ) {
-    for (key, (text, cell)) in row_cells(data, wanted) {
-        let builtin = BuiltinColumn::from_key(&key).is_some();
-        if builtin && text.is_empty() && display.get(&key).is_some_and(|t| !t.is_empty()) {
-            continue;
+    let mut put = |key: &str, text: &str, cell: &EhrCell| {
+        let builtin = BuiltinColumn::from_key(key).is_some();
+        if builtin && text.is_empty() && display.get(key).is_some_and(|t| !t.is_empty()) {
+            return;
         }
-        display.insert(key.clone(), text);
-        cells.insert(key, cell);
+        display.insert(key.to_owned(), text.to_owned());
+        cells.insert(key.to_owned(), cell.clone());
+    };
+    match &data.rendered {
+        // Rendered when read: only the wanted ones are taken.
+        Some(rendered) => {
+            for (key, (text, cell)) in &rendered.cells {
+                if wanted.is_none_or(|w| w.contains(key)) {
+                    put(key, text, cell);
+                }
+            }
+        }
+        None => {
+            for (key, (text, cell)) in row_cells(data, wanted) {
+                put(&key, &text, &cell);
+            }
+        }
     }
 }
 

@@ -260,7 +260,19 @@ impl App {
             )
             .into());
         }
-        patients::set_positions(tx.conn(), list, order).await?;
+        // Only the patients that moved are written (most reorders move one).
+        let position: std::collections::HashMap<PatientId, i64> =
+            entries.iter().map(|e| (e.patient_id, e.position)).collect();
+        let current: Vec<i64> = order
+            .iter()
+            .map(|p| position.get(p).copied().unwrap_or(0))
+            .collect();
+        let moved: Vec<(PatientId, i64)> =
+            rounds_core::listing::repositions(&current, patients::POSITION_STEP)
+                .into_iter()
+                .filter_map(|(i, at)| order.get(i).map(|p| (*p, at)))
+                .collect();
+        patients::set_positions(tx.conn(), list, &moved).await?;
         self.audit_done(
             &mut tx,
             actor,

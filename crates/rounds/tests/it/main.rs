@@ -24,3 +24,4 @@ mod pages;
 mod schema;
 mod sessions;
 mod teams;
+mod wire;
