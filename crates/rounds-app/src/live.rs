@@ -8,6 +8,12 @@
 //! replayed what it missed from the feed; if that is older than the feed
 //! keeps, it is told to reload.
 //!
+//! Beside the feed, notices about what this instance holds in memory (EHR
+//! data read again in the background: `ehrRefreshed`) go straight to the
+//! open screens of the lists concerned on this instance, without an id:
+//! they are never stored nor replayed (a screen that missed one finds the
+//! data when it next loads the list).
+//!
 //! A feed lasts only as long as the access that opened it. One watcher per
 //! process checks, about once a second and in a few queries for all open
 //! feeds together, that each feed's session still exists and is within its

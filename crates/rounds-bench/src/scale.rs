@@ -221,7 +221,11 @@ async fn wire_bytes(api: &Api, path: &str, encoding: &str) -> anyhow::Result<(us
 
 /// Interleaved rounds of getList over several lists: per list, the sorted
 /// latencies.
-async fn read_lists(api: &Api, lists: &[String], reads: usize) -> anyhow::Result<Vec<Vec<Duration>>> {
+async fn read_lists(
+    api: &Api,
+    lists: &[String],
+    reads: usize,
+) -> anyhow::Result<Vec<Vec<Duration>>> {
     let mut times = vec![Vec::with_capacity(reads); lists.len()];
     for _ in 0..reads {
         for (i, list) in lists.iter().enumerate() {
@@ -446,7 +450,8 @@ async fn fan_out(
     let rss = (rss_kib().saturating_sub(rss_before)) as f64 / screens.max(1) as f64;
     for n in 0..changes {
         sent_at.lock().await[n] = Some(Instant::now());
-        let body = json!({"fields": {"given": {"value": format!("fanout {n}"), "baseVersion": *version}}});
+        let body =
+            json!({"fields": {"given": {"value": format!("fanout {n}"), "baseVersion": *version}}});
         let saved = api.send(Method::PATCH, patient_path, Some(body)).await?;
         *version = saved["fields"]["given"]["version"].as_i64().unwrap_or(0);
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -488,7 +493,12 @@ async fn session_cookie(api: &Api) -> anyhow::Result<String> {
 
 /// The bytes of a page, the static files it names (following ES module
 /// imports), and the list JSON it loads; and how many static files.
-async fn page_bytes(api: &Api, page: &str, json: &str, encoding: &str) -> anyhow::Result<(usize, usize)> {
+async fn page_bytes(
+    api: &Api,
+    page: &str,
+    json: &str,
+    encoding: &str,
+) -> anyhow::Result<(usize, usize)> {
     let get = |path: String| {
         let mut req = api.http.get(format!("{}{path}", api.base));
         if !encoding.is_empty() {
@@ -504,7 +514,12 @@ async fn page_bytes(api: &Api, page: &str, json: &str, encoding: &str) -> anyhow
     };
     // Uncompressed text, to find references in.
     let text = |path: String| async move {
-        let resp = api.http.get(format!("{}{path}", api.base)).header("Accept-Encoding", "identity").send().await?;
+        let resp = api
+            .http
+            .get(format!("{}{path}", api.base))
+            .header("Accept-Encoding", "identity")
+            .send()
+            .await?;
         Ok::<_, anyhow::Error>(resp.text().await?)
     };
     let mut total = get(page.to_owned()).await?.len() + get(json.to_owned()).await?.len();

@@ -194,7 +194,12 @@ mod tests {
             }
         }
         fn search_texts<'r>(&'r self, row: &'r Row, visible: &[String], out: &mut Vec<&'r str>) {
-            out.extend(visible.iter().filter_map(|k| row.0.get(k)).map(String::as_str));
+            out.extend(
+                visible
+                    .iter()
+                    .filter_map(|k| row.0.get(k))
+                    .map(String::as_str),
+            );
         }
         fn sort_value(&self, row: &Row, column: &ColumnKey) -> SortValue {
             match row.0.get(&column.to_string()) {
@@ -268,7 +273,10 @@ mod tests {
             vec![1, 3, 2],
         ] {
             let (after, _) = applied(&order);
-            assert!(after.windows(2).all(|w| w[0] < w[1]), "{order:?} → {after:?}");
+            assert!(
+                after.windows(2).all(|w| w[0] < w[1]),
+                "{order:?} → {after:?}"
+            );
         }
         assert_eq!(applied(&[1, 3, 2]).0, vec![1024, 2048, 3072]);
     }
@@ -289,7 +297,12 @@ mod tests {
 
     #[test]
     fn a_filter_keeps_what_passes_and_search_folds_accents() {
-        let rows = apply(&Texts, ward(), &spec(None, &["location:contains:8"], None), &[]);
+        let rows = apply(
+            &Texts,
+            ward(),
+            &spec(None, &["location:contains:8"], None),
+            &[],
+        );
         assert_eq!(names(&rows), ["Chen", "Dube"]);
         let visible = vec![BuiltinColumn::Name.key().to_owned()];
         let rows = apply(&Texts, ward(), &spec(None, &[], Some("ALVA")), &visible);

@@ -22,12 +22,12 @@ pub async fn insert(
     by: UserId,
 ) -> Result<(), StoreError> {
     sqlx::query(sql::INSERT_PATIENT)
-    .bind(id.to_string())
-    .bind(team.to_string())
-    .bind(at.millis())
-    .bind(by.to_string())
-    .execute(conn)
-    .await?;
+        .bind(id.to_string())
+        .bind(team.to_string())
+        .bind(at.millis())
+        .bind(by.to_string())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -76,7 +76,8 @@ pub(crate) mod sql {
     pub const INSERT_PATIENT: &str =
         "INSERT INTO patients (id, team_id, created_at, created_by) VALUES ($1, $2, $3, $4)";
     pub const TEAM_OF: &str = "SELECT team_id FROM patients WHERE id = $1";
-    pub const VALUES_ON_LIST: &str = "SELECT v.patient_id, v.field, v.value, v.version FROM list_entries e \
+    pub const VALUES_ON_LIST: &str =
+        "SELECT v.patient_id, v.field, v.value, v.version FROM list_entries e \
          JOIN patient_values v ON v.patient_id = e.patient_id WHERE e.list_id = $1";
     pub const VALUES_OF: &str = concat!(
         "SELECT ",
@@ -87,7 +88,8 @@ pub(crate) mod sql {
          ON CONFLICT (patient_id, field) DO UPDATE SET value = excluded.value, version = excluded.version, \
          updated_at = excluded.updated_at, updated_by = excluded.updated_by";
     /// By the partial index on MRNs (patient_values_mrn).
-    pub const WITH_MRN: &str = "SELECT p.id FROM patient_values v JOIN patients p ON p.id = v.patient_id \
+    pub const WITH_MRN: &str =
+        "SELECT p.id FROM patient_values v JOIN patients p ON p.id = v.patient_id \
          WHERE v.field = 'mrn' AND v.value = $2 AND p.team_id = $1";
     pub const DUPLICATE_MRNS: &str = "SELECT v.value FROM patients p JOIN patient_values v ON v.patient_id = p.id \
          WHERE p.team_id = $1 AND v.field = 'mrn' AND v.value IS NOT NULL GROUP BY v.value HAVING COUNT(*) > 1";
@@ -99,7 +101,8 @@ pub(crate) mod sql {
         "SELECT COALESCE(MAX(position), 0) AS p FROM list_entries WHERE list_id = $1";
     pub const ADD_ENTRY: &str = "INSERT INTO list_entries (list_id, patient_id, position, added_at, added_by) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (list_id, patient_id) DO NOTHING";
-    pub const REMOVE_ENTRY: &str = "DELETE FROM list_entries WHERE list_id = $1 AND patient_id = $2";
+    pub const REMOVE_ENTRY: &str =
+        "DELETE FROM list_entries WHERE list_id = $1 AND patient_id = $2";
     pub const SET_POSITION: &str =
         "UPDATE list_entries SET position = $1 WHERE list_id = $2 AND patient_id = $3";
     pub const TEAM_PATIENT_IDS: &str =
@@ -211,14 +214,14 @@ pub async fn put_value(
     by: UserId,
 ) -> Result<(), StoreError> {
     sqlx::query(sql::PUT_VALUE)
-    .bind(patient.to_string())
-    .bind(field)
-    .bind(value)
-    .bind(version)
-    .bind(at.millis())
-    .bind(by.to_string())
-    .execute(conn)
-    .await?;
+        .bind(patient.to_string())
+        .bind(field)
+        .bind(value)
+        .bind(version)
+        .bind(at.millis())
+        .bind(by.to_string())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -230,10 +233,10 @@ pub async fn with_mrn(
     except: Option<PatientId>,
 ) -> Result<Vec<PatientId>, StoreError> {
     let rows = sqlx::query(sql::WITH_MRN)
-    .bind(team.to_string())
-    .bind(mrn)
-    .fetch_all(conn)
-    .await?;
+        .bind(team.to_string())
+        .bind(mrn)
+        .fetch_all(conn)
+        .await?;
     let mut out = Vec::new();
     for row in rows {
         let id: String = row.try_get("id")?;
@@ -251,9 +254,9 @@ pub async fn duplicate_mrns(
     team: TeamId,
 ) -> Result<Vec<String>, StoreError> {
     let rows = sqlx::query(sql::DUPLICATE_MRNS)
-    .bind(team.to_string())
-    .fetch_all(conn)
-    .await?;
+        .bind(team.to_string())
+        .fetch_all(conn)
+        .await?;
     rows.iter()
         .map(|r| r.try_get::<String, _>("value").map_err(StoreError::from))
         .collect()
@@ -318,20 +321,19 @@ pub async fn add_entry(
     at: Timestamp,
     by: UserId,
 ) -> Result<bool, StoreError> {
-    let position: i64 =
-        sqlx::query(sql::LAST_POSITION)
-            .bind(list.to_string())
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get("p")?;
+    let position: i64 = sqlx::query(sql::LAST_POSITION)
+        .bind(list.to_string())
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("p")?;
     let done = sqlx::query(sql::ADD_ENTRY)
-    .bind(list.to_string())
-    .bind(patient.to_string())
-    .bind(position + POSITION_STEP)
-    .bind(at.millis())
-    .bind(by.to_string())
-    .execute(conn)
-    .await?;
+        .bind(list.to_string())
+        .bind(patient.to_string())
+        .bind(position + POSITION_STEP)
+        .bind(at.millis())
+        .bind(by.to_string())
+        .execute(conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -445,9 +447,7 @@ mod tests {
     async fn every_query_is_served_by_an_index() {
         let dir = tempfile::tempdir().expect("a directory");
         let url = format!("sqlite://{}", dir.path().join("plan.db").display());
-        let db = Db::open(&url, &DbOptions::default())
-            .await
-            .expect("open");
+        let db = Db::open(&url, &DbOptions::default()).await.expect("open");
         db.migrate().await.expect("migrate");
         let mut scans = Vec::new();
         for (name, statement) in sql::ALL {

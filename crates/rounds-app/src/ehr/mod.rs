@@ -59,7 +59,8 @@ pub(crate) struct EhrState {
     fetch_locks: Mutex<HashMap<TeamId, Arc<tokio::sync::Mutex<()>>>>,
     /// Patients a read is busy with (or waiting to be): a list that finds
     /// them due does not start another.
-    reading: Mutex<std::collections::HashSet<(TeamId, String)>>,
+    /// (How many reads have each.)
+    reading: Mutex<HashMap<(TeamId, String), usize>>,
 }
 
 impl EhrState {

@@ -209,7 +209,7 @@ impl App {
         if !refresh {
             // A re-read already under way (or waiting its turn) brings them.
             let busy = lock(&self.ehr.reading);
-            due.retain(|id| !busy.contains(&(team, id.clone())));
+            due.retain(|id| !busy.contains_key(&(team, id.clone())));
         }
         (missing, due)
     }
@@ -382,9 +382,7 @@ impl App {
             rounds_store::ehr::ref_of(&mut conn, patient).await?
         };
         let Some(r) = r else { return Ok(None) };
-        let (_, mut data) = self
-            .ehr_data(team, &[(patient, r)], refresh, lists)
-            .await?;
+        let (_, mut data) = self.ehr_data(team, &[(patient, r)], refresh, lists).await?;
         Ok(data.remove(&patient))
     }
 
@@ -441,7 +439,11 @@ struct Reading {
 impl Reading {
     fn mark(app: App, team: TeamId, ids: &[String]) -> Self {
         let keys: Vec<(TeamId, String)> = ids.iter().map(|id| (team, id.clone())).collect();
-        lock(&app.ehr.reading).extend(keys.iter().cloned());
+        let mut busy = lock(&app.ehr.reading);
+        for key in &keys {
+            *busy.entry(key.clone()).or_default() += 1;
+        }
+        drop(busy);
         Self { app, keys }
     }
 }
@@ -450,7 +452,13 @@ impl Drop for Reading {
     fn drop(&mut self) {
         let mut busy = lock(&self.app.ehr.reading);
         for key in &self.keys {
-            busy.remove(key);
+            // Another read may have marked it too: counted, not a set.
+            if let Some(n) = busy.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    busy.remove(key);
+                }
+            }
         }
     }
 }

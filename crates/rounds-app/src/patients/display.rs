@@ -152,7 +152,11 @@ pub(super) fn apply_ehr(
 }
 
 /// Checks one field of a patient and returns its stored form.
-pub(super) fn normalize_field(ctx: &Context, key: &str, value: &Value) -> Result<Option<String>, AppError> {
+pub(super) fn normalize_field(
+    ctx: &Context,
+    key: &str,
+    value: &Value,
+) -> Result<Option<String>, AppError> {
     if let Some(field) = PatientField::from_key(key) {
         return Ok(field.normalize(value)?);
     }

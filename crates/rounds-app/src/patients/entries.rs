@@ -155,7 +155,6 @@ impl App {
         Ok((make_row(&ctx, list_entry, values, &duplicates), same_mrn))
     }
 
-
     pub async fn remove_patient_from_list(
         &self,
         actor: &Actor,

@@ -120,7 +120,6 @@ impl Context {
     }
 }
 
-
 impl App {
     /// Passes if the patient belongs to `team` (which the caller may
     /// access); a patient of another team is "not found" too, and the reach

@@ -2,8 +2,8 @@
 //! from a patient row: a filter's input, the texts a search looks in, and
 //! the sort key of each column.
 
-use rounds_core::lists::{age_on, BuiltinColumn, ColumnKey, ColumnType};
 use rounds_core::listing::{FilterInput, RowReader};
+use rounds_core::lists::{age_on, BuiltinColumn, ColumnKey, ColumnType};
 use rounds_core::view::SortValue;
 
 use super::display::{builtin_display, raw};
@@ -23,10 +23,7 @@ impl RowReader<PatientRow> for Context {
             }
             ColumnKey::Ehr(_) => (cell_raw().or(shown), None),
             ColumnKey::Builtin(_) => (shown, None),
-            ColumnKey::Team(_) => (
-                row.values.get(&key).and_then(|v| v.value.as_deref()),
-                shown,
-            ),
+            ColumnKey::Team(_) => (row.values.get(&key).and_then(|v| v.value.as_deref()), shown),
         };
         FilterInput {
             raw: raw_value,

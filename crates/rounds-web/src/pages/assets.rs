@@ -200,7 +200,8 @@ mod tests {
     fn pages_are_rewritten_and_unknown_names_left_alone() {
         let assets = Assets::build(&FILES);
         let css = assets.path("c.css").unwrap_or_default();
-        let page = "<link href=\"/static/c.css\"><script src=\"/static/nope.js\"></script>\"/static/c.css";
+        let page =
+            "<link href=\"/static/c.css\"><script src=\"/static/nope.js\"></script>\"/static/c.css";
         assert_eq!(
             assets.rewrite(page),
             format!(

@@ -336,15 +336,15 @@ async fn fhir_control(
             None => "error: the FHIR server was not stopped".into(),
         },
         other => match other.strip_prefix("fhir-vital ") {
-            // A new heart rate of 123/min for the EHR patient with this id.
+            // A new respiratory rate of 23/min for the EHR patient with this id.
             Some(ehr_id) => match sekmet.as_ref() {
                 Some(s) => {
-                    let mut hr = vital_sign(0, "8867-4", "Heart rate", 123.0, "/min", 1);
-                    hr["subject"] = json!({ "reference": format!("Patient/{}", ehr_id.trim()) });
+                    let mut rr = vital_sign(0, "9279-1", "Respiratory rate", 23.0, "/min", 1);
+                    rr["subject"] = json!({ "reference": format!("Patient/{}", ehr_id.trim()) });
                     s.load(&json!({
                         "resourceType": "Bundle",
                         "type": "transaction",
-                        "entry": [{"resource": hr, "request": {"method": "POST", "url": "Observation"}}],
+                        "entry": [{"resource": rr, "request": {"method": "POST", "url": "Observation"}}],
                     }))
                     .await;
                     "ok loaded".into()

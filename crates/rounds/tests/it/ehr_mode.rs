@@ -1234,7 +1234,10 @@ async fn due_data_answers_at_once(backend: Backend) {
         .await;
     let patient_took = started.elapsed();
     sekmet.signal("-CONT");
-    assert!(list_took < Duration::from_secs(2), "getList waited {list_took:?}");
+    assert!(
+        list_took < Duration::from_secs(2),
+        "getList waited {list_took:?}"
+    );
     assert!(
         patient_took < Duration::from_secs(2),
         "getPatient waited {patient_took:?}"
