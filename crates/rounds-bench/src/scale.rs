@@ -10,6 +10,9 @@
 //!   with the process's resident memory per open screen.
 //!
 //!     cargo run --release -p rounds-bench -- scale
+//!
+//! (Over 500 lines: one benchmark script, read top to bottom; its parts
+//! share the rig and helpers above them.)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -17,6 +17,7 @@ mod read;
 mod search;
 mod settings;
 mod spec;
+mod tally;
 mod test_report;
 
 use std::collections::HashMap;

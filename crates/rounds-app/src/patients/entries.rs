@@ -49,64 +49,9 @@ impl App {
         let mut tx = self.db.write().await?;
         self.list_in_team(tx.conn(), actor, team, list).await?;
         let ctx = Context::load(tx.conn(), team).await?;
-        let existing = match &ehr_ref {
-            Some(r) => rounds_store::ehr::patient_with_ref(tx.conn(), team, r).await?,
-            None => new.existing,
-        };
-        let (patient, created) = match existing {
-            Some(id) if ehr_ref.is_some() => (id, false),
-            None if ehr_ref.is_some() => {
-                let id = PatientId::new_random();
-                if let Some(r) = &ehr_ref {
-                    rounds_store::ehr::insert_ehr_patient(
-                        tx.conn(),
-                        id,
-                        team,
-                        r,
-                        now,
-                        actor.user.id,
-                    )
-                    .await?;
-                }
-                (id, true)
-            }
-            Some(id) => {
-                if !new.fields.is_empty() {
-                    return Err(InvalidInput::new(
-                        "fields",
-                        "give either patientId or the fields of a new patient",
-                    )
-                    .into());
-                }
-                self.patient_in_team(tx.conn(), actor, team, id)
-                    .await
-                    .map_err(|_| InvalidInput::new("patientId", "the team has no such patient"))?;
-                (id, false)
-            }
-            None => {
-                let mut stored = Vec::new();
-                for (key, value) in &new.fields {
-                    if let Some(v) = normalize_field(&ctx, key, value)? {
-                        stored.push((key.clone(), v));
-                    }
-                }
-                if !stored
-                    .iter()
-                    .any(|(k, _)| k == "family" || k == "given" || k == "mrn")
-                {
-                    return Err(
-                        InvalidInput::new("family", "a patient needs a name or an MRN").into(),
-                    );
-                }
-                let id = PatientId::new_random();
-                patients::insert(tx.conn(), id, team, now, actor.user.id).await?;
-                for (key, value) in &stored {
-                    patients::put_value(tx.conn(), id, key, Some(value), 1, now, actor.user.id)
-                        .await?;
-                }
-                (id, true)
-            }
-        };
+        let (patient, created) = self
+            .patient_to_add(&mut tx, actor, team, &ctx, new, ehr_ref.as_ref(), now)
+            .await?;
         if !patients::add_entry(tx.conn(), list, patient, now, actor.user.id).await? {
             return Err(AppError::Duplicate {
                 field: "patientId",
@@ -153,6 +98,79 @@ impl App {
             [mrn].into_iter().collect()
         };
         Ok((make_row(&ctx, list_entry, values, &duplicates), same_mrn))
+    }
+
+    /// The patient `new` names (of the EHR, of the team, or new with its
+    /// fields, made here), and whether it was made.
+    #[allow(clippy::too_many_arguments)]
+    async fn patient_to_add(
+        &self,
+        tx: &mut rounds_store::WriteTx<'_>,
+        actor: &Actor,
+        team: TeamId,
+        ctx: &Context,
+        new: &NewPatient,
+        ehr_ref: Option<&rounds_store::ehr::EhrRef>,
+        now: Timestamp,
+    ) -> Result<(PatientId, bool), AppError> {
+        let existing = match ehr_ref {
+            Some(r) => rounds_store::ehr::patient_with_ref(tx.conn(), team, r).await?,
+            None => new.existing,
+        };
+        Ok(match existing {
+            Some(id) if ehr_ref.is_some() => (id, false),
+            None if ehr_ref.is_some() => {
+                let id = PatientId::new_random();
+                if let Some(r) = ehr_ref {
+                    rounds_store::ehr::insert_ehr_patient(
+                        tx.conn(),
+                        id,
+                        team,
+                        r,
+                        now,
+                        actor.user.id,
+                    )
+                    .await?;
+                }
+                (id, true)
+            }
+            Some(id) => {
+                if !new.fields.is_empty() {
+                    return Err(InvalidInput::new(
+                        "fields",
+                        "give either patientId or the fields of a new patient",
+                    )
+                    .into());
+                }
+                self.patient_in_team(tx.conn(), actor, team, id)
+                    .await
+                    .map_err(|_| InvalidInput::new("patientId", "the team has no such patient"))?;
+                (id, false)
+            }
+            None => {
+                let mut stored = Vec::new();
+                for (key, value) in &new.fields {
+                    if let Some(v) = normalize_field(ctx, key, value)? {
+                        stored.push((key.clone(), v));
+                    }
+                }
+                if !stored
+                    .iter()
+                    .any(|(k, _)| k == "family" || k == "given" || k == "mrn")
+                {
+                    return Err(
+                        InvalidInput::new("family", "a patient needs a name or an MRN").into(),
+                    );
+                }
+                let id = PatientId::new_random();
+                patients::insert(tx.conn(), id, team, now, actor.user.id).await?;
+                for (key, value) in &stored {
+                    patients::put_value(tx.conn(), id, key, Some(value), 1, now, actor.user.id)
+                        .await?;
+                }
+                (id, true)
+            }
+        })
     }
 
     pub async fn remove_patient_from_list(
