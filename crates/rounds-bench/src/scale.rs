@@ -169,14 +169,14 @@ fn patient_fields(p: usize, columns: &[(String, &'static str)]) -> Value {
     let mut fields = json!({
         "family": format!("Family{p:04}"), "given": "Given", "mrn": format!("M{p:06}"),
         "birthDate": format!("19{:02}-0{}-1{}", 30 + p % 60, 1 + p % 9, p % 9),
-        "sex": if p % 2 == 0 { "female" } else { "male" },
+        "sex": if p.is_multiple_of(2) { "female" } else { "male" },
         "ward": "7", "room": format!("{}", p % 40), "bed": format!("{}", p % 4),
     });
     for (key, kind) in columns {
         fields[key] = match *kind {
             "number" => json!(36.0 + (p % 30) as f64 / 10.0),
             "choice" => json!(["Stable", "Watch", "Critical"][p % 3]),
-            "checkbox" => json!(p % 2 == 0),
+            "checkbox" => json!(p.is_multiple_of(2)),
             "date" => json!(format!("2026-11-{:02}", 1 + p % 28)),
             "dateTime" => json!(format!("2026-11-{:02}T08:{:02}:00Z", 1 + p % 28, p % 60)),
             _ => json!(format!("value {p} of a column with some words")),
