@@ -8,6 +8,12 @@
 //! replayed what it missed from the feed; if that is older than the feed
 //! keeps, it is told to reload.
 //!
+//! Beside the feed, notices about what this instance holds in memory (EHR
+//! data read again in the background: `ehrRefreshed`) go straight to the
+//! open screens of the lists concerned on this instance, without an id:
+//! they are never stored nor replayed (a screen that missed one finds the
+//! data when it next loads the list).
+//!
 //! A feed lasts only as long as the access that opened it. One watcher per
 //! process checks, about once a second and in a few queries for all open
 //! feeds together, that each feed's session still exists and is within its
@@ -143,6 +149,18 @@ pub struct LiveMessage {
     pub data: String,
 }
 
+/// A notice about what this instance holds in memory rather than a change
+/// to a list (EHR data read again): sent at once to the open screens of
+/// the list concerned on this instance, never stored and never replayed.
+#[derive(Debug)]
+pub(crate) struct Notice {
+    list_id: ListId,
+    message: LiveMessage,
+}
+
+/// The kind of the notice that a list's EHR data was read again.
+pub const EHR_REFRESHED: &str = "ehrRefreshed";
+
 /// How long the feed keeps events for reconnecting screens.
 pub const FEED_RETENTION_SECS: u64 = 6 * 60 * 60;
 const POLL_EVERY: Duration = Duration::from_millis(250);
@@ -222,6 +240,7 @@ struct Watchlist {
 
 pub(crate) struct Hub {
     sender: broadcast::Sender<Arc<StoredEvent>>,
+    notices: broadcast::Sender<Arc<Notice>>,
     wake: Notify,
     started: AtomicBool,
     /// Set when the server shuts down: open feeds end so it can, and the
@@ -236,9 +255,11 @@ pub(crate) struct Hub {
 impl Hub {
     pub(crate) fn new() -> Self {
         let (sender, _) = broadcast::channel(4096);
+        let (notices, _) = broadcast::channel(1024);
         let (closing, _) = watch::channel(false);
         Self {
             sender,
+            notices,
             wake: Notify::new(),
             started: AtomicBool::new(false),
             closing,
@@ -343,6 +364,22 @@ impl App {
         )
         .await?;
         Ok(())
+    }
+
+    /// Tells the open screens of each list in `lists` on this instance
+    /// about `kind` at once (see [`Notice`]); nobody listening is fine.
+    pub(crate) fn notify_lists(&self, lists: &[ListId], kind: &str, data: &serde_json::Value) {
+        let data = data.to_string();
+        for list in lists {
+            let _ = self.hub.notices.send(Arc::new(Notice {
+                list_id: *list,
+                message: LiveMessage {
+                    id: None,
+                    kind: kind.to_owned(),
+                    data: data.clone(),
+                },
+            }));
+        }
     }
 
     /// Ends every open live feed (the server is shutting down); new ones
@@ -619,6 +656,7 @@ impl App {
         self.start_poller();
         // Subscribe before reading the feed, so nothing falls between the two.
         let live = self.hub.sender.subscribe();
+        let notices = self.hub.notices.subscribe();
         let (tx, rx) = mpsc::channel(256);
         // On the watchlist from now: an end of access while the feed
         // replays is kept for the loop below.
@@ -631,7 +669,7 @@ impl App {
         let app = self.clone();
         tokio::spawn(async move {
             let _registration = registration;
-            if let Err(err) = app.feed(list, last_seen, live, ended, &tx).await {
+            if let Err(err) = app.feed(list, last_seen, (live, notices), ended, &tx).await {
                 tracing::warn!(error = %err, "live feed stopped");
             }
         });
@@ -642,7 +680,10 @@ impl App {
         &self,
         list: ListId,
         last_seen: Option<i64>,
-        mut live: broadcast::Receiver<Arc<StoredEvent>>,
+        (mut live, mut notices): (
+            broadcast::Receiver<Arc<StoredEvent>>,
+            broadcast::Receiver<Arc<Notice>>,
+        ),
         mut ended: oneshot::Receiver<EndReason>,
         out: &mpsc::Sender<LiveMessage>,
     ) -> Result<(), AppError> {
@@ -699,6 +740,19 @@ impl App {
                     // The watchlist only drops its end with the feed itself.
                     send(reason.unwrap_or(EndReason::SessionEnded).to_message()).await;
                     return Ok(());
+                }
+                notice = notices.recv() => {
+                    let message = match notice {
+                        Ok(n) if n.list_id == list => n.message.clone(),
+                        Ok(_) => continue,
+                        // Notices were lost: say so without details.
+                        Err(broadcast::error::RecvError::Lagged(_)) => control(EHR_REFRESHED, json!({})),
+                        Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                    };
+                    if !send(message).await {
+                        return Ok(());
+                    }
+                    continue;
                 }
                 next = tokio::time::timeout(PING_EVERY, live.recv()) => next,
             };
@@ -806,7 +860,8 @@ impl App {
             .await?;
         let channel = Self::team_channel(team)?;
         self.start_poller();
-        let live = self.hub.sender.subscribe();
+        // The team's channel names no list, so no EHR notice is for it.
+        let live = (self.hub.sender.subscribe(), self.hub.notices.subscribe());
         let (tx, rx) = mpsc::channel(256);
         let (registration, ended) = self.hub.watch(
             session.token_hash(),

@@ -6,6 +6,17 @@
 //!
 //!     cargo run --release -p rounds-bench -- lists [--database-url URL]
 //!
+//! `ehr`: an EHR list cold and warm against the bare FHIR reads, and a
+//! getList that finds its data due for a re-read (see ehr.rs).
+//!
+//!     cargo run --release -p rounds-bench -- ehr
+//!
+//! `scale`: getList at 200 / 500 / 1,000 patients, addPatient at 100 and
+//! 2,000 entries, SQLite size per 1,000 patients, compressed bytes, live
+//! fan-out to 500 / 1,000 / 5,000 screens (see scale.rs).
+//!
+//!     cargo run --release -p rounds-bench -- scale
+//!
 //! `gateway`: the interoperability gateway against a FHIR server directly
 //! and through nginx (see gateway.rs).
 //!
@@ -14,6 +25,7 @@
 
 mod ehr;
 mod gateway;
+mod scale;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -70,6 +82,19 @@ enum Bench {
         /// Warm getList reads
         #[arg(long, default_value_t = 200)]
         reads: usize,
+    },
+    /// Fast at every size: list sizes, addPatient, storage, bytes on the
+    /// wire, live fan-out to many screens; every figure a ratio to its
+    /// reference in the same run
+    Scale {
+        /// getList reads per list size (interleaved)
+        #[arg(long, default_value_t = 100)]
+        reads: usize,
+        /// Open screens per fan-out round
+        #[arg(long, value_delimiter = ',', default_value = "500,1000,5000")]
+        screens: Vec<usize>,
+        #[arg(long, default_value_t = 20)]
+        changes: usize,
     },
     /// The gateway against the FHIR server directly and through nginx:
     /// added latency p50/p99 and throughput at 1 and 64 callers for a
@@ -169,6 +194,11 @@ async fn main() -> anyhow::Result<()> {
             rounds,
             reads,
         } => ehr::run(fhir_base, patients, days, rounds, reads).await,
+        Bench::Scale {
+            reads,
+            screens,
+            changes,
+        } => scale::run(reads, screens, changes).await,
         Bench::Gateway {
             fhir_base,
             nginx,

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod audit_fhir;
 pub mod id;
 pub mod ipass;
+pub mod listing;
 pub mod lists;
 pub mod model;
 pub mod tasks;

@@ -60,6 +60,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0007_handoff.sql"),
         postgres: include_str!("../migrations/postgres/0007_handoff.sql"),
     },
+    Step {
+        version: 8,
+        name: "lean list indexes",
+        sqlite: include_str!("../migrations/sqlite/0008_lean_list_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0008_lean_list_indexes.sql"),
+    },
 ];
 
 /// The embedded migrations for one backend, as a sqlx migration source.

@@ -21,15 +21,13 @@ pub async fn insert(
     at: Timestamp,
     by: UserId,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO patients (id, team_id, created_at, created_by) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(id.to_string())
-    .bind(team.to_string())
-    .bind(at.millis())
-    .bind(by.to_string())
-    .execute(conn)
-    .await?;
+    sqlx::query(sql::INSERT_PATIENT)
+        .bind(id.to_string())
+        .bind(team.to_string())
+        .bind(at.millis())
+        .bind(by.to_string())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -38,7 +36,7 @@ pub async fn team_of(
     conn: &mut AnyConnection,
     id: PatientId,
 ) -> Result<Option<TeamId>, StoreError> {
-    let row = sqlx::query("SELECT team_id FROM patients WHERE id = $1")
+    let row = sqlx::query(sql::TEAM_OF)
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
@@ -67,6 +65,107 @@ fn value_from_row(row: &AnyRow) -> Result<(String, String, FieldValue), StoreErr
 
 pub type Values = HashMap<PatientId, HashMap<String, FieldValue>>;
 
+/// The statements, one place each: the functions below use them, and the
+/// index test (`every_query_is_served_by_an_index`) explains each.
+pub(crate) mod sql {
+    macro_rules! value_columns {
+        () => {
+            "v.patient_id, v.field, v.value, v.version, v.updated_at, v.updated_by"
+        };
+    }
+    pub const INSERT_PATIENT: &str =
+        "INSERT INTO patients (id, team_id, created_at, created_by) VALUES ($1, $2, $3, $4)";
+    pub const TEAM_OF: &str = "SELECT team_id FROM patients WHERE id = $1";
+    pub const VALUES_ON_LIST: &str =
+        "SELECT v.patient_id, v.field, v.value, v.version FROM list_entries e \
+         JOIN patient_values v ON v.patient_id = e.patient_id WHERE e.list_id = $1";
+    pub const VALUES_OF: &str = concat!(
+        "SELECT ",
+        value_columns!(),
+        " FROM patient_values v WHERE v.patient_id = $1"
+    );
+    pub const PUT_VALUE: &str = "INSERT INTO patient_values (patient_id, field, value, version, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (patient_id, field) DO UPDATE SET value = excluded.value, version = excluded.version, \
+         updated_at = excluded.updated_at, updated_by = excluded.updated_by";
+    /// By the partial index on MRNs (patient_values_mrn).
+    pub const WITH_MRN: &str =
+        "SELECT p.id FROM patient_values v JOIN patients p ON p.id = v.patient_id \
+         WHERE v.field = 'mrn' AND v.value = $2 AND p.team_id = $1";
+    pub const DUPLICATE_MRNS: &str = "SELECT v.value FROM patients p JOIN patient_values v ON v.patient_id = p.id \
+         WHERE p.team_id = $1 AND v.field = 'mrn' AND v.value IS NOT NULL GROUP BY v.value HAVING COUNT(*) > 1";
+    pub const ENTRIES: &str = "SELECT patient_id, position, added_at, added_by FROM list_entries WHERE list_id = $1 ORDER BY position, added_at";
+    pub const ENTRY_OF: &str = "SELECT patient_id, position, added_at, added_by FROM list_entries WHERE list_id = $1 AND patient_id = $2";
+    pub const LISTS_OF: &str = "SELECT list_id FROM list_entries WHERE patient_id = $1";
+    /// By list_entries_position: the end of the list without reading it.
+    pub const LAST_POSITION: &str =
+        "SELECT COALESCE(MAX(position), 0) AS p FROM list_entries WHERE list_id = $1";
+    pub const ADD_ENTRY: &str = "INSERT INTO list_entries (list_id, patient_id, position, added_at, added_by) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (list_id, patient_id) DO NOTHING";
+    pub const REMOVE_ENTRY: &str =
+        "DELETE FROM list_entries WHERE list_id = $1 AND patient_id = $2";
+    pub const SET_POSITION: &str =
+        "UPDATE list_entries SET position = $1 WHERE list_id = $2 AND patient_id = $3";
+    pub const TEAM_PATIENT_IDS: &str =
+        "SELECT id FROM patients WHERE team_id = $1 ORDER BY created_at";
+    pub const VALUES_OF_TEAM: &str = concat!(
+        "SELECT ",
+        value_columns!(),
+        " FROM patients p JOIN patient_values v ON v.patient_id = p.id WHERE p.team_id = $1"
+    );
+    pub const MEMBERSHIPS_OF_TEAM: &str = "SELECT e.patient_id, e.list_id FROM patients p JOIN list_entries e ON e.patient_id = p.id WHERE p.team_id = $1";
+
+    /// Every statement above, by name (for the index test).
+    #[cfg(test)]
+    pub const ALL: &[(&str, &str)] = &[
+        ("INSERT_PATIENT", INSERT_PATIENT),
+        ("TEAM_OF", TEAM_OF),
+        ("VALUES_ON_LIST", VALUES_ON_LIST),
+        ("VALUES_OF", VALUES_OF),
+        ("PUT_VALUE", PUT_VALUE),
+        ("WITH_MRN", WITH_MRN),
+        ("DUPLICATE_MRNS", DUPLICATE_MRNS),
+        ("ENTRIES", ENTRIES),
+        ("ENTRY_OF", ENTRY_OF),
+        ("LISTS_OF", LISTS_OF),
+        ("LAST_POSITION", LAST_POSITION),
+        ("ADD_ENTRY", ADD_ENTRY),
+        ("REMOVE_ENTRY", REMOVE_ENTRY),
+        ("SET_POSITION", SET_POSITION),
+        ("TEAM_PATIENT_IDS", TEAM_PATIENT_IDS),
+        ("VALUES_OF_TEAM", VALUES_OF_TEAM),
+        ("MEMBERSHIPS_OF_TEAM", MEMBERSHIPS_OF_TEAM),
+    ];
+}
+
+/// Values as [`sql::VALUES_ON_LIST`] reads them (value and version).
+fn collect_lean(rows: &[AnyRow]) -> Result<Values, StoreError> {
+    let mut out: Values = HashMap::new();
+    let mut last: Option<(String, PatientId)> = None;
+    for row in rows {
+        let patient: String = row.try_get(0)?;
+        // Rows come grouped by patient (the join walks one entry at a
+        // time): each id is parsed once per run of its rows.
+        let id = match &last {
+            Some((raw, id)) if *raw == patient => *id,
+            _ => {
+                let id: PatientId = parse(&patient, "patient id")?;
+                last = Some((patient, id));
+                id
+            }
+        };
+        out.entry(id).or_default().insert(
+            row.try_get(1)?,
+            FieldValue {
+                value: row.try_get(2)?,
+                version: row.try_get(3)?,
+                updated_at: Timestamp::from_millis(0),
+                updated_by: None,
+            },
+        );
+    }
+    Ok(out)
+}
+
 fn collect(rows: &[AnyRow]) -> Result<Values, StoreError> {
     let mut out: Values = HashMap::new();
     for row in rows {
@@ -78,15 +177,12 @@ fn collect(rows: &[AnyRow]) -> Result<Values, StoreError> {
     Ok(out)
 }
 
-const VALUE_COLUMNS: &str = "v.patient_id, v.field, v.value, v.version, v.updated_at, v.updated_by";
-
-/// Every value of every patient on `list`.
+/// Every value of every patient on `list`, lean: the value and its
+/// version only (what a list shows and edits start from); `updated_at`
+/// and `updated_by` are not read (zero and None), `values_of` has them.
 pub async fn values_on_list(conn: &mut AnyConnection, list: ListId) -> Result<Values, StoreError> {
-    let sql = format!(
-        "SELECT {VALUE_COLUMNS} FROM patient_values v JOIN list_entries e ON e.patient_id = v.patient_id WHERE e.list_id = $1"
-    );
-    collect(
-        &sqlx::query(&sql)
+    collect_lean(
+        &sqlx::query(sql::VALUES_ON_LIST)
             .bind(list.to_string())
             .fetch_all(conn)
             .await?,
@@ -98,9 +194,8 @@ pub async fn values_of(
     conn: &mut AnyConnection,
     patient: PatientId,
 ) -> Result<HashMap<String, FieldValue>, StoreError> {
-    let sql = format!("SELECT {VALUE_COLUMNS} FROM patient_values v WHERE v.patient_id = $1");
     let mut all = collect(
-        &sqlx::query(&sql)
+        &sqlx::query(sql::VALUES_OF)
             .bind(patient.to_string())
             .fetch_all(conn)
             .await?,
@@ -118,19 +213,15 @@ pub async fn put_value(
     at: Timestamp,
     by: UserId,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO patient_values (patient_id, field, value, version, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (patient_id, field) DO UPDATE SET value = excluded.value, version = excluded.version, \
-         updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-    )
-    .bind(patient.to_string())
-    .bind(field)
-    .bind(value)
-    .bind(version)
-    .bind(at.millis())
-    .bind(by.to_string())
-    .execute(conn)
-    .await?;
+    sqlx::query(sql::PUT_VALUE)
+        .bind(patient.to_string())
+        .bind(field)
+        .bind(value)
+        .bind(version)
+        .bind(at.millis())
+        .bind(by.to_string())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -141,14 +232,11 @@ pub async fn with_mrn(
     mrn: &str,
     except: Option<PatientId>,
 ) -> Result<Vec<PatientId>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT p.id FROM patients p JOIN patient_values v ON v.patient_id = p.id \
-         WHERE p.team_id = $1 AND v.field = 'mrn' AND v.value = $2",
-    )
-    .bind(team.to_string())
-    .bind(mrn)
-    .fetch_all(conn)
-    .await?;
+    let rows = sqlx::query(sql::WITH_MRN)
+        .bind(team.to_string())
+        .bind(mrn)
+        .fetch_all(conn)
+        .await?;
     let mut out = Vec::new();
     for row in rows {
         let id: String = row.try_get("id")?;
@@ -165,35 +253,47 @@ pub async fn duplicate_mrns(
     conn: &mut AnyConnection,
     team: TeamId,
 ) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT v.value FROM patients p JOIN patient_values v ON v.patient_id = p.id \
-         WHERE p.team_id = $1 AND v.field = 'mrn' AND v.value IS NOT NULL GROUP BY v.value HAVING COUNT(*) > 1",
-    )
-    .bind(team.to_string())
-    .fetch_all(conn)
-    .await?;
+    let rows = sqlx::query(sql::DUPLICATE_MRNS)
+        .bind(team.to_string())
+        .fetch_all(conn)
+        .await?;
     rows.iter()
         .map(|r| r.try_get::<String, _>("value").map_err(StoreError::from))
         .collect()
 }
 
+fn entry_from_row(row: &AnyRow) -> Result<ListEntry, StoreError> {
+    let id: String = row.try_get("patient_id")?;
+    let by: Option<String> = row.try_get("added_by")?;
+    Ok(ListEntry {
+        patient_id: parse(&id, "patient id")?,
+        position: row.try_get("position")?,
+        added_at: Timestamp::from_millis(row.try_get("added_at")?),
+        added_by: by.and_then(|b| b.parse().ok()),
+    })
+}
+
 pub async fn entries(conn: &mut AnyConnection, list: ListId) -> Result<Vec<ListEntry>, StoreError> {
-    let rows = sqlx::query("SELECT patient_id, position, added_at, added_by FROM list_entries WHERE list_id = $1 ORDER BY position, added_at")
+    let rows = sqlx::query(sql::ENTRIES)
         .bind(list.to_string())
         .fetch_all(conn)
         .await?;
-    rows.iter()
-        .map(|row| {
-            let id: String = row.try_get("patient_id")?;
-            let by: Option<String> = row.try_get("added_by")?;
-            Ok(ListEntry {
-                patient_id: parse(&id, "patient id")?,
-                position: row.try_get("position")?,
-                added_at: Timestamp::from_millis(row.try_get("added_at")?),
-                added_by: by.and_then(|b| b.parse().ok()),
-            })
-        })
-        .collect()
+    rows.iter().map(entry_from_row).collect()
+}
+
+/// One patient's entry on a list (by the primary key: the same cost on
+/// any length of list).
+pub async fn entry_of(
+    conn: &mut AnyConnection,
+    list: ListId,
+    patient: PatientId,
+) -> Result<Option<ListEntry>, StoreError> {
+    let row = sqlx::query(sql::ENTRY_OF)
+        .bind(list.to_string())
+        .bind(patient.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(entry_from_row).transpose()
 }
 
 /// The lists holding a patient.
@@ -201,7 +301,7 @@ pub async fn lists_of(
     conn: &mut AnyConnection,
     patient: PatientId,
 ) -> Result<Vec<ListId>, StoreError> {
-    let rows = sqlx::query("SELECT list_id FROM list_entries WHERE patient_id = $1")
+    let rows = sqlx::query(sql::LISTS_OF)
         .bind(patient.to_string())
         .fetch_all(conn)
         .await?;
@@ -221,23 +321,19 @@ pub async fn add_entry(
     at: Timestamp,
     by: UserId,
 ) -> Result<bool, StoreError> {
-    let position: i64 =
-        sqlx::query("SELECT COALESCE(MAX(position), 0) AS p FROM list_entries WHERE list_id = $1")
-            .bind(list.to_string())
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get("p")?;
-    let done = sqlx::query(
-        "INSERT INTO list_entries (list_id, patient_id, position, added_at, added_by) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (list_id, patient_id) DO NOTHING",
-    )
-    .bind(list.to_string())
-    .bind(patient.to_string())
-    .bind(position + POSITION_STEP)
-    .bind(at.millis())
-    .bind(by.to_string())
-    .execute(conn)
-    .await?;
+    let position: i64 = sqlx::query(sql::LAST_POSITION)
+        .bind(list.to_string())
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("p")?;
+    let done = sqlx::query(sql::ADD_ENTRY)
+        .bind(list.to_string())
+        .bind(patient.to_string())
+        .bind(position + POSITION_STEP)
+        .bind(at.millis())
+        .bind(by.to_string())
+        .execute(conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -246,7 +342,7 @@ pub async fn remove_entry(
     list: ListId,
     patient: PatientId,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query("DELETE FROM list_entries WHERE list_id = $1 AND patient_id = $2")
+    let done = sqlx::query(sql::REMOVE_ENTRY)
         .bind(list.to_string())
         .bind(patient.to_string())
         .execute(conn)
@@ -254,16 +350,15 @@ pub async fn remove_entry(
     Ok(done.rows_affected() == 1)
 }
 
-/// Renumbers a list in the given order.
+/// Gives these patients of a list new positions (one statement each).
 pub async fn set_positions(
     conn: &mut AnyConnection,
     list: ListId,
-    order: &[PatientId],
+    positions: &[(PatientId, i64)],
 ) -> Result<(), StoreError> {
-    for (i, patient) in order.iter().enumerate() {
-        let position = (i64::try_from(i).unwrap_or(i64::MAX / POSITION_STEP) + 1) * POSITION_STEP;
-        sqlx::query("UPDATE list_entries SET position = $1 WHERE list_id = $2 AND patient_id = $3")
-            .bind(position)
+    for (patient, position) in positions {
+        sqlx::query(sql::SET_POSITION)
+            .bind(*position)
             .bind(list.to_string())
             .bind(patient.to_string())
             .execute(&mut *conn)
@@ -277,7 +372,7 @@ pub async fn team_patient_ids(
     conn: &mut AnyConnection,
     team: TeamId,
 ) -> Result<Vec<PatientId>, StoreError> {
-    let rows = sqlx::query("SELECT id FROM patients WHERE team_id = $1 ORDER BY created_at")
+    let rows = sqlx::query(sql::TEAM_PATIENT_IDS)
         .bind(team.to_string())
         .fetch_all(conn)
         .await?;
@@ -291,9 +386,8 @@ pub async fn team_patient_ids(
 
 /// Values of many patients at once.
 pub async fn values_of_team(conn: &mut AnyConnection, team: TeamId) -> Result<Values, StoreError> {
-    let sql = format!("SELECT {VALUE_COLUMNS} FROM patient_values v JOIN patients p ON p.id = v.patient_id WHERE p.team_id = $1");
     collect(
-        &sqlx::query(&sql)
+        &sqlx::query(sql::VALUES_OF_TEAM)
             .bind(team.to_string())
             .fetch_all(conn)
             .await?,
@@ -305,7 +399,7 @@ pub async fn memberships_of_team(
     conn: &mut AnyConnection,
     team: TeamId,
 ) -> Result<Vec<(PatientId, ListId)>, StoreError> {
-    let rows = sqlx::query("SELECT e.patient_id, e.list_id FROM list_entries e JOIN patients p ON p.id = e.patient_id WHERE p.team_id = $1")
+    let rows = sqlx::query(sql::MEMBERSHIPS_OF_TEAM)
         .bind(team.to_string())
         .fetch_all(conn)
         .await?;
@@ -316,4 +410,57 @@ pub async fn memberships_of_team(
             Ok((parse(&p, "patient id")?, parse(&l, "list id")?))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::sql;
+    use crate::{Db, DbOptions};
+
+    /// SQLite's plan for `statement` (placeholders bound to text), one
+    /// line per step.
+    async fn plan(db: &Db, statement: &str) -> Vec<String> {
+        let placeholders = (1..=9)
+            .filter(|n| statement.contains(&format!("${n}")))
+            .count();
+        let explain = format!("EXPLAIN QUERY PLAN {statement}");
+        let mut query = sqlx::query(&explain);
+        for _ in 0..placeholders {
+            query = query.bind("x");
+        }
+        let mut conn = db.read().await.expect("a connection");
+        let rows = query
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("explain {statement}: {e}"));
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("detail").expect("detail"))
+            .collect()
+    }
+
+    /// Every statement on patients, values and list entries is served by an
+    /// index (no step scans a table), and the two that must not grow with
+    /// a list use the index made for them.
+    #[tokio::test]
+    async fn every_query_is_served_by_an_index() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let db = Db::open(&url, &DbOptions::default()).await.expect("open");
+        db.migrate().await.expect("migrate");
+        let mut scans = Vec::new();
+        for (name, statement) in sql::ALL {
+            for step in plan(&db, statement).await {
+                if step.starts_with("SCAN ") {
+                    scans.push(format!("{name}: {step}"));
+                }
+            }
+        }
+        assert!(scans.is_empty(), "table scans: {scans:#?}");
+        let last = plan(&db, sql::LAST_POSITION).await.join("; ");
+        assert!(last.contains("list_entries_position"), "{last}");
+        let mrn = plan(&db, sql::WITH_MRN).await.join("; ");
+        assert!(mrn.contains("patient_values_mrn"), "{mrn}");
+    }
 }

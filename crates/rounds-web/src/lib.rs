@@ -4,6 +4,7 @@
 //! through `rounds_app::App`.
 
 mod api;
+mod compress;
 mod drain;
 mod error;
 mod extract;
@@ -120,6 +121,8 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
+        .layer(middleware::from_fn(compress::mark_secret_answers))
+        .layer(compress::layer())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(drain::finish_reading))
         .layer(middleware::from_fn(security_headers))

@@ -24,6 +24,9 @@ export const CHANGE_KINDS = [
   "urgentChanged",
   "noteSeen",
   "handoffChanged",
+  // Not a change but a notice (no id, never replayed): EHR data of the
+  // list's patients was read again; pages fetch what they show again.
+  "ehrRefreshed",
 ];
 
 const RETRY_FIRST_MS = 3000;

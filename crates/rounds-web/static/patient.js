@@ -157,6 +157,8 @@ const live = new LiveFeed({
     patientRemoved: (d) => mine(d) && refollow(),
     patientMoved: (d) => mine(d) && refollow(),
     listDeleted: () => refollow(),
+    // The EHR was read again in the background: show what it said now.
+    ehrRefreshed: () => loadEhr(),
     resync: () => reloadAll(),
     other: () => {},
   },

@@ -21,6 +21,8 @@ pub(super) struct CacheEntry {
     pub(super) result: Result<Arc<PatientSummary>, String>,
     pub(super) fetched_at: Timestamp,
     pub(super) fetched: Instant,
+    /// The cells of a good read, rendered when it was read.
+    pub(super) rendered: Option<Arc<super::read::Rendered>>,
 }
 
 impl CacheEntry {
@@ -113,6 +115,7 @@ mod tests {
             result: Err("x".into()),
             fetched_at: Timestamp::now(),
             fetched: Instant::now(),
+            rendered: None,
         };
         for i in 0..10 {
             cache.put((team, "s".into(), format!("p{i}")), entry(), 4);

@@ -17,6 +17,7 @@ mod read;
 mod search;
 mod settings;
 mod spec;
+mod tally;
 mod test_report;
 
 use std::collections::HashMap;
@@ -65,6 +66,10 @@ pub(crate) struct EhrState {
     /// One read of a team's patients at a time; a second waits and then
     /// finds the first one's results in the cache.
     fetch_locks: Mutex<HashMap<TeamId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Patients a read is busy with (or waiting to be): a list that finds
+    /// them due does not start another.
+    /// (How many reads have each.)
+    reading: Mutex<HashMap<(TeamId, String), usize>>,
 }
 
 impl EhrState {

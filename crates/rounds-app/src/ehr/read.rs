@@ -1,5 +1,7 @@
-//! Reading EHR data for lists and pages: from memory when fresh, else
-//! from the EHR in the background, waiting at most the list wait.
+//! Reading EHR data for lists and pages: from memory at once (what is due
+//! is read again in the background, and the screens are told when it is
+//! in), from the EHR only for what memory lacks, waiting at most the list
+//! wait.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,15 +9,17 @@ use std::time::Instant;
 
 use rounds_core::lists::BuiltinColumn;
 use rounds_core::vitals::ReferenceRanges;
-use rounds_core::{PatientId, TeamId, Timestamp};
-use rounds_fhir::{FhirError, PatientSummary, SectionStatus};
+use rounds_core::{ListId, PatientId, TeamId, Timestamp};
+use rounds_fhir::PatientSummary;
 use rounds_store::ehr::{EhrRef, StoredConnection};
 
-use super::cache::{CacheEntry, CacheKey, EhrCache};
+use super::cache::CacheEntry;
 use super::cells::ehr_builtin_value;
 use super::client::generation;
-use super::health::{Health, HealthState, Problem};
+use super::health::{Health, HealthState};
+use super::tally::Tally;
 use super::{lock, EhrSettings};
+use crate::live::EHR_REFRESHED;
 use crate::{App, AppError};
 
 /// How an EHR patient's data stands on a row or page.
@@ -47,9 +51,54 @@ pub struct EhrPatientData {
     pub fetched_at: Option<Timestamp>,
     pub reason: Option<String>,
     pub summary: Option<Arc<PatientSummary>>,
+    /// The cells of `summary`, rendered once when it was read (None: render
+    /// them now).
+    pub(crate) rendered: Option<Arc<Rendered>>,
     /// The team's reference ranges, which the vital signs are flagged
     /// against wherever the data is shown.
     pub ranges: Arc<ReferenceRanges>,
+}
+
+/// A patient's EHR cells and texts by column key, rendered once per read
+/// rather than on every request; `day` is the date they were rendered on
+/// (coverage depends on it), after which they are rendered again.
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    pub(crate) day: String,
+    /// The ranges the cells were flagged against: when the team's ranges
+    /// have changed since, the cells are rendered again.
+    pub(crate) ranges: Arc<ReferenceRanges>,
+    pub(crate) cells: std::collections::BTreeMap<String, (String, super::EhrCell)>,
+}
+
+/// Today's date (UTC) as rendered cells know it.
+fn today() -> String {
+    let now = Timestamp::now().to_rfc3339();
+    now.get(..10).unwrap_or_default().to_owned()
+}
+
+impl Rendered {
+    fn of(
+        ehr_id: &str,
+        summary: &Arc<PatientSummary>,
+        day: String,
+        ranges: &Arc<ReferenceRanges>,
+    ) -> Self {
+        let data = EhrPatientData {
+            ehr_id: ehr_id.to_owned(),
+            state: EhrRowState::Ok,
+            fetched_at: None,
+            reason: None,
+            summary: Some(Arc::clone(summary)),
+            rendered: None,
+            ranges: Arc::clone(ranges),
+        };
+        Self {
+            day,
+            ranges: Arc::clone(ranges),
+            cells: super::row_cells(&data, None),
+        }
+    }
 }
 
 /// The EHR's state as a list shows it (the banner).
@@ -63,13 +112,19 @@ pub struct ListEhrStatus {
 }
 
 impl App {
-    /// EHR data for these patients: from memory when fresh, else read
-    /// (waiting at most the list wait; the read goes on in the background).
+    /// EHR data for these patients, answered from memory at once (stale
+    /// while revalidate): data due for a re-read is shown as it is, with
+    /// its read time, and read again in the background; when that read is
+    /// done, the open screens of `lists` hear `ehrRefreshed`. Only patients
+    /// with nothing in memory are waited for, at most the list wait (the
+    /// read goes on after). `refresh` (asked for on demand) reads
+    /// everything again and waits like a cold read.
     pub(crate) async fn ehr_data(
         &self,
         team: TeamId,
         refs: &[(PatientId, EhrRef)],
         refresh: bool,
+        lists: &[ListId],
     ) -> Result<(ListEhrStatus, HashMap<PatientId, EhrPatientData>), AppError> {
         let Some(c) = self.stored_connection(team).await? else {
             return Ok(unconnected(refs));
@@ -77,49 +132,29 @@ impl App {
         let mut out = HashMap::new();
         let settings = self.ehr_settings().clone();
         let gen = generation(&c);
-        lock(&self.ehr.cache).sweep(settings.cache_ttl);
-        let mut wanted: Vec<String> = Vec::new();
-        {
-            let mut cache = lock(&self.ehr.cache);
-            for (p, r) in refs {
-                if r.server != c.base_url {
-                    out.insert(
-                        *p,
-                        EhrPatientData {
-                            ehr_id: r.id.clone(),
-                            state: EhrRowState::OtherServer,
-                            fetched_at: None,
-                            reason: Some(
-                                "added from another EHR server than the one the team's connection names now"
-                                    .into(),
-                            ),
-                            summary: None,
-                            ranges: Arc::default(),
-                        },
-                    );
-                    continue;
-                }
-                let cached = cache.get(&(team, gen.clone(), r.id.clone()), settings.cache_ttl);
-                self.metrics().ehr_cache_lookup(
-                    !refresh && cached.as_ref().is_some_and(|e| !e.due(&settings)),
-                );
-                if refresh || cached.is_none_or(|e| e.due(&settings)) {
-                    wanted.push(r.id.clone());
-                }
-            }
-        }
-        wanted.sort();
-        wanted.dedup();
-        if !wanted.is_empty() {
+        let (missing, due) = self.to_read(team, &c, &gen, refs, refresh, &settings, &mut out);
+        if !missing.is_empty() || !due.is_empty() {
+            let wait = !missing.is_empty() || refresh;
+            let ids: Vec<String> = missing.into_iter().chain(due).collect();
             let app = self.clone();
             let conn = c.clone();
-            let ids = wanted.clone();
             let asked = Instant::now();
-            let mut task =
-                tokio::spawn(async move { app.fetch(&conn, ids, refresh.then_some(asked)).await });
-            if tokio::time::timeout(settings.list_wait, &mut task)
-                .await
-                .is_err()
+            let lists = lists.to_vec();
+            // Marked before the task starts, so that the next list to find
+            // them due does not start a read of its own.
+            let marked = Reading::mark(self.clone(), team, &ids);
+            let mut task = tokio::spawn(async move {
+                let _marked = marked;
+                let read = app.fetch(&conn, ids, refresh.then_some(asked)).await;
+                if let Some(read) = read {
+                    let data = serde_json::json!({ "ehrIds": read });
+                    app.notify_lists(&lists, EHR_REFRESHED, &data);
+                }
+            });
+            if wait
+                && tokio::time::timeout(settings.list_wait, &mut task)
+                    .await
+                    .is_err()
                 && !task.is_finished()
             {
                 self.note_slow(team, settings.list_wait);
@@ -128,6 +163,9 @@ impl App {
         let pending = self.cached_data(team, &gen, refs, &settings, &mut out);
         let ranges = self.reference_ranges(team).await?;
         for data in out.values_mut() {
+            if data.rendered.as_ref().is_some_and(|r| *r.ranges != *ranges) {
+                data.rendered = None;
+            }
             data.ranges = ranges.clone();
         }
         Ok((
@@ -141,6 +179,64 @@ impl App {
         ))
     }
 
+    /// Which of `refs` to read from the EHR: those with nothing in memory,
+    /// and those due for a re-read (all with `refresh`) that no read is
+    /// busy with already; patients of another server go into `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn to_read(
+        &self,
+        team: TeamId,
+        c: &StoredConnection,
+        gen: &str,
+        refs: &[(PatientId, EhrRef)],
+        refresh: bool,
+        settings: &EhrSettings,
+        out: &mut HashMap<PatientId, EhrPatientData>,
+    ) -> (Vec<String>, Vec<String>) {
+        let (mut missing, mut due) = (Vec::new(), Vec::new());
+        let mut cache = lock(&self.ehr.cache);
+        cache.sweep(settings.cache_ttl);
+        for (p, r) in refs {
+            if r.server != c.base_url {
+                out.insert(
+                    *p,
+                    EhrPatientData {
+                        ehr_id: r.id.clone(),
+                        state: EhrRowState::OtherServer,
+                        fetched_at: None,
+                        reason: Some(
+                            "added from another EHR server than the one the team's connection names now"
+                                .into(),
+                        ),
+                        summary: None,
+                        rendered: None,
+                        ranges: Arc::default(),
+                    },
+                );
+                continue;
+            }
+            let cached = cache.get(&(team, gen.to_owned(), r.id.clone()), settings.cache_ttl);
+            self.metrics()
+                .ehr_cache_lookup(!refresh && cached.as_ref().is_some_and(|e| !e.due(settings)));
+            match cached {
+                None => missing.push(r.id.clone()),
+                Some(e) if refresh || e.due(settings) => due.push(r.id.clone()),
+                Some(_) => {}
+            }
+        }
+        drop(cache);
+        missing.sort();
+        missing.dedup();
+        due.sort();
+        due.dedup();
+        if !refresh {
+            // A re-read already under way (or waiting its turn) brings them.
+            let busy = lock(&self.ehr.reading);
+            due.retain(|id| !busy.contains_key(&(team, id.clone())));
+        }
+        (missing, due)
+    }
+
     /// Fills `out` with what memory holds for `refs` (those not in it yet);
     /// true when some are still being read.
     fn cached_data(
@@ -152,6 +248,7 @@ impl App {
         out: &mut HashMap<PatientId, EhrPatientData>,
     ) -> bool {
         let mut pending = false;
+        let day = today();
         let mut cache = lock(&self.ehr.cache);
         for (p, r) in refs {
             if out.contains_key(p) {
@@ -161,6 +258,7 @@ impl App {
                 Some(CacheEntry {
                     result: Ok(summary),
                     fetched_at,
+                    rendered,
                     ..
                 }) => EhrPatientData {
                     ehr_id: r.id.clone(),
@@ -168,6 +266,7 @@ impl App {
                     fetched_at: Some(fetched_at),
                     reason: None,
                     summary: Some(summary),
+                    rendered: rendered.filter(|r| r.day == day),
                     ranges: Arc::default(),
                 },
                 Some(CacheEntry {
@@ -180,6 +279,7 @@ impl App {
                     fetched_at: Some(fetched_at),
                     reason: Some(reason),
                     summary: None,
+                    rendered: None,
                     ranges: Arc::default(),
                 },
                 None => {
@@ -204,6 +304,7 @@ impl App {
                         fetched_at: None,
                         reason: Some(reason),
                         summary: None,
+                        rendered: None,
                         ranges: Arc::default(),
                     }
                 }
@@ -213,9 +314,15 @@ impl App {
         pending
     }
 
-    /// Reads these patients from the EHR into the cache.
-    /// With `refresh_since`, data read before that instant is read again.
-    async fn fetch(&self, c: &StoredConnection, ids: Vec<String>, refresh_since: Option<Instant>) {
+    /// Reads these patients from the EHR into the cache; the ids read, or
+    /// None when nothing was asked of the EHR. With `refresh_since`, data
+    /// read before that instant is read again.
+    async fn fetch(
+        &self,
+        c: &StoredConnection,
+        ids: Vec<String>,
+        refresh_since: Option<Instant>,
+    ) -> Option<Vec<String>> {
         let guard = {
             let mut locks = lock(&self.ehr.fetch_locks);
             locks.entry(c.team_id).or_default().clone()
@@ -230,7 +337,7 @@ impl App {
                 .last_attempt
                 .is_some_and(|at| at.elapsed() < settings.retry_after_failure)
         {
-            return;
+            return None;
         }
         // Another read may have brought them meanwhile.
         let ids: Vec<String> = {
@@ -246,15 +353,27 @@ impl App {
                 .collect()
         };
         if ids.is_empty() {
-            return;
+            return None;
         }
-        let client = match self.client_for(c).await {
-            Ok(client) => client,
-            Err(_) => return,
-        };
+        let client = self.client_for(c).await.ok()?;
         let started = Instant::now();
         let results = client.summaries(&ids).await;
         let read_at = (Timestamp::now(), Instant::now());
+        // Rendered here, once, outside the cache's lock, against the team's
+        // ranges as they are now.
+        let day = today();
+        let ranges = self.reference_ranges(c.team_id).await.unwrap_or_default();
+        let results: Vec<_> = ids
+            .iter()
+            .zip(results)
+            .map(|(id, r)| {
+                r.map(|summary| {
+                    let summary = Arc::new(summary);
+                    let rendered = Arc::new(Rendered::of(id, &summary, day.clone(), &ranges));
+                    (summary, rendered)
+                })
+            })
+            .collect();
         let mut tally = Tally::default();
         let mut cache = lock(&self.ehr.cache);
         for (id, result) in ids.iter().zip(results) {
@@ -273,21 +392,25 @@ impl App {
         self.metrics()
             .ehr_read(c.team_id, ok, failed, started.elapsed());
         self.note_health(c.team_id, ok, failed, problem);
+        Some(ids)
     }
 
     /// The EHR data of one patient of the team, if it is an EHR patient.
+    /// A re-read in the background is told to the open screens of `lists`
+    /// (the lists holding the patient).
     pub(crate) async fn ehr_patient(
         &self,
         team: TeamId,
         patient: PatientId,
         refresh: bool,
+        lists: &[ListId],
     ) -> Result<Option<EhrPatientData>, AppError> {
         let r = {
             let mut conn = self.db.read().await?;
             rounds_store::ehr::ref_of(&mut conn, patient).await?
         };
         let Some(r) = r else { return Ok(None) };
-        let (_, mut data) = self.ehr_data(team, &[(patient, r)], refresh).await?;
+        let (_, mut data) = self.ehr_data(team, &[(patient, r)], refresh, lists).await?;
         Ok(data.remove(&patient))
     }
 
@@ -335,6 +458,39 @@ impl App {
     }
 }
 
+/// Marks a team's patients as being read while it lives.
+struct Reading {
+    app: App,
+    keys: Vec<(TeamId, String)>,
+}
+
+impl Reading {
+    fn mark(app: App, team: TeamId, ids: &[String]) -> Self {
+        let keys: Vec<(TeamId, String)> = ids.iter().map(|id| (team, id.clone())).collect();
+        let mut busy = lock(&app.ehr.reading);
+        for key in &keys {
+            *busy.entry(key.clone()).or_default() += 1;
+        }
+        drop(busy);
+        Self { app, keys }
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        let mut busy = lock(&self.app.ehr.reading);
+        for key in &self.keys {
+            // Another read may have marked it too: counted, not a set.
+            if let Some(n) = busy.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    busy.remove(key);
+                }
+            }
+        }
+    }
+}
+
 /// Every patient failed: the team has no connection.
 fn unconnected(
     refs: &[(PatientId, EhrRef)],
@@ -349,6 +505,7 @@ fn unconnected(
                 fetched_at: None,
                 reason: Some("the team has no EHR connection any more".into()),
                 summary: None,
+                rendered: None,
                 ranges: Arc::default(),
             },
         );
@@ -362,100 +519,4 @@ fn unconnected(
         },
         out,
     )
-}
-
-/// What one round of reads found, for the team's health.
-#[derive(Default)]
-struct Tally {
-    ok: usize,
-    failed: usize,
-    problem: Option<Problem>,
-}
-
-impl Tally {
-    /// Puts one read in the cache and counts it; while the EHR fails, the
-    /// last good read (with its time) stays.
-    fn store(
-        &mut self,
-        cache: &mut EhrCache,
-        key: CacheKey,
-        id: &str,
-        result: Result<PatientSummary, FhirError>,
-        read_at: (Timestamp, Instant),
-        settings: &EhrSettings,
-    ) {
-        match result {
-            Ok(summary) => {
-                let section_failed = summary.statuses().iter().find_map(|(kind, s)| match s {
-                    SectionStatus::Failed { reason, .. } => Some((kind.name(), reason)),
-                    _ => None,
-                });
-                self.ok += 1;
-                if let Some((kind, reason)) = section_failed {
-                    self.failed += 1;
-                    self.problem.get_or_insert_with(|| Problem {
-                    general: format!("some EHR reads failed ({kind}); a team owner sees the details on the team's EHR page"),
-                    detail: format!("some EHR reads failed ({kind}: {reason})"),
-                });
-                    // The last good read (with its time) stays shown.
-                    if cache
-                        .get(&key, settings.cache_ttl)
-                        .is_some_and(|old| old.result.is_ok())
-                    {
-                        return;
-                    }
-                }
-                cache.put(
-                    key,
-                    CacheEntry {
-                        result: Ok(Arc::new(summary)),
-                        fetched_at: read_at.0,
-                        fetched: read_at.1,
-                    },
-                    settings.cache_max_patients,
-                );
-            }
-            Err(e) => {
-                let told = match &e {
-                    FhirError::Status {
-                        status: 404 | 410, ..
-                    } => Problem::same(format!("the EHR has no patient {id} (any more)")),
-                    other => Problem::of(other),
-                };
-                let text = told.general.clone();
-                // Only "no such patient" is an answer about the patient;
-                // anything else (network, refused credentials, TLS, a
-                // malformed answer) is the EHR failing.
-                let gone = matches!(
-                    e,
-                    FhirError::Status {
-                        status: 404 | 410,
-                        ..
-                    }
-                );
-                if !gone {
-                    self.failed += 1;
-                    self.problem.get_or_insert(told);
-                    // Keep the last good read to show during the outage.
-                    if cache
-                        .get(&key, settings.cache_ttl)
-                        .is_some_and(|old| old.result.is_ok())
-                    {
-                        return;
-                    }
-                } else {
-                    self.ok += 1;
-                }
-                cache.put(
-                    key,
-                    CacheEntry {
-                        result: Err(text),
-                        fetched_at: read_at.0,
-                        fetched: read_at.1,
-                    },
-                    settings.cache_max_patients,
-                );
-            }
-        }
-    }
 }

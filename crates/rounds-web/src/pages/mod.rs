@@ -4,6 +4,7 @@
 
 mod access_report;
 mod admin;
+pub(crate) mod assets;
 mod data;
 mod handoff;
 mod lists;
@@ -368,14 +369,20 @@ const STATIC_FILES: [(&str, &str, &str); 31] = [
 ];
 
 async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
-    match STATIC_FILES.iter().find(|(name, _, _)| *name == file) {
-        Some((_, content_type, body)) => (
+    match assets::assets().find(&file) {
+        Some((asset, hashed)) => (
             [
-                (header::CONTENT_TYPE, *content_type),
-                // Short: a new release's scripts must reach open browsers soon.
-                (header::CACHE_CONTROL, "public, max-age=300"),
+                (header::CONTENT_TYPE, asset.content_type),
+                (
+                    header::CACHE_CONTROL,
+                    if hashed {
+                        assets::HASHED_CACHE
+                    } else {
+                        assets::PLAIN_CACHE
+                    },
+                ),
             ],
-            *body,
+            asset.body.clone(),
         )
             .into_response(),
         None => not_found_page(),
@@ -390,7 +397,7 @@ pub(crate) fn render(state: &AppState, status: StatusCode, name: &str, ctx: Valu
         .get_template(name)
         .and_then(|t| t.render(ctx));
     match result {
-        Ok(html) => (status, Html(html)).into_response(),
+        Ok(html) => (status, Html(assets::assets().rewrite(&html))).into_response(),
         Err(err) => {
             tracing::error!(template = name, error = %err, "cannot render page");
             (
@@ -432,7 +439,7 @@ pub fn not_found_page() -> Response {
             })
         });
     match rendered {
-        Ok(html) => (StatusCode::NOT_FOUND, Html(html)).into_response(),
+        Ok(html) => (StatusCode::NOT_FOUND, Html(assets::assets().rewrite(&html))).into_response(),
         Err(err) => {
             tracing::error!(error = %err, "cannot render the not-found page");
             (StatusCode::NOT_FOUND, Html(NOT_FOUND_FALLBACK)).into_response()

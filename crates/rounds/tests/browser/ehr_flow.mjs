@@ -265,6 +265,17 @@ try {
   check(/Dr Imogen Park/.test(await section("gp")), "… and the GP");
   check((await a.locator("#fields .field").count()) >= 8 && (await a.isVisible("#note-form")), "beside the team's fields and notes");
   await a.screenshot({ path: `${ART}/patient-ehr-1920x1080.png`, fullPage: true });
+  // A re-read of the EHR made on another screen reaches this open page live
+  // (the list's ehrRefreshed notice): a new respiratory rate in the EHR, then the
+  // nurse's list asks for a refresh.
+  await a.waitForSelector("#live[data-state=live]", { timeout: 10000 });
+  const ottilie = new URL(a.url()).pathname.split("/patients/")[1];
+  const ottilieEhr = await a.evaluate(async (u) => (await (await fetch(u)).json()).ehr.ehrId, `${BASE}/api/v1/teams/${TEAM}/patients/${ottilie}`);
+  const loaded = await control(`fhir-vital ${ottilieEhr}`);
+  check(/^ok/.test(loaded), `a new respiratory rate is in the EHR (${loaded})`);
+  const refreshed = await b.evaluate(async (u) => (await fetch(u)).status, `${BASE}/api/v1/teams/${TEAM}/lists/${LIST}?refresh=true`);
+  check(refreshed === 200, `the nurse's list re-reads the EHR (${refreshed})`);
+  await waitFor(a, () => /23 \/min/.test(document.querySelector('#ehr-card .ehr-sec[data-section="vitals"]')?.textContent || ""), null, "the open patient page shows the re-read respiratory rate without a reload", 20000);
   const caspianId = await b.getAttribute('#plist tbody tr:has-text("Caspian")', "data-patient");
   await b.goto(`${BASE}/teams/${TEAM}/patients/${caspianId}`);
   await b.waitForSelector("#ehr-card .ehr-sections", { timeout: 20000 });

@@ -29,7 +29,9 @@
 //! connection's name and health but not its address, and taps a cell for
 //! its details; the patient page shows every EHR section; a patient typed
 //! in by hand is linked to their record (and the nurse's open patient page
-//! of that patient shows the EHR data without a reload); last the FHIR server is stopped
+//! of that patient shows the EHR data without a reload; a re-read of the
+//! EHR asked for on another screen reaches the open patient page, live,
+//! through the list's `ehrRefreshed` notice); last the FHIR server is stopped
 //! ("@@fhir-stop"): the list shows the outage banner and keeps its
 //! patients, and recovers once it runs again ("@@fhir-start").
 //!
@@ -340,7 +342,24 @@ async fn fhir_control(
             }
             None => "error: the FHIR server was not stopped".into(),
         },
-        _ => format!("error: unknown command {command:?}"),
+        other => match other.strip_prefix("fhir-vital ") {
+            // A new respiratory rate of 23/min for the EHR patient with this id.
+            Some(ehr_id) => match sekmet.as_ref() {
+                Some(s) => {
+                    let mut rr = vital_sign(0, "9279-1", "Respiratory rate", 23.0, "/min", 1);
+                    rr["subject"] = json!({ "reference": format!("Patient/{}", ehr_id.trim()) });
+                    s.load(&json!({
+                        "resourceType": "Bundle",
+                        "type": "transaction",
+                        "entry": [{"resource": rr, "request": {"method": "POST", "url": "Observation"}}],
+                    }))
+                    .await;
+                    "ok loaded".into()
+                }
+                None => "error: the FHIR server is not running".into(),
+            },
+            None => format!("error: unknown command {command:?}"),
+        },
     }
 }
 

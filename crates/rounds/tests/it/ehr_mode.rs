@@ -1202,3 +1202,103 @@ async fn embedded_and_loopback_addresses_are_refused(backend: Backend) {
 }
 
 both!(embedded_and_loopback_addresses_are_refused);
+
+/// Stale while revalidate: with the EHR data due for a re-read and the EHR
+/// frozen (SIGSTOP), getList and getPatient answer at once from memory with
+/// the last read; the re-read goes on in the background, and when it is
+/// done its `ehrRefreshed` notice reaches the list's open screens, after
+/// which the list shows what the EHR says now.
+async fn due_data_answers_at_once(backend: Backend) {
+    let sekmet = Sekmet::start();
+    sekmet.load(&ward_bundle()).await;
+    let mut config = AppConfig::default();
+    config.ehr.refresh_after = Duration::from_secs(1);
+    config.ehr.list_wait = Duration::from_secs(5);
+    config.ehr.request_timeout = Duration::from_secs(20);
+    let app = TestApp::spawn_with(backend, config).await;
+    let (w, p1) = ward_with_patient(&app, &sekmet.base).await;
+    let first = get_list(&w, "").await;
+    assert_eq!(row(&first, &p1)["display"]["heartRate"], "88 bpm");
+    let ehr_id = row(&first, &p1)["ehr"]["ehrId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A newer heart rate in the EHR.
+    sekmet
+        .load(&json!({
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+                    "subject": {"reference": format!("Patient/{ehr_id}")},
+                    "effectiveDateTime": "2026-11-22T08:00:00Z",
+                    "valueQuantity": {"value": 101.0, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
+                },
+                "request": {"method": "POST", "url": "Observation"},
+            }],
+        }))
+        .await;
+    let mut feed = w
+        .member
+        .events(
+            &format!("/api/v1/teams/{}/lists/{}/events", w.team, w.list),
+            None,
+        )
+        .await;
+    let ready = feed.next(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(ready.event, "ready");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    sekmet.signal("-STOP");
+    let started = std::time::Instant::now();
+    let during = get_list(&w, "").await;
+    let list_took = started.elapsed();
+    let started = std::time::Instant::now();
+    let patient = w
+        .member
+        .get(&format!("/api/v1/teams/{}/patients/{p1}", w.team))
+        .await;
+    let patient_took = started.elapsed();
+    sekmet.signal("-CONT");
+    assert!(
+        list_took < Duration::from_secs(2),
+        "getList waited {list_took:?}"
+    );
+    assert!(
+        patient_took < Duration::from_secs(2),
+        "getPatient waited {patient_took:?}"
+    );
+    assert_eq!(row(&during, &p1)["ehr"]["state"], "ok", "{during}");
+    assert_eq!(row(&during, &p1)["display"]["heartRate"], "88 bpm");
+    assert_eq!(during["ehr"]["pending"], false);
+    assert_eq!(patient.status, StatusCode::OK, "{}", patient.text);
+    assert_eq!(patient.body["ehr"]["state"], "ok", "{}", patient.text);
+
+    // The background re-read is told to the open screen.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let notice = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let e = feed.next(left).await.expect("ehrRefreshed within 20 s");
+        if e.event == "ehrRefreshed" {
+            break e;
+        }
+    };
+    assert_eq!(notice.id, None, "a notice is not a change of the feed");
+    assert!(
+        notice.data["ehrIds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == ehr_id.as_str()),
+        "{:?}",
+        notice.data
+    );
+    let after = get_list(&w, "").await;
+    assert_eq!(row(&after, &p1)["display"]["heartRate"], "101 bpm");
+    app.stop().await;
+}
+both!(due_data_answers_at_once);

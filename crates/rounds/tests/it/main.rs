@@ -32,3 +32,4 @@ mod schema;
 mod sessions;
 mod sso;
 mod teams;
+mod wire;

@@ -1,0 +1,550 @@
+//! `rounds-bench scale`: the figures of "fast at every size", each printed
+//! as a ratio to its reference within this one run.
+//!
+//! - getList of manual lists with 10 team columns at 200 / 500 / 1,000
+//!   patients (reference: the 200-patient list), the cost per extra
+//!   patient, and the bytes of the answer plain and compressed;
+//! - addPatient at 100 and at 2,000 entries (reference: at 100);
+//! - SQLite bytes per 1,000 patients × 10 team columns;
+//! - live fan-out to 500 / 1,000 / 5,000 open screens (reference: 500),
+//!   with the process's resident memory per open screen.
+//!
+//!     cargo run --release -p rounds-bench -- scale
+//!
+//! (Over 500 lines: one benchmark script, read top to bottom; its parts
+//! share the rig and helpers above them.)
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use reqwest::{Method, StatusCode};
+use rounds_app::{App, AppConfig, Caller, DbOptions, NewUserInput};
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use crate::{ms, percentile, Api};
+
+const PASSWORD: &str = "benchmark password 1";
+
+/// Rounds on 127.0.0.1 over one SQLite file, signed in as `bench`.
+struct Rig {
+    app: App,
+    api: Api,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Rig {
+    async fn open(url: &str, fresh: bool, max_connections: usize) -> anyhow::Result<Self> {
+        let options = DbOptions {
+            max_connections: 20,
+            ..DbOptions::default()
+        };
+        let app = App::open(url, &options, AppConfig::default())
+            .await
+            .context("open the database")?;
+        if fresh {
+            app.create_user(
+                Caller::Console,
+                &NewUserInput {
+                    username: "bench".into(),
+                    display_name: "Bench".into(),
+                    password: Some(PASSWORD.into()),
+                    admin: false,
+                },
+            )
+            .await?;
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let mut web = rounds_web::WebConfig::default();
+        web.limits.max_connections = max_connections;
+        let state = rounds_web::AppState::new(app.clone(), web);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(rounds_web::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .pool_max_idle_per_host(64)
+            .build()?;
+        let base = format!("http://{addr}");
+        let signed = http
+            .post(format!("{base}/api/v1/session"))
+            .json(&json!({"username": "bench", "password": PASSWORD}))
+            .send()
+            .await?;
+        if signed.status() != StatusCode::OK {
+            bail!("sign-in failed: {}", signed.status());
+        }
+        let csrf = signed.json::<Value>().await?["csrfToken"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Self {
+            app,
+            api: Api { http, base, csrf },
+            stop: Some(stop),
+            server,
+        })
+    }
+
+    async fn close(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.app.close_live_feeds();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        self.app.close().await;
+    }
+
+    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.api.send(Method::POST, path, Some(body)).await
+    }
+
+    /// A team and a list with `columns` team columns; the list's API path
+    /// and the columns' keys and kinds.
+    async fn list_with_columns(
+        &self,
+        columns: usize,
+    ) -> anyhow::Result<(String, Vec<(String, &'static str)>)> {
+        let team = self
+            .post("/api/v1/teams", json!({"name": "Bench ward"}))
+            .await?["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let list = self.new_list(&team, "Big list").await?;
+        let kinds = [
+            "text", "number", "choice", "checkbox", "date", "longText", "dateTime", "text",
+        ];
+        let mut keys = Vec::new();
+        for i in 0..columns {
+            let kind = kinds[i % kinds.len()];
+            let mut body = json!({"label": format!("Column {i}"), "type": kind});
+            if kind == "choice" {
+                body["options"] = json!([{"label": "Stable", "color": "#2e7d32"}, {"label": "Watch", "color": "#f9a825"}, {"label": "Critical", "color": "#c62828"}]);
+            }
+            let c = self.post(&format!("{list}/columns"), body).await?;
+            keys.push((c["key"].as_str().unwrap_or_default().to_owned(), kind));
+        }
+        Ok((list, keys))
+    }
+
+    async fn new_list(&self, team_path_or_id: &str, name: &str) -> anyhow::Result<String> {
+        let team = team_path_or_id
+            .trim_start_matches("/api/v1/teams/")
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let list = self
+            .post(
+                &format!("/api/v1/teams/{team}/lists"),
+                json!({ "name": name }),
+            )
+            .await?["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        Ok(format!("/api/v1/teams/{team}/lists/{list}"))
+    }
+
+    /// Adds patient number `p` with every field filled; the time it took.
+    async fn add(
+        &self,
+        list: &str,
+        p: usize,
+        columns: &[(String, &'static str)],
+    ) -> anyhow::Result<(Duration, Value)> {
+        let body = json!({ "fields": patient_fields(p, columns) });
+        let t = Instant::now();
+        let added = self.post(&format!("{list}/patients"), body).await?;
+        Ok((t.elapsed(), added))
+    }
+}
+
+fn patient_fields(p: usize, columns: &[(String, &'static str)]) -> Value {
+    let mut fields = json!({
+        "family": format!("Family{p:04}"), "given": "Given", "mrn": format!("M{p:06}"),
+        "birthDate": format!("19{:02}-0{}-1{}", 30 + p % 60, 1 + p % 9, p % 9),
+        "sex": if p.is_multiple_of(2) { "female" } else { "male" },
+        "ward": "7", "room": format!("{}", p % 40), "bed": format!("{}", p % 4),
+    });
+    for (key, kind) in columns {
+        fields[key] = match *kind {
+            "number" => json!(36.0 + (p % 30) as f64 / 10.0),
+            "choice" => json!(["Stable", "Watch", "Critical"][p % 3]),
+            "checkbox" => json!(p.is_multiple_of(2)),
+            "date" => json!(format!("2026-11-{:02}", 1 + p % 28)),
+            "dateTime" => json!(format!("2026-11-{:02}T08:{:02}:00Z", 1 + p % 28, p % 60)),
+            _ => json!(format!("value {p} of a column with some words")),
+        };
+    }
+    fields
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
+}
+
+/// The process's resident memory in KiB (Linux), 0 elsewhere.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The bytes of one answer as sent (a reqwest without decoders keeps the
+/// body compressed) and its Content-Encoding.
+async fn wire_bytes(api: &Api, path: &str, encoding: &str) -> anyhow::Result<(usize, String)> {
+    let mut req = api.http.get(format!("{}{path}", api.base));
+    if !encoding.is_empty() {
+        req = req.header("Accept-Encoding", encoding);
+    }
+    let resp = req.send().await?;
+    if !resp.status().is_success() {
+        bail!("{path}: {}", resp.status());
+    }
+    let used = resp
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .to_owned();
+    Ok((resp.bytes().await?.len(), used))
+}
+
+/// Interleaved rounds of getList over several lists: per list, the sorted
+/// latencies.
+async fn read_lists(
+    api: &Api,
+    lists: &[String],
+    reads: usize,
+) -> anyhow::Result<Vec<Vec<Duration>>> {
+    let mut times = vec![Vec::with_capacity(reads); lists.len()];
+    for _ in 0..reads {
+        for (i, list) in lists.iter().enumerate() {
+            let t = Instant::now();
+            let resp = api.http.get(format!("{}{list}", api.base)).send().await?;
+            if !resp.status().is_success() {
+                bail!("getList: {}", resp.status());
+            }
+            let _ = resp.bytes().await?;
+            times[i].push(t.elapsed());
+        }
+    }
+    for t in &mut times {
+        t.sort();
+    }
+    Ok(times)
+}
+
+pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    const COLUMNS: usize = 10;
+
+    // Storage: the file before and after 1,000 patients.
+    let path = dir.path().join("storage.db");
+    let url = format!("sqlite://{}", path.display());
+    let rig = Rig::open(&url, true, 1024).await?;
+    let (storage_list, columns) = rig.list_with_columns(COLUMNS).await?;
+    rig.close().await;
+    let empty = std::fs::metadata(&path)?.len();
+    let rig = Rig::open(&url, false, 1024).await?;
+    for p in 0..1000 {
+        rig.add(&storage_list, p, &columns).await?;
+    }
+    rig.close().await;
+    let full = std::fs::metadata(&path)?.len();
+    let per_thousand = full.saturating_sub(empty) as f64 / (1024.0 * 1024.0);
+    println!(
+        "storage: SQLite {per_thousand:.2} MiB per 1,000 patients x {COLUMNS} team columns (bar: 4 MiB = {:.2}x the bar)",
+        per_thousand / 4.0
+    );
+
+    // Lists of 200, 500 and 1,000 patients in one database.
+    let url = format!("sqlite://{}", dir.path().join("lists.db").display());
+    let rig = Rig::open(&url, true, 8192).await?;
+    let (first, columns) = rig.list_with_columns(COLUMNS).await?;
+    let sizes = [200usize, 500, 1000];
+    let mut lists = vec![first.clone()];
+    for n in &sizes[1..] {
+        lists.push(rig.new_list(&first, &format!("{n} patients")).await?);
+    }
+    let mut next = 0;
+    let mut first_patient = String::new();
+    for (list, n) in lists.iter().zip(sizes) {
+        for _ in 0..n {
+            let (_, added) = rig.add(list, next, &columns).await?;
+            if next == 0 {
+                first_patient = added["row"]["patientId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+            next += 1;
+        }
+    }
+    let times = read_lists(&rig.api, &lists, reads).await?;
+    let p50 = |i: usize| percentile(&times[i], 50.0);
+    let p99 = |i: usize| percentile(&times[i], 99.0);
+    for (i, n) in sizes.iter().enumerate() {
+        println!(
+            "getList {n:>5} patients x {COLUMNS} team columns: p50 {} ({:.2}x the 200-list) p99 {} ({:.2}x)",
+            ms(p50(i)),
+            ratio(p50(i), p50(0)),
+            ms(p99(i)),
+            ratio(p99(i), p99(0)),
+        );
+    }
+    let per_patient = (p50(2).as_secs_f64() - p50(0).as_secs_f64()) / 800.0 * 1e6;
+    println!(
+        "getList cost per extra patient (200 to 1,000, p50): {per_patient:.1} us; 1,000-list p99 {:.2}x the 30 ms bar",
+        p99(2).as_secs_f64() / 0.030
+    );
+    let (plain, _) = wire_bytes(&rig.api, &lists[2], "").await?;
+    for enc in ["gzip", "br"] {
+        let (bytes, used) = wire_bytes(&rig.api, &lists[2], enc).await?;
+        println!(
+            "getList 1,000 patients with Accept-Encoding {enc}: {} KiB ({used}) = {:.3}x of {} KiB uncompressed",
+            bytes / 1024,
+            bytes as f64 / plain.max(1) as f64,
+            plain / 1024
+        );
+    }
+
+    // A list page's first load as a phone makes it: the page, every
+    // static file it names (following imports), and the list's JSON.
+    let page = lists[0].trim_start_matches("/api/v1");
+    let (plain, files) = page_bytes(&rig.api, page, &lists[0], "").await?;
+    let (packed, _) = page_bytes(&rig.api, page, &lists[0], "gzip, deflate, br").await?;
+    println!(
+        "list page first load (200 patients, {files} static files): {} KiB compressed = {:.3}x of {} KiB uncompressed (bar: 0.25x)",
+        packed / 1024,
+        packed as f64 / plain.max(1) as f64,
+        plain / 1024
+    );
+
+    // addPatient at 100 and at 2,000 entries (interleaved small rounds).
+    let small = rig.new_list(&first, "add at 100").await?;
+    let large = rig.new_list(&first, "add at 2000").await?;
+    for _ in 0..100 {
+        rig.add(&small, next, &columns).await?;
+        next += 1;
+    }
+    for _ in 0..2000 {
+        rig.add(&large, next, &columns).await?;
+        next += 1;
+    }
+    let (mut at_small, mut at_large) = (Vec::new(), Vec::new());
+    for _ in 0..40 {
+        at_small.push(rig.add(&small, next, &columns).await?.0);
+        next += 1;
+        at_large.push(rig.add(&large, next, &columns).await?.0);
+        next += 1;
+    }
+    at_small.sort();
+    at_large.sort();
+    println!(
+        "addPatient at ~100 entries p50 {}, at ~2,000 entries p50 {} = {:.2}x (bar: 1.2x)",
+        ms(percentile(&at_small, 50.0)),
+        ms(percentile(&at_large, 50.0)),
+        ratio(percentile(&at_large, 50.0), percentile(&at_small, 50.0)),
+    );
+
+    // Live fan-out on the 200-patient list.
+    let team = first
+        .trim_start_matches("/api/v1/teams/")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let patient_path = format!("/api/v1/teams/{team}/patients/{first_patient}");
+    let mut version = 1;
+    let mut reference: Option<Duration> = None;
+    for n in screens {
+        let (p99, arrived, rss) =
+            fan_out(&rig.api, &first, &patient_path, n, changes, &mut version).await?;
+        let reference = *reference.get_or_insert(p99);
+        println!(
+            "live fan-out {n:>5} screens x {changes} changes: {arrived} of {} arrived; p99 {} ({:.2}x the first); RSS {:.1} KiB per screen (client and server)",
+            n * changes,
+            ms(p99),
+            ratio(p99, reference),
+            rss
+        );
+    }
+    rig.close().await;
+    Ok(())
+}
+
+/// Opens `screens` feeds, makes `changes` edits and times their arrival:
+/// p99, events arrived, and resident KiB per open screen.
+async fn fan_out(
+    api: &Api,
+    list: &str,
+    patient_path: &str,
+    screens: usize,
+    changes: usize,
+    version: &mut i64,
+) -> anyhow::Result<(Duration, usize, f64)> {
+    let rss_before = rss_kib();
+    let sent_at: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; changes]));
+    let arrivals: Arc<Mutex<Vec<Duration>>> = Arc::new(Mutex::new(Vec::new()));
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(screens);
+    let mut tasks = Vec::new();
+    // Its own client: a connection per feed, none kept after.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()?;
+    let session = session_cookie(api).await?;
+    for _ in 0..screens {
+        let http = http.clone();
+        let url = format!("{}{list}/events", api.base);
+        let session = session.clone();
+        let (sent_at, arrivals, ready_tx) = (sent_at.clone(), arrivals.clone(), ready_tx.clone());
+        tasks.push(tokio::spawn(async move {
+            let Ok(mut resp) = http.get(url).header("Cookie", session).send().await else {
+                return;
+            };
+            let mut buffer = String::new();
+            let mut seen = 0;
+            while seen < changes {
+                let Ok(Some(chunk)) = resp.chunk().await else {
+                    return;
+                };
+                let now = Instant::now();
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    if block.contains("event: ready") {
+                        let _ = ready_tx.send(()).await;
+                    } else if block.contains("event: patientUpdated") {
+                        if let Some(n) = block
+                            .split("fanout ")
+                            .nth(1)
+                            .and_then(|r| r.split('"').next())
+                            .and_then(|n| n.parse::<usize>().ok())
+                        {
+                            if let Some(Some(at)) = sent_at.lock().await.get(n).copied() {
+                                arrivals.lock().await.push(now.duration_since(at));
+                            }
+                            seen += 1;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    drop(ready_tx);
+    for _ in 0..screens {
+        tokio::time::timeout(Duration::from_secs(120), ready_rx.recv())
+            .await
+            .context("screens did not open")?;
+    }
+    let rss = (rss_kib().saturating_sub(rss_before)) as f64 / screens.max(1) as f64;
+    for n in 0..changes {
+        sent_at.lock().await[n] = Some(Instant::now());
+        let body =
+            json!({"fields": {"given": {"value": format!("fanout {n}"), "baseVersion": *version}}});
+        let saved = api.send(Method::PATCH, patient_path, Some(body)).await?;
+        *version = saved["fields"]["given"]["version"].as_i64().unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for task in tasks {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if tokio::time::timeout(left, task).await.is_err() {
+            break;
+        }
+    }
+    let mut times = arrivals.lock().await.clone();
+    times.sort();
+    Ok((percentile(&times, 99.0), times.len(), rss))
+}
+
+/// The session cookie of `api`'s client, for feeds opened by another client.
+async fn session_cookie(api: &Api) -> anyhow::Result<String> {
+    // Sign in again on a bare client to see the Set-Cookie header.
+    let bare = reqwest::Client::new();
+    let resp = bare
+        .post(format!("{}/api/v1/session", api.base))
+        .json(&json!({"username": "bench", "password": PASSWORD}))
+        .send()
+        .await?;
+    let cookies: Vec<String> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect();
+    if cookies.is_empty() {
+        bail!("no session cookie");
+    }
+    Ok(cookies.join("; "))
+}
+
+/// The bytes of a page, the static files it names (following ES module
+/// imports), and the list JSON it loads; and how many static files.
+async fn page_bytes(
+    api: &Api,
+    page: &str,
+    json: &str,
+    encoding: &str,
+) -> anyhow::Result<(usize, usize)> {
+    let get = |path: String| {
+        let mut req = api.http.get(format!("{}{path}", api.base));
+        if !encoding.is_empty() {
+            req = req.header("Accept-Encoding", encoding);
+        }
+        async move {
+            let resp = req.send().await?;
+            if !resp.status().is_success() {
+                bail!("{path}: {}", resp.status());
+            }
+            Ok::<_, anyhow::Error>(resp.bytes().await?)
+        }
+    };
+    // Uncompressed text, to find references in.
+    let text = |path: String| async move {
+        let resp = api
+            .http
+            .get(format!("{}{path}", api.base))
+            .header("Accept-Encoding", "identity")
+            .send()
+            .await?;
+        Ok::<_, anyhow::Error>(resp.text().await?)
+    };
+    let mut total = get(page.to_owned()).await?.len() + get(json.to_owned()).await?.len();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo: Vec<String> = static_refs(&text(page.to_owned()).await?);
+    while let Some(path) = todo.pop() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        total += get(path.clone()).await?.len();
+        if path.ends_with(".js") {
+            todo.extend(static_refs(&text(path).await?));
+        }
+    }
+    Ok((total, seen.len()))
+}
+
+/// Every `/static/…` path quoted in `text`.
+fn static_refs(text: &str) -> Vec<String> {
+    text.split("\"/static/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|name| format!("/static/{name}"))
+        .collect()
+}
