@@ -74,6 +74,40 @@ pub struct ColumnSpec {
     pub width: Option<i64>,
     /// New place among the list's columns (0 = first).
     pub position: Option<i64>,
+    /// Make (or rename to) a label the team already has a column of: a
+    /// second, separate column. Without it such a label is refused, so that
+    /// "Plan" added again is the team's "Plan", not an unrelated twin.
+    pub allow_same_label: bool,
+}
+
+/// Refuses `label` when another team column (not `except`) has it, unless
+/// the caller asked for a second column of the same label.
+async fn refuse_same_label(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    label: &str,
+    except: Option<ColumnId>,
+    allowed: bool,
+) -> Result<(), AppError> {
+    if allowed {
+        return Ok(());
+    }
+    let folded = rounds_core::view::fold(label);
+    let same = lists::team_columns(conn, team)
+        .await?
+        .into_iter()
+        .find(|c| Some(c.id) != except && rounds_core::view::fold(&c.label) == folded);
+    match same {
+        Some(c) => Err(AppError::Duplicate {
+            field: "label",
+            message: format!(
+                "the team already has a column named {:?} (key {}): show that one on the list, or ask for a second, separate column of the same name (allowSameLabel)",
+                c.label,
+                ColumnKey::Team(c.id)
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 impl App {
@@ -400,6 +434,7 @@ impl App {
                     spec.label.as_deref().unwrap_or(""),
                     COLUMN_LABEL_MAX,
                 )?;
+                refuse_same_label(tx.conn(), team, &label, None, spec.allow_same_label).await?;
                 let column = TeamColumn {
                     id: ColumnId::new_random(),
                     label,
@@ -474,6 +509,14 @@ impl App {
                 .ok_or(AppError::NotFound { what: "column" })?;
             if let Some(label) = &spec.label {
                 column.label = check_name("label", label, COLUMN_LABEL_MAX)?;
+                refuse_same_label(
+                    tx.conn(),
+                    team,
+                    &column.label,
+                    Some(id),
+                    spec.allow_same_label,
+                )
+                .await?;
                 changes.insert("label".into(), json!(column.label));
             }
             if spec.unit.is_some() {

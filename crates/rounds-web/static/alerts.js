@@ -120,7 +120,46 @@ function tools() {
   return wrap;
 }
 
+/**
+ * Marks the list's rows (table rows and phone cards) of patients with an
+ * open urgent note: a tag beside the name that leads to the note at the
+ * top of the list. Drawn again after every render of the rows.
+ */
+function markRows() {
+  if (!board) return;
+  const count = new Map();
+  for (const u of open.get(board.dataset.team) || []) count.set(u.note.patientId, (count.get(u.note.patientId) || 0) + 1);
+  for (const tr of document.querySelectorAll("#plist tbody tr[data-patient]")) {
+    const n = count.get(tr.dataset.patient) || 0;
+    let tag = tr.querySelector(".urgent-row-tag");
+    tr.classList.toggle("has-urgent", n > 0);
+    if (!n) {
+      if (tag) tag.remove();
+      continue;
+    }
+    const line = tr.querySelector(".pin-line");
+    if (!line) continue;
+    if (!tag) {
+      tag = el("a", { class: "urgent-tag urgent-row-tag", href: "#urgent-board" });
+      tag.addEventListener("click", (e) => {
+        e.preventDefault();
+        board.scrollIntoView({ block: "start" });
+        const first = board.querySelector("a, button");
+        if (first) first.focus({ preventScroll: true });
+      });
+      line.append(tag);
+    }
+    const words = n > 1 ? `URGENT ×${n}` : "URGENT";
+    if (tag.dataset.words !== words) {
+      tag.dataset.words = words;
+      tag.replaceChildren(words, el("span", { class: "sr", text: n > 1 ? " notes not yet acknowledged" : " note not yet acknowledged" }));
+    }
+  }
+}
+document.addEventListener("rounds:rows", markRows);
+
 function render() {
+  markRows();
   const cards = [];
   for (const [team, items] of open) {
     for (const u of items) if (u.urgent.toMe) cards.push(alertCard(team, u));

@@ -175,6 +175,7 @@ function newColumnForm() {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = { label: label.value, type: type.value };
+    if (confirmedLabel !== null && confirmedLabel === body.label) body.allowSameLabel = true;
     const same = page.teamColumns.find((t) => t.label.trim().toLowerCase() === body.label.trim().toLowerCase());
     if (same && confirmedLabel !== body.label) {
       const shown = state.data && state.data.columns.some((c) => c.key === same.key);

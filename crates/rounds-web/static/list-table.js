@@ -108,6 +108,7 @@ export function renderRow(patientId) {
     const [pid, ck] = key.split(":");
     return wrap.querySelector(`tr[data-patient="${CSS.escape(pid)}"] [data-key="${CSS.escape(ck)}"]`);
   });
+  document.dispatchEvent(new Event("rounds:rows"));
   return true;
 }
 
@@ -169,6 +170,8 @@ export function render() {
     }
   }
   updateCount();
+  // Others mark rows (alerts.js: open urgent notes) after each drawing.
+  document.dispatchEvent(new Event("rounds:rows"));
 }
 
 function updateCount() {

@@ -8,7 +8,7 @@ import { api, showBanner, announce, displayText } from "/static/rounds.js";
 import { LiveFeed, liveBadge } from "/static/live.js";
 import { page, state, actions, rowName } from "/static/list-store.js";
 import { viewQuery, viewChanged } from "/static/list-view.js";
-import { render, renderRow } from "/static/list-table.js";
+import { render, renderRow, phoneQuery } from "/static/list-table.js";
 import { applyFields } from "/static/list-edit.js";
 import { noteChanged, setupAddPatient } from "/static/list-rows.js";
 import { scheduleEhrPoll, watchEhrOnReturn } from "/static/list-ehr.js";
@@ -125,6 +125,27 @@ function refocusAfterPopover(e) {
 document.addEventListener("keydown", refocusAfterPopover, true);
 document.addEventListener("click", refocusAfterPopover, true);
 
+// The list's other pages (hand-off sheet, meeting view, export): a row of
+// buttons on wide screens, one "More" button on a phone, so the first
+// patient stays near the top of the screen.
+function setupMoreMenu() {
+  const more = document.getElementById("list-more");
+  if (!more) return;
+  const fit = () => { more.open = !phoneQuery.matches; more.classList.toggle("menu", phoneQuery.matches); };
+  phoneQuery.addEventListener("change", fit);
+  fit();
+  document.addEventListener("click", (e) => {
+    if (phoneQuery.matches && more.open && !more.contains(e.target)) more.open = false;
+  });
+  more.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && phoneQuery.matches && more.open) {
+      more.open = false;
+      more.querySelector("summary").focus();
+    }
+  });
+}
+
+setupMoreMenu();
 setupAddPatient();
 watchEhrOnReturn();
 liveNode.textContent = "Loading…";

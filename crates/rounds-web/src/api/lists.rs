@@ -275,6 +275,11 @@ pub struct ColumnRequest {
     /// New place among the list's columns, 0 first (updateColumn).
     #[serde(default)]
     pub position: Option<i64>,
+    /// A label the team already has a column of is refused (409,
+    /// `duplicate`, field `label`) unless this is true: then a second,
+    /// separate column of that label is made (or renamed to).
+    #[serde(default)]
+    pub allow_same_label: bool,
 }
 
 impl ColumnRequest {
@@ -290,6 +295,7 @@ impl ColumnRequest {
             hidden: self.hidden,
             width: self.width,
             position: self.position,
+            allow_same_label: self.allow_same_label,
         }
     }
 }

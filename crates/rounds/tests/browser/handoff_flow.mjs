@@ -103,6 +103,12 @@ try {
   check((await charge.textContent("#alerts .alert-urgent")).includes("K+ 6.9"), "the alert shows the note");
   await charge.waitForSelector("#urgent-board li", { timeout: 3000 });
   check(await charge.isVisible("#urgent-board li:has-text('K+ 6.9')"), "the list's urgent board shows the open note at the top");
+  // The patient's own row (a card on the phone) carries the tag too.
+  const urgentRow = `#plist tr[data-patient="${PATIENT}"] .urgent-row-tag`;
+  await charge.waitForSelector(urgentRow, { timeout: 3000 });
+  await resident.waitForSelector(urgentRow, { timeout: 3000 });
+  const tagBox = await resident.locator(urgentRow).boundingBox();
+  check(tagBox && tagBox.height >= 44, `on the phone the patient's card carries the urgent tag as a 44 px target (${JSON.stringify(tagBox)})`);
   const notified = await resident.evaluate(() => window.__notified.length);
   check(notified >= 1, "a browser notification was raised");
 
@@ -126,6 +132,8 @@ try {
   summary.alertClearedMs = cleared;
   check(cleared.every((ms) => ms < 1000), `the alert leaves both screens within 1 s (${cleared.join(", ")} ms)`);
   await charge.waitForSelector("#urgent-board", { state: "hidden", timeout: 3000 });
+  await charge.waitForSelector(urgentRow, { state: "detached", timeout: 3000 });
+  check(!(await resident.isVisible(urgentRow)), "the card's urgent tag is gone once acknowledged");
   await nurse.waitForSelector("#notes li.note.urgent.acked", { timeout: 3000 });
   check((await nurse.textContent("#notes li.note.urgent.acked")).includes("Seen by resident display"), "the note shows who saw it, live");
   await nurse.screenshot({ path: `${ART}/handoff-patient-acknowledged.png`, fullPage: true });

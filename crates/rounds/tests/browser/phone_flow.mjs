@@ -152,6 +152,17 @@ try {
     const b = layout[k];
     check(b && b.bottom <= layout.innerHeight && b.top >= 0 && b.right <= layout.innerWidth, `the first card's ${k} is on the first screen (${JSON.stringify(b)})`);
   }
+  // The list's other pages wait behind one "More" button: the first card
+  // starts high on the screen, and the menu opens to the pages.
+  check(layout.card.top < 300, `the first card starts within 300 px of the top (${layout.card.top})`);
+  const more = p.locator("#list-more > summary");
+  check(await more.isVisible(), "a More button on the phone");
+  check(!(await p.locator("#list-more a", { hasText: "Hand-off sheet" }).isVisible()), "the hand-off sheet link is in the closed menu");
+  await more.click();
+  check(await p.locator("#list-more a", { hasText: "Hand-off sheet" }).isVisible(), "More opens the menu with the hand-off sheet");
+  check(await p.locator("#list-more a", { hasText: "Export / import" }).isVisible(), "and export / import");
+  await p.keyboard.press("Escape");
+  check(!(await p.locator("#list-more a", { hasText: "Hand-off sheet" }).isVisible()), "Escape closes the menu");
   // Every target on the first screen (and of the first three cards) at least 44 × 44 px.
   const small = await p.evaluate(() => {
     const sel = "a[href], button, summary, input:not([type=hidden]), select, textarea, [role=button], [tabindex='0']";

@@ -695,6 +695,71 @@ async fn columns_sort_and_filter(backend: Backend) {
 }
 both!(columns_sort_and_filter);
 
+/// A new column named like one the team has already is refused (the
+/// team's own is meant) unless a second one is asked for; so is renaming
+/// a column to another's name.
+async fn a_second_column_of_a_name_only_when_asked(backend: Backend) {
+    let w = Ward::new(backend).await;
+    let plan = w
+        .nurse
+        .post(
+            &w.list_path("/columns"),
+            json!({"label": "Plan", "type": "text"}),
+        )
+        .await;
+    assert_eq!(plan.status, StatusCode::CREATED, "{}", plan.text);
+    let plan_key = plan.body["key"].as_str().unwrap().to_owned();
+    let again = w
+        .nurse
+        .post(
+            &w.list_path("/columns"),
+            json!({"label": " plan ", "type": "longText"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    assert_eq!(again.body["error"]["field"], "label");
+    let message = again.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Plan") && message.contains(&plan_key),
+        "{message}"
+    );
+    let second = w
+        .nurse
+        .post(
+            &w.list_path("/columns"),
+            json!({"label": "Plan", "type": "text", "allowSameLabel": true}),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
+    assert_ne!(second.body["key"], plan.body["key"]);
+    let other = w
+        .nurse
+        .post(
+            &w.list_path("/columns"),
+            json!({"label": "Mobility", "type": "text"}),
+        )
+        .await;
+    let other_key = other.body["key"].as_str().unwrap().to_owned();
+    let renamed = w
+        .nurse
+        .patch(
+            &w.list_path(&format!("/columns/{other_key}")),
+            json!({"label": "PLAN"}),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::CONFLICT, "{}", renamed.text);
+    // Its own name in another case is no clash.
+    let recased = w
+        .nurse
+        .patch(
+            &w.list_path(&format!("/columns/{other_key}")),
+            json!({"label": "mobility"}),
+        )
+        .await;
+    assert_eq!(recased.status, StatusCode::OK, "{}", recased.text);
+}
+both!(a_second_column_of_a_name_only_when_asked);
+
 fn view_columns(view: &Value) -> Value {
     view["columns"].clone()
 }
