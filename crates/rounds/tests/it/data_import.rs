@@ -45,7 +45,7 @@ fn openpyxl_workbook(rows: &Value) -> Vec<u8> {
     std::fs::read(&file).unwrap()
 }
 
-async fn send(
+pub(crate) async fn send(
     client: &Client,
     path: &str,
     name: &str,
