@@ -128,9 +128,12 @@ try {
   const dups = await phone.textContent("#import-preview");
   check(/IMP-1 is the team's patient/.test(dups), "MRNs the team has are shown");
   await audit(phone, "import preview on a phone");
-  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  check(overflow <= 1, `no sideways scrolling on a phone (overflow ${overflow}px)`);
   await phone.screenshot({ path: `${ART}/import-375.png`, fullPage: true });
+  const overflow = await phone.evaluate(() => {
+    const wide = [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className ? "." + String(e.className).split(" ").join(".") : ""}`);
+    return { by: document.documentElement.scrollWidth - document.documentElement.clientWidth, wide: wide.slice(0, 8) };
+  });
+  check(overflow.by <= 1, `no sideways scrolling on a phone (overflow ${overflow.by}px: ${overflow.wide.join(", ")})`);
 
   check(!problems.length, `no page errors: ${problems.join("; ")}`);
   summary.ok = true;
