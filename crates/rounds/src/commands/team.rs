@@ -15,9 +15,34 @@ use crate::config::StorageArgs;
 pub enum TeamCommand {
     /// List the team templates (built-in and the site's own)
     Templates,
-    /// Install a site template from a file: TOML (name ending in .toml) or
-    /// JSON, with id, name, description, columns, lists and columnSets as
-    /// the built-in templates have them (see README, "Team templates")
+    /// Install a site template from a file, offered from then on when a team is created
+    ///
+    /// The file is TOML if its name ends in .toml, else JSON, with the fields
+    /// of the built-in templates:
+    ///
+    ///   id = "cardiology"                 # 1-40 of a-z, 0-9 and -
+    ///   name = "Cardiology ward"
+    ///   description = "Telemetry beds"    # optional
+    ///   [[columns]]                       # the team's own columns
+    ///   key = "rhythm"                    # what lists and sets call it
+    ///   label = "Rhythm"
+    ///   type = "choice"                   # text, longText, number, date,
+    ///                                     # dateTime, choice, checkbox, person
+    ///   options = [{ label = "Sinus", color = "#2e7d32" }]   # choice only
+    ///   # unit = "ng/L"                   # number only
+    ///   [[lists]]
+    ///   name = "Telemetry"
+    ///   default = true                    # optional; else the first list
+    ///   columns = ["name", "location", "rhythm", "heartRate"]
+    ///   [[columnSets]]                    # optional saved column sets
+    ///   name = "Monitoring"
+    ///   columns = ["name", "rhythm", "heartRate"]
+    ///
+    /// A list's or set's columns are the template's column keys, built-in
+    /// columns (name, mrn, ageSex, birthDate, location, added, tasks) or EHR
+    /// columns (heartRate, bloodPressure, news2, conditions, ...). A file
+    /// that does not read is refused with the line and column of the fault;
+    /// one that does not check, with the field and what is wrong.
     AddTemplate {
         /// The template file
         file: std::path::PathBuf,

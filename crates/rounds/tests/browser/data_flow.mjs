@@ -5,7 +5,9 @@
 // reads the PDFs back with pdftotext). Then the import on the list's data
 // page: a CSV whose "Score" column holds words shows the problem by row and
 // column; mapping that column to "Plan" instead clears it; the import is
-// confirmed and the rows are on the list. axe-core finds no serious or
+// confirmed and the rows are on the list. On a phone the same file again
+// shows its patients as the team's, and (asked to) what it would change on
+// them. axe-core finds no serious or
 // critical violation in any state of the import page; screenshots at
 // 1440 px and 375 px go to target/test-artifacts/.
 //
@@ -127,6 +129,13 @@ try {
   // The same MRNs are the team's now: shown as such, not as new.
   const dups = await phone.textContent("#import-preview");
   check(/IMP-1 is the team's patient/.test(dups), "MRNs the team has are shown");
+  // Asked to, the preview lists what the file would change on them.
+  check(!(await phone.$("#import-ehr")), "no EHR matching offered: the team has no EHR");
+  await phone.check("#import-update");
+  await phone.waitForSelector(".import-updates li", { timeout: 10000 });
+  const changes = await phone.$$eval(".import-updates li", (lis) => lis.map((li) => li.textContent));
+  log("changes:", changes);
+  check(changes.some((c) => /^Row 2 \(CURIE, Marie\): Score: \(empty\) → 3$/.test(c)), `the change to Curie is shown: ${changes}`);
   await audit(phone, "import preview on a phone");
   await phone.screenshot({ path: `${ART}/import-375.png`, fullPage: true });
   const overflow = await phone.evaluate(() => {
