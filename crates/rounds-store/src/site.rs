@@ -73,7 +73,10 @@ pub async fn with_prefix(
     .fetch_all(conn)
     .await?;
     // SQLite's LIKE ignores ASCII case: keep the exact prefix only.
-    Ok(rows.into_iter().filter(|(k, _)| k.starts_with(prefix)).collect())
+    Ok(rows
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .collect())
 }
 
 /// Forgets `key`; false if it was not recorded.

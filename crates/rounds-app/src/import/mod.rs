@@ -1122,7 +1122,8 @@ impl App {
                                     actor.user.id,
                                 )
                                 .await?;
-                                audited.insert(c.key.clone(), json!({ "from": c.from, "to": c.to }));
+                                audited
+                                    .insert(c.key.clone(), json!({ "from": c.from, "to": c.to }));
                                 fields.insert(
                                     c.key.clone(),
                                     json!({ "value": c.to, "version": version }),

@@ -372,8 +372,7 @@ impl App {
     /// Removes a site template; false if there was none of that id.
     pub async fn remove_site_template(&self, id: &str) -> Result<bool, AppError> {
         let mut tx = self.db.write().await?;
-        let removed =
-            rounds_store::site::remove(tx.conn(), &format!("{SITE_KEY}{id}")).await?;
+        let removed = rounds_store::site::remove(tx.conn(), &format!("{SITE_KEY}{id}")).await?;
         tx.commit().await?;
         Ok(removed)
     }

@@ -25,7 +25,9 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "created" => Some("Team created. Add its members below."),
         "default" => Some("Default list set."),
         "list-deleted" => Some("List deleted."),
-        "template" => Some("The team's set-up is saved as a template: it is offered to everyone creating a team."),
+        "template" => Some(
+            "The team's set-up is saved as a template: it is offered to everyone creating a team.",
+        ),
         _ => None,
     }
 }
@@ -132,14 +134,16 @@ pub(crate) async fn team_view_with_list_error(
         name,
         error: form_error(err),
     };
+    let attempts = Attempts {
+        list: Some(attempt),
+        ..Attempts::default()
+    };
     team_view_full(
         state,
         page,
         id,
         StatusCode::UNPROCESSABLE_ENTITY,
-        None,
-        Some(attempt),
-        None,
+        attempts,
         None,
     )
     .await
@@ -153,7 +157,20 @@ async fn team_view(
     attempt: Option<AddAttempt<'_>>,
     done: Option<&str>,
 ) -> Response {
-    team_view_full(state, page, id, status, attempt, None, None, done).await
+    let attempts = Attempts {
+        member: attempt,
+        ..Attempts::default()
+    };
+    team_view_full(state, page, id, status, attempts, done).await
+}
+
+/// The forms of the team page that were refused, each with its reason.
+#[derive(Default)]
+struct Attempts<'a> {
+    member: Option<AddAttempt<'a>>,
+    list: Option<ListAttempt<'a>>,
+    /// "Save as a template" (a name and its error, as a list's).
+    template: Option<ListAttempt<'a>>,
 }
 
 async fn team_view_full(
@@ -161,11 +178,14 @@ async fn team_view_full(
     page: &PageActor,
     id: TeamId,
     status: StatusCode,
-    attempt: Option<AddAttempt<'_>>,
-    list_attempt: Option<ListAttempt<'_>>,
-    template_attempt: Option<ListAttempt<'_>>,
+    attempts: Attempts<'_>,
     done: Option<&str>,
 ) -> Response {
+    let Attempts {
+        member: attempt,
+        list: list_attempt,
+        template: template_attempt,
+    } = attempts;
     let detail = match state.app.get_team(&page.actor, id).await {
         Ok(d) => d,
         Err(err) => return app_error_page(state, &page.session, err),
@@ -252,14 +272,16 @@ pub async fn save_as_template(
                 name: &form.name,
                 error: form_error(err),
             };
+            let attempts = Attempts {
+                template: Some(attempt),
+                ..Attempts::default()
+            };
             team_view_full(
                 &state,
                 &page,
                 id,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                None,
-                Some(attempt),
+                attempts,
                 None,
             )
             .await

@@ -87,9 +87,10 @@ async fn run_with(app: &rounds_app::App, cmd: TeamCommand) -> anyhow::Result<Exi
         TeamCommand::AddTemplate { file, replace } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-            let name = file
-                .file_name()
-                .map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let name = file.file_name().map_or_else(
+                || file.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
             let template = match rounds_app::templates::parse_template_file(&name, &text) {
                 Ok(t) => t,
                 Err(e) => {
@@ -112,7 +113,9 @@ async fn run_with(app: &rounds_app::App, cmd: TeamCommand) -> anyhow::Result<Exi
             if app.remove_site_template(&id).await? {
                 println!("removed site template {id}");
             } else {
-                eprintln!("error: the site has no template {id:?} (built-in ones cannot be removed)");
+                eprintln!(
+                    "error: the site has no template {id:?} (built-in ones cannot be removed)"
+                );
                 return Ok(ExitCode::FAILURE);
             }
         }

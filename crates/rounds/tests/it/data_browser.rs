@@ -117,7 +117,10 @@ async fn data_in_and_out_in_chromium() {
             "{pdf}: landscape {size:?} pt, got {page_size}"
         );
         let text = poppler("pdftotext", &["-layout", pdf, "-"]);
-        let by_page: Vec<&str> = text.split('\u{c}').filter(|p| !p.trim().is_empty()).collect();
+        let by_page: Vec<&str> = text
+            .split('\u{c}')
+            .filter(|p| !p.trim().is_empty())
+            .collect();
         assert_eq!(by_page.len(), pages, "{pdf}");
         for name in &names {
             assert!(text.contains(name.as_str()), "{pdf}: {name} is missing");
@@ -148,7 +151,11 @@ async fn data_in_and_out_in_chromium() {
         .unwrap()
         .clone();
     assert_eq!(rows.len(), 48);
-    for shot in ["import-problem-1440.png", "import-ready-1440.png", "import-375.png"] {
+    for shot in [
+        "import-problem-1440.png",
+        "import-ready-1440.png",
+        "import-375.png",
+    ] {
         let file = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../../target/test-artifacts")
             .join(shot);

@@ -263,7 +263,11 @@ async fn ehr_team_data_in_and_out(backend: Backend) {
                 .unwrap();
             let status = r.status();
             let body: Value = r.json().await.unwrap_or(Value::Null);
-            assert_eq!(status, StatusCode::CREATED, "the FHIR server refused it: {body}");
+            assert_eq!(
+                status,
+                StatusCode::CREATED,
+                "the FHIR server refused it: {body}"
+            );
             body
         }
     };

@@ -491,7 +491,14 @@ async fn import_updates_patients_the_team_has(backend: Backend) {
     let ids = w.fill().await;
     let csv = "MRN,Temp,Plan,Surname\r\nM-1,39.1,Start antibiotics,Zola\r\nM-2,,Bloods,Adams\r\nM-4,36.0,New one,Newman\r\n";
     let preview_path = w.list_path("/import/preview");
-    let p = send(&w.nurse, &preview_path, "ward.csv", csv.as_bytes(), json!({})).await;
+    let p = send(
+        &w.nurse,
+        &preview_path,
+        "ward.csv",
+        csv.as_bytes(),
+        json!({}),
+    )
+    .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.text);
     assert_eq!(p.body["existingPatients"], 2);
     assert_eq!(p.body["updates"], json!([]), "not asked for");
@@ -512,7 +519,13 @@ async fn import_updates_patients_the_team_has(backend: Backend) {
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| (c["label"].as_str().unwrap().to_owned(), c["from"].clone(), c["to"].clone()))
+            .map(|c| {
+                (
+                    c["label"].as_str().unwrap().to_owned(),
+                    c["from"].clone(),
+                    c["to"].clone(),
+                )
+            })
             .collect()
     };
     assert_eq!(updates[0]["row"], 2);
@@ -542,7 +555,11 @@ async fn import_updates_patients_the_team_has(backend: Backend) {
             .unwrap()
             .clone()
     };
-    assert_eq!(zola(&before)["fields"][&w.temp]["value"], "38.5", "a preview writes nothing");
+    assert_eq!(
+        zola(&before)["fields"][&w.temp]["value"],
+        "38.5",
+        "a preview writes nothing"
+    );
 
     let r = send(
         &w.nurse,

@@ -301,7 +301,10 @@ async fn site_template_installed_from_a_file(backend: Backend) {
         "{err}"
     );
     // Broken JSON: where.
-    let broken = write("broken.json", "{\"id\": \"x\",\n \"name\": \"X\",\n \"lists\": [}\n");
+    let broken = write(
+        "broken.json",
+        "{\"id\": \"x\",\n \"name\": \"X\",\n \"lists\": [}\n",
+    );
     let (ok, _, err) = rounds(&app, &["team", "add-template", &broken]);
     assert!(!ok);
     assert!(err.contains("line 3, column"), "{err}");
@@ -324,7 +327,12 @@ async fn site_template_installed_from_a_file(backend: Backend) {
     assert!(!ok && err.contains("built-in"), "{err}");
     let lead = app.client("lead").await;
     assert_eq!(
-        lead.get("/api/v1/team-templates").await.body.as_array().unwrap().len(),
+        lead.get("/api/v1/team-templates")
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
         5,
         "nothing was installed"
     );
@@ -401,7 +409,12 @@ async fn site_template_installed_from_a_file(backend: Backend) {
     let (ok, _, err) = rounds(&app, &["team", "remove-template", "icu"]);
     assert!(!ok && err.contains("built-in"), "{err}");
     assert_eq!(
-        lead.get("/api/v1/team-templates").await.body.as_array().unwrap().len(),
+        lead.get("/api/v1/team-templates")
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
         5
     );
     app.stop().await;
@@ -453,14 +466,22 @@ async fn team_setup_saved_as_a_template(backend: Backend) {
     let r = helper.post(&path, json!({"name": "Not mine"})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     let r = lead
-        .post(&path, json!({"name": "Our ICU", "description": "as we run it"}))
+        .post(
+            &path,
+            json!({"name": "Our ICU", "description": "as we run it"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["id"], "our-icu");
     assert_eq!(r.body["source"], "site");
     assert_eq!(r.body["lists"], json!(["ICU beds", "Step-down"]));
     let r = lead.post(&path, json!({"name": "Our ICU"})).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "the name is taken: {}", r.text);
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "the name is taken: {}",
+        r.text
+    );
     let r = lead.post(&path, json!({"name": "  "})).await;
     assert_eq!(
         (r.status, r.field()),
@@ -478,7 +499,11 @@ async fn team_setup_saved_as_a_template(backend: Backend) {
     let resp = lead
         .http
         .post(format!("{}/teams/{team}/save-as-template", lead.base()))
-        .form(&[("csrf_token", csrf), ("name", "Page ICU"), ("description", "")])
+        .form(&[
+            ("csrf_token", csrf),
+            ("name", "Page ICU"),
+            ("description", ""),
+        ])
         .send()
         .await
         .unwrap();
@@ -534,18 +559,17 @@ async fn team_setup_saved_as_a_template(backend: Backend) {
                     .map(|c| {
                         let options: Vec<Value> = c["options"]
                             .as_array()
-                            .map(|o| {
-                                o.iter()
-                                    .map(|o| json!([o["label"], o["color"]]))
-                                    .collect()
-                            })
+                            .map(|o| o.iter().map(|o| json!([o["label"], o["color"]])).collect())
                             .unwrap_or_default();
                         json!([c["label"], c["source"], c["type"], c["unit"], options])
                     })
                     .collect();
                 out.push(json!({"name": l["name"], "default": l["isDefault"], "columns": columns, "rows": view["rows"].as_array().unwrap().len()}));
             }
-            let sets = lead.get(&format!("/api/v1/teams/{team}/schemas")).await.body;
+            let sets = lead
+                .get(&format!("/api/v1/teams/{team}/schemas"))
+                .await
+                .body;
             let sets: Vec<Value> = sets
                 .as_array()
                 .unwrap()
