@@ -23,7 +23,8 @@
 #
 # Browser test (crates/rounds/tests/it/browser.rs): needs Debian's
 # `chromium` (installed with apt-get, with `chromium-driver`, if missing;
-# also `nodejs` and `npm` if there is no node) and playwright-core from npm
+# also `nodejs` and `npm` if there is no node, and `poppler-utils` for
+# pdftotext/pdfinfo, which read back the PDFs Chromium prints) and playwright-core from npm
 # in ./.peers-node (never a downloaded browser), with axe-core (npm) for the
 # accessibility checks. This script exports
 # ROUNDS_TEST_CHROMIUM, ROUNDS_TEST_NODE_MODULES and
@@ -241,6 +242,8 @@ ensure_browser() {
     [[ -x $chromium ]] || missing+=(chromium chromium-driver)
     command -v node >/dev/null 2>&1 || missing+=(nodejs)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
+    # pdftotext and pdfinfo read back the PDFs Chromium prints (the print sheet).
+    command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
     if ((${#missing[@]})); then
         log "browser test: installing ${missing[*]} (apt-get)"
         apt_install "${missing[@]}"

@@ -52,3 +52,38 @@ pub async fn set(
     .await?;
     Ok(())
 }
+
+/// Every key starting with `prefix` and its value, by key.
+pub async fn with_prefix(
+    conn: &mut AnyConnection,
+    prefix: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let pattern = format!(
+        "{}%",
+        prefix
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT state_key, state_value FROM site_state WHERE state_key LIKE $1 ESCAPE '\\' \
+         ORDER BY state_key",
+    )
+    .bind(pattern)
+    .fetch_all(conn)
+    .await?;
+    // SQLite's LIKE ignores ASCII case: keep the exact prefix only.
+    Ok(rows
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .collect())
+}
+
+/// Forgets `key`; false if it was not recorded.
+pub async fn remove(conn: &mut AnyConnection, key: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM site_state WHERE state_key = $1")
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

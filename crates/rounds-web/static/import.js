@@ -9,7 +9,7 @@ const out = document.getElementById("import-preview");
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
 const TYPES = ["text", "longText", "number", "date", "dateTime", "choice", "checkbox"];
-let current = null; // { fileName, content, preview }
+let current = null; // { fileName, content, preview, matchEhr, updateExisting }
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -95,6 +95,29 @@ function render(p) {
     }
     out.append(el("h3", { text: "Duplicate MRNs" }), list);
   }
+  const options = el("div", { class: "import-options" });
+  if (p.ehrAvailable) {
+    const ehr = el("label", { class: "check" }, el("input", { type: "checkbox", id: "import-ehr", checked: current.matchEhr }), " Look rows with an MRN up in the team's EHR (matches are added as EHR patients)");
+    ehr.querySelector("input").addEventListener("change", (e) => { current.matchEhr = e.target.checked; preview(mappingFromForm()); });
+    options.append(ehr);
+  }
+  if (p.existingPatients || current.updateExisting) {
+    const upd = el("label", { class: "check" }, el("input", { type: "checkbox", id: "import-update", checked: current.updateExisting }), ` Update the fields of the ${p.existingPatients} patient${p.existingPatients === 1 ? "" : "s"} the team already has from this file (empty cells leave a field as it is)`);
+    upd.querySelector("input").addEventListener("change", (e) => { current.updateExisting = e.target.checked; preview(mappingFromForm()); });
+    options.append(upd);
+  }
+  if (options.childElementCount) out.append(options);
+  if (current.updateExisting && p.updates.length) {
+    const names = new Map(p.duplicates.filter((d) => d.patientId).map((d) => [d.patientId, d.name]));
+    const list = el("ul", { class: "import-updates" });
+    for (const u of p.updates) {
+      const what = u.changes.map((c) => `${c.label}: ${c.from ?? "(empty)"} → ${c.to}`).join("; ");
+      list.append(el("li", { text: `Row ${u.row}${names.has(u.patientId) ? ` (${names.get(u.patientId)})` : ""}: ${what}` }));
+    }
+    out.append(el("h3", { text: `Changes to patients the team has (${p.updates.length})` }), list);
+  } else if (current.updateExisting && p.existingPatients) {
+    out.append(el("p", { class: "muted", text: "The file changes nothing on the patients the team already has." }));
+  }
   if (p.ehr.length) {
     const list = el("ul");
     for (const m of p.ehr) list.append(el("li", { text: `Row ${m.row} (MRN ${m.mrn}): ${m.name ? m.name + ", " : ""}${m.note}` }));
@@ -108,17 +131,15 @@ function render(p) {
     }
     out.append(el("h3", { class: "error", text: `${p.problems.length} problem${p.problems.length === 1 ? "" : "s"}: fix the file (or the mapping) and preview again` }), list);
   } else {
-    const ehr = el("label", {}, el("input", { type: "checkbox", id: "import-ehr", checked: current.matchEhr }), " Look rows with an MRN up in the team's EHR");
-    ehr.querySelector("input").addEventListener("change", (e) => { current.matchEhr = e.target.checked; preview(mappingFromForm()); });
     const go = el("button", { type: "button", id: "import-confirm", text: `Import ${p.rows} rows` });
     go.addEventListener("click", confirm);
-    out.append(ehr, el("p", {}, go));
+    out.append(el("p", {}, go));
   }
 }
 
 async function preview(mapping) {
   out.replaceChildren(el("p", { class: "muted", text: "Checking the file…" }));
-  const res = await post(endpoint("/preview"), { fileName: current.fileName, content: current.content, mapping, matchEhr: current.matchEhr });
+  const res = await post(endpoint("/preview"), { fileName: current.fileName, content: current.content, mapping, matchEhr: current.matchEhr, updateExisting: current.updateExisting });
   if (!res.ok) {
     out.replaceChildren(el("p", { class: "error", role: "alert", text: errorText(res) }));
     return;
@@ -130,7 +151,7 @@ async function preview(mapping) {
 async function confirm() {
   const button = document.getElementById("import-confirm");
   if (button) button.disabled = true;
-  const res = await post(endpoint(""), { fileName: current.fileName, content: current.content, mapping: mappingFromForm(), matchEhr: current.matchEhr });
+  const res = await post(endpoint(""), { fileName: current.fileName, content: current.content, mapping: mappingFromForm(), matchEhr: current.matchEhr, updateExisting: current.updateExisting });
   if (!res.ok) {
     out.append(el("p", { class: "error", role: "alert", text: errorText(res) }));
     if (button) button.disabled = false;
@@ -139,7 +160,7 @@ async function confirm() {
   const r = res.data;
   const back = `/teams/${section.dataset.team}/lists/${section.dataset.list}`;
   out.replaceChildren(
-    el("p", { class: "notice", role: "status", text: `Imported: ${r.added} new patients${r.ehr ? ` (${r.ehr} from the EHR)` : ""}, ${r.existing} the team had, ${r.columnsCreated} new columns.` }),
+    el("p", { class: "notice", role: "status", text: `Imported: ${r.added} new patients${r.ehr ? ` (${r.ehr} from the EHR)` : ""}, ${r.existing} the team had${r.updated ? ` (${r.updated} updated)` : ""}, ${r.columnsCreated} new columns.` }),
     el("p", {}, el("a", { href: back, text: "Open the list" })),
   );
 }
@@ -153,7 +174,7 @@ if (form) {
       out.replaceChildren(el("p", { class: "error", role: "alert", text: `The file is larger than ${Math.floor(Number(section.dataset.maxBytes) / 1048576)} MB; split it.` }));
       return;
     }
-    current = { fileName: file.name, content: base64Of(await file.arrayBuffer()), preview: null, matchEhr: false };
+    current = { fileName: file.name, content: base64Of(await file.arrayBuffer()), preview: null, matchEhr: false, updateExisting: false };
     preview(undefined);
   });
 }

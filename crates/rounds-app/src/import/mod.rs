@@ -9,7 +9,12 @@
 //! or none.
 //!
 //! Rows whose MRN the team already has are that patient: they are put on
-//! the list (if not on it yet) and their fields are left as they are.
+//! the list (if not on it yet) and their fields are left as they are,
+//! unless the request asks to update them (`update_existing`): then each
+//! filled cell replaces the patient's value (empty cells leave a value as
+//! it is; an EHR patient's demographics stay the EHR's), the preview
+//! shows every change, and each updated patient is recorded as
+//! PatientDetailsEdit.
 //! Where the team has an EHR and the request asks for it, each other row
 //! with an MRN is looked up in the EHR by identifier; a row matching
 //! exactly one Patient is added as that EHR patient (its team columns
@@ -71,6 +76,27 @@ pub struct ImportRequest {
     pub mapping: Option<Vec<Target>>,
     /// Look rows with an MRN up in the team's EHR.
     pub match_ehr: bool,
+    /// Update the fields of patients the team already has from the file.
+    pub update_existing: bool,
+}
+
+/// One value an import would change on a patient the team has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    /// The stored key (a patient field or a column id).
+    pub key: String,
+    /// The column's name.
+    pub label: String,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+/// The changes to one patient the team has.
+#[derive(Debug, Clone)]
+pub struct PatientUpdate {
+    pub row: usize,
+    pub patient_id: PatientId,
+    pub changes: Vec<FieldChange>,
 }
 
 #[derive(Debug, Clone)]
@@ -139,12 +165,18 @@ pub struct ImportPreview {
     /// Rows that would add a new patient / put a team patient on the list.
     pub new_patients: usize,
     pub existing_patients: usize,
+    /// Whether the team has an EHR to match rows in.
+    pub ehr_available: bool,
+    /// With `update_existing`: what would change on patients the team has.
+    pub updates: Vec<PatientUpdate>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct ImportResult {
     pub added: usize,
     pub existing: usize,
+    /// Patients the team had whose fields the file changed.
+    pub updated: usize,
     pub ehr: usize,
     pub columns_created: usize,
 }
@@ -607,6 +639,63 @@ struct Plan {
     duplicates: Vec<Duplicate>,
     ehr: Vec<EhrMatch>,
     targets: Vec<TargetOption>,
+    has_ehr: bool,
+    /// Patients of the team that are the EHR's (their demographics stay).
+    ehr_patients: HashSet<PatientId>,
+    /// With `update_existing`, the changes the preview shows.
+    updates: Vec<PatientUpdate>,
+}
+
+impl Plan {
+    /// The stored key of a planned value (None: a new column not made).
+    fn stored_key(&self, key: &Key) -> Option<String> {
+        match key {
+            Key::Existing(k) => Some(k.clone()),
+            Key::New(n) => self.new_columns.get(*n).map(|c| c.id.to_string()),
+        }
+    }
+
+    /// What the row's filled cells would change on `patient`, whose values
+    /// are `current`.
+    fn changes(
+        &self,
+        row: &PlannedRow,
+        patient: PatientId,
+        current: &HashMap<String, rounds_core::lists::FieldValue>,
+    ) -> Vec<FieldChange> {
+        let ehr = self.ehr_patients.contains(&patient);
+        let mut out = Vec::new();
+        for (key, value) in &row.values {
+            let Some(stored) = self.stored_key(key) else {
+                continue;
+            };
+            if ehr && PatientField::from_key(&stored).is_some() {
+                continue;
+            }
+            let from = current.get(&stored).and_then(|v| v.value.clone());
+            if from.as_deref() == Some(value.as_str()) {
+                continue;
+            }
+            let label = match key {
+                Key::New(n) => self.new_columns.get(*n).map(|c| c.label.clone()),
+                Key::Existing(k) => self.targets.iter().find(|t| &t.key == k).map(|t| {
+                    t.label
+                        .split(" (")
+                        .next()
+                        .unwrap_or(t.label.as_str())
+                        .to_owned()
+                }),
+            }
+            .unwrap_or_else(|| stored.clone());
+            out.push(FieldChange {
+                key: stored,
+                label,
+                from,
+                to: value.clone(),
+            });
+        }
+        out
+    }
 }
 
 fn invalid_file(message: impl Into<String>) -> AppError {
@@ -640,6 +729,10 @@ impl App {
             .ok()
             .flatten()
             .is_some();
+        let ehr_patients: HashSet<PatientId> = rounds_store::ehr::refs_of_team(&mut conn, team)
+            .await?
+            .into_keys()
+            .collect();
         drop(conn);
 
         let table =
@@ -843,7 +936,7 @@ impl App {
                 }
             }
         }
-        Ok(Plan {
+        let mut plan = Plan {
             targets: ctx.targets(),
             table,
             headers,
@@ -852,7 +945,29 @@ impl App {
             problems,
             duplicates,
             ehr,
-        })
+            has_ehr,
+            ehr_patients,
+            updates: Vec::new(),
+        };
+        if request.update_existing {
+            let empty = HashMap::new();
+            let updates: Vec<PatientUpdate> = plan
+                .rows
+                .iter()
+                .filter_map(|r| match r.kind {
+                    RowKind::Existing(id) => Some((r, id)),
+                    _ => None,
+                })
+                .map(|(r, id)| PatientUpdate {
+                    row: r.row,
+                    patient_id: id,
+                    changes: plan.changes(r, id, team_values.get(&id).unwrap_or(&empty)),
+                })
+                .filter(|u| !u.changes.is_empty())
+                .collect();
+            plan.updates = updates;
+        }
+        Ok(plan)
     }
 
     /// Reads the file and shows what an import would do; writes nothing.
@@ -886,6 +1001,8 @@ impl App {
             targets: plan.targets,
             new_patients: plan.rows.len() - existing,
             existing_patients: existing,
+            ehr_available: plan.has_ehr,
+            updates: plan.updates,
         })
     }
 
@@ -987,6 +1104,53 @@ impl App {
             let patient = match &row.kind {
                 RowKind::Existing(id) => {
                     result.existing += 1;
+                    if request.update_existing {
+                        let current = patients::values_of(tx.conn(), *id).await?;
+                        let changes = plan.changes(row, *id, &current);
+                        if !changes.is_empty() {
+                            let mut audited = serde_json::Map::new();
+                            let mut fields = serde_json::Map::new();
+                            for c in &changes {
+                                let version = current.get(&c.key).map_or(0, |v| v.version) + 1;
+                                patients::put_value(
+                                    tx.conn(),
+                                    *id,
+                                    &c.key,
+                                    Some(&c.to),
+                                    version,
+                                    now,
+                                    actor.user.id,
+                                )
+                                .await?;
+                                audited
+                                    .insert(c.key.clone(), json!({ "from": c.from, "to": c.to }));
+                                fields.insert(
+                                    c.key.clone(),
+                                    json!({ "value": c.to, "version": version }),
+                                );
+                            }
+                            audited.insert(
+                                "import".into(),
+                                json!({ "file": request.file_name, "row": row.row }),
+                            );
+                            let mut entry = self.entry_for(
+                                actor,
+                                Operation::PatientDetailsEdit,
+                                rounds_core::audit::Outcome::Success,
+                            );
+                            entry.team_id = Some(team);
+                            entry.patient_ref = Some(id.to_string());
+                            entry.detail = Value::Object(audited);
+                            rounds_store::audit::append(&mut tx, &entry).await?;
+                            let on = patients::lists_of(tx.conn(), *id).await?;
+                            let change = Change::PatientUpdated {
+                                patient_id: *id,
+                                fields: Value::Object(fields),
+                            };
+                            self.announce(&mut tx, team, &on, &change, actor).await?;
+                            result.updated += 1;
+                        }
+                    }
                     *id
                 }
                 RowKind::Ehr(ehr_id) => {

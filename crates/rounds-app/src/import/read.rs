@@ -170,11 +170,24 @@ fn read_csv(bytes: &[u8]) -> Result<Table, FileProblem> {
         None => return Err(problem("the file has no header row")),
     };
     let mut rows = Vec::new();
+    // The line a record starts on, counted here: the reader's own count
+    // is one short after each CRLF (Windows, and Excel's "CSV UTF-8").
+    let bytes = text.as_bytes();
+    let (mut counted_to, mut newlines) = (0usize, 0usize);
     for record in records {
         let record = record.map_err(|e| problem(format!("the CSV cannot be read: {e}")))?;
-        let line = record
+        let mut start = record
             .position()
-            .map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
+            .map_or(0, |p| usize::try_from(p.byte()).unwrap_or(0))
+            .clamp(counted_to, bytes.len());
+        while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        newlines += bytes
+            .get(counted_to..start)
+            .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count());
+        counted_to = start;
+        let line = newlines + 1;
         if rows.len() > MAX_ROWS {
             break;
         }
@@ -299,6 +312,26 @@ mod tests {
                 2,
                 vec![RawCell::Text("Zola".into()), RawCell::Text("1".into())]
             )
+        );
+    }
+
+    #[test]
+    fn csv_rows_are_numbered_as_in_the_file() {
+        let numbers = |text: &str| -> Vec<usize> {
+            read("ward.csv", text.as_bytes())
+                .unwrap()
+                .rows
+                .iter()
+                .map(|(n, _)| *n)
+                .collect()
+        };
+        assert_eq!(numbers("Name\nA\nB\n"), [2, 3]);
+        assert_eq!(numbers("Name\r\nA\r\nB\r\n"), [2, 3], "CRLF");
+        assert_eq!(numbers("Name\r\nA\r\n\r\nB\r\n"), [2, 4], "a blank line");
+        assert_eq!(
+            numbers("Name,Plan\r\nA,\"two\r\nlines\"\r\nB,x\r\n"),
+            [2, 4],
+            "a cell of two lines"
         );
     }
 

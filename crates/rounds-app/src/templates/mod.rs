@@ -11,6 +11,16 @@
 //! where a list's or set's column is a template column's key, a built-in
 //! column (name, mrn, ageSex, birthDate, location, added) or an EHR column
 //! (heartRate, bloodPressure, …).
+//!
+//! A site's own templates are installed from a file by the console
+//! (`rounds team add-template FILE`: TOML if the name ends in `.toml`,
+//! else JSON; the same fields, `columnSets` spelt so in TOML too), or saved
+//! from a team's set-up by its owner. They are kept in the database
+//! (`site_state`, key `team-template:{id}`) and offered beside the built-in
+//! ones. A file that does not read or does not check is refused with the
+//! line and column of the fault, or the field and what is wrong with it.
+//! An `id` is 1–40 lowercase letters, digits and `-`, and a site template
+//! cannot take a built-in one's id.
 
 use std::collections::HashMap;
 
@@ -70,6 +80,85 @@ pub struct TeamTemplate {
     pub lists: Vec<TemplateList>,
     #[serde(default)]
     pub column_sets: Vec<TemplateSet>,
+    /// A site's own template (installed or saved), not a built-in one.
+    #[serde(skip)]
+    pub site: bool,
+}
+
+/// Where a site's template is kept in `site_state`.
+const SITE_KEY: &str = "team-template:";
+/// The longest template id.
+pub const TEMPLATE_ID_MAX: usize = 40;
+
+/// The 1-based line and column of a byte offset of `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Reads a template file: TOML when `file_name` ends in `.toml`, JSON
+/// otherwise; then checks it. Errors say where (line and column) or which
+/// field, on the field `file`.
+pub fn parse_template_file(file_name: &str, text: &str) -> Result<TeamTemplate, InvalidInput> {
+    let toml_file = file_name.to_ascii_lowercase().ends_with(".toml");
+    let parsed: Result<TeamTemplate, String> = if toml_file {
+        toml::from_str::<TeamTemplate>(text).map_err(|e| {
+            let place = e.span().map(|s| line_col(text, s.start));
+            let what = e.message().trim().to_owned();
+            match place {
+                Some((line, column)) => format!("line {line}, column {column}: {what}"),
+                None => what,
+            }
+        })
+    } else {
+        serde_json::from_str::<TeamTemplate>(text).map_err(|e| {
+            let what = e.to_string();
+            // serde_json ends its message with " at line L column C".
+            let what = what
+                .rsplit_once(" at line ")
+                .map_or(what.as_str(), |(w, _)| w)
+                .to_owned();
+            format!("line {}, column {}: {what}", e.line(), e.column())
+        })
+    };
+    let template = parsed.map_err(|m| {
+        InvalidInput::new(
+            "file",
+            format!(
+                "{file_name} is not a team template ({}): {m}",
+                if toml_file { "TOML" } else { "JSON" }
+            ),
+        )
+    })?;
+    template.check().map_err(|e| {
+        InvalidInput::new(
+            "file",
+            format!("{file_name}: field {}: {}", e.field, e.message),
+        )
+    })?;
+    Ok(template)
+}
+
+/// A template id made of a name: lowercase letters and digits joined by `-`.
+fn id_of(name: &str) -> String {
+    let id: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    let id: String = id.chars().take(TEMPLATE_ID_MAX).collect();
+    let id = id.trim_end_matches('-').to_owned();
+    if id.is_empty() {
+        "template".to_owned()
+    } else {
+        id
+    }
 }
 
 const BUILTIN: &str = include_str!("builtin.json");
@@ -114,6 +203,21 @@ impl TeamTemplate {
 
     /// Checks the template: names, unique keys, columns that resolve.
     pub fn check(&self) -> Result<(), InvalidInput> {
+        let id_ok = !self.id.is_empty()
+            && self.id.len() <= TEMPLATE_ID_MAX
+            && self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !id_ok {
+            return Err(InvalidInput::new(
+                "id",
+                format!(
+                    "{:?}: an id is 1 to {TEMPLATE_ID_MAX} lowercase letters, digits and \"-\"",
+                    self.id
+                ),
+            ));
+        }
         required_text("name", &self.name, TextKind::Name, 100)?;
         if self.lists.is_empty() {
             return Err(InvalidInput::new(
@@ -206,9 +310,188 @@ impl TeamTemplate {
 }
 
 impl App {
-    /// The templates a team can start from.
-    pub fn team_templates(&self) -> Vec<TeamTemplate> {
-        builtin_templates()
+    /// The templates a team can start from: the built-in ones, then the
+    /// site's own (a stored one that no longer reads is left out, logged).
+    pub async fn team_templates(&self) -> Result<Vec<TeamTemplate>, AppError> {
+        let mut all = builtin_templates();
+        let stored = {
+            let mut conn = self.db.read().await?;
+            rounds_store::site::with_prefix(&mut conn, SITE_KEY).await?
+        };
+        for (key, body) in stored {
+            match serde_json::from_str::<TeamTemplate>(&body) {
+                Ok(mut t) => {
+                    t.site = true;
+                    all.push(t);
+                }
+                Err(e) => {
+                    tracing::error!(key = %key, error = %e, "a stored site template does not read");
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    /// Installs a site template (the console's `rounds team add-template`):
+    /// checked, never over a built-in one, over a site one of the same id
+    /// only when `replace`. Answers whether one was replaced.
+    pub async fn install_site_template(
+        &self,
+        template: &TeamTemplate,
+        replace: bool,
+    ) -> Result<bool, AppError> {
+        template.check()?;
+        if builtin_templates().iter().any(|b| b.id == template.id) {
+            return Err(InvalidInput::new(
+                "id",
+                format!(
+                    "{:?} is a built-in template's id; give the site's own another",
+                    template.id
+                ),
+            )
+            .into());
+        }
+        let key = format!("{SITE_KEY}{}", template.id);
+        let body = serde_json::to_string(template)
+            .map_err(|e| AppError::Internal(format!("cannot write the template: {e}")))?;
+        let mut tx = self.db.write().await?;
+        let existed = rounds_store::site::get(tx.conn(), &key).await?.is_some();
+        if existed && !replace {
+            return Err(AppError::Conflict {
+                message: format!(
+                    "the site already has a template {:?}; replace it explicitly",
+                    template.id
+                ),
+            });
+        }
+        rounds_store::site::set(tx.conn(), &key, &body, Timestamp::now()).await?;
+        tx.commit().await?;
+        Ok(existed)
+    }
+
+    /// Removes a site template; false if there was none of that id.
+    pub async fn remove_site_template(&self, id: &str) -> Result<bool, AppError> {
+        let mut tx = self.db.write().await?;
+        let removed = rounds_store::site::remove(tx.conn(), &format!("{SITE_KEY}{id}")).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// Saves a team's set-up as a site template (its owner): its team
+    /// columns with their choices and colours, its lists with the columns
+    /// they show in order, the default list, and its saved column sets. No
+    /// patient, value or member goes into it. The id is made of the name.
+    pub async fn save_team_as_template(
+        &self,
+        actor: &Actor,
+        team: rounds_core::TeamId,
+        name: &str,
+        description: &str,
+    ) -> Result<TeamTemplate, AppError> {
+        self.team_access(actor, team, crate::Need::Owner, "saveTeamTemplate")
+            .await?;
+        let name = required_text("name", name, TextKind::Name, 100)?;
+        let description = description.trim().chars().take(500).collect::<String>();
+        let mut conn = self.db.read().await?;
+        let team_columns = lists::team_columns(&mut conn, team).await?;
+        let team_lists = lists::for_team(&mut conn, team).await?;
+        let mut shown = Vec::new();
+        for l in &team_lists {
+            let mut columns = lists::list_columns(&mut conn, l.id).await?;
+            columns.sort_by_key(|c| c.position);
+            shown.push(columns);
+        }
+        let sets = lists::schemas(&mut conn, team).await?;
+        drop(conn);
+
+        // Template keys for the team's columns, made of their labels.
+        let mut keys: HashMap<String, String> = HashMap::new();
+        let mut columns = Vec::new();
+        for c in &team_columns {
+            let base = id_of(&c.label);
+            let mut key = base.clone();
+            let mut n = 2;
+            while keys.values().any(|k| *k == key)
+                || BuiltinColumn::from_key(&key).is_some()
+                || EhrColumn::from_key(&key).is_some()
+            {
+                key = format!("{base}-{n}");
+                n += 1;
+            }
+            keys.insert(c.id.to_string(), key.clone());
+            columns.push(TemplateColumn {
+                key,
+                label: c.label.clone(),
+                kind: c.kind,
+                unit: c.unit.clone(),
+                options: c
+                    .options
+                    .iter()
+                    .map(|o| ChoiceOption {
+                        id: String::new(),
+                        label: o.label.clone(),
+                        color: o.color.clone(),
+                    })
+                    .collect(),
+            });
+        }
+        let key_of = |key: &str| -> Option<String> {
+            match key.parse::<ColumnKey>().ok()? {
+                ColumnKey::Team(id) => keys.get(&id.to_string()).cloned(),
+                other => Some(other.to_string()),
+            }
+        };
+        let template = TeamTemplate {
+            id: id_of(&name),
+            description,
+            columns,
+            lists: team_lists
+                .iter()
+                .zip(&shown)
+                .map(|(l, cols)| TemplateList {
+                    name: l.name.clone(),
+                    default: l.is_default,
+                    columns: cols
+                        .iter()
+                        .filter(|c| !c.hidden)
+                        .filter_map(|c| key_of(&c.key.to_string()))
+                        .collect(),
+                })
+                .collect(),
+            column_sets: sets
+                .iter()
+                .map(|s| TemplateSet {
+                    name: s.name.clone(),
+                    columns: s
+                        .columns
+                        .iter()
+                        .filter(|c| !c.hidden)
+                        .filter_map(|c| key_of(&c.key))
+                        .collect(),
+                })
+                .collect(),
+            name,
+            site: true,
+        };
+        if template.lists.is_empty() {
+            return Err(InvalidInput::new(
+                "name",
+                "the team has no list yet: a template needs at least one",
+            )
+            .into());
+        }
+        let all = self.team_templates().await?;
+        if let Some(same) = all.iter().find(|t| t.id == template.id) {
+            return Err(AppError::Conflict {
+                message: format!(
+                    "a template {:?} exists already ({}); choose another name",
+                    same.name, same.id
+                ),
+            });
+        }
+        self.install_site_template(&template, false).await?;
+        tracing::info!(template = %template.id, team = %team, "team set-up saved as a site template");
+        Ok(template)
     }
 
     /// Creates a team owned by `actor`, provisioned from the template
@@ -221,7 +504,7 @@ impl App {
         name: &str,
         template_id: &str,
     ) -> Result<Team, AppError> {
-        let all = self.team_templates();
+        let all = self.team_templates().await?;
         let template = all.iter().find(|t| t.id == template_id).ok_or_else(|| {
             let ids: Vec<&str> = all.iter().map(|t| t.id.as_str()).collect();
             InvalidInput::new(

@@ -50,6 +50,10 @@ pub struct ImportBody {
     /// Look rows with an MRN up in the team's EHR and add matches as EHR patients.
     #[serde(default)]
     pub match_ehr: bool,
+    /// Update the fields of patients the team already has (matched by MRN)
+    /// from the file's filled cells; left out: their fields stay as they are.
+    #[serde(default)]
+    pub update_existing: bool,
 }
 
 impl ImportBody {
@@ -96,6 +100,7 @@ impl ImportBody {
             bytes,
             mapping,
             match_ehr: self.match_ehr,
+            update_existing: self.update_existing,
         })
     }
 }
@@ -156,6 +161,24 @@ pub struct TargetDto {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+pub struct FieldChangeDto {
+    /// The field key or column id.
+    pub key: String,
+    pub label: String,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PatientUpdateDto {
+    pub row: usize,
+    pub patient_id: String,
+    pub changes: Vec<FieldChangeDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ImportPreviewDto {
     /// csv or xlsx: what the file turned out to be.
     pub kind: String,
@@ -173,6 +196,10 @@ pub struct ImportPreviewDto {
     pub existing_patients: usize,
     /// True when the import would go through as it is.
     pub ready: bool,
+    /// Whether the team has an EHR to match rows in (matchEhr).
+    pub ehr_available: bool,
+    /// With updateExisting: each patient the team has whose fields the file changes.
+    pub updates: Vec<PatientUpdateDto>,
     pub max_rows: usize,
     pub max_bytes: usize,
 }
@@ -260,6 +287,25 @@ impl From<ImportPreview> for ImportPreviewDto {
             sample: p.sample,
             new_patients: p.new_patients,
             existing_patients: p.existing_patients,
+            ehr_available: p.ehr_available,
+            updates: p
+                .updates
+                .into_iter()
+                .map(|u| PatientUpdateDto {
+                    row: u.row,
+                    patient_id: u.patient_id.to_string(),
+                    changes: u
+                        .changes
+                        .into_iter()
+                        .map(|c| FieldChangeDto {
+                            key: c.key,
+                            label: c.label,
+                            from: c.from,
+                            to: c.to,
+                        })
+                        .collect(),
+                })
+                .collect(),
             max_rows: MAX_ROWS,
             max_bytes: MAX_FILE_BYTES,
         }
@@ -275,6 +321,8 @@ pub struct ImportResultDto {
     pub existing: usize,
     /// Of the added, those added as EHR patients.
     pub ehr: usize,
+    /// Of the existing, those whose fields were updated (updateExisting).
+    pub updated: usize,
     pub columns_created: usize,
 }
 
@@ -284,6 +332,7 @@ impl From<ImportResult> for ImportResultDto {
             added: r.added,
             existing: r.existing,
             ehr: r.ehr,
+            updated: r.updated,
             columns_created: r.columns_created,
         }
     }

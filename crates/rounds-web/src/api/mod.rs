@@ -87,6 +87,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::get_team))
         .routes(routes!(templates::list_team_templates))
         .routes(routes!(templates::create_team_from_template))
+        .routes(routes!(templates::save_team_as_template))
         .routes(routes!(teams::add_team_member))
         .routes(routes!(
             teams::update_team_member,

@@ -1,15 +1,18 @@
-//! Team templates: the ones offered, and creating a team from one.
+//! Team templates: the ones offered, creating a team from one, and saving
+//! a team's set-up as a site template.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use rounds_app::templates::TeamTemplate;
 use rounds_app::App;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::dto::TeamDto;
+use super::parse_id;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{ApiActor, ApiJson};
+use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -24,20 +27,31 @@ pub struct TemplateSummaryDto {
     pub columns: Vec<String>,
     /// Its saved column sets.
     pub column_sets: Vec<String>,
+    /// `builtin`, or `site` for the site's own (installed or saved).
+    pub source: String,
 }
 
-pub fn summaries(app: &App) -> Vec<TemplateSummaryDto> {
-    app.team_templates()
-        .into_iter()
-        .map(|t| TemplateSummaryDto {
+impl From<TeamTemplate> for TemplateSummaryDto {
+    fn from(t: TeamTemplate) -> Self {
+        Self {
             lists: t.lists.iter().map(|l| l.name.clone()).collect(),
             columns: t.columns.iter().map(|c| c.label.clone()).collect(),
             column_sets: t.column_sets.iter().map(|s| s.name.clone()).collect(),
+            source: if t.site { "site" } else { "builtin" }.to_owned(),
             id: t.id,
             name: t.name,
             description: t.description,
-        })
-        .collect()
+        }
+    }
+}
+
+pub async fn summaries(app: &App) -> Result<Vec<TemplateSummaryDto>, rounds_app::AppError> {
+    Ok(app
+        .team_templates()
+        .await?
+        .into_iter()
+        .map(TemplateSummaryDto::from)
+        .collect())
 }
 
 /// The templates a new team can start from.
@@ -47,8 +61,8 @@ pub fn summaries(app: &App) -> Vec<TemplateSummaryDto> {
 pub async fn list_team_templates(
     State(state): State<AppState>,
     ApiActor(_actor): ApiActor,
-) -> Json<Vec<TemplateSummaryDto>> {
-    Json(summaries(&state.app))
+) -> ApiResult<Json<Vec<TemplateSummaryDto>>> {
+    Ok(Json(summaries(&state.app).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -75,4 +89,40 @@ pub async fn create_team_from_template(
         .create_team_from_template(&actor, &body.name, &body.template)
         .await?;
     Ok((StatusCode::CREATED, Json(TeamDto::from(&team))))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SaveAsTemplate {
+    /// The template's name (its id is made of it).
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Save the team's set-up as a site template (owners): its team columns
+/// with choices and colours, its lists and the columns they show, the
+/// default list and the saved column sets; no patients, values or members.
+/// Offered from then on to everyone creating a team.
+#[utoipa::path(post, path = "/api/v1/teams/{teamId}/save-as-template", operation_id = "saveTeamAsTemplate", tag = "teams",
+    security(("session" = [], "csrf" = [])),
+    params(("teamId" = String, Path)),
+    request_body = SaveAsTemplate,
+    responses((status = 201, body = TemplateSummaryDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn save_team_as_template(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(team): ApiPath<String>,
+    ApiJson(body): ApiJson<SaveAsTemplate>,
+) -> ApiResult<(StatusCode, Json<TemplateSummaryDto>)> {
+    let template = state
+        .app
+        .save_team_as_template(
+            &actor,
+            parse_id("teamId", &team)?,
+            &body.name,
+            &body.description,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(template.into())))
 }

@@ -119,6 +119,10 @@ pub fn router() -> Router<AppState> {
             get(handoff::handoff_sheet_page),
         )
         .route("/teams/{team_id}/members", post(teams::add_member))
+        .route(
+            "/teams/{team_id}/save-as-template",
+            post(teams::save_as_template),
+        )
         .route("/teams/{team_id}/lists", post(lists::create_list))
         .route("/teams/{team_id}/lists/{list_id}", get(lists::list_page))
         .route(

@@ -25,6 +25,9 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "created" => Some("Team created. Add its members below."),
         "default" => Some("Default list set."),
         "list-deleted" => Some("List deleted."),
+        "template" => Some(
+            "The team's set-up is saved as a template: it is offered to everyone creating a team.",
+        ),
         _ => None,
     }
 }
@@ -48,13 +51,16 @@ async fn teams_view(
         Err(err) => return app_error_page(state, &page.session, err),
     };
     let teams: Vec<TeamSummaryDto> = teams.iter().map(TeamSummaryDto::from).collect();
+    let templates = match crate::api::templates::summaries(&state.app).await {
+        Ok(t) => t,
+        Err(err) => return app_error_page(state, &page.session, err),
+    };
     let (me, csrf) = page.page_context();
     render(
         state,
         status,
         "teams.html",
-        context! { me, csrf, teams, name, error, notice => notice(done),
-        templates => crate::api::templates::summaries(&state.app) },
+        context! { me, csrf, teams, name, error, notice => notice(done), templates },
     )
 }
 
@@ -128,13 +134,16 @@ pub(crate) async fn team_view_with_list_error(
         name,
         error: form_error(err),
     };
+    let attempts = Attempts {
+        list: Some(attempt),
+        ..Attempts::default()
+    };
     team_view_full(
         state,
         page,
         id,
         StatusCode::UNPROCESSABLE_ENTITY,
-        None,
-        Some(attempt),
+        attempts,
         None,
     )
     .await
@@ -148,7 +157,20 @@ async fn team_view(
     attempt: Option<AddAttempt<'_>>,
     done: Option<&str>,
 ) -> Response {
-    team_view_full(state, page, id, status, attempt, None, done).await
+    let attempts = Attempts {
+        member: attempt,
+        ..Attempts::default()
+    };
+    team_view_full(state, page, id, status, attempts, done).await
+}
+
+/// The forms of the team page that were refused, each with its reason.
+#[derive(Default)]
+struct Attempts<'a> {
+    member: Option<AddAttempt<'a>>,
+    list: Option<ListAttempt<'a>>,
+    /// "Save as a template" (a name and its error, as a list's).
+    template: Option<ListAttempt<'a>>,
 }
 
 async fn team_view_full(
@@ -156,10 +178,14 @@ async fn team_view_full(
     page: &PageActor,
     id: TeamId,
     status: StatusCode,
-    attempt: Option<AddAttempt<'_>>,
-    list_attempt: Option<ListAttempt<'_>>,
+    attempts: Attempts<'_>,
     done: Option<&str>,
 ) -> Response {
+    let Attempts {
+        member: attempt,
+        list: list_attempt,
+        template: template_attempt,
+    } = attempts;
     let detail = match state.app.get_team(&page.actor, id).await {
         Ok(d) => d,
         Err(err) => return app_error_page(state, &page.session, err),
@@ -169,6 +195,10 @@ async fn team_view_full(
         Err(err) => return app_error_page(state, &page.session, err),
     };
     let (list_name, list_error) = match list_attempt {
+        Some(a) => (a.name, Some(a.error)),
+        None => ("", None),
+    };
+    let (template_name, template_error) = match template_attempt {
         Some(a) => (a.name, Some(a.error)),
         None => ("", None),
     };
@@ -191,6 +221,7 @@ async fn team_view_full(
             lists => lists.lists,
             schemas => lists.schemas,
             list_name, list_error,
+            template_name, template_error,
             notice => notice(done),
         },
     )
@@ -205,6 +236,56 @@ pub async fn team_page(
     match page_id(&state, &page, &raw) {
         Ok(id) => team_view(&state, &page, id, StatusCode::OK, None, q.done.as_deref()).await,
         Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SaveTemplateForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// An owner saves the team's set-up as a site template.
+pub async fn save_as_template(
+    State(state): State<AppState>,
+    page: PageActor,
+    Path(raw): Path<String>,
+    CheckedForm(form): CheckedForm<SaveTemplateForm>,
+) -> Response {
+    let id = match page_id(&state, &page, &raw) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    match state
+        .app
+        .save_team_as_template(&page.actor, id, &form.name, &form.description)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/teams/{id}?done=template")).into_response(),
+        Err(
+            err @ (rounds_app::AppError::NotFound { .. } | rounds_app::AppError::Forbidden { .. }),
+        ) => app_error_page(&state, &page.session, err),
+        Err(err) => {
+            let attempt = ListAttempt {
+                name: &form.name,
+                error: form_error(err),
+            };
+            let attempts = Attempts {
+                template: Some(attempt),
+                ..Attempts::default()
+            };
+            team_view_full(
+                &state,
+                &page,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                attempts,
+                None,
+            )
+            .await
+        }
     }
 }
 

@@ -74,6 +74,7 @@ fn expected(op: &str) -> Option<[u16; 5]> {
         "importPatients" => [401, 404, 201, 201, 404],
         "listTeamTemplates" => [401, 200, 200, 200, 200],
         "createTeamFromTemplate" => [401, 201, 201, 201, 201],
+        "saveTeamAsTemplate" => [401, 404, 403, 201, 404],
         "patientAccessReport" => [401, 403, 403, 403, 200],
         // Hand-offs: tasks, urgent notes, read receipts, I-PASS.
         "listTasks" | "myTasks" | "teamEvents" | "listUrgent" | "getUrgentRule" | "noteSeen"
@@ -317,6 +318,7 @@ impl World {
             "createTeamFromTemplate" => {
                 Some(json!({"name": format!("Templated by {role}"), "template": "icu"}))
             }
+            "saveTeamAsTemplate" => Some(json!({"name": format!("Saved by {role}")})),
             "addTask" => Some(json!({"body": format!("Task of {role}")})),
             "updateTask" => Some(json!({"baseVersion": 1, "done": true})),
             "setUrgentRule" => Some(json!({"intervalSecs": 300, "escalateAfter": 3})),

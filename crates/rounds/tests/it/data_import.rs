@@ -45,7 +45,7 @@ fn openpyxl_workbook(rows: &Value) -> Vec<u8> {
     std::fs::read(&file).unwrap()
 }
 
-async fn send(
+pub(crate) async fn send(
     client: &Client,
     path: &str,
     name: &str,
@@ -229,7 +229,7 @@ async fn excel_preview_then_all_or_nothing(backend: Backend) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(
         r.body,
-        json!({"added": 3, "existing": 1, "ehr": 0, "columnsCreated": 1})
+        json!({"added": 3, "existing": 1, "ehr": 0, "updated": 0, "columnsCreated": 1})
     );
     let view = w.nurse.get(&w.list_path("?sort=name")).await.body;
     let bleep = view["columns"]
@@ -481,3 +481,132 @@ async fn csv_round_trip(backend: Backend) {
     w.app.stop().await;
 }
 both!(csv_round_trip);
+
+/// Chosen in the preview, an import updates the fields of patients the
+/// team already has (matched by MRN): the preview lists every change and
+/// writes nothing; the import writes them, leaves empty cells' fields as
+/// they were, and records each updated patient.
+async fn import_updates_patients_the_team_has(backend: Backend) {
+    let w = Ward::new(backend).await;
+    let ids = w.fill().await;
+    let csv = "MRN,Temp,Plan,Surname\r\nM-1,39.1,Start antibiotics,Zola\r\nM-2,,Bloods,Adams\r\nM-4,36.0,New one,Newman\r\n";
+    let preview_path = w.list_path("/import/preview");
+    let p = send(
+        &w.nurse,
+        &preview_path,
+        "ward.csv",
+        csv.as_bytes(),
+        json!({}),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+    assert_eq!(p.body["existingPatients"], 2);
+    assert_eq!(p.body["updates"], json!([]), "not asked for");
+    assert_eq!(p.body["ehrAvailable"], false);
+    let p = send(
+        &w.nurse,
+        &preview_path,
+        "ward.csv",
+        csv.as_bytes(),
+        json!({"updateExisting": true}),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+    let updates = p.body["updates"].as_array().unwrap();
+    assert_eq!(updates.len(), 2, "{:#}", p.body);
+    let changes = |u: &Value| -> Vec<(String, Value, Value)> {
+        u["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["label"].as_str().unwrap().to_owned(),
+                    c["from"].clone(),
+                    c["to"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(updates[0]["row"], 2);
+    assert_eq!(updates[0]["patientId"], ids[0].as_str());
+    assert_eq!(
+        changes(&updates[0]),
+        [
+            ("Temp".to_owned(), json!("38.5"), json!("39.1")),
+            (
+                "Plan".to_owned(),
+                json!("=HYPERLINK(\"http://evil.example\",\"x\")"),
+                json!("Start antibiotics")
+            ),
+        ],
+        "the same family name is no change"
+    );
+    assert_eq!(updates[1]["row"], 3);
+    assert_eq!(
+        changes(&updates[1]),
+        [("Plan".to_owned(), json!("+1 call GP"), json!("Bloods"))],
+        "an empty cell changes nothing"
+    );
+    let before = rows_of(&w).await;
+    let zola = |rows: &[Value]| {
+        rows.iter()
+            .find(|r| r["patientId"] == ids[0].as_str())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        zola(&before)["fields"][&w.temp]["value"],
+        "38.5",
+        "a preview writes nothing"
+    );
+
+    let r = send(
+        &w.nurse,
+        &w.list_path("/import"),
+        "ward.csv",
+        csv.as_bytes(),
+        json!({"updateExisting": true}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(
+        r.body,
+        json!({"added": 1, "existing": 2, "ehr": 0, "updated": 2, "columnsCreated": 0})
+    );
+    let after = rows_of(&w).await;
+    assert_eq!(after.len(), 4);
+    let z = zola(&after);
+    assert_eq!(z["fields"][&w.temp]["value"], "39.1");
+    assert_eq!(z["fields"][&w.note]["value"], "Start antibiotics");
+    assert_eq!(z["fields"]["family"]["value"], "Zola");
+    let adams = after
+        .iter()
+        .find(|r| r["patientId"] == ids[1].as_str())
+        .unwrap();
+    assert_eq!(adams["fields"][&w.temp]["value"], "36.9", "left as it was");
+    assert_eq!(adams["fields"][&w.note]["value"], "Bloods");
+    // Versions move on, so an editor holding the old version gets a conflict.
+    assert_eq!(z["fields"][&w.temp]["version"], 2);
+    let admin = w.app.admin().await;
+    let edits = admin
+        .audit(&format!(
+            "operation=PatientDetailsEdit&username=nurse&teamId={}",
+            w.team
+        ))
+        .await;
+    assert_eq!(edits.len(), 2, "{edits:#?}");
+    let detail = |r: &Value| match &r["detail"] {
+        Value::String(s) => serde_json::from_str::<Value>(s).unwrap(),
+        other => other.clone(),
+    };
+    let zola_edit = edits
+        .iter()
+        .find(|e| e["patientRef"] == ids[0].as_str())
+        .map(detail)
+        .expect("Zola's update is recorded");
+    assert_eq!(zola_edit["import"]["row"], 2);
+    assert_eq!(zola_edit[&w.temp]["to"], "39.1");
+    w.app.stop().await;
+}
+both!(import_updates_patients_the_team_has);

@@ -13,6 +13,8 @@ mod bad_input;
 mod browser;
 mod cli;
 mod data_access;
+mod data_browser;
+mod data_ehr;
 mod data_export;
 mod data_import;
 mod data_templates;
