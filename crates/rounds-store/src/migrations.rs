@@ -60,6 +60,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0007_handoff.sql"),
         postgres: include_str!("../migrations/postgres/0007_handoff.sql"),
     },
+    Step {
+        version: 8,
+        name: "sso sealed secrets",
+        sqlite: include_str!("../migrations/sqlite/0008_sso_sealed_secrets.sql"),
+        postgres: include_str!("../migrations/postgres/0008_sso_sealed_secrets.sql"),
+    },
 ];
 
 /// The embedded migrations for one backend, as a sqlx migration source.
