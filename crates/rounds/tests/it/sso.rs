@@ -505,7 +505,8 @@ async fn code_flow_accounts_and_groups(backend: Backend) {
     assert_eq!(out.status(), StatusCode::OK);
     let html = unescape(&out.text().await.unwrap());
     assert!(
-        html.contains(&format!("{}/session/end?client_id=rounds", idp.issuer)),
+        html.contains(&format!("{}/session/end?id_token_hint=eyJ", idp.issuer))
+            && html.contains("&client_id=rounds&post_logout_redirect_uri="),
         "{html}"
     );
     assert_eq!(me(&http3, &app).await, Value::Null, "the session ended");
