@@ -277,7 +277,10 @@ impl App {
         });
         // The ID token is kept only to name the session at the provider's
         // sign-out (`id_token_hint`), so only where the provider has one.
-        let keep_id_token = d.end_session_endpoint.is_some().then_some(id_token.as_str());
+        let keep_id_token = d
+            .end_session_endpoint
+            .is_some()
+            .then_some(id_token.as_str());
         let signed_in = self
             .sign_in_from_claims(p, &d.issuer, &claims, keep_id_token, client)
             .await

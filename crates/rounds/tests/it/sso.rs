@@ -1050,7 +1050,10 @@ async fn sso_in_chromium() {
         .await;
     let list = list.body["id"].as_str().unwrap().to_owned();
     let r = admin
-        .put(&format!("/api/v1/teams/{ward}/lists/{list}/default"), json!({}))
+        .put(
+            &format!("/api/v1/teams/{ward}/lists/{list}/default"),
+            json!({}),
+        )
         .await;
     assert!(r.status.is_success(), "{}", r.text);
     let idp = Idp::start(free_port(), &app, &["hospital", "clinic"], &[]).await;
@@ -1109,7 +1112,10 @@ async fn sso_in_chromium() {
             && r["detail"]["identity"]["subject"] == "sub-bob"),
         "{refused:?}"
     );
-    assert!(app.app.user_by_username("bob").await.is_err(), "no account made");
+    assert!(
+        app.app.user_by_username("bob").await.is_err(),
+        "no account made"
+    );
     drop(idp);
     app.stop().await;
 }
@@ -1301,7 +1307,10 @@ async fn sso_lands_on_the_default_list(backend: Backend) {
         .await;
     let list = list.body["id"].as_str().unwrap().to_owned();
     let r = admin
-        .put(&format!("/api/v1/teams/{ward}/lists/{list}/default"), json!({}))
+        .put(
+            &format!("/api/v1/teams/{ward}/lists/{list}/default"),
+            json!({}),
+        )
         .await;
     assert!(r.status.is_success(), "{}", r.text);
     let idp = Idp::start(free_port(), &app, &["hospital"], &[]).await;
@@ -1382,12 +1391,20 @@ async fn pkce_verifier_is_sealed(backend: Backend) {
     let s256 = |v: &str| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(v.as_bytes()))
     };
-    assert_ne!(s256(&stored), challenge, "the verifier is stored in the clear");
+    assert_ne!(
+        s256(&stored),
+        challenge,
+        "the verifier is stored in the clear"
+    );
     assert!(
         stored.len() > 43 + 16,
         "sealed (nonce and tag besides): {stored}"
     );
-    let done = get(&http, &at_provider(&http, &authorize, Some("sub-bob")).await).await;
+    let done = get(
+        &http,
+        &at_provider(&http, &authorize, Some("sub-bob")).await,
+    )
+    .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
     assert_eq!(me(&http, &app).await["username"], "bob");
     app.stop().await;
@@ -1460,7 +1477,10 @@ async fn sign_out_names_the_session_at_the_provider(backend: Backend) {
         q.get("id_token_hint").is_some_and(|t| t.starts_with("eyJ")),
         "{end}"
     );
-    assert_eq!(q["post_logout_redirect_uri"], app.url("/sign-in?done=signed-out"));
+    assert_eq!(
+        q["post_logout_redirect_uri"],
+        app.url("/sign-in?done=signed-out")
+    );
     // The provider takes the hint (a wrong one is a 400 there) and asks to
     // confirm the sign-out.
     let at_idp = get(&http, &end).await;
@@ -1523,7 +1543,9 @@ async fn provider_api(backend: Backend) {
         "groupsClaim": "groups",
         "createAccounts": true,
     });
-    let added = admin.put("/api/v1/sso/providers/hospital", body.clone()).await;
+    let added = admin
+        .put("/api/v1/sso/providers/hospital", body.clone())
+        .await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
     assert_eq!(added.body["id"], "hospital");
     assert_eq!(added.body["kind"], "oidc");
@@ -1569,9 +1591,18 @@ async fn provider_api(backend: Backend) {
 
     // What does not fit is refused, naming the field.
     for (bad, field) in [
-        (json!({"label": "X", "issuer": "ftp://idp.example", "clientId": "rounds"}), "issuer"),
-        (json!({"label": "X", "issuer": "https://idp.example", "clientId": "rounds", "scopes": "profile"}), "scopes"),
-        (json!({"label": "", "issuer": "https://idp.example", "clientId": "rounds"}), "label"),
+        (
+            json!({"label": "X", "issuer": "ftp://idp.example", "clientId": "rounds"}),
+            "issuer",
+        ),
+        (
+            json!({"label": "X", "issuer": "https://idp.example", "clientId": "rounds", "scopes": "profile"}),
+            "scopes",
+        ),
+        (
+            json!({"label": "", "issuer": "https://idp.example", "clientId": "rounds"}),
+            "label",
+        ),
     ] {
         let r = admin.put("/api/v1/sso/providers/other", bad).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
@@ -1583,7 +1614,12 @@ async fn provider_api(backend: Backend) {
             json!({"label": "X", "issuer": "https://idp.example", "clientId": "rounds", "secret": "x"}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "unknown field: {}", r.text);
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown field: {}",
+        r.text
+    );
     let r = admin
         .put("/api/v1/sso/providers/Not%20an%20id", body.clone())
         .await;
@@ -1653,7 +1689,9 @@ async fn provider_api(backend: Backend) {
         );
         assert_eq!(
             client
-                .delete(&format!("/api/v1/sso/providers/hospital/mappings/{mapping_id}"))
+                .delete(&format!(
+                    "/api/v1/sso/providers/hospital/mappings/{mapping_id}"
+                ))
                 .await
                 .status,
             want
@@ -1675,11 +1713,15 @@ async fn provider_api(backend: Backend) {
 
     // Removed: the mapping, then the provider.
     let r = admin
-        .delete(&format!("/api/v1/sso/providers/hospital/mappings/{mapping_id}"))
+        .delete(&format!(
+            "/api/v1/sso/providers/hospital/mappings/{mapping_id}"
+        ))
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let r = admin
-        .delete(&format!("/api/v1/sso/providers/hospital/mappings/{mapping_id}"))
+        .delete(&format!(
+            "/api/v1/sso/providers/hospital/mappings/{mapping_id}"
+        ))
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     let r = admin.delete("/api/v1/sso/providers/hospital").await;
@@ -1701,10 +1743,12 @@ async fn provider_api(backend: Backend) {
         .filter(|r| r["actorUsername"] == "root")
         .collect();
     assert_eq!(by_admin.len(), 5, "{set:?}");
-    assert!(by_admin.iter().any(|r| r["detail"]["new"] == true
-        && r["detail"]["secretChanged"] == true));
-    assert!(by_admin.iter().any(|r| r["detail"]["new"] == false
-        && r["detail"]["secretChanged"] == false));
+    assert!(by_admin
+        .iter()
+        .any(|r| r["detail"]["new"] == true && r["detail"]["secretChanged"] == true));
+    assert!(by_admin
+        .iter()
+        .any(|r| r["detail"]["new"] == false && r["detail"]["secretChanged"] == false));
     assert!(by_admin
         .iter()
         .any(|r| r["detail"]["mappingAdded"]["group"] == "ward-7b-nurses"));
