@@ -66,6 +66,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0008_lean_list_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0008_lean_list_indexes.sql"),
     },
+    Step {
+        version: 9,
+        name: "sso sealed secrets",
+        sqlite: include_str!("../migrations/sqlite/0009_sso_sealed_secrets.sql"),
+        postgres: include_str!("../migrations/postgres/0009_sso_sealed_secrets.sql"),
+    },
 ];
 
 /// The embedded migrations for one backend, as a sqlx migration source.

@@ -422,7 +422,8 @@ pub struct PendingRow {
     pub browser_hash: String,
     pub provider_id: String,
     pub nonce: String,
-    pub pkce_verifier: String,
+    /// The PKCE verifier, sealed with the site key (never stored in the clear).
+    pub pkce_verifier_sealed: String,
     pub next_path: String,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
@@ -430,14 +431,15 @@ pub struct PendingRow {
 
 pub async fn insert_pending(conn: &mut AnyConnection, p: &PendingRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO sso_pending (state_hash, browser_hash, provider_id, nonce, pkce_verifier, \
-         next_path, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO sso_pending (state_hash, browser_hash, provider_id, nonce, \
+         pkce_verifier_sealed, next_path, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&p.state_hash)
     .bind(&p.browser_hash)
     .bind(&p.provider_id)
     .bind(&p.nonce)
-    .bind(&p.pkce_verifier)
+    .bind(&p.pkce_verifier_sealed)
     .bind(&p.next_path)
     .bind(p.created_at.millis())
     .bind(p.expires_at.millis())
@@ -453,7 +455,7 @@ pub async fn take_pending(
     state_hash: &str,
 ) -> Result<Option<PendingRow>, StoreError> {
     let Some(row) = sqlx::query(
-        "SELECT state_hash, browser_hash, provider_id, nonce, pkce_verifier, next_path, \
+        "SELECT state_hash, browser_hash, provider_id, nonce, pkce_verifier_sealed, next_path, \
          created_at, expires_at FROM sso_pending WHERE state_hash = $1",
     )
     .bind(state_hash)
@@ -475,7 +477,7 @@ pub async fn take_pending(
         browser_hash: row.try_get("browser_hash")?,
         provider_id: row.try_get("provider_id")?,
         nonce: row.try_get("nonce")?,
-        pkce_verifier: row.try_get("pkce_verifier")?,
+        pkce_verifier_sealed: row.try_get("pkce_verifier_sealed")?,
         next_path: row.try_get("next_path")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
@@ -490,31 +492,49 @@ pub async fn purge_pending(conn: &mut AnyConnection, now: Timestamp) -> Result<u
     Ok(done.rows_affected())
 }
 
+/// Notes that the session `token_hash` came from `provider_id`, with the
+/// ID token (sealed) to name it by at the provider's sign-out, where the
+/// provider has one.
 pub async fn mark_session(
     conn: &mut AnyConnection,
     token_hash: &str,
     provider_id: &str,
+    id_token_sealed: Option<&str>,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO sso_sessions (token_hash, provider_id) VALUES ($1, $2)")
-        .bind(token_hash)
-        .bind(provider_id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO sso_sessions (token_hash, provider_id, id_token_sealed) VALUES ($1, $2, $3)",
+    )
+    .bind(token_hash)
+    .bind(provider_id)
+    .bind(id_token_sealed)
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+/// The provider a session came from, and its sealed ID token if kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoSessionRow {
+    pub provider_id: String,
+    pub id_token_sealed: Option<String>,
 }
 
 pub async fn session_provider(
     conn: &mut AnyConnection,
     token_hash: &str,
-) -> Result<Option<String>, StoreError> {
-    Ok(
-        sqlx::query("SELECT provider_id FROM sso_sessions WHERE token_hash = $1")
+) -> Result<Option<SsoSessionRow>, StoreError> {
+    let Some(row) =
+        sqlx::query("SELECT provider_id, id_token_sealed FROM sso_sessions WHERE token_hash = $1")
             .bind(token_hash)
             .fetch_optional(conn)
             .await?
-            .map(|row| row.try_get("provider_id"))
-            .transpose()?,
-    )
+    else {
+        return Ok(None);
+    };
+    Ok(Some(SsoSessionRow {
+        provider_id: row.try_get("provider_id")?,
+        id_token_sealed: row.try_get("id_token_sealed")?,
+    }))
 }
 
 /// The team named `name` (compared by its key), for group mappings named in

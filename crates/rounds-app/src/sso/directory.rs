@@ -87,6 +87,7 @@ impl App {
         p: &ProviderRow,
         issuer: &str,
         claims: &Map<String, Value>,
+        id_token: Option<&str>,
         client: &rounds_core::audit::ClientInfo,
     ) -> Result<SignedIn, SsoError> {
         let subject = claim_text(claims, "sub").ok_or_else(|| SsoError::BadClaims {
@@ -140,12 +141,11 @@ impl App {
         let detail = json!({ "method": "sso", "provider": p.id, "issuer": issuer, "subject": subject,
             "fhirUser": fhir_user });
         let signed_in = self.open_session(&mut tx, user, client, detail).await?;
-        sso::mark_session(
-            tx.conn(),
-            &crate::secrets::sha256_hex(&signed_in.token),
-            &p.id,
-        )
-        .await?;
+        let token_hash = crate::secrets::sha256_hex(&signed_in.token);
+        let id_token_sealed = id_token
+            .map(|t| self.seal_text(t, &super::flow::session_context(&token_hash)))
+            .transpose()?;
+        sso::mark_session(tx.conn(), &token_hash, &p.id, id_token_sealed.as_deref()).await?;
         tx.commit().await?;
         Ok(signed_in)
     }

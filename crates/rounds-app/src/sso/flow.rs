@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::id_token::{self, Expect, Problem};
 use super::SsoError;
 use crate::secrets::{new_token, same_text, sha256_hex};
-use crate::{App, SignedIn};
+use crate::{App, AppError, SignedIn};
 
 /// Where to send the browser, and the cookie that ties the sign-in to it.
 pub struct SsoStart {
@@ -73,16 +73,18 @@ impl App {
         let browser_token = new_token()?;
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let now = Timestamp::now();
+        let state_hash = sha256_hex(&state);
+        let pkce_verifier_sealed = self.seal_text(&verifier, &pending_context(&state_hash))?;
         let mut conn = self.db.read().await?;
         sso::purge_pending(&mut conn, now).await?;
         sso::insert_pending(
             &mut conn,
             &PendingRow {
-                state_hash: sha256_hex(&state),
+                state_hash,
                 browser_hash: sha256_hex(&browser_token),
                 provider_id: p.id.clone(),
                 nonce: nonce.clone(),
-                pkce_verifier: verifier,
+                pkce_verifier_sealed,
                 next_path: next.to_owned(),
                 created_at: now,
                 expires_at: now.plus_secs(self.config.sso.login_ttl_secs),
@@ -166,6 +168,14 @@ impl App {
                 browser_token.is_some_and(|t| same_text(&sha256_hex(t), &row.browser_hash))
             })
             .ok_or(plain(SsoError::StaleState))?;
+        // A verifier that does not open (sealed with a key replaced since)
+        // cannot finish this sign-in: it has to start again.
+        let verifier = self
+            .open_text(
+                &pending.pkce_verifier_sealed,
+                &pending_context(&pending.state_hash),
+            )
+            .ok_or(plain(SsoError::StaleState))?;
         if let Some(error) = &answer.error {
             let detail = match answer.error_description.as_deref() {
                 Some(text) if !text.is_empty() => format!("{error}: {text}"),
@@ -196,7 +206,7 @@ impl App {
             }));
         }
         let tokens = self
-            .exchange_code(p, &d, code, &pending.pkce_verifier, redirect_uri)
+            .exchange_code(p, &d, code, &verifier, redirect_uri)
             .await
             .map_err(plain)?;
         let id_token = tokens.id_token.ok_or_else(|| {
@@ -265,8 +275,14 @@ impl App {
             "issuer": d.issuer,
             "subject": claims.get("sub").cloned().unwrap_or(Value::Null),
         });
+        // The ID token is kept only to name the session at the provider's
+        // sign-out (`id_token_hint`), so only where the provider has one.
+        let keep_id_token = d
+            .end_session_endpoint
+            .is_some()
+            .then_some(id_token.as_str());
         let signed_in = self
-            .sign_in_from_claims(p, &d.issuer, &claims, client)
+            .sign_in_from_claims(p, &d.issuer, &claims, keep_id_token, client)
             .await
             .map_err(|e| (e, Some(who)))?;
         Ok(SsoSignedIn {
@@ -306,24 +322,58 @@ impl App {
 
     /// Where to send the browser to sign out at the provider too
     /// (RP-initiated logout), for a session made by single sign-on whose
-    /// provider has an end-session endpoint. Call before signing out.
+    /// provider has an end-session endpoint: naming the session by its ID
+    /// token (`id_token_hint`) where Rounds kept it. Call before signing out.
     pub async fn sso_sign_out_url(
         &self,
         session: &crate::SessionInfo,
         post_logout_redirect_uri: &str,
     ) -> Option<(String, String)> {
-        let provider_id = {
+        let row = {
             let mut conn = self.db.read().await.ok()?;
             sso::session_provider(&mut conn, session.token_hash())
                 .await
                 .ok()??
         };
-        let p = self.provider_row(&provider_id).await.ok()?;
+        let p = self.provider_row(&row.provider_id).await.ok()?;
         let d = self.discovered(&p).await.ok()?;
         let mut url = url::Url::parse(d.end_session_endpoint.as_deref()?).ok()?;
-        url.query_pairs_mut()
-            .append_pair("client_id", &p.client_id)
-            .append_pair("post_logout_redirect_uri", post_logout_redirect_uri);
+        let hint = row
+            .id_token_sealed
+            .as_deref()
+            .and_then(|sealed| self.open_text(sealed, &session_context(session.token_hash())));
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(id_token) = &hint {
+                q.append_pair("id_token_hint", id_token);
+            }
+            q.append_pair("client_id", &p.client_id)
+                .append_pair("post_logout_redirect_uri", post_logout_redirect_uri);
+        }
         Some((p.label, url.into()))
     }
+
+    /// `text` sealed with the site key under `context`.
+    pub(super) fn seal_text(&self, text: &str, context: &str) -> Result<String, SsoError> {
+        self.secret_box()?
+            .seal(text.as_bytes(), context)
+            .map_err(|e| SsoError::App(AppError::Internal(format!("cannot seal: {e}"))))
+    }
+
+    /// What [`App::seal_text`] sealed under `context`; None when it does
+    /// not open (another key, another context, not text).
+    pub(super) fn open_text(&self, sealed: &str, context: &str) -> Option<String> {
+        let opened = self.secret_box().ok()?.open(sealed, context).ok()?;
+        String::from_utf8(opened).ok()
+    }
+}
+
+/// The sealing context of a sign-in's PKCE verifier: bound to its row.
+fn pending_context(state_hash: &str) -> String {
+    format!("sso-pending:{state_hash}")
+}
+
+/// The sealing context of a session's ID token: bound to the session.
+pub(super) fn session_context(token_hash: &str) -> String {
+    format!("sso-session:{token_hash}")
 }

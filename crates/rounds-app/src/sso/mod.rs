@@ -33,7 +33,8 @@ use thiserror::Error;
 
 pub use flow::{SsoCallback, SsoSignedIn, SsoStart};
 pub use providers::{
-    IdentityView, MappingInput, ProviderInput, ProviderKind, ProviderView, SignInButton,
+    IdentityView, MappingInput, MappingView, ProviderInput, ProviderKind, ProviderView,
+    SignInButton,
 };
 
 /// Site-wide single sign-on settings.

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use rounds_core::audit::{Operation, Outcome};
 use rounds_core::model::TeamRole;
 use rounds_core::validate::{InvalidInput, TeamName, Username};
-use rounds_core::{Timestamp, UserId};
+use rounds_core::{TeamId, Timestamp, UserId};
 use rounds_store::sso::{self, IdentityRow, MappingRow, ProviderRow};
 use rounds_store::users;
 use serde_json::json;
@@ -49,14 +49,18 @@ impl FromStr for ProviderKind {
     }
 }
 
-/// A group mapping as written by an administrator: `team` is a team's name;
-/// without it the role must be `admin` (site administration).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+/// A group mapping as written by an administrator: `team` is a team's name
+/// (the file and the admin page), `team_id` its id (the API); without
+/// either the role must be `admin` (site administration).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MappingInput {
     pub group: String,
     #[serde(default)]
     pub team: Option<String>,
+    /// Not in the file: the file names teams.
+    #[serde(skip)]
+    pub team_id: Option<TeamId>,
     pub role: String,
 }
 
@@ -317,13 +321,14 @@ impl App {
         })
     }
 
-    /// A site administrator adds or changes a provider. Providers from the
-    /// configuration file are changed in the file.
+    /// A site administrator adds or changes a provider (recorded as
+    /// SSOProviderSet): the provider as it now is, and whether it is new.
+    /// Providers from the configuration file are changed in the file.
     pub async fn put_sso_provider(
         &self,
         actor: &Actor,
         input: &ProviderInput,
-    ) -> Result<ProviderView, AppError> {
+    ) -> Result<(ProviderView, bool), AppError> {
         self.require_admin(actor, "setSignInProvider").await?;
         let id = input.id.trim().to_lowercase();
         let mut tx = self.db.write().await?;
@@ -346,11 +351,13 @@ impl App {
         rounds_store::audit::append(&mut tx, &entry).await?;
         tx.commit().await?;
         self.forget_discovery(&row.id);
-        self.sso_providers(actor)
+        let view = self
+            .sso_providers(actor)
             .await?
             .into_iter()
             .find(|p| p.id == row.id)
-            .ok_or(AppError::NotFound { what: "provider" })
+            .ok_or(AppError::NotFound { what: "provider" })?;
+        Ok((view, stored.is_none()))
     }
 
     pub async fn delete_sso_provider(&self, actor: &Actor, id: &str) -> Result<(), AppError> {
@@ -375,7 +382,7 @@ impl App {
         Ok(())
     }
 
-    /// Checks a mapping and finds its team.
+    /// Checks a mapping and finds its team (by id or by name).
     async fn mapping_row(
         conn: &mut rounds_store::AnyConnection,
         provider_id: &str,
@@ -386,26 +393,39 @@ impl App {
             return Err(invalid("group", "must be 1-200 characters"));
         }
         let role = m.role.trim().to_lowercase();
-        let team_id = match m.team.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            None if role == "admin" => None,
-            None => return Err(invalid("team", "name the team (or choose the role admin)")),
-            Some(_) if role == "admin" => {
+        let name = m.team.as_deref().map(str::trim).filter(|t| !t.is_empty());
+        let team_id = if m.team_id.is_none() && name.is_none() {
+            if role != "admin" {
+                return Err(invalid("team", "name the team (or choose the role admin)"));
+            }
+            None
+        } else {
+            if role == "admin" {
                 return Err(invalid(
                     "role",
                     "admin is a site role: leave the team empty",
-                ))
+                ));
             }
-            Some(name) => {
-                if role.parse::<TeamRole>().is_err() {
-                    return Err(invalid("role", "must be member, owner or admin"));
+            if role.parse::<TeamRole>().is_err() {
+                return Err(invalid("role", "must be member, owner or admin"));
+            }
+            match (m.team_id, name) {
+                (Some(id), _) => {
+                    rounds_store::teams::by_id(conn, id)
+                        .await?
+                        .ok_or_else(|| invalid("teamId", "there is no team with this id"))?;
+                    Some(id)
                 }
-                let name = TeamName::parse(name)?;
-                Some(sso::team_by_name(conn, &name).await?.ok_or_else(|| {
-                    invalid(
-                        "team",
-                        format!("there is no team named {:?}", name.as_str()),
-                    )
-                })?)
+                (None, Some(name)) => {
+                    let name = TeamName::parse(name)?;
+                    Some(sso::team_by_name(conn, &name).await?.ok_or_else(|| {
+                        invalid(
+                            "team",
+                            format!("there is no team named {:?}", name.as_str()),
+                        )
+                    })?)
+                }
+                (None, None) => None,
             }
         };
         Ok(MappingRow {
@@ -417,12 +437,14 @@ impl App {
         })
     }
 
+    /// A site administrator adds a group mapping to a provider (recorded
+    /// as SSOProviderSet).
     pub async fn add_sso_mapping(
         &self,
         actor: &Actor,
         provider_id: &str,
         input: &MappingInput,
-    ) -> Result<(), AppError> {
+    ) -> Result<MappingView, AppError> {
         self.require_admin(actor, "addSignInGroupMapping").await?;
         let mut tx = self.db.write().await?;
         sso::provider(tx.conn(), provider_id)
@@ -441,10 +463,22 @@ impl App {
         let mut entry = self.entry_for(actor, Operation::SsoProviderSet, Outcome::Success);
         entry.team_id = row.team_id;
         entry.detail = json!({ "provider": provider_id, "mappingAdded": {
-            "group": row.group_name, "teamId": row.team_id, "role": row.role } });
+            "id": row.id, "group": row.group_name, "teamId": row.team_id, "role": row.role } });
         rounds_store::audit::append(&mut tx, &entry).await?;
+        let team_name = match row.team_id {
+            Some(t) => rounds_store::teams::by_id(tx.conn(), t)
+                .await?
+                .map(|t| t.name.as_str().to_owned()),
+            None => None,
+        };
         tx.commit().await?;
-        Ok(())
+        Ok(MappingView {
+            id: row.id,
+            group: row.group_name,
+            team_id: row.team_id.map(|t| t.to_string()),
+            team_name,
+            role: row.role,
+        })
     }
 
     pub async fn delete_sso_mapping(

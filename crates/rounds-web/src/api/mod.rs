@@ -14,6 +14,7 @@ pub(crate) mod lists;
 pub(crate) mod meeting;
 mod patients;
 pub(crate) mod session;
+mod sso;
 pub(crate) mod tasks;
 pub(crate) mod urgent;
 pub(crate) use session::{clear_session_cookie, session_cookie};
@@ -52,6 +53,7 @@ use crate::AppState;
         (name = "notes", description = "Notes on patients"),
         (name = "ehr", description = "The team's EHR connection, searching it, and EHR links of patients"),
         (name = "tasks", description = "Tasks per patient, My tasks, and the team's live feed"),
+        (name = "sso", description = "Single sign-on providers and their group mappings (site administrators)"),
     )
 )]
 struct ApiDoc;
@@ -150,6 +152,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(urgent::note_seen))
         .routes(routes!(urgent::list_receipts))
         .routes(routes!(handoff::get_handoff, handoff::set_handoff))
+        .routes(routes!(sso::list_sso_providers))
+        .routes(routes!(sso::set_sso_provider, sso::delete_sso_provider))
+        .routes(routes!(sso::add_sso_mapping))
+        .routes(routes!(sso::delete_sso_mapping))
 }
 
 /// `refresh=true` (or `1`) in a query: read the EHR again now.

@@ -116,15 +116,27 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
-/// Where a sign-in without a `next` lands: the default list of the one
-/// team the person belongs to, when it has one (the ward list, not two
-/// clicks away); else the teams page.
-async fn landing(
+/// Where a sign-in lands, by password or by single sign-on alike: the
+/// password page while a new password is due; else `next` when the person
+/// asked for a page; without one (`next` is [`DEFAULT_NEXT`]), the default
+/// list of the one team the person belongs to, when it has one (the ward
+/// list, not two clicks away); else the teams page.
+pub(super) async fn landing(
     state: &AppState,
-    user: rounds_core::model::User,
-    client: rounds_core::audit::ClientInfo,
+    user: &rounds_core::model::User,
+    client: &rounds_core::audit::ClientInfo,
+    next: String,
 ) -> String {
-    let actor = rounds_app::Actor { user, client };
+    if user.must_change_password {
+        return "/account/password".to_owned();
+    }
+    if next != DEFAULT_NEXT {
+        return next;
+    }
+    let actor = rounds_app::Actor {
+        user: user.clone(),
+        client: client.clone(),
+    };
     let Ok(teams) = state.app.list_teams(&actor).await else {
         return DEFAULT_NEXT.to_owned();
     };
@@ -171,13 +183,7 @@ pub async fn sign_in(
         .await
     {
         Ok(signed_in) => {
-            let target = if signed_in.user.must_change_password {
-                "/account/password".to_owned()
-            } else if next == DEFAULT_NEXT {
-                landing(&state, signed_in.user.clone(), client).await
-            } else {
-                next
-            };
+            let target = landing(&state, &signed_in.user, &client, next).await;
             let jar = jar
                 .remove(Cookie::build(SIGNIN_COOKIE).path("/sign-in"))
                 .add(crate::api::session_cookie(&state, signed_in.token));

@@ -12,7 +12,7 @@ use minijinja::context;
 use rounds_app::sso::{MappingInput, ProviderInput, SsoCallback, SsoError};
 use serde::Deserialize;
 
-use super::session::safe_next;
+use super::session::{landing, safe_next};
 use super::{app_error_page, render, CheckedForm, PageActor, PageSession};
 use crate::error::ApiError;
 use crate::extract::Client;
@@ -115,8 +115,10 @@ pub async fn callback(
         .await
     {
         Ok(done) => {
+            // Where a local sign-in would land: the same rule.
+            let target = landing(&state, &done.signed_in.user, &client, done.next).await;
             let jar = jar.add(crate::api::session_cookie(&state, done.signed_in.token));
-            (jar, Redirect::to(&done.next)).into_response()
+            (jar, Redirect::to(&target)).into_response()
         }
         Err(err) => (jar, sso_error_page(&state, &err)).into_response(),
     }
@@ -301,9 +303,14 @@ pub async fn add_mapping(
     let input = MappingInput {
         group: form.group,
         team: form.team,
+        team_id: None,
         role: form.role,
     };
-    let result = state.app.add_sso_mapping(&page.actor, &id, &input).await;
+    let result = state
+        .app
+        .add_sso_mapping(&page.actor, &id, &input)
+        .await
+        .map(|_| ());
     after(&state, &page, result).await
 }
 

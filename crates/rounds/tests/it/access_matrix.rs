@@ -2,6 +2,12 @@
 //! another team, member, owner, site administrator} → the expected status.
 //! An operation without an expectation here fails the test, so a new route
 //! cannot slip in unchecked.
+//!
+//! The matrix is run with sessions made by password, and again (a
+//! representative part of it) with the member's and the outsider's
+//! sessions made by single sign-on at a real OpenID Connect provider, the
+//! member in the team through a directory group: how a session was made
+//! changes nothing of what it may do.
 
 use std::collections::BTreeSet;
 
@@ -10,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::both;
 use crate::common::{Backend, Client, TestApp, PASSWORD};
+use crate::sso::{sso_client, Idp};
 
 const ROLES: [&str; 5] = ["anonymous", "outsider", "member", "owner", "admin"];
 
@@ -85,9 +92,58 @@ fn expected(op: &str) -> Option<[u16; 5]> {
         // The member wrote the urgent notes: only those they alert acknowledge.
         "acknowledgeUrgent" => [401, 404, 403, 200, 404],
         "setUrgentRule" => [401, 404, 403, 200, 404],
+        // Single sign-on providers: site administrators only.
+        "listSsoProviders" => [401, 403, 403, 403, 200],
+        "setSsoProvider" => [401, 403, 403, 403, 200],
+        "addSsoMapping" => [401, 403, 403, 403, 201],
+        "deleteSsoProvider" | "deleteSsoMapping" => [401, 403, 403, 403, 204],
         _ => return None,
     })
 }
+
+/// The operations the matrix is run with single sign-on sessions: each
+/// kind of access (own account, any signed-in person, team member, owner
+/// only, author only, site administrator only) and the live stream.
+const SSO_OPS: &[&str] = &[
+    "getMe",
+    "signOut",
+    "changePassword",
+    "listTeams",
+    "createTeam",
+    "getTeam",
+    "addTeamMember",
+    "listLists",
+    "getList",
+    "listEvents",
+    "createList",
+    "deleteList",
+    "getPatient",
+    "updatePatient",
+    "addNote",
+    "updateNote",
+    "setEhrConnection",
+    "acknowledgeUrgent",
+    "listUsers",
+    "searchAudit",
+    "listSsoProviders",
+    "addSsoMapping",
+];
+
+/// How the sessions of the matrix are made.
+#[derive(Clone, Copy)]
+enum Sessions<'a> {
+    /// Everyone signs in with a password.
+    Password,
+    /// The member and the outsider sign in at this provider (their local
+    /// accounts linked to identities there); the member is in the team
+    /// through a directory group, not by hand.
+    SingleSignOn(&'a Idp),
+}
+
+/// The provider every world has (for the single sign-on operations), and
+/// the group that puts people in the team.
+const PROVIDER: &str = "hospital";
+const TEAM_GROUP: &str = "ward-7-members";
 
 struct Op {
     id: String,
@@ -126,8 +182,12 @@ async fn operations(app: &TestApp) -> Vec<Op> {
 /// a member to act on ("target"), another team with its own owner
 /// ("outsider"), a site administrator outside both teams, and an account
 /// that belongs to no team ("extra").
-struct World {
+struct World<'a> {
     app: TestApp,
+    sessions: Sessions<'a>,
+    /// The provider's issuer, and its group mapping to the team.
+    issuer: String,
+    mapping: String,
     team: String,
     target: String,
     list: String,
@@ -141,8 +201,8 @@ struct World {
     schema: String,
 }
 
-impl World {
-    async fn new(backend: Backend) -> Self {
+impl<'a> World<'a> {
+    async fn new(backend: Backend, sessions: Sessions<'a>) -> World<'a> {
         let app = TestApp::spawn(backend).await;
         app.user("admin1", true).await;
         app.user("auditor", true).await;
@@ -158,16 +218,74 @@ impl World {
             .to_string();
         let owner = app.client("owner").await;
         let team = owner.create_team("Ward 7").await;
-        for (u, role) in [("member", "member"), ("target", "member")] {
+        let admin = rounds_app::Actor {
+            user: app.app.user_by_username("admin1").await.unwrap(),
+            client: Default::default(),
+        };
+        let issuer = match sessions {
+            Sessions::Password => "https://idp.invalid".to_owned(),
+            Sessions::SingleSignOn(idp) => {
+                idp.serve(&app, &[PROVIDER]).await;
+                idp.issuer.clone()
+            }
+        };
+        let (_, created) = app
+            .app
+            .put_sso_provider(
+                &admin,
+                &rounds_app::sso::ProviderInput {
+                    id: PROVIDER.into(),
+                    label: "Hospital".into(),
+                    issuer: issuer.clone(),
+                    client_id: "rounds".into(),
+                    client_secret: Some("rounds-client-secret-0123456789".into()),
+                    scopes: Some("openid profile groups".into()),
+                    groups_claim: Some("groups".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(created);
+        let mapping = app
+            .app
+            .add_sso_mapping(
+                &admin,
+                PROVIDER,
+                &rounds_app::sso::MappingInput {
+                    group: TEAM_GROUP.into(),
+                    team_id: Some(team.parse().unwrap()),
+                    role: "member".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+        let by_hand: &[&str] = match sessions {
+            Sessions::Password => &["member", "target"],
+            Sessions::SingleSignOn(_) => {
+                // The member and the outsider sign in there; the member's
+                // group puts her in the team at her first sign-in.
+                for u in ["member", "outsider"] {
+                    app.app
+                        .link_sso_identity(&admin, PROVIDER, &format!("sub-{u}"), u)
+                        .await
+                        .unwrap();
+                }
+                &["target"]
+            }
+        };
+        for u in by_hand {
             let r = owner
                 .post(
                     &format!("/api/v1/teams/{team}/members"),
-                    json!({"username": u, "role": role}),
+                    json!({"username": u, "role": "member"}),
                 )
                 .await;
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         }
-        let outsider = app.client("outsider").await;
+        let outsider = session(&app, sessions, "outsider").await;
         outsider.create_team("Ward 9").await;
 
         let list = owner
@@ -195,7 +313,7 @@ impl World {
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
             patients.push(r.body["row"]["patientId"].as_str().unwrap().to_owned());
         }
-        let member = app.client("member").await;
+        let member = session(&app, sessions, "member").await;
         let mut notes = Vec::new();
         for text in ["first", "second"] {
             let r = member
@@ -234,6 +352,9 @@ impl World {
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         Self {
             app,
+            sessions,
+            issuer,
+            mapping,
             team,
             target,
             schema,
@@ -246,11 +367,7 @@ impl World {
     }
 
     async fn client_for(&self, role: &str) -> Client {
-        match role {
-            "anonymous" => Client::new(&self.app),
-            "admin" => self.app.client("admin1").await,
-            other => self.app.client(other).await,
-        }
+        session(&self.app, self.sessions, role).await
     }
 
     fn request(&self, op: &Op, role: &str) -> (String, Option<Value>) {
@@ -265,6 +382,8 @@ impl World {
             .replace("{noteId}", &self.notes[i])
             .replace("{taskId}", &self.tasks[i])
             .replace("{columnKey}", ["mrn", "location"][i])
+            .replace("{providerId}", PROVIDER)
+            .replace("{mappingId}", &self.mapping)
             .replace("{schemaId}", &self.schema);
         let path = if op.id == "patientAccessReport" {
             format!("{path}?patientId={}", self.patients[0])
@@ -323,6 +442,12 @@ impl World {
             "updateTask" => Some(json!({"baseVersion": 1, "done": true})),
             "setUrgentRule" => Some(json!({"intervalSecs": 300, "escalateAfter": 3})),
             "setHandoff" => Some(json!({"baseVersion": 0, "severity": "watcher"})),
+            "setSsoProvider" => Some(
+                json!({"label": format!("Hospital of {role}"), "issuer": self.issuer, "clientId": "rounds"}),
+            ),
+            "addSsoMapping" => Some(
+                json!({"group": format!("group of {role}"), "teamId": self.team, "role": "member"}),
+            ),
             _ if op.method == Method::POST || op.method == Method::PATCH => Some(json!({})),
             _ => None,
         };
@@ -330,7 +455,45 @@ impl World {
     }
 }
 
+/// A signed-in client of `role` (none for anonymous), its session made as
+/// `sessions` says.
+async fn session(app: &TestApp, sessions: Sessions<'_>, role: &str) -> Client {
+    match (role, sessions) {
+        ("anonymous", _) => Client::new(app),
+        ("admin", _) => app.client("admin1").await,
+        ("member" | "outsider", Sessions::SingleSignOn(_)) => {
+            sso_client(app, PROVIDER, &format!("sub-{role}")).await
+        }
+        (other, _) => app.client(other).await,
+    }
+}
+
 async fn matrix(backend: Backend) {
+    run_matrix(backend, Sessions::Password, None).await;
+}
+
+both!(matrix);
+
+/// The matrix's representative part with the member's and the outsider's
+/// sessions made by single sign-on.
+async fn matrix_with_sso_sessions(backend: Backend) {
+    let idp = Idp::start_unbound().await;
+    idp.post(
+        "/test/users",
+        json!({
+            "sub-member": {"preferred_username": "member", "name": "Member", "groups": [TEAM_GROUP]},
+            "sub-outsider": {"preferred_username": "outsider", "name": "Outsider", "groups": ["staff"]},
+        }),
+    )
+    .await;
+    run_matrix(backend, Sessions::SingleSignOn(&idp), Some(SSO_OPS)).await;
+}
+
+both!(matrix_with_sso_sessions);
+
+/// Runs the matrix (only the operations `only` names, when given) with
+/// sessions made as `sessions` says.
+async fn run_matrix(backend: Backend, sessions: Sessions<'_>, only: Option<&[&str]>) {
     let probe = TestApp::spawn(backend).await;
     let ops = operations(&probe).await;
     probe.stop().await;
@@ -362,12 +525,20 @@ async fn matrix(backend: Backend) {
     ] {
         assert!(ids.contains(required), "the API lacks {required}");
     }
+    if let Some(only) = only {
+        for id in only {
+            assert!(ids.contains(id), "the API lacks {id}");
+        }
+    }
 
     let mut failures = Vec::new();
-    for op in &ops {
+    for op in ops
+        .iter()
+        .filter(|o| only.is_none_or(|only| only.contains(&o.id.as_str())))
+    {
         // A fresh world per operation, so one role's success cannot change
         // what the next role meets; the owner and admin go last.
-        let world = World::new(backend).await;
+        let world = World::new(backend, sessions).await;
         let want = expected(&op.id).unwrap();
         let mut refusals = 0;
         for (i, role) in ROLES.iter().enumerate() {
@@ -414,8 +585,6 @@ async fn matrix(backend: Backend) {
         failures.join("\n")
     );
 }
-
-both!(matrix);
 
 /// Reaching, through a path or body of one's own team, for an id of another
 /// team gets the same answer as an id that exists nowhere, and one

@@ -17,9 +17,9 @@ use crate::both;
 use crate::common::{Backend, Client, TestApp, PASSWORD};
 
 /// A running test provider; killed when dropped.
-struct Idp {
+pub(crate) struct Idp {
     child: std::process::Child,
-    issuer: String,
+    pub(crate) issuer: String,
     dir: tempfile::TempDir,
 }
 
@@ -30,7 +30,7 @@ impl Drop for Idp {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -62,14 +62,49 @@ fn people() -> Value {
     })
 }
 
+/// The addresses a Rounds at `app` has for providers `ids`: their callbacks,
+/// and where the provider's sign-out comes back to.
+fn client_uris(app: &TestApp, ids: &[&str]) -> (Vec<String>, String) {
+    let redirects = ids
+        .iter()
+        .map(|id| app.url(&format!("/sign-in/sso/{id}/callback")))
+        .collect();
+    (redirects, app.url("/sign-in?done=signed-out"))
+}
+
 impl Idp {
     async fn start(port: u16, app: &TestApp, ids: &[&str], env: &[(&str, String)]) -> Self {
+        let (redirects, post_logout) = client_uris(app, ids);
+        Self::start_with(port, &redirects, &post_logout, env).await
+    }
+
+    /// A provider whose client is not yet told a Rounds' addresses (see
+    /// [`Idp::serve`]).
+    pub(crate) async fn start_unbound() -> Self {
+        let nowhere = "http://127.0.0.1:9/nowhere".to_owned();
+        Self::start_with(free_port(), std::slice::from_ref(&nowhere), &nowhere, &[]).await
+    }
+
+    /// From now on the client is the one of the Rounds at `app`, providers `ids`.
+    pub(crate) async fn serve(&self, app: &TestApp, ids: &[&str]) {
+        let (redirects, post_logout) = client_uris(app, ids);
+        let r = self
+            .post(
+                "/test/client",
+                json!({"redirectUris": redirects, "postLogoutUris": [post_logout]}),
+            )
+            .await;
+        assert_eq!(r["ok"], true, "{r}");
+    }
+
+    async fn start_with(
+        port: u16,
+        redirects: &[String],
+        post_logout: &str,
+        env: &[(&str, String)],
+    ) -> Self {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/sso_provider.mjs");
         let dir = tempfile::tempdir().unwrap();
-        let redirects: Vec<String> = ids
-            .iter()
-            .map(|id| app.url(&format!("/sign-in/sso/{id}/callback")))
-            .collect();
         let mut command = std::process::Command::new("node");
         command
             .arg(&script)
@@ -77,7 +112,7 @@ impl Idp {
             .env("OIDC_PORT", port.to_string())
             .env("ROUNDS_OIDC_MODULE", oidc_module())
             .env("SSO_REDIRECT_URIS", redirects.join(","))
-            .env("SSO_POST_LOGOUT_URIS", app.url("/sign-in?done=signed-out"))
+            .env("SSO_POST_LOGOUT_URIS", post_logout)
             .env("SSO_USERS", people().to_string())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
@@ -111,7 +146,7 @@ impl Idp {
         idp
     }
 
-    async fn post(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
         reqwest::Client::new()
             .post(format!("{}{path}", self.issuer))
             .json(&body)
@@ -141,7 +176,7 @@ impl Idp {
     }
 
     /// Rounds' settings for this provider.
-    fn provider(&self, id: &str, create_accounts: bool) -> ProviderInput {
+    pub(crate) fn provider(&self, id: &str, create_accounts: bool) -> ProviderInput {
         ProviderInput {
             id: id.into(),
             kind: Some("oidc".into()),
@@ -271,6 +306,26 @@ async fn me(http: &reqwest::Client, app: &TestApp) -> Value {
     body["user"].clone()
 }
 
+/// An API client whose session single sign-on made: `login` signs in at
+/// provider `provider` (button, provider's form, callback), and the client
+/// carries the session's CSRF token.
+pub(crate) async fn sso_client(app: &TestApp, provider: &str, login: &str) -> Client {
+    let http = browser();
+    let done = sign_in(&http, app, provider, login).await;
+    assert_eq!(
+        done.status,
+        StatusCode::SEE_OTHER,
+        "single sign-on of {login}: {}",
+        done.html
+    );
+    let mut client = Client::with_http(http, &app.url(""));
+    client.csrf = client.get("/api/v1/me").await.body["csrfToken"]
+        .as_str()
+        .map(str::to_owned);
+    assert!(client.csrf.is_some(), "{login} has a session");
+    client
+}
+
 async fn spawn(backend: Backend, sso: SsoSettings) -> TestApp {
     TestApp::spawn_with(
         backend,
@@ -300,11 +355,13 @@ async fn code_flow_accounts_and_groups(backend: Backend) {
                 MappingInput {
                     group: "ward-7b-nurses".into(),
                     team: Some("Ward 7B".into()),
+                    team_id: None,
                     role: "member".into(),
                 },
                 MappingInput {
                     group: "rounds-admins".into(),
                     team: None,
+                    team_id: None,
                     role: "admin".into(),
                 },
             ],
@@ -448,7 +505,8 @@ async fn code_flow_accounts_and_groups(backend: Backend) {
     assert_eq!(out.status(), StatusCode::OK);
     let html = unescape(&out.text().await.unwrap());
     assert!(
-        html.contains(&format!("{}/session/end?client_id=rounds", idp.issuer)),
+        html.contains(&format!("{}/session/end?id_token_hint=eyJ", idp.issuer))
+            && html.contains("&client_id=rounds&post_logout_redirect_uri="),
         "{html}"
     );
     assert_eq!(me(&http3, &app).await, Value::Null, "the session ended");
@@ -962,9 +1020,11 @@ async fn smart_standalone_launch(backend: Backend) {
 
 both!(smart_standalone_launch);
 
-/// In Chromium: the sign-in page shows the provider's button; a click goes
-/// to the provider's login form, and signing in there lands the nurse in
-/// her team.
+/// In Chromium: the sign-in page shows the providers' buttons; a click goes
+/// to the provider's login form, and signing in there lands the nurse on
+/// her team's ward list (the team her directory group gave her). At a
+/// provider that makes no accounts, an unknown person is told to ask their
+/// administrator.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sso_in_chromium() {
     let required = std::env::var("ROUNDS_TEST_BROWSER_REQUIRED").is_ok_and(|v| v == "1");
@@ -981,17 +1041,42 @@ async fn sso_in_chromium() {
     };
     let app = spawn(Backend::Sqlite, SsoSettings::default()).await;
     let admin = app.admin().await;
-    admin.create_team("Ward 7B").await;
-    let idp = Idp::start(free_port(), &app, &["hospital"], &[]).await;
+    let ward = admin.create_team("Ward 7B").await;
+    let list = admin
+        .post(
+            &format!("/api/v1/teams/{ward}/lists"),
+            json!({"name": "Ward round"}),
+        )
+        .await;
+    let list = list.body["id"].as_str().unwrap().to_owned();
+    let r = admin
+        .put(
+            &format!("/api/v1/teams/{ward}/lists/{list}/default"),
+            json!({}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let idp = Idp::start(free_port(), &app, &["hospital", "clinic"], &[]).await;
     app.app
-        .install_file_providers(&[(
-            idp.provider("hospital", true),
-            vec![MappingInput {
-                group: "ward-7b-nurses".into(),
-                team: Some("Ward 7B".into()),
-                role: "member".into(),
-            }],
-        )])
+        .install_file_providers(&[
+            (
+                idp.provider("hospital", true),
+                vec![MappingInput {
+                    group: "ward-7b-nurses".into(),
+                    team: Some("Ward 7B".into()),
+                    team_id: None,
+                    role: "member".into(),
+                }],
+            ),
+            // The same directory, but accounts are made by an administrator.
+            (
+                ProviderInput {
+                    label: "Clinic".into(),
+                    ..idp.provider("clinic", false)
+                },
+                vec![],
+            ),
+        ])
         .await
         .unwrap();
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -1017,8 +1102,20 @@ async fn sso_in_chromium() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}\n{stdout}");
     let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
-    assert_eq!(summary["ok"], true, "{summary}");
-    assert_eq!(summary["landed"], "/teams");
+    assert_eq!(summary["ok"], true, "{summary}\n{stderr}");
+    assert_eq!(summary["landed"], format!("/teams/{ward}/lists/{list}"));
+    assert_eq!(summary["refusedStatus"], 403, "{summary}");
+    // The refusal is audited, with the provider and the identity.
+    let refused = admin.audit("operation=SignInRefused").await;
+    assert!(
+        refused.iter().any(|r| r["detail"]["provider"] == "clinic"
+            && r["detail"]["identity"]["subject"] == "sub-bob"),
+        "{refused:?}"
+    );
+    assert!(
+        app.app.user_by_username("bob").await.is_err(),
+        "no account made"
+    );
     drop(idp);
     app.stop().await;
 }
@@ -1110,6 +1207,7 @@ async fn sso_sessions_meet_the_access_rule(backend: Backend) {
             vec![MappingInput {
                 group: "ward-7b-nurses".into(),
                 team: Some("Ward 7B".into()),
+                team_id: None,
                 role: "member".into(),
             }],
         )])
@@ -1167,3 +1265,515 @@ async fn sso_sessions_meet_the_access_rule(backend: Backend) {
 }
 
 both!(sso_sessions_meet_the_access_rule);
+
+/// The text of the first column of `sql`'s rows, read straight from the
+/// database (what a copy of it would show).
+async fn db_texts(app: &TestApp, backend: Backend, sql: &str) -> Vec<Option<String>> {
+    use sqlx::{Connection, Row};
+    let rows = if backend == Backend::Sqlite {
+        let mut conn = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
+        sqlx::query(sql)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<Option<String>, _>(0))
+            .collect()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+        sqlx::query(sql)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<Option<String>, _>(0))
+            .collect()
+    };
+    rows
+}
+
+/// A single sign-on lands where a password sign-in would: on the default
+/// list of the one team the person is in (here the team her directory
+/// group gave her); a page she asked for is still where she goes.
+async fn sso_lands_on_the_default_list(backend: Backend) {
+    let app = spawn(backend, SsoSettings::default()).await;
+    let admin = app.admin().await;
+    let ward = admin.create_team("Ward 7B").await;
+    let list = admin
+        .post(
+            &format!("/api/v1/teams/{ward}/lists"),
+            json!({"name": "Ward round"}),
+        )
+        .await;
+    let list = list.body["id"].as_str().unwrap().to_owned();
+    let r = admin
+        .put(
+            &format!("/api/v1/teams/{ward}/lists/{list}/default"),
+            json!({}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let idp = Idp::start(free_port(), &app, &["hospital"], &[]).await;
+    app.app
+        .install_file_providers(&[(
+            idp.provider("hospital", true),
+            vec![MappingInput {
+                group: "ward-7b-nurses".into(),
+                team: Some("Ward 7B".into()),
+                team_id: None,
+                role: "member".into(),
+            }],
+        )])
+        .await
+        .unwrap();
+    let http = browser();
+    let done = sign_in(&http, &app, "hospital", "sub-ada").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let landing = format!("/teams/{ward}/lists/{list}");
+    assert_eq!(done.location.as_deref(), Some(landing.as_str()));
+    let page = get(&http, &app.url(&landing)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains("Ward round"), "{}", page.html);
+
+    // A page of ours asked for (the sign-in page's next) is honoured.
+    let http = browser();
+    let resp = http
+        .get(app.url(&format!("/sign-in/sso/hospital?next=/teams/{ward}")))
+        .send()
+        .await
+        .unwrap();
+    let authorize = location(&resp, &app.url("/"));
+    let callback = at_provider(&http, &authorize, Some("sub-ada")).await;
+    let done = get(&http, &callback).await;
+    assert_eq!(
+        done.location.as_deref(),
+        Some(format!("/teams/{ward}").as_str())
+    );
+
+    // Someone in no team lands on the teams page.
+    let http = browser();
+    let done = sign_in(&http, &app, "hospital", "sub-bob").await;
+    assert_eq!(done.location.as_deref(), Some("/teams"));
+    app.stop().await;
+}
+
+both!(sso_lands_on_the_default_list);
+
+/// A sign-in under way keeps its PKCE verifier sealed: the stored value is
+/// not the verifier of the challenge sent to the provider, and it still
+/// opens to finish the sign-in.
+async fn pkce_verifier_is_sealed(backend: Backend) {
+    use base64::Engine;
+    use sha2::Digest;
+    let app = spawn(backend, SsoSettings::default()).await;
+    let idp = Idp::start(free_port(), &app, &["hospital"], &[]).await;
+    app.app
+        .install_file_providers(&[(idp.provider("hospital", true), vec![])])
+        .await
+        .unwrap();
+    let http = browser();
+    let authorize = click_button(&http, &app, "hospital").await;
+    let challenge = url::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code_challenge")
+        .unwrap()
+        .1
+        .into_owned();
+    let stored = db_texts(
+        &app,
+        backend,
+        "SELECT pkce_verifier_sealed FROM sso_pending",
+    )
+    .await;
+    assert_eq!(stored.len(), 1, "one sign-in under way");
+    let stored = stored[0].clone().unwrap();
+    let s256 = |v: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(v.as_bytes()))
+    };
+    assert_ne!(
+        s256(&stored),
+        challenge,
+        "the verifier is stored in the clear"
+    );
+    assert!(
+        stored.len() > 43 + 16,
+        "sealed (nonce and tag besides): {stored}"
+    );
+    let done = get(
+        &http,
+        &at_provider(&http, &authorize, Some("sub-bob")).await,
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    assert_eq!(me(&http, &app).await["username"], "bob");
+    app.stop().await;
+}
+
+both!(pkce_verifier_is_sealed);
+
+/// Signing out of a session single sign-on made names the session at the
+/// provider by its ID token (`id_token_hint`), which Rounds kept sealed
+/// beside the session and drops with it; the provider accepts the hint. A
+/// provider without RP-initiated sign-out gets no ID token kept.
+async fn sign_out_names_the_session_at_the_provider(backend: Backend) {
+    let app = spawn(backend, SsoSettings::default()).await;
+    let idp = Idp::start(free_port(), &app, &["hospital", "ehr"], &[]).await;
+    app.app
+        .install_file_providers(&[
+            (idp.provider("hospital", true), vec![]),
+            (
+                ProviderInput {
+                    id: "ehr".into(),
+                    kind: Some("smart".into()),
+                    label: "Hospital EHR".into(),
+                    issuer: format!("{}/fhir", idp.issuer),
+                    client_id: "rounds".into(),
+                    client_secret: Some("rounds-client-secret-0123456789".into()),
+                    create_accounts: true,
+                    ..ProviderInput::default()
+                },
+                vec![],
+            ),
+        ])
+        .await
+        .unwrap();
+    let http = browser();
+    let done = sign_in(&http, &app, "hospital", "sub-ada").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let kept = db_texts(&app, backend, "SELECT id_token_sealed FROM sso_sessions").await;
+    assert_eq!(kept.len(), 1);
+    let sealed = kept[0].clone().expect("the ID token is kept for sign-out");
+    assert!(!sealed.contains("eyJ"), "not a JWT in the clear: {sealed}");
+
+    let account = get(&http, &app.url("/account")).await;
+    let csrf = account
+        .html
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let out = http
+        .post(app.url("/sign-out"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::OK);
+    let html = unescape(&out.text().await.unwrap());
+    let end = html
+        .split("href=\"")
+        .map(|r| r.split('"').next().unwrap_or(""))
+        .find(|href| href.starts_with(&format!("{}/session/end?", idp.issuer)))
+        .unwrap_or_else(|| panic!("no link to the provider's sign-out: {html}"))
+        .to_owned();
+    let q: std::collections::HashMap<String, String> = url::Url::parse(&end)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert!(
+        q.get("id_token_hint").is_some_and(|t| t.starts_with("eyJ")),
+        "{end}"
+    );
+    assert_eq!(
+        q["post_logout_redirect_uri"],
+        app.url("/sign-in?done=signed-out")
+    );
+    // The provider takes the hint (a wrong one is a 400 there) and asks to
+    // confirm the sign-out.
+    let at_idp = get(&http, &end).await;
+    assert_eq!(at_idp.status, StatusCode::OK, "{}", at_idp.html);
+    assert!(at_idp.html.contains("<form"), "{}", at_idp.html);
+    let mut broken = url::Url::parse(&end).unwrap();
+    let pairs: Vec<(String, String)> = broken
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "id_token_hint" {
+                format!("{v}x")
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    broken.query_pairs_mut().clear().extend_pairs(pairs);
+    assert_eq!(
+        get(&http, broken.as_str()).await.status,
+        StatusCode::BAD_REQUEST,
+        "the provider checks the hint"
+    );
+    // Gone with the session.
+    let kept = db_texts(&app, backend, "SELECT id_token_sealed FROM sso_sessions").await;
+    assert!(kept.is_empty(), "{kept:?}");
+
+    // SMART here has no end-session endpoint: nothing kept.
+    let http = browser();
+    let done = sign_in(&http, &app, "ehr", "sub-cho").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let kept = db_texts(&app, backend, "SELECT id_token_sealed FROM sso_sessions").await;
+    assert_eq!(kept, vec![None]);
+    app.stop().await;
+}
+
+both!(sign_out_names_the_session_at_the_provider);
+
+/// The JSON API for sign-in providers (site administrators): add, change,
+/// list, map groups, remove; the client secret is write-only and sealed,
+/// every change is an SSOProviderSet record; everyone else is refused.
+async fn provider_api(backend: Backend) {
+    let app = spawn(backend, SsoSettings::default()).await;
+    let admin = app.admin().await;
+    let ward = admin.create_team("Ward 7B").await;
+    app.user("nurse", false).await;
+    let nurse = app.client("nurse").await;
+    let idp = Idp::start(free_port(), &app, &["hospital", "filed"], &[]).await;
+    const SECRET: &str = "rounds-client-secret-0123456789";
+
+    let none = admin.get("/api/v1/sso/providers").await;
+    assert_eq!(none.status, StatusCode::OK, "{}", none.text);
+    assert_eq!(none.body, json!([]));
+    let body = json!({
+        "label": "Hospital account",
+        "issuer": idp.issuer,
+        "clientId": "rounds",
+        "clientSecret": SECRET,
+        "scopes": "openid profile groups",
+        "groupsClaim": "groups",
+        "createAccounts": true,
+    });
+    let added = admin
+        .put("/api/v1/sso/providers/hospital", body.clone())
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+    assert_eq!(added.body["id"], "hospital");
+    assert_eq!(added.body["kind"], "oidc");
+    assert_eq!(added.body["hasSecret"], true);
+    assert_eq!(added.body["usernameClaim"], "preferred_username");
+    assert!(!added.text.contains(SECRET), "the secret is write-only");
+    // Changed without a secret: the stored one stays.
+    let mut change = body.clone();
+    change["label"] = json!("Hospital sign-in");
+    change.as_object_mut().unwrap().remove("clientSecret");
+    let changed = admin.put("/api/v1/sso/providers/hospital", change).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    assert_eq!(changed.body["label"], "Hospital sign-in");
+    assert_eq!(changed.body["hasSecret"], true);
+
+    // A group mapping by team id.
+    let mapping = admin
+        .post(
+            "/api/v1/sso/providers/hospital/mappings",
+            json!({"group": "ward-7b-nurses", "teamId": ward, "role": "member"}),
+        )
+        .await;
+    assert_eq!(mapping.status, StatusCode::CREATED, "{}", mapping.text);
+    assert_eq!(mapping.body["teamName"], "Ward 7B");
+    let mapping_id = mapping.body["id"].as_str().unwrap().to_owned();
+    let list = admin.get("/api/v1/sso/providers").await;
+    assert_eq!(list.body[0]["mappings"][0]["group"], "ward-7b-nurses");
+    assert_eq!(list.body[0]["mappings"][0]["teamId"], ward.as_str());
+    assert!(!list.text.contains(SECRET));
+
+    // It works: the sealed secret opens at the token request, the group
+    // puts her in the team.
+    let ada = sso_client(&app, "hospital", "sub-ada").await;
+    assert_eq!(
+        ada.get(&format!("/api/v1/teams/{ward}")).await.status,
+        StatusCode::OK
+    );
+    let dump = db_texts(&app, backend, "SELECT secret_sealed FROM sso_providers").await;
+    assert!(
+        dump.iter().flatten().all(|s| !s.contains(SECRET)),
+        "{dump:?}"
+    );
+
+    // What does not fit is refused, naming the field.
+    for (bad, field) in [
+        (
+            json!({"label": "X", "issuer": "ftp://idp.example", "clientId": "rounds"}),
+            "issuer",
+        ),
+        (
+            json!({"label": "X", "issuer": "https://idp.example", "clientId": "rounds", "scopes": "profile"}),
+            "scopes",
+        ),
+        (
+            json!({"label": "", "issuer": "https://idp.example", "clientId": "rounds"}),
+            "label",
+        ),
+    ] {
+        let r = admin.put("/api/v1/sso/providers/other", bad).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert_eq!(r.field(), field, "{}", r.text);
+    }
+    let r = admin
+        .put(
+            "/api/v1/sso/providers/other",
+            json!({"label": "X", "issuer": "https://idp.example", "clientId": "rounds", "secret": "x"}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown field: {}",
+        r.text
+    );
+    let r = admin
+        .put("/api/v1/sso/providers/Not%20an%20id", body.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let r = admin
+        .post(
+            "/api/v1/sso/providers/hospital/mappings",
+            json!({"group": "g", "teamId": "0192f0c8-0000-7000-8000-000000000000", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let r = admin
+        .post(
+            "/api/v1/sso/providers/hospital/mappings",
+            json!({"group": "g", "teamId": ward, "role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.field(), "role", "{}", r.text);
+    let r = admin
+        .post(
+            "/api/v1/sso/providers/nowhere/mappings",
+            json!({"group": "g", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(
+        admin.delete("/api/v1/sso/providers/nowhere").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // A provider from the configuration file is changed there.
+    app.app
+        .install_file_providers(&[(idp.provider("filed", true), vec![])])
+        .await
+        .unwrap();
+    let r = admin.put("/api/v1/sso/providers/filed", body.clone()).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert_eq!(
+        admin.delete("/api/v1/sso/providers/filed").await.status,
+        StatusCode::CONFLICT
+    );
+
+    // Not a site administrator: refused (and audited); not signed in: 401.
+    let anonymous = Client::new(&app);
+    for client in [&nurse, &ada, &anonymous] {
+        let want = if client.csrf.is_some() {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(client.get("/api/v1/sso/providers").await.status, want);
+        assert_eq!(
+            client
+                .put("/api/v1/sso/providers/hospital", body.clone())
+                .await
+                .status,
+            want
+        );
+        assert_eq!(
+            client
+                .post(
+                    "/api/v1/sso/providers/hospital/mappings",
+                    json!({"group": "g", "role": "admin"})
+                )
+                .await
+                .status,
+            want
+        );
+        assert_eq!(
+            client
+                .delete(&format!(
+                    "/api/v1/sso/providers/hospital/mappings/{mapping_id}"
+                ))
+                .await
+                .status,
+            want
+        );
+        assert_eq!(
+            client.delete("/api/v1/sso/providers/hospital").await.status,
+            want
+        );
+    }
+    let refused = admin.audit("operation=AccessRefused").await;
+    assert_eq!(
+        refused
+            .iter()
+            .filter(|r| r["actorUsername"] == "nurse" || r["actorUsername"] == "ada.nurse")
+            .count(),
+        10,
+        "{refused:?}"
+    );
+
+    // Removed: the mapping, then the provider.
+    let r = admin
+        .delete(&format!(
+            "/api/v1/sso/providers/hospital/mappings/{mapping_id}"
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = admin
+        .delete(&format!(
+            "/api/v1/sso/providers/hospital/mappings/{mapping_id}"
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = admin.delete("/api/v1/sso/providers/hospital").await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let left = admin.get("/api/v1/sso/providers").await;
+    let ids: Vec<&str> = left
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["filed"]);
+
+    // Each change by the API is an SSOProviderSet record, no secret in any.
+    let set = admin.audit("operation=SSOProviderSet").await;
+    let by_admin: Vec<&Value> = set
+        .iter()
+        .filter(|r| r["actorUsername"] == "root")
+        .collect();
+    assert_eq!(by_admin.len(), 5, "{set:?}");
+    assert!(by_admin
+        .iter()
+        .any(|r| r["detail"]["new"] == true && r["detail"]["secretChanged"] == true));
+    assert!(by_admin
+        .iter()
+        .any(|r| r["detail"]["new"] == false && r["detail"]["secretChanged"] == false));
+    assert!(by_admin
+        .iter()
+        .any(|r| r["detail"]["mappingAdded"]["group"] == "ward-7b-nurses"));
+    assert!(by_admin
+        .iter()
+        .any(|r| r["detail"]["mappingRemoved"] == mapping_id.as_str()));
+    assert!(by_admin.iter().any(|r| r["detail"]["removed"] == true));
+    let text = serde_json::to_string(&set).unwrap();
+    assert!(!text.contains(SECRET));
+
+    // The OpenAPI document describes them; the secret is only in the request.
+    let doc = admin.get("/api/openapi.json").await.body;
+    for path in [
+        "/api/v1/sso/providers",
+        "/api/v1/sso/providers/{providerId}",
+        "/api/v1/sso/providers/{providerId}/mappings",
+        "/api/v1/sso/providers/{providerId}/mappings/{mappingId}",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["SetSsoProviderRequest"]["properties"]["clientSecret"].is_object());
+    assert!(schemas["SsoProviderDto"]["properties"]["clientSecret"].is_null());
+    assert!(schemas["SsoProviderDto"]["properties"]["hasSecret"].is_object());
+    app.stop().await;
+}
+
+both!(provider_api);

@@ -23,6 +23,9 @@
 //                               POST .../refuse (declines consent)
 //   POST /test/users            JSON {"<sub>": {claims}} merged into the users
 //   POST /test/rotate           new signing key (the old one is withdrawn)
+//   POST /test/client           JSON {"redirectUris": [...], "postLogoutUris": [...]}:
+//                               the client's addresses from now on (a Rounds on a
+//                               new port)
 //   POST /test/forge?mode=M     the next token answer carries a broken ID token:
 //        issuer | audience | expired | future | nonce | badsig | none | hs256 | foreign
 //   GET  /test/stats            {"jwksRequests": n, "tokenRequests": n}
@@ -44,6 +47,8 @@ const clientId = process.env.SSO_CLIENT_ID || 'rounds';
 const clientSecret = process.env.SSO_CLIENT_SECRET || 'rounds-client-secret-0123456789';
 const list = (v) => (v || '').split(',').map((s) => s.trim()).filter(Boolean);
 const users = JSON.parse(process.env.SSO_USERS || '{}');
+let redirectUris = list(process.env.SSO_REDIRECT_URIS);
+let postLogoutUris = list(process.env.SSO_POST_LOGOUT_URIS);
 
 let keyNumber = 0;
 function newKey() {
@@ -62,8 +67,8 @@ function makeProvider() {
       client_secret: clientSecret,
       grant_types: ['authorization_code'],
       response_types: ['code'],
-      redirect_uris: list(process.env.SSO_REDIRECT_URIS),
-      post_logout_redirect_uris: list(process.env.SSO_POST_LOGOUT_URIS),
+      redirect_uris: redirectUris,
+      post_logout_redirect_uris: postLogoutUris,
       token_endpoint_auth_method: 'client_secret_basic',
     }],
     jwks: { keys: [signingKey] },
@@ -203,6 +208,14 @@ http.createServer(async (req, res) => {
       provider = makeProvider();
       handler = provider.callback();
       return json({ kid: signingKey.kid });
+    }
+    if (req.method === 'POST' && url.pathname === '/test/client') {
+      const body = JSON.parse(await readBody(req));
+      redirectUris = body.redirectUris || [];
+      postLogoutUris = body.postLogoutUris || [];
+      provider = makeProvider();
+      handler = provider.callback();
+      return json({ ok: true });
     }
     if (req.method === 'POST' && url.pathname === '/test/forge') {
       forge = url.searchParams.get('mode');
