@@ -324,19 +324,27 @@ mod tests {
 
     #[test]
     fn urls_name_their_backend() {
-        assert_eq!(Backend::from_url("sqlite://x.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::from_url("sqlite://x.db").ok(),
+            Some(Backend::Sqlite)
+        );
         assert_eq!(
             Backend::from_url("postgresql://u@h/d").ok(),
             Some(Backend::Postgres)
         );
-        let err = Backend::from_url("mysql://u:pw@h/d").err().map(|e| e.to_string());
+        let err = Backend::from_url("mysql://u:pw@h/d")
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
             Some("unsupported database URL: scheme \"mysql\"")
         );
         assert_eq!(connect_url("sqlite:///a/b.db"), "sqlite:///a/b.db?mode=rwc");
         assert_eq!(connect_url("sqlite::memory:"), "sqlite::memory:");
-        assert_eq!(connect_url("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
+        assert_eq!(
+            connect_url("sqlite://a.db?mode=ro"),
+            "sqlite://a.db?mode=ro"
+        );
     }
 
     const STEPS: &[Step] = &[
