@@ -2,15 +2,17 @@
 //! Bearer rga_...`), and the audit record of each call, written when the
 //! call ends.
 
-use crate::audit::AuditEntry;
-use crate::Gateway;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
+
+use crate::audit::AuditEntry;
+use crate::Gateway;
 
 use super::error::{ApiError, ApiResult};
 

@@ -1,12 +1,14 @@
 //! `/admin/api/v1/clients`: clients and their secrets.
 
-use crate::db::now_millis;
-use crate::{Gateway, GatewayError};
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use std::sync::Arc;
+
+use crate::db::now_millis;
+use crate::{Gateway, GatewayError};
 
 use super::access::{finish, Admin};
 use super::dto::{

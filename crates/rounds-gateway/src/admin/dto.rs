@@ -1,10 +1,11 @@
 //! What the API takes and answers (the OpenAPI document's schemas).
 
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
 use crate::db::now_millis;
 use crate::registry::{Client, SecretInfo};
 use crate::tenants::{Tenant, UpstreamAuth};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// A client as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]

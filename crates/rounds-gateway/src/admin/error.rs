@@ -1,11 +1,12 @@
 //! The API's errors, in Rounds' shape: `{"error": {"code", "message", "field"?}}`.
 
-use crate::GatewayError;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::GatewayError;
 
 /// The error body.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,12 +1,14 @@
 //! `/admin/api/v1/keys` (signing keys) and `/admin/api/v1/audit` (search
 //! and verify the audit log).
 
-use crate::Gateway;
+use std::sync::Arc;
+
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use std::sync::Arc;
+
+use crate::Gateway;
 
 use super::access::{finish, Admin};
 use super::dto::AuditQuery;

@@ -21,15 +21,17 @@ pub use dto::{
 };
 pub use error::{ApiError, ErrorBody};
 
-use crate::Gateway;
+use std::sync::Arc;
+
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use std::sync::Arc;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+use crate::Gateway;
 
 use clients::*;
 use keys_audit::*;

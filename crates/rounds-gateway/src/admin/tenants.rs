@@ -1,12 +1,14 @@
 //! `/admin/api/v1/tenants`: tenants and their upstreams.
 
-use crate::tenants::TenantInput;
-use crate::Gateway;
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use std::sync::Arc;
+
+use crate::tenants::TenantInput;
+use crate::Gateway;
 
 use super::access::{finish, Admin};
 use super::dto::{PutTenantRequest, TenantDto};

@@ -1,10 +1,11 @@
 //! Keys of the administration API (`rga_...`): made, listed, revoked,
 //! checked; stored as their hash like client secrets.
 
-use crate::db::now_millis;
-use crate::error::{GatewayError, Result};
 use serde::Serialize;
 use sqlx::Row;
+
+use crate::db::now_millis;
+use crate::error::{GatewayError, Result};
 
 use super::secrets::{hash_secret, random_bytes, random_id};
 use super::{check_name, Registry};

@@ -14,10 +14,11 @@ mod secrets;
 pub use admin_tokens::AdminToken;
 pub use secrets::random_id;
 
-use crate::db::{now_millis, Db};
-use crate::error::{GatewayError, Result};
 use serde::Serialize;
 use sqlx::Row;
+
+use crate::db::{now_millis, Db};
+use crate::error::{GatewayError, Result};
 
 use secrets::{hash_secret, insert_secret, same_bytes, secrets_of};
 

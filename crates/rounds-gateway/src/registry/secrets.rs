@@ -1,9 +1,10 @@
 //! Client secrets: made from the system's random source, stored as their
 //! SHA-256, compared in constant time; the rows of `client_secrets`.
 
-use crate::error::{GatewayError, Result};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+
+use crate::error::{GatewayError, Result};
 
 use super::{NewSecret, SecretInfo, SECRET_PREFIX};
 

@@ -2,13 +2,15 @@
 //! with the upstream's own credentials, the answer read within its size
 //! and time bounds, and upstream URLs rewritten to the gateway's.
 
-use crate::error::Result;
-use crate::rewrite::Rewriter;
-use crate::Gateway;
+use std::time::{Duration, Instant};
+
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use std::time::{Duration, Instant};
+
+use crate::error::Result;
+use crate::rewrite::Rewriter;
+use crate::Gateway;
 
 use super::{outcome, FORWARD_RESPONSE};
 

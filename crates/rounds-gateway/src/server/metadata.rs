@@ -2,21 +2,22 @@
 //! CapabilityStatement, or the tenant's, rewritten, with the gateway's
 //! security block (see the crate's documentation for what each declares).
 
-use crate::audit::AuditEntry;
-use crate::Gateway;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
 
-use super::{elapsed_ms, internal, outcome, FHIR_JSON};
+use crate::audit::AuditEntry;
+use crate::Gateway;
 
 use super::forward::{send, Forward};
 use super::proxy::bearer;
+use super::{elapsed_ms, internal, outcome, FHIR_JSON};
 
 /// The gateway's security block: SMART on FHIR with its own token URL.
 fn security(gw: &Gateway, dstu2: bool) -> Value {

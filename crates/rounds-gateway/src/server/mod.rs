@@ -12,15 +12,17 @@ mod metadata;
 mod oauth;
 mod proxy;
 
-use crate::Gateway;
+use std::sync::Arc;
+use std::time::Instant;
+
 use axum::extract::State;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::json;
-use std::sync::Arc;
-use std::time::Instant;
+
+use crate::Gateway;
 
 use metadata::{metadata, tenant_metadata};
 use oauth::{jwks, smart_configuration, token};

@@ -2,16 +2,18 @@
 //! credentials, the audit of each attempt) and discovery: the JWKS and
 //! `.well-known/smart-configuration`.
 
-use crate::audit::AuditEntry;
-use crate::token::TokenRequest;
-use crate::Gateway;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
+
+use crate::audit::AuditEntry;
+use crate::token::TokenRequest;
+use crate::Gateway;
 
 use super::{elapsed_ms, internal, with_header, REALM, TOKEN_BODY_LIMIT};
 

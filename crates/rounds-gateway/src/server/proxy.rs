@@ -2,18 +2,20 @@
 //! the checks (tenant allowed, rate limit, read-only, size), and the audit
 //! record of every request; [`super::forward`] sends it upstream.
 
-use crate::audit::AuditEntry;
-use crate::rewrite::Rewriter;
-use crate::token::Refusal;
-use crate::Gateway;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
+
+use crate::audit::AuditEntry;
+use crate::rewrite::Rewriter;
+use crate::token::Refusal;
+use crate::Gateway;
 
 use super::forward::{send, Forward};
 use super::{bearer_challenge, elapsed_ms, internal, outcome, with_header, FORWARD_REQUEST};
