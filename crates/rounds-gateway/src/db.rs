@@ -128,17 +128,40 @@ impl Db {
         Ok(WriteTx(tx))
     }
 
-    /// Puts audit batches committed without `sync_each` on disk: on SQLite
-    /// a passive checkpoint, which syncs the write-ahead log first; on
-    /// PostgreSQL nothing (its WAL writer does it on its own).
+    /// Puts audit batches committed without `sync_each` on disk. On SQLite:
+    /// a passive checkpoint (which moves committed pages into the database
+    /// file and keeps the write-ahead log short), then an fsync of the
+    /// write-ahead log itself, because a passive checkpoint skips its own
+    /// sync when readers hold back every new page. On PostgreSQL nothing:
+    /// its WAL writer does it on its own.
     pub async fn sync_audit(&self) -> Result<()> {
-        if let Some(audit) = &self.audit_pool {
-            let mut conn = audit.acquire().await?;
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&mut *conn)
+        let Some(audit) = &self.audit_pool else {
+            return Ok(());
+        };
+        let mut conn = audit.acquire().await?;
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut *conn)
+            .await?;
+        let file: Option<String> =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_optional(&mut *conn)
                 .await?;
+        drop(conn);
+        let Some(file) = file.filter(|f| !f.is_empty()) else {
+            return Ok(()); // an in-memory database
+        };
+        let wal = format!("{file}-wal");
+        let synced = tokio::task::spawn_blocking(move || match std::fs::File::open(&wal) {
+            Ok(f) => f.sync_data(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        })
+        .await;
+        match synced {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(GatewayError::Db(sqlx::Error::Io(e))),
+            Err(e) => Err(GatewayError::Db(sqlx::Error::Io(std::io::Error::other(e)))),
         }
-        Ok(())
     }
 
     /// Starts a write transaction whose statements need no order among

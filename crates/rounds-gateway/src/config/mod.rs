@@ -102,9 +102,7 @@ pub struct ServeArgs {
     /// Requests per client per minute on the FHIR routes; 0 for no limit [default: 600]
     #[arg(long, env = "ROUNDS_GATEWAY_RATE_LIMIT", value_name = "N")]
     pub rate_limit: Option<u32>,
-    /// When an audit record is on disk: "batched" (committed before the
-    /// answer, synced to disk within a second) or "commit" (synced before
-    /// the answer; slower) [default: batched]
+    /// When an audit record is on disk: "commit" (before the answer goes out: no answered request is ever unaudited) or "batched" (committed before the answer, on disk within about a second: a power loss or OS crash, on PostgreSQL also a database server crash, can lose the last second's records, never the chain; faster) [default: commit]
     #[arg(long, env = "ROUNDS_GATEWAY_AUDIT_SYNC", value_name = "MODE")]
     pub audit_sync: Option<String>,
     /// Log format: text or json [default: text]
@@ -331,7 +329,7 @@ impl Settings {
                 .audit_sync
                 .as_deref()
                 .or(file.audit_sync.as_deref())
-                .unwrap_or("batched")
+                .unwrap_or("commit")
             {
                 "batched" => crate::audit::AuditSync::Batched,
                 "commit" => crate::audit::AuditSync::EveryCommit,
@@ -352,24 +350,29 @@ mod tests {
     fn audit_sync_modes() {
         let file = FileSettings::default();
         let mut args = ServeArgs::default();
+        // The default: every record on disk before its answer.
+        assert_eq!(
+            Settings::resolve(&args, &file).unwrap().audit_sync,
+            crate::audit::AuditSync::EveryCommit
+        );
+        assert_eq!(
+            crate::audit::AuditSync::default(),
+            crate::audit::AuditSync::EveryCommit
+        );
+        args.audit_sync = Some("batched".into());
         assert_eq!(
             Settings::resolve(&args, &file).unwrap().audit_sync,
             crate::audit::AuditSync::Batched
         );
-        args.audit_sync = Some("commit".into());
-        assert_eq!(
-            Settings::resolve(&args, &file).unwrap().audit_sync,
-            crate::audit::AuditSync::EveryCommit
-        );
         args.audit_sync = Some("sometimes".into());
         let err = Settings::resolve(&args, &file).unwrap_err().to_string();
         assert!(err.contains("audit_sync"), "{err}");
-        let from_file: FileSettings = toml::from_str("audit_sync = \"commit\"").unwrap();
+        let from_file: FileSettings = toml::from_str("audit_sync = \"batched\"").unwrap();
         assert_eq!(
             Settings::resolve(&ServeArgs::default(), &from_file)
                 .unwrap()
                 .audit_sync,
-            crate::audit::AuditSync::EveryCommit
+            crate::audit::AuditSync::Batched
         );
     }
 
