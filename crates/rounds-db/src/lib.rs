@@ -56,6 +56,21 @@ impl Backend {
     }
 }
 
+/// A database URL fit for messages and logs: `postgres://user:secret@host/db`
+/// becomes `postgres://user:***@host/db`; a URL without a password stays.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((creds, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match creds.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
 /// Why a database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -339,6 +354,12 @@ mod tests {
             err.as_deref(),
             Some("unsupported database URL: scheme \"mysql\"")
         );
+        assert_eq!(
+            redact_url("postgres://gw:s3cret@db.example:5432/gw"),
+            "postgres://gw:***@db.example:5432/gw"
+        );
+        assert_eq!(redact_url("postgres://gw@db/gw"), "postgres://gw@db/gw");
+        assert_eq!(redact_url("sqlite:///a/b.db"), "sqlite:///a/b.db");
         assert_eq!(connect_url("sqlite:///a/b.db"), "sqlite:///a/b.db?mode=rwc");
         assert_eq!(connect_url("sqlite::memory:"), "sqlite::memory:");
         assert_eq!(

@@ -1,7 +1,7 @@
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Connection};
 
-pub use rounds_db::{Backend, DbOptions};
+pub use rounds_db::{redact_url, Backend, DbOptions};
 use rounds_db::{Database, OpenError, WriterLock};
 
 use crate::migrations::STEPS;

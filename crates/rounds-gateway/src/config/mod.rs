@@ -223,17 +223,7 @@ impl Storage {
 
     /// The URL without its password, for messages.
     pub fn database_url_redacted(&self) -> String {
-        let url = &self.database_url;
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return url.clone();
-        };
-        let Some((creds, host)) = rest.split_once('@') else {
-            return url.clone();
-        };
-        match creds.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.clone(),
-        }
+        rounds_db::redact_url(&self.database_url)
     }
 }
 
