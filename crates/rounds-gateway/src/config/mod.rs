@@ -102,7 +102,7 @@ pub struct ServeArgs {
     /// Requests per client per minute on the FHIR routes; 0 for no limit [default: 600]
     #[arg(long, env = "ROUNDS_GATEWAY_RATE_LIMIT", value_name = "N")]
     pub rate_limit: Option<u32>,
-    /// When an audit record is on disk: "commit" (before the answer goes out: no answered request is ever unaudited) or "batched" (committed before the answer, on disk within about a second: a power loss or OS crash, on PostgreSQL also a database server crash, can lose the last second's records, never the chain; faster) [default: commit]
+    /// When an audit record is on disk: "commit" (before the answer goes out, so a power loss loses no record of an answered request) or "batched" (faster: committed before the answer, on disk within about a second; a power loss or OS crash, on PostgreSQL also a crash of the database server, can lose the last second's records, never the chain) [default: commit]
     #[arg(long, env = "ROUNDS_GATEWAY_AUDIT_SYNC", value_name = "MODE")]
     pub audit_sync: Option<String>,
     /// Log format: text or json [default: text]

@@ -169,26 +169,6 @@ fn basic_credentials(value: &HeaderValue) -> Option<(String, String)> {
     Some((id, decode(secret)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_header() {
-        use base64::Engine;
-        let enc = base64::engine::general_purpose::STANDARD.encode("my%20id:s%3Acret+x");
-        let v = HeaderValue::from_str(&format!("Basic {enc}")).unwrap();
-        assert_eq!(
-            basic_credentials(&v),
-            Some(("my id".into(), "s:cret x".into()))
-        );
-        assert_eq!(
-            basic_credentials(&HeaderValue::from_static("Bearer x")),
-            None
-        );
-    }
-}
-
 pub(super) async fn jwks(State(gw): State<Arc<Gateway>>) -> Response {
     match gw.keys.jwks().await {
         Ok(set) => (
@@ -221,4 +201,24 @@ pub(super) async fn smart_configuration(State(gw): State<Arc<Gateway>>) -> Respo
         body.to_string(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_header() {
+        use base64::Engine;
+        let enc = base64::engine::general_purpose::STANDARD.encode("my%20id:s%3Acret+x");
+        let v = HeaderValue::from_str(&format!("Basic {enc}")).unwrap();
+        assert_eq!(
+            basic_credentials(&v),
+            Some(("my id".into(), "s:cret x".into()))
+        );
+        assert_eq!(
+            basic_credentials(&HeaderValue::from_static("Bearer x")),
+            None
+        );
+    }
 }
