@@ -34,41 +34,92 @@ pub(super) async fn send(
     f: &Forward,
 ) -> Response {
     let tenant = upstream.tenant.id.as_str();
+    let url = match target_url(gw, upstream, f) {
+        Ok(url) => url,
+        Err(answer) => return answer,
+    };
+    let sent_at = Instant::now();
+    let response = match exchange(gw, upstream, f, &url).await {
+        Ok(r) => r,
+        Err(answer) => return answer,
+    };
+    let status = response.status();
+    let upstream_headers = response.headers().clone();
+    let body = read_bounded(
+        response,
+        gw.settings.max_response_bytes,
+        gw.settings.upstream_timeout,
+    )
+    .await;
+    gw.metrics.phase("upstream", sent_at.elapsed());
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return read_failure(gw, tenant, e),
+    };
+    if status.is_server_error() {
+        gw.metrics.upstream_error(tenant, "status_5xx");
+    }
+    let rewrite_started = Instant::now();
+    let answer = rewrite_answer(upstream, f, status, &upstream_headers, body);
+    gw.metrics.phase("rewrite", rewrite_started.elapsed());
+    answer
+}
+
+/// The upstream address of `f`, if the outbound policy lets the gateway
+/// reach it.
+fn target_url(
+    gw: &Gateway,
+    upstream: &crate::upstream::Upstream,
+    f: &Forward,
+) -> Result<url::Url, Response> {
+    let tenant = upstream.tenant.id.as_str();
     let mut target = format!("{}/{}", upstream.base, f.path);
     if let Some(q) = &f.query {
         target.push('?');
         target.push_str(q);
     }
     let Ok(url) = url::Url::parse(&target) else {
-        return outcome(
+        return Err(outcome(
             StatusCode::BAD_REQUEST,
             "invalid",
             "the request address is not valid",
-        );
+        ));
     };
     if let Err(e) = gw.upstreams.outbound.check_url(&url) {
         tracing::warn!(tenant, error = %e, "upstream refused by the outbound policy");
         gw.metrics.upstream_error(tenant, "refused");
-        return outcome(
+        return Err(outcome(
             StatusCode::BAD_GATEWAY,
             "exception",
             "the tenant's FHIR server is outside the addresses this gateway may reach",
-        );
+        ));
     }
+    Ok(url)
+}
+
+/// Sends `f` to `url` with the upstream's own credentials (a token the
+/// upstream refuses is renewed once); the upstream's answer, or the
+/// caller's error answer.
+async fn exchange(
+    gw: &Gateway,
+    upstream: &crate::upstream::Upstream,
+    f: &Forward,
+    url: &url::Url,
+) -> Result<reqwest::Response, Response> {
+    let tenant = upstream.tenant.id.as_str();
     let mut attempt = 0;
-    let sent_at = Instant::now();
-    let response = loop {
+    loop {
         attempt += 1;
         let auth = match gw.upstreams.authorization(upstream).await {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(tenant, error = %e, "cannot authenticate upstream");
                 gw.metrics.upstream_error(tenant, "auth");
-                return outcome(
+                return Err(outcome(
                     StatusCode::BAD_GATEWAY,
                     "exception",
                     "the gateway could not authenticate to the tenant's FHIR server",
-                );
+                ));
             }
         };
         let mut req = gw
@@ -87,8 +138,7 @@ pub(super) async fn send(
         if !f.body.is_empty() {
             req = req.body(f.body.clone());
         }
-        let sent = req.send().await;
-        match sent {
+        match req.send().await {
             Ok(r)
                 if r.status() == StatusCode::UNAUTHORIZED
                     && attempt == 1
@@ -98,74 +148,74 @@ pub(super) async fn send(
                 if let Some(t) = &used_token {
                     gw.upstreams.token_refused(upstream, t).await;
                 }
-                continue;
             }
-            Ok(r) => break r,
+            Ok(r) => return Ok(r),
             Err(e) if e.is_timeout() => {
                 gw.metrics.upstream_error(tenant, "timeout");
-                return outcome(
+                return Err(outcome(
                     StatusCode::GATEWAY_TIMEOUT,
                     "timeout",
                     &format!(
                         "the tenant's FHIR server did not answer within {} s",
                         gw.settings.upstream_timeout.as_secs()
                     ),
-                );
+                ));
             }
             Err(e) => {
                 tracing::warn!(tenant, error = %e, "upstream request failed");
                 gw.metrics.upstream_error(tenant, "connect");
-                return outcome(
+                return Err(outcome(
                     StatusCode::BAD_GATEWAY,
                     "transient",
                     "the tenant's FHIR server could not be reached",
-                );
+                ));
             }
         }
-    };
-    let status = response.status();
-    let upstream_headers = response.headers().clone();
-    let body = read_bounded(
-        response,
-        gw.settings.max_response_bytes,
-        gw.settings.upstream_timeout,
-    )
-    .await;
-    gw.metrics.phase("upstream", sent_at.elapsed());
-    let body = match body {
-        Ok(b) => b,
-        Err(ReadError::TooLarge) => {
+    }
+}
+
+/// The caller's answer when the upstream's answer could not be read whole.
+fn read_failure(gw: &Gateway, tenant: &str, error: ReadError) -> Response {
+    match error {
+        ReadError::TooLarge => {
             gw.metrics.upstream_error(tenant, "too_large");
-            return outcome(
+            outcome(
                 StatusCode::BAD_GATEWAY,
                 "too-costly",
                 &format!(
                     "the tenant's FHIR server answered more than {} bytes",
                     gw.settings.max_response_bytes
                 ),
-            );
+            )
         }
-        Err(ReadError::Timeout) => {
+        ReadError::Timeout => {
             gw.metrics.upstream_error(tenant, "timeout");
-            return outcome(
+            outcome(
                 StatusCode::GATEWAY_TIMEOUT,
                 "timeout",
                 "the tenant's FHIR server did not finish its answer in time",
-            );
+            )
         }
-        Err(ReadError::Broken) => {
+        ReadError::Broken => {
             gw.metrics.upstream_error(tenant, "connect");
-            return outcome(
+            outcome(
                 StatusCode::BAD_GATEWAY,
                 "transient",
                 "the tenant's FHIR server broke off its answer",
-            );
+            )
         }
-    };
-    if status.is_server_error() {
-        gw.metrics.upstream_error(tenant, "status_5xx");
     }
-    let rewrite_started = Instant::now();
+}
+
+/// The upstream's answer as the caller gets it: the same status, the body
+/// and the passed-on headers with every upstream URL rewritten.
+fn rewrite_answer(
+    upstream: &crate::upstream::Upstream,
+    f: &Forward,
+    status: StatusCode,
+    upstream_headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
     let outward = Rewriter::new(&upstream.base, &f.public_base);
     let mut answer = Response::new(Body::from(outward.body(body)));
     *answer.status_mut() = status;
@@ -181,7 +231,6 @@ pub(super) async fn send(
             answer.headers_mut().append(name.clone(), value);
         }
     }
-    gw.metrics.phase("rewrite", rewrite_started.elapsed());
     answer
 }
 

@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use crate::audit::AuditEntry;
 use crate::rewrite::Rewriter;
-use crate::token::Refusal;
+use crate::token::{Refusal, Validated};
+use crate::upstream::Upstream;
 use crate::Gateway;
 
 use super::forward::{send, Forward};
@@ -95,116 +96,14 @@ async fn proxy(
     fhir_path: String,
     entry: &mut AuditEntry,
 ) -> Response {
-    // 1. The caller's token.
-    let Some(token) = bearer(&parts.headers) else {
-        entry.outcome = "no_token".into();
-        return with_header(
-            outcome(
-                StatusCode::UNAUTHORIZED,
-                "login",
-                "a bearer token is required: get one at the token endpoint",
-            ),
-            header::WWW_AUTHENTICATE,
-            &bearer_challenge(None),
-        );
+    let valid = match authorize(gw, &parts.headers, route_tenant.as_deref(), entry).await {
+        Ok(v) => v,
+        Err(answer) => return answer,
     };
-    let token_started = Instant::now();
-    let checked = gw.tokens.validate(token).await;
-    gw.metrics.phase("token", token_started.elapsed());
-    let valid = match checked {
-        Err(e) => {
-            entry.outcome = "error".into();
-            return internal(&e);
-        }
-        Ok(Err(Refusal::InvalidToken(why))) => {
-            entry.outcome = "invalid_token".into();
-            return with_header(
-                outcome(StatusCode::UNAUTHORIZED, "login", &why),
-                header::WWW_AUTHENTICATE,
-                &bearer_challenge(Some(("invalid_token", &why))),
-            );
-        }
-        Ok(Err(Refusal::TenantNotAllowed { client_id, tenant })) => {
-            entry.client_id = Some(client_id);
-            entry.tenant_id = Some(tenant);
-            entry.outcome = "tenant_not_allowed".into();
-            return with_header(
-                outcome(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "this client may no longer use the token's tenant",
-                ),
-                header::WWW_AUTHENTICATE,
-                &bearer_challenge(Some((
-                    "insufficient_scope",
-                    "the client may not use this tenant",
-                ))),
-            );
-        }
-        Ok(Ok(v)) => v,
-    };
-    entry.client_id = Some(valid.client_id.clone());
-    // 2. The route's tenant must be the token's.
-    if let Some(route) = &route_tenant {
-        if *route != valid.tenant {
-            entry.outcome = "wrong_tenant".into();
-            return with_header(
-                outcome(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "the token is for another tenant than this address",
-                ),
-                header::WWW_AUTHENTICATE,
-                &bearer_challenge(Some((
-                    "insufficient_scope",
-                    "the token is for another tenant",
-                ))),
-            );
-        }
-    }
     entry.tenant_id = Some(valid.tenant.clone());
-    // 3. Rate limit.
-    let limited = match gw.limiter.check(&valid.client_id).await {
-        Ok(l) => l,
-        Err(e) => {
-            entry.outcome = "error".into();
-            return internal(&e);
-        }
-    };
-    if let Err(wait) = limited {
-        entry.outcome = "rate_limited".into();
-        let secs = wait.as_secs().max(1);
-        return with_header(
-            outcome(
-                StatusCode::TOO_MANY_REQUESTS,
-                "throttled",
-                &format!("too many requests from this client: try again in {secs} s"),
-            ),
-            header::RETRY_AFTER,
-            &secs.to_string(),
-        );
-    }
-    // 4. The tenant's upstream.
-    let upstream = match gw.upstreams.get(&valid.tenant).await {
-        Ok(Some(u)) => u,
-        Ok(None) => {
-            entry.outcome = "no_mapping".into();
-            return outcome(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "this gateway has no FHIR server for the token's tenant",
-            );
-        }
-        Err(e) => {
-            tracing::warn!(tenant = %valid.tenant, error = %e, "upstream not usable");
-            gw.metrics.upstream_error(&valid.tenant, "setup");
-            entry.outcome = "upstream_setup".into();
-            return outcome(
-                StatusCode::BAD_GATEWAY,
-                "exception",
-                "the tenant's FHIR server cannot be used now",
-            );
-        }
+    let upstream = match admit(gw, &valid, entry).await {
+        Ok(u) => u,
+        Err(answer) => return answer,
     };
     // 5. The body, bounded.
     let body = match axum::body::to_bytes(body, gw.settings.max_request_bytes).await {
@@ -262,6 +161,137 @@ async fn proxy(
             "ok".into()
         };
     answer
+}
+
+/// Steps 1 and 2 of [`proxy`]: the caller's token, valid, for the route's
+/// tenant (if the route names one).
+async fn authorize(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    route_tenant: Option<&str>,
+    entry: &mut AuditEntry,
+) -> Result<Validated, Response> {
+    // 1. The caller's token.
+    let Some(token) = bearer(headers) else {
+        entry.outcome = "no_token".into();
+        return Err(with_header(
+            outcome(
+                StatusCode::UNAUTHORIZED,
+                "login",
+                "a bearer token is required: get one at the token endpoint",
+            ),
+            header::WWW_AUTHENTICATE,
+            &bearer_challenge(None),
+        ));
+    };
+    let token_started = Instant::now();
+    let checked = gw.tokens.validate(token).await;
+    gw.metrics.phase("token", token_started.elapsed());
+    let valid = match checked {
+        Err(e) => {
+            entry.outcome = "error".into();
+            return Err(internal(&e));
+        }
+        Ok(Err(Refusal::InvalidToken(why))) => {
+            entry.outcome = "invalid_token".into();
+            return Err(with_header(
+                outcome(StatusCode::UNAUTHORIZED, "login", &why),
+                header::WWW_AUTHENTICATE,
+                &bearer_challenge(Some(("invalid_token", &why))),
+            ));
+        }
+        Ok(Err(Refusal::TenantNotAllowed { client_id, tenant })) => {
+            entry.client_id = Some(client_id);
+            entry.tenant_id = Some(tenant);
+            entry.outcome = "tenant_not_allowed".into();
+            return Err(with_header(
+                outcome(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "this client may no longer use the token's tenant",
+                ),
+                header::WWW_AUTHENTICATE,
+                &bearer_challenge(Some((
+                    "insufficient_scope",
+                    "the client may not use this tenant",
+                ))),
+            ));
+        }
+        Ok(Ok(v)) => v,
+    };
+    entry.client_id = Some(valid.client_id.clone());
+    // 2. The route's tenant must be the token's.
+    if let Some(route) = route_tenant {
+        if route != valid.tenant {
+            entry.outcome = "wrong_tenant".into();
+            return Err(with_header(
+                outcome(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "the token is for another tenant than this address",
+                ),
+                header::WWW_AUTHENTICATE,
+                &bearer_challenge(Some((
+                    "insufficient_scope",
+                    "the token is for another tenant",
+                ))),
+            ));
+        }
+    }
+    Ok(valid)
+}
+
+/// Steps 3 and 4 of [`proxy`]: the client's rate limit, and the token's
+/// tenant's upstream.
+async fn admit(
+    gw: &Gateway,
+    valid: &Validated,
+    entry: &mut AuditEntry,
+) -> Result<Arc<Upstream>, Response> {
+    // 3. Rate limit.
+    let limited = match gw.limiter.check(&valid.client_id).await {
+        Ok(l) => l,
+        Err(e) => {
+            entry.outcome = "error".into();
+            return Err(internal(&e));
+        }
+    };
+    if let Err(wait) = limited {
+        entry.outcome = "rate_limited".into();
+        let secs = wait.as_secs().max(1);
+        return Err(with_header(
+            outcome(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                &format!("too many requests from this client: try again in {secs} s"),
+            ),
+            header::RETRY_AFTER,
+            &secs.to_string(),
+        ));
+    }
+    // 4. The tenant's upstream.
+    let upstream = match gw.upstreams.get(&valid.tenant).await {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            entry.outcome = "no_mapping".into();
+            return Err(outcome(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "this gateway has no FHIR server for the token's tenant",
+            ));
+        }
+        Err(e) => {
+            tracing::warn!(tenant = %valid.tenant, error = %e, "upstream not usable");
+            gw.metrics.upstream_error(&valid.tenant, "setup");
+            entry.outcome = "upstream_setup".into();
+            return Err(outcome(
+                StatusCode::BAD_GATEWAY,
+                "exception",
+                "the tenant's FHIR server cannot be used now",
+            ));
+        }
+    };
+    Ok(upstream)
 }
 
 /// Reads: GET/HEAD, POST `_search`, and batch Bundles of GETs.
