@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, Header};
 
 use crate::db::now_millis;
 use crate::error::Result;
-use crate::registry::{random_id, AuthFailure};
+use crate::registry::{random_id, AuthFailure, Client};
 
 use super::{
     Claims, OAuthError, TokenAnswer, TokenRequest, TokenService, ASSERTION_TYPE, NON_TENANT_SCOPES,
@@ -17,35 +17,42 @@ use super::{
 impl TokenService {
     /// Answers a token request.
     pub async fn issue(&self, req: &TokenRequest) -> Result<Result<TokenAnswer, OAuthError>> {
-        // RFC 6749 §3.2: parameters must not repeat.
-        let mut params: HashMap<&str, &str> = HashMap::new();
-        for (k, v) in &req.form {
-            if params.insert(k.as_str(), v.as_str()).is_some() {
-                return Ok(Err(OAuthError::new(
-                    "invalid_request",
-                    format!("the parameter {k} is repeated"),
-                )));
-            }
-        }
-        if req.bad_authorization {
-            return Ok(Err(OAuthError::client(
-                "the Authorization header is not HTTP Basic with a client id and secret",
-                true,
-                "bad_authorization",
-            )));
-        }
-        let Some(grant) = params.get("grant_type") else {
-            return Ok(Err(OAuthError::new(
-                "invalid_request",
-                "grant_type is missing",
-            )));
+        let params = match parameters(req) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
         };
-        if *grant != "client_credentials" {
+        let (client, secret_id) = match self.authenticate_client(req, &params).await? {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        if client.tenants.is_empty() {
             return Ok(Err(OAuthError::new(
-                "unsupported_grant_type",
-                "this server issues tokens for grant_type=client_credentials only",
+                "unauthorized_client",
+                "this client may not use any tenant",
             )));
         }
+        let scope = params.get("scope").copied().unwrap_or_default();
+        let (tenant, granted) = match pick_tenant(scope, &client.tenants) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
+        if self.tenants.get(&tenant).await?.is_none() {
+            return Ok(Err(OAuthError::new(
+                "invalid_scope",
+                format!("the tenant {tenant} is not served by this gateway"),
+            )));
+        }
+        self.sign(client, tenant, granted, secret_id).await.map(Ok)
+    }
+
+    /// The client the request authenticates, by HTTP Basic, the body's
+    /// secret or a private_key_jwt assertion (exactly one of them), and the
+    /// secret's id (`jwks` for an assertion).
+    async fn authenticate_client(
+        &self,
+        req: &TokenRequest,
+        params: &HashMap<&str, &str>,
+    ) -> Result<Result<(Client, String), OAuthError>> {
         let body_secret = params.get("client_secret").copied();
         let assertion = params.get("client_assertion").copied();
         let methods = usize::from(req.basic.is_some())
@@ -99,33 +106,18 @@ impl TokenService {
                 "no_client_authentication",
             )));
         };
-        let (client, secret_id) = match authenticated {
-            Ok(ok) => ok,
-            Err(why) => {
-                return Ok(Err(OAuthError::client(
-                    "client authentication failed",
-                    basic,
-                    why.as_str(),
-                )))
-            }
-        };
-        if client.tenants.is_empty() {
-            return Ok(Err(OAuthError::new(
-                "unauthorized_client",
-                "this client may not use any tenant",
-            )));
-        }
-        let scope = params.get("scope").copied().unwrap_or_default();
-        let (tenant, granted) = match pick_tenant(scope, &client.tenants) {
-            Ok(t) => t,
-            Err(e) => return Ok(Err(e)),
-        };
-        if self.tenants.get(&tenant).await?.is_none() {
-            return Ok(Err(OAuthError::new(
-                "invalid_scope",
-                format!("the tenant {tenant} is not served by this gateway"),
-            )));
-        }
+        Ok(authenticated
+            .map_err(|why| OAuthError::client("client authentication failed", basic, why.as_str())))
+    }
+
+    /// The signed token for `client` and `tenant`, as the answer says it.
+    async fn sign(
+        &self,
+        client: Client,
+        tenant: String,
+        granted: String,
+        secret_id: String,
+    ) -> Result<TokenAnswer> {
         let now = now_millis() / 1000;
         let lifetime = i64::try_from(self.lifetime.as_secs()).unwrap_or(300);
         let claims = Claims {
@@ -146,15 +138,47 @@ impl TokenService {
         header.typ = Some("at+jwt".into());
         let token = jsonwebtoken::encode(&header, &claims, &key)
             .map_err(|e| crate::GatewayError::Crypto(format!("cannot sign a token: {e}")))?;
-        Ok(Ok(TokenAnswer {
+        Ok(TokenAnswer {
             access_token: token,
             token_type: "Bearer",
             expires_in: self.lifetime.as_secs(),
             scope: granted,
             client_id: client.id,
             tenant,
-        }))
+        })
     }
+}
+
+/// The form's parameters, each once (RFC 6749 §3.2), for a
+/// client_credentials grant with well-formed client authentication.
+fn parameters(req: &TokenRequest) -> Result<HashMap<&str, &str>, OAuthError> {
+    // RFC 6749 §3.2: parameters must not repeat.
+    let mut params: HashMap<&str, &str> = HashMap::new();
+    for (k, v) in &req.form {
+        if params.insert(k.as_str(), v.as_str()).is_some() {
+            return Err(OAuthError::new(
+                "invalid_request",
+                format!("the parameter {k} is repeated"),
+            ));
+        }
+    }
+    if req.bad_authorization {
+        return Err(OAuthError::client(
+            "the Authorization header is not HTTP Basic with a client id and secret",
+            true,
+            "bad_authorization",
+        ));
+    }
+    let Some(grant) = params.get("grant_type") else {
+        return Err(OAuthError::new("invalid_request", "grant_type is missing"));
+    };
+    if *grant != "client_credentials" {
+        return Err(OAuthError::new(
+            "unsupported_grant_type",
+            "this server issues tokens for grant_type=client_credentials only",
+        ));
+    }
+    Ok(params)
 }
 
 /// Picks the tenant from `scope`: its one word that is not a SMART or
