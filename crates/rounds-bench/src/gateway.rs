@@ -236,8 +236,10 @@ pub async fn run(
         rounds_gateway::config::Settings::resolve(&Default::default(), &Default::default())?;
     settings.public_url = format!("http://{addr}");
     settings.rate_limit = 0;
+    // Without --audit-sync, the gateway's own default (commit).
     settings.audit_sync = match audit_sync.as_deref() {
-        None | Some("batched") => rounds_gateway::audit::AuditSync::Batched,
+        None => settings.audit_sync,
+        Some("batched") => rounds_gateway::audit::AuditSync::Batched,
         Some("commit") => rounds_gateway::audit::AuditSync::EveryCommit,
         Some(other) => bail!("--audit-sync is batched or commit, not {other}"),
     };

@@ -112,7 +112,7 @@ enum Bench {
         /// The gateway's database (default: a SQLite file in a temporary directory)
         #[arg(long)]
         database_url: Option<String>,
-        /// The gateway's audit_sync: batched (default) or commit
+        /// The gateway's audit_sync: commit (the gateway's default) or batched
         #[arg(long)]
         audit_sync: Option<String>,
     },

@@ -1,51 +1,15 @@
-//! The registry database: one sqlx code path over SQLite and PostgreSQL
-//! (the Any driver), the embedded twin migrations, and serialised writes.
-//! The same pattern as rounds-store's `Db`, with the gateway's own schema.
+//! The registry database: rounds-db's one sqlx code path over SQLite and
+//! PostgreSQL (shared with rounds-store), with the gateway's own schema and
+//! writer lock, and a second path for audit batches that need not be on
+//! disk before their commit returns ([`crate::audit::AuditSync::Batched`]).
 
-use std::borrow::Cow;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Duration;
-
-use sqlx::any::AnyPoolOptions;
-use sqlx::error::BoxDynError;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
-use tokio::sync::{Mutex, MutexGuard};
+use sqlx::{Any, AnyConnection, AnyPool};
+
+pub use rounds_db::Backend;
+use rounds_db::{Database, DbOptions, OpenError, Step, Synchronous, WriterLock};
 
 use crate::error::{GatewayError, Result};
-
-/// Which database a [`Db`] talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// A SQLite file (one instance).
-    Sqlite,
-    /// PostgreSQL (several instances may share it).
-    Postgres,
-}
-
-impl Backend {
-    /// The backend a URL names.
-    pub fn from_url(url: &str) -> Result<Self> {
-        if url.starts_with("sqlite:") {
-            Ok(Self::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self::Postgres)
-        } else {
-            let scheme = url.split(':').next().unwrap_or_default();
-            Err(GatewayError::UnsupportedUrl(format!("scheme {scheme:?}")))
-        }
-    }
-}
-
-struct Step {
-    version: i64,
-    name: &'static str,
-    sqlite: &'static str,
-    postgres: &'static str,
-}
 
 const STEPS: &[Step] = &[
     Step {
@@ -62,216 +26,142 @@ const STEPS: &[Step] = &[
     },
 ];
 
-#[derive(Debug)]
-struct Embedded(Backend);
+/// The gateway's writer lock: the `gateway_state` row every SQLite writer
+/// claims, and an advisory lock key other than Rounds' own, should they
+/// share a PostgreSQL server.
+const WRITER_LOCK: WriterLock = WriterLock {
+    sqlite_claim: "UPDATE gateway_state SET state_value = state_value WHERE state_key = 'writer'",
+    postgres_key: 0x0047_6174_6577_6179,
+};
 
-impl<'s> MigrationSource<'s> for Embedded {
-    fn resolve(
-        self,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
-        Box::pin(async move {
-            Ok(STEPS
-                .iter()
-                .map(|step| {
-                    let sql = match self.0 {
-                        Backend::Sqlite => step.sqlite,
-                        Backend::Postgres => step.postgres,
-                    };
-                    Migration::new(
-                        step.version,
-                        Cow::Borrowed(step.name),
-                        MigrationType::Simple,
-                        Cow::Borrowed(sql),
-                        false,
-                    )
-                })
-                .collect())
-        })
+impl From<OpenError> for GatewayError {
+    fn from(err: OpenError) -> Self {
+        match err {
+            OpenError::UnsupportedUrl(scheme) => Self::UnsupportedUrl(scheme),
+            OpenError::Open(e) => Self::Open(e),
+        }
     }
 }
 
 /// The database: a pool plus what it takes to write to it safely.
 #[derive(Clone)]
 pub struct Db {
-    pool: AnyPool,
+    inner: Database,
     /// SQLite only: one connection with `synchronous = NORMAL` for audit
     /// batches written in [`crate::audit::AuditSync::Batched`] mode.
     audit_pool: Option<AnyPool>,
-    backend: Backend,
-    writer: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db")
-            .field("backend", &self.backend)
+            .field("backend", &self.backend())
             .finish()
     }
 }
-
-/// Arbitrary constant naming the gateway's writer lock among PostgreSQL
-/// advisory locks (another than Rounds' own, should they share a server).
-const PG_WRITER_LOCK: i64 = 0x0047_6174_6577_6179;
 
 impl Db {
     /// Opens (for SQLite: creates if missing) the database at `url` and
     /// applies the migrations that have not run yet.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
-        sqlx::any::install_default_drivers();
-        let backend = Backend::from_url(url)?;
-        let mut options = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10));
-        if backend == Backend::Sqlite {
-            options = options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                         PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL;",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = options
-            .connect(&sqlite_create_if_missing(url))
-            .await
-            .map_err(GatewayError::Open)?;
-        let audit_pool = if backend == Backend::Sqlite {
-            Some(
-                AnyPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                                 PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_lazy(&sqlite_create_if_missing(url))
+        let inner = Database::open(
+            url,
+            &DbOptions::with_max_connections(max_connections),
+            WRITER_LOCK,
+        )
+        .await?;
+        let audit_pool = match inner.backend() {
+            Backend::Sqlite => Some(
+                inner
+                    .side_pool(&DbOptions::with_max_connections(1), Synchronous::Normal)
                     .map_err(GatewayError::Open)?,
-            )
-        } else {
-            None
+            ),
+            Backend::Postgres => None,
         };
-        let db = Self {
-            pool,
-            audit_pool,
-            backend,
-            writer: Arc::new(Mutex::new(())),
-        };
-        let migrator = sqlx::migrate::Migrator::new(Embedded(backend))
-            .await
-            .map_err(GatewayError::Migrate)?;
-        migrator
-            .run(&db.pool)
-            .await
-            .map_err(GatewayError::Migrate)?;
-        Ok(db)
+        inner.migrate(STEPS).await.map_err(GatewayError::Migrate)?;
+        Ok(Self { inner, audit_pool })
     }
 
     /// Which database this is.
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.inner.backend()
     }
 
     /// Checks that the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
-        let mut conn = self.read().await?;
-        conn.ping().await.map_err(GatewayError::from)
+        Ok(self.inner.ping().await?)
     }
 
     /// A pooled connection for reads.
     pub async fn read(&self) -> Result<PoolConnection<Any>> {
-        self.pool.acquire().await.map_err(GatewayError::from)
+        Ok(self.inner.read().await?)
     }
 
     /// Starts a write transaction. Writers are serialised: on SQLite by this
     /// process and by taking the write lock at once; on PostgreSQL by a
     /// transaction-scoped advisory lock, which holds across instances.
     pub async fn write(&self) -> Result<WriteTx<'_>> {
-        let guard = self.writer.lock().await;
-        let mut tx = self.pool.begin().await?;
-        match self.backend {
-            Backend::Sqlite => {
-                sqlx::query(
-                    "UPDATE gateway_state SET state_value = state_value WHERE state_key = 'writer'",
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
-            Backend::Postgres => {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(PG_WRITER_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        Ok(WriteTx {
-            tx,
-            _guard: Some(guard),
-        })
+        Ok(WriteTx(self.inner.write().await?))
     }
 
     /// Starts a write transaction for an audit batch, ordered like
     /// [`Db::write`]. With `sync_each`, its commit is on disk before it
     /// returns (SQLite `synchronous = FULL`, PostgreSQL's default). Without,
-    /// the commit is atomic and survives the process ending, but reaches the
-    /// disk later: on SQLite (`synchronous = NORMAL` in WAL mode) at the next
-    /// [`Db::sync_audit`] or checkpoint; on PostgreSQL
+    /// the commit is atomic and survives the gateway's process ending, but
+    /// reaches the disk later: on SQLite (`synchronous = NORMAL` in WAL
+    /// mode) at the next [`Db::sync_audit`]; on PostgreSQL
     /// (`synchronous_commit = off` for this transaction only) within three
     /// times `wal_writer_delay` (0.6 s by default). Neither can corrupt the
-    /// database or break the chain: a power loss can only lose the newest
-    /// records since the last sync.
+    /// database or break the chain; what a crash before that sync can lose
+    /// is the newest records: on SQLite a power loss or OS crash, on
+    /// PostgreSQL also a crash of the database server.
     pub async fn write_audit(&self, sync_each: bool) -> Result<WriteTx<'_>> {
-        let guard = self.writer.lock().await;
-        let pool = match (&self.audit_pool, sync_each) {
-            (Some(audit), false) => audit,
-            _ => &self.pool,
+        let mut tx = match (&self.audit_pool, sync_each) {
+            (Some(audit), false) => self.inner.write_on(audit).await?,
+            _ => self.inner.write().await?,
         };
-        let mut tx = pool.begin().await?;
-        match self.backend {
-            Backend::Sqlite => {
-                sqlx::query(
-                    "UPDATE gateway_state SET state_value = state_value WHERE state_key = 'writer'",
-                )
-                .execute(&mut *tx)
+        if self.backend() == Backend::Postgres && !sync_each {
+            sqlx::query("SET LOCAL synchronous_commit TO OFF")
+                .execute(tx.conn())
                 .await?;
-            }
-            Backend::Postgres => {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(PG_WRITER_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-                if !sync_each {
-                    sqlx::query("SET LOCAL synchronous_commit TO OFF")
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
         }
-        Ok(WriteTx {
-            tx,
-            _guard: Some(guard),
-        })
+        Ok(WriteTx(tx))
     }
 
-    /// Puts audit batches committed without `sync_each` on disk: on SQLite
-    /// a passive checkpoint, which syncs the write-ahead log first; on
-    /// PostgreSQL nothing (its WAL writer does it on its own).
+    /// Puts audit batches committed without `sync_each` on disk. On SQLite:
+    /// a passive checkpoint (which moves committed pages into the database
+    /// file and keeps the write-ahead log short), then an fsync of the
+    /// write-ahead log itself, because a passive checkpoint skips its own
+    /// sync when readers hold back every new page. On PostgreSQL nothing:
+    /// its WAL writer does it on its own.
     pub async fn sync_audit(&self) -> Result<()> {
-        if let Some(audit) = &self.audit_pool {
-            let mut conn = audit.acquire().await?;
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&mut *conn)
+        let Some(audit) = &self.audit_pool else {
+            return Ok(());
+        };
+        let mut conn = audit.acquire().await?;
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut *conn)
+            .await?;
+        let file: Option<String> =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_optional(&mut *conn)
                 .await?;
+        drop(conn);
+        let Some(file) = file.filter(|f| !f.is_empty()) else {
+            return Ok(()); // an in-memory database
+        };
+        let wal = format!("{file}-wal");
+        let synced = tokio::task::spawn_blocking(move || match std::fs::File::open(&wal) {
+            Ok(f) => f.sync_data(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        })
+        .await;
+        match synced {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(GatewayError::Db(sqlx::Error::Io(e))),
+            Err(e) => Err(GatewayError::Db(sqlx::Error::Io(std::io::Error::other(e)))),
         }
-        Ok(())
     }
 
     /// Starts a write transaction whose statements need no order among
@@ -280,13 +170,7 @@ impl Db {
     /// advisory lock, so it does not wait behind another instance's audit
     /// batch.
     pub async fn write_unordered(&self) -> Result<WriteTx<'_>> {
-        match self.backend {
-            Backend::Sqlite => self.write().await,
-            Backend::Postgres => Ok(WriteTx {
-                tx: self.pool.begin().await?,
-                _guard: None,
-            }),
-        }
+        Ok(WriteTx(self.inner.write_unordered().await?))
     }
 
     /// Closes the pools.
@@ -294,35 +178,23 @@ impl Db {
         if let Some(audit) = &self.audit_pool {
             audit.close().await;
         }
-        self.pool.close().await;
-    }
-}
-
-fn sqlite_create_if_missing(url: &str) -> String {
-    if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
-        let sep = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{sep}mode=rwc")
-    } else {
-        url.to_owned()
+        self.inner.close().await;
     }
 }
 
 /// A write transaction holding the writer lock until commit or drop
 /// (dropping it rolls back).
-pub struct WriteTx<'a> {
-    tx: Transaction<'static, Any>,
-    _guard: Option<MutexGuard<'a, ()>>,
-}
+pub struct WriteTx<'a>(rounds_db::WriteTx<'a>);
 
 impl WriteTx<'_> {
     /// The transaction's connection.
     pub fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        self.0.conn()
     }
 
     /// Commits.
     pub async fn commit(self) -> Result<()> {
-        self.tx.commit().await.map_err(GatewayError::from)
+        Ok(self.0.commit().await?)
     }
 }
 

@@ -45,12 +45,14 @@
 //! too: both are kept in the database (a rate-limit window per client,
 //! taken by instances in small leases; the assertion ids already used).
 //!
-//! The audit record of a request is committed (in the chain, safe from the
-//! process ending) before the answer goes out. By default
-//! (`audit_sync = "batched"`) it reaches the disk within about a second
-//! after: a power loss or OS crash can lose the newest second of records,
-//! never the chain's integrity. `audit_sync = "commit"` syncs every batch
-//! before its answers, at the cost of a disk sync in each request's path.
+//! No answer goes out before its audit record is committed. By default
+//! (`audit_sync = "commit"`) the record is also on disk by then, so a
+//! power loss loses no record of an answered request. `audit_sync =
+//! "batched"` (faster: no disk sync in the request's path) puts records on
+//! disk within about a second after the answer; a power loss or OS crash
+//! (on PostgreSQL also a crash of the database server) can lose that last
+//! second's records, never the chain's integrity. See
+//! [`audit::AuditSync`].
 //!
 //! The gateway depends on rounds-fhir (outbound address policy, upstream
 //! token sources), rounds-core (the audit chain's genesis and breaks) and

@@ -1,134 +1,68 @@
-use std::sync::Arc;
-use std::time::Duration;
-
-use sqlx::any::AnyPoolOptions;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
-use tokio::sync::{Mutex, MutexGuard};
+use sqlx::{Any, AnyConnection, Connection};
 
-use crate::migrations::Embedded;
+pub use rounds_db::{redact_url, Backend, DbOptions};
+use rounds_db::{Database, OpenError, WriterLock};
+
+use crate::migrations::STEPS;
 use crate::StoreError;
 
-/// Which database a [`Db`] talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn from_url(url: &str) -> Result<Self, StoreError> {
-        if url.starts_with("sqlite:") {
-            Ok(Self::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self::Postgres)
-        } else {
-            let scheme = url.split(':').next().unwrap_or_default();
-            Err(StoreError::UnsupportedUrl(format!("scheme {scheme:?}")))
-        }
-    }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Sqlite => "sqlite",
-            Self::Postgres => "postgres",
+impl From<OpenError> for StoreError {
+    fn from(err: OpenError) -> Self {
+        match err {
+            OpenError::UnsupportedUrl(scheme) => Self::UnsupportedUrl(scheme),
+            OpenError::Open(e) => Self::Open(e),
         }
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct DbOptions {
-    pub max_connections: u32,
-    pub acquire_timeout: Duration,
-}
+/// Rounds' writer lock: the `site_state` row every SQLite writer claims,
+/// and an arbitrary constant among PostgreSQL advisory locks.
+const WRITER_LOCK: WriterLock = WriterLock {
+    sqlite_claim: "UPDATE site_state SET state_value = state_value WHERE state_key = 'writer'",
+    postgres_key: 0x526f_756e_6473,
+};
 
-impl DbOptions {
-    /// The default pool size (also the default of the `db_max_connections` setting).
-    pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
-}
-
-impl Default for DbOptions {
-    fn default() -> Self {
-        Self {
-            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
-            acquire_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// The database: a pool plus what it takes to write to it safely.
+/// The database: a pool plus what it takes to write to it safely
+/// (rounds-db's [`Database`] with Rounds' schema and writer lock).
 #[derive(Clone)]
 pub struct Db {
-    pool: AnyPool,
-    backend: Backend,
-    /// Kept for connections outside the pool (the change feed's listener).
-    url: Arc<str>,
-    writer: Arc<Mutex<()>>,
+    inner: Database,
 }
-
-/// Arbitrary constant naming Rounds' writer lock among PostgreSQL advisory locks.
-const PG_WRITER_LOCK: i64 = 0x526f_756e_6473;
 
 impl Db {
     /// Opens (for SQLite: creates if missing) the database at `url`.
     pub async fn open(url: &str, options: &DbOptions) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        let backend = Backend::from_url(url)?;
-        let mut pool_options = AnyPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.acquire_timeout);
-        if backend == Backend::Sqlite {
-            pool_options = pool_options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                         PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL;",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = pool_options
-            .connect(&sqlite_create_if_missing(url))
-            .await
-            .map_err(StoreError::Open)?;
         Ok(Self {
-            pool,
-            backend,
-            url: Arc::from(url),
-            writer: Arc::new(Mutex::new(())),
+            inner: Database::open(url, options, WRITER_LOCK).await?,
         })
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.inner.backend()
     }
 
     /// Connections in the pool: (open, idle).
     pub fn pool_use(&self) -> (u32, usize) {
-        (self.pool.size(), self.pool.num_idle())
+        self.inner.pool_use()
     }
 
     /// The most connections the pool opens.
     pub fn max_connections(&self) -> u32 {
-        self.pool.options().get_max_connections()
+        self.inner.max_connections()
     }
 
     /// The URL the database was opened with (for the change feed's
     /// listener, which needs a connection of its own).
     pub(crate) fn url(&self) -> &str {
-        &self.url
+        self.inner.url()
     }
 
     /// Applies the embedded migrations that have not run yet, then makes
     /// the names' comparison keys again if their rule changed.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = sqlx::migrate::Migrator::new(Embedded(self.backend))
-            .await
-            .map_err(StoreError::Migrate)?;
-        migrator
-            .run(&self.pool)
+        self.inner
+            .migrate(STEPS)
             .await
             .map_err(StoreError::Migrate)?;
         let rekeyed = crate::names::rekey(self).await?;
@@ -140,13 +74,12 @@ impl Db {
 
     /// Checks that the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.read().await?;
-        conn.ping().await.map_err(StoreError::from)
+        self.inner.ping().await.map_err(StoreError::from)
     }
 
     /// A pooled connection for reads and single-statement writes.
     pub async fn read(&self) -> Result<PoolConnection<Any>, StoreError> {
-        self.pool.acquire().await.map_err(StoreError::from)
+        self.inner.read().await.map_err(StoreError::from)
     }
 
     /// Starts a write transaction. Writers are serialised: on SQLite by this
@@ -155,32 +88,11 @@ impl Db {
     /// stale snapshot; on PostgreSQL by a transaction-scoped advisory lock,
     /// which also holds across several Rounds instances.
     pub async fn write(&self) -> Result<WriteTx<'_>, StoreError> {
-        let guard = self.writer.lock().await;
-        let mut tx = self.pool.begin().await?;
-        match self.backend {
-            Backend::Sqlite => {
-                sqlx::query(
-                    "UPDATE site_state SET state_value = state_value WHERE state_key = 'writer'",
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
-            Backend::Postgres => {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(PG_WRITER_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        Ok(WriteTx {
-            tx,
-            backend: self.backend,
-            _guard: guard,
-        })
+        Ok(WriteTx(self.inner.write().await?))
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.inner.close().await;
     }
 
     /// Writes a consistent copy of a SQLite database to `path` (a new
@@ -223,34 +135,20 @@ pub async fn inspect_sqlite(path: &str) -> Result<Option<i64>, StoreError> {
     Ok(Some(applied))
 }
 
-/// SQLite URLs get `mode=rwc` so a new data directory starts with a new file.
-fn sqlite_create_if_missing(url: &str) -> String {
-    if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
-        let sep = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{sep}mode=rwc")
-    } else {
-        url.to_owned()
-    }
-}
-
 /// A write transaction holding the writer lock until commit or drop
 /// (dropping it rolls back).
-pub struct WriteTx<'a> {
-    tx: Transaction<'static, Any>,
-    backend: Backend,
-    _guard: MutexGuard<'a, ()>,
-}
+pub struct WriteTx<'a>(rounds_db::WriteTx<'a>);
 
 impl WriteTx<'_> {
     pub fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        self.0.conn()
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.0.backend()
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(StoreError::from)
+        self.0.commit().await.map_err(StoreError::from)
     }
 }

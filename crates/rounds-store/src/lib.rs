@@ -40,6 +40,6 @@ pub mod urgent;
 pub mod users;
 pub mod vital_ranges;
 
-pub use db::{inspect_sqlite, Backend, Db, DbOptions, WriteTx};
+pub use db::{inspect_sqlite, redact_url, Backend, Db, DbOptions, WriteTx};
 pub use error::StoreError;
 pub use sqlx::AnyConnection;

@@ -1,23 +1,9 @@
 //! The schema steps, embedded in the binary. Each step exists once per
-//! backend, under `migrations/<backend>/NNNN_name.sql`.
+//! backend, under `migrations/<backend>/NNNN_name.sql`; rounds-db runs them.
 
-use std::borrow::Cow;
-use std::future::Future;
-use std::pin::Pin;
+use rounds_db::Step;
 
-use sqlx::error::BoxDynError;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType};
-
-use crate::Backend;
-
-struct Step {
-    version: i64,
-    name: &'static str,
-    sqlite: &'static str,
-    postgres: &'static str,
-}
-
-const STEPS: &[Step] = &[
+pub(crate) const STEPS: &[Step] = &[
     Step {
         version: 1,
         name: "foundation",
@@ -73,32 +59,3 @@ const STEPS: &[Step] = &[
         postgres: include_str!("../migrations/postgres/0009_sso_sealed_secrets.sql"),
     },
 ];
-
-/// The embedded migrations for one backend, as a sqlx migration source.
-#[derive(Debug)]
-pub(crate) struct Embedded(pub Backend);
-
-impl<'s> MigrationSource<'s> for Embedded {
-    fn resolve(
-        self,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
-        Box::pin(async move {
-            Ok(STEPS
-                .iter()
-                .map(|step| {
-                    let sql = match self.0 {
-                        Backend::Sqlite => step.sqlite,
-                        Backend::Postgres => step.postgres,
-                    };
-                    Migration::new(
-                        step.version,
-                        Cow::Borrowed(step.name),
-                        MigrationType::Simple,
-                        Cow::Borrowed(sql),
-                        false,
-                    )
-                })
-                .collect())
-        })
-    }
-}

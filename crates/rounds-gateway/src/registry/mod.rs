@@ -8,16 +8,23 @@
 //! so a fast hash loses nothing and keeps the token endpoint cheap (tokens
 //! per second are part of the benchmark).
 
+mod admin_tokens;
+mod secrets;
+
+pub use admin_tokens::AdminToken;
+pub use secrets::random_id;
+
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::db::{now_millis, Db};
 use crate::error::{GatewayError, Result};
 
+use secrets::{hash_secret, insert_secret, same_bytes, secrets_of};
+
 /// Live secrets a client may hold at once (rotation without downtime).
 pub const MAX_LIVE_SECRETS: usize = 2;
-const SECRET_PREFIX: &str = "rgw_";
+pub(super) const SECRET_PREFIX: &str = "rgw_";
 
 /// A secret as the registry shows it: never the secret itself.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -112,7 +119,7 @@ pub fn check_tenant_id(id: &str) -> Result<()> {
     }
 }
 
-fn check_name(name: &str) -> Result<String> {
+pub(super) fn check_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(GatewayError::invalid(
@@ -121,35 +128,6 @@ fn check_name(name: &str) -> Result<String> {
         ));
     }
     Ok(name.to_owned())
-}
-
-fn random_bytes<const N: usize>() -> Result<[u8; N]> {
-    let mut buf = [0u8; N];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buf)
-        .map_err(|_| GatewayError::Crypto("the system's random source failed".into()))?;
-    Ok(buf)
-}
-
-/// A new random id: 32 hex digits.
-pub fn random_id() -> Result<String> {
-    Ok(hex::encode(random_bytes::<16>()?))
-}
-
-fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-fn new_secret_value() -> Result<String> {
-    use base64::Engine;
-    Ok(format!(
-        "{SECRET_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
-    ))
-}
-
-/// Equal without a timing difference that depends on where they differ.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn tenants_json(tenants: &[String]) -> Result<String> {
@@ -487,169 +465,6 @@ impl Registry {
         .transpose()
     }
 }
-
-/// A key of the administration API, as listed (never the key itself).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct AdminToken {
-    /// Its id.
-    pub id: String,
-    /// A name for people.
-    pub name: String,
-    /// Unix milliseconds.
-    pub created_at: i64,
-    /// Unix milliseconds, once revoked.
-    pub revoked_at: Option<i64>,
-}
-
-const ADMIN_PREFIX: &str = "rga_";
-
-impl Registry {
-    /// Makes an administration key; answers it and the key itself (shown once).
-    pub async fn create_admin_token(&self, name: &str) -> Result<(AdminToken, String)> {
-        use base64::Engine;
-        let name = check_name(name)?;
-        let id = random_id()?;
-        let value = format!(
-            "{ADMIN_PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
-        );
-        let now = now_millis();
-        let mut tx = self.db.write().await?;
-        sqlx::query(
-            "INSERT INTO admin_tokens (id, name, token_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)",
-        )
-        .bind(&id)
-        .bind(&name)
-        .bind(hash_secret(&value))
-        .bind(now)
-        .execute(tx.conn())
-        .await?;
-        tx.commit().await?;
-        Ok((
-            AdminToken {
-                id,
-                name,
-                created_at: now,
-                revoked_at: None,
-            },
-            value,
-        ))
-    }
-
-    /// Every administration key.
-    pub async fn admin_tokens(&self) -> Result<Vec<AdminToken>> {
-        let mut conn = self.db.read().await?;
-        let rows = sqlx::query(
-            "SELECT id, name, created_at, revoked_at FROM admin_tokens ORDER BY created_at, id",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AdminToken {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    created_at: r.try_get("created_at")?,
-                    revoked_at: r.try_get("revoked_at")?,
-                })
-            })
-            .collect()
-    }
-
-    /// Revokes an administration key.
-    pub async fn revoke_admin_token(&self, id: &str) -> Result<()> {
-        let mut tx = self.db.write().await?;
-        let done = sqlx::query(
-            "UPDATE admin_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now_millis())
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(GatewayError::NotFound(format!(
-                "live administration key {id}"
-            )));
-        }
-        tx.commit().await
-    }
-
-    /// The live administration key `value` is, if it is one.
-    pub async fn check_admin_token(&self, value: &str) -> Result<Option<AdminToken>> {
-        if !value.starts_with(ADMIN_PREFIX) {
-            return Ok(None);
-        }
-        let mut conn = self.db.read().await?;
-        let row = sqlx::query(
-            "SELECT id, name, created_at, revoked_at FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(hash_secret(value))
-        .fetch_optional(&mut *conn)
-        .await?;
-        row.map(|r| {
-            Ok(AdminToken {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                created_at: r.try_get("created_at")?,
-                revoked_at: r.try_get("revoked_at")?,
-            })
-        })
-        .transpose()
-    }
-}
-
-async fn insert_secret(
-    conn: &mut sqlx::AnyConnection,
-    client_id: &str,
-    expires_at: Option<i64>,
-    now: i64,
-) -> Result<NewSecret> {
-    if expires_at.is_some_and(|e| e <= now) {
-        return Err(GatewayError::invalid(
-            "expires_at",
-            "a secret's expiry must lie in the future",
-        ));
-    }
-    let secret_id = random_id()?;
-    let value = new_secret_value()?;
-    sqlx::query(
-        "INSERT INTO client_secrets (id, client_id, secret_hash, created_at, expires_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, NULL)",
-    )
-    .bind(&secret_id)
-    .bind(client_id)
-    .bind(hash_secret(&value))
-    .bind(now)
-    .bind(expires_at)
-    .execute(conn)
-    .await?;
-    Ok(NewSecret {
-        secret_id,
-        client_secret: value,
-        expires_at,
-    })
-}
-
-async fn secrets_of(conn: &mut sqlx::AnyConnection, client_id: &str) -> Result<Vec<SecretInfo>> {
-    let rows = sqlx::query(
-        "SELECT id, created_at, expires_at, revoked_at FROM client_secrets \
-         WHERE client_id = $1 ORDER BY created_at DESC, id",
-    )
-    .bind(client_id)
-    .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SecretInfo {
-                id: r.try_get("id")?,
-                created_at: r.try_get("created_at")?,
-                expires_at: r.try_get("expires_at")?,
-                revoked_at: r.try_get("revoked_at")?,
-            })
-        })
-        .collect()
-}
-
 fn client_from_row(row: &sqlx::any::AnyRow, secrets: Vec<SecretInfo>) -> Result<Client> {
     let jwks: Option<String> = row.try_get("jwks")?;
     let disabled: Option<i64> = row.try_get("disabled_at")?;
@@ -675,24 +490,5 @@ mod tests {
         for bad in ["", "a b", "a/b", "ä", &"x".repeat(129)] {
             assert!(check_tenant_id(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn secrets_are_long_and_distinct() {
-        let a = new_secret_value().unwrap();
-        let b = new_secret_value().unwrap();
-        assert_ne!(a, b);
-        assert!(
-            a.starts_with(SECRET_PREFIX) && a.len() == SECRET_PREFIX.len() + 43,
-            "{a}"
-        );
-        assert!(same_bytes(
-            hash_secret(&a).as_bytes(),
-            hash_secret(&a).as_bytes()
-        ));
-        assert!(!same_bytes(
-            hash_secret(&a).as_bytes(),
-            hash_secret(&b).as_bytes()
-        ));
     }
 }

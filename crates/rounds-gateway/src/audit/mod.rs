@@ -7,6 +7,10 @@
 //! record breaks the chain; `verify` finds the first break
 //! ([`rounds_core::audit::ChainBreak`]).
 
+mod read;
+
+pub use read::{export, AuditFilter, ExportFormat};
+
 use rounds_core::audit::{ChainBreak, GENESIS_HASH};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -106,67 +110,6 @@ impl AuditRecord {
         let bytes = serde_json::to_vec(&hashed).unwrap_or_default();
         hex::encode(Sha256::digest(bytes))
     }
-
-    /// The record as a FHIR R4 AuditEvent.
-    pub fn to_audit_event(&self, gateway_url: &str) -> serde_json::Value {
-        let recorded =
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.at) * 1_000_000)
-                .ok()
-                .and_then(|t| {
-                    t.format(&time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .unwrap_or_default();
-        let outcome = match self.status {
-            200..=399 => "0",
-            400..=499 => "4",
-            _ => "8",
-        };
-        let action = match self.method.as_str() {
-            "POST" if self.path.ends_with("_search") => "E",
-            "GET" | "HEAD" => "R",
-            "POST" => "C",
-            "PUT" | "PATCH" => "U",
-            "DELETE" => "D",
-            _ => "E",
-        };
-        let mut entity = serde_json::json!([]);
-        if let Some(t) = &self.resource_type {
-            entity = serde_json::json!([{"what": {"display": self.path}, "type": {"system": "http://hl7.org/fhir/resource-types", "code": t}}]);
-        }
-        serde_json::json!({
-            "resourceType": "AuditEvent",
-            "id": format!("gateway-{}", self.seq),
-            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest", "display": "RESTful Operation"},
-            "action": action,
-            "recorded": recorded,
-            "outcome": outcome,
-            "outcomeDesc": format!("HTTP {} ({}), {} ms", self.status, self.outcome, self.duration_ms),
-            "agent": [{
-                "who": {"identifier": {"system": format!("{gateway_url}/clients"), "value": self.client_id.clone().unwrap_or_else(|| "unknown".into())}},
-                "requestor": true,
-                "network": self.client_addr.as_ref().map(|a| serde_json::json!({"address": a, "type": "2"})),
-            }],
-            "source": {"site": self.tenant_id, "observer": {"display": "Rounds gateway"}},
-            "entity": entity,
-            "extension": [{"url": "urn:rounds:gateway:audit-chain", "valueString": format!("{} {} {}", self.seq, self.prev_hash, self.hash)}],
-        })
-    }
-}
-
-/// Filters for [`Audit::search`].
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    /// Only this client.
-    pub client_id: Option<String>,
-    /// Only this tenant.
-    pub tenant_id: Option<String>,
-    /// At or after, Unix milliseconds.
-    pub since: Option<i64>,
-    /// Before, Unix milliseconds.
-    pub until: Option<i64>,
-    /// At most this many (newest first); all when absent.
-    pub limit: Option<i64>,
 }
 
 type Pending = (
@@ -174,16 +117,26 @@ type Pending = (
     tokio::sync::oneshot::Sender<Result<AuditRecord, String>>,
 );
 
-/// When an appended record is on disk.
+/// When an appended record is on disk. The default is
+/// [`AuditSync::EveryCommit`]: a hospital must be able to show every access
+/// to patient data, so no answer goes out before its record would survive
+/// a power loss. [`AuditSync::Batched`] is for sites that accept a short,
+/// stated window of loss for lower latency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuditSync {
     /// Committed before the answer (atomic, in the chain, safe from the
-    /// process ending); on disk within about a second (a background sync
-    /// every [`SYNC_EVERY`]), so a power loss or OS crash can lose at most
-    /// the last second's records, never the chain's integrity.
-    #[default]
+    /// gateway's process ending) and on disk within about a second after:
+    /// on SQLite the write-ahead log is synced every [`SYNC_EVERY`]; on
+    /// PostgreSQL (`synchronous_commit = off` for these batches) its WAL
+    /// writer syncs within 3 × `wal_writer_delay` (0.6 s by default). What
+    /// that window can lose is the newest records whose answers were
+    /// already sent: on SQLite through a power loss or OS crash, on
+    /// PostgreSQL also through a crash of the database server. It never
+    /// breaks the chain (`verify` stays clean).
     Batched,
-    /// On disk before the answer: one sync per batch in the request's path.
+    /// On disk before the answer: one sync per batch (group commit: one
+    /// batch serves all callers waiting at once) in the request's path.
+    #[default]
     EveryCommit,
 }
 
@@ -204,7 +157,7 @@ pub struct Audit {
 /// Records per INSERT statement (13 parameters each; SQLite allows 32766).
 const ROWS_PER_INSERT: usize = 64;
 
-const COLUMNS: &str = "seq, at, client_id, tenant_id, method, resource_type, path, status, duration_ms, outcome, client_addr, prev_hash, hash";
+pub(super) const COLUMNS: &str = "seq, at, client_id, tenant_id, method, resource_type, path, status, duration_ms, outcome, client_addr, prev_hash, hash";
 
 impl Audit {
     /// The log in `db`, for reading (and appends synced at each commit).
@@ -384,56 +337,9 @@ impl Audit {
         }
         Ok(out)
     }
+}
 
-    /// Records matching `filter`, newest first.
-    pub async fn search(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
-        let mut sql = format!("SELECT {COLUMNS} FROM gateway_audit WHERE 1 = 1");
-        let mut texts: Vec<String> = Vec::new();
-        let mut ints: Vec<i64> = Vec::new();
-        let mut n = 0;
-        let mut binds: Vec<bool> = Vec::new(); // true: text
-        if let Some(c) = &filter.client_id {
-            n += 1;
-            sql.push_str(&format!(" AND client_id = ${n}"));
-            texts.push(c.clone());
-            binds.push(true);
-        }
-        if let Some(t) = &filter.tenant_id {
-            n += 1;
-            sql.push_str(&format!(" AND tenant_id = ${n}"));
-            texts.push(t.clone());
-            binds.push(true);
-        }
-        if let Some(s) = filter.since {
-            n += 1;
-            sql.push_str(&format!(" AND at >= ${n}"));
-            ints.push(s);
-            binds.push(false);
-        }
-        if let Some(u) = filter.until {
-            n += 1;
-            sql.push_str(&format!(" AND at < ${n}"));
-            ints.push(u);
-            binds.push(false);
-        }
-        sql.push_str(" ORDER BY seq DESC");
-        if let Some(l) = filter.limit {
-            sql.push_str(&format!(" LIMIT {}", l.clamp(1, 100_000)));
-        }
-        let mut query = sqlx::query(&sql);
-        let (mut ti, mut ii) = (texts.into_iter(), ints.into_iter());
-        for is_text in binds {
-            query = if is_text {
-                query.bind(ti.next().unwrap_or_default())
-            } else {
-                query.bind(ii.next().unwrap_or_default())
-            };
-        }
-        let mut conn = self.db.read().await?;
-        let rows = query.fetch_all(&mut *conn).await?;
-        rows.iter().map(record_from_row).collect()
-    }
-
+impl Audit {
     /// Checks the whole chain in order; answers how many records it holds.
     pub async fn verify(&self) -> Result<Result<i64, ChainBreak>> {
         let mut conn = self.db.read().await?;
@@ -474,7 +380,7 @@ impl Audit {
     }
 }
 
-fn record_from_row(r: &sqlx::any::AnyRow) -> Result<AuditRecord> {
+pub(super) fn record_from_row(r: &sqlx::any::AnyRow) -> Result<AuditRecord> {
     Ok(AuditRecord {
         seq: r.try_get("seq")?,
         at: r.try_get("at")?,
@@ -490,51 +396,4 @@ fn record_from_row(r: &sqlx::any::AnyRow) -> Result<AuditRecord> {
         prev_hash: r.try_get("prev_hash")?,
         hash: r.try_get("hash")?,
     })
-}
-
-/// Export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    /// CSV with a header row.
-    Csv,
-    /// One JSON object per line.
-    JsonLines,
-    /// A FHIR R4 Bundle (collection) of AuditEvents.
-    Fhir,
-}
-
-/// Writes `records` in `format`.
-pub fn export(
-    records: &[AuditRecord],
-    format: ExportFormat,
-    gateway_url: &str,
-    out: &mut dyn std::io::Write,
-) -> Result<()> {
-    let io = |e: std::io::Error| GatewayError::Corrupt(format!("cannot write the export: {e}"));
-    match format {
-        ExportFormat::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            for r in records {
-                w.serialize(r)
-                    .map_err(|e| GatewayError::Corrupt(format!("cannot write the export: {e}")))?;
-            }
-            w.flush().map_err(io)?;
-        }
-        ExportFormat::JsonLines => {
-            for r in records {
-                let line =
-                    serde_json::to_string(r).map_err(|e| GatewayError::Corrupt(e.to_string()))?;
-                writeln!(out, "{line}").map_err(io)?;
-            }
-        }
-        ExportFormat::Fhir => {
-            let entries: Vec<serde_json::Value> = records
-                .iter()
-                .map(|r| serde_json::json!({"resource": r.to_audit_event(gateway_url)}))
-                .collect();
-            let bundle = serde_json::json!({"resourceType": "Bundle", "type": "collection", "total": entries.len(), "entry": entries});
-            writeln!(out, "{bundle}").map_err(io)?;
-        }
-    }
-    Ok(())
 }
