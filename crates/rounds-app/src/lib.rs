@@ -22,6 +22,7 @@ mod patients;
 mod receipts;
 pub mod secret_box;
 mod secrets;
+mod shift_handoff;
 pub mod smart_keys;
 pub mod sso;
 mod strength;
@@ -49,8 +50,10 @@ pub use meeting::{
 };
 pub use patients::{ListView, NewPatient, PatientDetail, PatientRow, TeamPatient};
 pub use rounds_store::receipts::Receipt;
+pub use rounds_store::shift_handoff::ShiftHandoff;
 pub use rounds_store::{Backend, DbOptions, StoreError};
 pub use secrets::new_token;
+pub use shift_handoff::{HandoffPatientView, ShiftHandoffView, Which as HandoffWhich};
 pub use tasks::{MyTasks, NewTask as NewTaskInput, TaskChange, TaskOnPatient};
 pub use teams::TeamDetail;
 pub use urgent::{UrgentRequest, UrgentView};

@@ -59,10 +59,15 @@ pub enum Operation {
     UrgentNoteAcknowledge,
     UrgentNoteEscalate,
     NoteReceiptView,
+    /// A shift hand-off of a list started, patients marked ready, or the
+    /// hand-off cancelled (by its giver).
+    ShiftHandoffGive,
+    /// The receiver of a shift hand-off acknowledged patients.
+    ShiftHandoffAcknowledge,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 35] = [
+    pub const ALL: [Operation; 37] = [
         Self::PatientListView,
         Self::PatientListCreate,
         Self::PatientListRename,
@@ -98,6 +103,8 @@ impl Operation {
         Self::UrgentNoteAcknowledge,
         Self::UrgentNoteEscalate,
         Self::NoteReceiptView,
+        Self::ShiftHandoffGive,
+        Self::ShiftHandoffAcknowledge,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -137,6 +144,8 @@ impl Operation {
             Self::UrgentNoteAcknowledge => "UrgentNoteAcknowledge",
             Self::UrgentNoteEscalate => "UrgentNoteEscalate",
             Self::NoteReceiptView => "NoteReceiptView",
+            Self::ShiftHandoffGive => "ShiftHandoffGive",
+            Self::ShiftHandoffAcknowledge => "ShiftHandoffAcknowledge",
         }
     }
 }

@@ -36,7 +36,9 @@ fn event_type(op: Operation) -> ((&'static str, &'static str), &'static str) {
         | O::PatientDetailsEdit
         | O::PatientNoteAdd
         | O::PatientTaskChange
-        | O::UrgentNoteAcknowledge => (RECORD, "U"),
+        | O::UrgentNoteAcknowledge
+        | O::ShiftHandoffGive
+        | O::ShiftHandoffAcknowledge => (RECORD, "U"),
         O::UrgentNoteSend | O::UrgentNoteEscalate => (RECORD, "E"),
         O::PatientListDelete | O::PatientListRemovePatient => (RECORD, "D"),
         O::AccessRefused => (RECORD, "E"),

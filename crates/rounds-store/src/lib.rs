@@ -31,6 +31,7 @@ pub mod notes;
 pub mod patients;
 pub mod receipts;
 pub mod sessions;
+pub mod shift_handoff;
 pub mod site;
 pub mod sso;
 pub mod tasks;

@@ -66,6 +66,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0008_lean_list_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0008_lean_list_indexes.sql"),
     },
+    Step {
+        version: 10,
+        name: "shift handoff",
+        sqlite: include_str!("../migrations/sqlite/0010_shift_handoff.sql"),
+        postgres: include_str!("../migrations/postgres/0010_shift_handoff.sql"),
+    },
 ];
 
 /// The embedded migrations for one backend, as a sqlx migration source.

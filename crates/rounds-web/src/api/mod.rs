@@ -14,6 +14,7 @@ pub(crate) mod lists;
 pub(crate) mod meeting;
 mod patients;
 pub(crate) mod session;
+pub(crate) mod shift_handoff;
 pub(crate) mod tasks;
 pub(crate) mod urgent;
 pub(crate) use session::{clear_session_cookie, session_cookie};
@@ -149,6 +150,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(urgent::note_seen))
         .routes(routes!(urgent::list_receipts))
         .routes(routes!(handoff::get_handoff, handoff::set_handoff))
+        .routes(routes!(shift_handoff::list_shift_handoffs))
+        .routes(routes!(shift_handoff::start_shift_handoff))
+        .routes(routes!(shift_handoff::get_shift_handoff))
+        .routes(routes!(shift_handoff::mark_shift_handoff_ready))
+        .routes(routes!(shift_handoff::acknowledge_shift_handoff))
+        .routes(routes!(shift_handoff::cancel_shift_handoff))
 }
 
 /// `refresh=true` (or `1`) in a query: read the EHR again now.
