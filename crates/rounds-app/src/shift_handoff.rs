@@ -254,7 +254,7 @@ impl App {
         let reason = if h.team_id == team {
             "neither the giver nor the receiver of the hand-off, nor an owner"
         } else {
-            "a hand-off of another team"
+            "an id of another team"
         };
         let mut entry = self.entry_for(
             actor,

@@ -84,6 +84,14 @@ fn expected(op: &str) -> Option<[u16; 5]> {
         // The member wrote the urgent notes: only those they alert acknowledge.
         "acknowledgeUrgent" => [401, 404, 403, 200, 404],
         "setUrgentRule" => [401, 404, 403, 200, 404],
+        // Shift hand-off: "target" hands the list to the member; the owner
+        // sees it too. Only the giver marks ready, only the receiver
+        // acknowledges, the giver or an owner cancels.
+        "listShiftHandoffs" | "getShiftHandoff" => [401, 404, 200, 200, 404],
+        "startShiftHandoff" => [401, 404, 201, 201, 404],
+        "markShiftHandoffReady" => [401, 404, 403, 403, 404],
+        "acknowledgeShiftHandoff" => [401, 404, 200, 403, 404],
+        "cancelShiftHandoff" => [401, 404, 403, 200, 404],
         _ => return None,
     })
 }
@@ -138,6 +146,9 @@ struct World {
     /// Tasks added by the member.
     tasks: [String; 2],
     schema: String,
+    /// A shift hand-off of `list` from "target" to the member, its first
+    /// patient marked ready (version 2).
+    handoff: String,
 }
 
 impl World {
@@ -231,10 +242,34 @@ impl World {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let member_id = app
+            .app
+            .user_by_username("member")
+            .await
+            .unwrap()
+            .id
+            .to_string();
+        let giver = app.client("target").await;
+        let r = giver
+            .post(
+                &format!("/api/v1/teams/{team}/lists/{list}/handoffs"),
+                json!({"receiverId": member_id}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let handoff = r.body["id"].as_str().expect("hand-off id").to_owned();
+        let r = giver
+            .post(
+                &format!("/api/v1/teams/{team}/handoffs/{handoff}/ready"),
+                json!({"baseVersion": 1, "patientIds": [patients[0]]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         Self {
             app,
             team,
             target,
+            handoff,
             schema,
             list,
             other_list,
@@ -264,7 +299,8 @@ impl World {
             .replace("{noteId}", &self.notes[i])
             .replace("{taskId}", &self.tasks[i])
             .replace("{columnKey}", ["mrn", "location"][i])
-            .replace("{schemaId}", &self.schema);
+            .replace("{schemaId}", &self.schema)
+            .replace("{handoffId}", &self.handoff);
         let path = if op.id == "patientAccessReport" {
             format!("{path}?patientId={}", self.patients[0])
         } else {
@@ -321,6 +357,11 @@ impl World {
             "updateTask" => Some(json!({"baseVersion": 1, "done": true})),
             "setUrgentRule" => Some(json!({"intervalSecs": 300, "escalateAfter": 3})),
             "setHandoff" => Some(json!({"baseVersion": 0, "severity": "watcher"})),
+            "startShiftHandoff" => Some(json!({"receiverId": self.target})),
+            "markShiftHandoffReady" | "acknowledgeShiftHandoff" => {
+                Some(json!({"baseVersion": 2, "patientIds": [self.patients[0]]}))
+            }
+            "cancelShiftHandoff" => Some(json!({"baseVersion": 2})),
             _ if op.method == Method::POST || op.method == Method::PATCH => Some(json!({})),
             _ => None,
         };

@@ -1036,3 +1036,266 @@ async fn ipass_handoff_and_sheet(backend: Backend) {
     );
 }
 both!(ipass_handoff_and_sheet);
+
+/// Adds a second patient to the day list; returns its id.
+async fn second_on_day_list(s: &Shift) -> String {
+    let r = s
+        .charge
+        .post(
+            &s.path(&format!("/lists/{}/patients", s.lists[0])),
+            json!({ "fields": { "family": "CROSS", "given": "Bea", "bed": "5" } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.body["row"]["patientId"].as_str().unwrap().to_owned()
+}
+
+/// A shift hand-off of a list from the nurse to the resident: started,
+/// patients marked ready, acknowledged patient by patient, open to both
+/// and the owner (not to another member) until the last is acknowledged;
+/// stale steps and steps by the wrong person refused; live on the list's
+/// and the team's feeds; every step audited per patient.
+async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
+    let s = Shift::new(backend).await;
+    let second = second_on_day_list(&s).await;
+    s.app.user("porter", false).await;
+    let r = s
+        .charge
+        .post(&s.path("/members"), json!({ "username": "porter" }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let porter = s.app.client("porter").await;
+    let mut list_feed = s
+        .resident
+        .events(&s.path(&format!("/lists/{}/events", s.lists[0])), None)
+        .await;
+    let mut team_feed = s.charge.events(&s.path("/events"), None).await;
+    for feed in [&mut list_feed, &mut team_feed] {
+        assert_eq!(
+            feed.next_change(Duration::from_secs(5)).await.unwrap().event,
+            "ready"
+        );
+    }
+
+    let start = s.path(&format!("/lists/{}/handoffs", s.lists[0]));
+    // To oneself, to someone outside the team: refused.
+    let r = s
+        .nurse
+        .post(&start, json!({ "receiverId": s.ids.nurse }))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let outsider_id = s
+        .app
+        .app
+        .user_by_username("outsider")
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    let r = s
+        .nurse
+        .post(&start, json!({ "receiverId": outsider_id }))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.field(), "receiverId");
+    // The outsider cannot start one on this team's list.
+    let r = s
+        .outsider
+        .post(&start, json!({ "receiverId": s.ids.resident }))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+
+    let r = s
+        .nurse
+        .post(&start, json!({ "receiverId": s.ids.resident }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let h = r.body.clone();
+    let id = h["id"].as_str().unwrap().to_owned();
+    assert_eq!(h["open"], true);
+    assert_eq!(h["giverName"], "nurse display");
+    assert_eq!(h["receiverName"], "resident display");
+    assert_eq!(h["version"], 1);
+    let names: Vec<&str> = h["patients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{h}");
+    assert!(names[0].contains("AMES") && names[1].contains("CROSS"), "{names:?}");
+    for feed in [&mut list_feed, &mut team_feed] {
+        let e = next_of(feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+        assert_eq!(e["action"], "started");
+        assert_eq!(e["handoffId"], id.as_str());
+        assert_eq!(e["open"], true);
+    }
+    // A second one of the same list by the same giver waits for the first.
+    let r = s
+        .nurse
+        .post(&start, json!({ "receiverId": s.ids.charge }))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+
+    // Open to the giver, the receiver and the owner; not to another member
+    // nor to an outsider.
+    let open_on_list = s.path(&format!("/handoffs?listId={}", s.lists[0]));
+    for who in [&s.nurse, &s.resident, &s.charge] {
+        let r = who.get(&open_on_list).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.text);
+        assert_eq!(r.body[0]["id"], id.as_str());
+    }
+    let r = porter.get(&s.path("/handoffs")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, json!([]));
+    let one = s.path(&format!("/handoffs/{id}"));
+    assert_eq!(porter.get(&one).await.status, StatusCode::NOT_FOUND);
+    let r = s.outsider.get(&s.path("/handoffs")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = s.outsider.get(&one).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let ready = s.path(&format!("/handoffs/{id}/ready"));
+    let ack = s.path(&format!("/handoffs/{id}/acknowledge"));
+    let first = s.patients[0].clone();
+    // Not ready yet: nothing to acknowledge; only the giver marks ready.
+    let r = s
+        .resident
+        .post(&ack, json!({ "baseVersion": 1, "patientIds": [first] }))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    let r = s
+        .resident
+        .post(&ready, json!({ "baseVersion": 1, "patientIds": [first] }))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = s
+        .outsider
+        .post(&ready, json!({ "baseVersion": 1, "patientIds": [first] }))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+
+    let r = s
+        .nurse
+        .post(&ready, json!({ "baseVersion": 1, "patientIds": [first] }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["version"], 2);
+    assert_eq!(r.body["ready"], 1);
+    assert!(r.body["patients"][0]["readyAt"].is_string());
+    assert!(r.body["patients"][1]["readyAt"].is_null());
+    let e = next_of(&mut list_feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+    assert_eq!(e["action"], "ready");
+    assert_eq!(e["version"], 2);
+    // A step made from an older version is refused.
+    let r = s
+        .nurse
+        .post(&ready, json!({ "baseVersion": 1, "all": true }))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    // Only the receiver acknowledges.
+    let r = s
+        .nurse
+        .post(&ack, json!({ "baseVersion": 2, "patientIds": [first] }))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+
+    let r = s
+        .resident
+        .post(&ack, json!({ "baseVersion": 2, "patientIds": [first] }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["acknowledged"], 1);
+    assert_eq!(r.body["open"], true, "one patient is left");
+    let e = next_of(&mut team_feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+    assert_eq!(e["action"], "ready");
+    let e = next_of(&mut team_feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+    assert_eq!(e["action"], "acknowledged");
+    assert_eq!(e["open"], true);
+
+    let r = s
+        .nurse
+        .post(&ready, json!({ "baseVersion": 3, "all": true }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["ready"], 2);
+    let r = s
+        .resident
+        .post(&ack, json!({ "baseVersion": 4, "patientIds": [second] }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["acknowledged"], 2);
+    assert_eq!(r.body["open"], false);
+    assert!(r.body["closedAt"].is_string());
+    assert_eq!(r.body["cancelled"], false);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let e = next_of(&mut list_feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+        seen.push(e["action"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen, ["acknowledged", "ready", "closed"]);
+    let e = next_of(&mut team_feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+    assert_eq!(e["action"], "ready");
+    let e = next_of(&mut team_feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+    assert_eq!(e["action"], "closed");
+    assert_eq!(e["open"], false);
+    for who in [&s.nurse, &s.resident, &s.charge] {
+        let r = who.get(&open_on_list).await;
+        assert_eq!(r.body, json!([]), "closed: no longer open");
+    }
+    // A closed hand-off takes no more steps.
+    let r = s
+        .resident
+        .post(&ack, json!({ "baseVersion": 5, "all": true }))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+
+    // Audited: started and each ready patient as given, each
+    // acknowledgement per patient, the last one closing it.
+    let admin = s.app.admin().await;
+    let given = admin.audit("operation=ShiftHandoffGive").await;
+    assert_eq!(given.len(), 3, "{given:?}");
+    assert!(given
+        .iter()
+        .all(|r| r["detail"]["handoffId"] == id.as_str() && r["teamId"] == s.team.as_str()));
+    let ready_refs: Vec<&str> = given
+        .iter()
+        .filter(|r| r["detail"]["action"] == "ready")
+        .map(|r| r["patientRef"].as_str().unwrap())
+        .collect();
+    assert_eq!(ready_refs.len(), 2);
+    assert!(ready_refs.contains(&first.as_str()) && ready_refs.contains(&second.as_str()));
+    let acked = admin.audit("operation=ShiftHandoffAcknowledge").await;
+    assert_eq!(acked.len(), 2, "{acked:?}");
+    assert!(acked.iter().any(|r| r["patientRef"] == second.as_str()
+        && r["detail"]["closed"] == true
+        && r["actorUsername"] == "resident"));
+    let refused = admin.audit("operation=AccessRefused").await;
+    for action in ["markShiftHandoffReady", "acknowledgeShiftHandoff", "getShiftHandoff"] {
+        assert!(
+            refused.iter().any(|r| r["detail"]["action"] == action),
+            "{action} refusal recorded: {refused:?}"
+        );
+    }
+
+    // The owner cancels a hand-off that is going nowhere; the receiver cannot.
+    let r = s
+        .nurse
+        .post(&start, json!({ "receiverId": s.ids.resident }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let again = r.body["id"].as_str().unwrap().to_owned();
+    let cancel = s.path(&format!("/handoffs/{again}/cancel"));
+    let r = s
+        .resident
+        .post(&cancel, json!({ "baseVersion": 1 }))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = s.charge.post(&cancel, json!({ "baseVersion": 1 })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["open"], false);
+    assert_eq!(r.body["cancelled"], true);
+    assert_eq!(s.nurse.get(&open_on_list).await.body, json!([]));
+}
+both!(shift_handoff_ready_acknowledged_and_closed);
