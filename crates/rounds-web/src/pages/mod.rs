@@ -209,7 +209,7 @@ fn sso_routes() -> Router<AppState> {
 
 /// The style sheet and the page scripts, built into the binary. Scripts
 /// are files (the Content-Security-Policy allows no inline script).
-const STATIC_FILES: [(&str, &str, &str); 31] = [
+const STATIC_FILES: [(&str, &str, &str); 32] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -360,6 +360,11 @@ const STATIC_FILES: [(&str, &str, &str); 31] = [
         "handoff-team.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/handoff-team.js"),
+    ),
+    (
+        "shift-handoff.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/shift-handoff.js"),
     ),
     (
         "handoff.css",

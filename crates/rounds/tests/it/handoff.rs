@@ -772,7 +772,9 @@ async fn urgent_clock_on_two_instances_alerts_once_per_interval() {
 /// charge nurse and the resident within 1 s, alerting again, acknowledged
 /// on the phone and leaving both screens within 1 s, the note showing who
 /// saw it; the task ticked off on My tasks; an offline owner alerted on
-/// opening Rounds.
+/// opening Rounds; a shift hand-off of the list from the nurse to the
+/// resident, ready and acknowledged patient by patient, open on both
+/// screens and the owner's My tasks until closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shift_change_in_chromium() {
     let Some(tools) = crate::browser::browser_tools() else {
@@ -819,6 +821,7 @@ async fn shift_change_in_chromium() {
     for ms in summary["alertClearedMs"].as_array().unwrap() {
         assert!(ms.as_u64().unwrap() < 1000, "{summary}");
     }
+    assert!(summary["handoffReadyMs"].as_u64().unwrap() < 1000, "{summary}");
 }
 
 /// Read receipts: recorded once per person when the note is shown (not
