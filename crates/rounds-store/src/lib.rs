@@ -25,6 +25,7 @@ pub mod audit;
 pub mod ehr;
 pub mod events;
 pub mod ipass;
+pub mod last_looked;
 pub mod lists;
 pub mod meeting;
 pub mod notes;

@@ -72,6 +72,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0010_shift_handoff.sql"),
         postgres: include_str!("../migrations/postgres/0010_shift_handoff.sql"),
     },
+    Step {
+        version: 11,
+        name: "last looked",
+        sqlite: include_str!("../migrations/sqlite/0011_last_looked.sql"),
+        postgres: include_str!("../migrations/postgres/0011_last_looked.sql"),
+    },
 ];
 
 /// The embedded migrations for one backend, as a sqlx migration source.
