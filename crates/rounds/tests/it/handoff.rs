@@ -1302,3 +1302,169 @@ async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
     assert_eq!(s.nurse.get(&open_on_list).await.body, json!([]));
 }
 both!(shift_handoff_ready_acknowledged_and_closed);
+
+/// What changed since I last looked: the member's first look sets the
+/// mark; then the owner adds a patient, edits its bed and writes a note,
+/// and the EHR (the real FHIR server) has a new heart rate of the member's
+/// EHR patient. The member's list marks both patients (not their own
+/// note), the patient page says the same, and after "mark all seen"
+/// nothing is marked. An outsider gets 404.
+async fn changes_since_last_looked(backend: Backend) {
+    let sekmet = crate::common::Sekmet::start();
+    sekmet.load(&crate::ehr_mode::ward_bundle()).await;
+    let app = TestApp::spawn(backend).await;
+    let w = crate::ehr_mode::ward(&app, &sekmet.base).await;
+    app.user("outsider", false).await;
+    let outsider = app.client("outsider").await;
+    outsider.create_team("Elsewhere").await;
+    let team = |rest: &str| format!("/api/v1/teams/{}{rest}", w.team);
+    let list = |rest: &str| team(&format!("/lists/{}{rest}", w.list));
+
+    let found = w
+        .member
+        .post(&list("/ehr-search"), json!({ "mrn": crate::ehr_mode::MRN }))
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text);
+    let ehr_id = found.body["results"][0]["ehrId"].as_str().unwrap().to_owned();
+    let r = w
+        .member
+        .post(&list("/patients"), json!({ "ehrId": ehr_id }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let p1 = r.body["row"]["patientId"].as_str().unwrap().to_owned();
+
+    // The first look: nothing is new yet.
+    let first = w.member.get(&list("/changes")).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(first.body["count"], 0, "{}", first.text);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    // The member's own note is not news to them.
+    let r = w
+        .member
+        .post(&team(&format!("/patients/{p1}/notes")), json!({ "body": "Mine" }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // The owner's new patient, its bed and a note.
+    let r = w
+        .owner
+        .post(
+            &list("/patients"),
+            json!({ "fields": { "family": "DOYLE", "given": "Cy" } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let p2 = r.body["row"]["patientId"].as_str().unwrap().to_owned();
+    let r = w
+        .owner
+        .patch(
+            &team(&format!("/patients/{p2}")),
+            json!({ "fields": { "bed": { "value": "9", "baseVersion": 0 } } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = w
+        .owner
+        .post(
+            &team(&format!("/patients/{p2}/notes")),
+            json!({ "body": "Family visiting at six" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // A heart rate measured now, in the EHR.
+    let now = rounds_core::Timestamp::now().to_rfc3339();
+    sekmet
+        .load(&json!({
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+                    "subject": {"reference": format!("Patient/{ehr_id}")},
+                    "effectiveDateTime": now,
+                    "valueQuantity": {"value": 131, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
+                },
+                "request": {"method": "POST", "url": "Observation"},
+            }],
+        }))
+        .await;
+    let r = w.member.get(&list("?refresh=true")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let changes = w.member.get(&list("/changes")).await;
+    assert_eq!(changes.status, StatusCode::OK, "{}", changes.text);
+    assert_eq!(changes.body["count"], 2, "{}", changes.text);
+    let of = |body: &Value, p: &str| -> Vec<(String, String)> {
+        body["patients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["patientId"] == p)
+            .map(|x| {
+                x["changes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| {
+                        (
+                            c["kind"].as_str().unwrap().to_owned(),
+                            c["key"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let second = of(&changes.body, &p2);
+    for kind in ["added", "field", "note"] {
+        assert!(second.iter().any(|(k, _)| k == kind), "{kind} in {second:?}");
+    }
+    assert!(second.iter().any(|(k, key)| k == "field" && key == "bed"), "{second:?}");
+    let first = of(&changes.body, &p1);
+    assert!(
+        first.iter().any(|(k, key)| k == "ehr" && key == "heartRate"),
+        "the new heart rate: {first:?}"
+    );
+    assert!(
+        !first.iter().any(|(k, _)| k == "note" || k == "added"),
+        "the member's own note and patient are not news: {first:?}"
+    );
+    // For the owner, the member's note is news (after the owner's first look it is not).
+    let owner_first = w.owner.get(&list("/changes")).await;
+    assert_eq!(owner_first.body["count"], 0, "{}", owner_first.text);
+
+    // The same on the patient page.
+    let page = w.member.get(&team(&format!("/patients/{p2}/changes"))).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert_eq!(page.body["count"], 1);
+    assert!(of(&page.body, &p2).iter().any(|(k, _)| k == "note"));
+    // Seen on the patient page: that row is no longer marked on the list.
+    let r = w
+        .member
+        .post(&team(&format!("/patients/{p2}/seen")), json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let changes = w.member.get(&list("/changes")).await;
+    assert_eq!(changes.body["count"], 1, "{}", changes.text);
+    assert!(of(&changes.body, &p2).is_empty());
+
+    // Mark all seen: nothing is marked any more.
+    let r = w.member.post(&list("/seen"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let after = w.member.get(&list("/changes")).await;
+    assert_eq!(after.body["count"], 0, "{}", after.text);
+    assert_eq!(after.body["patients"], json!([]));
+    let page = w.member.get(&team(&format!("/patients/{p1}/changes"))).await;
+    assert_eq!(page.body["count"], 0, "{}", page.text);
+
+    // Members only.
+    assert_eq!(outsider.get(&list("/changes")).await.status, StatusCode::NOT_FOUND);
+    let r = outsider.post(&list("/seen"), json!({})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = outsider.get(&team(&format!("/patients/{p1}/changes"))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+both!(changes_since_last_looked);
