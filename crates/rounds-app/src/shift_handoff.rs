@@ -45,10 +45,16 @@ impl ShiftHandoffView {
         self.handoff.closed_at.is_none()
     }
     pub fn ready_count(&self) -> usize {
-        self.patients.iter().filter(|p| p.ready_at.is_some()).count()
+        self.patients
+            .iter()
+            .filter(|p| p.ready_at.is_some())
+            .count()
     }
     pub fn acked_count(&self) -> usize {
-        self.patients.iter().filter(|p| p.acked_at.is_some()).count()
+        self.patients
+            .iter()
+            .filter(|p| p.acked_at.is_some())
+            .count()
     }
 }
 
@@ -99,8 +105,9 @@ impl App {
             .is_some()
         {
             return Err(AppError::Conflict {
-                message: "you already have an open hand-off of this list; finish or cancel it first"
-                    .into(),
+                message:
+                    "you already have an open hand-off of this list; finish or cancel it first"
+                        .into(),
             });
         }
         let on_list: Vec<PatientId> = patients::entries(tx.conn(), list)
@@ -179,8 +186,15 @@ impl App {
         handoff: ShiftHandoffId,
         base_version: i64,
     ) -> Result<ShiftHandoffView, AppError> {
-        self.step(actor, team, handoff, &Which::All, base_version, Step::Cancel)
-            .await
+        self.step(
+            actor,
+            team,
+            handoff,
+            &Which::All,
+            base_version,
+            Step::Cancel,
+        )
+        .await
     }
 
     /// One hand-off, for its giver, its receiver and the team's owners;
@@ -198,7 +212,9 @@ impl App {
             let mut conn = self.db.read().await?;
             store::by_id(&mut conn, handoff).await?
         };
-        let found = self.visible(actor, team, role, found, "getShiftHandoff").await?;
+        let found = self
+            .visible(actor, team, role, found, "getShiftHandoff")
+            .await?;
         let view = self.handoff_view(found).await?;
         self.record_handoff_views(actor, team, std::slice::from_ref(&view))
             .await?;
@@ -336,7 +352,8 @@ impl App {
             let mut conn = self.db.read().await?;
             store::by_id(&mut conn, handoff).await?
         };
-        self.visible(actor, team, role, found, step.action()).await?;
+        self.visible(actor, team, role, found, step.action())
+            .await?;
         let mut tx = self.db.write().await?;
         let current = store::by_id(tx.conn(), handoff)
             .await?

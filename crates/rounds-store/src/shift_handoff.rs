@@ -32,7 +32,8 @@ pub struct HandoffPatient {
     pub acked_at: Option<Timestamp>,
 }
 
-const SELECT: &str = "SELECT h.id, h.team_id, h.list_id, h.giver_id, g.display_name AS giver_name, \
+const SELECT: &str =
+    "SELECT h.id, h.team_id, h.list_id, h.giver_id, g.display_name AS giver_name, \
                       h.receiver_id, r.display_name AS receiver_name, h.started_at, h.closed_at, \
                       h.cancelled, h.version FROM shift_handoffs h \
                       JOIN users g ON g.id = h.giver_id JOIN users r ON r.id = h.receiver_id";

@@ -241,6 +241,26 @@ try {
   check(true, "the last acknowledgement closes the hand-off on the giver's, the receiver's and the owner's screens");
   check(await nurse.isVisible("#shift-handoff .handoff-new"), "the giver can start a new hand-off again");
 
+  // What changed since the resident last looked: the nurse's new patient
+  // (and the rest of her changes) are marked on the resident's list, with
+  // a count; "Mark all seen" clears them.
+  await resident.reload();
+  await resident.waitForSelector("#since-looked:not([hidden]) .since-count", { timeout: 5000 });
+  check(/\d+ patients? changed since you last looked/.test(await resident.textContent("#since-looked .since-count")), "the list says how many patients changed since the resident last looked");
+  await resident.waitForSelector("#table-wrap [data-patient].changed-since:has-text('CROSS')", { timeout: 3000 });
+  check(true, "the nurse's new patient is marked as changed on the resident's list");
+  await resident.screenshot({ path: `${ART}/since-looked-phone.png`, fullPage: true });
+  await nurse.reload();
+  await nurse.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  check((await nurse.locator("#table-wrap [data-patient].changed-since:has-text('CROSS')").count()) === 0, "the nurse's own new patient is not news to her");
+  await resident.click("#since-looked button:has-text('Mark all seen')");
+  await resident.waitForSelector("#since-looked", { state: "hidden", timeout: 3000 });
+  check((await resident.locator("#table-wrap .changed-since").count()) === 0, "after Mark all seen no row is marked");
+  await resident.reload();
+  await resident.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  await resident.waitForTimeout(500);
+  check((await resident.locator("#table-wrap .changed-since").count()) === 0 && !(await resident.isVisible("#since-looked")), "and none after opening the list again");
+
   check(problems.length === 0, `no page errors (${problems.join("; ")})`);
   summary.ok = true;
 } catch (e) {

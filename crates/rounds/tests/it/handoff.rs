@@ -821,7 +821,10 @@ async fn shift_change_in_chromium() {
     for ms in summary["alertClearedMs"].as_array().unwrap() {
         assert!(ms.as_u64().unwrap() < 1000, "{summary}");
     }
-    assert!(summary["handoffReadyMs"].as_u64().unwrap() < 1000, "{summary}");
+    assert!(
+        summary["handoffReadyMs"].as_u64().unwrap() < 1000,
+        "{summary}"
+    );
 }
 
 /// Read receipts: recorded once per person when the note is shown (not
@@ -1075,7 +1078,10 @@ async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
     let mut team_feed = s.charge.events(&s.path("/events"), None).await;
     for feed in [&mut list_feed, &mut team_feed] {
         assert_eq!(
-            feed.next_change(Duration::from_secs(5)).await.unwrap().event,
+            feed.next_change(Duration::from_secs(5))
+                .await
+                .unwrap()
+                .event,
             "ready"
         );
     }
@@ -1126,7 +1132,10 @@ async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(names.len(), 2, "{h}");
-    assert!(names[0].contains("AMES") && names[1].contains("CROSS"), "{names:?}");
+    assert!(
+        names[0].contains("AMES") && names[1].contains("CROSS"),
+        "{names:?}"
+    );
     for feed in [&mut list_feed, &mut team_feed] {
         let e = next_of(feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
         assert_eq!(e["action"], "started");
@@ -1188,7 +1197,12 @@ async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
     assert_eq!(r.body["ready"], 1);
     assert!(r.body["patients"][0]["readyAt"].is_string());
     assert!(r.body["patients"][1]["readyAt"].is_null());
-    let e = next_of(&mut list_feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+    let e = next_of(
+        &mut list_feed,
+        "shiftHandoffChanged",
+        Duration::from_secs(5),
+    )
+    .await;
     assert_eq!(e["action"], "ready");
     assert_eq!(e["version"], 2);
     // A step made from an older version is refused.
@@ -1211,9 +1225,19 @@ async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["acknowledged"], 1);
     assert_eq!(r.body["open"], true, "one patient is left");
-    let e = next_of(&mut team_feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+    let e = next_of(
+        &mut team_feed,
+        "shiftHandoffChanged",
+        Duration::from_secs(5),
+    )
+    .await;
     assert_eq!(e["action"], "ready");
-    let e = next_of(&mut team_feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+    let e = next_of(
+        &mut team_feed,
+        "shiftHandoffChanged",
+        Duration::from_secs(5),
+    )
+    .await;
     assert_eq!(e["action"], "acknowledged");
     assert_eq!(e["open"], true);
 
@@ -1234,13 +1258,28 @@ async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
     assert_eq!(r.body["cancelled"], false);
     let mut seen = Vec::new();
     for _ in 0..3 {
-        let e = next_of(&mut list_feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+        let e = next_of(
+            &mut list_feed,
+            "shiftHandoffChanged",
+            Duration::from_secs(5),
+        )
+        .await;
         seen.push(e["action"].as_str().unwrap().to_owned());
     }
     assert_eq!(seen, ["acknowledged", "ready", "closed"]);
-    let e = next_of(&mut team_feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+    let e = next_of(
+        &mut team_feed,
+        "shiftHandoffChanged",
+        Duration::from_secs(5),
+    )
+    .await;
     assert_eq!(e["action"], "ready");
-    let e = next_of(&mut team_feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+    let e = next_of(
+        &mut team_feed,
+        "shiftHandoffChanged",
+        Duration::from_secs(5),
+    )
+    .await;
     assert_eq!(e["action"], "closed");
     assert_eq!(e["open"], false);
     for who in [&s.nurse, &s.resident, &s.charge] {
@@ -1275,7 +1314,11 @@ async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
         && r["detail"]["closed"] == true
         && r["actorUsername"] == "resident"));
     let refused = admin.audit("operation=AccessRefused").await;
-    for action in ["markShiftHandoffReady", "acknowledgeShiftHandoff", "getShiftHandoff"] {
+    for action in [
+        "markShiftHandoffReady",
+        "acknowledgeShiftHandoff",
+        "getShiftHandoff",
+    ] {
         assert!(
             refused.iter().any(|r| r["detail"]["action"] == action),
             "{action} refusal recorded: {refused:?}"
@@ -1290,10 +1333,7 @@ async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let again = r.body["id"].as_str().unwrap().to_owned();
     let cancel = s.path(&format!("/handoffs/{again}/cancel"));
-    let r = s
-        .resident
-        .post(&cancel, json!({ "baseVersion": 1 }))
-        .await;
+    let r = s.resident.post(&cancel, json!({ "baseVersion": 1 })).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     let r = s.charge.post(&cancel, json!({ "baseVersion": 1 })).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -1325,7 +1365,10 @@ async fn changes_since_last_looked(backend: Backend) {
         .post(&list("/ehr-search"), json!({ "mrn": crate::ehr_mode::MRN }))
         .await;
     assert_eq!(found.status, StatusCode::OK, "{}", found.text);
-    let ehr_id = found.body["results"][0]["ehrId"].as_str().unwrap().to_owned();
+    let ehr_id = found.body["results"][0]["ehrId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = w
         .member
         .post(&list("/patients"), json!({ "ehrId": ehr_id }))
@@ -1342,7 +1385,10 @@ async fn changes_since_last_looked(backend: Backend) {
     // The member's own note is not news to them.
     let r = w
         .member
-        .post(&team(&format!("/patients/{p1}/notes")), json!({ "body": "Mine" }))
+        .post(
+            &team(&format!("/patients/{p1}/notes")),
+            json!({ "body": "Mine" }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     // The owner's new patient, its bed and a note.
@@ -1420,12 +1466,20 @@ async fn changes_since_last_looked(backend: Backend) {
     };
     let second = of(&changes.body, &p2);
     for kind in ["added", "field", "note"] {
-        assert!(second.iter().any(|(k, _)| k == kind), "{kind} in {second:?}");
+        assert!(
+            second.iter().any(|(k, _)| k == kind),
+            "{kind} in {second:?}"
+        );
     }
-    assert!(second.iter().any(|(k, key)| k == "field" && key == "bed"), "{second:?}");
+    assert!(
+        second.iter().any(|(k, key)| k == "field" && key == "bed"),
+        "{second:?}"
+    );
     let first = of(&changes.body, &p1);
     assert!(
-        first.iter().any(|(k, key)| k == "ehr" && key == "heartRate"),
+        first
+            .iter()
+            .any(|(k, key)| k == "ehr" && key == "heartRate"),
         "the new heart rate: {first:?}"
     );
     assert!(
@@ -1437,7 +1491,10 @@ async fn changes_since_last_looked(backend: Backend) {
     assert_eq!(owner_first.body["count"], 0, "{}", owner_first.text);
 
     // The same on the patient page.
-    let page = w.member.get(&team(&format!("/patients/{p2}/changes"))).await;
+    let page = w
+        .member
+        .get(&team(&format!("/patients/{p2}/changes")))
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     assert_eq!(page.body["count"], 1);
     assert!(of(&page.body, &p2).iter().any(|(k, _)| k == "note"));
@@ -1457,14 +1514,22 @@ async fn changes_since_last_looked(backend: Backend) {
     let after = w.member.get(&list("/changes")).await;
     assert_eq!(after.body["count"], 0, "{}", after.text);
     assert_eq!(after.body["patients"], json!([]));
-    let page = w.member.get(&team(&format!("/patients/{p1}/changes"))).await;
+    let page = w
+        .member
+        .get(&team(&format!("/patients/{p1}/changes")))
+        .await;
     assert_eq!(page.body["count"], 0, "{}", page.text);
 
     // Members only.
-    assert_eq!(outsider.get(&list("/changes")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        outsider.get(&list("/changes")).await.status,
+        StatusCode::NOT_FOUND
+    );
     let r = outsider.post(&list("/seen"), json!({})).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = outsider.get(&team(&format!("/patients/{p1}/changes"))).await;
+    let r = outsider
+        .get(&team(&format!("/patients/{p1}/changes")))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 both!(changes_since_last_looked);
