@@ -64,10 +64,13 @@ pub enum Operation {
     ShiftHandoffGive,
     /// The receiver of a shift hand-off acknowledged patients.
     ShiftHandoffAcknowledge,
+    /// An unacknowledged urgent note alerted its addressees again (the
+    /// server's clock; an escalation is UrgentNoteEscalate).
+    UrgentNoteRenotify,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 37] = [
+    pub const ALL: [Operation; 38] = [
         Self::PatientListView,
         Self::PatientListCreate,
         Self::PatientListRename,
@@ -105,6 +108,7 @@ impl Operation {
         Self::NoteReceiptView,
         Self::ShiftHandoffGive,
         Self::ShiftHandoffAcknowledge,
+        Self::UrgentNoteRenotify,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -146,6 +150,7 @@ impl Operation {
             Self::NoteReceiptView => "NoteReceiptView",
             Self::ShiftHandoffGive => "ShiftHandoffGive",
             Self::ShiftHandoffAcknowledge => "ShiftHandoffAcknowledge",
+            Self::UrgentNoteRenotify => "UrgentNoteRenotify",
         }
     }
 }

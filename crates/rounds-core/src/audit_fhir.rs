@@ -39,7 +39,7 @@ fn event_type(op: Operation) -> ((&'static str, &'static str), &'static str) {
         | O::UrgentNoteAcknowledge
         | O::ShiftHandoffGive
         | O::ShiftHandoffAcknowledge => (RECORD, "U"),
-        O::UrgentNoteSend | O::UrgentNoteEscalate => (RECORD, "E"),
+        O::UrgentNoteSend | O::UrgentNoteEscalate | O::UrgentNoteRenotify => (RECORD, "E"),
         O::PatientListDelete | O::PatientListRemovePatient => (RECORD, "D"),
         O::AccessRefused => (RECORD, "E"),
         O::ExportInitiation => (("110106", "Export"), "E"),

@@ -580,6 +580,17 @@ async fn urgent_note_renotifies_escalates_and_is_acknowledged(backend: Backend) 
     let escalated = admin.audit("operation=UrgentNoteEscalate").await;
     assert_eq!(escalated.len(), 1, "{escalated:?}");
     assert_eq!(escalated[0]["actorId"], Value::Null);
+    // Every other repeat is recorded as a re-notification, naming whom it
+    // alerted and the how-manyth repeat it was.
+    let renotified = admin.audit("operation=UrgentNoteRenotify").await;
+    assert_eq!(
+        renotified.len() as i64,
+        repeats - 1,
+        "one record per repeat but the escalation: {renotified:?}"
+    );
+    assert!(renotified.iter().all(|r| r["actorId"] == Value::Null
+        && r["patientRef"] == s.patients[0].as_str()
+        && r["detail"]["repeats"].as_i64().unwrap_or(0) >= 1));
     let acked = admin.audit("operation=UrgentNoteAcknowledge").await;
     assert_eq!(acked.len(), 1, "the second acknowledgement changed nothing");
     assert_eq!(acked[0]["actorId"], s.ids.charge.as_str());
