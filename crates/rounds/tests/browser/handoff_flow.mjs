@@ -168,6 +168,11 @@ try {
   await nurse.click("#notes li.note:has-text('Plan for tonight') .note-receipt button");
   await nurse.waitForSelector("#notes .receipts li:has-text('resident display')", { timeout: 3000 });
   check(true, "the author sees, live, that the resident has seen the note, and when");
+  // Shown on the list's note line counts too: the charge nurse opens the list.
+  await charge.goto(listUrl);
+  await charge.waitForSelector("#plist .note-line:has-text('Plan for tonight')", { timeout: 5000 });
+  await nurse.waitForSelector("#notes li.note:has-text('Plan for tonight') .note-receipt:has-text('seen by 2')", { timeout: 3000 });
+  check(true, "a note shown on the list's note line is reported seen, live to its author");
   await resident.screenshot({ path: `${ART}/handoff-patient-phone.png`, fullPage: true });
 
   // I-PASS on the patient page, then the printable sheet (print media, PDF).

@@ -1544,3 +1544,57 @@ async fn changes_since_last_looked(backend: Backend) {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 both!(changes_since_last_looked);
+
+/// The list's note line carries the latest note's read receipt, so the
+/// screen showing it there reports it seen (not only the patient page).
+async fn list_note_line_carries_the_receipt(backend: Backend) {
+    let s = Shift::new(backend).await;
+    let note = s
+        .nurse
+        .post(
+            &s.patient(0, "/notes"),
+            json!({ "body": "Read before the round", "receipt": true }),
+        )
+        .await;
+    assert_eq!(note.status, StatusCode::CREATED, "{}", note.text);
+    let id = note.body["id"].as_str().unwrap().to_owned();
+    let row = s.row(0, 0).await; // as the nurse, its author
+    assert_eq!(row["latestNote"]["id"], id.as_str());
+    assert_eq!(
+        row["latestNote"]["receipt"],
+        json!({ "seen": 0, "seenByMe": false })
+    );
+    let list = s.path(&format!("/lists/{}", s.lists[0]));
+    let of = |body: &Value| -> Value {
+        body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["patientId"] == s.patients[0].as_str())
+            .map(|r| r["latestNote"]["receipt"].clone())
+            .unwrap_or(Value::Null)
+    };
+    let r = s.resident.get(&list).await;
+    assert_eq!(of(&r.body), json!({ "seen": 0, "seenByMe": false }));
+    let r = s
+        .resident
+        .post(&s.path(&format!("/notes/{id}/seen")), json!({}))
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let r = s.resident.get(&list).await;
+    assert_eq!(of(&r.body), json!({ "seen": 1, "seenByMe": true }));
+    let row = s.row(0, 0).await;
+    assert_eq!(
+        row["latestNote"]["receipt"],
+        json!({ "seen": 1, "seenByMe": false })
+    );
+    // A note without a receipt says nothing of one.
+    let r = s
+        .nurse
+        .post(&s.patient(1, "/notes"), json!({ "body": "No receipt" }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let row = s.row(1, 1).await;
+    assert!(row["latestNote"].get("receipt").is_none(), "{row}");
+}
+both!(list_note_line_carries_the_receipt);
