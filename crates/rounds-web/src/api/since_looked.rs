@@ -49,7 +49,7 @@ impl From<&SinceLooked> for ChangesDto {
             .iter()
             .map(|(p, marks)| {
                 let mut marks = marks.clone();
-                marks.sort_by(|a, b| b.at.cmp(&a.at));
+                marks.sort_by_key(|m| std::cmp::Reverse(m.at));
                 PatientChangesDto {
                     patient_id: p.to_string(),
                     changes: marks
