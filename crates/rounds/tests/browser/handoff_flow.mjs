@@ -266,6 +266,23 @@ try {
   await resident.waitForTimeout(500);
   check((await resident.locator("#table-wrap .changed-since").count()) === 0 && !(await resident.isVisible("#since-looked")), "and none after opening the list again");
 
+  // The same on the patient page: a note the nurse writes now is news there.
+  const cross = await resident.getAttribute("#table-wrap [data-patient]:has-text('CROSS')", "data-patient");
+  await nurse.goto(`${BASE}/teams/${TEAM}/patients/${cross}`);
+  await nurse.fill("#note-form textarea[name=body]", "Daughter calls at 18:00.");
+  await nurse.click("#note-form button[type=submit]");
+  await nurse.waitForSelector("#notes li.note:has-text('Daughter calls')", { timeout: 5000 });
+  await resident.goto(`${BASE}/teams/${TEAM}/patients/${cross}`);
+  await resident.waitForSelector("#since-looked:not([hidden]) .since-count", { timeout: 5000 });
+  check((await resident.textContent("#since-looked .since-count")).includes("new note"), "the patient page says a note is new since the resident last looked");
+  await resident.screenshot({ path: `${ART}/since-looked-patient-phone.png` });
+  await resident.click("#since-looked button:has-text('Mark all seen')");
+  await resident.waitForSelector("#since-looked", { state: "hidden", timeout: 3000 });
+  await resident.reload();
+  await resident.waitForSelector("#notes li.note:has-text('Daughter calls')", { timeout: 5000 });
+  await resident.waitForTimeout(500);
+  check(!(await resident.isVisible("#since-looked")), "and not after Mark all seen");
+
   check(problems.length === 0, `no page errors (${problems.join("; ")})`);
   summary.ok = true;
 } catch (e) {
