@@ -109,6 +109,17 @@ pub enum Change {
         severity: Option<&'static str>,
         version: i64,
     },
+    /// A shift hand-off of a list started, had patients marked ready or
+    /// acknowledged, closed (`open` false) or was cancelled.
+    ShiftHandoffChanged {
+        handoff_id: rounds_core::ShiftHandoffId,
+        list_id: ListId,
+        action: &'static str,
+        giver_id: UserId,
+        receiver_id: UserId,
+        version: i64,
+        open: bool,
+    },
     /// Someone saw a note whose author asked for a read receipt.
     NoteSeen {
         patient_id: PatientId,
@@ -136,6 +147,7 @@ impl Change {
             Self::UrgentChanged { .. } => "urgentChanged",
             Self::NoteSeen { .. } => "noteSeen",
             Self::HandoffChanged { .. } => "handoffChanged",
+            Self::ShiftHandoffChanged { .. } => "shiftHandoffChanged",
         }
     }
 }

@@ -127,4 +127,19 @@ impl App {
             .await?;
         Ok(receipts::counts_of_patient(&mut conn, patient, actor.user.id).await?)
     }
+
+    /// The same for the notes of a list's patients (the note line of each
+    /// row reports its note seen when it asks for a receipt).
+    pub async fn receipt_counts_on_list(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list: rounds_core::ListId,
+    ) -> Result<HashMap<NoteId, (usize, bool)>, AppError> {
+        self.team_access(actor, team, Need::Member, "getList")
+            .await?;
+        let mut conn = self.db.read().await?;
+        self.list_in_team(&mut conn, actor, team, list).await?;
+        Ok(receipts::counts_on_list(&mut conn, list, actor.user.id).await?)
+    }
 }

@@ -486,9 +486,15 @@ impl App {
                 state.escalated_at = Some(now);
             }
             let to = addressees(&state, note.author_id, &members);
-            if escalate {
+            {
+                // Every repeat is recorded: an escalation as such, any
+                // other as a re-notification.
                 let mut entry = AuditEntry::new(
-                    Operation::UrgentNoteEscalate,
+                    if escalate {
+                        Operation::UrgentNoteEscalate
+                    } else {
+                        Operation::UrgentNoteRenotify
+                    },
                     Outcome::Success,
                     ClientInfo::default(),
                 );

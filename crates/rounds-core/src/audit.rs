@@ -59,10 +59,18 @@ pub enum Operation {
     UrgentNoteAcknowledge,
     UrgentNoteEscalate,
     NoteReceiptView,
+    /// A shift hand-off of a list started, patients marked ready, or the
+    /// hand-off cancelled (by its giver).
+    ShiftHandoffGive,
+    /// The receiver of a shift hand-off acknowledged patients.
+    ShiftHandoffAcknowledge,
+    /// An unacknowledged urgent note alerted its addressees again (the
+    /// server's clock; an escalation is UrgentNoteEscalate).
+    UrgentNoteRenotify,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 35] = [
+    pub const ALL: [Operation; 38] = [
         Self::PatientListView,
         Self::PatientListCreate,
         Self::PatientListRename,
@@ -98,6 +106,9 @@ impl Operation {
         Self::UrgentNoteAcknowledge,
         Self::UrgentNoteEscalate,
         Self::NoteReceiptView,
+        Self::ShiftHandoffGive,
+        Self::ShiftHandoffAcknowledge,
+        Self::UrgentNoteRenotify,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -137,6 +148,9 @@ impl Operation {
             Self::UrgentNoteAcknowledge => "UrgentNoteAcknowledge",
             Self::UrgentNoteEscalate => "UrgentNoteEscalate",
             Self::NoteReceiptView => "NoteReceiptView",
+            Self::ShiftHandoffGive => "ShiftHandoffGive",
+            Self::ShiftHandoffAcknowledge => "ShiftHandoffAcknowledge",
+            Self::UrgentNoteRenotify => "UrgentNoteRenotify",
         }
     }
 }

@@ -36,8 +36,10 @@ fn event_type(op: Operation) -> ((&'static str, &'static str), &'static str) {
         | O::PatientDetailsEdit
         | O::PatientNoteAdd
         | O::PatientTaskChange
-        | O::UrgentNoteAcknowledge => (RECORD, "U"),
-        O::UrgentNoteSend | O::UrgentNoteEscalate => (RECORD, "E"),
+        | O::UrgentNoteAcknowledge
+        | O::ShiftHandoffGive
+        | O::ShiftHandoffAcknowledge => (RECORD, "U"),
+        O::UrgentNoteSend | O::UrgentNoteEscalate | O::UrgentNoteRenotify => (RECORD, "E"),
         O::PatientListDelete | O::PatientListRemovePatient => (RECORD, "D"),
         O::AccessRefused => (RECORD, "E"),
         O::ExportInitiation => (("110106", "Export"), "E"),

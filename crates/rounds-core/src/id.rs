@@ -43,6 +43,7 @@ id_kind!(ColumnKind, ColumnId, "column");
 id_kind!(NoteKind, NoteId, "note");
 id_kind!(SchemaKind, SchemaId, "schema");
 id_kind!(TaskKind, TaskId, "task");
+id_kind!(ShiftHandoffKind, ShiftHandoffId, "hand-off");
 
 pub type UserId = Id<UserKind>;
 pub type TeamId = Id<TeamKind>;

@@ -17,7 +17,8 @@ pub mod view;
 pub mod vitals;
 
 pub use id::{
-    ColumnId, Id, IdKind, InvalidId, ListId, NoteId, PatientId, SchemaId, TaskId, TeamId, UserId,
+    ColumnId, Id, IdKind, InvalidId, ListId, NoteId, PatientId, SchemaId, ShiftHandoffId, TaskId,
+    TeamId, UserId,
 };
 pub use timestamp::Timestamp;
 pub use validate::{InvalidInput, Password, TeamName, Username};

@@ -58,4 +58,16 @@ pub(crate) const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0009_sso_sealed_secrets.sql"),
         postgres: include_str!("../migrations/postgres/0009_sso_sealed_secrets.sql"),
     },
+    Step {
+        version: 10,
+        name: "shift handoff",
+        sqlite: include_str!("../migrations/sqlite/0010_shift_handoff.sql"),
+        postgres: include_str!("../migrations/postgres/0010_shift_handoff.sql"),
+    },
+    Step {
+        version: 11,
+        name: "last looked",
+        sqlite: include_str!("../migrations/sqlite/0011_last_looked.sql"),
+        postgres: include_str!("../migrations/postgres/0011_last_looked.sql"),
+    },
 ];

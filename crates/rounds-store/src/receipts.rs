@@ -111,3 +111,34 @@ pub async fn counts_of_patient(
         })
         .collect()
 }
+
+/// For the notes of a list's patients that ask for a receipt: how many
+/// have seen each and whether `user` has.
+pub async fn counts_on_list(
+    conn: &mut AnyConnection,
+    list: rounds_core::ListId,
+    user: UserId,
+) -> Result<HashMap<NoteId, (usize, bool)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT q.note_id, \
+         (SELECT COUNT(*) FROM note_receipts r WHERE r.note_id = q.note_id) AS seen, \
+         (SELECT COUNT(*) FROM note_receipts r WHERE r.note_id = q.note_id AND r.user_id = $2) AS mine \
+         FROM receipt_requests q JOIN notes n ON n.id = q.note_id \
+         JOIN list_entries e ON e.patient_id = n.patient_id WHERE e.list_id = $1",
+    )
+    .bind(list.to_string())
+    .bind(user.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get("note_id")?;
+            let seen: i64 = r.try_get("seen")?;
+            let mine: i64 = r.try_get("mine")?;
+            Ok((
+                parse(&id, "note id")?,
+                (usize::try_from(seen).unwrap_or(0), mine > 0),
+            ))
+        })
+        .collect()
+}

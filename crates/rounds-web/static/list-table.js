@@ -4,7 +4,7 @@
 // row count; keeps the focus and an open editor across redraws. On a
 // phone the same table is drawn as cards (one per patient: name, who and
 // where, status, vital signs, then the other columns in the list's order).
-import { el, displayNode, displayText, specsFor, fmtTime, EMPTY } from "/static/rounds.js";
+import { el, api, displayNode, displayText, specsFor, fmtTime, EMPTY } from "/static/rounds.js";
 import { isEhrColumn, ehrCell, fillEhrCell, reanchorPopover, closePopover, ago, NUMERIC_EHR } from "/static/ehr.js";
 import { columnHint } from "/static/list-columns.js";
 import { tasksCell } from "/static/tasks.js";
@@ -202,6 +202,7 @@ function fillCell(cell, col, row, phone) {
     const notes = state.notes.get(row.patientId);
     const n = notes ? notes[0] : row.latestNote;
     if (n) {
+      reportSeen(n);
       cell.append(
         el(
           "button",
@@ -254,4 +255,13 @@ function fillCell(cell, col, row, phone) {
   cell.append(btn);
   // The whole cell answers a click (its padding too); the button the keyboard.
   cell.addEventListener("click", () => (toggles ? toggleCheckbox(row, col) : startEdit(row, col)));
+}
+
+// A note line showing a note whose author asked for a read receipt reports
+// it seen (once per page; the server counts each person once).
+const reportedSeen = new Set();
+function reportSeen(n) {
+  if (!n.receipt || n.receipt.seenByMe || n.authorId === page.me || reportedSeen.has(n.id)) return;
+  reportedSeen.add(n.id);
+  api("POST", `${page.apiTeam}/notes/${n.id}/seen`).catch(() => reportedSeen.delete(n.id));
 }

@@ -490,7 +490,29 @@ pub async fn get_list(
             refresh,
         )
         .await?;
-    Ok(Json(ListViewDto::from(view)))
+    let receipts = state
+        .app
+        .receipt_counts_on_list(&actor, view.list.team_id, view.list.id)
+        .await?;
+    let mut dto = ListViewDto::from(view);
+    // A row's note line shows its latest note: one that asks for a read
+    // receipt says so, so that the screen showing it reports it seen.
+    for row in &mut dto.rows {
+        if let Some(note) = row.latest_note.as_mut() {
+            let found = note
+                .id
+                .parse()
+                .ok()
+                .and_then(|id: rounds_core::NoteId| receipts.get(&id));
+            if let Some((seen, mine)) = found {
+                note.receipt = Some(super::urgent::ReceiptCountDto {
+                    seen: *seen,
+                    seen_by_me: *mine,
+                });
+            }
+        }
+    }
+    Ok(Json(dto))
 }
 
 /// Add a column to a list: `{"key": "birthDate"}` or `{"key": "<team column id>"}`

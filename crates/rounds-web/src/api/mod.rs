@@ -15,6 +15,8 @@ pub(crate) mod meeting;
 mod patients;
 pub(crate) mod session;
 mod sso;
+pub(crate) mod shift_handoff;
+pub(crate) mod since_looked;
 pub(crate) mod tasks;
 pub(crate) mod urgent;
 pub(crate) use session::{clear_session_cookie, session_cookie};
@@ -156,6 +158,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sso::set_sso_provider, sso::delete_sso_provider))
         .routes(routes!(sso::add_sso_mapping))
         .routes(routes!(sso::delete_sso_mapping))
+        .routes(routes!(shift_handoff::list_shift_handoffs))
+        .routes(routes!(shift_handoff::start_shift_handoff))
+        .routes(routes!(shift_handoff::get_shift_handoff))
+        .routes(routes!(shift_handoff::mark_shift_handoff_ready))
+        .routes(routes!(shift_handoff::acknowledge_shift_handoff))
+        .routes(routes!(shift_handoff::cancel_shift_handoff))
+        .routes(routes!(since_looked::list_changes))
+        .routes(routes!(since_looked::mark_list_seen))
+        .routes(routes!(since_looked::patient_changes))
+        .routes(routes!(since_looked::mark_patient_seen))
 }
 
 /// `refresh=true` (or `1`) in a query: read the EHR again now.

@@ -213,7 +213,7 @@ fn sso_routes() -> Router<AppState> {
 
 /// The style sheet and the page scripts, built into the binary. Scripts
 /// are files (the Content-Security-Policy allows no inline script).
-const STATIC_FILES: [(&str, &str, &str); 31] = [
+const STATIC_FILES: [(&str, &str, &str); 33] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -364,6 +364,16 @@ const STATIC_FILES: [(&str, &str, &str); 31] = [
         "handoff-team.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/handoff-team.js"),
+    ),
+    (
+        "shift-handoff.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/shift-handoff.js"),
+    ),
+    (
+        "since-looked.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/since-looked.js"),
     ),
     (
         "handoff.css",

@@ -11,6 +11,9 @@
 // the nurse's patient page says who saw it and when. The resident ticks the
 // task off on "My tasks". Last an urgent note to the owners is written while
 // the charge nurse has no Rounds page open: it is there when she opens one.
+// Then a shift hand-off of the list from the nurse to the resident, each
+// patient marked ready and acknowledged in turn, open on both screens and
+// the owner's "My tasks" until the last one is acknowledged.
 //
 // Environment: ROUNDS_URL, ROUNDS_TEAM_ID, ROUNDS_LIST_ID, ROUNDS_PATIENT_ID,
 // ROUNDS_PASSWORD, ROUNDS_CHROMIUM, ROUNDS_NODE_MODULES, ROUNDS_ARTIFACTS.
@@ -173,6 +176,11 @@ try {
   await nurse.click("#notes li.note:has-text('Plan for tonight') .note-receipt button");
   await nurse.waitForSelector("#notes .receipts li:has-text('resident display')", { timeout: 3000 });
   check(true, "the author sees, live, that the resident has seen the note, and when");
+  // Shown on the list's note line counts too: the charge nurse opens the list.
+  await charge.goto(listUrl);
+  await charge.waitForSelector("#plist .note-line:has-text('Plan for tonight')", { timeout: 5000 });
+  await nurse.waitForSelector("#notes li.note:has-text('Plan for tonight') .note-receipt:has-text('seen by 2')", { timeout: 3000 });
+  check(true, "a note shown on the list's note line is reported seen, live to its author");
   await resident.screenshot({ path: `${ART}/handoff-patient-phone.png`, fullPage: true });
 
   // I-PASS on the patient page, then the printable sheet (print media, PDF).
@@ -195,6 +203,93 @@ try {
   check(pdf.length > 1000 && pdf.subarray(0, 5).toString() === "%PDF-", "Chromium renders the sheet to a PDF");
   await charge.screenshot({ path: `${ART}/handoff-sheet-print.png`, fullPage: true });
   await charge.emulateMedia({ media: "screen" });
+
+  // Shift hand-off of the list: the nurse (giver, desktop) to the resident
+  // (receiver, phone), patient by patient; open on both screens and on the
+  // owner's My tasks until the last patient is acknowledged.
+  await nurse.goto(listUrl);
+  await resident.goto(listUrl);
+  await charge.goto(`${BASE}/teams/${TEAM}/tasks`);
+  for (const p of [charge, resident, nurse]) await p.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  const added = await nurse.evaluate(async ([team, list]) => {
+    const r = await fetch(`/api/v1/teams/${team}/lists/${list}/patients`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
+      body: JSON.stringify({ fields: { family: "CROSS", given: "Bea", bed: "5" } }),
+    });
+    return r.status;
+  }, [TEAM, LIST]);
+  check(added === 201, "a second patient joins the list");
+  await nurse.waitForSelector("#plist tr:has-text('CROSS')", { timeout: 5000 });
+  await nurse.click("#shift-handoff .handoff-new summary");
+  await nurse.selectOption("#handoff-receiver", { label: "resident display" });
+  await nurse.click("#shift-handoff .handoff-start button[type=submit]");
+  await nurse.waitForSelector("#shift-handoff article.shift-handoff", { timeout: 5000 });
+  check((await nurse.textContent("#shift-handoff article h2")).includes("to resident display"), "the giver's list shows the open hand-off");
+  for (const p of [resident, charge]) await p.waitForSelector("#shift-handoff article.shift-handoff", { timeout: 3000 });
+  check((await resident.textContent("#shift-handoff article h2")).includes("nurse display is handing"), "the receiver's phone shows it, live");
+  check((await charge.textContent("#shift-handoff article h2")).includes("to resident display"), "the owner's My tasks shows it, live");
+  check((await resident.locator("#shift-handoff li.handoff-patient.waiting").count()) === 2, "both patients wait to be marked ready");
+  check((await resident.locator("#shift-handoff button:has-text('Acknowledge')").count()) === 0, "nothing to acknowledge before the giver marks a patient ready");
+  check(!(await nurse.isVisible("#shift-handoff .handoff-new")), "the giver cannot start a second hand-off of the list meanwhile");
+
+  const readyAt = Date.now();
+  await nurse.click("#shift-handoff li.handoff-patient:has-text('AMES') button:has-text('Mark ready')");
+  await resident.waitForSelector("#shift-handoff li.handoff-patient.ready:has-text('AMES')", { timeout: 3000 });
+  summary.handoffReadyMs = Date.now() - readyAt;
+  check(summary.handoffReadyMs < 1000, `the ready mark reaches the receiver within 1 s (${summary.handoffReadyMs} ms)`);
+  const ackButton = resident.locator("#shift-handoff li.handoff-patient:has-text('AMES') button:has-text('Acknowledge')");
+  const ackTarget = await ackButton.boundingBox();
+  check(ackTarget && ackTarget.height >= 44, "the acknowledge button is a thumb-sized target on the phone");
+  await resident.screenshot({ path: `${ART}/shift-handoff-receiver-phone.png`, fullPage: true });
+  await ackButton.click();
+  for (const p of [nurse, resident, charge]) await p.waitForSelector("#shift-handoff li.handoff-patient.acked:has-text('AMES')", { timeout: 3000 });
+  check((await nurse.textContent("#shift-handoff .handoff-count")).includes("1 of 2 acknowledged"), "the giver sees one of two acknowledged; the hand-off is still open");
+  await nurse.screenshot({ path: `${ART}/shift-handoff-giver-desktop.png` });
+
+  await nurse.click("#shift-handoff button:has-text('Mark all ready')");
+  await resident.waitForSelector("#shift-handoff li.handoff-patient.ready:has-text('CROSS')", { timeout: 3000 });
+  await resident.click("#shift-handoff li.handoff-patient:has-text('CROSS') button:has-text('Acknowledge')");
+  for (const p of [nurse, resident, charge]) await p.waitForSelector("#shift-handoff article.shift-handoff", { state: "detached", timeout: 3000 });
+  check(true, "the last acknowledgement closes the hand-off on the giver's, the receiver's and the owner's screens");
+  check(await nurse.isVisible("#shift-handoff .handoff-new"), "the giver can start a new hand-off again");
+
+  // What changed since the resident last looked: the nurse's new patient
+  // (and the rest of her changes) are marked on the resident's list, with
+  // a count; "Mark all seen" clears them.
+  await resident.reload();
+  await resident.waitForSelector("#since-looked:not([hidden]) .since-count", { timeout: 5000 });
+  check(/\d+ patients? changed since you last looked/.test(await resident.textContent("#since-looked .since-count")), "the list says how many patients changed since the resident last looked");
+  await resident.waitForSelector("#table-wrap [data-patient].changed-since:has-text('CROSS')", { timeout: 3000 });
+  check(true, "the nurse's new patient is marked as changed on the resident's list");
+  await resident.screenshot({ path: `${ART}/since-looked-phone.png`, fullPage: true });
+  await nurse.reload();
+  await nurse.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  check((await nurse.locator("#table-wrap [data-patient].changed-since:has-text('CROSS')").count()) === 0, "the nurse's own new patient is not news to her");
+  await resident.click("#since-looked button:has-text('Mark all seen')");
+  await resident.waitForSelector("#since-looked", { state: "hidden", timeout: 3000 });
+  check((await resident.locator("#table-wrap .changed-since").count()) === 0, "after Mark all seen no row is marked");
+  await resident.reload();
+  await resident.waitForSelector("#live[data-state=live]", { timeout: 5000 });
+  await resident.waitForTimeout(500);
+  check((await resident.locator("#table-wrap .changed-since").count()) === 0 && !(await resident.isVisible("#since-looked")), "and none after opening the list again");
+
+  // The same on the patient page: a note the nurse writes now is news there.
+  const cross = await resident.getAttribute("#table-wrap [data-patient]:has-text('CROSS')", "data-patient");
+  await nurse.goto(`${BASE}/teams/${TEAM}/patients/${cross}`);
+  await nurse.fill("#note-form textarea[name=body]", "Daughter calls at 18:00.");
+  await nurse.click("#note-form button[type=submit]");
+  await nurse.waitForSelector("#notes li.note:has-text('Daughter calls')", { timeout: 5000 });
+  await resident.goto(`${BASE}/teams/${TEAM}/patients/${cross}`);
+  await resident.waitForSelector("#since-looked:not([hidden]) .since-count", { timeout: 5000 });
+  check((await resident.textContent("#since-looked .since-count")).includes("new note"), "the patient page says a note is new since the resident last looked");
+  await resident.screenshot({ path: `${ART}/since-looked-patient-phone.png` });
+  await resident.click("#since-looked button:has-text('Mark all seen')");
+  await resident.waitForSelector("#since-looked", { state: "hidden", timeout: 3000 });
+  await resident.reload();
+  await resident.waitForSelector("#notes li.note:has-text('Daughter calls')", { timeout: 5000 });
+  await resident.waitForTimeout(500);
+  check(!(await resident.isVisible("#since-looked")), "and not after Mark all seen");
 
   check(problems.length === 0, `no page errors (${problems.join("; ")})`);
   summary.ok = true;

@@ -97,6 +97,18 @@ fn expected(op: &str) -> Option<[u16; 5]> {
         "setSsoProvider" => [401, 403, 403, 403, 200],
         "addSsoMapping" => [401, 403, 403, 403, 201],
         "deleteSsoProvider" | "deleteSsoMapping" => [401, 403, 403, 403, 204],
+        // Shift hand-off: "target" hands the list to the member; the owner
+        // sees it too. Only the giver marks ready, only the receiver
+        // acknowledges, the giver or an owner cancels.
+        "listShiftHandoffs" | "getShiftHandoff" => [401, 404, 200, 200, 404],
+        "startShiftHandoff" => [401, 404, 201, 201, 404],
+        "markShiftHandoffReady" => [401, 404, 403, 403, 404],
+        "acknowledgeShiftHandoff" => [401, 404, 200, 403, 404],
+        "cancelShiftHandoff" => [401, 404, 403, 200, 404],
+        // What changed since I last looked: members and owners alike.
+        "listChanges" | "markListSeen" | "patientChanges" | "markPatientSeen" => {
+            [401, 404, 200, 200, 404]
+        }
         _ => return None,
     })
 }
@@ -199,6 +211,9 @@ struct World<'a> {
     /// Tasks added by the member.
     tasks: [String; 2],
     schema: String,
+    /// A shift hand-off of `list` from "target" to the member, its first
+    /// patient marked ready (version 2).
+    handoff: String,
 }
 
 impl<'a> World<'a> {
@@ -350,6 +365,29 @@ impl<'a> World<'a> {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let member_id = app
+            .app
+            .user_by_username("member")
+            .await
+            .unwrap()
+            .id
+            .to_string();
+        let giver = app.client("target").await;
+        let r = giver
+            .post(
+                &format!("/api/v1/teams/{team}/lists/{list}/handoffs"),
+                json!({"receiverId": member_id}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let handoff = r.body["id"].as_str().expect("hand-off id").to_owned();
+        let r = giver
+            .post(
+                &format!("/api/v1/teams/{team}/handoffs/{handoff}/ready"),
+                json!({"baseVersion": 1, "patientIds": [patients[0]]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         Self {
             app,
             sessions,
@@ -357,6 +395,7 @@ impl<'a> World<'a> {
             mapping,
             team,
             target,
+            handoff,
             schema,
             list,
             other_list,
@@ -384,7 +423,8 @@ impl<'a> World<'a> {
             .replace("{columnKey}", ["mrn", "location"][i])
             .replace("{providerId}", PROVIDER)
             .replace("{mappingId}", &self.mapping)
-            .replace("{schemaId}", &self.schema);
+            .replace("{schemaId}", &self.schema)
+            .replace("{handoffId}", &self.handoff);
         let path = if op.id == "patientAccessReport" {
             format!("{path}?patientId={}", self.patients[0])
         } else {
@@ -448,6 +488,11 @@ impl<'a> World<'a> {
             "addSsoMapping" => Some(
                 json!({"group": format!("group of {role}"), "teamId": self.team, "role": "member"}),
             ),
+            "startShiftHandoff" => Some(json!({"receiverId": self.target})),
+            "markShiftHandoffReady" | "acknowledgeShiftHandoff" => {
+                Some(json!({"baseVersion": 2, "patientIds": [self.patients[0]]}))
+            }
+            "cancelShiftHandoff" => Some(json!({"baseVersion": 2})),
             _ if op.method == Method::POST || op.method == Method::PATCH => Some(json!({})),
             _ => None,
         };

@@ -580,6 +580,17 @@ async fn urgent_note_renotifies_escalates_and_is_acknowledged(backend: Backend) 
     let escalated = admin.audit("operation=UrgentNoteEscalate").await;
     assert_eq!(escalated.len(), 1, "{escalated:?}");
     assert_eq!(escalated[0]["actorId"], Value::Null);
+    // Every other repeat is recorded as a re-notification, naming whom it
+    // alerted and the how-manyth repeat it was.
+    let renotified = admin.audit("operation=UrgentNoteRenotify").await;
+    assert_eq!(
+        renotified.len() as i64,
+        repeats - 1,
+        "one record per repeat but the escalation: {renotified:?}"
+    );
+    assert!(renotified.iter().all(|r| r["actorId"] == Value::Null
+        && r["patientRef"] == s.patients[0].as_str()
+        && r["detail"]["repeats"].as_i64().unwrap_or(0) >= 1));
     let acked = admin.audit("operation=UrgentNoteAcknowledge").await;
     assert_eq!(acked.len(), 1, "the second acknowledgement changed nothing");
     assert_eq!(acked[0]["actorId"], s.ids.charge.as_str());
@@ -772,7 +783,9 @@ async fn urgent_clock_on_two_instances_alerts_once_per_interval() {
 /// charge nurse and the resident within 1 s, alerting again, acknowledged
 /// on the phone and leaving both screens within 1 s, the note showing who
 /// saw it; the task ticked off on My tasks; an offline owner alerted on
-/// opening Rounds.
+/// opening Rounds; a shift hand-off of the list from the nurse to the
+/// resident, ready and acknowledged patient by patient, open on both
+/// screens and the owner's My tasks until closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shift_change_in_chromium() {
     let Some(tools) = crate::browser::browser_tools() else {
@@ -819,6 +832,10 @@ async fn shift_change_in_chromium() {
     for ms in summary["alertClearedMs"].as_array().unwrap() {
         assert!(ms.as_u64().unwrap() < 1000, "{summary}");
     }
+    assert!(
+        summary["handoffReadyMs"].as_u64().unwrap() < 1000,
+        "{summary}"
+    );
 }
 
 /// Read receipts: recorded once per person when the note is shown (not
@@ -1036,3 +1053,548 @@ async fn ipass_handoff_and_sheet(backend: Backend) {
     );
 }
 both!(ipass_handoff_and_sheet);
+
+/// Adds a second patient to the day list; returns its id.
+async fn second_on_day_list(s: &Shift) -> String {
+    let r = s
+        .charge
+        .post(
+            &s.path(&format!("/lists/{}/patients", s.lists[0])),
+            json!({ "fields": { "family": "CROSS", "given": "Bea", "bed": "5" } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.body["row"]["patientId"].as_str().unwrap().to_owned()
+}
+
+/// A shift hand-off of a list from the nurse to the resident: started,
+/// patients marked ready, acknowledged patient by patient, open to both
+/// and the owner (not to another member) until the last is acknowledged;
+/// stale steps and steps by the wrong person refused; live on the list's
+/// and the team's feeds; every step audited per patient.
+async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
+    let s = Shift::new(backend).await;
+    let second = second_on_day_list(&s).await;
+    s.app.user("porter", false).await;
+    let r = s
+        .charge
+        .post(&s.path("/members"), json!({ "username": "porter" }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let porter = s.app.client("porter").await;
+    let mut list_feed = s
+        .resident
+        .events(&s.path(&format!("/lists/{}/events", s.lists[0])), None)
+        .await;
+    let mut team_feed = s.charge.events(&s.path("/events"), None).await;
+    for feed in [&mut list_feed, &mut team_feed] {
+        assert_eq!(
+            feed.next_change(Duration::from_secs(5))
+                .await
+                .unwrap()
+                .event,
+            "ready"
+        );
+    }
+
+    let start = s.path(&format!("/lists/{}/handoffs", s.lists[0]));
+    // To oneself, to someone outside the team: refused.
+    let r = s
+        .nurse
+        .post(&start, json!({ "receiverId": s.ids.nurse }))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let outsider_id = s
+        .app
+        .app
+        .user_by_username("outsider")
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    let r = s
+        .nurse
+        .post(&start, json!({ "receiverId": outsider_id }))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.field(), "receiverId");
+    // The outsider cannot start one on this team's list.
+    let r = s
+        .outsider
+        .post(&start, json!({ "receiverId": s.ids.resident }))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+
+    let r = s
+        .nurse
+        .post(&start, json!({ "receiverId": s.ids.resident }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let h = r.body.clone();
+    let id = h["id"].as_str().unwrap().to_owned();
+    assert_eq!(h["open"], true);
+    assert_eq!(h["giverName"], "nurse display");
+    assert_eq!(h["receiverName"], "resident display");
+    assert_eq!(h["version"], 1);
+    let names: Vec<&str> = h["patients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{h}");
+    assert!(
+        names[0].contains("AMES") && names[1].contains("CROSS"),
+        "{names:?}"
+    );
+    for feed in [&mut list_feed, &mut team_feed] {
+        let e = next_of(feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
+        assert_eq!(e["action"], "started");
+        assert_eq!(e["handoffId"], id.as_str());
+        assert_eq!(e["open"], true);
+    }
+    // A second one of the same list by the same giver waits for the first.
+    let r = s
+        .nurse
+        .post(&start, json!({ "receiverId": s.ids.charge }))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+
+    // Open to the giver, the receiver and the owner; not to another member
+    // nor to an outsider.
+    let open_on_list = s.path(&format!("/handoffs?listId={}", s.lists[0]));
+    for who in [&s.nurse, &s.resident, &s.charge] {
+        let r = who.get(&open_on_list).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.text);
+        assert_eq!(r.body[0]["id"], id.as_str());
+    }
+    let r = porter.get(&s.path("/handoffs")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, json!([]));
+    let one = s.path(&format!("/handoffs/{id}"));
+    assert_eq!(porter.get(&one).await.status, StatusCode::NOT_FOUND);
+    let r = s.outsider.get(&s.path("/handoffs")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = s.outsider.get(&one).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let ready = s.path(&format!("/handoffs/{id}/ready"));
+    let ack = s.path(&format!("/handoffs/{id}/acknowledge"));
+    let first = s.patients[0].clone();
+    // Not ready yet: nothing to acknowledge; only the giver marks ready.
+    let r = s
+        .resident
+        .post(&ack, json!({ "baseVersion": 1, "patientIds": [first] }))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    let r = s
+        .resident
+        .post(&ready, json!({ "baseVersion": 1, "patientIds": [first] }))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = s
+        .outsider
+        .post(&ready, json!({ "baseVersion": 1, "patientIds": [first] }))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+
+    let r = s
+        .nurse
+        .post(&ready, json!({ "baseVersion": 1, "patientIds": [first] }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["version"], 2);
+    assert_eq!(r.body["ready"], 1);
+    assert!(r.body["patients"][0]["readyAt"].is_string());
+    assert!(r.body["patients"][1]["readyAt"].is_null());
+    let e = next_of(
+        &mut list_feed,
+        "shiftHandoffChanged",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(e["action"], "ready");
+    assert_eq!(e["version"], 2);
+    // A step made from an older version is refused.
+    let r = s
+        .nurse
+        .post(&ready, json!({ "baseVersion": 1, "all": true }))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    // Only the receiver acknowledges.
+    let r = s
+        .nurse
+        .post(&ack, json!({ "baseVersion": 2, "patientIds": [first] }))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+
+    let r = s
+        .resident
+        .post(&ack, json!({ "baseVersion": 2, "patientIds": [first] }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["acknowledged"], 1);
+    assert_eq!(r.body["open"], true, "one patient is left");
+    let e = next_of(
+        &mut team_feed,
+        "shiftHandoffChanged",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(e["action"], "ready");
+    let e = next_of(
+        &mut team_feed,
+        "shiftHandoffChanged",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(e["action"], "acknowledged");
+    assert_eq!(e["open"], true);
+
+    let r = s
+        .nurse
+        .post(&ready, json!({ "baseVersion": 3, "all": true }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["ready"], 2);
+    let r = s
+        .resident
+        .post(&ack, json!({ "baseVersion": 4, "patientIds": [second] }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["acknowledged"], 2);
+    assert_eq!(r.body["open"], false);
+    assert!(r.body["closedAt"].is_string());
+    assert_eq!(r.body["cancelled"], false);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let e = next_of(
+            &mut list_feed,
+            "shiftHandoffChanged",
+            Duration::from_secs(5),
+        )
+        .await;
+        seen.push(e["action"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen, ["acknowledged", "ready", "closed"]);
+    let e = next_of(
+        &mut team_feed,
+        "shiftHandoffChanged",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(e["action"], "ready");
+    let e = next_of(
+        &mut team_feed,
+        "shiftHandoffChanged",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(e["action"], "closed");
+    assert_eq!(e["open"], false);
+    for who in [&s.nurse, &s.resident, &s.charge] {
+        let r = who.get(&open_on_list).await;
+        assert_eq!(r.body, json!([]), "closed: no longer open");
+    }
+    // A closed hand-off takes no more steps.
+    let r = s
+        .resident
+        .post(&ack, json!({ "baseVersion": 5, "all": true }))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+
+    // Audited: started and each ready patient as given, each
+    // acknowledgement per patient, the last one closing it.
+    let admin = s.app.admin().await;
+    let given = admin.audit("operation=ShiftHandoffGive").await;
+    assert_eq!(given.len(), 3, "{given:?}");
+    assert!(given
+        .iter()
+        .all(|r| r["detail"]["handoffId"] == id.as_str() && r["teamId"] == s.team.as_str()));
+    let ready_refs: Vec<&str> = given
+        .iter()
+        .filter(|r| r["detail"]["action"] == "ready")
+        .map(|r| r["patientRef"].as_str().unwrap())
+        .collect();
+    assert_eq!(ready_refs.len(), 2);
+    assert!(ready_refs.contains(&first.as_str()) && ready_refs.contains(&second.as_str()));
+    let acked = admin.audit("operation=ShiftHandoffAcknowledge").await;
+    assert_eq!(acked.len(), 2, "{acked:?}");
+    assert!(acked.iter().any(|r| r["patientRef"] == second.as_str()
+        && r["detail"]["closed"] == true
+        && r["actorUsername"] == "resident"));
+    let refused = admin.audit("operation=AccessRefused").await;
+    for action in [
+        "markShiftHandoffReady",
+        "acknowledgeShiftHandoff",
+        "getShiftHandoff",
+    ] {
+        assert!(
+            refused.iter().any(|r| r["detail"]["action"] == action),
+            "{action} refusal recorded: {refused:?}"
+        );
+    }
+
+    // The owner cancels a hand-off that is going nowhere; the receiver cannot.
+    let r = s
+        .nurse
+        .post(&start, json!({ "receiverId": s.ids.resident }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let again = r.body["id"].as_str().unwrap().to_owned();
+    let cancel = s.path(&format!("/handoffs/{again}/cancel"));
+    let r = s.resident.post(&cancel, json!({ "baseVersion": 1 })).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = s.charge.post(&cancel, json!({ "baseVersion": 1 })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["open"], false);
+    assert_eq!(r.body["cancelled"], true);
+    assert_eq!(s.nurse.get(&open_on_list).await.body, json!([]));
+}
+both!(shift_handoff_ready_acknowledged_and_closed);
+
+/// What changed since I last looked: the member's first look sets the
+/// mark; then the owner adds a patient, edits its bed and writes a note,
+/// and the EHR (the real FHIR server) has a new heart rate of the member's
+/// EHR patient. The member's list marks both patients (not their own
+/// note), the patient page says the same, and after "mark all seen"
+/// nothing is marked. An outsider gets 404.
+async fn changes_since_last_looked(backend: Backend) {
+    let sekmet = crate::common::Sekmet::start();
+    sekmet.load(&crate::ehr_mode::ward_bundle()).await;
+    let app = TestApp::spawn(backend).await;
+    let w = crate::ehr_mode::ward(&app, &sekmet.base).await;
+    app.user("outsider", false).await;
+    let outsider = app.client("outsider").await;
+    outsider.create_team("Elsewhere").await;
+    let team = |rest: &str| format!("/api/v1/teams/{}{rest}", w.team);
+    let list = |rest: &str| team(&format!("/lists/{}{rest}", w.list));
+
+    let found = w
+        .member
+        .post(&list("/ehr-search"), json!({ "mrn": crate::ehr_mode::MRN }))
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text);
+    let ehr_id = found.body["results"][0]["ehrId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = w
+        .member
+        .post(&list("/patients"), json!({ "ehrId": ehr_id }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let p1 = r.body["row"]["patientId"].as_str().unwrap().to_owned();
+
+    // The first look: nothing is new yet.
+    let first = w.member.get(&list("/changes")).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(first.body["count"], 0, "{}", first.text);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    // The member's own note is not news to them.
+    let r = w
+        .member
+        .post(
+            &team(&format!("/patients/{p1}/notes")),
+            json!({ "body": "Mine" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // The owner's new patient, its bed and a note.
+    let r = w
+        .owner
+        .post(
+            &list("/patients"),
+            json!({ "fields": { "family": "DOYLE", "given": "Cy" } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let p2 = r.body["row"]["patientId"].as_str().unwrap().to_owned();
+    let r = w
+        .owner
+        .patch(
+            &team(&format!("/patients/{p2}")),
+            json!({ "fields": { "bed": { "value": "9", "baseVersion": 0 } } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = w
+        .owner
+        .post(
+            &team(&format!("/patients/{p2}/notes")),
+            json!({ "body": "Family visiting at six" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // A heart rate measured now, in the EHR.
+    let now = rounds_core::Timestamp::now().to_rfc3339();
+    sekmet
+        .load(&json!({
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+                    "subject": {"reference": format!("Patient/{ehr_id}")},
+                    "effectiveDateTime": now,
+                    "valueQuantity": {"value": 131, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
+                },
+                "request": {"method": "POST", "url": "Observation"},
+            }],
+        }))
+        .await;
+    let r = w.member.get(&list("?refresh=true")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let changes = w.member.get(&list("/changes")).await;
+    assert_eq!(changes.status, StatusCode::OK, "{}", changes.text);
+    assert_eq!(changes.body["count"], 2, "{}", changes.text);
+    let of = |body: &Value, p: &str| -> Vec<(String, String)> {
+        body["patients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["patientId"] == p)
+            .map(|x| {
+                x["changes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| {
+                        (
+                            c["kind"].as_str().unwrap().to_owned(),
+                            c["key"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let second = of(&changes.body, &p2);
+    for kind in ["added", "field", "note"] {
+        assert!(
+            second.iter().any(|(k, _)| k == kind),
+            "{kind} in {second:?}"
+        );
+    }
+    assert!(
+        second.iter().any(|(k, key)| k == "field" && key == "bed"),
+        "{second:?}"
+    );
+    let first = of(&changes.body, &p1);
+    assert!(
+        first
+            .iter()
+            .any(|(k, key)| k == "ehr" && key == "heartRate"),
+        "the new heart rate: {first:?}"
+    );
+    assert!(
+        !first.iter().any(|(k, _)| k == "note" || k == "added"),
+        "the member's own note and patient are not news: {first:?}"
+    );
+    // For the owner, the member's note is news (after the owner's first look it is not).
+    let owner_first = w.owner.get(&list("/changes")).await;
+    assert_eq!(owner_first.body["count"], 0, "{}", owner_first.text);
+
+    // The same on the patient page.
+    let page = w
+        .member
+        .get(&team(&format!("/patients/{p2}/changes")))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert_eq!(page.body["count"], 1);
+    assert!(of(&page.body, &p2).iter().any(|(k, _)| k == "note"));
+    // Seen on the patient page: that row is no longer marked on the list.
+    let r = w
+        .member
+        .post(&team(&format!("/patients/{p2}/seen")), json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let changes = w.member.get(&list("/changes")).await;
+    assert_eq!(changes.body["count"], 1, "{}", changes.text);
+    assert!(of(&changes.body, &p2).is_empty());
+
+    // Mark all seen: nothing is marked any more.
+    let r = w.member.post(&list("/seen"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let after = w.member.get(&list("/changes")).await;
+    assert_eq!(after.body["count"], 0, "{}", after.text);
+    assert_eq!(after.body["patients"], json!([]));
+    let page = w
+        .member
+        .get(&team(&format!("/patients/{p1}/changes")))
+        .await;
+    assert_eq!(page.body["count"], 0, "{}", page.text);
+
+    // Members only.
+    assert_eq!(
+        outsider.get(&list("/changes")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = outsider.post(&list("/seen"), json!({})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = outsider
+        .get(&team(&format!("/patients/{p1}/changes")))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+both!(changes_since_last_looked);
+
+/// The list's note line carries the latest note's read receipt, so the
+/// screen showing it there reports it seen (not only the patient page).
+async fn list_note_line_carries_the_receipt(backend: Backend) {
+    let s = Shift::new(backend).await;
+    let note = s
+        .nurse
+        .post(
+            &s.patient(0, "/notes"),
+            json!({ "body": "Read before the round", "receipt": true }),
+        )
+        .await;
+    assert_eq!(note.status, StatusCode::CREATED, "{}", note.text);
+    let id = note.body["id"].as_str().unwrap().to_owned();
+    let row = s.row(0, 0).await; // as the nurse, its author
+    assert_eq!(row["latestNote"]["id"], id.as_str());
+    assert_eq!(
+        row["latestNote"]["receipt"],
+        json!({ "seen": 0, "seenByMe": false })
+    );
+    let list = s.path(&format!("/lists/{}", s.lists[0]));
+    let of = |body: &Value| -> Value {
+        body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["patientId"] == s.patients[0].as_str())
+            .map(|r| r["latestNote"]["receipt"].clone())
+            .unwrap_or(Value::Null)
+    };
+    let r = s.resident.get(&list).await;
+    assert_eq!(of(&r.body), json!({ "seen": 0, "seenByMe": false }));
+    let r = s
+        .resident
+        .post(&s.path(&format!("/notes/{id}/seen")), json!({}))
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let r = s.resident.get(&list).await;
+    assert_eq!(of(&r.body), json!({ "seen": 1, "seenByMe": true }));
+    let row = s.row(0, 0).await;
+    assert_eq!(
+        row["latestNote"]["receipt"],
+        json!({ "seen": 1, "seenByMe": false })
+    );
+    // A note without a receipt says nothing of one.
+    let r = s
+        .nurse
+        .post(&s.patient(1, "/notes"), json!({ "body": "No receipt" }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let row = s.row(1, 1).await;
+    assert!(row["latestNote"].get("receipt").is_none(), "{row}");
+}
+both!(list_note_line_carries_the_receipt);
