@@ -69,6 +69,59 @@ pub enum Operation {
     UrgentNoteRenotify,
 }
 
+// The FHIR AuditEvent type of each operation (IHE Basic Audit Log
+// Patterns; the rest of the mapping is in audit_fhir.rs).
+impl Operation {
+    /// The DICOM event type, and the action (C create, R read, U update,
+    /// D delete, E execute) of the operation, for its FHIR AuditEvent
+    /// (`audit_fhir.rs`): beside the enum, so that a new operation is added
+    /// in this file alone (and recorded by its use case).
+    pub fn fhir_event_type(self) -> ((&'static str, &'static str), &'static str) {
+        use Operation as O;
+        const RECORD: (&str, &str) = ("110110", "Patient Record");
+        match self {
+            O::PatientListView | O::PatientView | O::NoteReceiptView => (RECORD, "R"),
+            O::PatientSearch => (RECORD, "E"),
+            O::PatientListCreate | O::PatientListAddPatient | O::PatientSchemaCreate => {
+                (RECORD, "C")
+            }
+            O::PatientListRename
+            | O::PatientListSetDefault
+            | O::PatientListMovePatient
+            | O::PatientListEditColumns
+            | O::PatientSchemaUpdate
+            | O::PatientDetailsEdit
+            | O::PatientNoteAdd
+            | O::PatientTaskChange
+            | O::UrgentNoteAcknowledge
+            | O::ShiftHandoffGive
+            | O::ShiftHandoffAcknowledge => (RECORD, "U"),
+            O::UrgentNoteSend | O::UrgentNoteEscalate | O::UrgentNoteRenotify => (RECORD, "E"),
+            O::PatientListDelete | O::PatientListRemovePatient => (RECORD, "D"),
+            O::AccessRefused => (RECORD, "E"),
+            O::ExportInitiation => (("110106", "Export"), "E"),
+            O::SignIn | O::SignOut | O::SignInRefused => (("110114", "User Authentication"), "E"),
+            O::PasswordChange | O::UserCreate | O::UserUpdate => {
+                (("110137", "User Security Attributes Changed"), "U")
+            }
+            O::TeamCreate | O::TeamMemberAdd | O::TeamMemberUpdate | O::TeamMemberRemove => {
+                (("110136", "Security Roles Changed"), "U")
+            }
+            O::EhrConnectionSet | O::SsoProviderSet => (("110100", "Application Activity"), "U"),
+            O::SsoIdentityLink => (("110137", "User Security Attributes Changed"), "U"),
+        }
+    }
+
+    /// The DICOM subtype (login, logout) beside Rounds' own operation name.
+    pub fn fhir_dicom_subtype(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Operation::SignIn | Operation::SignInRefused => Some(("110122", "Login")),
+            Operation::SignOut => Some(("110123", "Logout")),
+            _ => None,
+        }
+    }
+}
+
 impl Operation {
     pub const ALL: [Operation; 38] = [
         Self::PatientListView,

@@ -19,50 +19,6 @@ const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
 const ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
 const OBJECT_ROLE: &str = "http://terminology.hl7.org/CodeSystem/object-role";
 
-/// The DICOM event type, and the action (C create, R read, U update,
-/// D delete, E execute) of an operation.
-fn event_type(op: Operation) -> ((&'static str, &'static str), &'static str) {
-    use Operation as O;
-    const RECORD: (&str, &str) = ("110110", "Patient Record");
-    match op {
-        O::PatientListView | O::PatientView | O::NoteReceiptView => (RECORD, "R"),
-        O::PatientSearch => (RECORD, "E"),
-        O::PatientListCreate | O::PatientListAddPatient | O::PatientSchemaCreate => (RECORD, "C"),
-        O::PatientListRename
-        | O::PatientListSetDefault
-        | O::PatientListMovePatient
-        | O::PatientListEditColumns
-        | O::PatientSchemaUpdate
-        | O::PatientDetailsEdit
-        | O::PatientNoteAdd
-        | O::PatientTaskChange
-        | O::UrgentNoteAcknowledge
-        | O::ShiftHandoffGive
-        | O::ShiftHandoffAcknowledge => (RECORD, "U"),
-        O::UrgentNoteSend | O::UrgentNoteEscalate | O::UrgentNoteRenotify => (RECORD, "E"),
-        O::PatientListDelete | O::PatientListRemovePatient => (RECORD, "D"),
-        O::AccessRefused => (RECORD, "E"),
-        O::ExportInitiation => (("110106", "Export"), "E"),
-        O::SignIn | O::SignOut | O::SignInRefused => (("110114", "User Authentication"), "E"),
-        O::PasswordChange | O::UserCreate | O::UserUpdate => {
-            (("110137", "User Security Attributes Changed"), "U")
-        }
-        O::TeamCreate | O::TeamMemberAdd | O::TeamMemberUpdate | O::TeamMemberRemove => {
-            (("110136", "Security Roles Changed"), "U")
-        }
-        O::EhrConnectionSet | O::SsoProviderSet => (("110100", "Application Activity"), "U"),
-        O::SsoIdentityLink => (("110137", "User Security Attributes Changed"), "U"),
-    }
-}
-
-fn subtype_dicom(op: Operation) -> Option<(&'static str, &'static str)> {
-    match op {
-        Operation::SignIn | Operation::SignInRefused => Some(("110122", "Login")),
-        Operation::SignOut => Some(("110123", "Logout")),
-        _ => None,
-    }
-}
-
 fn entity(kind: (&str, &str), role: (&str, &str), what: Value) -> Value {
     json!({
         "what": what,
@@ -86,11 +42,13 @@ fn patient_what(patient_ref: &str) -> Value {
 /// (its public address, say).
 pub fn audit_event(r: &AuditRecord, site: &str) -> Value {
     let op: Option<Operation> = r.operation.parse().ok();
-    let ((type_code, type_display), action) =
-        op.map_or((("110100", "Application Activity"), "E"), event_type);
+    let ((type_code, type_display), action) = op.map_or(
+        (("110100", "Application Activity"), "E"),
+        Operation::fhir_event_type,
+    );
     let mut subtype =
         vec![json!({"system": OPERATION_SYSTEM, "code": r.operation, "display": r.operation})];
-    if let Some((code, display)) = op.and_then(subtype_dicom) {
+    if let Some((code, display)) = op.and_then(Operation::fhir_dicom_subtype) {
         subtype.push(json!({"system": DCM, "code": code, "display": display}));
     }
     let refused = r.outcome != "success";
