@@ -26,6 +26,7 @@
 mod ehr;
 mod gateway;
 mod scale;
+mod urgent;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,6 +96,20 @@ enum Bench {
         screens: Vec<usize>,
         #[arg(long, default_value_t = 20)]
         changes: usize,
+    },
+    /// An urgent note to a team with many open screens: POST to the event
+    /// on every screen and to each screen's read of the open notes, p50/p99;
+    /// the re-notification clock's lateness, measured and over a simulated hour
+    Urgent {
+        /// Open screens (team feeds), shared among the team's members
+        #[arg(long, default_value_t = 200)]
+        screens: usize,
+        /// Urgent notes sent, one after another
+        #[arg(long, default_value_t = 10)]
+        notes: usize,
+        /// Re-notifications to time on the real clock (1 s interval)
+        #[arg(long, default_value_t = 10)]
+        repeats: usize,
     },
     /// The gateway against the FHIR server directly and through nginx:
     /// added latency p50/p99 and throughput at 1 and 64 callers for a
@@ -199,6 +214,11 @@ async fn main() -> anyhow::Result<()> {
             screens,
             changes,
         } => scale::run(reads, screens, changes).await,
+        Bench::Urgent {
+            screens,
+            notes,
+            repeats,
+        } => urgent::run(screens, notes, repeats).await,
         Bench::Gateway {
             fhir_base,
             nginx,

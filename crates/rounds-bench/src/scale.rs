@@ -25,23 +25,33 @@ use tokio::sync::Mutex;
 
 use crate::{ms, percentile, Api};
 
-const PASSWORD: &str = "benchmark password 1";
+pub(crate) const PASSWORD: &str = "benchmark password 1";
 
 /// Rounds on 127.0.0.1 over one SQLite file, signed in as `bench`.
-struct Rig {
-    app: App,
-    api: Api,
+pub(crate) struct Rig {
+    pub(crate) app: App,
+    pub(crate) api: Api,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Rig {
     async fn open(url: &str, fresh: bool, max_connections: usize) -> anyhow::Result<Self> {
+        Self::open_with(url, fresh, max_connections, AppConfig::default()).await
+    }
+
+    /// As `open`, with the application's settings.
+    pub(crate) async fn open_with(
+        url: &str,
+        fresh: bool,
+        max_connections: usize,
+        config: AppConfig,
+    ) -> anyhow::Result<Self> {
         let options = DbOptions {
             max_connections: 20,
             ..DbOptions::default()
         };
-        let app = App::open(url, &options, AppConfig::default())
+        let app = App::open(url, &options, config)
             .await
             .context("open the database")?;
         if fresh {
@@ -90,7 +100,7 @@ impl Rig {
         })
     }
 
-    async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -99,7 +109,7 @@ impl Rig {
         self.app.close().await;
     }
 
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         self.api.send(Method::POST, path, Some(body)).await
     }
 
@@ -132,7 +142,11 @@ impl Rig {
         Ok((list, keys))
     }
 
-    async fn new_list(&self, team_path_or_id: &str, name: &str) -> anyhow::Result<String> {
+    pub(crate) async fn new_list(
+        &self,
+        team_path_or_id: &str,
+        name: &str,
+    ) -> anyhow::Result<String> {
         let team = team_path_or_id
             .trim_start_matches("/api/v1/teams/")
             .split('/')
@@ -472,7 +486,7 @@ async fn fan_out(
 }
 
 /// The session cookie of `api`'s client, for feeds opened by another client.
-async fn session_cookie(api: &Api) -> anyhow::Result<String> {
+pub(crate) async fn session_cookie(api: &Api) -> anyhow::Result<String> {
     // Sign in again on a bare client to see the Set-Cookie header.
     let bare = reqwest::Client::new();
     let resp = bare

@@ -248,6 +248,9 @@ async function refresh(team) {
 
 /** What a team feed said: the same in the tab that follows it and in the others. */
 function heardOf(team, kind, d) {
+  // Other parts of the page (shift-handoff.js) hear the team feed from here:
+  // a browser follows each team's feed once.
+  document.dispatchEvent(new CustomEvent("rounds:team-event", { detail: { team, kind, data: d } }));
   if (kind === "ready") refresh(team);
   else if (kind === "urgentChanged") {
     provisional(team, d);
@@ -280,6 +283,7 @@ async function start() {
       };
       const feed = new LiveFeed({
         path: `/api/v1/teams/${t.id}/events`,
+        kinds: ["shiftHandoffChanged"],
         handlers: {
           // Resume from here after a reconnect (the feed may have no event of ours yet).
           ready: (d) => {
@@ -288,6 +292,7 @@ async function start() {
           },
           urgentChanged: pass("urgentChanged"),
           noteChanged: pass("noteChanged"),
+          shiftHandoffChanged: pass("shiftHandoffChanged"),
           other: () => {},
           ended: () => {},
         },

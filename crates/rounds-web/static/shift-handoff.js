@@ -5,7 +5,6 @@
 // once; the hand-off stays here, for both and the owners, until the last
 // patient is acknowledged. Kept live through the team's feed.
 import { el, api, sentence, fmtTime, readJsonAttr } from "/static/rounds.js";
-import { LiveFeed } from "/static/live.js";
 
 const root = document.getElementById("shift-handoff");
 if (root) start(root);
@@ -114,7 +113,7 @@ function start(root) {
       select,
       el("button", { type: "submit" }, "Start hand-off"),
     );
-    return el("details", { class: "card handoff-new" }, el("summary", {}, "Hand off this list at shift change"), form);
+    return el("details", { class: "handoff-new" }, el("summary", {}, "Shift hand-off…"), form);
   }
 
   async function load() {
@@ -125,23 +124,26 @@ function start(root) {
       return { ok: false, status: e.status || 0 };
     }
     board.replaceChildren(...current.map(handoffCard));
+    // Starting one is among the list's other actions (the More menu on a
+    // phone), so the list keeps its room; it is kept open across redraws.
+    const before = document.querySelector(".handoff-new");
+    const wasOpen = Boolean(before && before.open);
+    if (before) before.remove();
     const form = startForm();
-    root.replaceChildren(board, ...(form ? [form] : []), msg);
-    root.hidden = !current.length && !form && !msg.textContent;
+    if (form) form.open = wasOpen;
+    const host = document.querySelector("#list-more .list-more-box");
+    if (form && host) host.append(form);
+    root.replaceChildren(board, ...(form && !host ? [form] : []), msg);
+    root.hidden = !current.length && !(form && !host) && !msg.textContent;
     return { ok: true };
   }
 
-  const feed = new LiveFeed({
-    path: `${apiTeam}/events`,
-    kinds: ["shiftHandoffChanged"],
-    handlers: {
-      shiftHandoffChanged: (d) => {
-        if (!list || d.listId === list) load();
-      },
-      ready: () => load(),
-      other: () => {},
-    },
-    reload: load,
+  // The team's feed is followed once per browser, by alerts.js, which
+  // passes its events on (a page holds few connections to the server).
+  document.addEventListener("rounds:team-event", (e) => {
+    const { team: from, kind, data } = e.detail || {};
+    if (from !== team) return;
+    if (kind === "ready" || (kind === "shiftHandoffChanged" && (!list || (data && data.listId === list)))) load();
   });
-  load().then(() => feed.start());
+  load();
 }

@@ -68,6 +68,9 @@ function start(bar) {
   }
 
   async function load() {
+    // After live updates stopped (signed out, session over) nothing is read.
+    const live = document.getElementById("live");
+    if (live && live.dataset.state === "ended") return;
     try {
       draw(await api("GET", `${base}/changes`));
     } catch (e) {
@@ -85,13 +88,13 @@ function start(bar) {
   }
 
   if (table) {
-    // The table is drawn again on live changes: mark its rows again, and
-    // read what changed again a moment later.
-    new MutationObserver(() => {
+    // The rows are drawn again on live changes (list-table.js says so):
+    // mark them again, and read what changed again a moment later.
+    document.addEventListener("rounds:rows", () => {
       paint();
       clearTimeout(timer);
       timer = setTimeout(load, 800);
-    }).observe(table, { childList: true, subtree: true });
+    });
   }
   load();
 }

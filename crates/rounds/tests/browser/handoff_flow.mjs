@@ -221,9 +221,9 @@ try {
   }, [TEAM, LIST]);
   check(added === 201, "a second patient joins the list");
   await nurse.waitForSelector("#plist tr:has-text('CROSS')", { timeout: 5000 });
-  await nurse.click("#shift-handoff .handoff-new summary");
+  await nurse.click(".handoff-new summary");
   await nurse.selectOption("#handoff-receiver", { label: "resident display" });
-  await nurse.click("#shift-handoff .handoff-start button[type=submit]");
+  await nurse.click(".handoff-start button[type=submit]");
   await nurse.waitForSelector("#shift-handoff article.shift-handoff", { timeout: 5000 });
   check((await nurse.textContent("#shift-handoff article h2")).includes("to resident display"), "the giver's list shows the open hand-off");
   for (const p of [resident, charge]) await p.waitForSelector("#shift-handoff article.shift-handoff", { timeout: 3000 });
@@ -231,7 +231,7 @@ try {
   check((await charge.textContent("#shift-handoff article h2")).includes("to resident display"), "the owner's My tasks shows it, live");
   check((await resident.locator("#shift-handoff li.handoff-patient.waiting").count()) === 2, "both patients wait to be marked ready");
   check((await resident.locator("#shift-handoff button:has-text('Acknowledge')").count()) === 0, "nothing to acknowledge before the giver marks a patient ready");
-  check(!(await nurse.isVisible("#shift-handoff .handoff-new")), "the giver cannot start a second hand-off of the list meanwhile");
+  check(!(await nurse.isVisible(".handoff-new")), "the giver cannot start a second hand-off of the list meanwhile");
 
   const readyAt = Date.now();
   await nurse.click("#shift-handoff li.handoff-patient:has-text('AMES') button:has-text('Mark ready')");
@@ -252,7 +252,7 @@ try {
   await resident.click("#shift-handoff li.handoff-patient:has-text('CROSS') button:has-text('Acknowledge')");
   for (const p of [nurse, resident, charge]) await p.waitForSelector("#shift-handoff article.shift-handoff", { state: "detached", timeout: 3000 });
   check(true, "the last acknowledgement closes the hand-off on the giver's, the receiver's and the owner's screens");
-  check(await nurse.isVisible("#shift-handoff .handoff-new"), "the giver can start a new hand-off again");
+  check(await nurse.isVisible(".handoff-new"), "the giver can start a new hand-off again");
 
   // What changed since the resident last looked: the nurse's new patient
   // (and the rest of her changes) are marked on the resident's list, with

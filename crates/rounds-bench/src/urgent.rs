@@ -1,0 +1,391 @@
+//! `rounds-bench urgent`: an urgent note to a team with many open screens.
+//!
+//! - from the POST of the note to its event on every open screen (the
+//!   team's feed, which every signed-in page follows), p50/p99, and to each
+//!   screen's read of the open urgent notes that follows the event (what
+//!   `alerts.js` does), p50/p99;
+//! - the re-notification clock on the real server (1 s interval): how late
+//!   each repeat reaches a screen against the note's own schedule (sent
+//!   time + k × interval), and whether the lateness grows (drift);
+//! - the same schedule over a simulated hour (5-minute interval, a clock
+//!   that wakes every second with up to 50 ms of delay), computed with the
+//!   server's own `next_after`.
+//!
+//!     cargo run --release -p rounds-bench -- urgent
+//!
+//! Goal (issue 16): p99 under 1 s at 200 screens.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use reqwest::StatusCode;
+use rounds_app::{AppConfig, Caller, NewUserInput};
+use rounds_core::Timestamp;
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use crate::scale::{Rig, PASSWORD};
+use crate::{ms, percentile};
+
+/// Members besides the author whose screens are open.
+const MEMBERS: usize = 10;
+
+/// A member's session: the cookie for feeds and reads.
+async fn sign_in(base: &str, username: &str) -> anyhow::Result<String> {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await?;
+    if resp.status() != StatusCode::OK {
+        bail!("sign-in of {username} failed: {}", resp.status());
+    }
+    let cookies: Vec<String> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect();
+    Ok(cookies.join("; "))
+}
+
+/// What one screen saw: per note, when its event arrived and when the
+/// read that follows it answered; and every re-notification's arrival.
+#[derive(Default)]
+struct Seen {
+    events: Vec<Duration>,
+    reads: Vec<Duration>,
+    renotified: Vec<(i64, Instant)>,
+}
+
+/// The note number in an event's text ("urgent bench 7"), if any.
+fn note_number(block: &str) -> Option<usize> {
+    block
+        .split("urgent bench ")
+        .nth(1)?
+        .split('"')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The `repeats` of a re-notification event.
+fn repeats_of(block: &str) -> Option<i64> {
+    let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
+    serde_json::from_str::<Value>(data).ok()?["repeats"].as_i64()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn screen(
+    feed: reqwest::Client,
+    reader: reqwest::Client,
+    base: String,
+    team: String,
+    cookie: String,
+    sent_at: Arc<Mutex<Vec<Option<Instant>>>>,
+    seen: Arc<Mutex<Seen>>,
+    ready: tokio::sync::mpsc::Sender<()>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let Ok(mut resp) = feed
+        .get(format!("{base}/api/v1/teams/{team}/events"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+    else {
+        return;
+    };
+    let mut buffer = String::new();
+    loop {
+        let chunk = tokio::select! {
+            c = resp.chunk() => c,
+            _ = stop.changed() => return,
+        };
+        let Ok(Some(chunk)) = chunk else {
+            return;
+        };
+        let now = Instant::now();
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if block.contains("event: ready") {
+                let _ = ready.send(()).await;
+                continue;
+            }
+            if !block.contains("event: urgentChanged") {
+                continue;
+            }
+            if block.contains("\"action\":\"renotified\"") {
+                if let Some(k) = repeats_of(&block) {
+                    seen.lock().await.renotified.push((k, now));
+                }
+                continue;
+            }
+            if !block.contains("\"action\":\"sent\"") {
+                continue;
+            }
+            let Some(n) = note_number(&block) else {
+                continue;
+            };
+            let Some(Some(at)) = sent_at.lock().await.get(n).copied() else {
+                continue;
+            };
+            // The screen shows the alert from the event, then reads the
+            // open notes for the rest (as alerts.js does).
+            let read = reader
+                .get(format!("{base}/api/v1/teams/{team}/urgent"))
+                .header("Cookie", &cookie)
+                .send()
+                .await;
+            let done = Instant::now();
+            let ok = matches!(&read, Ok(r) if r.status() == StatusCode::OK);
+            if let Ok(r) = read {
+                let _ = r.bytes().await;
+            }
+            let mut s = seen.lock().await;
+            s.events.push(now.duration_since(at));
+            if ok {
+                s.reads.push(done.duration_since(at));
+            }
+        }
+    }
+}
+
+pub async fn run(screens: usize, notes: usize, repeats: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let mut config = AppConfig::default();
+    config.urgent.tick_ms = 100;
+    config.urgent.min_interval_secs = 1;
+    let rig = Rig::open_with(&url, true, screens + 256, config).await?;
+    rig.app.start_urgent_clock();
+    let team = rig
+        .post("/api/v1/teams", json!({"name": "Urgent bench"}))
+        .await?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let list = rig.new_list(&team, "Ward").await?;
+    let added = rig
+        .post(
+            &format!("{list}/patients"),
+            json!({"fields": {"family": "Bench", "given": "Patient", "mrn": "U0001"}}),
+        )
+        .await?;
+    let patient = added["row"]["patientId"]
+        .as_str()
+        .or_else(|| added["patientId"].as_str())
+        .context("the new patient's id")?
+        .to_owned();
+    let mut cookies = Vec::new();
+    for i in 0..MEMBERS {
+        let username = format!("nurse{i}");
+        rig.app
+            .create_user(
+                Caller::Console,
+                &NewUserInput {
+                    username: username.clone(),
+                    display_name: format!("Nurse {i}"),
+                    password: Some(PASSWORD.into()),
+                    admin: false,
+                },
+            )
+            .await?;
+        rig.post(
+            &format!("/api/v1/teams/{team}/members"),
+            json!({"username": username, "role": "member"}),
+        )
+        .await?;
+        cookies.push(sign_in(&rig.api.base, &username).await?);
+    }
+
+    // The screens: a connection each for the feed, reads over a shared pool.
+    let feed = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()?;
+    let reader = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let sent_at: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; notes + 1]));
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(screens.max(1));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut seen_by = Vec::new();
+    let mut tasks = Vec::new();
+    for i in 0..screens {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        seen_by.push(seen.clone());
+        tasks.push(tokio::spawn(screen(
+            feed.clone(),
+            reader.clone(),
+            rig.api.base.clone(),
+            team.clone(),
+            cookies[i % cookies.len()].clone(),
+            sent_at.clone(),
+            seen,
+            ready_tx.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    drop(ready_tx);
+    for _ in 0..screens {
+        tokio::time::timeout(Duration::from_secs(120), ready_rx.recv())
+            .await
+            .context("screens did not open")?;
+    }
+
+    // Urgent notes to the team, one after another.
+    let note_path = format!("/api/v1/teams/{team}/patients/{patient}/notes");
+    let mut first_note = String::new();
+    for n in 0..notes {
+        sent_at.lock().await[n] = Some(Instant::now());
+        let note = rig
+            .post(
+                &note_path,
+                json!({"body": format!("urgent bench {n}"), "urgent": {"to": "team"}}),
+            )
+            .await?;
+        if n == 0 {
+            first_note = note["id"].as_str().unwrap_or_default().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    let _ = first_note;
+    let mut events = Vec::new();
+    let mut reads = Vec::new();
+    for s in &seen_by {
+        let s = s.lock().await;
+        events.extend(s.events.iter().copied());
+        reads.extend(s.reads.iter().copied());
+    }
+    events.sort();
+    reads.sort();
+    let expected = screens * notes;
+    println!(
+        "urgent note to {screens} open screens ({MEMBERS} members), {notes} notes: {} of {expected} events delivered",
+        events.len()
+    );
+    println!(
+        "  POST → event on the screen: p50 {}, p99 {}, max {}",
+        ms(percentile(&events, 50.0)),
+        ms(percentile(&events, 99.0)),
+        ms(events.last().copied().unwrap_or_default())
+    );
+    println!(
+        "  POST → the screen's read of the open notes answered: p50 {}, p99 {} ({} reads) = {:.1}x the event's p99",
+        ms(percentile(&reads, 50.0)),
+        ms(percentile(&reads, 99.0)),
+        reads.len(),
+        percentile(&reads, 99.0).as_secs_f64() / percentile(&events, 99.0).as_secs_f64().max(1e-9)
+    );
+    let p99 = percentile(&reads, 99.0).max(percentile(&events, 99.0));
+    println!(
+        "  goal p99 under 1 s at {screens} screens: {}",
+        if events.len() == expected && p99 < Duration::from_secs(1) {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+
+    // Re-notification on the real clock: a 1 s interval, watched by the
+    // screens that are open.
+    if repeats > 0 {
+        rig.api
+            .send(
+                reqwest::Method::PUT,
+                &format!("/api/v1/teams/{team}/urgent-rule"),
+                Some(json!({"intervalSecs": 1, "escalateAfter": 100})),
+            )
+            .await?;
+        for s in &seen_by {
+            s.lock().await.renotified.clear();
+        }
+        let sent = Instant::now();
+        sent_at.lock().await[notes] = Some(sent);
+        rig.post(
+            &note_path,
+            json!({"body": format!("urgent bench {notes}"), "urgent": {"to": "team"}}),
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_millis(1000 * repeats as u64 + 1500)).await;
+        // How late each repeat came, against sent + k seconds, on the
+        // first screen (all screens get the same event).
+        let late: Vec<(i64, Duration)> = {
+            let s = seen_by.first().context("no screens")?.lock().await;
+            let mut v: Vec<(i64, Duration)> = s
+                .renotified
+                .iter()
+                .filter(|(k, _)| *k >= 1)
+                .map(|(k, at)| {
+                    let ideal = sent + Duration::from_secs(u64::try_from(*k).unwrap_or(0));
+                    (*k, at.saturating_duration_since(ideal))
+                })
+                .collect();
+            v.sort_by_key(|(k, _)| *k);
+            v
+        };
+        let mut lateness: Vec<Duration> = late.iter().map(|(_, d)| *d).collect();
+        lateness.sort();
+        let first = late.first().map(|(_, d)| *d).unwrap_or_default();
+        let last = late.last().map(|(_, d)| *d).unwrap_or_default();
+        println!(
+            "re-notification, 1 s interval, {} repeats seen (asked {repeats}): lateness p50 {}, max {}; first {} → last {} (drift {:+.1} ms over {} s)",
+            late.len(),
+            ms(percentile(&lateness, 50.0)),
+            ms(lateness.last().copied().unwrap_or_default()),
+            ms(first),
+            ms(last),
+            (last.as_secs_f64() - first.as_secs_f64()) * 1000.0,
+            late.last().map(|(k, _)| *k).unwrap_or(0)
+        );
+    }
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+    simulated_hour();
+    rig.close().await;
+    Ok(())
+}
+
+/// The schedule over an hour of simulated time: a note sent at 0, a
+/// 5-minute interval, a clock that wakes every second and is up to 50 ms
+/// late each time (a fixed pseudo-random sequence), each alert computed
+/// with the server's `next_after`. Prints how late each alert is against
+/// sent + k × interval, and the drift from the first to the last.
+fn simulated_hour() {
+    const INTERVAL_SECS: i64 = 300;
+    let sent = 1_000_000_i64;
+    let mut due = sent + INTERVAL_SECS * 1000;
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut late = Vec::new();
+    let mut tick = sent;
+    while tick <= sent + 3_600_000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let wake = tick + i64::try_from(seed % 51).unwrap_or(0);
+        if wake >= due {
+            let k = (due - sent) / (INTERVAL_SECS * 1000);
+            late.push(wake - (sent + k * INTERVAL_SECS * 1000));
+            due = rounds_core::urgent::next_after(
+                Timestamp::from_millis(due),
+                Timestamp::from_millis(wake),
+                INTERVAL_SECS,
+            )
+            .millis();
+        }
+        tick += 1000;
+    }
+    let first = late.first().copied().unwrap_or(0);
+    let last = late.last().copied().unwrap_or(0);
+    let max = late.iter().copied().max().unwrap_or(0);
+    println!(
+        "re-notification over a simulated hour (5 min interval, 1 s clock, ≤ 50 ms late wake-ups): {} alerts, lateness max {max} ms, first {first} ms → last {last} ms (drift {:+} ms)",
+        late.len(),
+        last - first
+    );
+}
