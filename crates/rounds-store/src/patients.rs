@@ -76,9 +76,17 @@ pub(crate) mod sql {
     pub const INSERT_PATIENT: &str =
         "INSERT INTO patients (id, team_id, created_at, created_by) VALUES ($1, $2, $3, $4)";
     pub const TEAM_OF: &str = "SELECT team_id FROM patients WHERE id = $1";
+    /// One row per patient, its values as a JSON array of [field, value,
+    /// version] (a row per value costs more to hand over than to read).
     pub const VALUES_ON_LIST: &str =
-        "SELECT v.patient_id, v.field, v.value, v.version FROM list_entries e \
-         JOIN patient_values v ON v.patient_id = e.patient_id WHERE e.list_id = $1";
+        "SELECT e.patient_id, json_group_array(json_array(v.field, v.value, v.version)) AS vals \
+         FROM list_entries e JOIN patient_values v ON v.patient_id = e.patient_id \
+         WHERE e.list_id = $1 GROUP BY e.patient_id";
+    /// [`VALUES_ON_LIST`] in PostgreSQL's words.
+    pub const VALUES_ON_LIST_PG: &str =
+        "SELECT e.patient_id, json_agg(json_build_array(v.field, v.value, v.version))::text AS vals \
+         FROM list_entries e JOIN patient_values v ON v.patient_id = e.patient_id \
+         WHERE e.list_id = $1 GROUP BY e.patient_id";
     pub const VALUES_OF: &str = concat!(
         "SELECT ",
         value_columns!(),
@@ -139,29 +147,26 @@ pub(crate) mod sql {
 
 /// Values as [`sql::VALUES_ON_LIST`] reads them (value and version).
 fn collect_lean(rows: &[AnyRow]) -> Result<Values, StoreError> {
-    let mut out: Values = HashMap::new();
-    let mut last: Option<(String, PatientId)> = None;
+    let mut out: Values = HashMap::with_capacity(rows.len());
     for row in rows {
         let patient: String = row.try_get(0)?;
-        // Rows come grouped by patient (the join walks one entry at a
-        // time): each id is parsed once per run of its rows.
-        let id = match &last {
-            Some((raw, id)) if *raw == patient => *id,
-            _ => {
-                let id: PatientId = parse(&patient, "patient id")?;
-                last = Some((patient, id));
-                id
-            }
-        };
-        out.entry(id).or_default().insert(
-            row.try_get(1)?,
-            FieldValue {
-                value: row.try_get(2)?,
-                version: row.try_get(3)?,
-                updated_at: Timestamp::from_millis(0),
-                updated_by: None,
-            },
-        );
+        let id: PatientId = parse(&patient, "patient id")?;
+        let vals: String = row.try_get(1)?;
+        let vals: Vec<(String, Option<String>, i64)> = serde_json::from_str(&vals)
+            .map_err(|e| StoreError::Corrupt(format!("values of patient {patient}: {e}")))?;
+        let fields = out.entry(id).or_default();
+        fields.reserve(vals.len());
+        for (field, value, version) in vals {
+            fields.insert(
+                field,
+                FieldValue {
+                    value,
+                    version,
+                    updated_at: Timestamp::from_millis(0),
+                    updated_by: None,
+                },
+            );
+        }
     }
     Ok(out)
 }
@@ -181,8 +186,13 @@ fn collect(rows: &[AnyRow]) -> Result<Values, StoreError> {
 /// version only (what a list shows and edits start from); `updated_at`
 /// and `updated_by` are not read (zero and None), `values_of` has them.
 pub async fn values_on_list(conn: &mut AnyConnection, list: ListId) -> Result<Values, StoreError> {
+    let statement = if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+        sql::VALUES_ON_LIST_PG
+    } else {
+        sql::VALUES_ON_LIST
+    };
     collect_lean(
-        &sqlx::query(sql::VALUES_ON_LIST)
+        &sqlx::query(statement)
             .bind(list.to_string())
             .fetch_all(conn)
             .await?,
