@@ -177,6 +177,40 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.min(sorted.len() - 1)]
 }
 
+/// The server-sent events of a live feed as they arrive: each read gives
+/// the time it arrived and the whole events it completed.
+pub(crate) struct Events {
+    resp: reqwest::Response,
+    buffer: String,
+}
+
+impl Events {
+    pub(crate) fn new(resp: reqwest::Response) -> Self {
+        Self {
+            resp,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next chunk's arrival time and the events it completed (None when
+    /// the feed ended or failed).
+    pub(crate) async fn next(&mut self) -> Option<(Instant, Vec<String>)> {
+        let chunk = self.resp.chunk().await.ok()??;
+        let now = Instant::now();
+        self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        let mut events = Vec::new();
+        while let Some(end) = self.buffer.find("\n\n") {
+            events.push(self.buffer.drain(..end + 2).collect());
+        }
+        Some((now, events))
+    }
+}
+
+/// A number written after `prefix` in an event's text ("change 7").
+pub(crate) fn number_after(block: &str, prefix: &str) -> Option<usize> {
+    block.split(prefix).nth(1)?.split('"').next()?.parse().ok()
+}
+
 pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
@@ -410,29 +444,21 @@ async fn lists(
         let url = format!("{base}{list_path}/events");
         let (sent_at, arrivals, ready_tx) = (sent_at.clone(), arrivals.clone(), ready_tx.clone());
         tasks.push(tokio::spawn(async move {
-            let Ok(mut resp) = http.get(url).send().await else {
+            let Ok(resp) = http.get(url).send().await else {
                 return;
             };
-            let mut buffer = String::new();
+            let mut feed = Events::new(resp);
             let mut seen = 0;
             while seen < changes {
-                let Ok(Some(chunk)) = resp.chunk().await else {
+                let Some((now, events)) = feed.next().await else {
                     return;
                 };
-                let now = Instant::now();
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buffer.find("\n\n") {
-                    let block: String = buffer.drain(..end + 2).collect();
+                for block in events {
                     if block.contains("event: ready") {
                         let _ = ready_tx.send(()).await;
                     } else if block.contains("event: patientUpdated") {
                         // The change number is in the value: "change N".
-                        if let Some(n) = block
-                            .split("change ")
-                            .nth(1)
-                            .and_then(|r| r.split('"').next())
-                            .and_then(|n| n.parse::<usize>().ok())
-                        {
+                        if let Some(n) = number_after(&block, "change ") {
                             if let Some(Some(at)) = sent_at.lock().await.get(n).copied() {
                                 arrivals.lock().await.push(now.duration_since(at));
                             }

@@ -426,28 +426,20 @@ async fn fan_out(
         let session = session.clone();
         let (sent_at, arrivals, ready_tx) = (sent_at.clone(), arrivals.clone(), ready_tx.clone());
         tasks.push(tokio::spawn(async move {
-            let Ok(mut resp) = http.get(url).header("Cookie", session).send().await else {
+            let Ok(resp) = http.get(url).header("Cookie", session).send().await else {
                 return;
             };
-            let mut buffer = String::new();
+            let mut feed = crate::Events::new(resp);
             let mut seen = 0;
             while seen < changes {
-                let Ok(Some(chunk)) = resp.chunk().await else {
+                let Some((now, events)) = feed.next().await else {
                     return;
                 };
-                let now = Instant::now();
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buffer.find("\n\n") {
-                    let block: String = buffer.drain(..end + 2).collect();
+                for block in events {
                     if block.contains("event: ready") {
                         let _ = ready_tx.send(()).await;
                     } else if block.contains("event: patientUpdated") {
-                        if let Some(n) = block
-                            .split("fanout ")
-                            .nth(1)
-                            .and_then(|r| r.split('"').next())
-                            .and_then(|n| n.parse::<usize>().ok())
-                        {
+                        if let Some(n) = crate::number_after(&block, "fanout ") {
                             if let Some(Some(at)) = sent_at.lock().await.get(n).copied() {
                                 arrivals.lock().await.push(now.duration_since(at));
                             }
@@ -486,14 +478,21 @@ async fn fan_out(
 }
 
 /// The session cookie of `api`'s client, for feeds opened by another client.
-pub(crate) async fn session_cookie(api: &Api) -> anyhow::Result<String> {
-    // Sign in again on a bare client to see the Set-Cookie header.
-    let bare = reqwest::Client::new();
-    let resp = bare
-        .post(format!("{}/api/v1/session", api.base))
-        .json(&json!({"username": "bench", "password": PASSWORD}))
+async fn session_cookie(api: &Api) -> anyhow::Result<String> {
+    sign_in_cookie(&api.base, "bench").await
+}
+
+/// Signs `username` in on a bare client (to see the Set-Cookie header) and
+/// returns the session cookie, for feeds opened by another client.
+pub(crate) async fn sign_in_cookie(base: &str, username: &str) -> anyhow::Result<String> {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"username": username, "password": PASSWORD}))
         .send()
         .await?;
+    if resp.status() != StatusCode::OK {
+        bail!("sign-in of {username} failed: {}", resp.status());
+    }
     let cookies: Vec<String> = resp
         .headers()
         .get_all("set-cookie")

@@ -18,39 +18,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use reqwest::StatusCode;
 use rounds_app::{AppConfig, Caller, NewUserInput};
 use rounds_core::Timestamp;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use crate::scale::{Rig, PASSWORD};
-use crate::{ms, percentile};
+use crate::scale::{sign_in_cookie, Rig, PASSWORD};
+use crate::{ms, number_after, percentile, Events};
 
 /// Members besides the author whose screens are open.
 const MEMBERS: usize = 10;
-
-/// A member's session: the cookie for feeds and reads.
-async fn sign_in(base: &str, username: &str) -> anyhow::Result<String> {
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/api/v1/session"))
-        .json(&json!({"username": username, "password": PASSWORD}))
-        .send()
-        .await?;
-    if resp.status() != StatusCode::OK {
-        bail!("sign-in of {username} failed: {}", resp.status());
-    }
-    let cookies: Vec<String> = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .map(str::to_owned)
-        .collect();
-    Ok(cookies.join("; "))
-}
 
 /// What one screen saw: per note, when its event arrived and when the
 /// read that follows it answered; and every re-notification's arrival.
@@ -59,17 +38,6 @@ struct Seen {
     events: Vec<Duration>,
     reads: Vec<Duration>,
     renotified: Vec<(i64, Instant)>,
-}
-
-/// The note number in an event's text ("urgent bench 7"), if any.
-fn note_number(block: &str) -> Option<usize> {
-    block
-        .split("urgent bench ")
-        .nth(1)?
-        .split('"')
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// The `repeats` of a re-notification event.
@@ -90,7 +58,7 @@ async fn screen(
     ready: tokio::sync::mpsc::Sender<()>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let Ok(mut resp) = feed
+    let Ok(resp) = feed
         .get(format!("{base}/api/v1/teams/{team}/events"))
         .header("Cookie", &cookie)
         .send()
@@ -98,19 +66,16 @@ async fn screen(
     else {
         return;
     };
-    let mut buffer = String::new();
+    let mut events = Events::new(resp);
     loop {
-        let chunk = tokio::select! {
-            c = resp.chunk() => c,
+        let next = tokio::select! {
+            n = events.next() => n,
             _ = stop.changed() => return,
         };
-        let Ok(Some(chunk)) = chunk else {
+        let Some((now, blocks)) = next else {
             return;
         };
-        let now = Instant::now();
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
+        for block in blocks {
             if block.contains("event: ready") {
                 let _ = ready.send(()).await;
                 continue;
@@ -127,7 +92,7 @@ async fn screen(
             if !block.contains("\"action\":\"sent\"") {
                 continue;
             }
-            let Some(n) = note_number(&block) else {
+            let Some(n) = number_after(&block, "urgent bench ") else {
                 continue;
             };
             let Some(Some(at)) = sent_at.lock().await.get(n).copied() else {
@@ -199,7 +164,7 @@ pub async fn run(screens: usize, notes: usize, repeats: usize) -> anyhow::Result
             json!({"username": username, "role": "member"}),
         )
         .await?;
-        cookies.push(sign_in(&rig.api.base, &username).await?);
+        cookies.push(sign_in_cookie(&rig.api.base, &username).await?);
     }
 
     // The screens: a connection each for the feed, reads over a shared pool.
