@@ -16,6 +16,7 @@ use rounds_core::audit::ClientInfo;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::path::{BadPath, PathParams};
 use crate::AppState;
 
 pub const SESSION_COOKIE: &str = "rounds_session";
@@ -192,17 +193,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// Path parameters; one that is not UTF-8 once percent-decoded comes back
+/// Path parameters, typed ([`PathParams`]: ids and text in route order);
+/// one that does not parse, or is not UTF-8 once percent-decoded, comes back
 /// in the API's error shape naming the parameter.
 pub struct ApiPath<T>(pub T);
 
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+impl<T: PathParams + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Path::<T>::from_request_parts(parts, state).await {
-            Ok(Path(value)) => Ok(Self(value)),
-            Err(rejection) => Err(path_rejection(rejection)),
+        let params = match Path::<Vec<(String, String)>>::from_request_parts(parts, state).await {
+            Ok(Path(params)) => params,
+            Err(rejection) => return Err(path_rejection(rejection)),
+        };
+        match T::from_params(&params) {
+            Ok(value) => Ok(Self(value)),
+            Err(BadPath::Param { key, reason, .. }) => Err(ApiError::invalid_id(&key, reason)),
+            Err(BadPath::Mismatch(m)) => {
+                Err(AppError::Internal(format!("path parameters: {m}")).into())
+            }
         }
     }
 }

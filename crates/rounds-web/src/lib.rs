@@ -9,6 +9,7 @@ mod drain;
 mod error;
 mod extract;
 mod pages;
+mod path;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -118,7 +119,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .merge(pages::router())
+        .merge(pages::router().layer(middleware::from_fn_with_state(
+            state.clone(),
+            pages::render_failures,
+        )))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .layer(middleware::from_fn(compress::mark_secret_answers))

@@ -1,6 +1,7 @@
 //! EHR mode: the team's connection to its FHIR server, searching it, and
 //! linking patients to their EHR records.
 
+use rounds_core::{ListId, PatientId, TeamId};
 use std::collections::BTreeMap;
 
 use axum::extract::State;
@@ -14,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::parse_id;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
@@ -432,12 +432,9 @@ impl From<&ListEhrStatus> for ListEhrDto {
 pub async fn get_ehr_connection(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<EhrConnectionDto>> {
-    let v = state
-        .app
-        .ehr_connection(&actor, parse_id("teamId", &team)?)
-        .await?;
+    let v = state.app.ehr_connection(&actor, team).await?;
     Ok(Json(EhrConnectionDto::from(&v)))
 }
 
@@ -451,10 +448,9 @@ pub async fn get_ehr_connection(
 pub async fn set_ehr_connection(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<SetEhrConnectionRequest>,
 ) -> ApiResult<Json<EhrConnectionDto>> {
-    let team = parse_id("teamId", &team)?;
     let spec = body.spec()?;
     let v = state.app.set_ehr_connection(&actor, team, &spec).await?;
     Ok(Json(EhrConnectionDto::from(&v)))
@@ -469,12 +465,9 @@ pub async fn set_ehr_connection(
 pub async fn delete_ehr_connection(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<StatusCode> {
-    state
-        .app
-        .delete_ehr_connection(&actor, parse_id("teamId", &team)?)
-        .await?;
+    state.app.delete_ehr_connection(&actor, team).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -488,10 +481,9 @@ pub async fn delete_ehr_connection(
 pub async fn test_ehr_connection(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<EhrTestDto>> {
-    let team = parse_id("teamId", &team)?;
     let spec = match &body {
         Value::Object(m) if m.is_empty() => None,
         _ => {
@@ -522,7 +514,7 @@ pub async fn test_ehr_connection(
 pub async fn search_ehr(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     ApiJson(body): ApiJson<EhrSearchRequest>,
 ) -> ApiResult<Json<EhrSearchDto>> {
     let search = EhrSearch {
@@ -535,15 +527,7 @@ pub async fn search_ehr(
         id: body.id,
         count: body.count,
     };
-    let found = state
-        .app
-        .search_ehr(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            &search,
-        )
-        .await?;
+    let found = state.app.search_ehr(&actor, team, list, &search).await?;
     Ok(Json(EhrSearchDto {
         total: found.total,
         results: found
@@ -572,17 +556,12 @@ pub async fn search_ehr(
 pub async fn link_patient(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
     ApiJson(body): ApiJson<LinkRequest>,
 ) -> ApiResult<StatusCode> {
     state
         .app
-        .link_patient(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
-            &body.ehr_id,
-        )
+        .link_patient(&actor, team, patient, &body.ehr_id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -595,15 +574,8 @@ pub async fn link_patient(
 pub async fn unlink_patient(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .app
-        .unlink_patient(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
-        )
-        .await?;
+    state.app.unlink_patient(&actor, team, patient).await?;
     Ok(StatusCode::NO_CONTENT)
 }

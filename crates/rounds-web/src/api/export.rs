@@ -6,10 +6,10 @@ use axum::response::{IntoResponse, Response};
 use rounds_app::export::{ListExport, ListFormat};
 
 use super::lists::view_spec;
-use super::parse_id;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiActor, ApiPath};
 use crate::AppState;
+use rounds_core::{ListId, TeamId};
 
 /// The `format` of an export query: csv (default), xlsx or fhir; `print`
 /// only where a page asks (`allow_print`).
@@ -54,21 +54,15 @@ pub fn download(export: ListExport) -> Response {
 pub async fn run(
     state: &AppState,
     actor: &rounds_app::Actor,
-    team: &str,
-    list: &str,
+    team: TeamId,
+    list: ListId,
     query: Option<&str>,
     format: ListFormat,
 ) -> ApiResult<ListExport> {
     let spec = view_spec(query)?;
     Ok(state
         .app
-        .export_list(
-            actor,
-            parse_id("teamId", team)?,
-            parse_id("listId", list)?,
-            &spec,
-            format,
-        )
+        .export_list(actor, team, list, &spec, format)
         .await?)
 }
 
@@ -90,10 +84,10 @@ pub async fn run(
 pub async fn export_list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let format = format_of(query.as_deref(), false)?;
-    let export = run(&state, &actor, &team, &list, query.as_deref(), format).await?;
+    let export = run(&state, &actor, team, list, query.as_deref(), format).await?;
     Ok(download(export))
 }

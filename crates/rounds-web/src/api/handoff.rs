@@ -5,10 +5,10 @@ use axum::Json;
 use rounds_app::IpassChange;
 use rounds_core::ipass::{Ipass, Severity};
 use rounds_core::Timestamp;
+use rounds_core::{PatientId, TeamId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::parse_id;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
@@ -76,16 +76,9 @@ pub struct UpdateIpassRequest {
 pub async fn get_handoff(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
 ) -> ApiResult<Json<IpassDto>> {
-    let found = state
-        .app
-        .get_ipass(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
-        )
-        .await?;
+    let found = state.app.get_ipass(&actor, team, patient).await?;
     Ok(Json(IpassDto::from(&found)))
 }
 
@@ -99,7 +92,7 @@ pub async fn get_handoff(
 pub async fn set_handoff(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
     ApiJson(body): ApiJson<UpdateIpassRequest>,
 ) -> ApiResult<Json<IpassDto>> {
     let severity = match body.severity {
@@ -119,13 +112,7 @@ pub async fn set_handoff(
     };
     let saved = state
         .app
-        .set_ipass(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
-            &change,
-            body.base_version,
-        )
+        .set_ipass(&actor, team, patient, &change, body.base_version)
         .await?;
     Ok(Json(IpassDto::from(&saved)))
 }

@@ -9,10 +9,10 @@ use rounds_app::import::{
     DuplicateOf, ImportPreview, ImportRequest, ImportResult, Target, MAX_FILE_BYTES, MAX_ROWS,
 };
 use rounds_core::lists::ColumnType;
+use rounds_core::{ListId, TeamId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::parse_id;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
@@ -350,18 +350,13 @@ impl From<ImportResult> for ImportResultDto {
 pub async fn preview_import(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     ApiJson(body): ApiJson<ImportBody>,
 ) -> ApiResult<Json<ImportPreviewDto>> {
     let request = body.request()?;
     let preview = state
         .app
-        .preview_import(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            &request,
-        )
+        .preview_import(&actor, team, list, &request)
         .await?;
     Ok(Json(preview.into()))
 }
@@ -377,18 +372,13 @@ pub async fn preview_import(
 pub async fn import_patients(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     ApiJson(body): ApiJson<ImportBody>,
 ) -> ApiResult<(StatusCode, Json<ImportResultDto>)> {
     let request = body.request()?;
     let result = state
         .app
-        .import_patients(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            &request,
-        )
+        .import_patients(&actor, team, list, &request)
         .await?;
     Ok((StatusCode::CREATED, Json(result.into())))
 }

@@ -5,6 +5,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 use rounds_app::{MeetingColumn, MeetingRow, MeetingView, NOTE_KEY};
+use rounds_core::{ListId, TeamId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -162,19 +163,13 @@ pub(crate) fn wants_masked(query: Option<&str>) -> bool {
 pub async fn get_meeting(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<MeetingDto>> {
     let spec = view_spec(query.as_deref())?;
     let view = state
         .app
-        .get_meeting(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            &spec,
-            wants_masked(query.as_deref()),
-        )
+        .get_meeting(&actor, team, list, &spec, wants_masked(query.as_deref()))
         .await?;
     Ok(Json(MeetingDto::from(&view)))
 }
@@ -198,17 +193,12 @@ pub struct MeetingColumnsRequest {
 pub async fn set_meeting_columns(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     ApiJson(body): ApiJson<MeetingColumnsRequest>,
 ) -> ApiResult<StatusCode> {
     state
         .app
-        .set_meeting_columns(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            body.columns.as_deref(),
-        )
+        .set_meeting_columns(&actor, team, list, body.columns.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -230,7 +220,7 @@ pub struct MeetingFocusRequest {
 pub async fn set_meeting_focus(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     ApiJson(body): ApiJson<MeetingFocusRequest>,
 ) -> ApiResult<StatusCode> {
     let patient = body
@@ -240,12 +230,7 @@ pub async fn set_meeting_focus(
         .transpose()?;
     state
         .app
-        .set_meeting_focus(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            patient,
-        )
+        .set_meeting_focus(&actor, team, list, patient)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,5 +1,6 @@
 //! Patients on lists, their fields, and their notes.
 
+use rounds_core::{ListId, NoteId, TeamId};
 use std::collections::BTreeMap;
 
 use axum::extract::State;
@@ -185,7 +186,7 @@ fn fields_dto(
 pub async fn add_patient(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     ApiJson(body): ApiJson<AddPatientRequest>,
 ) -> ApiResult<(StatusCode, Json<AddPatientResponse>)> {
     let existing = body
@@ -198,15 +199,7 @@ pub async fn add_patient(
         fields: body.fields,
         ehr_id: body.ehr_id,
     };
-    let (row, same) = state
-        .app
-        .add_patient(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            &new,
-        )
-        .await?;
+    let (row, same) = state.app.add_patient(&actor, team, list, &new).await?;
     Ok((
         StatusCode::CREATED,
         Json(AddPatientResponse {
@@ -225,18 +218,13 @@ pub async fn add_patient(
 pub async fn get_patient(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> ApiResult<Json<PatientDto>> {
     let refresh = super::wants_refresh(query.as_deref());
     let d = state
         .app
-        .get_patient_with(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
-            refresh,
-        )
+        .get_patient_with(&actor, team, patient, refresh)
         .await?;
     let columns = d
         .team_columns
@@ -277,7 +265,7 @@ pub async fn get_patient(
 pub async fn update_patient(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
     ApiJson(body): ApiJson<UpdatePatientRequest>,
 ) -> ApiResult<Json<UpdatePatientResponse>> {
     let edits: Vec<(String, Value, i64)> = body
@@ -287,12 +275,7 @@ pub async fn update_patient(
         .collect();
     let values = state
         .app
-        .update_patient(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
-            &edits,
-        )
+        .update_patient(&actor, team, patient, &edits)
         .await?;
     Ok(Json(UpdatePatientResponse {
         fields: fields_dto(&values),
@@ -307,16 +290,11 @@ pub async fn update_patient(
 pub async fn remove_patient_from_list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list, patient)): ApiPath<(String, String, String)>,
+    ApiPath((team, list, patient)): ApiPath<(TeamId, ListId, PatientId)>,
 ) -> ApiResult<StatusCode> {
     state
         .app
-        .remove_patient_from_list(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            parse_id("patientId", &patient)?,
-        )
+        .remove_patient_from_list(&actor, team, list, patient)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -330,19 +308,13 @@ pub async fn remove_patient_from_list(
 pub async fn move_patient(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list, patient)): ApiPath<(String, String, String)>,
+    ApiPath((team, list, patient)): ApiPath<(TeamId, ListId, PatientId)>,
     ApiJson(body): ApiJson<MovePatientRequest>,
 ) -> ApiResult<StatusCode> {
     let to = parse_id("toListId", &body.to_list_id)?;
     state
         .app
-        .move_patient(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            parse_id("patientId", &patient)?,
-            to,
-        )
+        .move_patient(&actor, team, list, patient, to)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -356,7 +328,7 @@ pub async fn move_patient(
 pub async fn reorder_patients(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     ApiJson(body): ApiJson<ReorderRequest>,
 ) -> ApiResult<StatusCode> {
     let order = body
@@ -366,12 +338,7 @@ pub async fn reorder_patients(
         .collect::<Result<Vec<PatientId>, _>>()?;
     state
         .app
-        .reorder_patients(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            &order,
-        )
+        .reorder_patients(&actor, team, list, &order)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -384,9 +351,9 @@ pub async fn reorder_patients(
 pub async fn list_notes(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
 ) -> ApiResult<Json<Vec<NoteDto>>> {
-    let (team, patient) = (parse_id("teamId", &team)?, parse_id("patientId", &patient)?);
+    let (team, patient) = (team, patient);
     let notes = state.app.list_notes(&actor, team, patient).await?;
     let urgent = state.app.urgent_of_patient(&actor, team, patient).await?;
     let receipts = state.app.receipt_counts(&actor, team, patient).await?;
@@ -416,11 +383,11 @@ pub async fn list_notes(
 pub async fn add_note(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
     ApiJson(body): ApiJson<AddNoteRequest>,
 ) -> ApiResult<(StatusCode, Json<NoteDto>)> {
     let urgent = body.urgent.as_ref().map(|u| u.parse()).transpose()?;
-    let (team, patient) = (parse_id("teamId", &team)?, parse_id("patientId", &patient)?);
+    let (team, patient) = (team, patient);
     let note = state
         .app
         .add_note_marked(
@@ -455,18 +422,12 @@ pub async fn add_note(
 pub async fn update_note(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, note)): ApiPath<(String, String)>,
+    ApiPath((team, note)): ApiPath<(TeamId, NoteId)>,
     ApiJson(body): ApiJson<UpdateNoteRequest>,
 ) -> ApiResult<Json<NoteDto>> {
     let note = state
         .app
-        .update_note(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("noteId", &note)?,
-            &body.body,
-            body.base_version,
-        )
+        .update_note(&actor, team, note, &body.body, body.base_version)
         .await?;
     Ok(Json(NoteDto::from(&note)))
 }
@@ -479,16 +440,9 @@ pub async fn update_note(
 pub async fn delete_note(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, note)): ApiPath<(String, String)>,
+    ApiPath((team, note)): ApiPath<(TeamId, NoteId)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .app
-        .delete_note(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("noteId", &note)?,
-        )
-        .await?;
+    state.app.delete_note(&actor, team, note).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -513,17 +467,14 @@ pub struct TeamPatientDto {
 pub async fn list_team_patients(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> ApiResult<Json<Vec<TeamPatientDto>>> {
     let q = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
         .find(|(k, _)| k == "q")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    let found = state
-        .app
-        .find_team_patients(&actor, parse_id("teamId", &team)?, &q)
-        .await?;
+    let found = state.app.find_team_patients(&actor, team, &q).await?;
     Ok(Json(
         found
             .iter()

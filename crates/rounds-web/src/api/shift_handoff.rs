@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use rounds_app::{HandoffWhich, ShiftHandoffView};
+use rounds_core::{ListId, ShiftHandoffId, TeamId};
 use rounds_core::{PatientId, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -147,7 +148,7 @@ fn which(body: &ShiftHandoffStepRequest) -> Result<HandoffWhich, ApiError> {
 pub async fn list_shift_handoffs(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiQuery(params): ApiQuery<OpenHandoffParams>,
 ) -> ApiResult<Json<Vec<ShiftHandoffDto>>> {
     let list = params
@@ -155,10 +156,7 @@ pub async fn list_shift_handoffs(
         .as_deref()
         .map(|l| parse_id("listId", l))
         .transpose()?;
-    let found = state
-        .app
-        .open_shift_handoffs(&actor, parse_id("teamId", &team)?, list)
-        .await?;
+    let found = state.app.open_shift_handoffs(&actor, team, list).await?;
     Ok(Json(found.iter().map(ShiftHandoffDto::from).collect()))
 }
 
@@ -173,15 +171,15 @@ pub async fn list_shift_handoffs(
 pub async fn start_shift_handoff(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     ApiJson(body): ApiJson<StartShiftHandoffRequest>,
 ) -> ApiResult<(StatusCode, Json<ShiftHandoffDto>)> {
     let started = state
         .app
         .start_shift_handoff(
             &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
+            team,
+            list,
             parse_id("receiverId", &body.receiver_id)?,
         )
         .await?;
@@ -196,16 +194,9 @@ pub async fn start_shift_handoff(
 pub async fn get_shift_handoff(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, handoff)): ApiPath<(String, String)>,
+    ApiPath((team, handoff)): ApiPath<(TeamId, ShiftHandoffId)>,
 ) -> ApiResult<Json<ShiftHandoffDto>> {
-    let found = state
-        .app
-        .get_shift_handoff(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("handoffId", &handoff)?,
-        )
-        .await?;
+    let found = state.app.get_shift_handoff(&actor, team, handoff).await?;
     Ok(Json(ShiftHandoffDto::from(&found)))
 }
 
@@ -219,19 +210,13 @@ pub async fn get_shift_handoff(
 pub async fn mark_shift_handoff_ready(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, handoff)): ApiPath<(String, String)>,
+    ApiPath((team, handoff)): ApiPath<(TeamId, ShiftHandoffId)>,
     ApiJson(body): ApiJson<ShiftHandoffStepRequest>,
 ) -> ApiResult<Json<ShiftHandoffDto>> {
     let which = which(&body)?;
     let saved = state
         .app
-        .mark_shift_handoff_ready(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("handoffId", &handoff)?,
-            &which,
-            body.base_version,
-        )
+        .mark_shift_handoff_ready(&actor, team, handoff, &which, body.base_version)
         .await?;
     Ok(Json(ShiftHandoffDto::from(&saved)))
 }
@@ -247,19 +232,13 @@ pub async fn mark_shift_handoff_ready(
 pub async fn acknowledge_shift_handoff(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, handoff)): ApiPath<(String, String)>,
+    ApiPath((team, handoff)): ApiPath<(TeamId, ShiftHandoffId)>,
     ApiJson(body): ApiJson<ShiftHandoffStepRequest>,
 ) -> ApiResult<Json<ShiftHandoffDto>> {
     let which = which(&body)?;
     let saved = state
         .app
-        .acknowledge_shift_handoff(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("handoffId", &handoff)?,
-            &which,
-            body.base_version,
-        )
+        .acknowledge_shift_handoff(&actor, team, handoff, &which, body.base_version)
         .await?;
     Ok(Json(ShiftHandoffDto::from(&saved)))
 }
@@ -273,17 +252,12 @@ pub async fn acknowledge_shift_handoff(
 pub async fn cancel_shift_handoff(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, handoff)): ApiPath<(String, String)>,
+    ApiPath((team, handoff)): ApiPath<(TeamId, ShiftHandoffId)>,
     ApiJson(body): ApiJson<CancelShiftHandoffRequest>,
 ) -> ApiResult<Json<ShiftHandoffDto>> {
     let saved = state
         .app
-        .cancel_shift_handoff(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("handoffId", &handoff)?,
-            body.base_version,
-        )
+        .cancel_shift_handoff(&actor, team, handoff, body.base_version)
         .await?;
     Ok(Json(ShiftHandoffDto::from(&saved)))
 }

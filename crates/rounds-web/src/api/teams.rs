@@ -2,12 +2,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use rounds_core::model::TeamRole;
+use rounds_core::{TeamId, UserId};
 
 use super::dto::{
     AddMemberRequest, CreateTeamRequest, MemberDto, TeamDetailDto, TeamDto, TeamSummaryDto,
     UpdateMemberRequest,
 };
-use super::{parse_choice, parse_id};
+use super::parse_choice;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
@@ -56,12 +57,9 @@ pub async fn create_team(
 pub async fn get_team(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team_id): ApiPath<String>,
+    ApiPath(team_id): ApiPath<TeamId>,
 ) -> ApiResult<Json<TeamDetailDto>> {
-    let detail = state
-        .app
-        .get_team(&actor, parse_id("teamId", &team_id)?)
-        .await?;
+    let detail = state.app.get_team(&actor, team_id).await?;
     Ok(Json(TeamDetailDto {
         team: TeamDto::from(&detail.team),
         my_role: detail.my_role.as_str().to_owned(),
@@ -83,10 +81,10 @@ pub async fn get_team(
 pub async fn add_team_member(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team_id): ApiPath<String>,
+    ApiPath(team_id): ApiPath<TeamId>,
     ApiJson(body): ApiJson<AddMemberRequest>,
 ) -> ApiResult<(StatusCode, Json<MemberDto>)> {
-    let team = parse_id("teamId", &team_id)?;
+    let team = team_id;
     let role = role(body.role.as_deref())?;
     let member = state
         .app
@@ -104,11 +102,11 @@ pub async fn add_team_member(
 pub async fn update_team_member(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team_id, user_id)): ApiPath<(String, String)>,
+    ApiPath((team_id, user_id)): ApiPath<(TeamId, UserId)>,
     ApiJson(body): ApiJson<UpdateMemberRequest>,
 ) -> ApiResult<StatusCode> {
-    let team = parse_id("teamId", &team_id)?;
-    let user = parse_id("userId", &user_id)?;
+    let team = team_id;
+    let user = user_id;
     let role = role(Some(&body.role))?;
     state.app.update_member(&actor, team, user, role).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -122,10 +120,10 @@ pub async fn update_team_member(
 pub async fn remove_team_member(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team_id, user_id)): ApiPath<(String, String)>,
+    ApiPath((team_id, user_id)): ApiPath<(TeamId, UserId)>,
 ) -> ApiResult<StatusCode> {
-    let team = parse_id("teamId", &team_id)?;
-    let user = parse_id("userId", &user_id)?;
+    let team = team_id;
+    let user = user_id;
     state.app.remove_member(&actor, team, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use axum::Json;
 use rounds_app::templates::TeamTemplate;
 use rounds_app::App;
+use rounds_core::TeamId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::dto::TeamDto;
-use super::parse_id;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
@@ -112,17 +112,12 @@ pub struct SaveAsTemplate {
 pub async fn save_team_as_template(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<SaveAsTemplate>,
 ) -> ApiResult<(StatusCode, Json<TemplateSummaryDto>)> {
     let template = state
         .app
-        .save_team_as_template(
-            &actor,
-            parse_id("teamId", &team)?,
-            &body.name,
-            &body.description,
-        )
+        .save_team_as_template(&actor, team, &body.name, &body.description)
         .await?;
     Ok((StatusCode::CREATED, Json(template.into())))
 }

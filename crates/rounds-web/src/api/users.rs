@@ -3,11 +3,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use rounds_app::{Caller, NewUserInput, UserChange};
 use rounds_core::model::SiteRole;
+use rounds_core::UserId;
 
 use super::dto::{
     CreateUserRequest, CreateUserResponse, PasswordResetResponse, UpdateUserRequest, UserDto,
 };
-use super::{parse_choice, parse_id};
+use super::parse_choice;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
@@ -69,10 +70,10 @@ pub async fn create_user(
 pub async fn update_user(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(user_id): ApiPath<String>,
+    ApiPath(user_id): ApiPath<UserId>,
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> ApiResult<Json<UserDto>> {
-    let id = parse_id("userId", &user_id)?;
+    let id = user_id;
     let site_role = body
         .site_role
         .as_deref()
@@ -98,9 +99,9 @@ pub async fn update_user(
 pub async fn reset_user_password(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(user_id): ApiPath<String>,
+    ApiPath(user_id): ApiPath<UserId>,
 ) -> ApiResult<Json<PasswordResetResponse>> {
-    let id = parse_id("userId", &user_id)?;
+    let id = user_id;
     let password = state.app.reset_password(Caller::User(&actor), id).await?;
     Ok(Json(PasswordResetResponse {
         one_time_password: password.expose().to_owned(),

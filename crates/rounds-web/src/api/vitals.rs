@@ -7,10 +7,10 @@ use axum::Json;
 use rounds_app::{VitalRangeSpec, VitalRangeView};
 use rounds_core::lists::EhrColumn;
 use rounds_core::vitals::{News2, News2Part, Range, Vital, VitalFlag};
+use rounds_core::TeamId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::parse_id;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
@@ -221,12 +221,9 @@ pub struct SetVitalRangesRequest {
 pub async fn get_vital_ranges(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<VitalRangesDto>> {
-    let views = state
-        .app
-        .vital_ranges(&actor, parse_id("teamId", &team)?)
-        .await?;
+    let views = state.app.vital_ranges(&actor, team).await?;
     Ok(Json(views.into()))
 }
 
@@ -240,7 +237,7 @@ pub async fn get_vital_ranges(
 pub async fn set_vital_ranges(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<SetVitalRangesRequest>,
 ) -> ApiResult<Json<VitalRangesDto>> {
     let specs: Vec<VitalRangeSpec> = body
@@ -252,9 +249,6 @@ pub async fn set_vital_ranges(
             high: r.high,
         })
         .collect();
-    let views = state
-        .app
-        .set_vital_ranges(&actor, parse_id("teamId", &team)?, &specs)
-        .await?;
+    let views = state.app.set_vital_ranges(&actor, team, &specs).await?;
     Ok(Json(views.into()))
 }

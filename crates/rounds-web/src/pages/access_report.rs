@@ -2,10 +2,10 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use minijinja::context;
 
-use super::{app_error_page, message, render, PageActor};
+use super::{message, render, PageActor, PageResult};
 use crate::api::access_report::{respond, AccessParams, AccessReportDto};
 use crate::AppState;
 
@@ -13,28 +13,25 @@ pub async fn page(
     State(state): State<AppState>,
     page: PageActor,
     Query(params): Query<AccessParams>,
-) -> Response {
-    if let Err(err) = state
+) -> PageResult {
+    state
         .app
         .require_admin(&page.actor, "patientAccessReport")
-        .await
-    {
-        return app_error_page(&state, &page.session, err);
-    }
+        .await?;
     let (me, csrf) = page.page_context();
     let asked = params.patient_id.is_some() || params.ehr_id.is_some();
     let (report, error) = if asked {
         match params.key() {
-            Ok(key) => match state.app.patient_access_report(&page.actor, &key).await {
-                Ok(r) => (Some(AccessReportDto::from(&r)), None),
-                Err(err) => return app_error_page(&state, &page.session, err),
-            },
+            Ok(key) => {
+                let report = state.app.patient_access_report(&page.actor, &key).await?;
+                (Some(AccessReportDto::from(&report)), None)
+            }
             Err(e) => (None, Some(e.message)),
         }
     } else {
         (None, None)
     };
-    render(
+    Ok(render(
         &state,
         if error.is_some() {
             StatusCode::UNPROCESSABLE_ENTITY
@@ -48,19 +45,19 @@ pub async fn page(
             ehr_id => params.ehr_id.clone().unwrap_or_default(),
             report, error,
         },
-    )
+    ))
 }
 
 pub async fn download(
     State(state): State<AppState>,
     page: PageActor,
     Query(params): Query<AccessParams>,
-) -> Response {
+) -> PageResult {
     let params = AccessParams {
         format: Some("csv".into()),
         ..params
     };
-    match respond(&state, &page.actor, &params).await {
+    Ok(match respond(&state, &page.actor, &params).await {
         Ok(r) => r.into_response(),
         Err(e) => message(
             &state,
@@ -69,5 +66,5 @@ pub async fn download(
             "The report cannot be exported",
             &e.message,
         ),
-    }
+    })
 }

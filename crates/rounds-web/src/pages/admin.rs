@@ -1,12 +1,13 @@
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use minijinja::context;
 use rounds_app::{Caller, NewUserInput, UserChange};
 use rounds_core::model::SiteRole;
+use rounds_core::UserId;
 use serde::Deserialize;
 
-use super::{app_error_page, message, page_id, render, CheckedForm, NoFields, PageActor};
+use super::{message, render, CheckedForm, NoFields, PageActor, PagePath, PageResult};
 use crate::api::audit::{export_response, AuditParams};
 use crate::api::dto::{AuditRecordDto, UserDto};
 use crate::error::ApiError;
@@ -37,29 +38,26 @@ async fn users_view(
     page: &PageActor,
     status: StatusCode,
     view: UsersView<'_>,
-) -> Response {
-    let users = match state.app.list_users(Caller::User(&page.actor)).await {
-        Ok(u) => u,
-        Err(err) => return app_error_page(state, &page.session, err),
-    };
+) -> PageResult {
+    let users = state.app.list_users(Caller::User(&page.actor)).await?;
     let users: Vec<UserDto> = users.iter().map(UserDto::from).collect();
     let (me, csrf) = page.page_context();
     let issued = view
         .issued
         .map(|(username, password)| context! { username, password });
-    render(
+    Ok(render(
         state,
         status,
         "admin_users.html",
         context! { me, csrf, users, draft => view.draft, error => view.error, issued, notice => view.notice },
-    )
+    ))
 }
 
 pub async fn users_page(
     State(state): State<AppState>,
     page: PageActor,
     Query(q): Query<Done>,
-) -> Response {
+) -> PageResult {
     let notice = match q.done.as_deref() {
         Some("updated") => Some("Account updated."),
         _ => None,
@@ -92,7 +90,7 @@ pub async fn create_user(
     State(state): State<AppState>,
     page: PageActor,
     CheckedForm(form): CheckedForm<CreateUserForm>,
-) -> Response {
+) -> PageResult {
     let input = NewUserInput {
         username: form.username.clone(),
         display_name: form.display_name.clone(),
@@ -114,10 +112,8 @@ pub async fn create_user(
             };
             users_view(&state, &page, StatusCode::CREATED, view).await
         }
-        Ok((_, None)) => Redirect::to("/admin/users?done=updated").into_response(),
-        Err(err @ rounds_app::AppError::Forbidden { .. }) => {
-            app_error_page(&state, &page.session, err)
-        }
+        Ok((_, None)) => Ok(Redirect::to("/admin/users?done=updated").into_response()),
+        Err(err @ rounds_app::AppError::Forbidden { .. }) => Err(err.into()),
         Err(err) => {
             let api = ApiError::from(err);
             let draft = NewUserDraft {
@@ -150,13 +146,9 @@ pub struct UserActionForm {
 pub async fn update_user(
     State(state): State<AppState>,
     page: PageActor,
-    Path(raw): Path<String>,
+    PagePath(id): PagePath<UserId>,
     CheckedForm(form): CheckedForm<UserActionForm>,
-) -> Response {
-    let id = match page_id(&state, &page, &raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+) -> PageResult {
     let change = match form.action.as_str() {
         "disable" => UserChange {
             disabled: Some(true),
@@ -175,101 +167,83 @@ pub async fn update_user(
             ..UserChange::default()
         },
         _ => {
-            return message(
+            return Ok(message(
                 &state,
                 Some(&page.session),
                 StatusCode::BAD_REQUEST,
                 "Unknown action",
                 "That action is not one this page offers.",
-            )
+            ))
         }
     };
-    match state
+    state
         .app
         .update_user(Caller::User(&page.actor), id, &change)
-        .await
-    {
-        Ok(_) => Redirect::to("/admin/users?done=updated").into_response(),
-        Err(err) => app_error_page(&state, &page.session, err),
-    }
+        .await?;
+    Ok(Redirect::to("/admin/users?done=updated").into_response())
 }
 
 pub async fn reset_password(
     State(state): State<AppState>,
     page: PageActor,
-    Path(raw): Path<String>,
+    PagePath(id): PagePath<UserId>,
     CheckedForm(_): CheckedForm<NoFields>,
-) -> Response {
-    let id = match page_id(&state, &page, &raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    match state
+) -> PageResult {
+    let password = state
         .app
         .reset_password(Caller::User(&page.actor), id)
+        .await?;
+    let users = state
+        .app
+        .list_users(Caller::User(&page.actor))
         .await
-    {
-        Ok(password) => {
-            let users = state
-                .app
-                .list_users(Caller::User(&page.actor))
-                .await
-                .unwrap_or_default();
-            let username = users
-                .iter()
-                .find(|u| u.id == id)
-                .map(|u| u.username.to_string())
-                .unwrap_or_default();
-            let view = UsersView {
-                draft: NewUserDraft::default(),
-                error: None,
-                issued: Some((&username, password.expose().to_owned())),
-                notice: None,
-            };
-            users_view(&state, &page, StatusCode::OK, view).await
-        }
-        Err(err) => app_error_page(&state, &page.session, err),
-    }
+        .unwrap_or_default();
+    let username = users
+        .iter()
+        .find(|u| u.id == id)
+        .map(|u| u.username.to_string())
+        .unwrap_or_default();
+    let view = UsersView {
+        draft: NewUserDraft::default(),
+        error: None,
+        issued: Some((&username, password.expose().to_owned())),
+        notice: None,
+    };
+    users_view(&state, &page, StatusCode::OK, view).await
 }
 
 pub async fn audit_page(
     State(state): State<AppState>,
     page: PageActor,
     Query(params): Query<AuditParams>,
-) -> Response {
+) -> PageResult {
     let (me, csrf) = page.page_context();
     let query = match params.to_query() {
         Ok(q) => q,
         Err(api) => {
             // Check the right to search first, so a non-admin sees the refusal.
-            if let Err(err) = state.app.require_admin(&page.actor, "searchAudit").await {
-                return app_error_page(&state, &page.session, err);
-            }
+            state.app.require_admin(&page.actor, "searchAudit").await?;
             let error = context! { field => api.field, text => api.message };
-            return render(
+            return Ok(render(
                 &state,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "admin_audit.html",
                 context! { me, csrf, params => filters(&params), records => Vec::<AuditRecordDto>::new(), error, operations => operation_names() },
-            );
+            ));
         }
     };
-    match state.app.search_audit(&page.actor, &query).await {
-        Ok(records) => {
-            let page_size = usize::try_from(query.limit.unwrap_or(100)).unwrap_or(100);
-            let older = (records.len() == page_size)
-                .then(|| records.last().map(|r| r.seq))
-                .flatten();
-            let records: Vec<AuditRecordDto> = records.iter().map(AuditRecordDto::from).collect();
-            render(
-                &state,
-                StatusCode::OK,
-                "admin_audit.html",
-                context! { me, csrf, params => filters(&params), records, older, operations => operation_names() },
-            )
-        }
-        Err(err) => app_error_page(&state, &page.session, err),
-    }
+    let records = state.app.search_audit(&page.actor, &query).await?;
+    let page_size = usize::try_from(query.limit.unwrap_or(100)).unwrap_or(100);
+    let older = (records.len() == page_size)
+        .then(|| records.last().map(|r| r.seq))
+        .flatten();
+    let records: Vec<AuditRecordDto> = records.iter().map(AuditRecordDto::from).collect();
+    Ok(render(
+        &state,
+        StatusCode::OK,
+        "admin_audit.html",
+        context! { me, csrf, params => filters(&params), records, older, operations => operation_names() },
+    ))
 }
 
 fn operation_names() -> Vec<&'static str> {
@@ -296,8 +270,8 @@ pub async fn audit_export(
     State(state): State<AppState>,
     page: PageActor,
     Query(params): Query<AuditParams>,
-) -> Response {
-    match export_response(&state, &page.actor, &params).await {
+) -> PageResult {
+    Ok(match export_response(&state, &page.actor, &params).await {
         Ok(response) => response,
         Err(api) => message(
             &state,
@@ -306,5 +280,5 @@ pub async fn audit_export(
             "Export not made",
             &api.message,
         ),
-    }
+    })
 }

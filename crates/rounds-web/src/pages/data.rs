@@ -1,15 +1,14 @@
 //! Data in and out of a list: the page offering the exports and the
 //! import, the downloads themselves, and the printable sheet.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use minijinja::context;
 use rounds_app::export::{CellValue, ListFormat};
 use rounds_core::{ListId, TeamId};
 use serde::Serialize;
 
-use super::{app_error_page, message, page_id, render, PageActor};
+use super::{message, render, PageActor, PageError, PagePath, PageResult};
 use crate::api::dto::TeamDto;
 use crate::api::export::{download, format_of, run};
 use crate::api::lists::view_spec;
@@ -28,38 +27,18 @@ fn view_query(query: Option<&str>) -> String {
 pub async fn data_page(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team_raw, list_raw)): Path<(String, String)>,
+    PagePath((team, list)): PagePath<(TeamId, ListId)>,
     RawQuery(query): RawQuery,
-) -> Response {
-    let team: TeamId = match page_id(&state, &page, &team_raw) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let list: ListId = match page_id(&state, &page, &list_raw) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let detail = match state.app.get_team(&page.actor, team).await {
-        Ok(d) => d,
-        Err(err) => return app_error_page(&state, &page.session, err),
-    };
-    let lists = match state.app.list_lists(&page.actor, team).await {
-        Ok(l) => l,
-        Err(err) => return app_error_page(&state, &page.session, err),
-    };
+) -> PageResult {
+    let detail = state.app.get_team(&page.actor, team).await?;
+    let lists = state.app.list_lists(&page.actor, team).await?;
     let Some(this) = lists.iter().find(|l| l.id == list) else {
-        return message(
-            &state,
-            Some(&page.session),
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such list here. The link may be old or mistyped.",
-        );
+        return Err(PageError::NoSuch("list"));
     };
     let view_error = view_spec(query.as_deref()).err().map(|e| e.message);
     let view = view_query(query.as_deref());
     let (me, csrf) = page.page_context();
-    render(
+    Ok(render(
         &state,
         StatusCode::OK,
         "list_data.html",
@@ -75,22 +54,22 @@ pub async fn data_page(
                 rows => rounds_app::import::MAX_ROWS,
             },
         },
-    )
+    ))
 }
 
 /// `/teams/{teamId}/lists/{listId}/export?format=…`: the download.
 pub async fn export_download(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team, list)): Path<(String, String)>,
+    PagePath((team, list)): PagePath<(TeamId, ListId)>,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> PageResult {
     let result = async {
         let format = format_of(query.as_deref(), false)?;
-        run(&state, &page.actor, &team, &list, query.as_deref(), format).await
+        run(&state, &page.actor, team, list, query.as_deref(), format).await
     }
     .await;
-    match result {
+    Ok(match result {
         Ok(export) => download(export),
         Err(e) => message(
             &state,
@@ -99,7 +78,7 @@ pub async fn export_download(
             "The export did not work",
             &e.message,
         ),
-    }
+    })
 }
 
 #[derive(Serialize)]
@@ -114,26 +93,26 @@ struct PrintCell {
 pub async fn print_page(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team, list)): Path<(String, String)>,
+    PagePath((team, list)): PagePath<(TeamId, ListId)>,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> PageResult {
     let paper = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
         .find(|(k, _)| k == "paper")
         .map_or("a4".to_owned(), |(_, v)| v.into_owned());
     if paper != "a4" && paper != "letter" {
-        return message(
+        return Ok(message(
             &state,
             Some(&page.session),
             StatusCode::UNPROCESSABLE_ENTITY,
             "The sheet cannot be printed",
             "paper: use a4 or letter",
-        );
+        ));
     }
     let export = match run(
         &state,
         &page.actor,
-        &team,
-        &list,
+        team,
+        list,
         query.as_deref(),
         ListFormat::Print,
     )
@@ -141,13 +120,13 @@ pub async fn print_page(
     {
         Ok(e) => e,
         Err(e) => {
-            return message(
+            return Ok(message(
                 &state,
                 Some(&page.session),
                 e.status,
                 "The sheet cannot be printed",
                 &e.message,
-            )
+            ))
         }
     };
     let sheet = &export.sheet;
@@ -174,7 +153,7 @@ pub async fn print_page(
         .collect();
     let (me, csrf) = page.page_context();
     let printed_at = sheet.exported_at.to_rfc3339();
-    render(
+    Ok(render(
         &state,
         StatusCode::OK,
         "list_print.html",
@@ -191,5 +170,5 @@ pub async fn print_page(
             printed_at => printed_at.replace('T', " ").replace('Z', " UTC"),
             back => format!("/teams/{team}/lists/{list}/data?{}", view_query(query.as_deref())),
         },
-    )
+    ))
 }

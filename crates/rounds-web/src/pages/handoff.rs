@@ -1,13 +1,12 @@
 //! Hand-off pages: "My tasks" of a team.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 use minijinja::context;
 use rounds_core::model::TeamRole;
-use rounds_core::TeamId;
+use rounds_core::{ListId, TeamId};
 
-use super::{app_error_page, page_id, render, PageActor};
+use super::{render, PageActor, PagePath, PageResult};
 use crate::api::dto::{MemberDto, TeamDto};
 use crate::AppState;
 
@@ -15,18 +14,11 @@ use crate::AppState;
 pub async fn my_tasks_page(
     State(state): State<AppState>,
     page: PageActor,
-    Path(team_raw): Path<String>,
-) -> Response {
-    let team: TeamId = match page_id(&state, &page, &team_raw) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let detail = match state.app.get_team(&page.actor, team).await {
-        Ok(d) => d,
-        Err(err) => return app_error_page(&state, &page.session, err),
-    };
+    PagePath(team): PagePath<TeamId>,
+) -> PageResult {
+    let detail = state.app.get_team(&page.actor, team).await?;
     let (me, csrf) = page.page_context();
-    render(
+    Ok(render(
         &state,
         StatusCode::OK,
         "my_tasks.html",
@@ -36,7 +28,7 @@ pub async fn my_tasks_page(
             members => detail.members.iter().map(MemberDto::from).collect::<Vec<_>>(),
             is_owner => detail.my_role == TeamRole::Owner,
         },
-    )
+    ))
 }
 
 #[derive(serde::Serialize)]
@@ -75,24 +67,10 @@ struct SheetPatient {
 pub async fn handoff_sheet_page(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team_raw, list_raw)): Path<(String, String)>,
-) -> Response {
-    let team: TeamId = match page_id(&state, &page, &team_raw) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let list: rounds_core::ListId = match page_id(&state, &page, &list_raw) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let detail = match state.app.get_team(&page.actor, team).await {
-        Ok(d) => d,
-        Err(err) => return app_error_page(&state, &page.session, err),
-    };
-    let sheet = match state.app.handoff_sheet(&page.actor, team, list).await {
-        Ok(s) => s,
-        Err(err) => return app_error_page(&state, &page.session, err),
-    };
+    PagePath((team, list)): PagePath<(TeamId, ListId)>,
+) -> PageResult {
+    let detail = state.app.get_team(&page.actor, team).await?;
+    let sheet = state.app.handoff_sheet(&page.actor, team, list).await?;
     let now = rounds_core::Timestamp::now();
     let ehr_columns: Vec<(String, String)> = sheet
         .view
@@ -146,7 +124,7 @@ pub async fn handoff_sheet_page(
         })
         .collect();
     let (me, csrf) = page.page_context();
-    render(
+    Ok(render(
         &state,
         StatusCode::OK,
         "handoff_sheet.html",
@@ -157,5 +135,5 @@ pub async fn handoff_sheet_page(
             printed_at => now.to_rfc3339(),
             patients,
         },
-    )
+    ))
 }

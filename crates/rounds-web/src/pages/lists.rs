@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use minijinja::context;
 use rounds_app::{AppError, NewPatient, ResolvedColumn};
 use rounds_core::lists::ColumnKey;
@@ -17,7 +17,7 @@ use rounds_core::{ListId, PatientId, SchemaId, TeamId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{app_error_page, message, page_id, render, CheckedForm, NoFields, PageActor};
+use super::{message, render, CheckedForm, NoFields, PageActor, PagePath, PageResult};
 use crate::api::dto::{MemberDto, TeamDto};
 use crate::api::lists::{view_spec, ColumnDto, ListDto, ListViewDto, SchemaDto};
 use crate::AppState;
@@ -80,23 +80,12 @@ pub(crate) async fn team_lists(
 async fn list_view(
     state: &AppState,
     page: &PageActor,
-    team_raw: &str,
-    list_raw: &str,
+    team: TeamId,
+    list: ListId,
     query: Option<&str>,
     template: &str,
-) -> Response {
-    let team: TeamId = match page_id(state, page, team_raw) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let list: ListId = match page_id(state, page, list_raw) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let detail = match state.app.get_team(&page.actor, team).await {
-        Ok(d) => d,
-        Err(err) => return app_error_page(state, &page.session, err),
-    };
+) -> PageResult {
+    let detail = state.app.get_team(&page.actor, team).await?;
     // A view the address asks for that cannot be had (an old link to a
     // removed column, say) shows the list unsorted, with the reason.
     let (spec, view_error) = match view_spec(query) {
@@ -112,15 +101,12 @@ async fn list_view(
                 .await
             {
                 Ok(v) => (v, Some(e.message)),
-                Err(err) => return app_error_page(state, &page.session, err),
+                Err(err) => return Err(err.into()),
             }
         }
-        Err(err) => return app_error_page(state, &page.session, err),
+        Err(err) => return Err(err.into()),
     };
-    let lists = match state.app.list_lists(&page.actor, team).await {
-        Ok(l) => l,
-        Err(err) => return app_error_page(state, &page.session, err),
-    };
+    let lists = state.app.list_lists(&page.actor, team).await?;
     // The team's own columns, which the column picker offers first.
     let team_columns: Vec<Value> = match state.app.team_columns(&page.actor, team).await {
         Ok(cs) => cs
@@ -134,13 +120,13 @@ async fn list_view(
                 })
             })
             .collect(),
-        Err(err) => return app_error_page(state, &page.session, err),
+        Err(err) => return Err(err.into()),
     };
     let dto = ListViewDto::from(&view);
     let columns: Vec<&ColumnDto> = dto.columns.iter().filter(|c| !c.hidden).collect();
     let choice_colours = choice_colours(&view.columns);
     let (me, csrf) = page.page_context();
-    render(
+    Ok(render(
         state,
         StatusCode::OK,
         template,
@@ -160,7 +146,7 @@ async fn list_view(
             query => query.unwrap_or(""),
             view_error,
         },
-    )
+    ))
 }
 
 /// Column key → option id → a CSS class naming the option's colour slot.
@@ -188,10 +174,10 @@ fn choice_colours(columns: &[ResolvedColumn]) -> BTreeMap<String, BTreeMap<Strin
 pub async fn list_page(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team, list)): Path<(String, String)>,
+    PagePath((team, list)): PagePath<(TeamId, ListId)>,
     RawQuery(query): RawQuery,
-) -> Response {
-    list_view(&state, &page, &team, &list, query.as_deref(), "list.html").await
+) -> PageResult {
+    list_view(&state, &page, team, list, query.as_deref(), "list.html").await
 }
 
 /// The meeting view: its own data (the meeting's column set, masked when
@@ -200,21 +186,10 @@ pub async fn list_page(
 pub async fn meeting_page(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team_raw, list_raw)): Path<(String, String)>,
+    PagePath((team, list)): PagePath<(TeamId, ListId)>,
     RawQuery(query): RawQuery,
-) -> Response {
-    let team: TeamId = match page_id(&state, &page, &team_raw) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let list: ListId = match page_id(&state, &page, &list_raw) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let detail = match state.app.get_team(&page.actor, team).await {
-        Ok(d) => d,
-        Err(err) => return app_error_page(&state, &page.session, err),
-    };
+) -> PageResult {
+    let detail = state.app.get_team(&page.actor, team).await?;
     let query = query.unwrap_or_default();
     let masked = crate::api::meeting::wants_masked(Some(&query));
     let spec = view_spec(Some(&query)).unwrap_or_default();
@@ -224,15 +199,13 @@ pub async fn meeting_page(
         .await
     {
         Ok(v) => v,
-        Err(AppError::Invalid(_)) => match state
-            .app
-            .get_meeting(&page.actor, team, list, &ViewSpec::default(), masked)
-            .await
-        {
-            Ok(v) => v,
-            Err(err) => return app_error_page(&state, &page.session, err),
-        },
-        Err(err) => return app_error_page(&state, &page.session, err),
+        Err(AppError::Invalid(_)) => {
+            state
+                .app
+                .get_meeting(&page.actor, team, list, &ViewSpec::default(), masked)
+                .await?
+        }
+        Err(err) => return Err(err.into()),
     };
     let dto = crate::api::meeting::MeetingDto::from(&view);
     // The list's own view (sort, filter) without the mask switch, for the
@@ -248,7 +221,7 @@ pub async fn meeting_page(
         (false, false) => format!("{kept}&{extra}"),
     };
     let (me, csrf) = page.page_context();
-    render(
+    Ok(render(
         &state,
         StatusCode::OK,
         "meeting.html",
@@ -263,34 +236,17 @@ pub async fn meeting_page(
             list_query => kept.clone(),
             mask_query => join(if masked { "" } else { "masked=1" }),
         },
-    )
+    ))
 }
 
 pub async fn patient_page(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team_raw, patient_raw)): Path<(String, String)>,
-) -> Response {
-    let team: TeamId = match page_id(&state, &page, &team_raw) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let patient: PatientId = match page_id(&state, &page, &patient_raw) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let detail = match state.app.get_team(&page.actor, team).await {
-        Ok(d) => d,
-        Err(err) => return app_error_page(&state, &page.session, err),
-    };
-    let p = match state.app.get_patient(&page.actor, team, patient).await {
-        Ok(p) => p,
-        Err(err) => return app_error_page(&state, &page.session, err),
-    };
-    let notes = match state.app.list_notes(&page.actor, team, patient).await {
-        Ok(n) => n,
-        Err(err) => return app_error_page(&state, &page.session, err),
-    };
+    PagePath((team, patient)): PagePath<(TeamId, PatientId)>,
+) -> PageResult {
+    let detail = state.app.get_team(&page.actor, team).await?;
+    let p = state.app.get_patient(&page.actor, team, patient).await?;
+    let notes = state.app.list_notes(&page.actor, team, patient).await?;
     let value_of = |key: &str| {
         p.values.get(key).map_or((String::new(), 0), |v| {
             (v.value.clone().unwrap_or_default(), v.version)
@@ -358,7 +314,7 @@ pub async fn patient_page(
         })
         .collect();
     let (me, csrf) = page.page_context();
-    render(
+    Ok(render(
         &state,
         StatusCode::OK,
         "patient.html",
@@ -374,7 +330,7 @@ pub async fn patient_page(
             lists => p.lists.iter().map(ListDto::from).collect::<Vec<_>>(),
             is_owner => detail.my_role == TeamRole::Owner,
         },
-    )
+    ))
 }
 
 #[derive(Deserialize)]
@@ -388,26 +344,22 @@ pub struct NewListForm {
 pub async fn create_list(
     State(state): State<AppState>,
     page: PageActor,
-    Path(team_raw): Path<String>,
+    PagePath(team): PagePath<TeamId>,
     CheckedForm(form): CheckedForm<NewListForm>,
-) -> Response {
-    let team: TeamId = match page_id(&state, &page, &team_raw) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+) -> PageResult {
     let schema = if form.schema_id.is_empty() {
         None
     } else {
         match form.schema_id.parse::<SchemaId>() {
             Ok(s) => Some(s),
             Err(_) => {
-                return message(
+                return Ok(message(
                     &state,
                     Some(&page.session),
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "That did not work",
                     "The chosen column set does not exist.",
-                )
+                ))
             }
         }
     };
@@ -416,55 +368,32 @@ pub async fn create_list(
         .create_list(&page.actor, team, &form.name, schema)
         .await
     {
-        Ok(list) => Redirect::to(&format!("/teams/{team}/lists/{}", list.id)).into_response(),
-        Err(err @ (AppError::NotFound { .. } | AppError::Forbidden { .. })) => {
-            app_error_page(&state, &page.session, err)
-        }
+        Ok(list) => Ok(Redirect::to(&format!("/teams/{team}/lists/{}", list.id)).into_response()),
+        Err(err @ (AppError::NotFound { .. } | AppError::Forbidden { .. })) => Err(err.into()),
         Err(err) => {
             super::teams::team_view_with_list_error(&state, &page, team, &form.name, err).await
         }
     }
 }
 
-fn ids(
-    state: &AppState,
-    page: &PageActor,
-    team: &str,
-    list: &str,
-) -> Result<(TeamId, ListId), Response> {
-    Ok((page_id(state, page, team)?, page_id(state, page, list)?))
-}
-
 pub async fn set_default(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team_raw, list_raw)): Path<(String, String)>,
+    PagePath((team, list)): PagePath<(TeamId, ListId)>,
     CheckedForm(_): CheckedForm<NoFields>,
-) -> Response {
-    let (team, list) = match ids(&state, &page, &team_raw, &list_raw) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match state.app.set_default_list(&page.actor, team, list).await {
-        Ok(()) => Redirect::to(&format!("/teams/{team}?done=default")).into_response(),
-        Err(err) => app_error_page(&state, &page.session, err),
-    }
+) -> PageResult {
+    state.app.set_default_list(&page.actor, team, list).await?;
+    Ok(Redirect::to(&format!("/teams/{team}?done=default")).into_response())
 }
 
 pub async fn delete_list(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team_raw, list_raw)): Path<(String, String)>,
+    PagePath((team, list)): PagePath<(TeamId, ListId)>,
     CheckedForm(_): CheckedForm<NoFields>,
-) -> Response {
-    let (team, list) = match ids(&state, &page, &team_raw, &list_raw) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match state.app.delete_list(&page.actor, team, list).await {
-        Ok(()) => Redirect::to(&format!("/teams/{team}?done=list-deleted")).into_response(),
-        Err(err) => app_error_page(&state, &page.session, err),
-    }
+) -> PageResult {
+    state.app.delete_list(&page.actor, team, list).await?;
+    Ok(Redirect::to(&format!("/teams/{team}?done=list-deleted")).into_response())
 }
 
 /// The add-patient form without JavaScript (the script sends the same
@@ -478,13 +407,9 @@ pub struct AddPatientForm {
 pub async fn add_patient(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team_raw, list_raw)): Path<(String, String)>,
+    PagePath((team, list)): PagePath<(TeamId, ListId)>,
     CheckedForm(form): CheckedForm<AddPatientForm>,
-) -> Response {
-    let (team, list) = match ids(&state, &page, &team_raw, &list_raw) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> PageResult {
     let mut fields = Map::new();
     for (key, _, _) in PATIENT_FIELDS {
         if let Some(v) = form.fields.get(key).map(|v| v.trim()) {
@@ -498,10 +423,8 @@ pub async fn add_patient(
         fields,
         ehr_id: None,
     };
-    match state.app.add_patient(&page.actor, team, list, &new).await {
-        Ok(_) => Redirect::to(&format!("/teams/{team}/lists/{list}")).into_response(),
-        Err(err) => app_error_page(&state, &page.session, err),
-    }
+    state.app.add_patient(&page.actor, team, list, &new).await?;
+    Ok(Redirect::to(&format!("/teams/{team}/lists/{list}")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -513,23 +436,12 @@ pub struct NoteForm {
 pub async fn add_note(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team_raw, patient_raw)): Path<(String, String)>,
+    PagePath((team, patient)): PagePath<(TeamId, PatientId)>,
     CheckedForm(form): CheckedForm<NoteForm>,
-) -> Response {
-    let team: TeamId = match page_id(&state, &page, &team_raw) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let patient: PatientId = match page_id(&state, &page, &patient_raw) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match state
+) -> PageResult {
+    state
         .app
         .add_note(&page.actor, team, patient, &form.body)
-        .await
-    {
-        Ok(_) => Redirect::to(&format!("/teams/{team}/patients/{patient}")).into_response(),
-        Err(err) => app_error_page(&state, &page.session, err),
-    }
+        .await?;
+    Ok(Redirect::to(&format!("/teams/{team}/patients/{patient}")).into_response())
 }

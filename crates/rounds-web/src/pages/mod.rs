@@ -6,11 +6,15 @@ mod access_report;
 mod admin;
 pub(crate) mod assets;
 mod data;
+mod failure;
 mod handoff;
 mod lists;
 mod session;
 mod sso;
 mod teams;
+
+pub(crate) use failure::render_failures;
+use failure::{PageError, PagePath, PageResult, SessionSlot};
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -20,7 +24,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use minijinja::{context, Environment, Value};
-use rounds_app::{Actor, AppError, SessionInfo};
+use rounds_app::{Actor, SessionInfo};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -468,18 +472,6 @@ const NOT_FOUND_FALLBACK: &str = "<!doctype html><html lang=\"en\"><head><meta c
 <p>There is no page at this address.</p><p><a href=\"/teams\">Back to your teams</a></p>\
 </section></main></body></html>";
 
-/// How an [`AppError`] looks on a page.
-pub(crate) fn app_error_page(state: &AppState, session: &SessionInfo, err: AppError) -> Response {
-    let api = crate::error::ApiError::from(err);
-    let title = match api.status {
-        StatusCode::NOT_FOUND => "Not found",
-        StatusCode::FORBIDDEN => "Not allowed",
-        s if s.is_server_error() => "Something went wrong",
-        _ => "That did not work",
-    };
-    message(state, Some(session), api.status, title, &api.message)
-}
-
 /// A signed-in person on a page; anyone else is sent to sign in, and
 /// someone with a one-time password to choose their own first.
 pub struct PageActor {
@@ -526,6 +518,7 @@ impl FromRequestParts<AppState> for PageSession {
             }
         };
         parts.extensions.insert(session.clone());
+        SessionSlot::fill(parts, &session);
         Ok(Self(PageActor {
             actor: Actor {
                 user: session.user.clone(),
@@ -606,28 +599,6 @@ fn urlencode(s: &str) -> String {
         }
     }
     out
-}
-
-/// An id from a page's address; a malformed one is a "not found" page
-/// naming what was looked for ("team", "list", "user", …).
-pub(crate) fn page_id<K: rounds_core::IdKind>(
-    state: &AppState,
-    page: &PageActor,
-    raw: &str,
-) -> Result<rounds_core::Id<K>, Response> {
-    raw.parse().map_err(|_| {
-        let text = format!(
-            "There is no such {} here. The link may be old or mistyped.",
-            K::NAME
-        );
-        message(
-            state,
-            Some(&page.session),
-            StatusCode::NOT_FOUND,
-            "Not found",
-            &text,
-        )
-    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use rounds_app::sso::{MappingInput, ProviderInput, SsoCallback, SsoError};
 use serde::Deserialize;
 
 use super::session::{landing, safe_next};
-use super::{app_error_page, render, CheckedForm, PageActor, PageSession};
+use super::{render, CheckedForm, PageActor, PagePath, PageResult, PageSession};
 use crate::error::ApiError;
 use crate::extract::Client;
 use crate::AppState;
@@ -145,19 +145,16 @@ pub(super) fn post_logout_uri(state: &AppState, headers: &HeaderMap) -> String {
 pub async fn account_page(
     State(state): State<AppState>,
     PageSession(page): PageSession,
-) -> Response {
-    let identities = match state.app.my_identities(page.actor.user.id).await {
-        Ok(i) => i,
-        Err(err) => return app_error_page(&state, &page.session, err),
-    };
+) -> PageResult {
+    let identities = state.app.my_identities(page.actor.user.id).await?;
     let fhir_user = identities.iter().find_map(|i| i.fhir_user.clone());
     let (me, csrf) = page.page_context();
-    render(
+    Ok(render(
         &state,
         StatusCode::OK,
         "account.html",
         context! { me, csrf, identities, fhir_user },
-    )
+    ))
 }
 
 #[derive(Deserialize)]
@@ -171,24 +168,18 @@ async fn admin_view(
     status: StatusCode,
     error: Option<String>,
     notice: Option<&str>,
-) -> Response {
-    let providers = match state.app.sso_providers(&page.actor).await {
-        Ok(p) => p,
-        Err(err) => return app_error_page(state, &page.session, err),
-    };
-    let identities = match state.app.sso_identities(&page.actor).await {
-        Ok(i) => i,
-        Err(err) => return app_error_page(state, &page.session, err),
-    };
+) -> PageResult {
+    let providers = state.app.sso_providers(&page.actor).await?;
+    let identities = state.app.sso_identities(&page.actor).await?;
     let (me, csrf) = page.page_context();
     let sso = &state.app.config().sso;
-    render(
+    Ok(render(
         state,
         status,
         "admin_sso.html",
         context! { me, csrf, providers, identities, error, notice,
         local_sign_in => sso.local_sign_in, break_glass => sso.break_glass_admins.clone() },
-    )
+    ))
 }
 
 /// `GET /admin/sign-in`.
@@ -196,7 +187,7 @@ pub async fn admin_page(
     State(state): State<AppState>,
     page: PageActor,
     Query(q): Query<Done>,
-) -> Response {
+) -> PageResult {
     let notice = q.done.as_deref().map(|_| "Saved.");
     admin_view(&state, &page, StatusCode::OK, None, notice).await
 }
@@ -205,12 +196,10 @@ async fn after(
     state: &AppState,
     page: &PageActor,
     result: Result<(), rounds_app::AppError>,
-) -> Response {
+) -> PageResult {
     match result {
-        Ok(()) => Redirect::to("/admin/sign-in?done=saved").into_response(),
-        Err(err @ rounds_app::AppError::Forbidden { .. }) => {
-            app_error_page(state, &page.session, err)
-        }
+        Ok(()) => Ok(Redirect::to("/admin/sign-in?done=saved").into_response()),
+        Err(err @ rounds_app::AppError::Forbidden { .. }) => Err(err.into()),
         Err(err) => {
             let api = ApiError::from(err);
             let text = match api.field {
@@ -249,7 +238,7 @@ pub async fn put_provider(
     State(state): State<AppState>,
     page: PageActor,
     CheckedForm(form): CheckedForm<ProviderForm>,
-) -> Response {
+) -> PageResult {
     let input = ProviderInput {
         id: form.id,
         kind: form.kind,
@@ -278,9 +267,9 @@ pub struct NoMore {}
 pub async fn remove_provider(
     State(state): State<AppState>,
     page: PageActor,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     CheckedForm(_): CheckedForm<NoMore>,
-) -> Response {
+) -> PageResult {
     let result = state.app.delete_sso_provider(&page.actor, &id).await;
     after(&state, &page, result).await
 }
@@ -297,9 +286,9 @@ pub struct MappingForm {
 pub async fn add_mapping(
     State(state): State<AppState>,
     page: PageActor,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     CheckedForm(form): CheckedForm<MappingForm>,
-) -> Response {
+) -> PageResult {
     let input = MappingInput {
         group: form.group,
         team: form.team,
@@ -318,9 +307,9 @@ pub async fn add_mapping(
 pub async fn remove_mapping(
     State(state): State<AppState>,
     page: PageActor,
-    Path((id, mapping)): Path<(String, String)>,
+    PagePath((id, mapping)): PagePath<(String, String)>,
     CheckedForm(_): CheckedForm<NoMore>,
-) -> Response {
+) -> PageResult {
     let result = state
         .app
         .delete_sso_mapping(&page.actor, &id, &mapping)
@@ -340,7 +329,7 @@ pub async fn link(
     State(state): State<AppState>,
     page: PageActor,
     CheckedForm(form): CheckedForm<LinkForm>,
-) -> Response {
+) -> PageResult {
     let result = state
         .app
         .link_sso_identity(&page.actor, &form.provider, &form.subject, &form.username)
@@ -359,7 +348,7 @@ pub async fn unlink(
     State(state): State<AppState>,
     page: PageActor,
     CheckedForm(form): CheckedForm<UnlinkForm>,
-) -> Response {
+) -> PageResult {
     let result = state
         .app
         .unlink_sso_identity(&page.actor, &form.issuer, &form.subject)

@@ -1,12 +1,12 @@
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use minijinja::context;
 use rounds_core::model::TeamRole;
-use rounds_core::TeamId;
+use rounds_core::{TeamId, UserId};
 use serde::Deserialize;
 
-use super::{app_error_page, page_id, render, CheckedForm, NoFields, PageActor};
+use super::{render, CheckedForm, NoFields, PageActor, PagePath, PageResult};
 use crate::api::dto::{MemberDto, TeamDto, TeamSummaryDto};
 use crate::error::ApiError;
 use crate::AppState;
@@ -45,30 +45,24 @@ async fn teams_view(
     name: &str,
     error: Option<minijinja::Value>,
     done: Option<&str>,
-) -> Response {
-    let teams = match state.app.list_teams(&page.actor).await {
-        Ok(t) => t,
-        Err(err) => return app_error_page(state, &page.session, err),
-    };
+) -> PageResult {
+    let teams = state.app.list_teams(&page.actor).await?;
     let teams: Vec<TeamSummaryDto> = teams.iter().map(TeamSummaryDto::from).collect();
-    let templates = match crate::api::templates::summaries(&state.app).await {
-        Ok(t) => t,
-        Err(err) => return app_error_page(state, &page.session, err),
-    };
+    let templates = crate::api::templates::summaries(&state.app).await?;
     let (me, csrf) = page.page_context();
-    render(
+    Ok(render(
         state,
         status,
         "teams.html",
         context! { me, csrf, teams, name, error, notice => notice(done), templates },
-    )
+    ))
 }
 
 pub async fn teams_page(
     State(state): State<AppState>,
     page: PageActor,
     Query(q): Query<Done>,
-) -> Response {
+) -> PageResult {
     teams_view(&state, &page, StatusCode::OK, "", None, q.done.as_deref()).await
 }
 
@@ -85,7 +79,7 @@ pub async fn create_team(
     State(state): State<AppState>,
     page: PageActor,
     CheckedForm(form): CheckedForm<CreateTeamForm>,
-) -> Response {
+) -> PageResult {
     let created = if form.template.trim().is_empty() {
         state.app.create_team(&page.actor, &form.name).await
     } else {
@@ -95,7 +89,7 @@ pub async fn create_team(
             .await
     };
     match created {
-        Ok(team) => Redirect::to(&format!("/teams/{}?done=created", team.id)).into_response(),
+        Ok(team) => Ok(Redirect::to(&format!("/teams/{}?done=created", team.id)).into_response()),
         Err(err) => {
             teams_view(
                 &state,
@@ -129,7 +123,7 @@ pub(crate) async fn team_view_with_list_error(
     id: TeamId,
     name: &str,
     err: rounds_app::AppError,
-) -> Response {
+) -> PageResult {
     let attempt = ListAttempt {
         name,
         error: form_error(err),
@@ -156,7 +150,7 @@ async fn team_view(
     status: StatusCode,
     attempt: Option<AddAttempt<'_>>,
     done: Option<&str>,
-) -> Response {
+) -> PageResult {
     let attempts = Attempts {
         member: attempt,
         ..Attempts::default()
@@ -180,20 +174,14 @@ async fn team_view_full(
     status: StatusCode,
     attempts: Attempts<'_>,
     done: Option<&str>,
-) -> Response {
+) -> PageResult {
     let Attempts {
         member: attempt,
         list: list_attempt,
         template: template_attempt,
     } = attempts;
-    let detail = match state.app.get_team(&page.actor, id).await {
-        Ok(d) => d,
-        Err(err) => return app_error_page(state, &page.session, err),
-    };
-    let lists = match super::lists::team_lists(state, page, id).await {
-        Ok(l) => l,
-        Err(err) => return app_error_page(state, &page.session, err),
-    };
+    let detail = state.app.get_team(&page.actor, id).await?;
+    let lists = super::lists::team_lists(state, page, id).await?;
     let (list_name, list_error) = match list_attempt {
         Some(a) => (a.name, Some(a.error)),
         None => ("", None),
@@ -208,7 +196,7 @@ async fn team_view_full(
         Some(a) => (a.username, a.role, Some(a.error)),
         None => ("", "member", None),
     };
-    render(
+    Ok(render(
         state,
         status,
         "team.html",
@@ -224,19 +212,16 @@ async fn team_view_full(
             template_name, template_error,
             notice => notice(done),
         },
-    )
+    ))
 }
 
 pub async fn team_page(
     State(state): State<AppState>,
     page: PageActor,
-    Path(raw): Path<String>,
+    PagePath(id): PagePath<TeamId>,
     Query(q): Query<Done>,
-) -> Response {
-    match page_id(&state, &page, &raw) {
-        Ok(id) => team_view(&state, &page, id, StatusCode::OK, None, q.done.as_deref()).await,
-        Err(r) => r,
-    }
+) -> PageResult {
+    team_view(&state, &page, id, StatusCode::OK, None, q.done.as_deref()).await
 }
 
 #[derive(Deserialize)]
@@ -251,22 +236,18 @@ pub struct SaveTemplateForm {
 pub async fn save_as_template(
     State(state): State<AppState>,
     page: PageActor,
-    Path(raw): Path<String>,
+    PagePath(id): PagePath<TeamId>,
     CheckedForm(form): CheckedForm<SaveTemplateForm>,
-) -> Response {
-    let id = match page_id(&state, &page, &raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+) -> PageResult {
     match state
         .app
         .save_team_as_template(&page.actor, id, &form.name, &form.description)
         .await
     {
-        Ok(_) => Redirect::to(&format!("/teams/{id}?done=template")).into_response(),
+        Ok(_) => Ok(Redirect::to(&format!("/teams/{id}?done=template")).into_response()),
         Err(
             err @ (rounds_app::AppError::NotFound { .. } | rounds_app::AppError::Forbidden { .. }),
-        ) => app_error_page(&state, &page.session, err),
+        ) => Err(err.into()),
         Err(err) => {
             let attempt = ListAttempt {
                 name: &form.name,
@@ -307,13 +288,9 @@ fn parse_role(raw: &str) -> Result<TeamRole, rounds_app::AppError> {
 pub async fn add_member(
     State(state): State<AppState>,
     page: PageActor,
-    Path(raw): Path<String>,
+    PagePath(id): PagePath<TeamId>,
     CheckedForm(form): CheckedForm<AddMemberForm>,
-) -> Response {
-    let id = match page_id(&state, &page, &raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+) -> PageResult {
     let result = match parse_role(&form.role) {
         Ok(role) => state
             .app
@@ -323,10 +300,10 @@ pub async fn add_member(
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => Redirect::to(&format!("/teams/{id}?done=added")).into_response(),
+        Ok(()) => Ok(Redirect::to(&format!("/teams/{id}?done=added")).into_response()),
         Err(
             err @ (rounds_app::AppError::NotFound { .. } | rounds_app::AppError::Forbidden { .. }),
-        ) => app_error_page(&state, &page.session, err),
+        ) => Err(err.into()),
         Err(err) => {
             let attempt = AddAttempt {
                 username: &form.username,
@@ -355,43 +332,29 @@ pub struct RoleForm {
 pub async fn update_member(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team_raw, user_raw)): Path<(String, String)>,
+    PagePath((team, user)): PagePath<(TeamId, UserId)>,
     CheckedForm(form): CheckedForm<RoleForm>,
-) -> Response {
-    let (team, user) = match (
-        page_id(&state, &page, &team_raw),
-        page_id(&state, &page, &user_raw),
-    ) {
-        (Ok(t), Ok(u)) => (t, u),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+) -> PageResult {
     let result = match parse_role(&form.role) {
         Ok(role) => state.app.update_member(&page.actor, team, user, role).await,
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => Redirect::to(&format!("/teams/{team}?done=role")).into_response(),
-        Err(err) => app_error_page(&state, &page.session, err),
+        Ok(()) => Ok(Redirect::to(&format!("/teams/{team}?done=role")).into_response()),
+        Err(err) => Err(err.into()),
     }
 }
 
 pub async fn remove_member(
     State(state): State<AppState>,
     page: PageActor,
-    Path((team_raw, user_raw)): Path<(String, String)>,
+    PagePath((team, user)): PagePath<(TeamId, UserId)>,
     CheckedForm(_): CheckedForm<NoFields>,
-) -> Response {
-    let (team, user) = match (
-        page_id(&state, &page, &team_raw),
-        page_id(&state, &page, &user_raw),
-    ) {
-        (Ok(t), Ok(u)) => (t, u),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+) -> PageResult {
     match state.app.remove_member(&page.actor, team, user).await {
-        Ok(()) if user == page.actor.user.id => Redirect::to("/teams").into_response(),
-        Ok(()) => Redirect::to(&format!("/teams/{team}?done=removed")).into_response(),
-        Err(err) => app_error_page(&state, &page.session, err),
+        Ok(()) if user == page.actor.user.id => Ok(Redirect::to("/teams").into_response()),
+        Ok(()) => Ok(Redirect::to(&format!("/teams/{team}?done=removed")).into_response()),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -401,18 +364,11 @@ pub async fn remove_member(
 pub async fn ehr_page(
     State(state): State<AppState>,
     page: PageActor,
-    Path(raw): Path<String>,
-) -> Response {
-    let id: TeamId = match page_id(&state, &page, &raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let detail = match state.app.get_team(&page.actor, id).await {
-        Ok(d) => d,
-        Err(err) => return app_error_page(&state, &page.session, err),
-    };
+    PagePath(id): PagePath<TeamId>,
+) -> PageResult {
+    let detail = state.app.get_team(&page.actor, id).await?;
     let (me, csrf) = page.page_context();
-    render(
+    Ok(render(
         &state,
         StatusCode::OK,
         "ehr.html",
@@ -421,5 +377,5 @@ pub async fn ehr_page(
             team => TeamDto::from(&detail.team),
             is_owner => detail.my_role == TeamRole::Owner,
         },
-    )
+    ))
 }
