@@ -19,8 +19,10 @@ pub struct FieldConflict {
 }
 
 /// Why a use case did not go through. Each variant carries a message that
-/// can be shown to the person who asked; `Store` is the only one whose
-/// detail stays in the server's log.
+/// can be shown to the person who asked, except `Unavailable` and
+/// `Internal`, whose detail stays in the server's log. Storage failures
+/// arrive here as one of those two (see `From<StoreError>`): callers of
+/// the application never see the store's own error type.
 #[derive(Debug, Error)]
 pub enum AppError {
     #[error("{0}")]
@@ -67,8 +69,21 @@ pub enum AppError {
     /// export); the detail is for the log.
     #[error("internal error: {0}")]
     Internal(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    /// The database is busy or unreachable: worth retrying shortly. The
+    /// detail is for the log.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(_) => Self::Unavailable(err.to_string()),
+            // A uniqueness rule the use case did not check first, a corrupt
+            // row, a failed statement: the server's fault, not the caller's.
+            other => Self::Internal(format!("storage: {other}")),
+        }
+    }
 }
 
 impl AppError {

@@ -10,7 +10,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rounds_app::{AppError, StoreError};
+use rounds_app::AppError;
 use rounds_core::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -161,28 +161,14 @@ impl From<AppError> for ApiError {
                     "something went wrong on the server; the administrator can find the cause in its log",
                 )
             }
-            AppError::Store(store) => store_error(&store),
-        }
-    }
-}
-
-fn store_error(err: &StoreError) -> ApiError {
-    match err {
-        StoreError::Unavailable(_) => {
-            tracing::error!(error = %err, "database unavailable");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the database is busy or unreachable; try again shortly",
-            )
-        }
-        _ => {
-            tracing::error!(error = %err, "storage failure");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "something went wrong on the server; the administrator can find the cause in its log",
-            )
+            AppError::Unavailable(detail) => {
+                tracing::error!(error = %detail, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is busy or unreachable; try again shortly",
+                )
+            }
         }
     }
 }
