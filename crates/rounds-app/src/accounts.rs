@@ -1,5 +1,8 @@
 //! Local accounts, sign-in with throttling, sessions and the first
 //! administrator.
+//!
+//! (Over 500 lines: accounts and sign-in share the throttling and the audit
+//! of every attempt; each use case is one short method.)
 
 use std::fmt;
 

@@ -22,6 +22,9 @@
 //!
 //! Figures are wall-clock times on a shared machine: compare them as
 //! ratios within one run, not across runs.
+//!
+//! (Over 500 lines: the benchmark runner and the `lists` benchmark, one
+//! script read top to bottom.)
 
 mod ehr;
 mod gateway;

@@ -4,6 +4,8 @@
 //! Each record's hash is SHA-256 over the previous record's hash and a
 //! canonical JSON rendering of every field of the record, in a fixed order.
 //! The first record's "previous hash" is [`GENESIS_HASH`].
+//!
+//! (Over 500 lines with its tests; the code is under 460 lines.)
 
 use std::fmt;
 use std::str::FromStr;

@@ -5,6 +5,9 @@
 //! (numbers as shortest decimal, dates as `YYYY-MM-DD`, date-times as RFC
 //! 3339 UTC, checkboxes as `true`/`false`, choices by option id, people by
 //! user id), so sorting and comparing need no database types.
+//!
+//! (Over 500 lines with its tests; the code, under 580 lines, is the list's
+//! columns and how each column type's values are checked and stored.)
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,7 @@
 //! [`FhirClient`]: discovery once, then the contract's reads.
+//!
+//! (Over 500 lines: the client's reads and the per-patient read state they
+//! fill, which only this file touches; each function stays short.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -2,6 +2,9 @@
 //! takes a resource as JSON and the server's version, accepts either shape
 //! where versions differ (servers are not always faithful), and never fails:
 //! what is missing or of the wrong type is `None`.
+//!
+//! (Over 500 lines: one reader per resource the contract uses, sharing the
+//! version-tolerant helpers at the top; its tests are a quarter of it.)
 
 use rounds_core::vitals::VitalCode;
 use serde::Serialize;

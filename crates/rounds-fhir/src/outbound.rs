@@ -25,6 +25,8 @@
 //! checked is the address connected to (a DNS answer that changes between a
 //! check and the connection gains nothing); IP-literal hosts, which skip the
 //! resolver, are checked before each request.
+//!
+//! (Over 500 lines with its tests; the policy itself is under 400 lines.)
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -2,6 +2,9 @@
 //! payors. People are fictional: given and family names are drawn
 //! independently, so any resemblance to a real person is chance.
 //! Problems carry their SNOMED CT concept; drugs and allergies are text.
+//!
+//! (Over 500 lines: mostly data tables — names, problems with their SNOMED
+//! CT concepts, drugs, allergies, payors — not logic.)
 
 /// One drug order as a ward would write it.
 pub(crate) struct Drug {

@@ -1,6 +1,10 @@
 //! Generating a ward: one [`Record`] per inpatient with every resource of
 //! theirs as FHIR R4 JSON. Deterministic: the same [`WardSpec`] gives the
 //! same ward, byte for byte.
+//!
+//! (Over 500 lines: one small builder per resource type, in the order a
+//! patient's record is made, all sharing the patient's context and random
+//! streams; split, each file would need the whole context.)
 
 use std::collections::HashSet;
 

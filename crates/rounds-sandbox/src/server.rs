@@ -1,6 +1,9 @@
 //! The HTTP side: one handler that reads the method and path itself (so the
 //! same code answers a plain GET and an entry of a batch), the
 //! CapabilityStatement, batch, and OperationOutcomes for everything refused.
+//!
+//! (Over 500 lines with its tests; the handler code is under 600 lines, one
+//! route table and its answers.)
 
 use std::sync::Arc;
 

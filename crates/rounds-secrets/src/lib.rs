@@ -13,6 +13,8 @@
 //! [`SecretBox::fingerprint`] identifies the key without revealing it, so the
 //! application can store it and notice at start-up that it was given a
 //! different key than the one its secrets were sealed with.
+//!
+//! (Over 500 lines with its tests; the code is under 420 lines.)
 
 use std::fmt;
 use std::io::{ErrorKind, Read, Write};

@@ -21,6 +21,9 @@
 //! line and column of the fault, or the field and what is wrong with it.
 //! An `id` is 1–40 lowercase letters, digits and `-`, and a site template
 //! cannot take a built-in one's id.
+//!
+//! (Over 500 lines: reading, checking and applying a template are one
+//! format's rules; the file's own tests are at the end.)
 
 use std::collections::HashMap;
 

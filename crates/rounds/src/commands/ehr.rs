@@ -1,5 +1,8 @@
 //! `rounds ehr`: talk to a FHIR server the way EHR mode does, for
 //! integrators and for us. Needs no database.
+//!
+//! (Over 500 lines: one console command with its sub-commands and their
+//! printed reports, read top to bottom.)
 
 use std::path::PathBuf;
 use std::process::ExitCode;
