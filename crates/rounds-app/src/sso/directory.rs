@@ -18,7 +18,7 @@ use rounds_store::sso::{self, IdentityRow, ProviderRow};
 use rounds_store::{teams, users, WriteTx};
 use serde_json::{json, Map, Value};
 
-use super::providers::team_role;
+use super::mappings::team_role;
 use super::SsoError;
 use crate::{App, AppError, SignedIn};
 

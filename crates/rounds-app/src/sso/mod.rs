@@ -23,6 +23,8 @@ mod directory;
 mod discovery;
 mod flow;
 mod id_token;
+mod identities;
+mod mappings;
 mod providers;
 
 use std::collections::HashMap;
@@ -32,10 +34,9 @@ use std::time::Duration;
 use thiserror::Error;
 
 pub use flow::{SsoCallback, SsoSignedIn, SsoStart};
-pub use providers::{
-    IdentityView, MappingInput, MappingView, ProviderInput, ProviderKind, ProviderView,
-    SignInButton,
-};
+pub use identities::IdentityView;
+pub use mappings::{MappingInput, MappingView};
+pub use providers::{ProviderInput, ProviderKind, ProviderView, SignInButton};
 
 /// Site-wide single sign-on settings.
 #[derive(Debug, Clone)]

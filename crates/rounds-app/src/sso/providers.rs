@@ -5,13 +5,12 @@ use std::fmt;
 use std::str::FromStr;
 
 use rounds_core::audit::{Operation, Outcome};
-use rounds_core::model::TeamRole;
-use rounds_core::validate::{InvalidInput, TeamName, Username};
-use rounds_core::{TeamId, Timestamp, UserId};
-use rounds_store::sso::{self, IdentityRow, MappingRow, ProviderRow};
-use rounds_store::users;
+use rounds_core::validate::InvalidInput;
+use rounds_core::Timestamp;
+use rounds_store::sso::{self, ProviderRow};
 use serde_json::json;
 
+use super::mappings::{MappingInput, MappingView};
 use crate::{Actor, App, AppError};
 
 /// OpenID Connect, or SMART App Launch against a FHIR server.
@@ -47,21 +46,6 @@ impl FromStr for ProviderKind {
             _ => Err(InvalidInput::new("kind", "must be oidc or smart")),
         }
     }
-}
-
-/// A group mapping as written by an administrator: `team` is a team's name
-/// (the file and the admin page), `team_id` its id (the API); without
-/// either the role must be `admin` (site administration).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MappingInput {
-    pub group: String,
-    #[serde(default)]
-    pub team: Option<String>,
-    /// Not in the file: the file names teams.
-    #[serde(skip)]
-    pub team_id: Option<TeamId>,
-    pub role: String,
 }
 
 /// A provider as a site administrator gives it (file or admin page).
@@ -115,29 +99,6 @@ pub struct ProviderView {
     pub mappings: Vec<MappingView>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MappingView {
-    pub id: String,
-    pub group: String,
-    pub team_id: Option<String>,
-    pub team_name: Option<String>,
-    pub role: String,
-}
-
-/// A provider identity linked to an account.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IdentityView {
-    pub provider_id: Option<String>,
-    pub issuer: String,
-    pub subject: String,
-    pub user_id: String,
-    pub username: Option<String>,
-    pub fhir_user: Option<String>,
-    pub last_sign_in_at: Option<String>,
-}
-
 /// One button on the sign-in page.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SignInButton {
@@ -149,7 +110,7 @@ pub(super) fn secret_context(provider_id: &str) -> String {
     format!("sso-provider:{provider_id}")
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> AppError {
+pub(super) fn invalid(field: &'static str, message: impl Into<String>) -> AppError {
     AppError::Invalid(InvalidInput::new(field, message))
 }
 
@@ -382,124 +343,6 @@ impl App {
         Ok(())
     }
 
-    /// Checks a mapping and finds its team (by id or by name).
-    async fn mapping_row(
-        conn: &mut rounds_store::AnyConnection,
-        provider_id: &str,
-        m: &MappingInput,
-    ) -> Result<MappingRow, AppError> {
-        let group = m.group.trim();
-        if group.is_empty() || group.chars().count() > 200 {
-            return Err(invalid("group", "must be 1-200 characters"));
-        }
-        let role = m.role.trim().to_lowercase();
-        let name = m.team.as_deref().map(str::trim).filter(|t| !t.is_empty());
-        let team_id = if m.team_id.is_none() && name.is_none() {
-            if role != "admin" {
-                return Err(invalid("team", "name the team (or choose the role admin)"));
-            }
-            None
-        } else {
-            if role == "admin" {
-                return Err(invalid(
-                    "role",
-                    "admin is a site role: leave the team empty",
-                ));
-            }
-            if role.parse::<TeamRole>().is_err() {
-                return Err(invalid("role", "must be member, owner or admin"));
-            }
-            match (m.team_id, name) {
-                (Some(id), _) => {
-                    rounds_store::teams::by_id(conn, id)
-                        .await?
-                        .ok_or_else(|| invalid("teamId", "there is no team with this id"))?;
-                    Some(id)
-                }
-                (None, Some(name)) => {
-                    let name = TeamName::parse(name)?;
-                    Some(sso::team_by_name(conn, &name).await?.ok_or_else(|| {
-                        invalid(
-                            "team",
-                            format!("there is no team named {:?}", name.as_str()),
-                        )
-                    })?)
-                }
-                (None, None) => None,
-            }
-        };
-        Ok(MappingRow {
-            id: crate::secrets::new_token()?,
-            provider_id: provider_id.to_owned(),
-            group_name: group.to_owned(),
-            team_id,
-            role,
-        })
-    }
-
-    /// A site administrator adds a group mapping to a provider (recorded
-    /// as SSOProviderSet).
-    pub async fn add_sso_mapping(
-        &self,
-        actor: &Actor,
-        provider_id: &str,
-        input: &MappingInput,
-    ) -> Result<MappingView, AppError> {
-        self.require_admin(actor, "addSignInGroupMapping").await?;
-        let mut tx = self.db.write().await?;
-        sso::provider(tx.conn(), provider_id)
-            .await?
-            .ok_or(AppError::NotFound { what: "provider" })?;
-        let row = Self::mapping_row(tx.conn(), provider_id, input).await?;
-        sso::add_mapping(tx.conn(), &row, Timestamp::now())
-            .await
-            .map_err(|e| {
-                if e.is_duplicate_of("sso_group_mappings") {
-                    invalid("group", "this group already has a mapping to that team")
-                } else {
-                    e.into()
-                }
-            })?;
-        let mut entry = self.entry_for(actor, Operation::SsoProviderSet, Outcome::Success);
-        entry.team_id = row.team_id;
-        entry.detail = json!({ "provider": provider_id, "mappingAdded": {
-            "id": row.id, "group": row.group_name, "teamId": row.team_id, "role": row.role } });
-        rounds_store::audit::append(&mut tx, &entry).await?;
-        let team_name = match row.team_id {
-            Some(t) => rounds_store::teams::by_id(tx.conn(), t)
-                .await?
-                .map(|t| t.name.as_str().to_owned()),
-            None => None,
-        };
-        tx.commit().await?;
-        Ok(MappingView {
-            id: row.id,
-            group: row.group_name,
-            team_id: row.team_id.map(|t| t.to_string()),
-            team_name,
-            role: row.role,
-        })
-    }
-
-    pub async fn delete_sso_mapping(
-        &self,
-        actor: &Actor,
-        provider_id: &str,
-        mapping_id: &str,
-    ) -> Result<(), AppError> {
-        self.require_admin(actor, "removeSignInGroupMapping")
-            .await?;
-        let mut tx = self.db.write().await?;
-        if !sso::delete_mapping(tx.conn(), provider_id, mapping_id).await? {
-            return Err(AppError::NotFound { what: "mapping" });
-        }
-        let mut entry = self.entry_for(actor, Operation::SsoProviderSet, Outcome::Success);
-        entry.detail = json!({ "provider": provider_id, "mappingRemoved": mapping_id });
-        rounds_store::audit::append(&mut tx, &entry).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Puts the providers of the configuration file in place at start-up
     /// (their mappings replace the stored ones); providers that came from
     /// the file earlier and are no longer in it are removed. Mappings that
@@ -554,135 +397,4 @@ impl App {
         tx.commit().await?;
         Ok(())
     }
-
-    /// Every linked identity (site administrators).
-    pub async fn sso_identities(&self, actor: &Actor) -> Result<Vec<IdentityView>, AppError> {
-        self.require_admin(actor, "listSignInIdentities").await?;
-        let mut conn = self.db.read().await?;
-        let rows = sso::all_identities(&mut conn).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let username = users::by_id(&mut conn, r.user_id)
-                .await?
-                .map(|u| u.username.to_string());
-            out.push(identity_view(r, username));
-        }
-        Ok(out)
-    }
-
-    /// The identities of one account (for their own profile).
-    pub async fn my_identities(&self, user: UserId) -> Result<Vec<IdentityView>, AppError> {
-        let mut conn = self.db.read().await?;
-        Ok(sso::identities_of(&mut conn, user)
-            .await?
-            .into_iter()
-            .map(|r| identity_view(r, None))
-            .collect())
-    }
-
-    /// A site administrator links a local account to an identity at a
-    /// provider (its `sub`); at the next sign-in there, the person lands in
-    /// that account.
-    pub async fn link_sso_identity(
-        &self,
-        actor: &Actor,
-        provider_id: &str,
-        subject: &str,
-        username: &str,
-    ) -> Result<(), AppError> {
-        self.require_admin(actor, "linkSignInIdentity").await?;
-        let subject = subject.trim();
-        if subject.is_empty() || subject.len() > 255 {
-            return Err(invalid(
-                "subject",
-                "must be the provider's subject (sub), 1-255 characters",
-            ));
-        }
-        let username = Username::parse(username)?;
-        let provider = {
-            let mut conn = self.db.read().await?;
-            sso::provider(&mut conn, provider_id)
-                .await?
-                .ok_or(AppError::NotFound { what: "provider" })?
-        };
-        // The issuer as the ID tokens will say it: for SMART providers it is
-        // the authorization server's, known once discovered (asked before
-        // the write transaction, which must not wait on the network).
-        let issuer = self.issuer_of(&provider).await.map_err(|e| {
-            invalid(
-                "provider",
-                format!("cannot read the provider's issuer to link with: {e}"),
-            )
-        })?;
-        let mut tx = self.db.write().await?;
-        let user = users::by_username(tx.conn(), &username)
-            .await?
-            .ok_or_else(|| invalid("username", format!("there is no account named {username}")))?;
-        if let Some(existing) = sso::identity(tx.conn(), &issuer, subject).await? {
-            return Err(AppError::Conflict {
-                message: if existing.user_id == user.id {
-                    "this identity is already linked to that account".into()
-                } else {
-                    "this identity is linked to another account; remove that link first".into()
-                },
-            });
-        }
-        sso::insert_identity(
-            tx.conn(),
-            &IdentityRow {
-                issuer: issuer.clone(),
-                subject: subject.to_owned(),
-                provider_id: Some(provider.id.clone()),
-                user_id: user.id,
-                fhir_user: None,
-                admin_by_groups: false,
-                linked_at: Timestamp::now(),
-                last_sign_in_at: None,
-            },
-        )
-        .await?;
-        let mut entry = self.entry_for(actor, Operation::SsoIdentityLink, Outcome::Success);
-        entry.detail = json!({ "provider": provider.id, "issuer": issuer, "subject": subject,
-            "userId": user.id, "username": user.username });
-        rounds_store::audit::append(&mut tx, &entry).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn unlink_sso_identity(
-        &self,
-        actor: &Actor,
-        issuer: &str,
-        subject: &str,
-    ) -> Result<(), AppError> {
-        self.require_admin(actor, "unlinkSignInIdentity").await?;
-        let mut tx = self.db.write().await?;
-        let found = sso::identity(tx.conn(), issuer, subject)
-            .await?
-            .ok_or(AppError::NotFound { what: "identity" })?;
-        sso::delete_identity(tx.conn(), issuer, subject).await?;
-        let mut entry = self.entry_for(actor, Operation::SsoIdentityLink, Outcome::Success);
-        entry.detail = json!({ "provider": found.provider_id, "issuer": issuer, "subject": subject,
-            "userId": found.user_id, "removed": true });
-        rounds_store::audit::append(&mut tx, &entry).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-fn identity_view(r: IdentityRow, username: Option<String>) -> IdentityView {
-    IdentityView {
-        provider_id: r.provider_id,
-        issuer: r.issuer,
-        subject: r.subject,
-        user_id: r.user_id.to_string(),
-        username,
-        fhir_user: r.fhir_user,
-        last_sign_in_at: r.last_sign_in_at.map(|t| t.to_string()),
-    }
-}
-
-/// Used by the directory sync: a team id of a mapping.
-pub(super) fn team_role(role: &str) -> Option<TeamRole> {
-    role.parse().ok()
 }
