@@ -12,6 +12,7 @@ use rounds_store::sso::{self, PendingRow, ProviderRow};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::discovery::Discovered;
 use super::id_token::{self, Expect, Problem};
 use super::SsoError;
 use crate::secrets::{new_token, same_text, sha256_hex};
@@ -152,50 +153,12 @@ impl App {
         client: &ClientInfo,
     ) -> Result<SsoSignedIn, (SsoError, Option<Value>)> {
         let plain = |e: SsoError| (e, None);
-        let state = answer.state.as_deref().unwrap_or_default();
-        let pending = if state.is_empty() {
-            None
-        } else {
-            let mut conn = self.db.read().await.map_err(|e| plain(e.into()))?;
-            sso::take_pending(&mut conn, &sha256_hex(state))
-                .await
-                .map_err(|e| plain(e.into()))?
-        };
         let now = Timestamp::now();
-        let pending = pending
-            .filter(|row| row.provider_id == p.id && row.expires_at > now)
-            .filter(|row| {
-                browser_token.is_some_and(|t| same_text(&sha256_hex(t), &row.browser_hash))
-            })
-            .ok_or(plain(SsoError::StaleState))?;
-        // A verifier that does not open (sealed with a key replaced since)
-        // cannot finish this sign-in: it has to start again.
-        let verifier = self
-            .open_text(
-                &pending.pkce_verifier_sealed,
-                &pending_context(&pending.state_hash),
-            )
-            .ok_or(plain(SsoError::StaleState))?;
-        if let Some(error) = &answer.error {
-            let detail = match answer.error_description.as_deref() {
-                Some(text) if !text.is_empty() => format!("{error}: {text}"),
-                _ => error.clone(),
-            };
-            return Err(plain(SsoError::Declined {
-                label: p.label.clone(),
-                detail: detail.chars().take(200).collect(),
-            }));
-        }
-        let code = answer
-            .code
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| {
-                plain(SsoError::BadAnswer {
-                    label: p.label.clone(),
-                    detail: "no authorization code came back".into(),
-                })
-            })?;
+        let (pending, verifier) = self
+            .pending_sign_in(p, answer, browser_token, now)
+            .await
+            .map_err(plain)?;
+        let code = code_of(p, answer).map_err(plain)?;
         let d = self.discovered(p).await.map_err(plain)?;
         // RFC 9207: an answer naming another issuer belongs to another
         // provider (a mix-up attack); its code is never sent anywhere.
@@ -209,67 +172,18 @@ impl App {
             .exchange_code(p, &d, code, &verifier, redirect_uri)
             .await
             .map_err(plain)?;
-        let id_token = tokens.id_token.ok_or_else(|| {
+        let id_token = tokens.id_token.as_deref().ok_or_else(|| {
             plain(SsoError::BadAnswer {
                 label: p.label.clone(),
                 detail: "the token answer holds no ID token (is openid among the scopes?)".into(),
             })
         })?;
-        let leeway = self.config.sso.clock_skew.as_secs();
-        let now_secs = u64::try_from(now.millis() / 1000).unwrap_or(0);
-        let expect = Expect {
-            issuer: &d.issuer,
-            client_id: &p.client_id,
-            nonce: &pending.nonce,
-            algs: &d.id_token_algs,
-            leeway_secs: leeway,
-            now_secs,
-        };
-        let jwks = d
-            .jwks
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        let checked = match id_token::check(&id_token, &jwks, &expect) {
-            Err(Problem::UnknownKey) => {
-                // The provider may have rotated its keys: read them again, once.
-                let jwks = self.refetch_jwks(p, &d).await.map_err(plain)?;
-                id_token::check(&id_token, &jwks, &expect)
-            }
-            other => other,
-        };
-        let mut claims = checked.map_err(|problem| {
-            plain(match problem {
-                Problem::Clock => SsoError::ClockSkew {
-                    label: p.label.clone(),
-                },
-                Problem::UnknownKey => SsoError::TokenRefused {
-                    label: p.label.clone(),
-                    detail: "the ID token is signed with a key the provider does not publish"
-                        .into(),
-                },
-                Problem::Refused(detail) => SsoError::TokenRefused {
-                    label: p.label.clone(),
-                    detail,
-                },
-            })
-        })?;
-        // Claims the ID token lacks may come from userinfo (same subject only).
+        let mut claims = self
+            .checked_claims(p, &d, id_token, &pending.nonce, now)
+            .await
+            .map_err(plain)?;
         if let Some(access) = tokens.access_token.as_deref() {
-            let wanted = [
-                Some(p.username_claim.as_str()),
-                Some(p.display_name_claim.as_str()),
-                p.groups_claim.as_deref(),
-            ];
-            if wanted.iter().flatten().any(|c| !claims.contains_key(*c)) {
-                if let Some(info) = self.userinfo(p, &d, access).await {
-                    if info.get("sub") == claims.get("sub") {
-                        for (k, v) in info {
-                            claims.entry(k).or_insert(v);
-                        }
-                    }
-                }
-            }
+            self.add_userinfo(p, &d, access, &mut claims).await;
         }
         let who = json!({
             "issuer": d.issuer,
@@ -277,10 +191,7 @@ impl App {
         });
         // The ID token is kept only to name the session at the provider's
         // sign-out (`id_token_hint`), so only where the provider has one.
-        let keep_id_token = d
-            .end_session_endpoint
-            .is_some()
-            .then_some(id_token.as_str());
+        let keep_id_token = d.end_session_endpoint.is_some().then_some(id_token);
         let signed_in = self
             .sign_in_from_claims(p, &d.issuer, &claims, keep_id_token, client)
             .await
@@ -289,6 +200,111 @@ impl App {
             signed_in,
             next: pending.next_path,
         })
+    }
+
+    /// The sign-in this answer finishes (taken, so it finishes once), if it
+    /// is this provider's, not expired, and started in this browser; with
+    /// its PKCE verifier opened.
+    async fn pending_sign_in(
+        &self,
+        p: &ProviderRow,
+        answer: &SsoCallback,
+        browser_token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(PendingRow, String), SsoError> {
+        let state = answer.state.as_deref().unwrap_or_default();
+        let pending = if state.is_empty() {
+            None
+        } else {
+            let mut conn = self.db.read().await?;
+            sso::take_pending(&mut conn, &sha256_hex(state)).await?
+        };
+        let pending = pending
+            .filter(|row| row.provider_id == p.id && row.expires_at > now)
+            .filter(|row| {
+                browser_token.is_some_and(|t| same_text(&sha256_hex(t), &row.browser_hash))
+            })
+            .ok_or(SsoError::StaleState)?;
+        // A verifier that does not open (sealed with a key replaced since)
+        // cannot finish this sign-in: it has to start again.
+        let verifier = self
+            .open_text(
+                &pending.pkce_verifier_sealed,
+                &pending_context(&pending.state_hash),
+            )
+            .ok_or(SsoError::StaleState)?;
+        Ok((pending, verifier))
+    }
+
+    /// The ID token checked (signature, issuer, audience, nonce, times),
+    /// its claims; an unknown key makes the provider's keys be read again,
+    /// once (it may have rotated them).
+    async fn checked_claims(
+        &self,
+        p: &ProviderRow,
+        d: &Discovered,
+        id_token: &str,
+        nonce: &str,
+        now: Timestamp,
+    ) -> Result<serde_json::Map<String, Value>, SsoError> {
+        let expect = Expect {
+            issuer: &d.issuer,
+            client_id: &p.client_id,
+            nonce,
+            algs: &d.id_token_algs,
+            leeway_secs: self.config.sso.clock_skew.as_secs(),
+            now_secs: u64::try_from(now.millis() / 1000).unwrap_or(0),
+        };
+        let jwks = d
+            .jwks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let checked = match id_token::check(id_token, &jwks, &expect) {
+            Err(Problem::UnknownKey) => {
+                let jwks = self.refetch_jwks(p, d).await?;
+                id_token::check(id_token, &jwks, &expect)
+            }
+            other => other,
+        };
+        checked.map_err(|problem| match problem {
+            Problem::Clock => SsoError::ClockSkew {
+                label: p.label.clone(),
+            },
+            Problem::UnknownKey => SsoError::TokenRefused {
+                label: p.label.clone(),
+                detail: "the ID token is signed with a key the provider does not publish".into(),
+            },
+            Problem::Refused(detail) => SsoError::TokenRefused {
+                label: p.label.clone(),
+                detail,
+            },
+        })
+    }
+
+    /// Claims the ID token lacks, from userinfo (same subject only).
+    async fn add_userinfo(
+        &self,
+        p: &ProviderRow,
+        d: &Discovered,
+        access_token: &str,
+        claims: &mut serde_json::Map<String, Value>,
+    ) {
+        let wanted = [
+            Some(p.username_claim.as_str()),
+            Some(p.display_name_claim.as_str()),
+            p.groups_claim.as_deref(),
+        ];
+        if !wanted.iter().flatten().any(|c| !claims.contains_key(*c)) {
+            return;
+        }
+        if let Some(info) = self.userinfo(p, d, access_token).await {
+            if info.get("sub") == claims.get("sub") {
+                for (k, v) in info {
+                    claims.entry(k).or_insert(v);
+                }
+            }
+        }
     }
 
     /// Audits a refused single sign-on and hands the error back.
@@ -376,4 +392,27 @@ fn pending_context(state_hash: &str) -> String {
 /// The sealing context of a session's ID token: bound to the session.
 pub(super) fn session_context(token_hash: &str) -> String {
     format!("sso-session:{token_hash}")
+}
+
+/// The authorization code of a provider's answer; an answer carrying an
+/// error is the provider declining, with its words.
+fn code_of<'a>(p: &ProviderRow, answer: &'a SsoCallback) -> Result<&'a str, SsoError> {
+    if let Some(error) = &answer.error {
+        let detail = match answer.error_description.as_deref() {
+            Some(text) if !text.is_empty() => format!("{error}: {text}"),
+            _ => error.clone(),
+        };
+        return Err(SsoError::Declined {
+            label: p.label.clone(),
+            detail: detail.chars().take(200).collect(),
+        });
+    }
+    answer
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| SsoError::BadAnswer {
+            label: p.label.clone(),
+            detail: "no authorization code came back".into(),
+        })
 }
