@@ -367,29 +367,19 @@ fn opt(s: &Option<String>) -> &str {
     s.as_deref().unwrap_or("-")
 }
 
-fn print_summary(s: &PatientSummary) {
-    let p = &s.patient;
-    println!("{} (Patient/{})", p.display_name(), p.id);
-    println!(
-        "  gender {}, born {}, age {}, MRN {}",
-        opt(&p.gender),
-        opt(&p.birth_date),
-        s.age.map_or_else(|| "-".into(), |a| a.to_string()),
-        opt(&p.mrn)
-    );
-    println!(
-        "  GP {}, location {}",
-        opt(&p.general_practitioner),
-        opt(&s.location)
-    );
-    let head = |name: &str, status: &SectionStatus, dropped: usize| {
-        let extra = if dropped > 0 {
-            format!(", {dropped} of other patients dropped")
-        } else {
-            String::new()
-        };
-        println!("{name}: {status}{extra}");
+/// A section's heading: its name, how its read went, and what was dropped.
+fn section_head(name: &str, status: &SectionStatus, dropped: usize) {
+    let extra = if dropped > 0 {
+        format!(", {dropped} of other patients dropped")
+    } else {
+        String::new()
     };
+    println!("{name}: {status}{extra}");
+}
+
+/// The vital signs, one line each (components of a panel on its line).
+fn print_vitals(s: &PatientSummary) {
+    let head = section_head;
     head("vital signs", &s.vitals.status, s.vitals.foreign_dropped);
     for v in &s.vitals.items {
         let value = |m: &rounds_fhir::model::Measurement| {
@@ -419,6 +409,25 @@ fn print_summary(s: &PatientSummary) {
             opt(&v.effective)
         );
     }
+}
+
+fn print_summary(s: &PatientSummary) {
+    let p = &s.patient;
+    println!("{} (Patient/{})", p.display_name(), p.id);
+    println!(
+        "  gender {}, born {}, age {}, MRN {}",
+        opt(&p.gender),
+        opt(&p.birth_date),
+        s.age.map_or_else(|| "-".into(), |a| a.to_string()),
+        opt(&p.mrn)
+    );
+    println!(
+        "  GP {}, location {}",
+        opt(&p.general_practitioner),
+        opt(&s.location)
+    );
+    print_vitals(s);
+    let head = section_head;
     head(
         "conditions",
         &s.conditions.status,
