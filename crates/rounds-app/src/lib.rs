@@ -49,7 +49,9 @@ pub use live::{LiveMessage, FEED_RETENTION_SECS};
 pub use meeting::{
     MeetingColumn, MeetingEhr, MeetingNote, MeetingRow, MeetingView, MEETING_COLUMNS_MAX, NOTE_KEY,
 };
-pub use patients::{ListAnswer, ListView, Receipts, NewPatient, PatientDetail, PatientRow, TeamPatient};
+pub use patients::{
+    ListAnswer, ListView, NewPatient, PatientDetail, PatientRow, Receipts, TeamPatient,
+};
 pub use rounds_store::receipts::Receipt;
 pub use rounds_store::shift_handoff::ShiftHandoff;
 pub use rounds_store::{Backend, DbOptions, StoreError};

@@ -433,9 +433,11 @@ async fn changes_and_rebuilds(
     let (mut changes, mut rebuilt) = (Vec::new(), Vec::new());
     for n in 0..rounds {
         let t = Instant::now();
-        api.send(Method::GET, &format!("{list}/changes"), None).await?;
+        api.send(Method::GET, &format!("{list}/changes"), None)
+            .await?;
         changes.push(t.elapsed());
-        let body = json!({"fields": {"ward": {"value": format!("{}", n % 9), "baseVersion": version}}});
+        let body =
+            json!({"fields": {"ward": {"value": format!("{}", n % 9), "baseVersion": version}}});
         let saved = api.send(Method::PATCH, &patient_path, Some(body)).await?;
         version = saved["fields"]["ward"]["version"].as_i64().unwrap_or(0);
         let t = Instant::now();

@@ -495,8 +495,9 @@ mod tests {
             ("patient_ref", "audit_log_patient"),
             ("operation", "audit_log_operation"),
         ] {
-            let statement =
-                format!("SELECT seq FROM audit_log WHERE {column} = $1 ORDER BY seq DESC LIMIT 100");
+            let statement = format!(
+                "SELECT seq FROM audit_log WHERE {column} = $1 ORDER BY seq DESC LIMIT 100"
+            );
             let search = plan(&db, &statement).await.join("; ");
             assert!(search.contains(index), "{column}: {search}");
             assert!(!search.contains("TEMP B-TREE"), "{column}: {search}");

@@ -84,8 +84,7 @@ impl ListRowsCache {
     /// there already.
     pub fn put(&self, list: ListId, rows: CachedRows) {
         self.with(|m| {
-            if m
-                .get(&list)
+            if m.get(&list)
                 .is_some_and(|(old, _)| old.key.feed_seq > rows.key.feed_seq)
             {
                 return;

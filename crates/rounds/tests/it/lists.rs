@@ -1034,7 +1034,9 @@ async fn kept_rows_follow_changes_made_on_another_instance(backend: Backend) {
     let p1 = w
         .add(json!({"family": "Ames", "given": "Ann", "mrn": "K1", &temp: 37.5}))
         .await;
-    let p2 = w.add(json!({"family": "Boyd", "given": "Bo", "mrn": "K2"})).await;
+    let p2 = w
+        .add(json!({"family": "Boyd", "given": "Bo", "mrn": "K2"}))
+        .await;
     let second = w.app.spawn_sharing(rounds_app::AppConfig::default()).await;
     let other = second.client("charge").await;
     let list = w.list_path("");
@@ -1117,7 +1119,11 @@ async fn kept_rows_follow_changes_made_on_another_instance(backend: Backend) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let v = check("a patient added elsewhere").await;
     assert_eq!(v["rows"].as_array().unwrap().len(), 3);
-    assert_eq!(row(&v, &p1)["duplicateMrn"], true, "the same MRN as the new one");
+    assert_eq!(
+        row(&v, &p1)["duplicateMrn"],
+        true,
+        "the same MRN as the new one"
+    );
 
     let r = other.delete(&format!("{list}/patients/{p1}")).await;
     assert!(r.status.is_success(), "{}", r.text);
