@@ -49,7 +49,9 @@ pub use live::{LiveMessage, FEED_RETENTION_SECS};
 pub use meeting::{
     MeetingColumn, MeetingEhr, MeetingNote, MeetingRow, MeetingView, MEETING_COLUMNS_MAX, NOTE_KEY,
 };
-pub use patients::{ListView, NewPatient, PatientDetail, PatientRow, TeamPatient};
+pub use patients::{
+    ListAnswer, ListView, NewPatient, PatientDetail, PatientRow, Receipts, TeamPatient,
+};
 pub use rounds_store::receipts::Receipt;
 pub use rounds_store::shift_handoff::ShiftHandoff;
 pub use rounds_store::{Backend, DbOptions, StoreError};
@@ -141,6 +143,8 @@ pub struct App {
     config: AppConfig,
     hub: std::sync::Arc<live::Hub>,
     views: std::sync::Arc<audit::RecentViews>,
+    /// getList's rows per list, while nothing they show has changed.
+    list_rows: std::sync::Arc<patients::ListRowsCache>,
     ehr: std::sync::Arc<ehr::EhrState>,
     hasher: std::sync::Arc<secrets::Hasher>,
     metrics: metrics::SharedMetrics,
@@ -174,6 +178,7 @@ impl App {
             config,
             hub: std::sync::Arc::new(live::Hub::new()),
             views: std::sync::Arc::default(),
+            list_rows: std::sync::Arc::default(),
             metrics: std::sync::Arc::new(metrics::Metrics::new()),
             sso: std::sync::Arc::default(),
             urgent_clock: std::sync::Arc::default(),

@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rounds_core::view::ViewSpec;
 use rounds_core::{ListId, PatientId, TeamId, Timestamp};
 use rounds_store::last_looked::{self, Changed, Scope};
 
@@ -84,17 +83,17 @@ impl App {
     }
 
     /// What others changed on the list's patients since the person last
-    /// marked the list (or the patient) seen. The list is read as
-    /// get_list reads it (recorded as PatientListView).
+    /// marked the list (or the patient) seen: what is stored, and the EHR
+    /// cells from memory, without reading the whole list again (recorded as
+    /// PatientListView, as getList is).
     pub async fn list_changes(
         &self,
         actor: &Actor,
         team: TeamId,
         list: ListId,
     ) -> Result<SinceLooked, AppError> {
-        let view = self
-            .get_list(actor, team, list, &ViewSpec::default())
-            .await?;
+        // The EHR cells only (from memory), not the whole list again.
+        let cells = self.list_ehr_cells(actor, team, list).await?;
         let since = self.look_mark(actor, Scope::List(list)).await?;
         let (stored, own) = {
             let mut conn = self.db.read().await?;
@@ -116,11 +115,11 @@ impl App {
                 add(&mut patients, c);
             }
         }
-        for row in &view.rows {
-            let marks = ehr_marks(&row.cells, from(&row.patient_id));
+        for (patient, cells) in &cells {
+            let marks = ehr_marks(cells, from(patient));
             if !marks.is_empty() {
                 patients
-                    .entry(row.patient_id)
+                    .entry(*patient)
                     .or_insert_with(Vec::new)
                     .extend(marks);
             }

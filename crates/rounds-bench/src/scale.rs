@@ -324,6 +324,19 @@ pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::R
         "getList cost per extra patient (200 to 1,000, p50): {per_patient:.1} us; 1,000-list p99 {:.2}x the 30 ms bar",
         p99(2).as_secs_f64() / 0.030
     );
+    // "What changed since I last looked" (since-looked.js asks after every
+    // redraw of the rows), and getList right after a change to the list
+    // (its kept rows rebuilt), on the 1,000-patient list.
+    let (looked, after_change) = changes_and_rebuilds(&rig.api, &lists[2], reads.min(40)).await?;
+    println!(
+        "listChanges 1,000 patients: p50 {} p99 {} = {:.2}x getList p50; getList right after a change (rows rebuilt): p50 {} p99 {} = {:.2}x getList p50",
+        ms(percentile(&looked, 50.0)),
+        ms(percentile(&looked, 99.0)),
+        ratio(percentile(&looked, 50.0), p50(2)),
+        ms(percentile(&after_change, 50.0)),
+        ms(percentile(&after_change, 99.0)),
+        ratio(percentile(&after_change, 50.0), p50(2)),
+    );
     let (plain, _) = wire_bytes(&rig.api, &lists[2], "").await?;
     for enc in ["gzip", "br"] {
         let (bytes, used) = wire_bytes(&rig.api, &lists[2], enc).await?;
@@ -398,6 +411,46 @@ pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::R
     }
     rig.close().await;
     Ok(())
+}
+
+/// Sorted latencies of `rounds` reads of the list's changes, and of
+/// `rounds` getLists each right after an edit of one of its patients.
+async fn changes_and_rebuilds(
+    api: &Api,
+    list: &str,
+    rounds: usize,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+    let view = api.send(Method::GET, list, None).await?;
+    let row = &view["rows"][0];
+    let patient = row["patientId"].as_str().unwrap_or_default().to_owned();
+    let mut version = row["fields"]["ward"]["version"].as_i64().unwrap_or(0);
+    let team = list
+        .trim_start_matches("/api/v1/teams/")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let patient_path = format!("/api/v1/teams/{team}/patients/{patient}");
+    let (mut changes, mut rebuilt) = (Vec::new(), Vec::new());
+    for n in 0..rounds {
+        let t = Instant::now();
+        api.send(Method::GET, &format!("{list}/changes"), None)
+            .await?;
+        changes.push(t.elapsed());
+        let body =
+            json!({"fields": {"ward": {"value": format!("{}", n % 9), "baseVersion": version}}});
+        let saved = api.send(Method::PATCH, &patient_path, Some(body)).await?;
+        version = saved["fields"]["ward"]["version"].as_i64().unwrap_or(0);
+        let t = Instant::now();
+        let resp = api.http.get(format!("{}{list}", api.base)).send().await?;
+        if !resp.status().is_success() {
+            bail!("getList: {}", resp.status());
+        }
+        let _ = resp.bytes().await?;
+        rebuilt.push(t.elapsed());
+    }
+    changes.sort();
+    rebuilt.sort();
+    Ok((changes, rebuilt))
 }
 
 /// Opens `screens` feeds, makes `changes` edits and times their arrival:

@@ -53,6 +53,13 @@ pub async fn append(
             .bind(at.millis())
             .execute(&mut *conn)
             .await?;
+        // The list's own mark of its newest event, never pruned: getList's
+        // cached rows are valid while it stays what they were built at.
+        sqlx::query("UPDATE patient_lists SET feed_seq = $1 WHERE id = $2")
+            .bind(seq)
+            .bind(list.to_string())
+            .execute(&mut *conn)
+            .await?;
     }
     if tx.backend() == Backend::Postgres && !lists.is_empty() {
         // Sent at commit, and not at all on rollback. The payload (the last
@@ -148,6 +155,16 @@ pub async fn for_list_after(
 }
 
 /// The newest event number (0 when there is none).
+/// The number of the newest event of `list` (0 before its first; set in
+/// the transaction of each change, and kept when the feed is pruned).
+pub async fn list_feed_seq(conn: &mut AnyConnection, list: ListId) -> Result<i64, StoreError> {
+    let row = sqlx::query("SELECT feed_seq FROM patient_lists WHERE id = $1")
+        .bind(list.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|r| r.try_get("feed_seq")).transpose()?.unwrap_or(0))
+}
+
 pub async fn last_seq(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     Ok(
         sqlx::query("SELECT COALESCE(MAX(seq), 0) AS s FROM list_events")

@@ -70,4 +70,10 @@ pub(crate) const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0011_last_looked.sql"),
         postgres: include_str!("../migrations/postgres/0011_last_looked.sql"),
     },
+    Step {
+        version: 12,
+        name: "list feed seq",
+        sqlite: include_str!("../migrations/sqlite/0012_list_feed_seq.sql"),
+        postgres: include_str!("../migrations/postgres/0012_list_feed_seq.sql"),
+    },
 ];

@@ -472,5 +472,35 @@ mod tests {
         assert!(last.contains("list_entries_position"), "{last}");
         let mrn = plan(&db, sql::WITH_MRN).await.join("; ");
         assert!(mrn.contains("patient_values_mrn"), "{mrn}");
+        // patients_team is gone: patients_ehr (team_id, …) serves the team.
+        for statement in [
+            sql::TEAM_PATIENT_IDS,
+            sql::DUPLICATE_MRNS,
+            sql::VALUES_OF_TEAM,
+            sql::MEMBERSHIPS_OF_TEAM,
+        ] {
+            let team = plan(&db, statement).await.join("; ");
+            assert!(team.contains("patients_ehr"), "{statement}: {team}");
+        }
+        // getList's first read, the list's feed mark: by primary key.
+        let feed = plan(&db, "SELECT feed_seq FROM patient_lists WHERE id = $1")
+            .await
+            .join("; ");
+        assert!(feed.contains("sqlite_autoindex_patient_lists_1"), "{feed}");
+        // The audit search (audit::search) by each of its column filters,
+        // newest first: its index, and no sort (an entry carries seq).
+        for (column, index) in [
+            ("actor_username", "audit_log_username"),
+            ("team_id", "audit_log_team"),
+            ("patient_ref", "audit_log_patient"),
+            ("operation", "audit_log_operation"),
+        ] {
+            let statement = format!(
+                "SELECT seq FROM audit_log WHERE {column} = $1 ORDER BY seq DESC LIMIT 100"
+            );
+            let search = plan(&db, &statement).await.join("; ");
+            assert!(search.contains(index), "{column}: {search}");
+            assert!(!search.contains("TEMP B-TREE"), "{column}: {search}");
+        }
     }
 }

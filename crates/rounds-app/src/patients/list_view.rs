@@ -1,25 +1,49 @@
 //! getList: load the list from the database, merge in the EHR data from
 //! memory, view it (filter, search, sort: rounds-core `listing`), audit.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use rounds_core::audit::{Operation, Outcome};
 use rounds_core::lists::{ColumnKey, ListEntry, Note, PatientList};
 use rounds_core::validate::InvalidInput;
 use rounds_core::view::{Direction, ViewSpec};
-use rounds_core::{ListId, PatientId, TeamId};
+use rounds_core::{ListId, NoteId, PatientId, TeamId, Timestamp};
 use rounds_store::ehr::EhrRef;
 use rounds_store::{events, patients};
 use serde_json::json;
 
 use super::display::{apply_ehr, make_row};
+use super::list_cache::{CachedRows, RowsKey};
 use super::{Context, ListView, PatientRow};
 use crate::access::Need;
+use crate::ehr::{EhrCell, ListEhrStatus};
 use crate::lists::ResolvedColumn;
 use crate::{Actor, App, AppError};
 
+/// Read receipts of the list's notes for the viewer: note → (seen by how
+/// many, seen by the viewer).
+pub type Receipts = HashMap<NoteId, (usize, bool)>;
+
+/// getList's answer with its rows already serialised (by the caller's
+/// `render`), in view order.
+#[derive(Debug, Clone)]
+pub struct ListAnswer {
+    pub list: PatientList,
+    pub columns: Vec<ResolvedColumn>,
+    /// Patients on the list before filtering and search.
+    pub total: usize,
+    /// The change feed's position when the list was read.
+    pub last_event_id: i64,
+    pub ehr: ListEhrStatus,
+    /// The rows as `render` made them (a JSON array).
+    pub rows: Arc<str>,
+}
+
 /// What the database holds for one view of a list.
 struct Loaded {
+    /// The list's feed mark, read before anything else.
+    feed_seq: i64,
     list: PatientList,
     columns: Vec<ResolvedColumn>,
     ctx: Context,
@@ -58,6 +82,145 @@ impl App {
         self.team_access(actor, team, Need::Member, "getList")
             .await?;
         let loaded = self.load_list(actor, team, list_id, spec).await?;
+        self.view_loaded(actor, team, list_id, spec, refresh_ehr, loaded)
+            .await
+    }
+
+    /// getList as answered over HTTP: [`App::get_list_with`] with the rows
+    /// serialised by `render` (given the rows in view order and the
+    /// viewer's read receipts). The whole list in hand order is answered
+    /// from the rows kept in memory while nothing they show has changed
+    /// (see `list_cache`); every answer is audited as a list view.
+    pub async fn get_list_answer<F>(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list_id: ListId,
+        spec: &ViewSpec,
+        refresh_ehr: bool,
+        render: F,
+    ) -> Result<ListAnswer, AppError>
+    where
+        F: FnOnce(Vec<PatientRow>, &Receipts) -> Result<String, AppError>,
+    {
+        self.team_access(actor, team, Need::Member, "getList")
+            .await?;
+        let whole = *spec == ViewSpec::default() && !refresh_ehr;
+        if whole {
+            if let Some(answer) = self.list_from_cache(actor, team, list_id).await? {
+                return Ok(answer);
+            }
+        }
+        let loaded = self.load_list(actor, team, list_id, spec).await?;
+        let receipts = {
+            let mut conn = self.db.read().await?;
+            rounds_store::receipts::counts_on_list(&mut conn, list_id, actor.user.id).await?
+        };
+        let now = Timestamp::now();
+        // Kept only when they depend on nothing but the database.
+        let keep = (whole && loaded.refs.is_empty() && receipts.is_empty()).then(|| {
+            let mut duplicates: Vec<String> = loaded.duplicates.iter().cloned().collect();
+            duplicates.sort();
+            let until = loaded
+                .open_tasks
+                .iter()
+                .filter_map(|t| t.due_at)
+                .filter(|d| *d > now)
+                .min();
+            (
+                RowsKey {
+                    feed_seq: loaded.feed_seq,
+                    team_columns: loaded.ctx.team_columns.clone(),
+                    members: loaded.ctx.members.clone(),
+                    today: loaded.ctx.today,
+                    duplicates,
+                },
+                until,
+            )
+        });
+        let view = self
+            .view_loaded(actor, team, list_id, spec, refresh_ehr, loaded)
+            .await?;
+        let patients: Vec<PatientId> = view.rows.iter().map(|r| r.patient_id).collect();
+        let rows: Arc<str> = render(view.rows, &receipts)?.into();
+        if let Some((key, until)) = keep {
+            self.list_rows.put(
+                list_id,
+                CachedRows {
+                    key,
+                    json: Arc::clone(&rows),
+                    ids: patients.iter().copied().collect(),
+                    patients,
+                    until,
+                },
+            );
+        }
+        Ok(ListAnswer {
+            list: view.list,
+            columns: view.columns,
+            total: view.total,
+            last_event_id: view.last_event_id,
+            ehr: view.ehr,
+            rows,
+        })
+    }
+
+    /// The whole list in hand order from the rows kept in memory, when
+    /// they are still what the database would give (None otherwise).
+    async fn list_from_cache(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list_id: ListId,
+    ) -> Result<Option<ListAnswer>, AppError> {
+        let mut conn = self.db.read().await?;
+        // First: whatever is read after it is at least as new.
+        let feed_seq = events::list_feed_seq(&mut conn, list_id).await?;
+        let last_event_id = events::last_seq(&mut conn).await?;
+        let list = self.list_in_team(&mut conn, actor, team, list_id).await?;
+        let columns = self.resolved_columns(&mut conn, team, list_id).await?;
+        let ctx = Context::load(&mut conn, team).await?;
+        let mut duplicates = patients::duplicate_mrns(&mut conn, team).await?;
+        duplicates.sort();
+        let team_refs = rounds_store::ehr::refs_of_team(&mut conn, team).await?;
+        drop(conn);
+        let key = RowsKey {
+            feed_seq,
+            team_columns: ctx.team_columns,
+            members: ctx.members,
+            today: ctx.today,
+            duplicates,
+        };
+        let Some(rows) = self.list_rows.get(list_id, &key, Timestamp::now()) else {
+            return Ok(None);
+        };
+        if team_refs.keys().any(|p| rows.ids.contains(p)) {
+            return Ok(None);
+        }
+        let (ehr, _) = self.ehr_data(team, &[], false, &[list_id]).await?;
+        self.audit_list_view(actor, team, list_id, &ViewSpec::default(), &rows.patients)
+            .await?;
+        Ok(Some(ListAnswer {
+            list,
+            columns,
+            total: rows.patients.len(),
+            last_event_id,
+            ehr,
+            rows: Arc::clone(&rows.json),
+        }))
+    }
+
+    /// The view of what [`App::load_list`] read: EHR merged, filtered,
+    /// searched, sorted, audited.
+    async fn view_loaded(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list_id: ListId,
+        spec: &ViewSpec,
+        refresh_ehr: bool,
+        loaded: Loaded,
+    ) -> Result<ListView, AppError> {
         let (ehr, mut ehr_data) = self
             .ehr_data(team, &loaded.refs, refresh_ehr, &[list_id])
             .await?;
@@ -105,7 +268,8 @@ impl App {
             .map(|c| c.key.to_string())
             .collect();
         let rows = rounds_core::listing::apply(&ctx, rows, spec, &visible);
-        self.audit_list_view(actor, team, list_id, spec, &rows)
+        let shown: Vec<PatientId> = rows.iter().map(|r| r.patient_id).collect();
+        self.audit_list_view(actor, team, list_id, spec, &shown)
             .await?;
         Ok(ListView {
             list,
@@ -126,6 +290,8 @@ impl App {
         spec: &ViewSpec,
     ) -> Result<Loaded, AppError> {
         let mut conn = self.db.read().await?;
+        // First: whatever is read after it is at least as new.
+        let feed_seq = events::list_feed_seq(&mut conn, list_id).await?;
         let last_event_id = events::last_seq(&mut conn).await?;
         let list = self.list_in_team(&mut conn, actor, team, list_id).await?;
         let columns = self.resolved_columns(&mut conn, team, list_id).await?;
@@ -164,6 +330,7 @@ impl App {
             .filter_map(|e| team_refs.remove(&e.patient_id).map(|r| (e.patient_id, r)))
             .collect();
         Ok(Loaded {
+            feed_seq,
             list,
             columns,
             ctx,
@@ -179,13 +346,13 @@ impl App {
 
     /// Records a view of a list as PatientListView (what was asked, and
     /// how many patients it showed).
-    async fn audit_list_view(
+    pub(crate) async fn audit_list_view(
         &self,
         actor: &Actor,
         team: TeamId,
         list_id: ListId,
         spec: &ViewSpec,
-        shown: &[PatientRow],
+        shown: &[PatientId],
     ) -> Result<(), AppError> {
         let mut entry = self.entry_for(actor, Operation::PatientListView, Outcome::Success);
         entry.team_id = Some(team);
@@ -196,8 +363,54 @@ impl App {
             "filters": spec.filters.len(),
             "search": spec.search.is_some(),
             // The patients shown are named, for the per-patient access report.
-            "patientIds": shown.iter().map(|r| r.patient_id.to_string()).collect::<Vec<_>>(),
+            "patientIds": shown.iter().map(ToString::to_string).collect::<Vec<_>>(),
         });
         self.record_view(entry, format!("list:{list_id}")).await
+    }
+}
+
+impl App {
+    /// What "what changed since I last looked" needs of a list instead of
+    /// its whole view: the EHR cells the view would show, per EHR patient,
+    /// from memory. Audited as getList's view of the whole list is (the
+    /// answer tells of each of its patients).
+    pub(crate) async fn list_ehr_cells(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        list_id: ListId,
+    ) -> Result<HashMap<PatientId, BTreeMap<String, EhrCell>>, AppError> {
+        self.team_access(actor, team, Need::Member, "getList")
+            .await?;
+        let (shown, refs, columns) = {
+            let mut conn = self.db.read().await?;
+            self.list_in_team(&mut conn, actor, team, list_id).await?;
+            let columns = self.resolved_columns(&mut conn, team, list_id).await?;
+            let entries = patients::entries(&mut conn, list_id).await?;
+            let mut team_refs = rounds_store::ehr::refs_of_team(&mut conn, team).await?;
+            let refs: Vec<(PatientId, EhrRef)> = entries
+                .iter()
+                .filter_map(|e| team_refs.remove(&e.patient_id).map(|r| (e.patient_id, r)))
+                .collect();
+            let shown: Vec<PatientId> = entries.iter().map(|e| e.patient_id).collect();
+            (shown, refs, columns)
+        };
+        let (_, mut ehr_data) = self.ehr_data(team, &refs, false, &[list_id]).await?;
+        let wanted: HashSet<String> = columns
+            .iter()
+            .map(|c| c.key.to_string())
+            .chain(["name".to_owned(), "mrn".to_owned()])
+            .collect();
+        let mut out = HashMap::new();
+        for (patient, _) in &refs {
+            if let Some(data) = ehr_data.remove(patient) {
+                let (mut display, mut cells) = (BTreeMap::new(), BTreeMap::new());
+                apply_ehr(&mut display, &mut cells, &data, Some(&wanted));
+                out.insert(*patient, cells);
+            }
+        }
+        self.audit_list_view(actor, team, list_id, &ViewSpec::default(), &shown)
+            .await?;
+        Ok(out)
     }
 }

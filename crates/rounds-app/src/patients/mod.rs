@@ -5,14 +5,19 @@
 //! - `display`: the text each column shows, and checking typed values;
 //! - `rows`: what the view (rounds-core `listing`) reads from a row;
 //! - `list_view`: getList as load → merge EHR → view → audit;
+//! - `list_cache`: getList's rows kept as answered while nothing changed;
 //! - `detail`: one patient (view, edit) and the team's patient search;
 //! - `entries`: a patient's places on lists (add, remove, move, order).
 
 mod detail;
 mod display;
 mod entries;
+mod list_cache;
 mod list_view;
 mod rows;
+
+pub(crate) use list_cache::ListRowsCache;
+pub use list_view::{ListAnswer, Receipts};
 
 use std::collections::{BTreeMap, HashMap};
 

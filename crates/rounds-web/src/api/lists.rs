@@ -477,27 +477,29 @@ pub async fn get_list(
     ApiActor(actor): ApiActor,
     ApiPath((team, list)): ApiPath<(String, String)>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<ListViewDto>> {
+) -> ApiResult<Response> {
     let spec = view_spec(query.as_deref())?;
     let refresh = super::wants_refresh(query.as_deref());
-    let view = state
+    let answer = state
         .app
-        .get_list_with(
+        .get_list_answer(
             &actor,
             parse_id("teamId", &team)?,
             parse_id("listId", &list)?,
             &spec,
             refresh,
+            render_rows,
         )
         .await?;
-    let receipts = state
-        .app
-        .receipt_counts_on_list(&actor, view.list.team_id, view.list.id)
-        .await?;
-    let mut dto = ListViewDto::from(view);
-    // A row's note line shows its latest note: one that asks for a read
-    // receipt says so, so that the screen showing it reports it seen.
-    for row in &mut dto.rows {
+    Ok(list_view_response(&answer))
+}
+
+/// The rows of a list view as getList answers them. A row's note line
+/// shows its latest note: one that asks for a read receipt says so, so
+/// that the screen showing it reports it seen.
+fn render_rows(rows: Vec<PatientRow>, receipts: &rounds_app::Receipts) -> Result<String, AppError> {
+    let mut out: Vec<RowDto> = rows.into_iter().map(RowDto::from).collect();
+    for row in &mut out {
         if let Some(note) = row.latest_note.as_mut() {
             let found = note
                 .id
@@ -512,7 +514,46 @@ pub async fn get_list(
             }
         }
     }
-    Ok(Json(dto))
+    serde_json::to_string(&out).map_err(|e| AppError::Internal(format!("list rows: {e}")))
+}
+
+/// [`ListViewDto`] without its rows, which are put in as serialised.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListViewHead {
+    list: ListDto,
+    columns: Vec<ColumnDto>,
+    total: usize,
+    last_event_id: i64,
+    ehr: super::ehr::ListEhrDto,
+}
+
+/// getList's answer: the [`ListViewDto`] shape, the rows as kept.
+fn list_view_response(answer: &rounds_app::ListAnswer) -> Response {
+    let head = ListViewHead {
+        list: ListDto::from(&answer.list),
+        columns: answer.columns.iter().map(ColumnDto::from).collect(),
+        total: answer.total,
+        last_event_id: answer.last_event_id,
+        ehr: super::ehr::ListEhrDto::from(&answer.ehr),
+    };
+    let head = match serde_json::to_vec(&head) {
+        Ok(h) => h,
+        Err(e) => {
+            return ApiError::from(AppError::Internal(format!("list view: {e}"))).into_response()
+        }
+    };
+    // `{…head…}` becomes `{…head…,"rows":[…]}`.
+    let mut body = Vec::with_capacity(head.len() + answer.rows.len() + 16);
+    body.extend_from_slice(head.strip_suffix(b"}").unwrap_or(&head));
+    body.extend_from_slice(b",\"rows\":");
+    body.extend_from_slice(answer.rows.as_bytes());
+    body.push(b'}');
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 /// Add a column to a list: `{"key": "birthDate"}` or `{"key": "<team column id>"}`

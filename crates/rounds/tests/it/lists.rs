@@ -1012,3 +1012,123 @@ async fn live_sync(backend: Backend) {
     w.app.stop().await;
 }
 both!(live_sync);
+
+/// getList answers a whole list from rows kept in memory: a change made
+/// through another instance on the same database (a field, a note, a task
+/// falling due, a column's unit, patients added and removed) shows in the
+/// very next answer of the first instance, which is always the same as a
+/// fresh read (`refresh=true` reads past what is kept).
+async fn kept_rows_follow_changes_made_on_another_instance(backend: Backend) {
+    let w = Ward::new(backend).await;
+    let temp = w
+        .nurse
+        .post(
+            &w.list_path("/columns"),
+            json!({"label": "Temp", "type": "number", "unit": "°C"}),
+        )
+        .await
+        .body["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let p1 = w
+        .add(json!({"family": "Ames", "given": "Ann", "mrn": "K1", &temp: 37.5}))
+        .await;
+    let p2 = w
+        .add(json!({"family": "Boyd", "given": "Bo", "mrn": "K2"}))
+        .await;
+    let second = w.app.spawn_sharing(rounds_app::AppConfig::default()).await;
+    let other = second.client("charge").await;
+    let list = w.list_path("");
+    let team = |rest: &str| w.path(rest);
+    let row = |view: &Value, p: &str| -> Value {
+        view["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["patientId"] == p)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    // The first instance's answer, twice (the second from what it kept),
+    // against a fresh read.
+    let check = |what: &'static str| {
+        let w = &w;
+        async move {
+            let kept = w.view("").await;
+            let again = w.view("").await;
+            let fresh = w.view("refresh=true").await;
+            assert_eq!(kept["rows"], fresh["rows"], "{what}: kept rows are stale");
+            assert_eq!(again["rows"], fresh["rows"], "{what}");
+            assert_eq!(kept["total"], fresh["total"], "{what}");
+            kept
+        }
+    };
+    let v = check("first").await;
+    assert_eq!(row(&v, &p1)["display"][&temp], "37.5 °C");
+
+    let r = other
+        .patch(
+            &team(&format!("/patients/{p1}")),
+            json!({"fields": {&temp: {"value": 39.1, "baseVersion": 1}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let v = check("a field changed elsewhere").await;
+    assert_eq!(row(&v, &p1)["display"][&temp], "39.1 °C");
+
+    let r = other
+        .post(
+            &team(&format!("/patients/{p2}/notes")),
+            json!({"body": "Seen by the registrar"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let v = check("a note written elsewhere").await;
+    assert_eq!(row(&v, &p2)["latestNote"]["body"], "Seen by the registrar");
+
+    let due = (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = other
+        .post(
+            &team(&format!("/patients/{p2}/tasks")),
+            json!({"body": "Bloods", "dueAt": due}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let v = check("a task added elsewhere").await;
+    assert_eq!(row(&v, &p2)["tasks"]["overdue"], 0, "{}", row(&v, &p2));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let v = check("a task fallen due").await;
+    assert_eq!(row(&v, &p2)["tasks"]["overdue"], 1, "{}", row(&v, &p2));
+
+    let r = other
+        .patch(&format!("{list}/columns/{temp}"), json!({"unit": "degC"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let v = check("a column's unit changed elsewhere").await;
+    assert_eq!(row(&v, &p1)["display"][&temp], "39.1 degC");
+
+    let r = other
+        .post(
+            &format!("{list}/patients"),
+            json!({"fields": {"family": "Cole", "mrn": "K1"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let v = check("a patient added elsewhere").await;
+    assert_eq!(v["rows"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        row(&v, &p1)["duplicateMrn"],
+        true,
+        "the same MRN as the new one"
+    );
+
+    let r = other.delete(&format!("{list}/patients/{p1}")).await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let v = check("a patient removed elsewhere").await;
+    assert_eq!(row(&v, &p1), Value::Null);
+    second.stop().await;
+}
+both!(kept_rows_follow_changes_made_on_another_instance);
