@@ -70,4 +70,10 @@ pub(crate) const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0011_last_looked.sql"),
         postgres: include_str!("../migrations/postgres/0011_last_looked.sql"),
     },
+    Step {
+        version: 13,
+        name: "batch shapes",
+        sqlite: include_str!("../migrations/sqlite/0013_batch_shapes.sql"),
+        postgres: include_str!("../migrations/postgres/0013_batch_shapes.sql"),
+    },
 ];

@@ -392,6 +392,23 @@ impl App {
         self.metrics()
             .ehr_read(c.team_id, ok, failed, started.elapsed());
         self.note_health(c.team_id, ok, failed, problem);
+        if self.shape_due(c.team_id, &client, failed > ok) {
+            // After the read (its screens are not kept waiting), on a few
+            // of the patients it read well.
+            let app = self.clone();
+            let conn = c.clone();
+            let sample: Vec<String> = ids
+                .iter()
+                .filter(|id| {
+                    lock(&self.ehr.cache)
+                        .get(&(c.team_id, gen.clone(), (*id).clone()), settings.cache_ttl)
+                        .is_some_and(|e| e.result.is_ok())
+                })
+                .take(rounds_fhir::SAMPLE_PATIENTS)
+                .cloned()
+                .collect();
+            tokio::spawn(async move { app.measure_shape(&conn, &client, &sample).await });
+        }
         Some(ids)
     }
 
