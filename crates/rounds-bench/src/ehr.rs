@@ -60,7 +60,9 @@ impl Drop for Sekmet {
 fn start_sekmet(exe: &std::path::Path, patients: usize) -> anyhow::Result<(Sekmet, String)> {
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let base = format!("http://127.0.0.1:{port}/fhir");
     let child = Command::new(exe)
         .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
@@ -87,7 +89,10 @@ fn start_sekmet(exe: &std::path::Path, patients: usize) -> anyhow::Result<(Sekme
         .output()
         .context("seed sekmet")?;
     if !seeded.status.success() {
-        bail!("sekmet seed failed: {}", String::from_utf8_lossy(&seeded.stderr));
+        bail!(
+            "sekmet seed failed: {}",
+            String::from_utf8_lossy(&seeded.stderr)
+        );
     }
     Ok((s, base))
 }
@@ -326,7 +331,10 @@ pub async fn run(
                     t["shape"].as_str().unwrap_or("?"),
                     t["micros"]
                         .as_u64()
-                        .map_or("failed".to_owned(), |m| format!("{:.1} ms", m as f64 / 1000.0))
+                        .map_or("failed".to_owned(), |m| format!(
+                            "{:.1} ms",
+                            m as f64 / 1000.0
+                        ))
                 ))
                 .collect::<Vec<_>>()
                 .join(", "))
@@ -340,7 +348,8 @@ pub async fn run(
         .await?
         .summary_queries(&ids);
     let bare_http = reqwest::Client::new();
-    let (mut bundle, mut gets, mut chunks, mut cold) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut bundle, mut gets, mut chunks, mut cold) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let t = Instant::now();
         bare_bundle(&bare_http, &base, &queries).await?;
@@ -483,7 +492,11 @@ async fn wait_measured(api: &Api, team: &str) -> anyhow::Result<Value> {
     let started = Instant::now();
     loop {
         let c = api
-            .send(Method::GET, &format!("/api/v1/teams/{team}/ehr-connection"), None)
+            .send(
+                Method::GET,
+                &format!("/api/v1/teams/{team}/ehr-connection"),
+                None,
+            )
             .await?;
         if c["batchShape"]["source"] == "measured" {
             return Ok(c["batchShape"].clone());
@@ -531,7 +544,11 @@ async fn restarted(
     let took = t.elapsed();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let now = api
-        .send(Method::GET, &format!("/api/v1/teams/{team}/ehr-connection"), None)
+        .send(
+            Method::GET,
+            &format!("/api/v1/teams/{team}/ehr-connection"),
+            None,
+        )
         .await?;
     let again = now["batchShape"]["measuredAt"] != measured["measuredAt"];
     let _ = stop.send(());

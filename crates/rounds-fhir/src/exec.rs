@@ -53,7 +53,9 @@ impl Executor {
         declared_max: Option<usize>,
     ) -> Self {
         let max_entries = declared_max
-            .map_or(config.max_batch_entries, |d| d.min(config.max_batch_entries))
+            .map_or(config.max_batch_entries, |d| {
+                d.min(config.max_batch_entries)
+            })
             .max(1);
         Executor {
             http,
@@ -191,7 +193,10 @@ impl Executor {
         size: usize,
         in_flight: usize,
     ) -> Vec<Result<Value, FhirError>> {
-        let chunks: Vec<Vec<String>> = queries.chunks(size.max(1)).map(<[String]>::to_vec).collect();
+        let chunks: Vec<Vec<String>> = queries
+            .chunks(size.max(1))
+            .map(<[String]>::to_vec)
+            .collect();
         let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
         let this = self.clone();
         let answers = bounded(chunks, in_flight.max(1), move |chunk| {

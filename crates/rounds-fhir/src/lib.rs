@@ -62,6 +62,8 @@ pub use model::Patient;
 pub use outbound::{OutboundPolicy, PolicyResolver};
 pub use query::{check_id, PatientQuery};
 pub use secret::Secret;
-pub use shape::{BatchShape, ShapeMeasurement, ShapeParseError, ShapeTrial, MAX_IN_FLIGHT, SAMPLE_PATIENTS};
+pub use shape::{
+    BatchShape, ShapeMeasurement, ShapeParseError, ShapeTrial, MAX_IN_FLIGHT, SAMPLE_PATIENTS,
+};
 pub use summary::{PatientSummary, Section, SectionKind, SectionStatus};
 pub use version::FhirVersion;

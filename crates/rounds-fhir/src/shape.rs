@@ -194,7 +194,11 @@ impl FhirClient {
                 BatchShape::Gets {
                     in_flight: self.exec.concurrency(),
                 },
-                queries.iter().take(self.exec.concurrency()).cloned().collect(),
+                queries
+                    .iter()
+                    .take(self.exec.concurrency())
+                    .cloned()
+                    .collect(),
             )
             .await;
         let mut best: Vec<Option<Duration>> = vec![None; candidates.len()];
@@ -224,14 +228,12 @@ impl FhirClient {
                 } else {
                     // A query every shape fails alike (a 404) says nothing
                     // of the shape; an answer that is not one is a failure.
-                    answers
-                        .iter()
-                        .find_map(|a| match a {
-                            Err(e) if e.status().is_none_or(|s| s >= 500 || s == 429) => {
-                                Some(e.to_string())
-                            }
-                            _ => None,
-                        })
+                    answers.iter().find_map(|a| match a {
+                        Err(e) if e.status().is_none_or(|s| s >= 500 || s == 429) => {
+                            Some(e.to_string())
+                        }
+                        _ => None,
+                    })
                 };
                 match failure {
                     Some(e) => {
@@ -321,9 +323,21 @@ mod tests {
             assert_eq!(shape.to_string(), text);
         }
         assert_eq!("bundles:1".parse(), Ok(BatchShape::Bundles { parts: 1 }));
-        for bad in ["", "gets", "gets:0", "gets:65", "chunks:20", "chunks:0x1", "bundles:x", "auto"] {
+        for bad in [
+            "",
+            "gets",
+            "gets:0",
+            "gets:65",
+            "chunks:20",
+            "chunks:0x1",
+            "bundles:x",
+            "auto",
+        ] {
             assert!(bad.parse::<BatchShape>().is_err(), "{bad}");
         }
-        assert_eq!(BatchShape::Gets { in_flight: 8 }.describe(), "8 concurrent GETs");
+        assert_eq!(
+            BatchShape::Gets { in_flight: 8 }.describe(),
+            "8 concurrent GETs"
+        );
     }
 }

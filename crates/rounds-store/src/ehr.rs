@@ -346,6 +346,38 @@ pub async fn refs_of_team(
     Ok(out)
 }
 
+/// The EHR references of a list's patients (those that have one), in the
+/// list's order; only patients of `team`.
+pub async fn refs_of_list(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    list: rounds_core::ListId,
+) -> Result<Vec<(PatientId, EhrRef)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.ehr_server, p.ehr_id FROM list_entries e \
+         JOIN patients p ON p.id = e.patient_id \
+         WHERE e.list_id = $1 AND p.team_id = $2 \
+         AND p.ehr_id IS NOT NULL AND p.ehr_server IS NOT NULL \
+         ORDER BY e.position, e.added_at",
+    )
+    .bind(list.to_string())
+    .bind(team.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("id")?;
+            Ok((
+                parse(&id, "patient id")?,
+                EhrRef {
+                    server: row.try_get("ehr_server")?,
+                    id: row.try_get("ehr_id")?,
+                },
+            ))
+        })
+        .collect()
+}
+
 /// The EHR reference of one patient.
 pub async fn ref_of(
     conn: &mut AnyConnection,

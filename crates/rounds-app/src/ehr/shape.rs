@@ -327,6 +327,8 @@ pub(super) fn shape_setting(value: Option<&str>) -> Result<Option<String>, AppEr
         None | Some("") | Some("auto") => Ok(None),
         Some(s) => BatchShape::from_str(s)
             .map(|shape| Some(shape.to_string()))
-            .map_err(|e| rounds_core::validate::InvalidInput::new("batchShape", e.to_string()).into()),
+            .map_err(|e| {
+                rounds_core::validate::InvalidInput::new("batchShape", e.to_string()).into()
+            }),
     }
 }

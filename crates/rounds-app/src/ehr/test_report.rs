@@ -124,7 +124,11 @@ impl App {
         }
         if out.ok {
             out.batch_shape = self
-                .test_shape(&row, shape_config, spec.is_none() || saved.as_ref() == Some(&row))
+                .test_shape(
+                    &row,
+                    shape_config,
+                    spec.is_none() || saved.as_ref() == Some(&row),
+                )
                 .await;
         }
         if throwaway_key && !out.ok {

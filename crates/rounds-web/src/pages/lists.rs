@@ -93,6 +93,9 @@ async fn list_view(
         Ok(l) => l,
         Err(r) => return r,
     };
+    // The list's EHR patients are read from now, beside the page's own
+    // reads (a refusal shows below, from getList).
+    let _ = state.app.read_list_ahead(&page.actor, team, list).await;
     let detail = match state.app.get_team(&page.actor, team).await {
         Ok(d) => d,
         Err(err) => return app_error_page(state, &page.session, err),
