@@ -203,6 +203,8 @@ impl FhirClient {
             .await;
         let mut best: Vec<Option<Duration>> = vec![None; candidates.len()];
         let mut errors: Vec<Option<String>> = vec![None; candidates.len()];
+        let mut failures: Vec<usize> = vec![0; candidates.len()];
+        let mut whys: Vec<Option<String>> = vec![None; candidates.len()];
         for round in 0..ROUNDS {
             let order: Vec<usize> = if round % 2 == 0 {
                 (0..candidates.len()).collect()
@@ -216,33 +218,57 @@ impl FhirClient {
                 if errors.get(i).is_some_and(Option::is_some) {
                     continue;
                 }
+                if shape.path() == Path::Batch && self.exec.batch_refused() {
+                    if let Some(err) = errors.get_mut(i) {
+                        *err = Some("the server refused a batch".to_owned());
+                    }
+                    continue;
+                }
                 let refused_before = self.exec.batch_refused();
                 let started = Instant::now();
                 let answers = self.exec.run_as(shape, queries.clone()).await;
                 let took = started.elapsed();
-                let failure = if shape.path() == Path::Batch
-                    && !refused_before
-                    && self.exec.batch_refused()
-                {
-                    Some("the server refused the batch".to_owned())
-                } else {
-                    // A query every shape fails alike (a 404) says nothing
-                    // of the shape; an answer that is not one is a failure.
-                    answers.iter().find_map(|a| match a {
-                        Err(e) if e.status().is_none_or(|s| s >= 500 || s == 429) => {
-                            Some(e.to_string())
-                        }
-                        _ => None,
-                    })
-                };
-                match failure {
-                    Some(e) => {
-                        if let Some(err) = errors.get_mut(i) {
-                            *err = Some(e);
+                if shape.path() == Path::Batch && !refused_before && self.exec.batch_refused() {
+                    if let Some(err) = errors.get_mut(i) {
+                        *err = Some("the server refused the batch".to_owned());
+                    }
+                    continue;
+                }
+                // Answers that are not answers (a timeout, a 5xx): counted,
+                // and compared across shapes below, since a query the
+                // server fails whichever way it comes says nothing of the
+                // shape.
+                let failed: Vec<&FhirError> = answers
+                    .iter()
+                    .filter_map(|a| a.as_ref().err())
+                    .filter(|e| e.status().is_none_or(|s| s >= 500 || s == 429))
+                    .collect();
+                if let (Some(n), Some(why)) = (failures.get_mut(i), whys.get_mut(i)) {
+                    if failed.len() >= *n {
+                        *n = failed.len();
+                        if let Some(e) = failed.first() {
+                            *why = Some(e.to_string());
                         }
                     }
-                    None => *slot = Some(slot.map_or(took, |b| b.min(took))),
                 }
+                *slot = Some(slot.map_or(took, |b| b.min(took)));
+            }
+        }
+        // A shape that failed more queries than another did failed.
+        let least = failures
+            .iter()
+            .zip(&errors)
+            .filter(|(_, e)| e.is_none())
+            .map(|(n, _)| *n)
+            .min()
+            .unwrap_or(0);
+        for ((n, why), err) in failures.iter().zip(whys).zip(errors.iter_mut()) {
+            if err.is_none() && *n > least {
+                *err = Some(format!(
+                    "{n} of {} queries failed ({})",
+                    queries.len(),
+                    why.unwrap_or_default()
+                ));
             }
         }
         let trials: Vec<ShapeTrial> = candidates
