@@ -526,11 +526,14 @@ async fn the_batch_shape_measured_on_a_few_patients() {
     let tried: Vec<String> = m.trials.iter().map(|t| t.shape.to_string()).collect();
     assert_eq!(tried, ["bundle", "bundles:2", "bundles:4", "gets:4", "gets:8"]);
     assert!(m.trials.iter().all(|t| t.micros.is_some() && t.error.is_none()), "{m:?}");
-    let fastest = m.trials.iter().filter_map(|t| t.micros).min().unwrap();
-    assert_eq!(
-        m.trials.iter().find(|t| t.shape == m.chosen).unwrap().micros,
-        Some(fastest)
-    );
+    // The first within a tenth of the fastest.
+    let fastest = m.trials.iter().filter_map(|t| t.micros).min().unwrap() as f64;
+    let first_near = m
+        .trials
+        .iter()
+        .find(|t| t.micros.unwrap() as f64 <= fastest * 1.1)
+        .unwrap();
+    assert_eq!(first_near.shape, m.chosen, "{m:?}");
     // The chosen shape reads the same as the configured chunks.
     let chunked = client.summaries(&s.seeded).await;
     client.set_shape(Some(m.chosen));
