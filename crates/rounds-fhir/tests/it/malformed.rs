@@ -411,7 +411,10 @@ fn answer_batch_well(body: &str) -> Reply {
         let reply = route(url.split('?').next().unwrap(), true);
         json!({"response": {"status": format!("{} x", reply.status)}, "resource": serde_json::from_slice::<Value>(&reply.body).unwrap()})
     }).collect();
-    Reply::json(200, &json!({"resourceType": "Bundle", "type": "batch-response", "entry": entries}))
+    Reply::json(
+        200,
+        &json!({"resourceType": "Bundle", "type": "batch-response", "entry": entries}),
+    )
 }
 
 fn shape_client_config(base: &str) -> ClientConfig {
@@ -450,7 +453,11 @@ async fn each_shape_sends_as_it_says() {
         let before = s.hits().len();
         let sums = client.summaries(&ids).await;
         assert!(sums.iter().all(Result::is_ok), "{shape}");
-        assert_eq!(sums[0].as_ref().unwrap().conditions.items.len(), 1, "{shape}");
+        assert_eq!(
+            sums[0].as_ref().unwrap().conditions.items.len(),
+            1,
+            "{shape}"
+        );
         let hits: Vec<_> = s.hits().into_iter().skip(before).collect();
         assert_eq!(
             hits.iter().filter(|h| h.method == "POST").count(),
@@ -511,7 +518,9 @@ async fn a_failing_or_refused_batch_is_not_chosen() {
         let failed: Vec<_> = m.trials.iter().filter(|t| t.error.is_some()).collect();
         assert!(!failed.is_empty(), "{status}: {m:?}");
         assert!(
-            failed.iter().all(|t| t.shape.path() == rounds_fhir::Path::Batch && t.micros.is_none()),
+            failed
+                .iter()
+                .all(|t| t.shape.path() == rounds_fhir::Path::Batch && t.micros.is_none()),
             "{m:?}"
         );
         assert_eq!(client.batch_refused(), status == 405);

@@ -524,8 +524,16 @@ async fn the_batch_shape_measured_on_a_few_patients() {
             .len()
     );
     let tried: Vec<String> = m.trials.iter().map(|t| t.shape.to_string()).collect();
-    assert_eq!(tried, ["bundle", "bundles:2", "bundles:4", "gets:4", "gets:8"]);
-    assert!(m.trials.iter().all(|t| t.micros.is_some() && t.error.is_none()), "{m:?}");
+    assert_eq!(
+        tried,
+        ["bundle", "bundles:2", "bundles:4", "gets:4", "gets:8"]
+    );
+    assert!(
+        m.trials
+            .iter()
+            .all(|t| t.micros.is_some() && t.error.is_none()),
+        "{m:?}"
+    );
     // The first within a tenth of the fastest.
     let fastest = m.trials.iter().filter_map(|t| t.micros).min().unwrap() as f64;
     let first_near = m

@@ -53,7 +53,11 @@ async fn complete(w: &Ward) -> Value {
             assert_eq!(list["rows"][0]["ehr"]["state"], "ok", "{}", list["rows"]);
             return list;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "{}", list["ehr"]);
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{}",
+            list["ehr"]
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -144,7 +148,10 @@ async fn measured_remembered_and_fixed(backend: Backend) {
     assert!(fixed["trials"].is_null(), "{fixed}");
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let still = connection(&w.owner, &w.team).await["batchShape"].clone();
-    assert_eq!(still["source"], "fixed", "a fixed shape is never measured: {still}");
+    assert_eq!(
+        still["source"], "fixed",
+        "a fixed shape is never measured: {still}"
+    );
 
     // Back to auto: the remembered shape, not measured again.
     assert_eq!(
@@ -187,7 +194,10 @@ async fn measured_again_and_by_the_test(backend: Backend) {
         .map(|t| t["shape"].as_str().unwrap())
         .collect();
     assert_eq!(tried, ["gets:4", "gets:8"], "{again}");
-    assert!(again["shape"].as_str().unwrap().starts_with("gets:"), "{again}");
+    assert!(
+        again["shape"].as_str().unwrap().starts_with("gets:"),
+        "{again}"
+    );
 
     // Test connection: measured on the server's first patients, shown.
     let r = w
@@ -201,8 +211,15 @@ async fn measured_again_and_by_the_test(backend: Backend) {
     assert_eq!(r.body["ok"], true, "{}", r.text);
     let tested = &r.body["batchShape"];
     assert_eq!(tested["source"], "measured", "{tested}");
-    assert!(tested["shape"].as_str().unwrap().starts_with("gets:"), "{tested}");
-    assert_eq!(tested["trials"].as_array().map(Vec::len), Some(2), "{tested}");
+    assert!(
+        tested["shape"].as_str().unwrap().starts_with("gets:"),
+        "{tested}"
+    );
+    assert_eq!(
+        tested["trials"].as_array().map(Vec::len),
+        Some(2),
+        "{tested}"
+    );
     app.stop().await;
 }
 
