@@ -366,6 +366,23 @@ pub async fn run(
         cold.push(t.elapsed());
     }
 
+    // The same cold rounds with the shape Rounds had before it measured
+    // (Bundles of 20, 4 at a time), fixed by the owner; then auto again.
+    let connection = |shape: &str| json!({"name": "EHR", "baseUrl": base, "auth": {"kind": "none"}, "batchShape": shape});
+    let conn_path = format!("/api/v1/teams/{team}/ehr-connection");
+    api.send(Method::PUT, &conn_path, Some(connection("chunks:20x4")))
+        .await?;
+    let mut old_shape = Vec::new();
+    for _ in 0..rounds {
+        app.clear_ehr_cache();
+        let t = Instant::now();
+        wait_complete(&api, &list_path, ids.len()).await?;
+        old_shape.push(t.elapsed());
+    }
+    api.send(Method::PUT, &conn_path, Some(connection("auto")))
+        .await?;
+    wait_complete(&api, &list_path, ids.len()).await?;
+
     // Warm: getList with everything in memory.
     let mut warm = Vec::new();
     let mut size = 0;
@@ -434,6 +451,12 @@ pub async fn run(
         "  of which inside Rounds (no HTTP, no JSON):          p50 {}  p99 {}",
         ms(percentile(&inside, 50.0)),
         ms(percentile(&inside, 99.0))
+    );
+    let old_shape = median(old_shape);
+    println!(
+        "cold list with the fixed shape chunks:20x4 (the shape before this measuring): {}  = {:.2}x the bare Bundle",
+        ms(old_shape),
+        ratio(old_shape, bundle),
     );
     let _ = stop.send(());
     let _ = server.await;
