@@ -665,6 +665,10 @@ impl App {
             let mut conn = self.db.read().await?;
             self.list_in_team(&mut conn, actor, team, list).await?;
         }
+        // The list's EHR patients are read from now, not when its table asks.
+        if let Err(e) = self.start_list_read(team, list).await {
+            tracing::debug!(error = %e, "cannot start reading the list's EHR patients");
+        }
         self.start_poller();
         // Subscribe before reading the feed, so nothing falls between the two.
         let live = self.hub.sender.subscribe();

@@ -1,7 +1,9 @@
 //! `rounds-bench ehr`: a list of EHR patients showing every EHR column.
 //!
-//! - bare: the same patients' reads straight from the FHIR server with the
-//!   FHIR client, as batch Bundles (no Rounds in between);
+//! - bare: the same patients' queries sent by hand straight to the FHIR
+//!   server (no Rounds, no FHIR client): as one batch Bundle, as 8
+//!   concurrent GETs, and as the old fixed shape (Bundles of 20, 4 at a
+//!   time), interleaved with the cold rounds;
 //! - cold: the time from asking for the list with nothing in memory until
 //!   the list is complete (no cell still being read);
 //! - warm: `getList` latency with the EHR data in memory (p50/p99).
@@ -41,14 +43,156 @@ fn median(mut v: Vec<Duration>) -> Duration {
     percentile(&v, 50.0)
 }
 
+/// sekmet-fhir started for the benchmark in a directory of its own,
+/// seeded with `patients` patients (half admitted); killed when dropped.
+struct Sekmet {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Sekmet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sekmet(exe: &std::path::Path, patients: usize) -> anyhow::Result<(Sekmet, String)> {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}/fhir");
+    let child = Command::new(exe)
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .current_dir(dir.path())
+        .env("SEKMET_BASE_URL", &base)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("start sekmet")?;
+    let s = Sekmet { child, _dir: dir };
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("sekmet did not start");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let seeded = Command::new(exe)
+        .args(["seed", "--count", &patients.to_string(), "--admit"])
+        .current_dir(s._dir.path())
+        .env("SEKMET_BASE_URL", &base)
+        .stdin(Stdio::null())
+        .output()
+        .context("seed sekmet")?;
+    if !seeded.status.success() {
+        bail!(
+            "sekmet seed failed: {}",
+            String::from_utf8_lossy(&seeded.stderr)
+        );
+    }
+    Ok((s, base))
+}
+
+/// The queries sent by hand, as one batch Bundle.
+async fn bare_bundle(http: &reqwest::Client, base: &str, queries: &[String]) -> anyhow::Result<()> {
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": queries.iter().map(|q| json!({"request": {"method": "GET", "url": q}})).collect::<Vec<_>>(),
+    });
+    let r = http
+        .post(base)
+        .header("content-type", "application/fhir+json")
+        .json(&bundle)
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("the bare Bundle: {}", r.status());
+    }
+    let v: Value = r.json().await?;
+    if v["entry"].as_array().map_or(0, Vec::len) != queries.len() {
+        bail!("the bare Bundle's answer lacks entries");
+    }
+    Ok(())
+}
+
+/// The queries sent by hand as Bundles of `size`, `in_flight` at a time.
+async fn bare_chunks(
+    http: &reqwest::Client,
+    base: &str,
+    queries: &[String],
+    size: usize,
+    in_flight: usize,
+) -> anyhow::Result<()> {
+    let chunks: Vec<Vec<String>> = queries.chunks(size).map(<[String]>::to_vec).collect();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(in_flight));
+    let mut set = tokio::task::JoinSet::new();
+    for chunk in chunks {
+        let (http, base, gate) = (http.clone(), base.to_owned(), gate.clone());
+        set.spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            bare_bundle(&http, &base, &chunk).await
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
+/// The queries sent by hand as GETs, `in_flight` at a time.
+async fn bare_gets(
+    http: &reqwest::Client,
+    base: &str,
+    queries: &[String],
+    in_flight: usize,
+) -> anyhow::Result<()> {
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(in_flight));
+    let mut set = tokio::task::JoinSet::new();
+    for q in queries {
+        let (http, url, gate) = (http.clone(), format!("{base}/{q}"), gate.clone());
+        set.spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            let r = http.get(&url).send().await?;
+            if !r.status().is_success() && r.status().as_u16() != 404 {
+                bail!("GET: {}", r.status());
+            }
+            r.bytes().await?;
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     fhir_base: Option<String>,
-    patients: usize,
+    sekmet: Option<std::path::PathBuf>,
+    patients: Option<usize>,
     days: u32,
     rounds: usize,
     reads: usize,
 ) -> anyhow::Result<()> {
-    // The FHIR server: given, or the sandbox with a generated ward.
+    // The FHIR server: given, sekmet seeded here, or the sandbox with a
+    // generated ward.
+    let mut _sekmet = None;
+    let fhir_base = match (fhir_base, sekmet) {
+        (Some(base), _) => Some(base),
+        (None, Some(exe)) => {
+            let (s, base) = start_sekmet(&exe, patients.unwrap_or(50))?;
+            _sekmet = Some(s);
+            Some(base)
+        }
+        (None, None) => None,
+    };
+    let patients = patients.unwrap_or(if fhir_base.is_some() { 50 } else { 200 });
     let (base, ids, _sandbox) = match fhir_base {
         Some(base) => {
             let client = rounds_fhir::FhirClient::connect(rounds_fhir::ClientConfig::new(&base)?)
@@ -168,40 +312,76 @@ pub async fn run(
         .await?;
     }
 
-    // Bare: the same reads as batch Bundles, straight from the server.
-    let mut config = rounds_fhir::ClientConfig::new(&base)?;
-    config.batch_mode = rounds_fhir::BatchMode::Always;
-    let bare_client = rounds_fhir::FhirClient::connect(config).await?;
-    let mut bare = Vec::new();
+    // The first read: Rounds measures its batch shape on a few of the
+    // list's patients after it (remembered in the database).
+    let first = Instant::now();
+    wait_complete(&api, &list_path, ids.len()).await?;
+    let first = first.elapsed();
+    let measured = wait_measured(&api, &team).await?;
+    println!(
+        "first read (default shape): {}; then measured on a sample: {} ({})",
+        ms(first),
+        measured["shape"].as_str().unwrap_or("?"),
+        measured["trials"]
+            .as_array()
+            .map(|t| t
+                .iter()
+                .map(|t| format!(
+                    "{} {}",
+                    t["shape"].as_str().unwrap_or("?"),
+                    t["micros"]
+                        .as_u64()
+                        .map_or("failed".to_owned(), |m| format!(
+                            "{:.1} ms",
+                            m as f64 / 1000.0
+                        ))
+                ))
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default()
+    );
+
+    // Bare: the same queries by hand, straight to the server, interleaved
+    // with the cold rounds (nothing in memory; ask until no cell is still
+    // being read).
+    let queries = rounds_fhir::FhirClient::connect(rounds_fhir::ClientConfig::new(&base)?)
+        .await?
+        .summary_queries(&ids);
+    let bare_http = reqwest::Client::new();
+    let (mut bundle, mut gets, mut chunks, mut cold) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let t = Instant::now();
-        let got = bare_client.summaries(&ids).await;
-        bare.push(t.elapsed());
-        if got.iter().any(Result::is_err) {
-            bail!("the bare read failed for some patients");
-        }
+        bare_bundle(&bare_http, &base, &queries).await?;
+        bundle.push(t.elapsed());
+        let t = Instant::now();
+        bare_gets(&bare_http, &base, &queries, 8).await?;
+        gets.push(t.elapsed());
+        let t = Instant::now();
+        bare_chunks(&bare_http, &base, &queries, 20, 4).await?;
+        chunks.push(t.elapsed());
+        app.clear_ehr_cache();
+        let t = Instant::now();
+        wait_complete(&api, &list_path, ids.len()).await?;
+        cold.push(t.elapsed());
     }
 
-    // Cold: nothing in memory; ask until no cell is still being read.
-    let mut cold = Vec::new();
+    // The same cold rounds with the shape Rounds had before it measured
+    // (Bundles of 20, 4 at a time), fixed by the owner; then auto again.
+    let connection = |shape: &str| json!({"name": "EHR", "baseUrl": base, "auth": {"kind": "none"}, "batchShape": shape});
+    let conn_path = format!("/api/v1/teams/{team}/ehr-connection");
+    api.send(Method::PUT, &conn_path, Some(connection("chunks:20x4")))
+        .await?;
+    let mut old_shape = Vec::new();
     for _ in 0..rounds {
         app.clear_ehr_cache();
         let t = Instant::now();
-        loop {
-            let view = api.send(Method::GET, &list_path, None).await?;
-            if view["ehr"]["pending"] == false {
-                let ok = view["rows"].as_array().map_or(0, |r| {
-                    r.iter().filter(|r| r["ehr"]["state"] == "ok").count()
-                });
-                if ok != ids.len() {
-                    bail!("{ok} of {} patients read: {}", ids.len(), view["ehr"]);
-                }
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        cold.push(t.elapsed());
+        wait_complete(&api, &list_path, ids.len()).await?;
+        old_shape.push(t.elapsed());
     }
+    api.send(Method::PUT, &conn_path, Some(connection("auto")))
+        .await?;
+    wait_complete(&api, &list_path, ids.len()).await?;
 
     // Warm: getList with everything in memory.
     let mut warm = Vec::new();
@@ -244,15 +424,22 @@ pub async fn run(
     }
     inside.sort();
 
-    let (bare, cold) = (median(bare), median(cold));
+    let (bundle, gets, chunks, cold) = (median(bundle), median(gets), median(chunks), median(cold));
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
     println!(
-        "bare batch read of the list's patients (median of {rounds}): {}",
-        ms(bare)
+        "bare, by hand, {} queries (medians of {rounds}): one batch Bundle {}, 8 concurrent GETs {} ({:.2}x the Bundle), Bundles of 20 4 at a time {} ({:.2}x)",
+        queries.len(),
+        ms(bundle),
+        ms(gets),
+        ratio(gets, bundle),
+        ms(chunks),
+        ratio(chunks, bundle),
     );
     println!(
-        "cold list complete (median of {rounds}):            {}  = {:.2}x bare",
+        "cold list complete (median of {rounds}):            {}  = {:.2}x the bare Bundle (bar 1.05x), {:.2}x the bare 8 GETs (bar 1.0x)",
         ms(cold),
-        cold.as_secs_f64() / bare.as_secs_f64().max(1e-9)
+        ratio(cold, bundle),
+        ratio(cold, gets),
     );
     println!(
         "warm getList ({reads} reads, {} KiB each):          p50 {}  p99 {}",
@@ -265,8 +452,25 @@ pub async fn run(
         ms(percentile(&inside, 50.0)),
         ms(percentile(&inside, 99.0))
     );
+    let old_shape = median(old_shape);
+    println!(
+        "cold list with the fixed shape chunks:20x4 (the shape before this measuring): {}  = {:.2}x the bare Bundle",
+        ms(old_shape),
+        ratio(old_shape, bundle),
+    );
     let _ = stop.send(());
     let _ = server.await;
+
+    // A restart: another instance on the same database uses the shape
+    // remembered, without measuring again.
+    let (restart, again) = restarted(&url, &list_path, &team, ids.len(), &measured).await?;
+    println!(
+        "cold list after a restart (remembered shape {}, measured again: {}): {}  = {:.2}x the bare Bundle",
+        measured["shape"].as_str().unwrap_or("?"),
+        if again { "yes" } else { "no" },
+        ms(restart),
+        ratio(restart, bundle),
+    );
 
     // A getList that finds the data due for a re-read, against the next one.
     let (due, next) = due_reads(&url, &list_path, &ids, rounds.max(10) * 2).await?;
@@ -283,6 +487,97 @@ pub async fn run(
         let _ = task.await;
     }
     Ok(())
+}
+
+/// Asks for the list until no cell is still being read; all must be read.
+async fn wait_complete(api: &Api, list_path: &str, n: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let view = api.send(Method::GET, list_path, None).await?;
+        if view["ehr"]["pending"] == false {
+            let ok = view["rows"].as_array().map_or(0, |r| {
+                r.iter().filter(|r| r["ehr"]["state"] == "ok").count()
+            });
+            if ok != n {
+                bail!("{ok} of {n} patients read: {}", view["ehr"]);
+            }
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!("the list did not complete: {}", view["ehr"]);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits until the team's connection shows a measured batch shape.
+async fn wait_measured(api: &Api, team: &str) -> anyhow::Result<Value> {
+    let started = Instant::now();
+    loop {
+        let c = api
+            .send(
+                Method::GET,
+                &format!("/api/v1/teams/{team}/ehr-connection"),
+                None,
+            )
+            .await?;
+        if c["batchShape"]["source"] == "measured" {
+            return Ok(c["batchShape"].clone());
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("no batch shape measured: {}", c["batchShape"]);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Another instance on the same database: the time of its first complete
+/// list, and whether it measured the shape again.
+async fn restarted(
+    url: &str,
+    list_path: &str,
+    team: &str,
+    n: usize,
+    measured: &Value,
+) -> anyhow::Result<(Duration, bool)> {
+    let app = App::open(url, &DbOptions::default(), AppConfig::default()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = rounds_web::AppState::new(app.clone(), rounds_web::WebConfig::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(rounds_web::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::builder().cookie_store(true).build()?;
+    let base = format!("http://{addr}");
+    let signed: Value = http
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"username": "bench", "password": PASSWORD}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let api = Api {
+        http,
+        base,
+        csrf: signed["csrfToken"].as_str().unwrap_or_default().to_owned(),
+    };
+    let t = Instant::now();
+    wait_complete(&api, list_path, n).await?;
+    let took = t.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let now = api
+        .send(
+            Method::GET,
+            &format!("/api/v1/teams/{team}/ehr-connection"),
+            None,
+        )
+        .await?;
+    let again = now["batchShape"]["measuredAt"] != measured["measuredAt"];
+    let _ = stop.send(());
+    let _ = server.await;
+    app.close().await;
+    Ok((took, again))
 }
 
 /// Rounds again on the same database, re-reading EHR data older than a

@@ -75,8 +75,14 @@ enum Bench {
         /// sandbox EHR with a generated ward
         #[arg(long)]
         fhir_base: Option<String>,
-        #[arg(long, default_value_t = 200)]
-        patients: usize,
+        /// sekmet-fhir to start and seed (default: $ROUNDS_TEST_SEKMET when
+        /// set, as `source dev-env.sh` does); without it and without
+        /// --fhir-base, the sandbox
+        #[arg(long, env = "ROUNDS_TEST_SEKMET")]
+        sekmet: Option<std::path::PathBuf>,
+        /// Patients on the list [default: 50 on a FHIR server, 200 on the sandbox]
+        #[arg(long)]
+        patients: Option<usize>,
         /// Days of vital signs per patient (sandbox)
         #[arg(long, default_value_t = 2)]
         days: u32,
@@ -241,11 +247,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Bench::Ehr {
             fhir_base,
+            sekmet,
             patients,
             days,
             rounds,
             reads,
-        } => ehr::run(fhir_base, patients, days, rounds, reads).await,
+        } => ehr::run(fhir_base, sekmet, patients, days, rounds, reads).await,
         Bench::Scale {
             reads,
             screens,

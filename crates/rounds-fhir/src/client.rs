@@ -43,7 +43,7 @@ pub struct FhirClient {
     http: Http,
     caps: Arc<Capabilities>,
     config: Arc<ClientConfig>,
-    exec: Executor,
+    pub(crate) exec: Executor,
     post_search_refused: Arc<AtomicBool>,
 }
 
@@ -97,7 +97,7 @@ impl FhirClient {
                 config.max_response_bytes,
             )?));
         }
-        let exec = Executor::new(http.clone(), &config, caps.batch);
+        let exec = Executor::new(http.clone(), &config, caps.batch, caps.max_batch_entries);
         Ok(FhirClient {
             http,
             caps: Arc::new(caps),
@@ -221,16 +221,14 @@ impl FhirClient {
             .unwrap_or_else(|| Err(FhirError::Config("no summary produced".into())))
     }
 
-    /// Summaries of many patients, in order. The queries go out together
-    /// (batch Bundles or bounded concurrent GETs). A patient that cannot be
-    /// read is an error for that patient; a failed section fails only itself.
-    pub async fn summaries(&self, ids: &[String]) -> Vec<Result<PatientSummary, FhirError>> {
-        struct Plan {
-            id: String,
-            patient_slot: usize,
-            /// Per section: its query and answer slot, or why it is missing.
-            sections: Vec<(SectionKind, Planned)>,
-        }
+    /// The queries a summary of each of `ids` starts with (the patient and
+    /// its sections; follow-ups such as next pages come after), in order;
+    /// ids that are not valid are left out.
+    pub fn summary_queries(&self, ids: &[String]) -> Vec<String> {
+        self.plan(ids).0
+    }
+
+    fn plan(&self, ids: &[String]) -> (Vec<String>, Vec<Result<Plan, FhirError>>) {
         let mut requests: Vec<String> = Vec::new();
         let mut plans: Vec<Result<Plan, FhirError>> = Vec::new();
         for id in ids {
@@ -260,6 +258,14 @@ impl FhirClient {
                 sections,
             }));
         }
+        (requests, plans)
+    }
+
+    /// Summaries of many patients, in order. The queries go out together
+    /// (batch Bundles or bounded concurrent GETs). A patient that cannot be
+    /// read is an error for that patient; a failed section fails only itself.
+    pub async fn summaries(&self, ids: &[String]) -> Vec<Result<PatientSummary, FhirError>> {
+        let (requests, plans) = self.plan(ids);
         let mut answers: Vec<Option<Result<Value, FhirError>>> = self
             .exec
             .run(requests)
@@ -418,6 +424,14 @@ impl FhirClient {
             }
         }
     }
+}
+
+/// One patient's planned queries.
+struct Plan {
+    id: String,
+    patient_slot: usize,
+    /// Per section: its query and answer slot, or why it is missing.
+    sections: Vec<(SectionKind, Planned)>,
 }
 
 /// One patient's answers before they are read into a summary.

@@ -10,6 +10,7 @@ use url::Url;
 use crate::auth::AuthConfig;
 use crate::error::FhirError;
 use crate::outbound::OutboundPolicy;
+use crate::shape::BatchShape;
 
 /// How several queries go out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -40,8 +41,15 @@ pub struct ClientConfig {
     pub extra_ca_file: Option<PathBuf>,
     /// Batch Bundles or concurrent GETs.
     pub batch_mode: BatchMode,
-    /// Entries per batch Bundle.
+    /// Entries per batch Bundle when no [`BatchShape`] is set.
     pub batch_chunk_size: usize,
+    /// The shape runs of several queries take from the start (None: chunks
+    /// of `batch_chunk_size`, half of `max_concurrency` in flight); see
+    /// [`crate::FhirClient::set_shape`].
+    pub batch_shape: Option<BatchShape>,
+    /// The most entries one batch Bundle holds (the server's declared cap
+    /// narrows it).
+    pub max_batch_entries: usize,
     /// Requests in flight at once on the concurrent-GET path.
     pub max_concurrency: usize,
     /// `_count` for list sections (conditions, medications, ...).
@@ -71,6 +79,8 @@ impl ClientConfig {
             extra_ca_file: None,
             batch_mode: BatchMode::Auto,
             batch_chunk_size: 20,
+            batch_shape: None,
+            max_batch_entries: 1000,
             max_concurrency: 8,
             page_size: 50,
             max_pages: 3,

@@ -45,6 +45,10 @@ pub struct Capabilities {
     pub software: Option<String>,
     /// `rest[mode=server].interaction` has `batch`.
     pub batch: bool,
+    /// The most entries a batch Bundle may hold, where the server declares
+    /// it (FHIR has no element for it: an extension of `rest` whose URL
+    /// ends in `max-batch-size` or `maxBatchSize`, an integer).
+    pub max_batch_entries: Option<usize>,
     /// `transaction` is declared.
     pub transaction: bool,
     /// Declared resource types, by type.
@@ -131,6 +135,7 @@ pub fn parse_capabilities(v: &Value, request: &RequestLabel) -> Result<Capabilit
         resource_type: resource_type.to_owned(),
         software,
         batch: false,
+        max_batch_entries: None,
         transaction: false,
         resources: BTreeMap::new(),
         oauth: OAuthEndpoints::default(),
@@ -140,6 +145,17 @@ pub fn parse_capabilities(v: &Value, request: &RequestLabel) -> Result<Capabilit
     let Some(rest) = rest else {
         return Ok(caps);
     };
+    caps.max_batch_entries = arr(rest, "extension").iter().find_map(|e| {
+        let url = str_of(e, "url")?;
+        if !(url.ends_with("max-batch-size") || url.ends_with("maxBatchSize")) {
+            return None;
+        }
+        ["valueInteger", "valueUnsignedInt", "valuePositiveInt"]
+            .iter()
+            .find_map(|k| e.get(*k).and_then(serde_json::Value::as_u64))
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n > 0)
+    });
     for i in arr(rest, "interaction") {
         match str_of(i, "code") {
             Some("batch") => caps.batch = true,

@@ -1,13 +1,14 @@
-//! Sending many queries: as batch Bundles (chunked) or as concurrent GETs
-//! with a bound, and choosing between the two by what was measured faster on
-//! this server (unless the configuration forces one).
+//! Sending many queries: as batch Bundles or as concurrent GETs with a
+//! bound, in the [`BatchShape`] set from outside (measured on this server
+//! by [`crate::FhirClient::measure_shapes`], remembered, or fixed).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, RwLock};
 
 use reqwest::Method;
 use serde::Serialize;
+
+pub use crate::shape::BatchShape;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -27,29 +28,7 @@ pub enum Path {
     Concurrent,
 }
 
-/// Mean time per query of one path, as measured.
-#[derive(Debug, Default, Clone, Copy)]
-struct Mean {
-    micros_per_query: f64,
-    runs: u32,
-}
-
-impl Mean {
-    fn add(&mut self, micros_per_query: f64) {
-        // Moving average that weighs recent runs more after the first few.
-        let weight = 1.0 / f64::from((self.runs + 1).min(5));
-        self.micros_per_query += (micros_per_query - self.micros_per_query) * weight;
-        self.runs += 1;
-    }
-}
-
-#[derive(Debug, Default)]
-struct Stats {
-    batch: Mean,
-    concurrent: Mean,
-    runs: u64,
-}
-
+/// Sends several queries.
 #[derive(Clone, Debug)]
 pub(crate) struct Executor {
     http: Http,
@@ -57,93 +36,126 @@ pub(crate) struct Executor {
     server_batch: bool,
     chunk: usize,
     concurrency: usize,
+    /// Entries one Bundle may hold (the configured cap, narrowed by what
+    /// the server declares).
+    max_entries: usize,
     batch_refused: Arc<AtomicBool>,
-    stats: Arc<Mutex<Stats>>,
+    /// The shape set from outside (measured, remembered or fixed); None:
+    /// chunks of `chunk`, half of `concurrency` in flight.
+    shape: Arc<RwLock<Option<BatchShape>>>,
 }
 
 impl Executor {
-    pub(crate) fn new(http: Http, config: &ClientConfig, server_batch: bool) -> Self {
+    pub(crate) fn new(
+        http: Http,
+        config: &ClientConfig,
+        server_batch: bool,
+        declared_max: Option<usize>,
+    ) -> Self {
+        let max_entries = declared_max
+            .map_or(config.max_batch_entries, |d| {
+                d.min(config.max_batch_entries)
+            })
+            .max(1);
         Executor {
             http,
             mode: config.batch_mode,
             server_batch,
-            chunk: config.batch_chunk_size.max(1),
+            chunk: config.batch_chunk_size.max(1).min(max_entries),
             concurrency: config.max_concurrency.max(1),
+            max_entries,
             batch_refused: Arc::new(AtomicBool::new(false)),
-            stats: Arc::new(Mutex::new(Stats::default())),
+            shape: Arc::new(RwLock::new(config.batch_shape)),
+        }
+    }
+
+    /// Whether Bundles may go out at all (the mode, the server, a refusal).
+    pub(crate) fn batch_allowed(&self) -> bool {
+        !self.batch_refused.load(Ordering::Relaxed)
+            && match self.mode {
+                BatchMode::Never => false,
+                BatchMode::Always => true,
+                BatchMode::Auto => self.server_batch,
+            }
+    }
+
+    /// Whether plain GETs may carry several queries (not with `Always`).
+    pub(crate) fn gets_allowed(&self) -> bool {
+        self.mode != BatchMode::Always || self.batch_refused.load(Ordering::Relaxed)
+    }
+
+    /// Whether the server refused a batch since the client connected.
+    pub(crate) fn batch_refused(&self) -> bool {
+        self.batch_refused.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn max_entries(&self) -> usize {
+        self.max_entries
+    }
+
+    pub(crate) fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// Sets (or clears) the shape runs take.
+    pub(crate) fn set_shape(&self, shape: Option<BatchShape>) {
+        if let Ok(mut s) = self.shape.write() {
+            *s = shape;
+        }
+    }
+
+    /// The shape the next run of several queries takes, as it will be sent
+    /// (a Bundle shape becomes GETs where Bundles may not go out).
+    pub(crate) fn shape(&self) -> BatchShape {
+        let set = self.shape.read().ok().and_then(|s| *s);
+        let wanted = set.unwrap_or(BatchShape::Chunks {
+            size: self.chunk,
+            in_flight: self.concurrency.div_ceil(2),
+        });
+        if wanted.path() == Path::Batch && !self.batch_allowed() {
+            BatchShape::Gets {
+                in_flight: self.concurrency,
+            }
+        } else if wanted.path() == Path::Concurrent && !self.gets_allowed() {
+            BatchShape::Bundles { parts: 1 }
+        } else {
+            wanted
         }
     }
 
     /// The path the next run of several queries takes.
     pub(crate) fn choose(&self) -> Path {
-        if self.batch_refused.load(Ordering::Relaxed) {
-            return Path::Concurrent;
-        }
-        match self.mode {
-            BatchMode::Never => Path::Concurrent,
-            BatchMode::Always => Path::Batch,
-            BatchMode::Auto if !self.server_batch => Path::Concurrent,
-            BatchMode::Auto => {
-                let Ok(stats) = self.stats.lock() else {
-                    return Path::Batch;
-                };
-                let (b, c) = (stats.batch, stats.concurrent);
-                if b.runs == 0 {
-                    Path::Batch
-                } else if c.runs == 0 {
-                    Path::Concurrent
-                } else {
-                    let faster = if b.micros_per_query <= c.micros_per_query {
-                        Path::Batch
-                    } else {
-                        Path::Concurrent
-                    };
-                    // Now and then try the other path again: servers change.
-                    if stats.runs % 16 == 15 {
-                        match faster {
-                            Path::Batch => Path::Concurrent,
-                            Path::Concurrent => Path::Batch,
-                        }
-                    } else {
-                        faster
-                    }
-                }
-            }
-        }
-    }
-
-    fn record(&self, path: Path, queries: usize, started: Instant) {
-        if queries < 2 {
-            return;
-        }
-        let per_query = started.elapsed().as_micros() as f64 / queries as f64;
-        self.measured(path, per_query);
-    }
-
-    fn measured(&self, path: Path, per_query: f64) {
-        if let Ok(mut stats) = self.stats.lock() {
-            stats.runs += 1;
-            match path {
-                Path::Batch => stats.batch.add(per_query),
-                Path::Concurrent => stats.concurrent.add(per_query),
-            }
-        }
+        self.shape().path()
     }
 
     /// Runs relative GET queries; one answer per query, in order.
     pub(crate) async fn run(&self, queries: Vec<String>) -> Vec<Result<Value, FhirError>> {
         if queries.len() < 2 {
-            return self.concurrent(queries).await;
+            return self.concurrent(queries, self.concurrency).await;
         }
-        let path = self.choose();
-        let started = Instant::now();
+        let shape = self.shape();
+        self.run_as(shape, queries).await
+    }
+
+    /// Runs queries in the given shape (for measuring).
+    pub(crate) async fn run_as(
+        &self,
+        shape: BatchShape,
+        queries: Vec<String>,
+    ) -> Vec<Result<Value, FhirError>> {
         let n = queries.len();
-        let out = match path {
-            Path::Batch => self.batched(queries).await,
-            Path::Concurrent => self.concurrent(queries).await,
-        };
-        self.record(path, n, started);
-        out
+        match shape {
+            BatchShape::Gets { in_flight } => self.concurrent(queries, in_flight).await,
+            BatchShape::Bundles { parts } => {
+                let parts = parts.clamp(1, n.max(1));
+                let size = n.div_ceil(parts).clamp(1, self.max_entries);
+                self.batched(queries, size, parts).await
+            }
+            BatchShape::Chunks { size, in_flight } => {
+                self.batched(queries, size.clamp(1, self.max_entries), in_flight)
+                    .await
+            }
+        }
     }
 
     /// GETs absolute links (next pages), each only if on the server's origin.
@@ -159,9 +171,13 @@ impl Executor {
         .await
     }
 
-    async fn concurrent(&self, queries: Vec<String>) -> Vec<Result<Value, FhirError>> {
+    async fn concurrent(
+        &self,
+        queries: Vec<String>,
+        in_flight: usize,
+    ) -> Vec<Result<Value, FhirError>> {
         let http = self.http.clone();
-        bounded(queries, self.concurrency, move |q| {
+        bounded(queries, in_flight.max(1), move |q| {
             let http = http.clone();
             async move {
                 let url = http.url(&q)?;
@@ -171,11 +187,19 @@ impl Executor {
         .await
     }
 
-    async fn batched(&self, queries: Vec<String>) -> Vec<Result<Value, FhirError>> {
-        let chunks: Vec<Vec<String>> = queries.chunks(self.chunk).map(<[String]>::to_vec).collect();
+    async fn batched(
+        &self,
+        queries: Vec<String>,
+        size: usize,
+        in_flight: usize,
+    ) -> Vec<Result<Value, FhirError>> {
+        let chunks: Vec<Vec<String>> = queries
+            .chunks(size.max(1))
+            .map(<[String]>::to_vec)
+            .collect();
         let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
         let this = self.clone();
-        let answers = bounded(chunks, self.concurrency.div_ceil(2), move |chunk| {
+        let answers = bounded(chunks, in_flight.max(1), move |chunk| {
             let this = this.clone();
             async move { Ok(this.one_batch(chunk).await) }
         })
@@ -192,14 +216,14 @@ impl Executor {
 
     async fn one_batch(&self, chunk: Vec<String>) -> Vec<Result<Value, FhirError>> {
         if self.batch_refused.load(Ordering::Relaxed) {
-            return self.concurrent(chunk).await;
+            return self.concurrent(chunk, self.concurrency).await;
         }
         match post_batch(&self.http, &chunk).await {
             Ok(entries) => entries,
-            Err(e) if matches!(e.status(), Some(400 | 404 | 405 | 415 | 422 | 501)) => {
+            Err(e) if matches!(e.status(), Some(400 | 404 | 405 | 413 | 415 | 422 | 501)) => {
                 tracing::info!(error = %e, "the server refused a batch; using concurrent GETs");
                 self.batch_refused.store(true, Ordering::Relaxed);
-                self.concurrent(chunk).await
+                self.concurrent(chunk, self.concurrency).await
             }
             Err(e) => chunk.iter().map(|_| Err(e.clone())).collect(),
         }
@@ -358,46 +382,35 @@ mod tests {
         let mut config = ClientConfig::new("http://127.0.0.1:9/fhir").unwrap();
         config.batch_mode = mode;
         let http = Http::new(crate::http::build_client(&config).unwrap(), &config);
-        Executor::new(http, &config, server_batch)
+        Executor::new(http, &config, server_batch, Some(100))
     }
 
     #[test]
-    fn the_faster_path_is_chosen() {
+    fn the_shape_set_is_taken_where_allowed() {
         let e = executor(BatchMode::Auto, true);
-        assert_eq!(e.choose(), Path::Batch, "batch first where declared");
-        e.measured(Path::Batch, 900.0);
-        assert_eq!(e.choose(), Path::Concurrent, "then the other path once");
-        e.measured(Path::Concurrent, 300.0);
-        assert_eq!(e.choose(), Path::Concurrent, "concurrent was faster");
-        for _ in 0..5 {
-            e.measured(Path::Batch, 100.0);
-        }
-        assert_eq!(e.choose(), Path::Batch, "batch became faster");
-        // Every 16th run tries the slower path again.
-        let explored = (0..16)
-            .map(|_| {
-                let p = e.choose();
-                e.measured(p, if p == Path::Batch { 100.0 } else { 300.0 });
-                p
-            })
-            .filter(|p| *p == Path::Concurrent)
-            .count();
-        assert_eq!(explored, 1);
-        // Overrides and servers without batch.
-        assert_eq!(executor(BatchMode::Never, true).choose(), Path::Concurrent);
-        assert_eq!(executor(BatchMode::Always, false).choose(), Path::Batch);
+        assert_eq!(
+            e.shape(),
+            BatchShape::Chunks {
+                size: 20,
+                in_flight: 4
+            },
+            "unset: chunks of the configured size"
+        );
+        assert_eq!(e.max_entries(), 100, "the server's declared cap");
+        e.set_shape(Some(BatchShape::Bundles { parts: 1 }));
+        assert_eq!(e.choose(), Path::Batch);
+        e.set_shape(Some(BatchShape::Gets { in_flight: 8 }));
+        assert_eq!(e.choose(), Path::Concurrent);
+        // Modes and servers without batch narrow what is sent.
+        let never = executor(BatchMode::Never, true);
+        never.set_shape(Some(BatchShape::Bundles { parts: 1 }));
+        assert_eq!(never.shape(), BatchShape::Gets { in_flight: 8 });
+        let always = executor(BatchMode::Always, false);
+        always.set_shape(Some(BatchShape::Gets { in_flight: 4 }));
+        assert_eq!(always.choose(), Path::Batch);
         assert_eq!(executor(BatchMode::Auto, false).choose(), Path::Concurrent);
         let refused = executor(BatchMode::Always, true);
         refused.batch_refused.store(true, Ordering::Relaxed);
         assert_eq!(refused.choose(), Path::Concurrent);
-    }
-
-    #[test]
-    fn means() {
-        let mut m = Mean::default();
-        m.add(100.0);
-        assert_eq!(m.micros_per_query, 100.0);
-        m.add(200.0);
-        assert_eq!(m.micros_per_query, 150.0);
     }
 }

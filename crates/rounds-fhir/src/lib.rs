@@ -13,7 +13,9 @@
 //!   allergies, medications, coverage) each carry a [`SectionStatus`]
 //!
 //! Several queries go out as batch Bundles where the server supports batch,
-//! else as concurrent GETs with a bound ([`ClientConfig`]). Every answer is
+//! else as concurrent GETs with a bound ([`ClientConfig`]), in a
+//! [`BatchShape`] that [`FhirClient::measure_shapes`] chooses by timing the
+//! candidates on a few patients' queries (the caller remembers it). Every answer is
 //! bounded in time and size, parsed leniently (a UTF-8 BOM is fine, a field of
 //! the wrong type is absent data) and never trusted to belong to the patient
 //! asked for: resources naming another patient are dropped and counted.
@@ -44,6 +46,7 @@ mod outbound;
 pub mod parse;
 mod query;
 mod secret;
+mod shape;
 mod summary;
 mod version;
 
@@ -59,5 +62,8 @@ pub use model::Patient;
 pub use outbound::{OutboundPolicy, PolicyResolver};
 pub use query::{check_id, PatientQuery};
 pub use secret::Secret;
+pub use shape::{
+    BatchShape, ShapeMeasurement, ShapeParseError, ShapeTrial, MAX_IN_FLIGHT, SAMPLE_PATIENTS,
+};
 pub use summary::{PatientSummary, Section, SectionKind, SectionStatus};
 pub use version::FhirVersion;

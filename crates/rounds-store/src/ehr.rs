@@ -86,6 +86,9 @@ pub struct StoredConnection {
     /// The public key (a JWK) of a backend-services key pair.
     pub public_jwk: Option<serde_json::Value>,
     pub batch_mode: BatchMode,
+    /// The admin's fixed batch shape (`bundle`, `bundles:N`, `chunks:SxN`,
+    /// `gets:N`); None: measured per server.
+    pub batch_shape: Option<String>,
     pub updated_at: Timestamp,
     pub updated_by: Option<UserId>,
 }
@@ -153,6 +156,7 @@ fn connection_from_row(row: &AnyRow) -> Result<StoredConnection, StoreError> {
             &BatchMode::ALL,
             BatchMode::as_str,
         )?,
+        batch_shape: row.try_get("batch_shape")?,
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
         updated_by: by
             .map(|b| {
@@ -164,7 +168,7 @@ fn connection_from_row(row: &AnyRow) -> Result<StoredConnection, StoreError> {
 }
 
 const COLUMNS: &str = "team_id, name, base_url, auth_kind, client_id, auth_method, scope, \
-     token_url, secret_sealed, key_id, public_jwk, batch_mode, updated_at, updated_by";
+     token_url, secret_sealed, key_id, public_jwk, batch_mode, updated_at, updated_by, batch_shape";
 
 pub async fn connection(
     conn: &mut AnyConnection,
@@ -199,7 +203,7 @@ pub async fn put_connection(
         .await?;
     sqlx::query(&format!(
         "INSERT INTO ehr_connections ({COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(c.team_id.to_string())
     .bind(&c.name)
@@ -215,8 +219,88 @@ pub async fn put_connection(
     .bind(c.batch_mode.as_str())
     .bind(c.updated_at.millis())
     .bind(c.updated_by.map(|u| u.to_string()))
+    .bind(&c.batch_shape)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// The batch shape measured for a team's connection, and on which server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeasuredShape {
+    pub team_id: TeamId,
+    pub base_url: String,
+    /// What the server said of itself when measured (software, version,
+    /// batch support): another fingerprint is another server.
+    pub fingerprint: String,
+    /// `bundle`, `bundles:N`, `chunks:SxN` or `gets:N`.
+    pub shape: String,
+    /// Each candidate's time on the sample (JSON).
+    pub trials: serde_json::Value,
+    pub measured_at: Timestamp,
+}
+
+/// The shape measured for the team's connection, if any.
+pub async fn measured_shape(
+    conn: &mut AnyConnection,
+    team: TeamId,
+) -> Result<Option<MeasuredShape>, StoreError> {
+    let row = sqlx::query(
+        "SELECT base_url, fingerprint, shape, trials, measured_at \
+         FROM ehr_batch_shapes WHERE team_id = $1",
+    )
+    .bind(team.to_string())
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let trials: String = row.try_get("trials")?;
+    Ok(Some(MeasuredShape {
+        team_id: team,
+        base_url: row.try_get("base_url")?,
+        fingerprint: row.try_get("fingerprint")?,
+        shape: row.try_get("shape")?,
+        trials: serde_json::from_str(&trials).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "the measured batch shape of team {team}: trials is not JSON ({e})"
+            ))
+        })?,
+        measured_at: Timestamp::from_millis(row.try_get("measured_at")?),
+    }))
+}
+
+/// Remembers the shape measured for a team's connection (replacing any).
+pub async fn put_measured_shape(
+    conn: &mut AnyConnection,
+    m: &MeasuredShape,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM ehr_batch_shapes WHERE team_id = $1")
+        .bind(m.team_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO ehr_batch_shapes (team_id, base_url, fingerprint, shape, trials, measured_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(m.team_id.to_string())
+    .bind(&m.base_url)
+    .bind(&m.fingerprint)
+    .bind(&m.shape)
+    .bind(m.trials.to_string())
+    .bind(m.measured_at.millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the measured shape (it is measured again on the next read).
+pub async fn delete_measured_shape(
+    conn: &mut AnyConnection,
+    team: TeamId,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM ehr_batch_shapes WHERE team_id = $1")
+        .bind(team.to_string())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -260,6 +344,38 @@ pub async fn refs_of_team(
         );
     }
     Ok(out)
+}
+
+/// The EHR references of a list's patients (those that have one), in the
+/// list's order; only patients of `team`.
+pub async fn refs_of_list(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    list: rounds_core::ListId,
+) -> Result<Vec<(PatientId, EhrRef)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.ehr_server, p.ehr_id FROM list_entries e \
+         JOIN patients p ON p.id = e.patient_id \
+         WHERE e.list_id = $1 AND p.team_id = $2 \
+         AND p.ehr_id IS NOT NULL AND p.ehr_server IS NOT NULL \
+         ORDER BY e.position, e.added_at",
+    )
+    .bind(list.to_string())
+    .bind(team.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("id")?;
+            Ok((
+                parse(&id, "patient id")?,
+                EhrRef {
+                    server: row.try_get("ehr_server")?,
+                    id: row.try_get("ehr_id")?,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// The EHR reference of one patient.

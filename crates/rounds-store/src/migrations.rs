@@ -76,4 +76,10 @@ pub(crate) const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0012_list_feed_seq.sql"),
         postgres: include_str!("../migrations/postgres/0012_list_feed_seq.sql"),
     },
+    Step {
+        version: 13,
+        name: "batch shapes",
+        sqlite: include_str!("../migrations/sqlite/0013_batch_shapes.sql"),
+        postgres: include_str!("../migrations/postgres/0013_batch_shapes.sql"),
+    },
 ];

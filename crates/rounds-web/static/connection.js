@@ -69,7 +69,14 @@ function formBody(newKey) {
     if (val("bs-tokenUrl")) auth.tokenUrl = val("bs-tokenUrl");
     if (newKey) auth.newKey = true;
   }
-  return { name: val("f-name"), baseUrl: val("f-baseUrl"), auth, batchMode: $("f-batchMode").value };
+  return { name: val("f-name"), baseUrl: val("f-baseUrl"), auth, batchMode: $("f-batchMode").value, batchShape: val("f-batchShape") || "auto" };
+}
+
+/** "In use: one batch Bundle (measured …)" for a batchShape answer. */
+function shapeText(shape) {
+  if (!shape || !shape.description) return "";
+  const how = { fixed: "fixed here", measured: shape.measuredAt ? `measured ${fmtDateTime(shape.measuredAt)}` : "measured", default: "not measured yet" }[shape.source] || shape.source;
+  return `In use: ${shape.description} (${how}).`;
 }
 
 function fillForm() {
@@ -95,7 +102,10 @@ function fillForm() {
   $("jwks-kid").textContent = bs && a.keyId ? `Key id (kid): ${a.keyId}` : "";
   $("new-key").hidden = !(bs && a.publicJwks);
   $("f-batchMode").value = (c && c.batchMode) || "auto";
-  if (c && c.batchMode && c.batchMode !== "auto") form.querySelector("details.advanced").open = true;
+  const shape = c && c.batchShape;
+  $("f-batchShape").value = (shape && shape.setting) || "auto";
+  $("f-batchShape-now").textContent = shapeText(shape);
+  if (c && ((c.batchMode && c.batchMode !== "auto") || (shape && shape.setting !== "auto"))) form.querySelector("details.advanced").open = true;
   $("ehr-disconnect").hidden = !c;
   $("ehr-disconnect").open = false;
   $("ehr-save").textContent = c ? "Save changes" : "Save and connect";
@@ -200,6 +210,10 @@ function renderTest(t) {
   if (t.tokenObtained != null && t.auth && t.auth !== "none") facts.push(["Token obtained", yesNo(t.tokenObtained)]);
   facts.push(["Batch", t.batch ? "yes: several queries go as one request" : "no: one request per query"]);
   facts.push(["Patient search", yesNo(t.patientSearch)]);
+  if (t.batchShape && t.batchShape.description) {
+    const tried = (t.batchShape.trials || []).map((x) => `${x.shape} ${x.micros != null ? `${(x.micros / 1000).toFixed(0)} ms` : "failed"}`).join(", ");
+    facts.push(["Fastest way to send many queries", `${t.batchShape.description}${tried ? ` (on a few patients: ${tried})` : ""}`]);
+  }
   const offered = t.resources || [];
   const used = USED.filter((r) => offered.includes(r));
   const lacking = USED.filter((r) => !offered.includes(r) && !(MEDICATIONS.includes(r) && MEDICATIONS.some((m) => offered.includes(m))));

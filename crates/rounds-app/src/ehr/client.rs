@@ -36,6 +36,7 @@ pub(super) fn generation(c: &StoredConnection) -> String {
         c.secret_sealed.clone(),
         c.key_id.clone(),
         Some(c.batch_mode.as_str().to_owned()),
+        c.batch_shape.clone(),
         Some(c.updated_at.millis().to_string()),
     ] {
         h.update(part.unwrap_or_default().as_bytes());
@@ -151,6 +152,7 @@ impl App {
         })?;
         match FhirClient::connect(config).await {
             Ok(client) => {
+                self.apply_shape(c, &client).await;
                 lock(&self.ehr.clients).insert(
                     c.team_id,
                     ClientSlot {

@@ -22,6 +22,8 @@ pub struct OwnerView {
     pub key_id: Option<String>,
     pub public_jwks: Option<Value>,
     pub batch_mode: String,
+    /// How several queries go out: the setting, and the shape in use.
+    pub batch_shape: super::BatchShapeView,
     pub updated_at: Timestamp,
     pub updated_by: Option<String>,
 }
@@ -75,6 +77,7 @@ impl App {
                 key_id: c.key_id.clone(),
                 public_jwks: c.public_jwk.clone().map(|jwk| json!({ "keys": [jwk] })),
                 batch_mode: c.batch_mode.as_str().to_owned(),
+                batch_shape: self.batch_shape_view(&c).await?,
                 updated_at: c.updated_at,
                 updated_by,
             })

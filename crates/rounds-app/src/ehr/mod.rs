@@ -16,6 +16,7 @@ mod link;
 mod read;
 mod search;
 mod settings;
+mod shape;
 mod spec;
 mod tally;
 mod test_report;
@@ -44,6 +45,7 @@ pub use health::{Health, HealthState};
 pub use read::{EhrPatientData, EhrRowState, ListEhrStatus};
 pub use search::{EhrSearch, EhrSearchHit, EhrSearchResult};
 pub use settings::EhrSettings;
+pub use shape::{BatchShapeView, ShapeSource};
 pub use spec::{EhrAuthSpec, EhrConnectionSpec};
 pub use test_report::{EhrCheck, EhrTestReport};
 
@@ -70,6 +72,8 @@ pub(crate) struct EhrState {
     /// them due does not start another.
     /// (How many reads have each.)
     reading: Mutex<HashMap<(TeamId, String), usize>>,
+    /// How each team's client got its batch shape.
+    shapes: Mutex<HashMap<TeamId, shape::ShapeState>>,
 }
 
 impl EhrState {

@@ -392,7 +392,74 @@ impl App {
         self.metrics()
             .ehr_read(c.team_id, ok, failed, started.elapsed());
         self.note_health(c.team_id, ok, failed, problem);
+        if self.shape_due(c.team_id, &client, failed > ok) {
+            // After the read (its screens are not kept waiting), on a few
+            // of the patients it read well.
+            let app = self.clone();
+            let conn = c.clone();
+            let sample: Vec<String> = ids
+                .iter()
+                .filter(|id| {
+                    lock(&self.ehr.cache)
+                        .get(&(c.team_id, gen.clone(), (*id).clone()), settings.cache_ttl)
+                        .is_some_and(|e| e.result.is_ok())
+                })
+                .take(rounds_fhir::SAMPLE_PATIENTS)
+                .cloned()
+                .collect();
+            tokio::spawn(async move { app.measure_shape(&conn, &client, &sample).await });
+        }
         Some(ids)
+    }
+
+    /// Starts reading the EHR data of a list's patients that memory lacks
+    /// (or holds due for a re-read), without waiting: called when the
+    /// list's page or live feed opens, so that the table's first getList
+    /// finds them read or under way. The caller has checked that `actor`
+    /// may see the list; nothing is shown, so nothing is audited here (the
+    /// getList that shows it is).
+    pub(crate) async fn start_list_read(&self, team: TeamId, list: ListId) -> Result<(), AppError> {
+        if self.stored_connection(team).await?.is_none() {
+            return Ok(());
+        }
+        let refs = {
+            let mut conn = self.db.read().await?;
+            rounds_store::ehr::refs_of_list(&mut conn, team, list).await?
+        };
+        if refs.is_empty() {
+            return Ok(());
+        }
+        let app = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = app.ehr_data(team, &refs, false, &[list]).await {
+                tracing::debug!(error = %e, "reading a list's EHR patients ahead failed");
+            }
+        });
+        Ok(())
+    }
+
+    /// [`App::start_list_read`] for a list page being rendered: only when
+    /// `actor` is a member of the team and the list is the team's; else
+    /// nothing (quietly: the page's own reads refuse it, and record that).
+    pub async fn read_list_ahead(
+        &self,
+        actor: &crate::Actor,
+        team: TeamId,
+        list: ListId,
+    ) -> Result<(), AppError> {
+        let allowed = {
+            let mut conn = self.db.read().await?;
+            rounds_store::teams::role_of(&mut conn, team, actor.user.id)
+                .await?
+                .is_some()
+                && rounds_store::lists::by_id(&mut conn, list)
+                    .await?
+                    .is_some_and(|l| l.team_id == team)
+        };
+        if allowed {
+            self.start_list_read(team, list).await?;
+        }
+        Ok(())
     }
 
     /// The EHR data of one patient of the team, if it is an EHR patient.

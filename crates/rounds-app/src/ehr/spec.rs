@@ -39,6 +39,9 @@ pub struct EhrConnectionSpec {
     pub auth: EhrAuthSpec,
     /// `auto`, `always` or `never`.
     pub batch_mode: Option<String>,
+    /// `auto` (measured per server) or a fixed shape: `bundle`,
+    /// `bundles:N`, `chunks:SIZExN`, `gets:N`.
+    pub batch_shape: Option<String>,
 }
 
 impl App {
@@ -82,6 +85,7 @@ impl App {
             key_id: None,
             public_jwk: None,
             batch_mode,
+            batch_shape: super::shape::shape_setting(spec.batch_shape.as_deref())?,
             updated_at: Timestamp::now(),
             updated_by: Some(actor.user.id),
         };

@@ -22,6 +22,9 @@ pub struct EhrTestReport {
     pub resources: Vec<String>,
     pub patient_search: bool,
     pub checks: Vec<EhrCheck>,
+    /// The batch shape measured during the test on a few of the server's
+    /// patients, or the fixed one (None: the test could not measure).
+    pub batch_shape: Option<super::BatchShapeView>,
     pub error: Option<String>,
 }
 
@@ -57,6 +60,7 @@ impl App {
             }
         };
         let config = self.client_config(&row)?;
+        let shape_config = config.clone();
         let auth = config.auth.method_name().to_owned();
         let has_auth = !matches!(config.auth, AuthConfig::None);
         let report: CheckReport = rounds_fhir::check::check(config, None).await;
@@ -86,6 +90,7 @@ impl App {
                 i.mandatory && i.id == Requirement::PatientSearch && i.outcome == CheckOutcome::Pass
             }),
             checks,
+            batch_shape: None,
             error: None,
         };
         match &report.capabilities {
@@ -116,6 +121,15 @@ impl App {
                 .iter()
                 .find(|i| i.mandatory && i.outcome == CheckOutcome::Fail)
                 .map(|i| format!("{}: {}", i.requirement, i.reason));
+        }
+        if out.ok {
+            out.batch_shape = self
+                .test_shape(
+                    &row,
+                    shape_config,
+                    spec.is_none() || saved.as_ref() == Some(&row),
+                )
+                .await;
         }
         if throwaway_key && !out.ok {
             out.error = Some(format!(

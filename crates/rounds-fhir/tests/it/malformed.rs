@@ -398,3 +398,131 @@ async fn configuration_errors_are_clear() {
         "{e:?}"
     );
 }
+
+// ---------------------------------------------------------------- batch shapes
+// The mock server here counts and delays requests, which a real server
+// cannot be made to do on cue; sekmet.rs measures on the real one.
+
+/// Answers a batch Bundle by routing each entry, all of them well.
+fn answer_batch_well(body: &str) -> Reply {
+    let bundle: Value = serde_json::from_str(body).unwrap();
+    let entries: Vec<Value> = bundle["entry"].as_array().unwrap().iter().map(|e| {
+        let url = e["request"]["url"].as_str().unwrap();
+        let reply = route(url.split('?').next().unwrap(), true);
+        json!({"response": {"status": format!("{} x", reply.status)}, "resource": serde_json::from_slice::<Value>(&reply.body).unwrap()})
+    }).collect();
+    Reply::json(
+        200,
+        &json!({"resourceType": "Bundle", "type": "batch-response", "entry": entries}),
+    )
+}
+
+fn shape_client_config(base: &str) -> ClientConfig {
+    let mut c = config(base);
+    c.batch_mode = BatchMode::Auto;
+    c
+}
+
+#[tokio::test]
+async fn each_shape_sends_as_it_says() {
+    use rounds_fhir::BatchShape;
+    let s = server(true, |h| {
+        (h.method == "POST" && h.fhir_path().is_empty()).then(|| answer_batch_well(&h.body))
+    })
+    .await;
+    let client = FhirClient::connect(shape_client_config(&s.base))
+        .await
+        .unwrap();
+    let ids: Vec<String> = (1..=3).map(|i| format!("p{i}")).collect();
+    // 3 patients x 7 queries.
+    for (shape, posts, gets) in [
+        (BatchShape::Bundles { parts: 1 }, 1, 0),
+        (BatchShape::Bundles { parts: 2 }, 2, 0),
+        (
+            BatchShape::Chunks {
+                size: 5,
+                in_flight: 2,
+            },
+            5,
+            0,
+        ),
+        (BatchShape::Gets { in_flight: 3 }, 0, 21),
+    ] {
+        client.set_shape(Some(shape));
+        assert_eq!(client.shape(), shape);
+        let before = s.hits().len();
+        let sums = client.summaries(&ids).await;
+        assert!(sums.iter().all(Result::is_ok), "{shape}");
+        assert_eq!(
+            sums[0].as_ref().unwrap().conditions.items.len(),
+            1,
+            "{shape}"
+        );
+        let hits: Vec<_> = s.hits().into_iter().skip(before).collect();
+        assert_eq!(
+            hits.iter().filter(|h| h.method == "POST").count(),
+            posts,
+            "{shape}"
+        );
+        assert_eq!(
+            hits.iter().filter(|h| h.method == "GET").count(),
+            gets,
+            "{shape}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_slow_batch_is_measured_slower_and_not_chosen() {
+    let s = server(true, |h| {
+        (h.method == "POST" && h.fhir_path().is_empty())
+            .then(|| answer_batch_well(&h.body).after(Duration::from_millis(300)))
+    })
+    .await;
+    let client = FhirClient::connect(shape_client_config(&s.base))
+        .await
+        .unwrap();
+    let ids: Vec<String> = (1..=4).map(|i| format!("p{i}")).collect();
+    let m = client.measure_shapes(&ids).await.unwrap();
+    assert_eq!(m.queries, 28);
+    assert_eq!(m.trials.len(), 5, "{:?}", m.trials);
+    assert_eq!(m.chosen.path(), rounds_fhir::Path::Concurrent, "{m:?}");
+    for t in &m.trials {
+        let micros = t.micros.unwrap();
+        if t.shape.path() == rounds_fhir::Path::Batch {
+            assert!(micros >= 300_000, "{t:?}");
+        }
+    }
+    // Measuring does not change the client's shape.
+    assert_ne!(client.shape(), m.chosen);
+}
+
+#[tokio::test]
+async fn a_failing_or_refused_batch_is_not_chosen() {
+    for status in [500u16, 405] {
+        let s = server(true, move |h| {
+            (h.method == "POST" && h.fhir_path().is_empty()).then(|| {
+                Reply::json(
+                    status,
+                    &json!({"resourceType": "OperationOutcome", "issue": [{"diagnostics": "no batch today"}]}),
+                )
+            })
+        })
+        .await;
+        let client = FhirClient::connect(shape_client_config(&s.base))
+            .await
+            .unwrap();
+        let ids: Vec<String> = (1..=2).map(|i| format!("p{i}")).collect();
+        let m = client.measure_shapes(&ids).await.unwrap();
+        assert_eq!(m.chosen.path(), rounds_fhir::Path::Concurrent, "{m:?}");
+        let failed: Vec<_> = m.trials.iter().filter(|t| t.error.is_some()).collect();
+        assert!(!failed.is_empty(), "{status}: {m:?}");
+        assert!(
+            failed
+                .iter()
+                .all(|t| t.shape.path() == rounds_fhir::Path::Batch && t.micros.is_none()),
+            "{m:?}"
+        );
+        assert_eq!(client.batch_refused(), status == 405);
+    }
+}

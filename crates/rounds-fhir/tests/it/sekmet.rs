@@ -512,6 +512,49 @@ async fn summary_on_the_batch_path_and_the_concurrent_path() {
 }
 
 #[tokio::test]
+async fn the_batch_shape_measured_on_a_few_patients() {
+    let s = sekmet();
+    let client = FhirClient::connect(config(&s.base)).await.unwrap();
+    let m = client.measure_shapes(&s.seeded).await.unwrap();
+    // At most four patients' queries, not the whole list.
+    assert_eq!(
+        m.queries,
+        client
+            .summary_queries(&s.seeded[..s.seeded.len().min(rounds_fhir::SAMPLE_PATIENTS)])
+            .len()
+    );
+    let tried: Vec<String> = m.trials.iter().map(|t| t.shape.to_string()).collect();
+    assert_eq!(
+        tried,
+        ["bundle", "bundles:2", "bundles:4", "gets:4", "gets:8"]
+    );
+    assert!(
+        m.trials
+            .iter()
+            .all(|t| t.micros.is_some() && t.error.is_none()),
+        "{m:?}"
+    );
+    // The first within a tenth of the fastest.
+    let fastest = m.trials.iter().filter_map(|t| t.micros).min().unwrap() as f64;
+    let first_near = m
+        .trials
+        .iter()
+        .find(|t| t.micros.unwrap() as f64 <= fastest * 1.1)
+        .unwrap();
+    assert_eq!(first_near.shape, m.chosen, "{m:?}");
+    // The chosen shape reads the same as the configured chunks.
+    let chunked = client.summaries(&s.seeded).await;
+    client.set_shape(Some(m.chosen));
+    let shaped = client.summaries(&s.seeded).await;
+    let json = |v: &[Result<rounds_fhir::PatientSummary, FhirError>]| {
+        v.iter()
+            .map(|r| serde_json::to_value(r.as_ref().unwrap()).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(json(&chunked), json(&shaped));
+}
+
+#[tokio::test]
 async fn partial_sections_and_paging_on_the_same_origin() {
     let s = sekmet();
     let mut c = config(&s.base);

@@ -69,8 +69,42 @@ pub struct EhrConnectionDto {
     pub base_url: Option<String>,
     pub auth: Option<EhrAuthDto>,
     pub batch_mode: Option<String>,
+    /// Owners only: how several FHIR queries go out.
+    pub batch_shape: Option<BatchShapeDto>,
     pub updated_at: Option<String>,
     pub updated_by: Option<String>,
+}
+
+/// How a connection sends several FHIR queries at once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchShapeDto {
+    /// auto (measured on the server) or the fixed shape: bundle, bundles:N,
+    /// chunks:SIZExN or gets:N.
+    pub setting: String,
+    /// The shape in use (or that will be), e.g. bundle or gets:8.
+    pub shape: Option<String>,
+    /// The same in words.
+    pub description: Option<String>,
+    /// fixed, measured or default (not measured yet).
+    pub source: String,
+    pub measured_at: Option<String>,
+    /// Each candidate's time on the sample: [{shape, micros, error}].
+    #[schema(value_type = Option<Object>)]
+    pub trials: Option<Value>,
+}
+
+impl From<&rounds_app::ehr::BatchShapeView> for BatchShapeDto {
+    fn from(v: &rounds_app::ehr::BatchShapeView) -> Self {
+        Self {
+            setting: v.setting.clone(),
+            shape: v.shape.clone(),
+            description: v.description.clone(),
+            source: v.source.as_str().to_owned(),
+            measured_at: v.measured_at.map(|t| t.to_rfc3339()),
+            trials: v.trials.clone(),
+        }
+    }
 }
 
 impl From<&EhrConnectionView> for EhrConnectionDto {
@@ -92,6 +126,7 @@ impl From<&EhrConnectionView> for EhrConnectionDto {
                 public_jwks: o.public_jwks.clone(),
             }),
             batch_mode: o.map(|o| o.batch_mode.clone()),
+            batch_shape: o.map(|o| BatchShapeDto::from(&o.batch_shape)),
             updated_at: o.map(|o| o.updated_at.to_rfc3339()),
             updated_by: o.and_then(|o| o.updated_by.clone()),
         }
@@ -134,6 +169,12 @@ pub struct SetEhrConnectionRequest {
     /// auto (default), always or never.
     #[serde(default)]
     pub batch_mode: Option<String>,
+    /// auto (default: measured on the server, remembered) or a fixed shape:
+    /// bundle (one batch Bundle), bundles:N (N Bundles at once),
+    /// chunks:SIZExN (Bundles of SIZE entries, N at a time), gets:N (N
+    /// concurrent GETs).
+    #[serde(default)]
+    pub batch_shape: Option<String>,
 }
 
 impl SetEhrConnectionRequest {
@@ -171,6 +212,7 @@ impl SetEhrConnectionRequest {
             base_url: self.base_url,
             auth,
             batch_mode: self.batch_mode,
+            batch_shape: self.batch_shape,
         })
     }
 }
@@ -200,6 +242,10 @@ pub struct EhrTestDto {
     pub resources: Vec<String>,
     pub patient_search: bool,
     pub checks: Vec<EhrCheckDto>,
+    /// The batch shape measured on a few of the server's patients during
+    /// the test (None: not measured, e.g. the test failed or the shape is
+    /// fixed); remembered when the saved connection was tested.
+    pub batch_shape: Option<BatchShapeDto>,
     /// What went wrong, in words an IT admin can act on.
     pub error: Option<String>,
 }
@@ -225,6 +271,7 @@ impl From<EhrTestReport> for EhrTestDto {
                     detail: c.detail,
                 })
                 .collect(),
+            batch_shape: r.batch_shape.as_ref().map(BatchShapeDto::from),
             error: r.error,
         }
     }

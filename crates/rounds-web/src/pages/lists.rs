@@ -85,6 +85,9 @@ async fn list_view(
     query: Option<&str>,
     template: &str,
 ) -> PageResult {
+    // The list's EHR patients are read from now, beside the page's own
+    // reads (a refusal shows below, from getList).
+    let _ = state.app.read_list_ahead(&page.actor, team, list).await;
     let detail = state.app.get_team(&page.actor, team).await?;
     // A view the address asks for that cannot be had (an old link to a
     // removed column, say) shows the list unsorted, with the reason.

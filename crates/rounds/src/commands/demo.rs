@@ -207,6 +207,7 @@ async fn set_up(
             base_url: fhir_base.to_owned(),
             auth: EhrAuthSpec::None,
             batch_mode: None,
+            batch_shape: None,
         },
     )
     .await?;

@@ -176,7 +176,7 @@ pub async fn ward(app: &TestApp, base: &str) -> Ward {
 
 /// A ward with the distinctive patient on its list (which, made in a team
 /// with an EHR, starts with the HR column among the default EHR columns).
-async fn ward_with_patient(app: &TestApp, base: &str) -> (Ward, String) {
+pub async fn ward_with_patient(app: &TestApp, base: &str) -> (Ward, String) {
     let w = ward(app, base).await;
     let found = search(&w, json!({"mrn": MRN})).await;
     let p1 = add_ehr(&w, found["results"][0]["ehrId"].as_str().unwrap()).await;
@@ -217,7 +217,7 @@ async fn add_ehr(w: &Ward, ehr_id: &str) -> String {
     r.body["row"]["patientId"].as_str().unwrap().to_owned()
 }
 
-async fn get_list(w: &Ward, query: &str) -> Value {
+pub async fn get_list(w: &Ward, query: &str) -> Value {
     let r = w
         .member
         .get(&format!("/api/v1/teams/{}/lists/{}{query}", w.team, w.list))

@@ -23,6 +23,7 @@ mod deploy;
 mod edge;
 mod ehr;
 mod ehr_mode;
+mod ehr_shape;
 mod flags;
 mod gateway;
 mod handoff;
