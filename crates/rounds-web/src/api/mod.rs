@@ -6,6 +6,7 @@ pub(crate) mod access_report;
 pub(crate) mod audit;
 pub mod dto;
 pub(crate) mod ehr;
+mod events;
 mod ehr_summary;
 pub(crate) mod export;
 pub(crate) mod handoff;
