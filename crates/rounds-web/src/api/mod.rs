@@ -150,6 +150,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::my_tasks))
         .routes(routes!(tasks::team_events))
         .routes(routes!(urgent::list_urgent))
+        .routes(routes!(urgent::get_urgent))
         .routes(routes!(urgent::acknowledge_urgent))
         .routes(routes!(urgent::get_urgent_rule, urgent::set_urgent_rule))
         .routes(routes!(urgent::note_seen))
