@@ -460,7 +460,10 @@ async fn fan_out(
     let stdout = child.stdout.take().context("the screens' output")?;
     let (lines_tx, mut lines) = tokio::sync::mpsc::channel::<String>(4);
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             if lines_tx.blocking_send(line).is_err() {
                 return;
             }
@@ -598,7 +601,11 @@ async fn page_bytes(
     // address bar, what it loads from the page itself (pages are compressed
     // only then, see rounds-web compress.rs).
     let get = |path: String| {
-        let site = if path == page { page_site } else { "same-origin" };
+        let site = if path == page {
+            page_site
+        } else {
+            "same-origin"
+        };
         let mut req = api
             .http
             .get(format!("{}{path}", api.base))

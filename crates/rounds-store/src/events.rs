@@ -147,12 +147,7 @@ pub async fn for_lists_after(
     for list in lists {
         query = query.bind(list.to_string());
     }
-    query
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    query.fetch_all(conn).await?.iter().map(from_row).collect()
 }
 
 /// The newest event number (0 when there is none).

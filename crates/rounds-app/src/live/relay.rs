@@ -13,9 +13,7 @@ use rounds_store::Backend;
 use tokio::task::JoinHandle;
 
 use super::hub::Relayed;
-use super::{
-    LiveMessage, FEED_RETENTION_SECS, LISTEN_RETRY_FIRST, LISTEN_RETRY_MAX, POLL_EVERY,
-};
+use super::{LiveMessage, FEED_RETENTION_SECS, LISTEN_RETRY_FIRST, LISTEN_RETRY_MAX, POLL_EVERY};
 use crate::App;
 
 /// The event as every stream of its list will send it.

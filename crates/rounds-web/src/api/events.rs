@@ -57,8 +57,7 @@ pub(crate) fn last_event_id(
 
 /// The stream of a feed's messages as `text/event-stream`.
 pub(crate) fn event_stream(messages: mpsc::Receiver<LiveMessage>) -> Response {
-    let frames =
-        ReceiverStream::new(messages).map(|m| Ok::<_, Infallible>(m.into_frame()));
+    let frames = ReceiverStream::new(messages).map(|m| Ok::<_, Infallible>(m.into_frame()));
     (
         [
             (

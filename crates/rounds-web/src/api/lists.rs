@@ -1,6 +1,5 @@
 //! Lists, their columns, saved column sets and the live feed of a list.
 
-
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;

@@ -1,7 +1,6 @@
 //! Tasks per patient, "My tasks", and the team's own live feed (urgent
 //! notes and tasks, for screens that show no one list).
 
-
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;

@@ -84,7 +84,11 @@ async fn wire_and_static_files(backend: Backend) {
     let page_path = format!("/teams/{team}/lists/{list}");
     let page = get(page_path.clone(), "gzip, br").await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert_eq!(encoding(&page), None, "a client that does not say where from");
+    assert_eq!(
+        encoding(&page),
+        None,
+        "a client that does not say where from"
+    );
     let html = page.text().await.unwrap();
     for site in ["cross-site", "same-site"] {
         let r = nurse
@@ -116,16 +120,27 @@ async fn wire_and_static_files(backend: Backend) {
             .iter()
             .map(|v| v.to_str().unwrap().to_ascii_lowercase())
             .collect();
-        assert!(vary.iter().any(|v| v.contains("sec-fetch-site")), "{vary:?}");
+        assert!(
+            vary.iter().any(|v| v.contains("sec-fetch-site")),
+            "{vary:?}"
+        );
         let packed = r.bytes().await.unwrap();
         let mut text = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut text)
             .unwrap();
-        assert!(packed.len() * 3 < text.len(), "{} of {}", packed.len(), text.len());
+        assert!(
+            packed.len() * 3 < text.len(),
+            "{} of {}",
+            packed.len(),
+            text.len()
+        );
         assert!(text.to_lowercase().contains("family19"), "the whole page");
         // What it carries is a masked token, never the session's own.
         assert!(text.contains("name=\"csrf-token\""));
-        assert!(!text.contains(&raw_token), "the page carries the bare CSRF token");
+        assert!(
+            !text.contains(&raw_token),
+            "the page carries the bare CSRF token"
+        );
     }
     let script = hashed_path(&html, "list", "js").unwrap_or_else(|| panic!("{html}"));
     assert!(hashed_path(&html, "style", "css").is_some(), "{html}");
@@ -208,22 +223,44 @@ async fn csrf_token_masked_per_page(backend: Backend) {
             .json(&json!({ "name": name }));
         async move { req.send().await.unwrap().status() }
     };
-    assert_eq!(create(&nurse, a.clone(), "Ward A").await, StatusCode::CREATED);
-    assert_eq!(create(&nurse, b.clone(), "Ward B").await, StatusCode::CREATED);
+    assert_eq!(
+        create(&nurse, a.clone(), "Ward A").await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        create(&nurse, b.clone(), "Ward B").await,
+        StatusCode::CREATED
+    );
     // The session's own token still does (API clients have it from sign-in).
-    assert_eq!(create(&nurse, raw.clone(), "Ward C").await, StatusCode::CREATED);
+    assert_eq!(
+        create(&nurse, raw.clone(), "Ward C").await,
+        StatusCode::CREATED
+    );
     // Altered anywhere: refused.
     for i in [0, a.len() / 2, a.len() - 2] {
         let mut bytes = a.clone().into_bytes();
         bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
         let altered = String::from_utf8(bytes).unwrap();
-        assert_eq!(create(&nurse, altered, "Ward X").await, StatusCode::FORBIDDEN, "{i}");
+        assert_eq!(
+            create(&nurse, altered, "Ward X").await,
+            StatusCode::FORBIDDEN,
+            "{i}"
+        );
     }
-    assert_eq!(create(&nurse, a[..a.len() - 4].to_owned(), "Ward X").await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        create(&nurse, a[..a.len() - 4].to_owned(), "Ward X").await,
+        StatusCode::FORBIDDEN
+    );
     // Another session's masked token: refused.
     let p = page_token(&page(&porter).await);
-    assert_eq!(create(&nurse, p.clone(), "Ward X").await, StatusCode::FORBIDDEN);
-    assert_eq!(create(&porter, a.clone(), "Ward X").await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        create(&nurse, p.clone(), "Ward X").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        create(&porter, a.clone(), "Ward X").await,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(create(&porter, p, "Ward P").await, StatusCode::CREATED);
     // A form carries it too: signing out with a masked token works...
     let r = nurse
@@ -238,12 +275,21 @@ async fn csrf_token_masked_per_page(backend: Backend) {
     let mut again = crate::common::Client::new(&app);
     let r = again.sign_in("nurse", crate::common::PASSWORD).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(create(&again, a.clone(), "Ward X").await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        create(&again, a.clone(), "Ward X").await,
+        StatusCode::FORBIDDEN
+    );
     let fresh = page_token(&page(&again).await);
     assert_eq!(create(&again, fresh, "Ward D").await, StatusCode::CREATED);
     // None of the refused ones made a team.
     let teams = again.get("/api/v1/teams").await;
-    let names: Vec<&str> = teams.body.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = teams
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert!(!names.contains(&"Ward X"), "{names:?}");
     app.stop().await;
 }
