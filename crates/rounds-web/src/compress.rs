@@ -33,6 +33,7 @@
 //!      yield no size oracle on the patient data next to the reflected
 //!      text either. Browsers set the header themselves; a page's script
 //!      cannot forge it.
+//!
 //!   Rendering fewer rows into the page was the other option; it would
 //!   change what the page shows without JavaScript, and the rows the page
 //!   carries are its bulk only uncompressed.
