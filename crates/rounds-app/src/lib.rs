@@ -55,7 +55,7 @@ pub use patients::{
 pub use rounds_store::receipts::Receipt;
 pub use rounds_store::shift_handoff::ShiftHandoff;
 pub use rounds_store::{Backend, DbOptions, StoreError};
-pub use secrets::new_token;
+pub use secrets::{mask_token, new_token, token_matches};
 pub use shift_handoff::{HandoffPatientView, ShiftHandoffView, Which as HandoffWhich};
 pub use since_looked::{ChangeMark, SinceLooked};
 pub use tasks::{MyTasks, NewTask as NewTaskInput, TaskChange, TaskOnPatient};

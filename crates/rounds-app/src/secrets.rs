@@ -34,6 +34,46 @@ pub(crate) fn same_text(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// `token` (a CSRF token) masked for one answer: a fresh random pad of its
+/// length and the token XOR the pad, sent as base64url(pad || masked).
+/// Every page carries a different text for the same token, so a
+/// compressed page holds no stable secret for BREACH to guess at (the
+/// attacker's reflected guess never matches the bytes on the page).
+pub fn mask_token(token: &str) -> Result<String, AppError> {
+    let secret = token.as_bytes();
+    let mut pad = vec![0u8; secret.len()];
+    getrandom::getrandom(&mut pad)
+        .map_err(|e| AppError::Internal(format!("the system's random source failed: {e}")))?;
+    let masked: Vec<u8> = pad.iter().zip(secret).map(|(p, t)| p ^ t).collect();
+    pad.extend_from_slice(&masked);
+    Ok(URL_SAFE_NO_PAD.encode(pad))
+}
+
+/// Whether `sent` is `token` itself (API clients have it from the session
+/// answer) or a masking of it ([`mask_token`]); in time that depends only
+/// on the lengths.
+pub fn token_matches(sent: &str, token: &str) -> bool {
+    if token.is_empty() {
+        return false;
+    }
+    if sent.len() == token.len() {
+        return same_text(sent, token);
+    }
+    let Ok(raw) = URL_SAFE_NO_PAD.decode(sent) else {
+        return false;
+    };
+    let secret = token.as_bytes();
+    if raw.len() != 2 * secret.len() {
+        return false;
+    }
+    let (pad, masked) = raw.split_at(secret.len());
+    pad.iter()
+        .zip(masked)
+        .zip(secret)
+        .fold(0u8, |acc, ((p, m), t)| acc | (p ^ m ^ t))
+        == 0
+}
+
 pub fn sha256_hex(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
@@ -217,6 +257,31 @@ const DUMMY_HASH: &str =
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn masked_tokens_differ_and_verify_only_for_their_token() {
+        let token = super::new_token().unwrap_or_default();
+        let other = super::new_token().unwrap_or_default();
+        let a = super::mask_token(&token).unwrap_or_default();
+        let b = super::mask_token(&token).unwrap_or_default();
+        assert_ne!(a, b, "a fresh pad per answer");
+        assert!(!a.contains(&token));
+        assert!(super::token_matches(&a, &token));
+        assert!(super::token_matches(&b, &token));
+        assert!(super::token_matches(&token, &token), "the token itself");
+        assert!(!super::token_matches(&a, &other), "another session's");
+        assert!(!super::token_matches(&other, &token));
+        // One character changed anywhere: refused.
+        for i in [0, a.len() / 2, a.len() - 2] {
+            let mut bytes = a.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let altered = String::from_utf8(bytes).unwrap_or_default();
+            assert!(!super::token_matches(&altered, &token), "{i}");
+        }
+        assert!(!super::token_matches(&a[..a.len() - 1], &token));
+        assert!(!super::token_matches("", &token));
+        assert!(!super::token_matches("", ""));
+    }
+
     use super::*;
 
     #[test]

@@ -5,7 +5,8 @@
 //! patient is acknowledged the hand-off closes. Until then it shows as open
 //! to the giver, the receiver and the team's owners. Every step is audited
 //! (ShiftHandoffGive, ShiftHandoffAcknowledge, one record per patient) and
-//! announced to the list's and the team's screens; each step names the
+//! announced to the screens of those who may read it (giver, receiver,
+//! owners: their own team channels); each step names the
 //! version it was made from, and a stale one is refused with a conflict.
 
 use std::collections::HashSet;
@@ -489,7 +490,10 @@ impl App {
         self.handoff_view(saved).await
     }
 
-    /// Announces the hand-off as it now stands to its list and the team.
+    /// Announces the hand-off as it now stands to those who may read it:
+    /// on their own team channels, the giver's, the receiver's and each
+    /// owner's (not on the list's feed nor the team's, which every member
+    /// hears).
     async fn handoff_changed(
         &self,
         tx: &mut WriteTx<'_>,
@@ -500,7 +504,16 @@ impl App {
         let saved = store::by_id(tx.conn(), handoff)
             .await?
             .ok_or(AppError::NotFound { what: "hand-off" })?;
-        let on = [saved.list_id, Self::team_channel(saved.team_id)?];
+        let mut readers = vec![saved.giver_id, saved.receiver_id];
+        for member in teams::members(tx.conn(), saved.team_id).await? {
+            if member.role == TeamRole::Owner && !readers.contains(&member.user_id) {
+                readers.push(member.user_id);
+            }
+        }
+        let on = readers
+            .into_iter()
+            .map(|user| Self::member_channel(saved.team_id, user))
+            .collect::<Result<Vec<_>, _>>()?;
         self.announce(
             tx,
             saved.team_id,

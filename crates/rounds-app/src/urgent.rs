@@ -301,7 +301,20 @@ impl App {
         let (members, memberships, found_notes) = {
             let mut conn = self.db.read().await?;
             let members = teams::members(&mut conn, team).await?;
-            let memberships = patients::memberships_of_team(&mut conn, team).await?;
+            // A few notes (one, after an event): the lists of their
+            // patients only, not every membership of the team.
+            let concerned: HashSet<PatientId> = found.iter().map(|u| u.patient_id).collect();
+            let memberships = if concerned.len() <= 4 {
+                let mut all = Vec::new();
+                for patient in concerned {
+                    for list in patients::lists_of(&mut conn, patient).await? {
+                        all.push((patient, list));
+                    }
+                }
+                all
+            } else {
+                patients::memberships_of_team(&mut conn, team).await?
+            };
             let mut found_notes = HashMap::new();
             for u in &found {
                 if let Some(n) = notes::by_id(&mut conn, u.note_id).await? {
@@ -364,6 +377,37 @@ impl App {
                 .await?;
         }
         Ok(views)
+    }
+
+    /// One urgent note of the team as it stands now (acknowledged or not),
+    /// saying whether it alerts the asker; recorded as PatientView of its
+    /// patient (once per view window, as the open notes' read). What a
+    /// screen reads after an event about that note, instead of every open
+    /// note again.
+    pub async fn urgent_note(
+        &self,
+        actor: &Actor,
+        team: TeamId,
+        note: NoteId,
+    ) -> Result<UrgentView, AppError> {
+        self.team_access(actor, team, Need::Member, "getUrgent")
+            .await?;
+        let found = self.urgent_of_team(actor, team, note).await?;
+        let view = self
+            .urgent_views(actor, team, vec![found])
+            .await?
+            .pop()
+            .ok_or(AppError::NotFound {
+                what: "urgent note",
+            })?;
+        let patient = view.note.patient_id.to_string();
+        let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);
+        entry.team_id = Some(team);
+        entry.patient_ref = Some(patient.clone());
+        entry.detail = json!({ "view": "urgentNotes" });
+        self.record_view(entry, format!("patient:{patient}"))
+            .await?;
+        Ok(view)
     }
 
     /// The urgent state of a patient's notes, by note (the notes' reader

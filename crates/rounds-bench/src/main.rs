@@ -106,6 +106,17 @@ enum Bench {
         #[arg(long, default_value_t = 20)]
         changes: usize,
     },
+    /// The open screens of `scale`'s live fan-out, run by it in a process
+    /// of their own (the session cookie in ROUNDS_BENCH_COOKIE)
+    #[command(hide = true)]
+    FanoutClient {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        screens: usize,
+        #[arg(long)]
+        changes: usize,
+    },
     /// An urgent note to a team with many open screens: POST to the event
     /// on every screen and to each screen's read of the open notes, p50/p99;
     /// the re-notification clock's lateness, measured and over a simulated hour
@@ -258,6 +269,11 @@ async fn main() -> anyhow::Result<()> {
             screens,
             changes,
         } => scale::run(reads, screens, changes).await,
+        Bench::FanoutClient {
+            url,
+            screens,
+            changes,
+        } => scale::fanout_client(url, screens, changes).await,
         Bench::Urgent {
             screens,
             notes,

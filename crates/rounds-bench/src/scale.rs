@@ -7,7 +7,8 @@
 //! - addPatient at 100 and at 2,000 entries (reference: at 100);
 //! - SQLite bytes per 1,000 patients × 10 team columns;
 //! - live fan-out to 500 / 1,000 / 5,000 open screens (reference: 500),
-//!   with the process's resident memory per open screen.
+//!   with the server's resident memory per open screen (the screens run in
+//!   a child process, `fanout-client`, so it is the server's alone).
 //!
 //!     cargo run --release -p rounds-bench -- scale
 //!
@@ -351,13 +352,19 @@ pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::R
     // A list page's first load as a phone makes it: the page, every
     // static file it names (following imports), and the list's JSON.
     let page = lists[0].trim_start_matches("/api/v1");
-    let (plain, files) = page_bytes(&rig.api, page, &lists[0], "").await?;
-    let (packed, _) = page_bytes(&rig.api, page, &lists[0], "gzip, deflate, br").await?;
+    let (plain, files) = page_bytes(&rig.api, page, &lists[0], "", "none").await?;
+    let (packed, _) = page_bytes(&rig.api, page, &lists[0], "gzip, deflate, br", "none").await?;
+    // The page as another site's link has it sent (Sec-Fetch-Site:
+    // cross-site): uncompressed, as every page was before.
+    let (before, _) =
+        page_bytes(&rig.api, page, &lists[0], "gzip, deflate, br", "cross-site").await?;
     println!(
-        "list page first load (200 patients, {files} static files): {} KiB compressed = {:.3}x of {} KiB uncompressed (bar: 0.25x)",
+        "list page first load (200 patients, {files} static files): {} KiB compressed = {:.3}x of {} KiB uncompressed (bar: 0.25x); with the page itself uncompressed (before; still so when another site links to it) {} KiB = {:.3}x",
         packed / 1024,
         packed as f64 / plain.max(1) as f64,
-        plain / 1024
+        plain / 1024,
+        before / 1024,
+        before as f64 / plain.max(1) as f64,
     );
 
     // addPatient at 100 and at 2,000 entries (interleaved small rounds).
@@ -402,11 +409,13 @@ pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::R
             fan_out(&rig.api, &first, &patient_path, n, changes, &mut version).await?;
         let reference = *reference.get_or_insert(p99);
         println!(
-            "live fan-out {n:>5} screens x {changes} changes: {arrived} of {} arrived; p99 {} ({:.2}x the first); RSS {:.1} KiB per screen (client and server)",
+            "live fan-out {n:>5} screens x {changes} changes: {arrived} of {} arrived; p99 {} ({:.2}x the first; bar 100 ms = {:.2}x the bar); server RSS {:.1} KiB per screen (screens in their own process; bar 30 KiB = {:.2}x the bar)",
             n * changes,
             ms(p99),
             ratio(p99, reference),
-            rss
+            p99.as_secs_f64() / 0.100,
+            rss,
+            rss / 30.0
         );
     }
     rig.close().await;
@@ -451,10 +460,29 @@ async fn changes_and_rebuilds(
     changes.sort();
     rebuilt.sort();
     Ok((changes, rebuilt))
+/// Wall-clock microseconds since 1970: the one clock the server's process
+/// and the screens' process (see [`fan_out`]) share.
+fn wall_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// The change number and its send time in an event's "fanout N at T".
+fn fanout_mark(block: &str) -> Option<(usize, u64)> {
+    let text = block.split("fanout ").nth(1)?.split('"').next()?;
+    let (n, at) = text.split_once(" at ")?;
+    Some((n.parse().ok()?, at.parse().ok()?))
 }
 
 /// Opens `screens` feeds, makes `changes` edits and times their arrival:
-/// p99, events arrived, and resident KiB per open screen.
+/// p99, events arrived, and the server's resident KiB per open screen.
+///
+/// The screens run in a child process of their own (`rounds-bench
+/// fanout-client`), so that this process's resident memory is the
+/// server's alone (with the benchmark's small API client); each change
+/// carries its wall-clock send time, and the child measures against it.
 async fn fan_out(
     api: &Api,
     list: &str,
@@ -463,21 +491,81 @@ async fn fan_out(
     changes: usize,
     version: &mut i64,
 ) -> anyhow::Result<(Duration, usize, f64)> {
+    use std::io::BufRead;
     let rss_before = rss_kib();
-    let sent_at: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; changes]));
-    let arrivals: Arc<Mutex<Vec<Duration>>> = Arc::new(Mutex::new(Vec::new()));
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(screens);
-    let mut tasks = Vec::new();
-    // Its own client: a connection per feed, none kept after.
+    let session = session_cookie(api).await?;
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args([
+            "fanout-client",
+            "--url",
+            &format!("{}{list}/events", api.base),
+            "--screens",
+            &screens.to_string(),
+            "--changes",
+            &changes.to_string(),
+        ])
+        .env("ROUNDS_BENCH_COOKIE", &session)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("start the screens' process")?;
+    let stdout = child.stdout.take().context("the screens' output")?;
+    let (lines_tx, mut lines) = tokio::sync::mpsc::channel::<String>(4);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines_tx.blocking_send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let ready = tokio::time::timeout(Duration::from_secs(180), lines.recv())
+        .await
+        .context("screens did not open")?;
+    if ready.as_deref() != Some("ready") {
+        let _ = child.kill();
+        bail!("the screens' process: {ready:?}");
+    }
+    let rss = (rss_kib().saturating_sub(rss_before)) as f64 / screens.max(1) as f64;
+    for n in 0..changes {
+        let value = format!("fanout {n} at {}", wall_micros());
+        let body = json!({"fields": {"given": {"value": value, "baseVersion": *version}}});
+        let saved = api.send(Method::PATCH, patient_path, Some(body)).await?;
+        *version = saved["fields"]["given"]["version"].as_i64().unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let report = tokio::time::timeout(Duration::from_secs(120), lines.recv())
+        .await
+        .context("the screens' process did not report")?
+        .context("the screens' process ended without a report")?;
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    let mut times: Vec<Duration> = serde_json::from_str::<Vec<u64>>(&report)
+        .context("the screens' report")?
+        .into_iter()
+        .map(Duration::from_micros)
+        .collect();
+    times.sort();
+    Ok((percentile(&times, 99.0), times.len(), rss))
+}
+
+/// `rounds-bench fanout-client`: the screens of [`fan_out`], in their own
+/// process. Opens `screens` feeds of `url` (the session cookie in
+/// `ROUNDS_BENCH_COOKIE`), prints `ready` once all are, then a JSON array
+/// of every change's delay in microseconds once each screen has seen
+/// `changes` of them (or a minute after the last one should have come).
+pub async fn fanout_client(url: String, screens: usize, changes: usize) -> anyhow::Result<()> {
+    let session = std::env::var("ROUNDS_BENCH_COOKIE").unwrap_or_default();
+    let arrivals: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new(Vec::new()));
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(screens.max(1));
+    // A connection per feed, none kept after.
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()?;
-    let session = session_cookie(api).await?;
+    let mut tasks = Vec::new();
     for _ in 0..screens {
-        let http = http.clone();
-        let url = format!("{}{list}/events", api.base);
-        let session = session.clone();
-        let (sent_at, arrivals, ready_tx) = (sent_at.clone(), arrivals.clone(), ready_tx.clone());
+        let (http, url, session) = (http.clone(), url.clone(), session.clone());
+        let (arrivals, ready_tx) = (arrivals.clone(), ready_tx.clone());
         tasks.push(tokio::spawn(async move {
             let Ok(resp) = http.get(url).header("Cookie", session).send().await else {
                 return;
@@ -485,17 +573,16 @@ async fn fan_out(
             let mut feed = crate::Events::new(resp);
             let mut seen = 0;
             while seen < changes {
-                let Some((now, events)) = feed.next().await else {
+                let Some((_, events)) = feed.next().await else {
                     return;
                 };
+                let now = wall_micros();
                 for block in events {
                     if block.contains("event: ready") {
                         let _ = ready_tx.send(()).await;
                     } else if block.contains("event: patientUpdated") {
-                        if let Some(n) = crate::number_after(&block, "fanout ") {
-                            if let Some(Some(at)) = sent_at.lock().await.get(n).copied() {
-                                arrivals.lock().await.push(now.duration_since(at));
-                            }
+                        if let Some((_, at)) = fanout_mark(&block) {
+                            arrivals.lock().await.push(now.saturating_sub(at));
                             seen += 1;
                         }
                     }
@@ -505,29 +592,21 @@ async fn fan_out(
     }
     drop(ready_tx);
     for _ in 0..screens {
-        tokio::time::timeout(Duration::from_secs(120), ready_rx.recv())
+        tokio::time::timeout(Duration::from_secs(170), ready_rx.recv())
             .await
             .context("screens did not open")?;
     }
-    let rss = (rss_kib().saturating_sub(rss_before)) as f64 / screens.max(1) as f64;
-    for n in 0..changes {
-        sent_at.lock().await[n] = Some(Instant::now());
-        let body =
-            json!({"fields": {"given": {"value": format!("fanout {n}"), "baseVersion": *version}}});
-        let saved = api.send(Method::PATCH, patient_path, Some(body)).await?;
-        *version = saved["fields"]["given"]["version"].as_i64().unwrap_or(0);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
+    println!("ready");
+    let deadline = Instant::now() + Duration::from_millis(200 * changes as u64 + 60_000);
     for task in tasks {
         let left = deadline.saturating_duration_since(Instant::now());
         if tokio::time::timeout(left, task).await.is_err() {
             break;
         }
     }
-    let mut times = arrivals.lock().await.clone();
-    times.sort();
-    Ok((percentile(&times, 99.0), times.len(), rss))
+    let all = arrivals.lock().await.clone();
+    println!("{}", serde_json::to_string(&all)?);
+    Ok(())
 }
 
 /// The session cookie of `api`'s client, for feeds opened by another client.
@@ -567,9 +646,21 @@ async fn page_bytes(
     page: &str,
     json: &str,
     encoding: &str,
+    page_site: &str,
 ) -> anyhow::Result<(usize, usize)> {
+    // As a browser says where a request comes from: the page from the
+    // address bar, what it loads from the page itself (pages are compressed
+    // only then, see rounds-web compress.rs).
     let get = |path: String| {
-        let mut req = api.http.get(format!("{}{path}", api.base));
+        let site = if path == page {
+            page_site
+        } else {
+            "same-origin"
+        };
+        let mut req = api
+            .http
+            .get(format!("{}{path}", api.base))
+            .header("Sec-Fetch-Site", site);
         if !encoding.is_empty() {
             req = req.header("Accept-Encoding", encoding);
         }

@@ -133,25 +133,28 @@ pub async fn after(
         .collect()
 }
 
-/// Events of one list after `after`, oldest first.
-pub async fn for_list_after(
+/// Events of any of `lists` (a list's feed, or a team's channels) after
+/// `after`, oldest first.
+pub async fn for_lists_after(
     conn: &mut AnyConnection,
-    list: ListId,
+    lists: &[ListId],
     after: i64,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, StoreError> {
+    if lists.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<String> = (0..lists.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
-        "SELECT seq, team_id, list_id, kind, payload, at FROM list_events WHERE list_id = $1 AND seq > $2 ORDER BY seq LIMIT {}",
+        "SELECT seq, team_id, list_id, kind, payload, at FROM list_events WHERE seq > $1 AND list_id IN ({}) ORDER BY seq LIMIT {}",
+        keys.join(", "),
         limit.max(1)
     );
-    sqlx::query(&sql)
-        .bind(list.to_string())
-        .bind(after)
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    let mut query = sqlx::query(&sql).bind(after);
+    for list in lists {
+        query = query.bind(list.to_string());
+    }
+    query.fetch_all(conn).await?.iter().map(from_row).collect()
 }
 
 /// The newest event number (0 when there is none).

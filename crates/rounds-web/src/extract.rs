@@ -266,13 +266,11 @@ fn is_state_changing(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Constant-time comparison for tokens.
-pub fn tokens_match(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+/// Whether a CSRF token `sent` with a request is `token`: the token itself
+/// or a masking of it (pages carry masked ones, see
+/// [`crate::pages::masked_csrf`]); in constant time.
+pub fn tokens_match(sent: &str, token: &str) -> bool {
+    rounds_app::token_matches(sent, token)
 }
 
 /// Any signed-in API caller, even one who must still change a one-time

@@ -246,6 +246,44 @@ async function refresh(team) {
   return { ok: true };
 }
 
+/**
+ * After an event about one urgent note: that note alone is read (not every
+ * open note again), and merged. An acknowledged or deleted note leaves at
+ * once without a read.
+ */
+async function refreshNote(team, d) {
+  const items = open.get(team);
+  if (!items) return refresh(team);
+  const drop = () => {
+    open.set(team, (open.get(team) || []).filter((u) => u.note.id !== d.noteId));
+    render();
+    document.dispatchEvent(new CustomEvent("rounds:urgent", { detail: { team, items: open.get(team) } }));
+  };
+  if (d.action === "acknowledged" || d.action === "deleted") return drop();
+  let u;
+  try {
+    u = await api("GET", `/api/v1/teams/${team}/urgent/${d.noteId}`);
+  } catch (e) {
+    if (e.status === 404) return drop();
+    return;
+  }
+  if (u.urgent.acknowledgedAt) return drop();
+  const rest = (open.get(team) || []).filter((x) => x.note.id !== u.note.id);
+  open.set(team, [...rest, u].sort((a, b) => (a.urgent.sentAt < b.urgent.sentAt ? -1 : a.urgent.sentAt > b.urgent.sentAt ? 1 : 0)));
+  let fresh = false;
+  if (u.urgent.toMe) {
+    const before = heard.get(u.note.id);
+    if (before === undefined || before < u.urgent.repeats) {
+      heard.set(u.note.id, u.urgent.repeats);
+      fresh = true;
+      notify(u);
+    }
+  }
+  render();
+  if (fresh) beep();
+  document.dispatchEvent(new CustomEvent("rounds:urgent", { detail: { team, items: open.get(team) } }));
+}
+
 /** What a team feed said: the same in the tab that follows it and in the others. */
 function heardOf(team, kind, d) {
   // Other parts of the page (shift-handoff.js) hear the team feed from here:
@@ -254,8 +292,11 @@ function heardOf(team, kind, d) {
   if (kind === "ready") refresh(team);
   else if (kind === "urgentChanged") {
     provisional(team, d);
-    refresh(team);
-  } else if (kind === "noteChanged" && open.get(team) && open.get(team).length) refresh(team);
+    refreshNote(team, d);
+  } else if (kind === "noteChanged" && (open.get(team) || []).some((u) => u.note.id === d.noteId)) {
+    // An open urgent note was edited or deleted: that one is read again.
+    refreshNote(team, { noteId: d.noteId, action: d.action === "deleted" ? "deleted" : "changed" });
+  }
 }
 
 /**

@@ -1,19 +1,13 @@
 //! Lists, their columns, saved column sets and the live feed of a list.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
-use rounds_app::{AppError, ColumnSpec, ListView, PatientRow, ResolvedColumn};
+use rounds_app::{ColumnSpec, ListView, PatientRow, ResolvedColumn};
 use rounds_core::lists::{ChoiceOption, ColumnSchema, PatientList, SchemaColumn};
 use rounds_core::view::ViewSpec;
 use serde::{Deserialize, Serialize};
-use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::StreamExt;
 use utoipa::ToSchema;
 
 use super::parse_id;
@@ -703,29 +697,8 @@ pub async fn list_events(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    // As for every other route a signed-in caller with a one-time password
-    // may not use; the session is kept so the feed ends with it.
-    if actor.user.must_change_password {
-        return Err(AppError::PasswordChangeRequired.into());
-    }
-    let from_query = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "lastEventId")
-        .map(|(_, v)| v.into_owned());
-    let from_header = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let last_seen = match from_header.or(from_query) {
-        None => None,
-        Some(raw) => Some(raw.trim().parse::<i64>().map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_id",
-                format!("lastEventId: {raw:?} is not an event id"),
-            )
-            .with_field("lastEventId")
-        })?),
-    };
+    super::events::may_follow(&actor)?;
+    let last_seen = super::events::last_event_id(&headers, query.as_deref())?;
     let rx = state
         .app
         .follow_list(
@@ -736,17 +709,7 @@ pub async fn list_events(
             last_seen,
         )
         .await?;
-    let stream = ReceiverStream::new(rx).map(|m| {
-        let mut event = Event::default().event(m.kind).data(m.data);
-        if let Some(id) = m.id {
-            event = event.id(id.to_string());
-        }
-        Ok::<_, Infallible>(event)
-    });
-    Ok(Sse::new(stream)
-        // Well inside proxies' read timeouts (nginx: 60 s by default).
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response())
+    Ok(super::events::event_stream(rx))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

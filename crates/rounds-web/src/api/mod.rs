@@ -7,6 +7,7 @@ pub(crate) mod audit;
 pub mod dto;
 pub(crate) mod ehr;
 mod ehr_summary;
+mod events;
 pub(crate) mod export;
 pub(crate) mod handoff;
 pub(crate) mod import;
@@ -149,6 +150,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::my_tasks))
         .routes(routes!(tasks::team_events))
         .routes(routes!(urgent::list_urgent))
+        .routes(routes!(urgent::get_urgent))
         .routes(routes!(urgent::acknowledge_urgent))
         .routes(routes!(urgent::get_urgent_rule, urgent::set_urgent_rule))
         .routes(routes!(urgent::note_seen))

@@ -134,6 +134,28 @@ pub async fn list_urgent(
     Ok(Json(found.iter().map(UrgentNoteDto::from).collect()))
 }
 
+/// One urgent note of the team as it stands (acknowledged or not): what a
+/// screen reads after an event naming it (recorded as PatientView).
+#[utoipa::path(get, path = "/api/v1/teams/{teamId}/urgent/{noteId}", operation_id = "getUrgent", tag = "notes",
+    security(("session" = [])),
+    params(("teamId" = String, Path), ("noteId" = String, Path)),
+    responses((status = 200, body = UrgentNoteDto), (status = 404, body = ErrorBody)))]
+pub async fn get_urgent(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((team, note)): ApiPath<(String, String)>,
+) -> ApiResult<Json<UrgentNoteDto>> {
+    let found = state
+        .app
+        .urgent_note(
+            &actor,
+            parse_id("teamId", &team)?,
+            parse_id("noteId", &note)?,
+        )
+        .await?;
+    Ok(Json(UrgentNoteDto::from(&found)))
+}
+
 /// "Seen — I'll handle it": acknowledge an urgent note addressed to you;
 /// it stops alerting everyone. When someone else was first, nothing changes
 /// and the answer says who.

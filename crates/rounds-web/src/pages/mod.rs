@@ -427,6 +427,18 @@ pub(crate) fn render(state: &AppState, status: StatusCode, name: &str, ctx: Valu
     }
 }
 
+/// The CSRF token as a page carries it: masked afresh for each answer
+/// (`rounds_app::mask_token`), so that pages can be compressed without
+/// BREACH learning the token. A form or header sending it back is checked
+/// by unmasking ([`tokens_match`]). Should the random source fail, the
+/// page carries the token itself (and still works).
+pub(crate) fn masked_csrf(token: &str) -> String {
+    rounds_app::mask_token(token).unwrap_or_else(|err| {
+        tracing::error!(error = %err, "cannot mask the CSRF token");
+        token.to_owned()
+    })
+}
+
 /// A page that only says something (errors, refusals).
 pub(crate) fn message(
     state: &AppState,
@@ -439,7 +451,7 @@ pub(crate) fn message(
         state,
         status,
         "message.html",
-        context! { title, text, me => session.map(|s| UserDto::from(&s.user)), csrf => session.map(|s| s.csrf_token.clone()) },
+        context! { title, text, me => session.map(|s| UserDto::from(&s.user)), csrf => session.map(|s| masked_csrf(&s.csrf_token)) },
     )
 }
 
@@ -483,7 +495,7 @@ impl PageActor {
     pub fn page_context(&self) -> (UserDto, String) {
         (
             UserDto::from(&self.actor.user),
-            self.session.csrf_token.clone(),
+            masked_csrf(&self.session.csrf_token),
         )
     }
 }

@@ -89,7 +89,7 @@ async fn signin_form(
         state,
         status,
         "sign_in.html",
-        context! { csrf => token, username, next, error, signed_out, providers, local_sign_in },
+        context! { csrf => super::masked_csrf(&token), username, next, error, signed_out, providers, local_sign_in },
     );
     (jar.add(cookie), page).into_response()
 }
@@ -164,7 +164,7 @@ pub async fn sign_in(
         .get(SIGNIN_COOKIE)
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
-    if cookie_token.is_empty() || !tokens_match(&cookie_token, &form.csrf_token) {
+    if cookie_token.is_empty() || !tokens_match(&form.csrf_token, &cookie_token) {
         let error = Some("The sign-in form expired. Please try again.".to_owned());
         return signin_form(
             &state,

@@ -84,8 +84,10 @@ fn expected(op: &str) -> Option<[u16; 5]> {
         "saveTeamAsTemplate" => [401, 404, 403, 201, 404],
         "patientAccessReport" => [401, 403, 403, 403, 200],
         // Hand-offs: tasks, urgent notes, read receipts, I-PASS.
-        "listTasks" | "myTasks" | "teamEvents" | "listUrgent" | "getUrgentRule" | "noteSeen"
-        | "listReceipts" | "getHandoff" | "setHandoff" | "updateTask" => [401, 404, 200, 200, 404],
+        "listTasks" | "myTasks" | "teamEvents" | "listUrgent" | "getUrgent" | "getUrgentRule"
+        | "noteSeen" | "listReceipts" | "getHandoff" | "setHandoff" | "updateTask" => {
+            [401, 404, 200, 200, 404]
+        }
         "addTask" => [401, 404, 201, 201, 404],
         // Who added a task (the member) or an owner deletes it.
         "deleteTask" => [401, 404, 204, 204, 404],

@@ -495,6 +495,14 @@ async fn urgent_note_renotifies_escalates_and_is_acknowledged(backend: Backend) 
         s.charge.get(&s.path("/urgent")).await.body[0]["urgent"]["toMe"],
         false
     );
+    // A screen that hears of the note reads that note alone: the same as
+    // the open notes' read says of it, for the asker.
+    let one = s.path(&format!("/urgent/{note_id}"));
+    let r = s.resident.get(&one).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body, mine.body[0], "one note as the open notes show it");
+    assert_eq!(s.charge.get(&one).await.body["urgent"]["toMe"], false);
+    assert_eq!(s.outsider.get(&one).await.status, StatusCode::NOT_FOUND);
 
     // Nobody acknowledges: again after the interval, then escalated.
     let again = next_of(&mut resident_feed, "urgentChanged", Duration::from_secs(3)).await;
@@ -554,6 +562,11 @@ async fn urgent_note_renotifies_escalates_and_is_acknowledged(backend: Backend) 
     assert_eq!(done["action"], "acknowledged");
     assert_eq!(done["by"]["name"], "charge display");
     assert_eq!(s.resident.get(&s.path("/urgent")).await.body, json!([]));
+    // Read alone, it says who took it and when.
+    let r = s.resident.get(&one).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["urgent"]["acknowledgedByName"], "charge display");
+    assert_eq!(r.body["urgent"]["to"], json!([]));
     // The note shows who and when.
     let notes = s.resident.get(&s.patient(0, "/notes")).await;
     assert_eq!(
@@ -591,6 +604,18 @@ async fn urgent_note_renotifies_escalates_and_is_acknowledged(backend: Backend) 
     assert!(renotified.iter().all(|r| r["actorId"] == Value::Null
         && r["patientRef"] == s.patients[0].as_str()
         && r["detail"]["repeats"].as_i64().unwrap_or(0) >= 1));
+    // The reads of the note are the resident's view of the patient, once
+    // in the view window however often the screen read it.
+    let views = admin.audit("operation=PatientView").await;
+    let resident_views = views
+        .iter()
+        .filter(|r| {
+            r["actorUsername"] == "resident"
+                && r["detail"]["view"] == "urgentNotes"
+                && r["patientRef"] == s.patients[0].as_str()
+        })
+        .count();
+    assert_eq!(resident_views, 1, "{views:?}");
     let acked = admin.audit("operation=UrgentNoteAcknowledge").await;
     assert_eq!(acked.len(), 1, "the second acknowledgement changed nothing");
     assert_eq!(acked[0]["actorId"], s.ids.charge.as_str());
@@ -1082,12 +1107,21 @@ async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let porter = s.app.client("porter").await;
-    let mut list_feed = s
-        .resident
+    // The receiver's and the owner's team feeds hear of the hand-off; the
+    // porter (a member, neither giver nor receiver nor owner) hears nothing
+    // of it on the team feed nor on the list's.
+    let mut receiver_feed = s.resident.events(&s.path("/events"), None).await;
+    let mut team_feed = s.charge.events(&s.path("/events"), None).await;
+    let mut porter_team = porter.events(&s.path("/events"), None).await;
+    let mut porter_list = porter
         .events(&s.path(&format!("/lists/{}/events", s.lists[0])), None)
         .await;
-    let mut team_feed = s.charge.events(&s.path("/events"), None).await;
-    for feed in [&mut list_feed, &mut team_feed] {
+    for feed in [
+        &mut receiver_feed,
+        &mut team_feed,
+        &mut porter_team,
+        &mut porter_list,
+    ] {
         assert_eq!(
             feed.next_change(Duration::from_secs(5))
                 .await
@@ -1147,7 +1181,7 @@ async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
         names[0].contains("AMES") && names[1].contains("CROSS"),
         "{names:?}"
     );
-    for feed in [&mut list_feed, &mut team_feed] {
+    for feed in [&mut receiver_feed, &mut team_feed] {
         let e = next_of(feed, "shiftHandoffChanged", Duration::from_secs(5)).await;
         assert_eq!(e["action"], "started");
         assert_eq!(e["handoffId"], id.as_str());
@@ -1209,7 +1243,7 @@ async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
     assert!(r.body["patients"][0]["readyAt"].is_string());
     assert!(r.body["patients"][1]["readyAt"].is_null());
     let e = next_of(
-        &mut list_feed,
+        &mut receiver_feed,
         "shiftHandoffChanged",
         Duration::from_secs(5),
     )
@@ -1270,7 +1304,7 @@ async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
     let mut seen = Vec::new();
     for _ in 0..3 {
         let e = next_of(
-            &mut list_feed,
+            &mut receiver_feed,
             "shiftHandoffChanged",
             Duration::from_secs(5),
         )
@@ -1296,6 +1330,16 @@ async fn shift_handoff_ready_acknowledged_and_closed(backend: Backend) {
     for who in [&s.nurse, &s.resident, &s.charge] {
         let r = who.get(&open_on_list).await;
         assert_eq!(r.body, json!([]), "closed: no longer open");
+    }
+    for feed in [&mut porter_team, &mut porter_list] {
+        let mut heard = Vec::new();
+        while let Some(e) = feed.next_change(Duration::from_millis(300)).await {
+            heard.push(e.event);
+        }
+        assert!(
+            !heard.iter().any(|k| k == "shiftHandoffChanged"),
+            "an uninvolved member heard of the hand-off: {heard:?}"
+        );
     }
     // A closed hand-off takes no more steps.
     let r = s

@@ -1,7 +1,9 @@
-//! Bytes on the wire: JSON and static files compressed as the client
-//! accepts (gzip, brotli), never the live feed nor an answer carrying a
-//! secret (pages, the session); static files under content-hashed names,
-//! cached for a year, imports between them naming the hashed files.
+//! Bytes on the wire: JSON, static files and pages compressed as the
+//! client accepts (gzip, brotli), never the live feed nor the session
+//! answers, and a page only when the browser says Rounds or the person
+//! asked for it; the CSRF token on a page masked afresh each time; static
+//! files under content-hashed names, cached for a year, imports between
+//! them naming the hashed files.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -76,14 +78,70 @@ async fn wire_and_static_files(backend: Backend) {
         }
     }
 
-    // The page: never compressed (it carries the CSRF token), and it names
-    // its script and style sheet by hashed names.
-    let page = get(format!("/teams/{team}/lists/{list}"), "gzip, br")
-        .await
-        .unwrap();
+    // The page: uncompressed unless the browser says the request came from
+    // Rounds itself or the person (Sec-Fetch-Site same-origin or none), and
+    // it names its script and style sheet by hashed names.
+    let page_path = format!("/teams/{team}/lists/{list}");
+    let page = get(page_path.clone(), "gzip, br").await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert_eq!(encoding(&page), None, "a page is never compressed");
+    assert_eq!(
+        encoding(&page),
+        None,
+        "a client that does not say where from"
+    );
     let html = page.text().await.unwrap();
+    for site in ["cross-site", "same-site"] {
+        let r = nurse
+            .http
+            .get(app.url(&page_path))
+            .header("Accept-Encoding", "gzip, br")
+            .header("Sec-Fetch-Site", site)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(encoding(&r), None, "another site's request: uncompressed");
+    }
+    let raw_token = nurse.csrf.clone().unwrap();
+    for site in ["same-origin", "none"] {
+        let r = nurse
+            .http
+            .get(app.url(&page_path))
+            .header("Accept-Encoding", "gzip")
+            .header("Sec-Fetch-Site", site)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(encoding(&r).as_deref(), Some("gzip"), "{site}");
+        let vary: Vec<String> = r
+            .headers()
+            .get_all("vary")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+            .collect();
+        assert!(
+            vary.iter().any(|v| v.contains("sec-fetch-site")),
+            "{vary:?}"
+        );
+        let packed = r.bytes().await.unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut text)
+            .unwrap();
+        assert!(
+            packed.len() * 3 < text.len(),
+            "{} of {}",
+            packed.len(),
+            text.len()
+        );
+        assert!(text.to_lowercase().contains("family19"), "the whole page");
+        // What it carries is a masked token, never the session's own.
+        assert!(text.contains("name=\"csrf-token\""));
+        assert!(
+            !text.contains(&raw_token),
+            "the page carries the bare CSRF token"
+        );
+    }
     let script = hashed_path(&html, "list", "js").unwrap_or_else(|| panic!("{html}"));
     assert!(hashed_path(&html, "style", "css").is_some(), "{html}");
     assert!(!html.contains("\"/static/list.js\""), "{html}");
@@ -128,3 +186,111 @@ async fn wire_and_static_files(backend: Backend) {
     app.stop().await;
 }
 both!(wire_and_static_files);
+
+/// The masked CSRF token of a page (its `csrf-token` meta).
+fn page_token(html: &str) -> String {
+    html.split("<meta name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no csrf-token in {html}"))
+        .to_owned()
+}
+
+/// Every page carries the CSRF token masked afresh (pad || token XOR pad):
+/// each verifies, in a header and in a form; one altered, one of another
+/// session, or one of a session that ended is refused.
+async fn csrf_token_masked_per_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("nurse", false).await;
+    app.user("porter", false).await;
+    let nurse = app.client("nurse").await;
+    let porter = app.client("porter").await;
+    let raw = nurse.csrf.clone().unwrap();
+    let page = |c: &crate::common::Client| {
+        let req = c.http.get(app.url("/teams"));
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    let a = page_token(&page(&nurse).await);
+    let b = page_token(&page(&nurse).await);
+    assert_ne!(a, b, "a fresh mask per page");
+    assert_ne!(a, raw);
+    assert!(!a.contains(&raw));
+    let create = |c: &crate::common::Client, token: String, name: &'static str| {
+        let req = c
+            .http
+            .post(app.url("/api/v1/teams"))
+            .header("X-CSRF-Token", token)
+            .json(&json!({ "name": name }));
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(
+        create(&nurse, a.clone(), "Ward A").await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        create(&nurse, b.clone(), "Ward B").await,
+        StatusCode::CREATED
+    );
+    // The session's own token still does (API clients have it from sign-in).
+    assert_eq!(
+        create(&nurse, raw.clone(), "Ward C").await,
+        StatusCode::CREATED
+    );
+    // Altered anywhere: refused.
+    for i in [0, a.len() / 2, a.len() - 2] {
+        let mut bytes = a.clone().into_bytes();
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(bytes).unwrap();
+        assert_eq!(
+            create(&nurse, altered, "Ward X").await,
+            StatusCode::FORBIDDEN,
+            "{i}"
+        );
+    }
+    assert_eq!(
+        create(&nurse, a[..a.len() - 4].to_owned(), "Ward X").await,
+        StatusCode::FORBIDDEN
+    );
+    // Another session's masked token: refused.
+    let p = page_token(&page(&porter).await);
+    assert_eq!(
+        create(&nurse, p.clone(), "Ward X").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        create(&porter, a.clone(), "Ward X").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(create(&porter, p, "Ward P").await, StatusCode::CREATED);
+    // A form carries it too: signing out with a masked token works...
+    let r = nurse
+        .http
+        .post(app.url("/sign-out"))
+        .form(&[("csrf_token", b.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    // ...and a token of that ended session, replayed on the next one, is refused.
+    let mut again = crate::common::Client::new(&app);
+    let r = again.sign_in("nurse", crate::common::PASSWORD).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        create(&again, a.clone(), "Ward X").await,
+        StatusCode::FORBIDDEN
+    );
+    let fresh = page_token(&page(&again).await);
+    assert_eq!(create(&again, fresh, "Ward D").await, StatusCode::CREATED);
+    // None of the refused ones made a team.
+    let teams = again.get("/api/v1/teams").await;
+    let names: Vec<&str> = teams
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&"Ward X"), "{names:?}");
+    app.stop().await;
+}
+both!(csrf_token_masked_per_page);
