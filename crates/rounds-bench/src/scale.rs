@@ -460,6 +460,8 @@ async fn changes_and_rebuilds(
     changes.sort();
     rebuilt.sort();
     Ok((changes, rebuilt))
+}
+
 /// Wall-clock microseconds since 1970: the one clock the server's process
 /// and the screens' process (see [`fan_out`]) share.
 fn wall_micros() -> u64 {

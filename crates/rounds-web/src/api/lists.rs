@@ -2,9 +2,9 @@
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rounds_app::{ColumnSpec, ListView, PatientRow, ResolvedColumn};
+use rounds_app::{AppError, ColumnSpec, ListView, PatientRow, ResolvedColumn};
 use rounds_core::lists::{ChoiceOption, ColumnSchema, PatientList, SchemaColumn};
 use rounds_core::view::ViewSpec;
 use serde::{Deserialize, Serialize};
