@@ -5,6 +5,11 @@
 //!
 //!     cargo run --release -p rounds-bench -- gateway [--fhir-base URL] [--nginx PATH]
 //!
+//! Two gateways take part, one per `audit_sync` mode (`gw-commit`: every
+//! record on disk before its answer; `gw-batch`: committed before, on disk
+//! within a second), each on a Tokio runtime of its own apart from the
+//! callers', as nginx is a process of its own.
+//!
 //! The gateway does more than nginx for each request (token validation,
 //! revocation check, URL rewriting, an audit record written to its
 //! database): the goal is an added latency within nginx's plus 20 %.
@@ -225,75 +230,29 @@ pub async fn run(
         bail!("the FHIR server has no patients");
     }
 
-    // The gateway, in this process, over SQLite (or the given database).
-    let dir = tempfile::tempdir()?;
-    let db_url = database_url
-        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("gateway.db").display()));
-    let db = rounds_gateway::db::Db::open(&db_url, 20).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let mut settings =
-        rounds_gateway::config::Settings::resolve(&Default::default(), &Default::default())?;
-    settings.public_url = format!("http://{addr}");
-    settings.rate_limit = 0;
-    // Without --audit-sync, the gateway's own default (commit).
-    settings.audit_sync = match audit_sync.as_deref() {
-        None => settings.audit_sync,
-        Some("batched") => rounds_gateway::audit::AuditSync::Batched,
-        Some("commit") => rounds_gateway::audit::AuditSync::EveryCommit,
+    // The gateways: one per audit_sync mode, each over its own SQLite file
+    // (or the given database), each on a Tokio runtime of its own, apart
+    // from the callers' (as nginx is a process of its own).
+    let modes: Vec<rounds_gateway::audit::AuditSync> = match audit_sync.as_deref() {
+        None => vec![
+            rounds_gateway::audit::AuditSync::EveryCommit,
+            rounds_gateway::audit::AuditSync::Batched,
+        ],
+        Some("batched") => vec![rounds_gateway::audit::AuditSync::Batched],
+        Some("commit") => vec![rounds_gateway::audit::AuditSync::EveryCommit],
         Some(other) => bail!("--audit-sync is batched or commit, not {other}"),
     };
-    println!("gateway audit_sync: {:?}", settings.audit_sync);
-    let sealer = Arc::new(rounds_secrets::SecretBox::from_base64_key(
-        &rounds_secrets::SecretBox::new_key_base64()?,
-    )?);
-    let gw = rounds_gateway::Gateway::new(db, sealer, settings).await?;
-    gw.tenants
-        .put(
-            &rounds_gateway::tenants::TenantInput {
-                id: "bench".into(),
-                base_url: upstream.clone(),
-                fhir_version: "4.0.1".into(),
-                auth: rounds_gateway::tenants::UpstreamAuth::None,
-                secret: None,
-                allow_writes: false,
-            },
-            "admin",
-            &gw.sealer,
-        )
-        .await?;
-    let (client, secret) = gw
-        .registry
-        .create_client("bench", &["bench".into()], None)
-        .await?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gw.clone().serve(listener, async {
-        let _ = stopped.await;
-    }));
-    let gw_base = format!("http://{addr}");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(128)
         .build()?;
-    let token_url = format!("{gw_base}/token");
-    let (client_id, client_secret) = (client.id.clone(), secret.client_secret.clone());
-    let token_of = move |http: reqwest::Client| {
-        let url = token_url.clone();
-        let (id, secret) = (client_id.clone(), client_secret.clone());
-        async move {
-            let r = http
-                .post(url)
-                .basic_auth(id, Some(secret))
-                .form(&[("grant_type", "client_credentials"), ("scope", "bench")])
-                .send()
-                .await?;
-            if !r.status().is_success() {
-                bail!("token: HTTP {}", r.status());
-            }
-            let v: Value = r.json().await?;
-            Ok::<String, anyhow::Error>(v["access_token"].as_str().unwrap_or_default().to_owned())
-        }
-    };
-    let token = token_of(http.clone()).await?;
+    let mut gateways = Vec::new();
+    for sync in modes {
+        gateways.push(GatewayProcess::start(
+            &upstream,
+            database_url.clone(),
+            sync,
+        )?);
+    }
 
     let mut targets = vec![Target {
         name: "direct",
@@ -313,11 +272,13 @@ pub async fn run(
         }
         None => println!("(nginx not found: give --nginx PATH to compare with it)"),
     }
-    targets.push(Target {
-        name: "gateway",
-        base: gw_base.clone(),
-        token: Some(token),
-    });
+    for g in &gateways {
+        targets.push(Target {
+            name: g.name,
+            base: g.base.clone(),
+            token: Some(g.token(&http).await?),
+        });
+    }
 
     println!(
         "upstream {upstream}: {} patients; {per_caller} requests per caller\n",
@@ -341,12 +302,12 @@ pub async fn run(
                 .iter()
                 .map(|_| (Vec::new(), Duration::ZERO))
                 .collect();
-            let mut phase_sums: std::collections::BTreeMap<String, (f64, f64)> =
+            let mut phase_sums: std::collections::BTreeMap<(&str, String), (f64, f64)> =
                 std::collections::BTreeMap::new();
             for _ in 0..rounds {
                 for (i, t) in targets.iter().enumerate() {
-                    let before = if t.name == "gateway" {
-                        Some(phases(&http, &gw_base).await?)
+                    let before = if t.token.is_some() {
+                        Some(phases(&http, &t.base).await?)
                     } else {
                         None
                     };
@@ -355,9 +316,9 @@ pub async fn run(
                     samples[i].0.extend(times);
                     samples[i].1 += elapsed;
                     if let Some(before) = before {
-                        for (phase, (sum, count)) in phases(&http, &gw_base).await? {
+                        for (phase, (sum, count)) in phases(&http, &t.base).await? {
                             let (s0, c0) = before.get(&phase).copied().unwrap_or_default();
-                            let e = phase_sums.entry(phase).or_default();
+                            let e = phase_sums.entry((t.name, phase)).or_default();
                             e.0 += sum - s0;
                             e.1 += count - c0;
                         }
@@ -400,69 +361,231 @@ pub async fn run(
                     .position(|t| t.name == name)
                     .map(|i| &figures[i])
             };
-            if let (Some(n), Some(g)) = (by_name("nginx"), by_name("gateway")) {
-                let ((n50, n99), (g50, g99)) = (added(n), added(g));
-                let ratio = |g: Duration, n: Duration| {
-                    if n.is_zero() {
-                        "n/a".to_owned()
-                    } else {
-                        format!("{:.2}", g.as_secs_f64() / n.as_secs_f64())
-                    }
-                };
-                let within =
-                    |g: Duration, n: Duration| g.as_secs_f64() <= n.as_secs_f64() * 1.2 + 0.000_05;
+            for g in &gateways {
+                if let (Some(n), Some(f)) = (by_name("nginx"), by_name(g.name)) {
+                    let ((n50, n99), (g50, g99)) = (added(n), added(f));
+                    let ratio = |g: Duration, n: Duration| {
+                        if n.is_zero() {
+                            "n/a".to_owned()
+                        } else {
+                            format!("{:.2}", g.as_secs_f64() / n.as_secs_f64())
+                        }
+                    };
+                    let within = |g: Duration, n: Duration| {
+                        g.as_secs_f64() <= n.as_secs_f64() * 1.2 + 0.000_05
+                    };
+                    println!(
+                        "         {} added / nginx added: p50 {} (+{:.2} ms vs +{:.2} ms), p99 {} (+{:.2} ms vs +{:.2} ms); goal <= 1.20: p50 {}, p99 {}",
+                        g.name,
+                        ratio(g50, n50),
+                        g50.as_secs_f64() * 1000.0,
+                        n50.as_secs_f64() * 1000.0,
+                        ratio(g99, n99),
+                        g99.as_secs_f64() * 1000.0,
+                        n99.as_secs_f64() * 1000.0,
+                        if within(g50, n50) { "met" } else { "NOT met" },
+                        if within(g99, n99) { "met" } else { "NOT met" },
+                    );
+                }
+                let parts: Vec<String> = phase_sums
+                    .iter()
+                    .filter(|((name, _), (_, c))| *name == g.name && *c > 0.0)
+                    .map(|((_, p), (s, c))| format!("{p} {:.3} ms", s / c * 1000.0))
+                    .collect();
                 println!(
-                    "         gateway added / nginx added: p50 {} (+{:.2} ms vs +{:.2} ms), p99 {} (+{:.2} ms vs +{:.2} ms); goal <= 1.20: {}",
-                    ratio(g50, n50),
-                    g50.as_secs_f64() * 1000.0,
-                    n50.as_secs_f64() * 1000.0,
-                    ratio(g99, n99),
-                    g99.as_secs_f64() * 1000.0,
-                    n99.as_secs_f64() * 1000.0,
-                    if within(g50, n50) && within(g99, n99) { "met" } else { "NOT met" }
+                    "         {} time by phase (mean per request): {}",
+                    g.name,
+                    parts.join(", ")
                 );
             }
-            let parts: Vec<String> = phase_sums
-                .iter()
-                .filter(|(_, (_, c))| *c > 0.0)
-                .map(|(p, (s, c))| format!("{p} {:.3} ms", s / c * 1000.0))
-                .collect();
-            println!(
-                "         gateway time by phase (mean per request): {}",
-                parts.join(", ")
-            );
         }
     }
 
-    // Tokens per second: 64 callers for three seconds.
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..64 {
-        let http = http.clone();
-        let get = token_of.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            while started.elapsed() < Duration::from_secs(3) {
-                get(http.clone()).await?;
-                n += 1;
-            }
-            Ok::<u64, anyhow::Error>(n)
-        }));
+    // Tokens per second: 64 callers for three seconds, at each gateway.
+    println!();
+    for g in &gateways {
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..64 {
+            let http = http.clone();
+            let g = g.clone_caller();
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0u64;
+                while started.elapsed() < Duration::from_secs(3) {
+                    g.token(&http).await?;
+                    n += 1;
+                }
+                Ok::<u64, anyhow::Error>(n)
+            }));
+        }
+        let mut total = 0;
+        for t in tasks {
+            total += t.await??;
+        }
+        println!(
+            "tokens at {}: {:.0} per second (64 callers, 3 s)",
+            g.name,
+            total as f64 / started.elapsed().as_secs_f64()
+        );
     }
-    let mut total = 0;
-    for t in tasks {
-        total += t.await??;
-    }
-    println!(
-        "\ntokens: {:.0} per second (64 callers, 3 s)",
-        total as f64 / started.elapsed().as_secs_f64()
-    );
 
     if let Some((mut child, _dir)) = nginx_proc {
         let _ = child.kill();
         let _ = child.wait();
     }
-    let _ = stop.send(());
-    let _ = server.await;
+    for g in gateways {
+        g.stop();
+    }
     Ok(())
+}
+
+/// A gateway serving on 127.0.0.1 from a thread and Tokio runtime of its
+/// own, with a tenant for the upstream and one client.
+struct GatewayProcess {
+    name: &'static str,
+    base: String,
+    client_id: String,
+    client_secret: String,
+    stop: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        std::thread::JoinHandle<()>,
+    )>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl GatewayProcess {
+    fn start(
+        upstream: &str,
+        database_url: Option<String>,
+        sync: rounds_gateway::audit::AuditSync,
+    ) -> anyhow::Result<Self> {
+        let name = match sync {
+            rounds_gateway::audit::AuditSync::EveryCommit => "gw-commit",
+            rounds_gateway::audit::AuditSync::Batched => "gw-batch",
+        };
+        let dir = tempfile::tempdir()?;
+        let db_label = if database_url.is_some() {
+            "the given database"
+        } else {
+            "a SQLite file of its own"
+        };
+        let db_url = database_url
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("gateway.db").display()));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let upstream = upstream.to_owned();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<(String, String)>>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            // Named apart from the callers' threads, for `perf report --comm`.
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .thread_name(name)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.into()));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let setup = async {
+                    let db = rounds_gateway::db::Db::open(&db_url, 20).await?;
+                    let mut settings = rounds_gateway::config::Settings::defaults()?;
+                    settings.public_url = format!("http://{addr}");
+                    settings.rate_limit = 0;
+                    settings.audit_sync = sync;
+                    let sealer = Arc::new(rounds_secrets::SecretBox::from_base64_key(
+                        &rounds_secrets::SecretBox::new_key_base64()?,
+                    )?);
+                    let gw = rounds_gateway::Gateway::new(db, sealer, settings).await?;
+                    gw.tenants
+                        .put(
+                            &rounds_gateway::tenants::TenantInput {
+                                id: "bench".into(),
+                                base_url: upstream,
+                                fhir_version: "4.0.1".into(),
+                                auth: rounds_gateway::tenants::UpstreamAuth::None,
+                                secret: None,
+                                allow_writes: false,
+                            },
+                            "admin",
+                            &gw.sealer,
+                        )
+                        .await?;
+                    let (client, secret) = gw
+                        .registry
+                        .create_client("bench", &["bench".into()], None)
+                        .await?;
+                    Ok::<_, anyhow::Error>((gw, client.id, secret.client_secret))
+                };
+                let (gw, id, secret) = match setup.await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok((id, secret)));
+                let _ = gw
+                    .serve(listener, async {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
+            });
+        });
+        let (client_id, client_secret) =
+            ready_rx.recv().context("the gateway's thread ended")??;
+        println!("{name}: audit_sync {sync:?}, on {db_label}");
+        Ok(Self {
+            name,
+            base: format!("http://{addr}"),
+            client_id,
+            client_secret,
+            stop: Some((stop_tx, thread)),
+            _dir: Some(dir),
+        })
+    }
+
+    /// What a caller needs for the token endpoint.
+    fn clone_caller(&self) -> Self {
+        Self {
+            name: self.name,
+            base: self.base.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            stop: None,
+            _dir: None,
+        }
+    }
+
+    async fn token(&self, http: &reqwest::Client) -> anyhow::Result<String> {
+        let r = http
+            .post(format!("{}/token", self.base))
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", "bench")])
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("token: HTTP {}", r.status());
+        }
+        let v: Value = r.json().await?;
+        Ok(v["access_token"].as_str().unwrap_or_default().to_owned())
+    }
+
+    fn stop(mut self) {
+        if let Some((stop, thread)) = self.stop.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+    }
 }

@@ -5,7 +5,8 @@
 //! sets the same settings under the field's name: [`with_file_defaults`]
 //! makes its values the arguments' defaults before the command line is
 //! parsed, so a flag beats the environment, which beats the file, which
-//! beats the built-in default — clap does the layering. README.md's
+//! beats the built-in default — clap does the layering (rounds-config's,
+//! shared with `rounds gateway`). README.md's
 //! "Configuration" table is tested against these definitions (below).
 
 use std::net::SocketAddr;
@@ -268,19 +269,9 @@ impl Storage {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((creds, host)) = rest.split_once('@') else {
-        return url.to_owned();
-    };
-    match creds.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
-}
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`
+/// (rounds-db's, which the gateway uses too).
+pub use rounds_store::redact_url;
 
 /// Settings of the server as the application uses them.
 #[derive(Debug, Clone)]

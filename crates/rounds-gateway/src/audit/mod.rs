@@ -122,7 +122,7 @@ type Pending = (
 /// to patient data, so no answer goes out before its record would survive
 /// a power loss. [`AuditSync::Batched`] is for sites that accept a short,
 /// stated window of loss for lower latency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum AuditSync {
     /// Committed before the answer (atomic, in the chain, safe from the
     /// gateway's process ending) and on disk within about a second after:
@@ -133,10 +133,12 @@ pub enum AuditSync {
     /// already sent: on SQLite through a power loss or OS crash, on
     /// PostgreSQL also through a crash of the database server. It never
     /// breaks the chain (`verify` stays clean).
+    #[value(name = "batched")]
     Batched,
     /// On disk before the answer: one sync per batch (group commit: one
     /// batch serves all callers waiting at once) in the request's path.
     #[default]
+    #[value(name = "commit")]
     EveryCommit,
 }
 
@@ -152,6 +154,12 @@ pub struct Audit {
     unsynced: std::sync::Arc<std::sync::atomic::AtomicBool>,
     queue: std::sync::Arc<std::sync::Mutex<Vec<Pending>>>,
     flush: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The chain's last record as this process wrote it (seq, hash): the
+    /// next batch follows it without reading it back. Another writer (an
+    /// instance on the same PostgreSQL) taking that seq first makes the
+    /// batch's insert fail on the primary key; the batch is then written
+    /// again after the head read from the database.
+    head: std::sync::Arc<std::sync::Mutex<Option<(i64, String)>>>,
 }
 
 /// Records per INSERT statement (13 parameters each; SQLite allows 32766).
@@ -168,6 +176,7 @@ impl Audit {
             unsynced: std::sync::Arc::default(),
             queue: std::sync::Arc::default(),
             flush: std::sync::Arc::default(),
+            head: std::sync::Arc::default(),
         }
     }
 
@@ -257,16 +266,54 @@ impl Audit {
     }
 
     async fn write_batch(&self, entries: &[&AuditEntry]) -> Result<Vec<AuditRecord>> {
+        let head = self
+            .head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let written = match head {
+            Some(head) => match self.write_after(entries, Some(head)).await {
+                Ok(records) => Ok(records),
+                // Most likely another writer's record took the seq.
+                Err(_) => self.write_after(entries, None).await,
+            },
+            None => self.write_after(entries, None).await,
+        };
+        if let Ok(records) = &written {
+            if let Some(last) = records.last() {
+                *self
+                    .head
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some((last.seq, last.hash.clone()));
+            }
+        }
+        written
+    }
+
+    /// Writes `entries` after `head` (the chain's last record), or after
+    /// the last record in the database.
+    async fn write_after(
+        &self,
+        entries: &[&AuditEntry],
+        head: Option<(i64, String)>,
+    ) -> Result<Vec<AuditRecord>> {
         let mut tx = self
             .db
             .write_audit(self.sync == AuditSync::EveryCommit)
             .await?;
-        let last = sqlx::query("SELECT seq, hash FROM gateway_audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(tx.conn())
-            .await?;
-        let (mut seq, mut prev_hash) = match last {
-            Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
-            None => (0, GENESIS_HASH.to_owned()),
+        let (mut seq, mut prev_hash) = match head {
+            Some(head) => head,
+            None => {
+                let last =
+                    sqlx::query("SELECT seq, hash FROM gateway_audit ORDER BY seq DESC LIMIT 1")
+                        .fetch_optional(tx.conn())
+                        .await?;
+                match last {
+                    Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
+                    None => (0, GENESIS_HASH.to_owned()),
+                }
+            }
         };
         let mut out = Vec::with_capacity(entries.len());
         for entry in entries {

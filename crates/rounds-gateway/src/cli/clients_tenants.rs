@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use crate::config::{ClientCommand, FileSettings, StorageArgs, TenantAddArgs, TenantCommand};
+use crate::config::{ClientCommand, StorageArgs, TenantAddArgs, TenantCommand};
 use crate::db::now_millis;
 use crate::registry::{Client, NewSecret, Registry};
 use crate::tenants::{TenantInput, Tenants, UpstreamAuth};
@@ -37,12 +37,8 @@ fn print_secret(client: &Client, secret: &NewSecret, json: bool) {
     }
 }
 
-pub(super) async fn client(
-    args: &StorageArgs,
-    file: &FileSettings,
-    cmd: ClientCommand,
-) -> anyhow::Result<ExitCode> {
-    let (db, _) = open_db(args, file).await?;
+pub(super) async fn client(args: &StorageArgs, cmd: ClientCommand) -> anyhow::Result<ExitCode> {
+    let (db, _) = open_db(args).await?;
     let registry = Registry::new(db);
     match cmd {
         ClientCommand::Add {
@@ -179,12 +175,8 @@ fn tenant_input(a: &TenantAddArgs) -> anyhow::Result<TenantInput> {
     })
 }
 
-pub(super) async fn tenant(
-    args: &StorageArgs,
-    file: &FileSettings,
-    cmd: TenantCommand,
-) -> anyhow::Result<ExitCode> {
-    let (db, storage) = open_db(args, file).await?;
+pub(super) async fn tenant(args: &StorageArgs, cmd: TenantCommand) -> anyhow::Result<ExitCode> {
+    let (db, storage) = open_db(args).await?;
     let tenants = Tenants::new(db);
     match cmd {
         TenantCommand::Add(a) => {

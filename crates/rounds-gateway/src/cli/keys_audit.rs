@@ -6,21 +6,17 @@ use anyhow::bail;
 
 use crate::audit::{AuditFilter, ExportFormat};
 use crate::config::{
-    AdminTokenCommand, AuditCommand, AuditQueryArgs, FileSettings, KeysCommand, Settings,
-    StorageArgs,
+    AdminTokenCommand, AuditCommand, AuditQueryArgs, KeysCommand, Settings, StorageArgs,
 };
 use crate::registry::Registry;
 
 use super::{load_sealer, open_db, when};
 
-pub(super) async fn keys(
-    args: &StorageArgs,
-    file: &FileSettings,
-    cmd: KeysCommand,
-) -> anyhow::Result<ExitCode> {
-    let (db, storage) = open_db(args, file).await?;
+pub(super) async fn keys(args: &StorageArgs, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
+    let (db, storage) = open_db(args).await?;
     let sealer = load_sealer(&storage)?;
-    let lifetime = Settings::resolve(&crate::config::ServeArgs::default(), file)?.token_lifetime;
+    let lifetime =
+        Settings::resolve(&crate::config::serve_args(args.config.as_deref())?)?.token_lifetime;
     let keys = crate::keys::SigningKeys::open(db, sealer, lifetime).await?;
     match cmd {
         KeysCommand::List => {
@@ -55,12 +51,8 @@ fn filter(q: &AuditQueryArgs) -> AuditFilter {
     }
 }
 
-pub(super) async fn audit(
-    args: &StorageArgs,
-    file: &FileSettings,
-    cmd: AuditCommand,
-) -> anyhow::Result<ExitCode> {
-    let (db, _) = open_db(args, file).await?;
+pub(super) async fn audit(args: &StorageArgs, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    let (db, _) = open_db(args).await?;
     let log = crate::audit::Audit::new(db);
     match cmd {
         AuditCommand::Verify => match log.verify().await? {
@@ -99,7 +91,8 @@ pub(super) async fn audit(
                 other => bail!("--format {other:?}: use csv, jsonl or fhir"),
             };
             let records = log.search(&filter(&query)).await?;
-            let url = Settings::resolve(&crate::config::ServeArgs::default(), file)?.public_url;
+            let url =
+                Settings::resolve(&crate::config::serve_args(args.config.as_deref())?)?.public_url;
             let mut out = std::io::stdout().lock();
             crate::audit::export(&records, format, &url, &mut out)?;
             Ok(ExitCode::SUCCESS)
@@ -109,10 +102,9 @@ pub(super) async fn audit(
 
 pub(super) async fn admin_token(
     args: &StorageArgs,
-    file: &FileSettings,
     cmd: AdminTokenCommand,
 ) -> anyhow::Result<ExitCode> {
-    let (db, _) = open_db(args, file).await?;
+    let (db, _) = open_db(args).await?;
     let registry = Registry::new(db);
     match cmd {
         AdminTokenCommand::Create { name } => {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 
 use crate::config::{
-    FileSettings, FileTenant, GatewayCli, GatewayCommand, Settings, Storage, StorageArgs,
+    FileSections, FileTenant, GatewayCli, GatewayCommand, Settings, Storage, StorageArgs,
 };
 use crate::db::Db;
 use crate::tenants::{TenantInput, Tenants};
@@ -19,16 +19,21 @@ use crate::tenants::{TenantInput, Tenants};
 use clients_tenants::{client, tenant};
 use keys_audit::{admin_token, audit, keys};
 
+/// Runs one `rounds gateway` command line (`argv` from `gateway` on).
+pub async fn run_args(argv: &[std::ffi::OsString]) -> anyhow::Result<ExitCode> {
+    run(crate::config::parse(argv)?).await
+}
+
 /// Runs one `rounds gateway` command.
 pub async fn run(cli: GatewayCli) -> anyhow::Result<ExitCode> {
-    let file = FileSettings::load(cli.storage.config.as_deref())?;
+    let s = &cli.storage;
     match cli.command {
-        GatewayCommand::Serve(args) => serve(&cli.storage, &file, &args).await,
-        GatewayCommand::Client(cmd) => client(&cli.storage, &file, cmd).await,
-        GatewayCommand::Tenant(cmd) => tenant(&cli.storage, &file, cmd).await,
-        GatewayCommand::Keys(cmd) => keys(&cli.storage, &file, cmd).await,
-        GatewayCommand::Audit(cmd) => audit(&cli.storage, &file, cmd).await,
-        GatewayCommand::AdminToken(cmd) => admin_token(&cli.storage, &file, cmd).await,
+        GatewayCommand::Serve(args) => serve(s, &args).await,
+        GatewayCommand::Client(cmd) => client(s, cmd).await,
+        GatewayCommand::Tenant(cmd) => tenant(s, cmd).await,
+        GatewayCommand::Keys(cmd) => keys(s, cmd).await,
+        GatewayCommand::Audit(cmd) => audit(s, cmd).await,
+        GatewayCommand::AdminToken(cmd) => admin_token(s, cmd).await,
     }
 }
 
@@ -56,8 +61,8 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 }
 
 /// Opens (and migrates) the database the settings point at.
-pub async fn open_db(args: &StorageArgs, file: &FileSettings) -> anyhow::Result<(Db, Storage)> {
-    let storage = Storage::resolve(args, file);
+pub async fn open_db(args: &StorageArgs) -> anyhow::Result<(Db, Storage)> {
+    let storage = Storage::resolve(args);
     if storage.in_data_dir {
         create_private_dir(&storage.data_dir).with_context(|| {
             format!(
@@ -108,12 +113,12 @@ pub fn load_sealer(storage: &Storage) -> anyhow::Result<Arc<rounds_secrets::Secr
 
 async fn serve(
     storage_args: &StorageArgs,
-    file: &FileSettings,
     args: &crate::config::ServeArgs,
 ) -> anyhow::Result<ExitCode> {
-    let mut settings = Settings::resolve(args, file)?;
+    let mut settings = Settings::resolve(args)?;
     init_logging(settings.json_logs);
-    let (db, storage) = open_db(storage_args, file).await?;
+    let file = FileSections::load(storage_args.config.as_deref())?;
+    let (db, storage) = open_db(storage_args).await?;
     let sealer = load_sealer(&storage)?;
     sync_file_tenants(&Tenants::new(db.clone()), &file.tenants, &sealer).await?;
     let listen = settings.listen;
@@ -121,7 +126,7 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
-    if args.public_url.is_none() && file.public_url.is_none() {
+    if args.public_url.is_none() {
         // No public address given: the one bound (port 0 is a real port now).
         settings.public_url = format!("http://{local}");
     }

@@ -1,8 +1,11 @@
 //! The gateway's settings, from (highest first) command-line flags,
 //! `ROUNDS_GATEWAY_*` environment variables, an optional TOML file, and
-//! built-in defaults; the same layering as `rounds serve`, with names of its
-//! own so a gateway and a Rounds server on one machine never share a data
-//! directory or database by accident.
+//! built-in defaults: the same layering as `rounds serve` (rounds-config's),
+//! with names of its own so a gateway and a Rounds server on one machine
+//! never share a data directory or database by accident. Each setting is
+//! one field below, its default one constant of [`Settings`] or
+//! [`Storage`]; the file sets the same settings under the field's name,
+//! and its `[[tenants]]` tables ([`FileSections`]).
 
 mod commands;
 
@@ -11,15 +14,29 @@ pub use commands::{
     KeysCommand, TenantAddArgs, TenantCommand,
 };
 
-use std::net::SocketAddr;
+use std::ffi::OsString;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::Args;
+use clap::builder::RangedU64ValueParser;
+use clap::{value_parser, Args, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use rounds_config::Layering;
 use serde::Deserialize;
 
+use crate::audit::AuditSync;
 use crate::tenants::UpstreamAuth;
+
+/// The gateway's configuration file: `ROUNDS_GATEWAY_*` settings and
+/// `[[tenants]]`.
+pub const LAYERING: Layering = Layering {
+    program: "the gateway",
+    env_prefix: "ROUNDS_GATEWAY_",
+    config_arg: "config",
+    sections: &["tenants"],
+    listed_in: "`rounds gateway --help` and `rounds gateway serve --help`",
+};
 
 /// Where the gateway keeps its registry; shared by every subcommand.
 #[derive(Debug, Clone, Args)]
@@ -32,14 +49,10 @@ pub struct StorageArgs {
         value_name = "FILE"
     )]
     pub config: Option<PathBuf>,
-    /// Directory for the gateway's own files [default: ./rounds-gateway-data]
-    #[arg(
-        long,
-        env = "ROUNDS_GATEWAY_DATA_DIR",
-        global = true,
-        value_name = "DIR"
-    )]
-    pub data_dir: Option<PathBuf>,
+    /// Directory for the gateway's own files
+    #[arg(long, env = "ROUNDS_GATEWAY_DATA_DIR", global = true, value_name = "DIR",
+          default_value = Storage::DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
     /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB (PostgreSQL for several instances) [default: gateway.db in the data directory]
     #[arg(
         long,
@@ -49,14 +62,10 @@ pub struct StorageArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
-    /// Most database connections held open [default: 10]
-    #[arg(
-        long,
-        env = "ROUNDS_GATEWAY_DB_MAX_CONNECTIONS",
-        global = true,
-        value_name = "N"
-    )]
-    pub db_max_connections: Option<u32>,
+    /// Most database connections held open
+    #[arg(long, env = "ROUNDS_GATEWAY_DB_MAX_CONNECTIONS", global = true, value_name = "N",
+          default_value_t = Storage::DEFAULT_DB_MAX_CONNECTIONS, value_parser = value_parser!(u32).range(1..))]
+    pub db_max_connections: u32,
     /// Key file sealing upstream credentials and signing keys; created (mode 0600) on first use. ROUNDS_GATEWAY_SECRET_KEY (base64 of 32 bytes) takes its place [default: secret.key in the data directory]
     #[arg(
         long,
@@ -67,30 +76,47 @@ pub struct StorageArgs {
     pub secret_key_file: Option<PathBuf>,
 }
 
+/// The log's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// `rounds gateway serve`
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on [default: 127.0.0.1:8090]
-    #[arg(long, env = "ROUNDS_GATEWAY_LISTEN", value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
+    /// Address and port to listen on
+    #[arg(long, env = "ROUNDS_GATEWAY_LISTEN", value_name = "ADDR",
+          default_value_t = Settings::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
     /// The address callers use, e.g. https://gateway.example; the FHIR base, the token URL's origin and the tokens' issuer [default: http://LISTEN]
     #[arg(long, env = "ROUNDS_GATEWAY_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
-    /// Seconds an access token is valid [default: 300]
-    #[arg(long, env = "ROUNDS_GATEWAY_TOKEN_LIFETIME", value_name = "SECONDS")]
-    pub token_lifetime: Option<u64>,
-    /// Seconds a token's client and secret state is cached; bounds how long a revocation takes to reach every instance [default: 5]
-    #[arg(long, env = "ROUNDS_GATEWAY_REVOCATION_CHECK", value_name = "SECONDS")]
-    pub revocation_check: Option<u64>,
-    /// Seconds an upstream request may take before the caller gets 504 [default: 30]
-    #[arg(long, env = "ROUNDS_GATEWAY_UPSTREAM_TIMEOUT", value_name = "SECONDS")]
-    pub upstream_timeout: Option<u64>,
-    /// Largest request body accepted, bytes [default: 1048576]
-    #[arg(long, env = "ROUNDS_GATEWAY_MAX_REQUEST_BYTES", value_name = "BYTES")]
-    pub max_request_bytes: Option<usize>,
-    /// Largest upstream answer passed on, bytes [default: 33554432]
-    #[arg(long, env = "ROUNDS_GATEWAY_MAX_RESPONSE_BYTES", value_name = "BYTES")]
-    pub max_response_bytes: Option<usize>,
+    /// Seconds an access token is valid
+    #[arg(long, env = "ROUNDS_GATEWAY_TOKEN_LIFETIME", value_name = "SECONDS",
+          default_value_t = Settings::DEFAULT_TOKEN_LIFETIME_SECS, value_parser = value_parser!(u64).range(1..))]
+    pub token_lifetime: u64,
+    /// Seconds a token's client and secret state is cached; bounds how long a revocation takes to reach every instance
+    #[arg(long, env = "ROUNDS_GATEWAY_REVOCATION_CHECK", value_name = "SECONDS",
+          default_value_t = Settings::DEFAULT_REVOCATION_CHECK_SECS, value_parser = value_parser!(u64).range(1..))]
+    pub revocation_check: u64,
+    /// Seconds an upstream request may take before the caller gets 504
+    #[arg(long, env = "ROUNDS_GATEWAY_UPSTREAM_TIMEOUT", value_name = "SECONDS",
+          default_value_t = Settings::DEFAULT_UPSTREAM_TIMEOUT_SECS, value_parser = value_parser!(u64).range(1..))]
+    pub upstream_timeout: u64,
+    /// Largest request body accepted, bytes
+    #[arg(long, env = "ROUNDS_GATEWAY_MAX_REQUEST_BYTES", value_name = "BYTES",
+          default_value_t = Settings::DEFAULT_MAX_REQUEST_BYTES,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_request_bytes: usize,
+    /// Largest upstream answer passed on, bytes
+    #[arg(long, env = "ROUNDS_GATEWAY_MAX_RESPONSE_BYTES", value_name = "BYTES",
+          default_value_t = Settings::DEFAULT_MAX_RESPONSE_BYTES,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_response_bytes: usize,
     /// Address ranges upstreams may be in, comma-separated; link-local and cloud metadata addresses are always refused [default: any]
     #[arg(
         long,
@@ -98,16 +124,51 @@ pub struct ServeArgs {
         value_name = "CIDRS",
         value_delimiter = ','
     )]
-    pub allowed_networks: Option<Vec<String>>,
-    /// Requests per client per minute on the FHIR routes; 0 for no limit [default: 600]
-    #[arg(long, env = "ROUNDS_GATEWAY_RATE_LIMIT", value_name = "N")]
-    pub rate_limit: Option<u32>,
-    /// When an audit record is on disk: "commit" (before the answer goes out, so a power loss loses no record of an answered request) or "batched" (faster: committed before the answer, on disk within about a second; a power loss or OS crash, on PostgreSQL also a crash of the database server, can lose the last second's records, never the chain) [default: commit]
-    #[arg(long, env = "ROUNDS_GATEWAY_AUDIT_SYNC", value_name = "MODE")]
-    pub audit_sync: Option<String>,
-    /// Log format: text or json [default: text]
-    #[arg(long, env = "ROUNDS_GATEWAY_LOG_FORMAT", value_name = "FORMAT")]
-    pub log_format: Option<String>,
+    pub allowed_networks: Vec<String>,
+    /// Requests per client per minute on the FHIR routes; 0 for no limit
+    #[arg(long, env = "ROUNDS_GATEWAY_RATE_LIMIT", value_name = "N",
+          default_value_t = Settings::DEFAULT_RATE_LIMIT)]
+    pub rate_limit: u32,
+    /// When an audit record is on disk: "commit" (before the answer goes out, so a power loss loses no record of an answered request) or "batched" (faster: committed before the answer, on disk within about a second; a power loss or OS crash, on PostgreSQL also a crash of the database server, can lose the last second's records, never the chain)
+    #[arg(long, env = "ROUNDS_GATEWAY_AUDIT_SYNC", value_name = "MODE", value_enum,
+          hide_possible_values = true, default_value_t = AuditSync::default())]
+    pub audit_sync: AuditSync,
+    /// Log format: text or json
+    #[arg(long, env = "ROUNDS_GATEWAY_LOG_FORMAT", value_name = "FORMAT", value_enum,
+          hide_possible_values = true, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The command line of `rounds gateway` (`argv` from `gateway` on), with
+/// the configuration file's settings as the arguments' defaults. A command
+/// line clap refuses (or `--help`) ends the process as clap does.
+pub fn parse(argv: &[OsString]) -> anyhow::Result<GatewayCli> {
+    let cmd = LAYERING.with_file_defaults(GatewayCli::command(), argv)?;
+    let matches = cmd.get_matches_from(argv);
+    GatewayCli::from_arg_matches(&matches).map_err(|e| e.exit())
+}
+
+/// `serve`'s settings alone, for commands that need one of them (`keys`:
+/// the token lifetime; `audit export`: the public URL).
+#[derive(Debug, Parser)]
+struct ServeOnly {
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// `serve`'s settings as the configuration file at `config` (if any), the
+/// environment and the defaults give them.
+pub fn serve_args(config: Option<&Path>) -> anyhow::Result<ServeArgs> {
+    let mut argv: Vec<OsString> = vec!["rounds gateway".into()];
+    if let Some(path) = config {
+        argv.push("--config".into());
+        argv.push(path.into());
+    }
+    let cmd = LAYERING.with_file_defaults(ServeOnly::command(), &argv)?;
+    let matches = cmd.try_get_matches_from(&argv)?;
+    Ok(ServeOnly::from_arg_matches(&matches)?.serve)
 }
 
 /// A tenant in the configuration file.
@@ -143,39 +204,18 @@ fn no_auth() -> UpstreamAuth {
     UpstreamAuth::None
 }
 
-/// The TOML file: the same settings, snake_case, and `[[tenants]]`.
+/// The parts of the file that are not command-line settings.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileSettings {
-    pub data_dir: Option<PathBuf>,
-    pub database_url: Option<String>,
-    pub db_max_connections: Option<u32>,
-    pub secret_key_file: Option<PathBuf>,
-    pub listen: Option<SocketAddr>,
-    pub public_url: Option<String>,
-    pub token_lifetime: Option<u64>,
-    pub revocation_check: Option<u64>,
-    pub upstream_timeout: Option<u64>,
-    pub max_request_bytes: Option<usize>,
-    pub max_response_bytes: Option<usize>,
-    pub allowed_networks: Option<Vec<String>>,
-    pub rate_limit: Option<u32>,
-    pub audit_sync: Option<String>,
-    pub log_format: Option<String>,
+pub struct FileSections {
+    /// `[[tenants]]`: tenants kept as the file says.
     #[serde(default)]
     pub tenants: Vec<FileTenant>,
 }
 
-impl FileSettings {
-    /// Reads the file, if one is named.
+impl FileSections {
+    /// The sections of the file at `path` (none without a file).
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let Some(path) = path else {
-            return Ok(Self::default());
-        };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
-        toml::from_str(&text)
-            .with_context(|| format!("the configuration file {} is not valid", path.display()))
+        Ok(LAYERING.load_sections(path)?)
     }
 }
 
@@ -191,32 +231,27 @@ pub struct Storage {
 }
 
 impl Storage {
-    pub fn resolve(args: &StorageArgs, file: &FileSettings) -> Self {
-        let data_dir = args
-            .data_dir
-            .clone()
-            .or_else(|| file.data_dir.clone())
-            .unwrap_or_else(|| PathBuf::from("./rounds-gateway-data"));
-        let configured = args
+    /// Where the gateway's files are unless configured.
+    pub const DEFAULT_DATA_DIR: &'static str = "./rounds-gateway-data";
+    /// Database connections held open at most.
+    pub const DEFAULT_DB_MAX_CONNECTIONS: u32 = 10;
+
+    pub fn resolve(args: &StorageArgs) -> Self {
+        let data_dir = args.data_dir.clone();
+        let in_data_dir = args.database_url.is_none();
+        let database_url = args
             .database_url
             .clone()
-            .or_else(|| file.database_url.clone());
-        let in_data_dir = configured.is_none();
-        let database_url = configured
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("gateway.db").display()));
         let secret_key_file = args
             .secret_key_file
             .clone()
-            .or_else(|| file.secret_key_file.clone())
             .unwrap_or_else(|| data_dir.join("secret.key"));
         Self {
             data_dir,
             in_data_dir,
             database_url,
-            db_max_connections: args
-                .db_max_connections
-                .or(file.db_max_connections)
-                .unwrap_or(10),
+            db_max_connections: args.db_max_connections,
             secret_key_file,
         }
     }
@@ -241,20 +276,39 @@ pub struct Settings {
     pub outbound: rounds_fhir::OutboundPolicy,
     /// Requests per client per minute; 0: none.
     pub rate_limit: u32,
-    pub audit_sync: crate::audit::AuditSync,
+    pub audit_sync: AuditSync,
     pub json_logs: bool,
 }
 
 impl Settings {
-    pub fn resolve(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<Self> {
-        let listen = args
-            .listen
-            .or(file.listen)
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8090)));
+    /// Where the gateway listens unless configured.
+    pub const DEFAULT_LISTEN: SocketAddr =
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 8090));
+    /// Seconds an access token is valid.
+    pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 300;
+    /// Seconds a token's client and secret state is cached.
+    pub const DEFAULT_REVOCATION_CHECK_SECS: u64 = 5;
+    /// Seconds an upstream request may take.
+    pub const DEFAULT_UPSTREAM_TIMEOUT_SECS: u64 = 30;
+    /// Largest request body, bytes.
+    pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1 << 20;
+    /// Largest upstream answer, bytes.
+    pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 << 20;
+    /// Requests per client per minute.
+    pub const DEFAULT_RATE_LIMIT: u32 = 600;
+
+    /// The built-in defaults (no file, no environment, no flags).
+    pub fn defaults() -> anyhow::Result<Self> {
+        let cmd = ServeOnly::command().mut_args(|a| a.env(None::<&'static str>));
+        let matches = cmd.try_get_matches_from(["rounds gateway"])?;
+        Self::resolve(&ServeOnly::from_arg_matches(&matches)?.serve)
+    }
+
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
+        let listen = args.listen;
         let public_url = args
             .public_url
             .clone()
-            .or_else(|| file.public_url.clone())
             .unwrap_or_else(|| format!("http://{listen}"));
         let parsed = url::Url::parse(&public_url)
             .with_context(|| format!("public_url {public_url:?} is not a URL"))?;
@@ -262,72 +316,26 @@ impl Settings {
             bail!("public_url {public_url:?} must be an http or https address without a query");
         }
         let public_url = public_url.trim_end_matches('/').to_owned();
-        let secs = |a: Option<u64>, f: Option<u64>, default: u64, name: &str| match a.or(f) {
-            Some(0) => bail!("{name} must be at least 1 second"),
-            Some(n) => Ok(Duration::from_secs(n)),
-            None => Ok(Duration::from_secs(default)),
-        };
         let networks: Vec<String> = args
             .allowed_networks
-            .clone()
-            .or_else(|| file.allowed_networks.clone())
-            .unwrap_or_default();
+            .iter()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .collect();
         let outbound = rounds_fhir::OutboundPolicy::parse_allowed(&networks)
             .map_err(|e| anyhow::anyhow!("allowed_networks: {e}"))?;
-        let json_logs = match args
-            .log_format
-            .as_deref()
-            .or(file.log_format.as_deref())
-            .unwrap_or("text")
-        {
-            "text" => false,
-            "json" => true,
-            other => bail!("log_format {other:?} must be text or json"),
-        };
         Ok(Self {
             listen,
             public_url,
-            token_lifetime: secs(
-                args.token_lifetime,
-                file.token_lifetime,
-                300,
-                "token_lifetime",
-            )?,
-            revocation_check: secs(
-                args.revocation_check,
-                file.revocation_check,
-                5,
-                "revocation_check",
-            )?,
-            upstream_timeout: secs(
-                args.upstream_timeout,
-                file.upstream_timeout,
-                30,
-                "upstream_timeout",
-            )?,
-            max_request_bytes: args
-                .max_request_bytes
-                .or(file.max_request_bytes)
-                .unwrap_or(1 << 20),
-            max_response_bytes: args
-                .max_response_bytes
-                .or(file.max_response_bytes)
-                .unwrap_or(32 << 20),
+            token_lifetime: Duration::from_secs(args.token_lifetime),
+            revocation_check: Duration::from_secs(args.revocation_check),
+            upstream_timeout: Duration::from_secs(args.upstream_timeout),
+            max_request_bytes: args.max_request_bytes,
+            max_response_bytes: args.max_response_bytes,
             outbound,
-            rate_limit: args.rate_limit.or(file.rate_limit).unwrap_or(600),
-            audit_sync: match args
-                .audit_sync
-                .as_deref()
-                .or(file.audit_sync.as_deref())
-                .unwrap_or("commit")
-            {
-                "batched" => crate::audit::AuditSync::Batched,
-                "commit" => crate::audit::AuditSync::EveryCommit,
-                other => {
-                    anyhow::bail!("audit_sync must be \"batched\" or \"commit\", not {other:?}")
-                }
-            },
-            json_logs,
+            rate_limit: args.rate_limit,
+            audit_sync: args.audit_sync,
+            json_logs: args.log_format == LogFormat::Json,
         })
     }
 }
@@ -335,43 +343,80 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    /// `rounds gateway [--config FILE] serve ARGS`, parsed as the binary does.
+    fn serve(config: Option<&Path>, args: &[&str]) -> anyhow::Result<(Storage, Settings)> {
+        let mut argv: Vec<OsString> = vec!["rounds gateway".into()];
+        if let Some(path) = config {
+            argv.push("--config".into());
+            argv.push(path.into());
+        }
+        argv.push("serve".into());
+        argv.extend(args.iter().map(OsString::from));
+        let cmd = LAYERING.with_file_defaults(GatewayCli::command(), &argv)?;
+        let cli = GatewayCli::from_arg_matches(&cmd.try_get_matches_from(&argv)?)?;
+        let GatewayCommand::Serve(s) = cli.command else {
+            bail!("not serve");
+        };
+        Ok((Storage::resolve(&cli.storage), Settings::resolve(&s)?))
+    }
 
     #[test]
     fn audit_sync_modes() {
-        let file = FileSettings::default();
-        let mut args = ServeArgs::default();
         // The default: every record on disk before its answer.
         assert_eq!(
-            Settings::resolve(&args, &file).unwrap().audit_sync,
-            crate::audit::AuditSync::EveryCommit
+            serve(None, &[]).unwrap().1.audit_sync,
+            AuditSync::EveryCommit
         );
         assert_eq!(
-            crate::audit::AuditSync::default(),
-            crate::audit::AuditSync::EveryCommit
+            Settings::defaults().unwrap().audit_sync,
+            AuditSync::EveryCommit
         );
-        args.audit_sync = Some("batched".into());
+        assert_eq!(AuditSync::default(), AuditSync::EveryCommit);
         assert_eq!(
-            Settings::resolve(&args, &file).unwrap().audit_sync,
-            crate::audit::AuditSync::Batched
-        );
-        args.audit_sync = Some("sometimes".into());
-        let err = Settings::resolve(&args, &file).unwrap_err().to_string();
-        assert!(err.contains("audit_sync"), "{err}");
-        let from_file: FileSettings = toml::from_str("audit_sync = \"batched\"").unwrap();
-        assert_eq!(
-            Settings::resolve(&ServeArgs::default(), &from_file)
+            serve(None, &["--audit-sync", "batched"])
                 .unwrap()
+                .1
                 .audit_sync,
-            crate::audit::AuditSync::Batched
+            AuditSync::Batched
         );
+        let err = serve(None, &["--audit-sync", "sometimes"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("audit-sync"), "{err}");
+        let f = file("audit_sync = \"batched\"");
+        assert_eq!(
+            serve(Some(f.path()), &[]).unwrap().1.audit_sync,
+            AuditSync::Batched
+        );
+        // A flag beats the file.
+        assert_eq!(
+            serve(Some(f.path()), &["--audit-sync", "commit"])
+                .unwrap()
+                .1
+                .audit_sync,
+            AuditSync::EveryCommit
+        );
+        let bad = file("audit_sync = \"sometimes\"");
+        let err = format!("{:#}", serve(Some(bad.path()), &[]).unwrap_err());
+        assert!(err.contains("`audit_sync = \"sometimes\"`"), "{err}");
     }
 
     #[test]
     fn file_with_tenants() {
-        let f: FileSettings = toml::from_str(
+        let f = file(
             r#"
 listen = "0.0.0.0:9000"
 public_url = "https://gw.example/"
+token_lifetime = 600
+allowed_networks = "10.0.0.0/8,192.168.0.0/16"
 [[tenants]]
 id = "hospital-a"
 base_url = "http://a.example/fhir"
@@ -382,36 +427,55 @@ fhir_version = "3.0.2"
 secret_env = "B_SECRET"
 auth = { kind = "client_credentials", client_id = "gw" }
 "#,
-        )
-        .unwrap();
-        assert_eq!(f.tenants.len(), 2);
-        assert_eq!(f.tenants[0].auth, UpstreamAuth::None);
+        );
+        let sections = FileSections::load(Some(f.path())).unwrap();
+        assert_eq!(sections.tenants.len(), 2);
+        assert_eq!(sections.tenants[0].auth, UpstreamAuth::None);
         assert!(matches!(
-            f.tenants[1].auth,
+            sections.tenants[1].auth,
             UpstreamAuth::ClientCredentials { .. }
         ));
-        let s = Settings::resolve(&ServeArgs::default(), &f).unwrap();
+        let (_, s) = serve(Some(f.path()), &[]).unwrap();
         assert_eq!(s.public_url, "https://gw.example");
         assert_eq!(s.listen.port(), 9000);
-        assert!(toml::from_str::<FileSettings>("listne = 1").is_err());
+        assert_eq!(s.token_lifetime.as_secs(), 600);
+        // The other commands read serve's settings from the file too.
+        assert_eq!(serve_args(Some(f.path())).unwrap().token_lifetime, 600);
+        let typo = file("listne = 1");
+        let err = format!("{:#}", serve(Some(typo.path()), &[]).unwrap_err());
+        assert!(
+            err.contains("`listne` is not a setting of the gateway"),
+            "{err}"
+        );
+        let zero = file("token_lifetime = 0");
+        let err = format!("{:#}", serve(Some(zero.path()), &[]).unwrap_err());
+        assert!(err.contains("token_lifetime"), "{err}");
+        let bad_tenant = file("[[tenants]]\nid = \"a\"\nbase_url = \"http://a\"\nbase = 1\n");
+        assert!(FileSections::load(Some(bad_tenant.path())).is_err());
     }
 
     #[test]
     fn defaults_do_not_meet_rounds_own() {
-        let s = Storage::resolve(
-            &StorageArgs {
-                config: None,
-                data_dir: None,
-                database_url: None,
-                db_max_connections: None,
-                secret_key_file: None,
-            },
-            &FileSettings::default(),
-        );
+        let (storage, settings) = serve(None, &[]).unwrap();
         assert!(
-            s.database_url.ends_with("rounds-gateway-data/gateway.db"),
+            storage
+                .database_url
+                .ends_with("rounds-gateway-data/gateway.db"),
             "{}",
-            s.database_url
+            storage.database_url
         );
+        assert!(storage.in_data_dir);
+        assert_eq!(
+            storage.db_max_connections,
+            Storage::DEFAULT_DB_MAX_CONNECTIONS
+        );
+        assert_eq!(settings.listen, Settings::DEFAULT_LISTEN);
+        assert_eq!(settings.public_url, "http://127.0.0.1:8090");
+        assert_eq!(settings.rate_limit, Settings::DEFAULT_RATE_LIMIT);
+        assert_eq!(
+            settings.token_lifetime.as_secs(),
+            Settings::DEFAULT_TOKEN_LIFETIME_SECS
+        );
+        assert!(!settings.json_logs);
     }
 }

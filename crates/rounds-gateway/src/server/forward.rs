@@ -248,7 +248,11 @@ async fn read_bounded(
     if response.content_length().is_some_and(|n| n > max as u64) {
         return Err(ReadError::TooLarge);
     }
-    let mut out = Vec::new();
+    // An answer that comes in one chunk (most do) is passed on as it is;
+    // only one in several chunks is copied, once, into one buffer.
+    let mut first: Option<Bytes> = None;
+    let mut more: Option<bytes::BytesMut> = None;
+    let mut len = 0;
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let chunk = tokio::time::timeout_at(deadline, response.chunk()).await;
@@ -256,12 +260,30 @@ async fn read_bounded(
             Err(_) => return Err(ReadError::Timeout),
             Ok(Err(e)) if e.is_timeout() => return Err(ReadError::Timeout),
             Ok(Err(_)) => return Err(ReadError::Broken),
-            Ok(Ok(None)) => return Ok(Bytes::from(out)),
+            Ok(Ok(None)) => {
+                return Ok(match (first, more) {
+                    (_, Some(buf)) => buf.freeze(),
+                    (Some(one), None) => one,
+                    (None, None) => Bytes::new(),
+                })
+            }
             Ok(Ok(Some(c))) => {
-                if out.len() + c.len() > max {
+                len += c.len();
+                if len > max {
                     return Err(ReadError::TooLarge);
                 }
-                out.extend_from_slice(&c);
+                match (&mut first, &mut more) {
+                    (None, None) => first = Some(c),
+                    (_, Some(buf)) => buf.extend_from_slice(&c),
+                    (Some(one), None) => {
+                        let hint = response.content_length().unwrap_or(0) as usize;
+                        let mut buf = bytes::BytesMut::with_capacity(hint.max(len).min(max));
+                        buf.extend_from_slice(one);
+                        buf.extend_from_slice(&c);
+                        first = None;
+                        more = Some(buf);
+                    }
+                }
             }
         }
     }

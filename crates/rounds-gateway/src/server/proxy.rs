@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use serde_json::Value;
 
 use crate::audit::AuditEntry;
 use crate::rewrite::Rewriter;
@@ -308,15 +307,38 @@ fn is_read(method: &Method, path: &str, body: &[u8]) -> bool {
     if !path.trim_matches('/').is_empty() {
         return false;
     }
-    let Ok(bundle) = serde_json::from_slice::<Value>(body) else {
+    // Only what decides it is read: the rest of the Bundle is skipped,
+    // not built.
+    #[derive(serde::Deserialize)]
+    struct Request<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry<'a> {
+        #[serde(borrow)]
+        request: Option<Request<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Bundle<'a> {
+        #[serde(borrow)]
+        resource_type: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow, rename = "type")]
+        kind: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        entry: Option<Vec<Entry<'a>>>,
+    }
+    let Ok(bundle) = serde_json::from_slice::<Bundle>(body) else {
         return false;
     };
-    bundle["resourceType"] == "Bundle"
-        && bundle["type"] == "batch"
-        && bundle["entry"].as_array().is_none_or(|entries| {
-            entries
-                .iter()
-                .all(|e| matches!(e["request"]["method"].as_str(), Some("GET" | "HEAD")))
+    bundle.resource_type.as_deref() == Some("Bundle")
+        && bundle.kind.as_deref() == Some("batch")
+        && bundle.entry.unwrap_or_default().iter().all(|e| {
+            matches!(
+                e.request.as_ref().and_then(|r| r.method.as_deref()),
+                Some("GET" | "HEAD")
+            )
         })
 }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
+use std::sync::Mutex;
 
 use crate::keys::SigningKeys;
 use crate::registry::Registry;
@@ -147,7 +147,7 @@ pub enum Refusal {
 
 /// When a grant was read, and what it said (`None`: revoked or disabled;
 /// else the client's tenants).
-type CachedGrant = (Instant, Option<Vec<String>>);
+type CachedGrant = (Instant, Option<Arc<[String]>>);
 
 /// The token server and validator.
 pub struct TokenService {
@@ -159,8 +159,9 @@ pub struct TokenService {
     lifetime: Duration,
     check_every: Duration,
     cache: Mutex<HashMap<(String, String), CachedGrant>>,
-    /// Tokens whose signature and claims were checked, by their text.
-    verified: std::sync::Mutex<HashMap<String, Arc<Claims>>>,
+    /// Tokens whose signature and claims were checked, by the SHA-256 of
+    /// their text; at most [`CACHE_MAX`], expired ones dropped first.
+    verified: Mutex<HashMap<[u8; 32], Arc<Claims>>>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -202,7 +203,7 @@ impl TokenService {
             lifetime,
             check_every,
             cache: Mutex::new(HashMap::new()),
-            verified: std::sync::Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashMap::new()),
         }
     }
 

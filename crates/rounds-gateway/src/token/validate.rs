@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use jsonwebtoken::{Algorithm, Validation};
+use sha2::{Digest, Sha256};
 
 use crate::db::now_millis;
 use crate::error::Result;
@@ -16,14 +17,16 @@ impl TokenService {
     /// Checks a bearer token.
     pub async fn validate(&self, token: &str) -> Result<Result<Validated, Refusal>> {
         let bad = |why: &str| Ok(Err(Refusal::InvalidToken(why.to_owned())));
-        // A token verified before (the very same bytes) is not verified
-        // again until it expires: its signature cannot have changed, and
+        // A token verified before (the very same bytes, known by their
+        // SHA-256: the cache holds no usable token) is not verified again
+        // until it expires: its signature cannot have changed, and
         // revocation is checked below either way.
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let known = self
             .verified
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(token)
+            .get(&key)
             .cloned();
         let claims = match known {
             Some(claims) if claims.exp + LEEWAY > now_millis() / 1000 => claims,
@@ -42,7 +45,7 @@ impl TokenService {
                             verified.clear();
                         }
                     }
-                    verified.insert(token.to_owned(), claims.clone());
+                    verified.insert(key, claims.clone());
                     claims
                 }
                 Err(why) => return bad(why),
@@ -101,22 +104,33 @@ impl TokenService {
         Ok(Ok(claims))
     }
 
-    async fn grant_state(&self, client_id: &str, sid: &str) -> Result<Option<Vec<String>>> {
+    async fn grant_state(&self, client_id: &str, sid: &str) -> Result<Option<Arc<[String]>>> {
         let key = (client_id.to_owned(), sid.to_owned());
-        if let Some((at, state)) = self.cache.lock().await.get(&key) {
+        if let Some((at, state)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
             if at.elapsed() < self.check_every {
                 return Ok(state.clone());
             }
         }
         let state = if sid == "jwks" {
             match self.registry.client(client_id).await? {
-                Some(c) if !c.disabled && c.has_jwks => Some(c.tenants),
+                Some(c) if !c.disabled && c.has_jwks => Some(Arc::from(c.tenants)),
                 _ => None,
             }
         } else {
-            self.registry.grant_state(client_id, sid).await?
+            self.registry
+                .grant_state(client_id, sid)
+                .await?
+                .map(Arc::from)
         };
-        let mut cache = self.cache.lock().await;
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() >= CACHE_MAX {
             cache.clear();
         }

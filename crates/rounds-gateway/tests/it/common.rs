@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use rounds_gateway::config::{FileSettings, ServeArgs, Settings};
+use rounds_gateway::config::Settings;
 use rounds_gateway::db::Db;
 use rounds_gateway::tenants::{TenantInput, UpstreamAuth};
 use rounds_gateway::Gateway;
@@ -295,7 +295,7 @@ pub fn hospitals() -> &'static Hospitals {
 // ------------------------------------------------------------ gateway
 
 pub fn test_settings() -> Settings {
-    let mut s = Settings::resolve(&ServeArgs::default(), &FileSettings::default()).unwrap();
+    let mut s = Settings::defaults().unwrap();
     s.revocation_check = Duration::from_secs(1);
     s.upstream_timeout = Duration::from_secs(10);
     s

@@ -5,8 +5,6 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// What `rounds --help` lists; the arguments go to the gateway's parser.
 #[derive(Debug, clap::Args)]
 #[command(disable_help_flag = true)]
@@ -21,8 +19,9 @@ pub fn is_gateway(args: &[OsString]) -> bool {
     args.get(1).is_some_and(|a| a == "gateway")
 }
 
-/// Runs `rounds gateway ARGS` (`args` from `gateway` on).
+/// Runs `rounds gateway ARGS` (`args` from `gateway` on), its
+/// configuration file layered under the environment and the flags as for
+/// `rounds serve` (rounds-config).
 pub async fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
-    let cli = rounds_gateway::config::GatewayCli::parse_from(args);
-    rounds_gateway::cli::run(cli).await
+    rounds_gateway::cli::run_args(&args).await
 }

@@ -5,7 +5,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 
-use super::file::{settings_of, CONFIG_ARG};
+use super::file::LAYERING;
 use super::*;
 
 #[derive(Parser)]
@@ -273,8 +273,9 @@ fn readme_table_matches_the_settings() {
         .collect();
     let cmd = ServeCli::command();
     let mut settings = BTreeMap::new();
-    settings_of(
-        &cmd.clone().arg(clap::Arg::new(CONFIG_ARG).long("config")),
+    LAYERING.settings_of(
+        &cmd.clone()
+            .arg(clap::Arg::new(LAYERING.config_arg).long("config")),
         &mut settings,
     );
     assert!(settings.len() > 25, "{}", settings.len());

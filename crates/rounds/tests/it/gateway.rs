@@ -40,11 +40,7 @@ async fn gateway(backend: Backend, north: &str, south: &str) -> Gateway {
     let gdb = rounds_gateway::db::Db::open(&db.url, 5).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut settings = rounds_gateway::config::Settings::resolve(
-        &Default::default(),
-        &rounds_gateway::config::FileSettings::default(),
-    )
-    .unwrap();
+    let mut settings = rounds_gateway::config::Settings::defaults().unwrap();
     settings.public_url = format!("http://{addr}");
     let sealer = Arc::new(
         rounds_secrets::SecretBox::from_base64_key(crate::common::TEST_SECRET_KEY).unwrap(),
