@@ -295,7 +295,19 @@ pub async fn run(
         .unwrap_or_default()
         .to_owned();
     let list_path = format!("/api/v1/teams/{team}/lists/{list}");
-    for key in EHR_COLUMNS {
+    // A new list of a team with an EHR may show some EHR columns already.
+    let shown: Vec<String> = api.send(Method::GET, &list_path, None).await?["columns"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c["key"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    for key in EHR_COLUMNS
+        .iter()
+        .filter(|k| !shown.iter().any(|s| s == *k))
+    {
         api.send(
             Method::POST,
             &format!("{list_path}/columns"),
