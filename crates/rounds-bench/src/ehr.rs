@@ -553,29 +553,10 @@ async fn restarted(
     measured: &Value,
 ) -> anyhow::Result<(Duration, bool)> {
     let app = App::open(url, &DbOptions::default(), AppConfig::default()).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let state = rounds_web::AppState::new(app.clone(), rounds_web::WebConfig::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(rounds_web::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
-    let http = reqwest::Client::builder().cookie_store(true).build()?;
-    let base = format!("http://{addr}");
-    let signed: Value = http
-        .post(format!("{base}/api/v1/session"))
-        .json(&json!({"username": "bench", "password": PASSWORD}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let api = Api {
-        http,
-        base,
-        csrf: signed["csrfToken"].as_str().unwrap_or_default().to_owned(),
-    };
+    let served = Served::start(&app).await?;
+    let api = &served.api;
     let t = Instant::now();
-    wait_complete(&api, list_path, n).await?;
+    wait_complete(api, list_path, n).await?;
     let took = t.elapsed();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let now = api
@@ -586,8 +567,7 @@ async fn restarted(
         )
         .await?;
     let again = now["batchShape"]["measuredAt"] != measured["measuredAt"];
-    let _ = stop.send(());
-    let _ = server.await;
+    served.stop().await;
     app.close().await;
     Ok((took, again))
 }
@@ -604,27 +584,8 @@ async fn due_reads(
     let mut config = AppConfig::default();
     config.ehr.refresh_after = Duration::from_secs(1);
     let app = App::open(url, &DbOptions::default(), config).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let state = rounds_web::AppState::new(app.clone(), rounds_web::WebConfig::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(rounds_web::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
-    let http = reqwest::Client::builder().cookie_store(true).build()?;
-    let base = format!("http://{addr}");
-    let signed: Value = http
-        .post(format!("{base}/api/v1/session"))
-        .json(&json!({"username": "bench", "password": PASSWORD}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let api = Api {
-        http,
-        base,
-        csrf: signed["csrfToken"].as_str().unwrap_or_default().to_owned(),
-    };
+    let served = Served::start(&app).await?;
+    let api = &served.api;
     // Everything in memory first.
     let started = Instant::now();
     loop {
@@ -655,8 +616,47 @@ async fn due_reads(
     }
     due.sort();
     next.sort();
-    let _ = stop.send(());
-    let _ = server.await;
+    served.stop().await;
     app.close().await;
     Ok((due, next))
+}
+
+/// Another instance on the same database, served on 127.0.0.1 and signed
+/// in as the benchmark's user.
+struct Served {
+    api: Api,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    async fn start(app: &App) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = rounds_web::AppState::new(app.clone(), rounds_web::WebConfig::default());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(rounds_web::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::builder().cookie_store(true).build()?;
+        let base = format!("http://{addr}");
+        let signed: Value = http
+            .post(format!("{base}/api/v1/session"))
+            .json(&json!({"username": "bench", "password": PASSWORD}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let api = Api {
+            http,
+            base,
+            csrf: signed["csrfToken"].as_str().unwrap_or_default().to_owned(),
+        };
+        Ok(Self { api, stop, server })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+    }
 }
