@@ -7,6 +7,7 @@ use axum::Json;
 use rounds_app::{AppError, ColumnSpec, ListView, PatientRow, ResolvedColumn};
 use rounds_core::lists::{ChoiceOption, ColumnSchema, PatientList, SchemaColumn};
 use rounds_core::view::ViewSpec;
+use rounds_core::{ListId, SchemaId, TeamId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -336,12 +337,9 @@ pub struct CreateSchemaRequest {
 pub async fn list_lists(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Vec<ListDto>>> {
-    let lists = state
-        .app
-        .list_lists(&actor, parse_id("teamId", &team)?)
-        .await?;
+    let lists = state.app.list_lists(&actor, team).await?;
     Ok(Json(lists.iter().map(ListDto::from).collect()))
 }
 
@@ -354,10 +352,9 @@ pub async fn list_lists(
 pub async fn create_list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<CreateListRequest>,
 ) -> ApiResult<(StatusCode, Json<ListDto>)> {
-    let team = parse_id("teamId", &team)?;
     let schema = body
         .schema_id
         .as_deref()
@@ -379,17 +376,12 @@ pub async fn create_list(
 pub async fn rename_list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     ApiJson(body): ApiJson<RenameListRequest>,
 ) -> ApiResult<Json<ListDto>> {
     let list = state
         .app
-        .rename_list(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            &body.name,
-        )
+        .rename_list(&actor, team, list, &body.name)
         .await?;
     Ok(Json(ListDto::from(&list)))
 }
@@ -402,16 +394,9 @@ pub async fn rename_list(
 pub async fn delete_list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .app
-        .delete_list(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-        )
-        .await?;
+    state.app.delete_list(&actor, team, list).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -423,16 +408,9 @@ pub async fn delete_list(
 pub async fn set_default_list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .app
-        .set_default_list(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-        )
-        .await?;
+    state.app.set_default_list(&actor, team, list).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -469,21 +447,14 @@ pub fn view_spec(query: Option<&str>) -> ApiResult<ViewSpec> {
 pub async fn get_list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let spec = view_spec(query.as_deref())?;
     let refresh = super::wants_refresh(query.as_deref());
     let answer = state
         .app
-        .get_list_answer(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            &spec,
-            refresh,
-            render_rows,
-        )
+        .get_list_answer(&actor, team, list, &spec, refresh, render_rows)
         .await?;
     Ok(list_view_response(&answer))
 }
@@ -560,17 +531,12 @@ fn list_view_response(answer: &rounds_app::ListAnswer) -> Response {
 pub async fn add_column(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     ApiJson(body): ApiJson<ColumnRequest>,
 ) -> ApiResult<(StatusCode, Json<ColumnDto>)> {
     let column = state
         .app
-        .add_column(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            &body.spec(),
-        )
+        .add_column(&actor, team, list, &body.spec())
         .await?;
     Ok((StatusCode::CREATED, Json(ColumnDto::from(&column))))
 }
@@ -585,7 +551,7 @@ pub async fn add_column(
 pub async fn update_column(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list, key)): ApiPath<(String, String, String)>,
+    ApiPath((team, list, key)): ApiPath<(TeamId, ListId, String)>,
     ApiJson(body): ApiJson<ColumnRequest>,
 ) -> ApiResult<Json<ColumnDto>> {
     if body.key.is_some() || body.r#type.is_some() {
@@ -598,13 +564,7 @@ pub async fn update_column(
     }
     let column = state
         .app
-        .update_column(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            &key,
-            &body.spec(),
-        )
+        .update_column(&actor, team, list, &key, &body.spec())
         .await?;
     Ok(Json(ColumnDto::from(&column)))
 }
@@ -617,17 +577,9 @@ pub async fn update_column(
 pub async fn remove_column(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list, key)): ApiPath<(String, String, String)>,
+    ApiPath((team, list, key)): ApiPath<(TeamId, ListId, String)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .app
-        .remove_column(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            &key,
-        )
-        .await?;
+    state.app.remove_column(&actor, team, list, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -639,12 +591,9 @@ pub async fn remove_column(
 pub async fn list_schemas(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Vec<SchemaDto>>> {
-    let schemas = state
-        .app
-        .list_schemas(&actor, parse_id("teamId", &team)?)
-        .await?;
+    let schemas = state.app.list_schemas(&actor, team).await?;
     Ok(Json(schemas.iter().map(SchemaDto::from).collect()))
 }
 
@@ -657,7 +606,7 @@ pub async fn list_schemas(
 pub async fn create_schema(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<CreateSchemaRequest>,
 ) -> ApiResult<(StatusCode, Json<SchemaDto>)> {
     let from = body
@@ -667,13 +616,7 @@ pub async fn create_schema(
         .transpose()?;
     let schema = state
         .app
-        .create_schema(
-            &actor,
-            parse_id("teamId", &team)?,
-            &body.name,
-            from,
-            body.columns,
-        )
+        .create_schema(&actor, team, &body.name, from, body.columns)
         .await?;
     Ok((StatusCode::CREATED, Json(SchemaDto::from(&schema))))
 }
@@ -693,7 +636,7 @@ pub async fn create_schema(
 pub async fn list_events(
     State(state): State<AppState>,
     ApiSession { session, actor }: ApiSession,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
@@ -701,13 +644,7 @@ pub async fn list_events(
     let last_seen = super::events::last_event_id(&headers, query.as_deref())?;
     let rx = state
         .app
-        .follow_list(
-            &session,
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-            last_seen,
-        )
+        .follow_list(&session, &actor, team, list, last_seen)
         .await?;
     Ok(super::events::event_stream(rx))
 }
@@ -735,7 +672,7 @@ pub struct UpdateSchemaRequest {
 pub async fn update_schema(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, schema)): ApiPath<(String, String)>,
+    ApiPath((team, schema)): ApiPath<(TeamId, SchemaId)>,
     ApiJson(body): ApiJson<UpdateSchemaRequest>,
 ) -> ApiResult<Json<SchemaDto>> {
     let from = body
@@ -747,8 +684,8 @@ pub async fn update_schema(
         .app
         .update_schema(
             &actor,
-            parse_id("teamId", &team)?,
-            parse_id("schemaId", &schema)?,
+            team,
+            schema,
             body.name.as_deref(),
             from,
             body.columns,
@@ -773,7 +710,7 @@ pub struct ReorderListsRequest {
 pub async fn reorder_lists(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<ReorderListsRequest>,
 ) -> ApiResult<Json<Vec<ListDto>>> {
     let order = body
@@ -781,9 +718,6 @@ pub async fn reorder_lists(
         .iter()
         .map(|l| parse_id("listIds", l))
         .collect::<Result<Vec<rounds_core::ListId>, _>>()?;
-    let lists = state
-        .app
-        .reorder_lists(&actor, parse_id("teamId", &team)?, &order)
-        .await?;
+    let lists = state.app.reorder_lists(&actor, team, &order).await?;
     Ok(Json(lists.iter().map(ListDto::from).collect()))
 }

@@ -3,10 +3,10 @@
 use axum::extract::State;
 use axum::Json;
 use rounds_app::SinceLooked;
+use rounds_core::{ListId, PatientId, TeamId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::parse_id;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiActor, ApiPath};
 use crate::AppState;
@@ -88,16 +88,9 @@ pub struct SeenDto {
 pub async fn list_changes(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
 ) -> ApiResult<Json<ChangesDto>> {
-    let found = state
-        .app
-        .list_changes(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-        )
-        .await?;
+    let found = state.app.list_changes(&actor, team, list).await?;
     Ok(Json(ChangesDto::from(&found)))
 }
 
@@ -109,16 +102,9 @@ pub async fn list_changes(
 pub async fn mark_list_seen(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(String, String)>,
+    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
 ) -> ApiResult<Json<SeenDto>> {
-    let at = state
-        .app
-        .mark_list_seen(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("listId", &list)?,
-        )
-        .await?;
+    let at = state.app.mark_list_seen(&actor, team, list).await?;
     Ok(Json(SeenDto {
         since: at.to_rfc3339(),
     }))
@@ -133,16 +119,9 @@ pub async fn mark_list_seen(
 pub async fn patient_changes(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
 ) -> ApiResult<Json<ChangesDto>> {
-    let found = state
-        .app
-        .patient_changes(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
-        )
-        .await?;
+    let found = state.app.patient_changes(&actor, team, patient).await?;
     Ok(Json(ChangesDto::from(&found)))
 }
 
@@ -154,16 +133,9 @@ pub async fn patient_changes(
 pub async fn mark_patient_seen(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
 ) -> ApiResult<Json<SeenDto>> {
-    let at = state
-        .app
-        .mark_patient_seen(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
-        )
-        .await?;
+    let at = state.app.mark_patient_seen(&actor, team, patient).await?;
     Ok(Json(SeenDto {
         since: at.to_rfc3339(),
     }))

@@ -7,6 +7,7 @@ use axum::response::Response;
 use axum::Json;
 use rounds_app::{MyTasks, NewTaskInput, TaskChange, TaskOnPatient};
 use rounds_core::tasks::{Task, TaskSummary};
+use rounds_core::{PatientId, TaskId, TeamId};
 use rounds_core::{Timestamp, UserId};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -188,16 +189,9 @@ fn parse_owner(raw: &str) -> Result<UserId, ApiError> {
 pub async fn list_tasks(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
 ) -> ApiResult<Json<Vec<TaskDto>>> {
-    let found = state
-        .app
-        .list_tasks(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
-        )
-        .await?;
+    let found = state.app.list_tasks(&actor, team, patient).await?;
     Ok(Json(found.iter().map(TaskDto::from).collect()))
 }
 
@@ -210,7 +204,7 @@ pub async fn list_tasks(
 pub async fn add_task(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(String, String)>,
+    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
     ApiJson(body): ApiJson<AddTaskRequest>,
 ) -> ApiResult<(StatusCode, Json<TaskDto>)> {
     let input = NewTaskInput {
@@ -218,15 +212,7 @@ pub async fn add_task(
         owner: body.owner_id.as_deref().map(parse_owner).transpose()?,
         due_at: body.due_at.as_deref().map(parse_due).transpose()?,
     };
-    let task = state
-        .app
-        .add_task(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("patientId", &patient)?,
-            &input,
-        )
-        .await?;
+    let task = state.app.add_task(&actor, team, patient, &input).await?;
     Ok((StatusCode::CREATED, Json(TaskDto::from(&task))))
 }
 
@@ -240,7 +226,7 @@ pub async fn add_task(
 pub async fn update_task(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, task)): ApiPath<(String, String)>,
+    ApiPath((team, task)): ApiPath<(TeamId, TaskId)>,
     ApiJson(body): ApiJson<UpdateTaskRequest>,
 ) -> ApiResult<Json<TaskDto>> {
     let change = TaskChange {
@@ -257,13 +243,7 @@ pub async fn update_task(
     };
     let saved = state
         .app
-        .update_task(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("taskId", &task)?,
-            &change,
-            body.base_version,
-        )
+        .update_task(&actor, team, task, &change, body.base_version)
         .await?;
     Ok(Json(TaskDto::from(&saved)))
 }
@@ -276,16 +256,9 @@ pub async fn update_task(
 pub async fn delete_task(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, task)): ApiPath<(String, String)>,
+    ApiPath((team, task)): ApiPath<(TeamId, TaskId)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .app
-        .delete_task(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("taskId", &task)?,
-        )
-        .await?;
+    state.app.delete_task(&actor, team, task).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -297,12 +270,9 @@ pub async fn delete_task(
 pub async fn my_tasks(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<MyTasksDto>> {
-    let mine = state
-        .app
-        .my_tasks(&actor, parse_id("teamId", &team)?)
-        .await?;
+    let mine = state.app.my_tasks(&actor, team).await?;
     Ok(Json(MyTasksDto::from(&mine)))
 }
 
@@ -317,7 +287,7 @@ pub async fn my_tasks(
 pub async fn team_events(
     State(state): State<AppState>,
     ApiSession { session, actor }: ApiSession,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
@@ -325,7 +295,7 @@ pub async fn team_events(
     let last_seen = super::events::last_event_id(&headers, query.as_deref())?;
     let rx = state
         .app
-        .follow_team(&session, &actor, parse_id("teamId", &team)?, last_seen)
+        .follow_team(&session, &actor, team, last_seen)
         .await?;
     Ok(super::events::event_stream(rx))
 }

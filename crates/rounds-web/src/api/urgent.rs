@@ -6,6 +6,7 @@ use axum::Json;
 use rounds_app::UrgentView;
 use rounds_core::urgent::UrgentRule;
 use rounds_core::Timestamp;
+use rounds_core::{NoteId, TeamId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -125,12 +126,9 @@ pub struct UrgentRuleDto {
 pub async fn list_urgent(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<Vec<UrgentNoteDto>>> {
-    let found = state
-        .app
-        .open_urgent(&actor, parse_id("teamId", &team)?)
-        .await?;
+    let found = state.app.open_urgent(&actor, team).await?;
     Ok(Json(found.iter().map(UrgentNoteDto::from).collect()))
 }
 
@@ -143,16 +141,9 @@ pub async fn list_urgent(
 pub async fn get_urgent(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, note)): ApiPath<(String, String)>,
+    ApiPath((team, note)): ApiPath<(TeamId, NoteId)>,
 ) -> ApiResult<Json<UrgentNoteDto>> {
-    let found = state
-        .app
-        .urgent_note(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("noteId", &note)?,
-        )
-        .await?;
+    let found = state.app.urgent_note(&actor, team, note).await?;
     Ok(Json(UrgentNoteDto::from(&found)))
 }
 
@@ -166,16 +157,9 @@ pub async fn get_urgent(
 pub async fn acknowledge_urgent(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, note)): ApiPath<(String, String)>,
+    ApiPath((team, note)): ApiPath<(TeamId, NoteId)>,
 ) -> ApiResult<Json<UrgentNoteDto>> {
-    let view = state
-        .app
-        .acknowledge_urgent(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("noteId", &note)?,
-        )
-        .await?;
+    let view = state.app.acknowledge_urgent(&actor, team, note).await?;
     Ok(Json(UrgentNoteDto::from(&view)))
 }
 
@@ -187,12 +171,9 @@ pub async fn acknowledge_urgent(
 pub async fn get_urgent_rule(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<Json<UrgentRuleDto>> {
-    let rule = state
-        .app
-        .urgent_rule(&actor, parse_id("teamId", &team)?)
-        .await?;
+    let rule = state.app.urgent_rule(&actor, team).await?;
     Ok(Json(UrgentRuleDto {
         interval_secs: rule.interval_secs,
         escalate_after: rule.escalate_after,
@@ -208,14 +189,14 @@ pub async fn get_urgent_rule(
 pub async fn set_urgent_rule(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<String>,
+    ApiPath(team): ApiPath<TeamId>,
     ApiJson(body): ApiJson<UrgentRuleDto>,
 ) -> ApiResult<Json<UrgentRuleDto>> {
     let rule = state
         .app
         .set_urgent_rule(
             &actor,
-            parse_id("teamId", &team)?,
+            team,
             UrgentRule {
                 interval_secs: body.interval_secs,
                 escalate_after: body.escalate_after,
@@ -263,16 +244,9 @@ pub struct SeenDto {
 pub async fn note_seen(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, note)): ApiPath<(String, String)>,
+    ApiPath((team, note)): ApiPath<(TeamId, NoteId)>,
 ) -> ApiResult<Json<SeenDto>> {
-    let recorded = state
-        .app
-        .note_seen(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("noteId", &note)?,
-        )
-        .await?;
+    let recorded = state.app.note_seen(&actor, team, note).await?;
     Ok(Json(SeenDto { recorded }))
 }
 
@@ -285,16 +259,9 @@ pub async fn note_seen(
 pub async fn list_receipts(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiPath((team, note)): ApiPath<(String, String)>,
+    ApiPath((team, note)): ApiPath<(TeamId, NoteId)>,
 ) -> ApiResult<Json<Vec<ReceiptDto>>> {
-    let seen = state
-        .app
-        .note_receipts(
-            &actor,
-            parse_id("teamId", &team)?,
-            parse_id("noteId", &note)?,
-        )
-        .await?;
+    let seen = state.app.note_receipts(&actor, team, note).await?;
     Ok(Json(
         seen.iter()
             .map(|r| ReceiptDto {
