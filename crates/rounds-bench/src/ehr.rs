@@ -247,27 +247,8 @@ pub async fn run(
         },
     )
     .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let state = rounds_web::AppState::new(app.clone(), rounds_web::WebConfig::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(rounds_web::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
-    let http = reqwest::Client::builder().cookie_store(true).build()?;
-    let rounds_base = format!("http://{addr}");
-    let signed: Value = http
-        .post(format!("{rounds_base}/api/v1/session"))
-        .json(&json!({"username": "bench", "password": PASSWORD}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let api = Api {
-        http,
-        base: rounds_base,
-        csrf: signed["csrfToken"].as_str().unwrap_or_default().to_owned(),
-    };
+    let served = Served::start(&app).await?;
+    let api = &served.api;
     let team = api
         .send(
             Method::POST,
@@ -327,9 +308,9 @@ pub async fn run(
     // The first read: Rounds measures its batch shape on a few of the
     // list's patients after it (remembered in the database).
     let first = Instant::now();
-    wait_complete(&api, &list_path, ids.len()).await?;
+    wait_complete(api, &list_path, ids.len()).await?;
     let first = first.elapsed();
-    let measured = wait_measured(&api, &team).await?;
+    let measured = wait_measured(api, &team).await?;
     println!(
         "first read (default shape): {}; then measured on a sample: {} ({})",
         ms(first),
@@ -374,7 +355,7 @@ pub async fn run(
         chunks.push(t.elapsed());
         app.clear_ehr_cache();
         let t = Instant::now();
-        wait_complete(&api, &list_path, ids.len()).await?;
+        wait_complete(api, &list_path, ids.len()).await?;
         cold.push(t.elapsed());
     }
 
@@ -388,12 +369,12 @@ pub async fn run(
     for _ in 0..rounds {
         app.clear_ehr_cache();
         let t = Instant::now();
-        wait_complete(&api, &list_path, ids.len()).await?;
+        wait_complete(api, &list_path, ids.len()).await?;
         old_shape.push(t.elapsed());
     }
     api.send(Method::PUT, &conn_path, Some(connection("auto")))
         .await?;
-    wait_complete(&api, &list_path, ids.len()).await?;
+    wait_complete(api, &list_path, ids.len()).await?;
 
     // Warm: getList with everything in memory.
     let mut warm = Vec::new();
@@ -470,8 +451,7 @@ pub async fn run(
         ms(old_shape),
         ratio(old_shape, bundle),
     );
-    let _ = stop.send(());
-    let _ = server.await;
+    served.stop().await;
 
     // A restart: another instance on the same database uses the shape
     // remembered, without measuring again.
@@ -621,8 +601,8 @@ async fn due_reads(
     Ok((due, next))
 }
 
-/// Another instance on the same database, served on 127.0.0.1 and signed
-/// in as the benchmark's user.
+/// Rounds on an [`App`], served on 127.0.0.1 and signed in as the
+/// benchmark's user.
 struct Served {
     api: Api,
     stop: tokio::sync::oneshot::Sender<()>,
