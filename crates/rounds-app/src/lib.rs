@@ -45,7 +45,7 @@ pub use audit::{AuditExport, AuditQuery, ExportFormat, VerifyReport, VIEW_WINDOW
 pub use error::{AppError, FieldConflict};
 pub use ipass::{HandoffSheet, IpassChange};
 pub use lists::{ColumnSpec, ResolvedColumn, DEFAULT_COLUMNS, DEFAULT_EHR_COLUMNS};
-pub use live::{LiveMessage, FEED_RETENTION_SECS};
+pub use live::{LiveFeed, LiveMessage, FEED_RETENTION_SECS};
 pub use meeting::{
     MeetingColumn, MeetingEhr, MeetingNote, MeetingRow, MeetingView, MEETING_COLUMNS_MAX, NOTE_KEY,
 };

@@ -3,27 +3,254 @@
 //! is replayed from the database first; then it gets, as they come, the
 //! events the poller relays for its channels and the notices for its
 //! list, until its access ends.
+//!
+//! A feed is a stream that the connection serving the screen reads
+//! itself: no task and no queue of its own sit between the poller's
+//! broadcast and the socket, so a delivery wakes one task (the
+//! connection's), not two. A screen that reads slowly falls behind the
+//! broadcast and is replayed from the database, as one that reconnects.
 
+use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use futures_util::stream::{self, Stream};
 use rounds_core::{ListId, TeamId, Timestamp, UserId};
 use rounds_store::events;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::time::Instant;
+use tokio::sync::{broadcast, oneshot, watch};
+use tokio::time::{Instant, Sleep};
 
-use super::hub::{EndReason, Relayed};
+use super::hub::{EndReason, Registration, Relayed};
 use super::relay::message;
 use super::{control, LiveMessage, Notice, EHR_REFRESHED, PING_EVERY};
 use crate::access::Need;
 use crate::{Actor, App, AppError, SessionInfo};
 
-/// What one feed listens to.
-type Subscriptions = (
-    broadcast::Receiver<Arc<Relayed>>,
-    broadcast::Receiver<Arc<Notice>>,
-);
+/// Events replayed from the database per read.
+const REPLAY_BATCH: i64 = 500;
+
+/// An open screen's feed: its messages in order, until its access ends
+/// (then the last message says why) or the server closes.
+pub struct LiveFeed(Pin<Box<dyn Stream<Item = LiveMessage> + Send>>);
+
+impl Stream for LiveFeed {
+    type Item = LiveMessage;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<LiveMessage>> {
+        self.0.as_mut().poll_next(cx)
+    }
+}
+
+impl std::fmt::Debug for LiveFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveFeed")
+    }
+}
+
+/// Where a feed is.
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    /// Not begun: where to resume (the screen's last event, if any).
+    Start(Option<i64>),
+    /// Replaying the stored events after `after`; `then_ready` for the
+    /// first replay (the screen is told `ready` at its end).
+    Replay { after: i64, then_ready: bool },
+    /// Following the broadcast; `delivered` is the last event handed on.
+    Live { delivered: i64 },
+    Done,
+}
+
+/// What woke a feed that follows the broadcast.
+enum Woken {
+    /// The server's closing flag changed (false: its sender is gone).
+    Closing(bool),
+    Ended(Option<EndReason>),
+    Notice(Result<Arc<Notice>, broadcast::error::RecvError>),
+    Ping,
+    Event(Result<Arc<Relayed>, broadcast::error::RecvError>),
+}
+
+/// One feed's state, between the messages it hands on.
+struct Feed {
+    app: App,
+    channels: Vec<ListId>,
+    live: broadcast::Receiver<Arc<Relayed>>,
+    notices: broadcast::Receiver<Arc<Notice>>,
+    ended: oneshot::Receiver<EndReason>,
+    closing: watch::Receiver<bool>,
+    /// One timer per feed, moved on whenever something is handed on.
+    ping: Pin<Box<Sleep>>,
+    stage: Stage,
+    /// Messages ready to hand on (a replayed batch, or one live message).
+    queue: VecDeque<LiveMessage>,
+    /// On the watchlist while the feed exists.
+    _registration: Registration,
+}
+
+impl Feed {
+    /// The next message for the screen; None once the feed has ended.
+    async fn next(&mut self) -> Option<LiveMessage> {
+        loop {
+            if let Some(m) = self.queue.pop_front() {
+                self.ping.as_mut().reset(Instant::now() + PING_EVERY);
+                return Some(m);
+            }
+            let step = match self.stage {
+                Stage::Done => return None,
+                Stage::Start(last_seen) => self.start(last_seen).await,
+                Stage::Replay { after, then_ready } => self.replay(after, then_ready).await,
+                Stage::Live { delivered } => {
+                    self.follow(delivered).await;
+                    Ok(())
+                }
+            };
+            if let Err(err) = step {
+                tracing::warn!(error = %err, "live feed stopped");
+                self.stage = Stage::Done;
+            }
+        }
+    }
+
+    /// Where a feed that saw `last_seen` starts.
+    async fn start(&mut self, last_seen: Option<i64>) -> Result<(), AppError> {
+        let mut conn = self.app.db.read().await?;
+        let after = match last_seen {
+            None => events::last_seq(&mut conn).await?,
+            Some(seen) => {
+                let first = events::first_seq(&mut conn).await?;
+                let last = events::last_seq(&mut conn).await?;
+                if seen > last || (first > 0 && seen + 1 < first) {
+                    // Older than the feed keeps (or from another database): reload.
+                    self.queue.push_back(control(
+                        "resync",
+                        json!({ "reason": "missed events are no longer kept" }),
+                    ));
+                    last
+                } else {
+                    seen
+                }
+            }
+        };
+        self.stage = Stage::Replay {
+            after,
+            then_ready: true,
+        };
+        Ok(())
+    }
+
+    /// The next batch of the channels' stored events after `after`; at the
+    /// end of them, the feed follows the broadcast.
+    async fn replay(&mut self, after: i64, then_ready: bool) -> Result<(), AppError> {
+        let batch = {
+            let mut conn = self.app.db.read().await?;
+            events::for_lists_after(&mut conn, &self.channels, after, REPLAY_BATCH).await?
+        };
+        let Some(last) = batch.last().map(|e| e.seq) else {
+            if then_ready {
+                self.queue
+                    .push_back(control("ready", json!({ "lastEventId": after })));
+            }
+            self.stage = Stage::Live { delivered: after };
+            return Ok(());
+        };
+        self.queue.extend(batch.iter().map(message));
+        self.stage = Stage::Replay {
+            after: last,
+            then_ready,
+        };
+        Ok(())
+    }
+
+    /// Waits for the next thing to hand on while following the broadcast.
+    async fn follow(&mut self, delivered: i64) {
+        if *self.closing.borrow_and_update() {
+            self.end(EndReason::ServerClosing.to_message());
+            return;
+        }
+        let woken = {
+            let Self {
+                live,
+                notices,
+                ended,
+                closing,
+                ping,
+                ..
+            } = self;
+            // Biased: once access has ended nothing more goes out.
+            tokio::select! {
+                biased;
+                changed = closing.changed() => Woken::Closing(changed.is_ok()),
+                reason = &mut *ended => Woken::Ended(reason.ok()),
+                notice = notices.recv() => Woken::Notice(notice),
+                () = ping.as_mut() => Woken::Ping,
+                event = live.recv() => Woken::Event(event),
+            }
+        };
+        let next = match woken {
+            // Looked at on the next turn.
+            Woken::Closing(true) => return,
+            Woken::Closing(false) => {
+                self.stage = Stage::Done;
+                return;
+            }
+            Woken::Ended(reason) => {
+                // The watchlist only drops its end with the feed itself.
+                self.end(reason.unwrap_or(EndReason::SessionEnded).to_message());
+                return;
+            }
+            Woken::Notice(Ok(n)) if self.channels.contains(&n.list_id) => n.message.clone(),
+            Woken::Notice(Ok(_)) => return,
+            // Notices were lost: say so without details.
+            Woken::Notice(Err(broadcast::error::RecvError::Lagged(_))) => {
+                control(EHR_REFRESHED, json!({}))
+            }
+            Woken::Ping => control("ping", json!({})),
+            Woken::Event(Ok(event)) => {
+                let ours = event.list.is_some_and(|l| self.channels.contains(&l));
+                if !ours || event.seq <= delivered {
+                    return;
+                }
+                let since = Timestamp::now().millis().saturating_sub(event.at.millis());
+                self.app
+                    .metrics
+                    .event_delivered(std::time::Duration::from_millis(
+                        u64::try_from(since).unwrap_or(0),
+                    ));
+                if event.ends_feed {
+                    self.end(event.message.clone());
+                    return;
+                }
+                self.stage = Stage::Live {
+                    delivered: event.seq,
+                };
+                event.message.clone()
+            }
+            // The screen fell behind: what it missed comes from the feed.
+            Woken::Event(Err(broadcast::error::RecvError::Lagged(_))) => {
+                self.stage = Stage::Replay {
+                    after: delivered,
+                    then_ready: false,
+                };
+                return;
+            }
+            Woken::Notice(Err(broadcast::error::RecvError::Closed))
+            | Woken::Event(Err(broadcast::error::RecvError::Closed)) => {
+                self.stage = Stage::Done;
+                return;
+            }
+        };
+        self.queue.push_back(next);
+    }
+
+    /// Hands on `last`, then nothing more.
+    fn end(&mut self, last: LiveMessage) {
+        self.queue.push_back(last);
+        self.stage = Stage::Done;
+    }
+}
 
 impl App {
     /// Opens a live feed of one list for a member, signed in with
@@ -38,7 +265,7 @@ impl App {
         team: TeamId,
         list: ListId,
         last_seen: Option<i64>,
-    ) -> Result<mpsc::Receiver<LiveMessage>, AppError> {
+    ) -> Result<LiveFeed, AppError> {
         self.team_access(actor, team, Need::Member, "listEvents")
             .await?;
         {
@@ -90,7 +317,7 @@ impl App {
         actor: &Actor,
         team: TeamId,
         last_seen: Option<i64>,
-    ) -> Result<mpsc::Receiver<LiveMessage>, AppError> {
+    ) -> Result<LiveFeed, AppError> {
         self.team_access(actor, team, Need::Member, "teamEvents")
             .await?;
         let channels = vec![
@@ -100,8 +327,8 @@ impl App {
         Ok(self.open_feed(session, actor, team, channels, last_seen))
     }
 
-    /// Starts the feed of `channels` (whose access was checked) on a task
-    /// of its own; the screen reads it from the receiver.
+    /// The feed of `channels` (whose access was checked), for the screen's
+    /// connection to read.
     fn open_feed(
         &self,
         session: &SessionInfo,
@@ -109,160 +336,33 @@ impl App {
         team: TeamId,
         channels: Vec<ListId>,
         last_seen: Option<i64>,
-    ) -> mpsc::Receiver<LiveMessage> {
+    ) -> LiveFeed {
         self.start_poller();
         // Subscribe before reading the feed, so nothing falls between the two.
-        let live = (self.hub.sender.subscribe(), self.hub.notices.subscribe());
-        let (tx, rx) = mpsc::channel(256);
+        let (live, notices) = (self.hub.sender.subscribe(), self.hub.notices.subscribe());
         // On the watchlist from now: an end of access while the feed
-        // replays is kept for the loop below.
+        // replays is kept until it follows the broadcast.
         let (registration, ended) = self.hub.watch(
             session.token_hash(),
             actor.user.id,
             team,
             Arc::clone(&self.metrics),
         );
-        let app = self.clone();
-        tokio::spawn(async move {
-            let _registration = registration;
-            if let Err(err) = app.feed(&channels, last_seen, live, ended, &tx).await {
-                tracing::warn!(error = %err, "live feed stopped");
-            }
-        });
-        rx
-    }
-
-    /// Where a feed that saw `last_seen` starts: None when the screen went
-    /// away.
-    async fn starting_point(
-        &self,
-        last_seen: Option<i64>,
-        out: &mpsc::Sender<LiveMessage>,
-    ) -> Result<Option<i64>, AppError> {
-        let mut conn = self.db.read().await?;
-        let Some(seen) = last_seen else {
-            return Ok(Some(events::last_seq(&mut conn).await?));
+        let feed = Feed {
+            app: self.clone(),
+            channels,
+            live,
+            notices,
+            ended,
+            closing: self.hub.closing.subscribe(),
+            ping: Box::pin(tokio::time::sleep(PING_EVERY)),
+            stage: Stage::Start(last_seen),
+            queue: VecDeque::new(),
+            _registration: registration,
         };
-        let first = events::first_seq(&mut conn).await?;
-        let last = events::last_seq(&mut conn).await?;
-        drop(conn);
-        if seen > last || (first > 0 && seen + 1 < first) {
-            // Older than the feed keeps (or from another database): reload.
-            let resync = control(
-                "resync",
-                json!({ "reason": "missed events are no longer kept" }),
-            );
-            if out.send(resync).await.is_err() {
-                return Ok(None);
-            }
-            return Ok(Some(last));
-        }
-        Ok(Some(seen))
-    }
-
-    async fn feed(
-        &self,
-        channels: &[ListId],
-        last_seen: Option<i64>,
-        (mut live, mut notices): Subscriptions,
-        mut ended: oneshot::Receiver<EndReason>,
-        out: &mpsc::Sender<LiveMessage>,
-    ) -> Result<(), AppError> {
-        let send = |m: LiveMessage| async move { out.send(m).await.is_ok() };
-        let Some(start) = self.starting_point(last_seen, out).await? else {
-            return Ok(());
-        };
-        let mut delivered = self.replay(channels, start, out).await?;
-        if delivered < 0 {
-            return Ok(());
-        }
-        if !send(control("ready", json!({ "lastEventId": delivered }))).await {
-            return Ok(());
-        }
-        let mut closing = self.hub.closing.subscribe();
-        // One timer per feed, moved on whenever something is sent.
-        let ping = tokio::time::sleep(PING_EVERY);
-        tokio::pin!(ping);
-        loop {
-            if *closing.borrow_and_update() {
-                send(EndReason::ServerClosing.to_message()).await;
-                return Ok(());
-            }
-            // Biased: once access has ended nothing more goes out, not
-            // even what is queued.
-            let message = tokio::select! {
-                biased;
-                _ = closing.changed() => continue,
-                reason = &mut ended => {
-                    // The watchlist only drops its end with the feed itself.
-                    send(reason.unwrap_or(EndReason::SessionEnded).to_message()).await;
-                    return Ok(());
-                }
-                notice = notices.recv() => match notice {
-                    Ok(n) if channels.contains(&n.list_id) => n.message.clone(),
-                    Ok(_) => continue,
-                    // Notices were lost: say so without details.
-                    Err(broadcast::error::RecvError::Lagged(_)) => control(EHR_REFRESHED, json!({})),
-                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
-                },
-                () = &mut ping => control("ping", json!({})),
-                next = live.recv() => match next {
-                    Ok(event) => {
-                        let ours = event.list.is_some_and(|l| channels.contains(&l));
-                        if !ours || event.seq <= delivered {
-                            continue;
-                        }
-                        delivered = event.seq;
-                        let since = Timestamp::now().millis().saturating_sub(event.at.millis());
-                        self.metrics.event_delivered(std::time::Duration::from_millis(
-                            u64::try_from(since).unwrap_or(0),
-                        ));
-                        if event.ends_feed {
-                            send(event.message.clone()).await;
-                            return Ok(());
-                        }
-                        event.message.clone()
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        delivered = self.replay(channels, delivered, out).await?;
-                        if delivered < 0 {
-                            return Ok(());
-                        }
-                        ping.as_mut().reset(Instant::now() + PING_EVERY);
-                        continue;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
-                },
-            };
-            if !send(message).await {
-                return Ok(());
-            }
-            ping.as_mut().reset(Instant::now() + PING_EVERY);
-        }
-    }
-
-    /// Sends the channels' events after `after` from the feed; returns the
-    /// last one sent, or -1 when the screen went away.
-    async fn replay(
-        &self,
-        channels: &[ListId],
-        mut after: i64,
-        out: &mpsc::Sender<LiveMessage>,
-    ) -> Result<i64, AppError> {
-        loop {
-            let batch = {
-                let mut conn = self.db.read().await?;
-                events::for_lists_after(&mut conn, channels, after, 500).await?
-            };
-            if batch.is_empty() {
-                return Ok(after);
-            }
-            for event in &batch {
-                after = event.seq;
-                if out.send(message(event)).await.is_err() {
-                    return Ok(-1);
-                }
-            }
-        }
+        LiveFeed(Box::pin(stream::unfold(feed, |mut feed| async move {
+            let message = feed.next().await?;
+            Some((message, feed))
+        })))
     }
 }

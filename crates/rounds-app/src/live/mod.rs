@@ -50,6 +50,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
 
+pub use feed::LiveFeed;
 pub(crate) use hub::{EndReason, Hub};
 
 use crate::{Actor, App, AppError};

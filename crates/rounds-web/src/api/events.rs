@@ -4,7 +4,7 @@
 //!
 //! Each message arrives already framed (`rounds_app::LiveMessage`: the
 //! frame is made once per event and shared by all its streams), so the
-//! stream only hands the bytes on. A quiet stream is sent a `ping` by the
+//! stream only hands the bytes on; the connection reads the feed itself. A quiet stream is sent a `ping` by the
 //! feed itself every 15 s, well inside proxies' read timeouts.
 
 use std::convert::Infallible;
@@ -12,9 +12,7 @@ use std::convert::Infallible;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rounds_app::{Actor, AppError, LiveMessage};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use rounds_app::{Actor, AppError, LiveFeed};
 use tokio_stream::StreamExt;
 
 use crate::error::ApiError;
@@ -56,8 +54,8 @@ pub(crate) fn last_event_id(
 }
 
 /// The stream of a feed's messages as `text/event-stream`.
-pub(crate) fn event_stream(messages: mpsc::Receiver<LiveMessage>) -> Response {
-    let frames = ReceiverStream::new(messages).map(|m| Ok::<_, Infallible>(m.into_frame()));
+pub(crate) fn event_stream(feed: LiveFeed) -> Response {
+    let frames = feed.map(|m| Ok::<_, Infallible>(m.into_frame()));
     (
         [
             (
