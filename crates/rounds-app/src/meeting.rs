@@ -10,9 +10,10 @@
 //! (Over 500 lines with its tests; the code is the meeting view's column set,
 //! focus and masking, under 570 lines.)
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rounds_core::audit::Operation;
+use rounds_core::ipass::Severity;
 use rounds_core::lists::{BuiltinColumn, ColumnKey, EhrColumn, PatientList};
 use rounds_core::validate::InvalidInput;
 use rounds_core::view::ViewSpec;
@@ -102,6 +103,10 @@ pub struct MeetingRow {
     pub values: BTreeMap<String, String>,
     pub ehr: Option<MeetingEhr>,
     pub latest_note: Option<MeetingNote>,
+    /// The patient's I-PASS illness severity, if set.
+    pub severity: Option<Severity>,
+    /// The patient's urgent notes nobody has acknowledged yet.
+    pub urgent: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -303,6 +308,33 @@ fn shorten(body: &str) -> (String, bool) {
     (format!("{}…", cut.trim_end()), true)
 }
 
+/// What the meeting shows of the hand-offs beside each patient: the
+/// I-PASS severity and how many urgent notes await acknowledgement.
+#[derive(Default)]
+struct HandoffMarks {
+    severity: HashMap<PatientId, Severity>,
+    urgent: HashMap<PatientId, usize>,
+}
+
+impl HandoffMarks {
+    async fn read(
+        conn: &mut rounds_store::AnyConnection,
+        team: TeamId,
+        list: ListId,
+    ) -> Result<Self, AppError> {
+        let severity = rounds_store::ipass::on_list(conn, list)
+            .await?
+            .into_iter()
+            .filter_map(|(p, i)| Some((p, i.severity?)))
+            .collect();
+        let mut urgent: HashMap<PatientId, usize> = HashMap::new();
+        for u in rounds_store::urgent::open_of_team(conn, team).await? {
+            *urgent.entry(u.patient_id).or_default() += 1;
+        }
+        Ok(Self { severity, urgent })
+    }
+}
+
 impl App {
     /// The meeting view of a list (recorded as PatientListView, like the
     /// list it shows), masked when asked.
@@ -315,11 +347,12 @@ impl App {
         masked: bool,
     ) -> Result<MeetingView, AppError> {
         let view = self.get_list(actor, team, list, spec).await?;
-        let (settings, team_columns) = {
+        let (settings, team_columns, handoff) = {
             let mut conn = self.db.read().await?;
             (
                 meeting::get(&mut conn, list).await?,
                 lists::team_columns(&mut conn, team).await?,
+                HandoffMarks::read(&mut conn, team, list).await?,
             )
         };
         let available = available_columns(&view.columns, &team_columns, view.ehr.connected);
@@ -421,6 +454,8 @@ impl App {
                         reason: d.reason.map(|x| text(&x)),
                     }),
                     latest_note,
+                    severity: handoff.severity.get(&r.patient_id).copied(),
+                    urgent: handoff.urgent.get(&r.patient_id).copied().unwrap_or(0),
                 }
             })
             .collect::<Vec<_>>();

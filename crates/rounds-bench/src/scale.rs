@@ -404,12 +404,16 @@ pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::R
     let mut version = 1;
     let mut reference: Option<Duration> = None;
     for n in screens {
-        let (p99, arrived, rss) =
+        let (times, rss) =
             fan_out(&rig.api, &first, &patient_path, n, changes, &mut version).await?;
+        let p99 = percentile(&times, 99.0);
         let reference = *reference.get_or_insert(p99);
         println!(
-            "live fan-out {n:>5} screens x {changes} changes: {arrived} of {} arrived; p99 {} ({:.2}x the first; bar 100 ms = {:.2}x the bar); server RSS {:.1} KiB per screen (screens in their own process; bar 30 KiB = {:.2}x the bar)",
+            "live fan-out {n:>5} screens x {changes} changes: {} of {} arrived; first {} p50 {} p99 {} ({:.2}x the first; bar 100 ms = {:.2}x the bar); server RSS {:.1} KiB per screen (screens in their own process; bar 30 KiB = {:.2}x the bar)",
+            times.len(),
             n * changes,
+            ms(percentile(&times, 0.0)),
+            ms(percentile(&times, 50.0)),
             ms(p99),
             ratio(p99, reference),
             p99.as_secs_f64() / 0.100,
@@ -478,7 +482,7 @@ fn fanout_mark(block: &str) -> Option<(usize, u64)> {
 }
 
 /// Opens `screens` feeds, makes `changes` edits and times their arrival:
-/// p99, events arrived, and the server's resident KiB per open screen.
+/// every delay (sorted), and the server's resident KiB per open screen.
 ///
 /// The screens run in a child process of their own (`rounds-bench
 /// fanout-client`), so that this process's resident memory is the
@@ -491,7 +495,7 @@ async fn fan_out(
     screens: usize,
     changes: usize,
     version: &mut i64,
-) -> anyhow::Result<(Duration, usize, f64)> {
+) -> anyhow::Result<(Vec<Duration>, f64)> {
     use std::io::BufRead;
     let rss_before = rss_kib();
     let session = session_cookie(api).await?;
@@ -547,7 +551,7 @@ async fn fan_out(
         .map(Duration::from_micros)
         .collect();
     times.sort();
-    Ok((percentile(&times, 99.0), times.len(), rss))
+    Ok((times, rss))
 }
 
 /// `rounds-bench fanout-client`: the screens of [`fan_out`], in their own

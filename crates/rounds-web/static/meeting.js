@@ -30,6 +30,9 @@ const STALE_MS = 6 * 3600 * 1000;
 /** A local move wins over feed echoes for this long. */
 const LOCAL_WINS_MS = 800;
 
+/** How each I-PASS illness severity reads on the board. */
+const SEVERITY = { unstable: "UNSTABLE", watcher: "Watcher", stable: "Stable" };
+
 const $ = (id) => document.getElementById(id);
 const state = { data: null, current: null, page: 0, pages: [], lastLocalMove: 0 };
 
@@ -79,6 +82,23 @@ async function load() {
     return null;
   }
 }
+
+// The team's open urgent notes as the alerts (alerts.js) hear them: each
+// row's count follows without reading the meeting again.
+document.addEventListener("rounds:urgent", (e) => {
+  if (!state.data || !e.detail || e.detail.team !== TEAM) return;
+  const count = new Map();
+  for (const u of e.detail.items || []) count.set(u.note.patientId, (count.get(u.note.patientId) || 0) + 1);
+  let changed = false;
+  for (const r of rowsOf()) {
+    const n = count.get(r.patientId) || 0;
+    if ((r.urgent || 0) !== n) {
+      r.urgent = n;
+      changed = true;
+    }
+  }
+  if (changed) render();
+});
 
 let pollTimer = null;
 function schedulePoll() {
@@ -178,7 +198,14 @@ function noteMeta(n) {
 
 function cellFor(c, r, place) {
   if (c.key === "name") {
-    return el("th", { scope: "row", "data-key": "name" }, el("span", { class: "m-name", text: r.label || "—" }));
+    const th = el("th", { scope: "row", "data-key": "name" }, el("span", { class: "m-name", text: r.label || "—" }));
+    // The hand-off beside the name: I-PASS severity, urgent notes awaiting
+    // acknowledgement (kept current by the alerts' team feed).
+    if (r.severity) th.append(" ", el("span", { class: `m-sev sev-${r.severity}`, text: SEVERITY[r.severity] || r.severity }));
+    if (r.urgent) {
+      th.append(" ", el("span", { class: "urgent-tag m-urgent" }, r.urgent > 1 ? `URGENT ×${r.urgent}` : "URGENT", el("span", { class: "sr", text: r.urgent > 1 ? " notes not yet acknowledged" : " note not yet acknowledged" })));
+    }
+    return th;
   }
   const td = el("td", { "data-key": c.key });
   if (isEhrColumn(c) || r.ehr) {

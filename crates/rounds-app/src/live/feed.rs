@@ -57,9 +57,14 @@ enum Stage {
     Start(Option<i64>),
     /// Replaying the stored events after `after`; `then_ready` for the
     /// first replay (the screen is told `ready` at its end).
-    Replay { after: i64, then_ready: bool },
+    Replay {
+        after: i64,
+        then_ready: bool,
+    },
     /// Following the broadcast; `delivered` is the last event handed on.
-    Live { delivered: i64 },
+    Live {
+        delivered: i64,
+    },
     Done,
 }
 
@@ -81,8 +86,13 @@ struct Feed {
     notices: broadcast::Receiver<Arc<Notice>>,
     ended: oneshot::Receiver<EndReason>,
     closing: watch::Receiver<bool>,
-    /// One timer per feed, moved on whenever something is handed on.
+    /// One timer per feed for the pings of a quiet feed. It is not moved
+    /// at each message (that takes the runtime's timer lock, for every
+    /// screen at every event): when it fires after a message, it is set
+    /// again from that message.
     ping: Pin<Box<Sleep>>,
+    /// When the feed last handed something on.
+    sent: Instant,
     stage: Stage,
     /// Messages ready to hand on (a replayed batch, or one live message).
     queue: VecDeque<LiveMessage>,
@@ -95,7 +105,7 @@ impl Feed {
     async fn next(&mut self) -> Option<LiveMessage> {
         loop {
             if let Some(m) = self.queue.pop_front() {
-                self.ping.as_mut().reset(Instant::now() + PING_EVERY);
+                self.sent = Instant::now();
                 return Some(m);
             }
             let step = match self.stage {
@@ -207,7 +217,16 @@ impl Feed {
             Woken::Notice(Err(broadcast::error::RecvError::Lagged(_))) => {
                 control(EHR_REFRESHED, json!({}))
             }
-            Woken::Ping => control("ping", json!({})),
+            Woken::Ping => {
+                let now = Instant::now();
+                let due = self.sent + PING_EVERY;
+                if due > now {
+                    self.ping.as_mut().reset(due);
+                    return;
+                }
+                self.ping.as_mut().reset(now + PING_EVERY);
+                control("ping", json!({}))
+            }
             Woken::Event(Ok(event)) => {
                 let ours = event.list.is_some_and(|l| self.channels.contains(&l));
                 if !ours || event.seq <= delivered {
@@ -356,6 +375,7 @@ impl App {
             ended,
             closing: self.hub.closing.subscribe(),
             ping: Box::pin(tokio::time::sleep(PING_EVERY)),
+            sent: Instant::now(),
             stage: Stage::Start(last_seen),
             queue: VecDeque::new(),
             _registration: registration,

@@ -72,6 +72,10 @@ pub struct MeetingRowDto {
     pub cells: std::collections::BTreeMap<String, EhrCellDto>,
     pub ehr: Option<MeetingEhrDto>,
     pub latest_note: Option<MeetingNoteDto>,
+    /// The I-PASS illness severity: stable, watcher or unstable.
+    pub severity: Option<String>,
+    /// Urgent notes about the patient nobody has acknowledged yet.
+    pub urgent: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,6 +106,8 @@ impl From<&MeetingRow> for MeetingRowDto {
                 created_at: n.created_at.to_rfc3339(),
                 shortened: n.shortened,
             }),
+            severity: r.severity.map(|s| s.as_str().to_owned()),
+            urgent: r.urgent,
         }
     }
 }

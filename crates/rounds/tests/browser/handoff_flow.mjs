@@ -181,6 +181,17 @@ try {
   await charge.waitForSelector("#plist .note-line:has-text('Plan for tonight')", { timeout: 5000 });
   await nurse.waitForSelector("#notes li.note:has-text('Plan for tonight') .note-receipt:has-text('seen by 2')", { timeout: 3000 });
   check(true, "a note shown on the list's note line is reported seen, live to its author");
+  // A receipt note that reaches the list already open arrives live and is
+  // counted seen there without a reload (the resident has no page open).
+  await resident.goto("about:blank");
+  await nurse.fill("#note-form textarea[name=body]", "Second plan: fluids at midnight.");
+  await nurse.check("#note-receipt");
+  await nurse.click("#note-form button[type=submit]");
+  await charge.waitForSelector("#plist .note-line:has-text('Second plan')", { timeout: 5000 });
+  await nurse.waitForSelector("#notes li.note:has-text('Second plan') .note-receipt:has-text('seen by 1')", { timeout: 3000 });
+  await nurse.click("#notes li.note:has-text('Second plan') .note-receipt button");
+  await nurse.waitForSelector("#notes li.note:has-text('Second plan') .receipts li:has-text('charge display')", { timeout: 3000 });
+  check(true, "a receipt note arriving live on an open list is counted seen there, without a reload");
   await resident.screenshot({ path: `${ART}/handoff-patient-phone.png`, fullPage: true });
 
   // I-PASS on the patient page, then the printable sheet (print media, PDF).

@@ -98,9 +98,18 @@ impl Shift {
     }
 
     async fn row(&self, list: usize, patient: usize) -> Value {
+        self.row_of(list, patient, "").await
+    }
+
+    /// The patient's row of the list's meeting view.
+    async fn meeting_row(&self, list: usize, patient: usize) -> Value {
+        self.row_of(list, patient, "/meeting").await
+    }
+
+    async fn row_of(&self, list: usize, patient: usize, view: &str) -> Value {
         let r = self
             .nurse
-            .get(&self.path(&format!("/lists/{}", self.lists[list])))
+            .get(&self.path(&format!("/lists/{}{view}", self.lists[list])))
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         r.body["rows"]
@@ -468,6 +477,9 @@ async fn urgent_note_renotifies_escalates_and_is_acknowledged(backend: Backend) 
         .await;
     assert_eq!(note.status, StatusCode::CREATED, "{}", note.text);
     assert_eq!(note.body["urgent"]["audience"], "members");
+    // The meeting view marks the patient while nobody has acknowledged it.
+    assert_eq!(s.meeting_row(0, 0).await["urgent"], 1);
+    assert_eq!(s.meeting_row(1, 1).await["urgent"], 0);
     assert_eq!(note.body["urgent"]["to"], json!([s.ids.resident]));
     let note_id = note.body["id"].as_str().unwrap().to_owned();
 
@@ -553,6 +565,7 @@ async fn urgent_note_renotifies_escalates_and_is_acknowledged(backend: Backend) 
     assert_eq!(r.body["urgent"]["acknowledgedBy"], s.ids.charge.as_str());
     assert_eq!(r.body["urgent"]["acknowledgedByName"], "charge display");
     assert_eq!(r.body["urgent"]["to"], json!([]));
+    assert_eq!(s.meeting_row(0, 0).await["urgent"], 0);
     let done = loop {
         let e = next_of(&mut resident_feed, "urgentChanged", Duration::from_secs(3)).await;
         if e["action"] == "acknowledged" {
@@ -988,6 +1001,9 @@ async fn ipass_handoff_and_sheet(backend: Backend) {
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
     assert_eq!(saved.body["version"], 1);
+    // The meeting view shows the severity beside the name.
+    assert_eq!(s.meeting_row(0, 0).await["severity"], "watcher");
+    assert_eq!(s.meeting_row(1, 1).await["severity"], Value::Null);
     assert_eq!(saved.body["updatedBy"], "nurse display");
     let e = next_of(&mut feed, "handoffChanged", Duration::from_secs(3)).await;
     assert_eq!(
