@@ -33,6 +33,7 @@ mod meeting;
 mod pages;
 mod schema;
 mod sessions;
+mod sources;
 mod sso;
 mod teams;
 mod wire;
