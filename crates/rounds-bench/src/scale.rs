@@ -559,43 +559,38 @@ async fn fan_out(
 /// `ROUNDS_BENCH_COOKIE`), prints `ready` once all are, then a JSON array
 /// of every change's delay in microseconds once each screen has seen
 /// `changes` of them (or a minute after the last one should have come).
+///
+/// Each screen is a bare HTTP/1.1 connection read by one task: the
+/// screens share this process's two cores with the server, and a full
+/// HTTP client (a connection task and a body channel per screen) would
+/// spend more of them per event than the server does, and so measure
+/// itself more than the server.
 pub async fn fanout_client(url: String, screens: usize, changes: usize) -> anyhow::Result<()> {
     let session = std::env::var("ROUNDS_BENCH_COOKIE").unwrap_or_default();
+    let url = reqwest::Url::parse(&url).context("the feed's URL")?;
+    let addr = format!(
+        "{}:{}",
+        url.host_str().context("the feed's host")?,
+        url.port_or_known_default().context("the feed's port")?
+    );
+    let request: Arc<[u8]> = format!(
+        "GET {}{} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nCookie: {session}\r\n\r\n",
+        url.path(),
+        url.query().map(|q| format!("?{q}")).unwrap_or_default()
+    )
+    .into_bytes()
+    .into();
     // A plain lock held for one push: the screens never wait on each other
     // while holding it (a lock that parks tasks would add to the delays).
     let arrivals: Arc<std::sync::Mutex<Vec<u64>>> = Arc::default();
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(screens.max(1));
-    // A connection per feed, none kept after.
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()?;
     let mut tasks = Vec::new();
     for _ in 0..screens {
-        let (http, url, session) = (http.clone(), url.clone(), session.clone());
+        let (addr, request) = (addr.clone(), Arc::clone(&request));
         let (arrivals, ready_tx) = (arrivals.clone(), ready_tx.clone());
         tasks.push(tokio::spawn(async move {
-            let Ok(resp) = http.get(url).header("Cookie", session).send().await else {
-                return;
-            };
-            let mut feed = crate::Events::new(resp);
-            let mut seen = 0;
-            while seen < changes {
-                let Some((_, events)) = feed.next().await else {
-                    return;
-                };
-                let now = wall_micros();
-                for block in events {
-                    if block.contains("event: ready") {
-                        let _ = ready_tx.send(()).await;
-                    } else if block.contains("event: patientUpdated") {
-                        if let Some((_, at)) = fanout_mark(&block) {
-                            if let Ok(mut all) = arrivals.lock() {
-                                all.push(now.saturating_sub(at));
-                            }
-                            seen += 1;
-                        }
-                    }
-                }
+            if let Err(e) = screen(&addr, &request, changes, &arrivals, &ready_tx).await {
+                eprintln!("a screen stopped: {e:#}");
             }
         }));
     }
@@ -603,7 +598,8 @@ pub async fn fanout_client(url: String, screens: usize, changes: usize) -> anyho
     for _ in 0..screens {
         tokio::time::timeout(Duration::from_secs(170), ready_rx.recv())
             .await
-            .context("screens did not open")?;
+            .context("screens did not open")?
+            .context("a screen failed to open")?;
     }
     println!("ready");
     let deadline = Instant::now() + Duration::from_millis(200 * changes as u64 + 60_000);
@@ -618,6 +614,75 @@ pub async fn fanout_client(url: String, screens: usize, changes: usize) -> anyho
         .map(|a| a.clone())
         .map_err(|_| anyhow::anyhow!("a screen failed while recording"))?;
     println!("{}", serde_json::to_string(&all)?);
+    Ok(())
+}
+
+/// One screen of [`fanout_client`]: sends `request`, then reads the
+/// chunked event stream until it has seen `changes` fan-out changes.
+async fn screen(
+    addr: &str,
+    request: &[u8],
+    changes: usize,
+    arrivals: &std::sync::Mutex<Vec<u64>>,
+    ready: &tokio::sync::mpsc::Sender<()>,
+) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    tcp.write_all(request).await?;
+    let mut raw: Vec<u8> = Vec::with_capacity(4096);
+    let mut events = String::new();
+    let mut head_done = false;
+    let mut seen = 0;
+    let mut buf = [0u8; 8192];
+    while seen < changes {
+        let n = tcp.read(&mut buf).await?;
+        if n == 0 {
+            bail!("the feed ended after {seen} changes");
+        }
+        let now = wall_micros();
+        raw.extend_from_slice(&buf[..n]);
+        if !head_done {
+            let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+            if !head.starts_with("HTTP/1.1 200") {
+                bail!("the feed answered {}", head.lines().next().unwrap_or(""));
+            }
+            if !head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+                bail!("the feed is not chunked");
+            }
+            raw.drain(..end + 4);
+            head_done = true;
+        }
+        // Whole chunks: "<hex size>\r\n<data>\r\n".
+        while let Some(line) = raw.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(std::str::from_utf8(&raw[..line])?.trim(), 16)
+                .context("a chunk size")?;
+            if size == 0 {
+                bail!("the feed ended after {seen} changes");
+            }
+            if raw.len() < line + 2 + size + 2 {
+                break;
+            }
+            events.push_str(&String::from_utf8_lossy(&raw[line + 2..line + 2 + size]));
+            raw.drain(..line + 2 + size + 2);
+        }
+        while let Some(end) = events.find("\n\n") {
+            let block: String = events.drain(..end + 2).collect();
+            if block.contains("event: ready") {
+                ready.send(()).await?;
+            } else if block.contains("event: patientUpdated") {
+                if let Some((_, at)) = fanout_mark(&block) {
+                    if let Ok(mut all) = arrivals.lock() {
+                        all.push(now.saturating_sub(at));
+                    }
+                    seen += 1;
+                }
+            }
+        }
+    }
     Ok(())
 }
 
