@@ -197,6 +197,24 @@ impl Metrics {
         self.with(|m| *m.tokens.entry(outcome).or_default() += 1);
     }
 
+    /// The Prometheus text exposition, with the audit writer's state.
+    pub fn render_with(&self, audit: &crate::audit::WriterState) -> String {
+        let mut out = self.render();
+        let _ = writeln!(out, "# HELP gateway_audit_pending_records Audit records accepted and not yet committed (audit_sync = \"async\").");
+        let _ = writeln!(out, "# TYPE gateway_audit_pending_records gauge");
+        let _ = writeln!(out, "gateway_audit_pending_records {}", audit.pending);
+        let _ = writeln!(out, "# HELP gateway_audit_queue_capacity Audit records the queue holds at most (0: not async).");
+        let _ = writeln!(out, "# TYPE gateway_audit_queue_capacity gauge");
+        let _ = writeln!(out, "gateway_audit_queue_capacity {}", audit.capacity);
+        let _ = writeln!(out, "# HELP gateway_audit_writer_failing 1 while the audit writer cannot write (it retries; /readyz fails).");
+        let _ = writeln!(out, "# TYPE gateway_audit_writer_failing gauge");
+        let _ = writeln!(out, "gateway_audit_writer_failing {}", u8::from(audit.failing));
+        let _ = writeln!(out, "# HELP gateway_audit_write_errors_total Failed audit writes (retried).");
+        let _ = writeln!(out, "# TYPE gateway_audit_write_errors_total counter");
+        let _ = writeln!(out, "gateway_audit_write_errors_total {}", audit.write_errors);
+        out
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         self.with(|m| {
