@@ -450,7 +450,11 @@ async fn write_after(
         prev_hash.clone_from(&record.hash);
     }
     // One statement per (up to) ROWS_PER_INSERT records: a batch costs
-    // a few round trips to the database, not one per record.
+    // a few round trips to the database, not one per record. SQLite gets
+    // anonymous `?` parameters: finding a numbered one (`$N`) by its name
+    // is a linear search in SQLite, so binding 832 of them cost more than
+    // the insert itself.
+    let anonymous = db.backend() == crate::db::Backend::Sqlite;
     for chunk in records.chunks(ROWS_PER_INSERT) {
         let mut sql = format!("INSERT INTO gateway_audit ({COLUMNS}) VALUES ");
         for i in 0..chunk.len() {
@@ -463,7 +467,11 @@ async fn write_after(
                 if k > 1 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!("${}", n + k));
+                if anonymous {
+                    sql.push('?');
+                } else {
+                    sql.push_str(&format!("${}", n + k));
+                }
             }
             sql.push(')');
         }
