@@ -223,10 +223,21 @@ impl Metrics {
         let _ = writeln!(out, "gateway_audit_queue_capacity {}", audit.capacity);
         let _ = writeln!(out, "# HELP gateway_audit_writer_failing 1 while the audit writer cannot write (it retries; /readyz fails).");
         let _ = writeln!(out, "# TYPE gateway_audit_writer_failing gauge");
-        let _ = writeln!(out, "gateway_audit_writer_failing {}", u8::from(audit.failing));
-        let _ = writeln!(out, "# HELP gateway_audit_write_errors_total Failed audit writes (retried).");
+        let _ = writeln!(
+            out,
+            "gateway_audit_writer_failing {}",
+            u8::from(audit.failing)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP gateway_audit_write_errors_total Failed audit writes (retried)."
+        );
         let _ = writeln!(out, "# TYPE gateway_audit_write_errors_total counter");
-        let _ = writeln!(out, "gateway_audit_write_errors_total {}", audit.write_errors);
+        let _ = writeln!(
+            out,
+            "gateway_audit_write_errors_total {}",
+            audit.write_errors
+        );
         out
     }
 

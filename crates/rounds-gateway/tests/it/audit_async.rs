@@ -106,9 +106,9 @@ async fn full_queue_makes_callers_wait(backend: Backend) {
     let mut tasks = Vec::new();
     for i in 1..=40 {
         let audit = audit.clone();
-        tasks.push(tokio::spawn(
-            async move { audit.append(&entry(i)).await.unwrap() },
-        ));
+        tasks.push(tokio::spawn(async move {
+            audit.append(&entry(i)).await.unwrap()
+        }));
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -250,7 +250,10 @@ async fn failing_writer_shows_on_readyz_and_metrics(backend: Backend) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(failing, "/readyz did not fail while the audit log cannot be written");
+    assert!(
+        failing,
+        "/readyz did not fail while the audit log cannot be written"
+    );
     let metrics = http
         .get(format!("{url}/metrics"))
         .send()
