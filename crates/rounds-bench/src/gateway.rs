@@ -237,10 +237,12 @@ pub async fn run(
         None => vec![
             rounds_gateway::audit::AuditSync::EveryCommit,
             rounds_gateway::audit::AuditSync::Batched,
+            rounds_gateway::audit::AuditSync::Async,
         ],
+        Some("async") => vec![rounds_gateway::audit::AuditSync::Async],
         Some("batched") => vec![rounds_gateway::audit::AuditSync::Batched],
         Some("commit") => vec![rounds_gateway::audit::AuditSync::EveryCommit],
-        Some(other) => bail!("--audit-sync is batched or commit, not {other}"),
+        Some(other) => bail!("--audit-sync is commit, batched or async, not {other}"),
     };
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(128)
@@ -462,6 +464,7 @@ impl GatewayProcess {
         let name = match sync {
             rounds_gateway::audit::AuditSync::EveryCommit => "gw-commit",
             rounds_gateway::audit::AuditSync::Batched => "gw-batch",
+            rounds_gateway::audit::AuditSync::Async => "gw-async",
         };
         let dir = tempfile::tempdir()?;
         let db_label = if database_url.is_some() {

@@ -147,7 +147,7 @@ enum Bench {
         /// The gateway's database (default: a SQLite file in a temporary directory)
         #[arg(long)]
         database_url: Option<String>,
-        /// Only the gateway with this audit_sync: commit or batched [default: both, side by side]
+        /// Only the gateway with this audit_sync: commit, batched or async [default: all three, side by side]
         #[arg(long)]
         audit_sync: Option<String>,
     },

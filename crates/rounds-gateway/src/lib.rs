@@ -51,7 +51,12 @@
 //! "batched"` (faster: no disk sync in the request's path) puts records on
 //! disk within about a second after the answer; a power loss or OS crash
 //! (on PostgreSQL also a crash of the database server) can lose that last
-//! second's records, never the chain's integrity. See
+//! second's records, never the chain's integrity. `audit_sync = "async"`
+//! answers without waiting for the database at all: records take their
+//! place in the chain in memory and a background writer commits them in
+//! batches, within bounds (`audit_queue` records, `audit_max_lag` ms;
+//! beyond either, requests wait) that state what a crash of the gateway
+//! process can lose; a graceful shutdown writes them all. See
 //! [`audit::AuditSync`].
 //!
 //! The gateway depends on rounds-fhir (outbound address policy, upstream
@@ -152,7 +157,7 @@ impl Gateway {
             settings.revocation_check,
         )?;
         Ok(Arc::new(Self {
-            audit: Audit::with_sync(db.clone(), settings.audit_sync),
+            audit: Audit::with_options(db.clone(), settings.audit_sync, settings.audit_async),
             limiter: RateLimiter::new(settings.rate_limit, db.clone()),
             metrics: Metrics::default(),
             settings,
@@ -172,12 +177,25 @@ impl Gateway {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = server::router(self);
-        axum::serve(
+        let app = server::router(self.clone());
+        let served = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        // Every request answered is audited before the process ends
+        // (audit_sync = "async" holds records not yet committed).
+        let left = self.audit.flush(Self::AUDIT_FLUSH_TIMEOUT).await;
+        if left > 0 {
+            tracing::error!(
+                records = left,
+                "audit records could not be written before the shutdown"
+            );
+        }
+        served
     }
+
+    /// How long a graceful shutdown waits for the audit writer.
+    pub const AUDIT_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 }

@@ -145,7 +145,8 @@ impl Histogram {
 
 #[derive(Debug, Default)]
 struct Inner {
-    requests: BTreeMap<(String, u16), u64>,
+    /// Tenant → status → count.
+    requests: BTreeMap<String, BTreeMap<u16, u64>>,
     latency: BTreeMap<String, Histogram>,
     phases: BTreeMap<&'static str, Histogram>,
     upstream_errors: BTreeMap<(String, &'static str), u64>,
@@ -168,11 +169,25 @@ impl Metrics {
     }
 
     /// One request on the FHIR routes.
+    /// (Allocates only for a tenant not seen before.)
     pub fn request(&self, tenant: Option<&str>, status: u16, elapsed: Duration) {
-        let tenant = tenant.unwrap_or("").to_owned();
+        let tenant = tenant.unwrap_or("");
         self.with(|m| {
-            *m.requests.entry((tenant.clone(), status)).or_default() += 1;
-            m.latency.entry(tenant).or_default().observe(elapsed);
+            match m.requests.get_mut(tenant) {
+                Some(by_status) => *by_status.entry(status).or_default() += 1,
+                None => {
+                    m.requests
+                        .insert(tenant.to_owned(), BTreeMap::from([(status, 1)]));
+                }
+            }
+            match m.latency.get_mut(tenant) {
+                Some(h) => h.observe(elapsed),
+                None => m
+                    .latency
+                    .entry(tenant.to_owned())
+                    .or_default()
+                    .observe(elapsed),
+            }
         });
     }
 
@@ -197,14 +212,45 @@ impl Metrics {
         self.with(|m| *m.tokens.entry(outcome).or_default() += 1);
     }
 
+    /// The Prometheus text exposition, with the audit writer's state.
+    pub fn render_with(&self, audit: &crate::audit::WriterState) -> String {
+        let mut out = self.render();
+        let _ = writeln!(out, "# HELP gateway_audit_pending_records Audit records accepted and not yet committed (audit_sync = \"async\").");
+        let _ = writeln!(out, "# TYPE gateway_audit_pending_records gauge");
+        let _ = writeln!(out, "gateway_audit_pending_records {}", audit.pending);
+        let _ = writeln!(out, "# HELP gateway_audit_queue_capacity Audit records the queue holds at most (0: not async).");
+        let _ = writeln!(out, "# TYPE gateway_audit_queue_capacity gauge");
+        let _ = writeln!(out, "gateway_audit_queue_capacity {}", audit.capacity);
+        let _ = writeln!(out, "# HELP gateway_audit_writer_failing 1 while the audit writer cannot write (it retries; /readyz fails).");
+        let _ = writeln!(out, "# TYPE gateway_audit_writer_failing gauge");
+        let _ = writeln!(
+            out,
+            "gateway_audit_writer_failing {}",
+            u8::from(audit.failing)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP gateway_audit_write_errors_total Failed audit writes (retried)."
+        );
+        let _ = writeln!(out, "# TYPE gateway_audit_write_errors_total counter");
+        let _ = writeln!(
+            out,
+            "gateway_audit_write_errors_total {}",
+            audit.write_errors
+        );
+        out
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         self.with(|m| {
             let mut out = String::new();
             let _ = writeln!(out, "# HELP gateway_requests_total Requests on the FHIR routes, by tenant and status.");
             let _ = writeln!(out, "# TYPE gateway_requests_total counter");
-            for ((tenant, status), n) in &m.requests {
-                let _ = writeln!(out, "gateway_requests_total{{tenant=\"{}\",status=\"{status}\"}} {n}", label(tenant));
+            for (tenant, by_status) in &m.requests {
+                for (status, n) in by_status {
+                    let _ = writeln!(out, "gateway_requests_total{{tenant=\"{}\",status=\"{status}\"}} {n}", label(tenant));
+                }
             }
             let _ = writeln!(out, "# HELP gateway_request_duration_seconds Time from request to answer on the FHIR routes, by tenant.");
             let _ = writeln!(out, "# TYPE gateway_request_duration_seconds histogram");

@@ -16,7 +16,6 @@ use reqwest::header::HeaderValue;
 use rounds_fhir::{
     AuthConfig, ClientAuthMethod, JwtAlgorithm, OutboundPolicy, Secret, TokenSource,
 };
-use tokio::sync::Mutex;
 use url::Url;
 
 use crate::error::{GatewayError, Result};
@@ -70,7 +69,9 @@ pub struct Upstreams {
     timeout: Duration,
     max_bytes: usize,
     recheck: Duration,
-    cache: Mutex<HashMap<String, Cached>>,
+    /// A plain lock (held for a lookup, never across an await): a
+    /// request's only wait on it is other requests' lookups.
+    cache: std::sync::Mutex<HashMap<String, Cached>>,
 }
 
 impl Upstreams {
@@ -102,14 +103,14 @@ impl Upstreams {
             timeout,
             max_bytes,
             recheck,
-            cache: Mutex::new(HashMap::new()),
+            cache: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
     /// The tenant's upstream; `None` when the tenant has no mapping.
     pub async fn get(&self, tenant_id: &str) -> Result<Option<Arc<Upstream>>, UpstreamError> {
         {
-            let cache = self.cache.lock().await;
+            let cache = self.cached();
             if let Some(c) = cache.get(tenant_id) {
                 if c.checked.elapsed() < self.recheck {
                     return Ok(Some(c.upstream.clone()));
@@ -117,20 +118,24 @@ impl Upstreams {
             }
         }
         let Some(tenant) = self.tenants.get(tenant_id).await? else {
-            self.cache.lock().await.remove(tenant_id);
+            self.cached().remove(tenant_id);
             return Ok(None);
         };
-        let mut cache = self.cache.lock().await;
-        if let Some(c) = cache.get_mut(tenant_id) {
-            if c.updated_at == tenant.updated_at {
-                c.checked = Instant::now();
-                return Ok(Some(c.upstream.clone()));
+        let unchanged = {
+            let mut cache = self.cached();
+            match cache.get_mut(tenant_id) {
+                Some(c) if c.updated_at == tenant.updated_at => {
+                    c.checked = Instant::now();
+                    Some(c.upstream.clone())
+                }
+                _ => None,
             }
+        };
+        if let Some(upstream) = unchanged {
+            return Ok(Some(upstream));
         }
-        drop(cache);
         let upstream = Arc::new(self.build(tenant_id).await?);
-        let mut cache = self.cache.lock().await;
-        cache.insert(
+        self.cached().insert(
             tenant_id.to_owned(),
             Cached {
                 checked: Instant::now(),
@@ -139,6 +144,12 @@ impl Upstreams {
             },
         );
         Ok(Some(upstream))
+    }
+
+    fn cached(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn build(&self, tenant_id: &str) -> Result<Upstream, UpstreamError> {

@@ -8,8 +8,10 @@
 //! ([`rounds_core::audit::ChainBreak`]).
 
 mod read;
+mod writer;
 
 pub use read::{export, AuditFilter, ExportFormat};
+pub use writer::{AsyncLimits, WriterState};
 
 use rounds_core::audit::{ChainBreak, GENESIS_HASH};
 use serde::Serialize;
@@ -140,6 +142,19 @@ pub enum AuditSync {
     #[default]
     #[value(name = "commit")]
     EveryCommit,
+    /// The answer does not wait for the database: each record takes its
+    /// place in the hash chain in memory, in order, and a background
+    /// writer commits (and syncs) them in batches. Bounded
+    /// ([`AsyncLimits`]): at most `audit_queue` records wait for the
+    /// writer (callers wait when it is full; no record is ever dropped),
+    /// and once the oldest waiting record is older than `audit_max_lag`
+    /// every caller waits for its own record's commit, as in `commit`
+    /// mode. Flushed on a graceful shutdown. What a crash of the gateway
+    /// process (or a power loss) can lose: the records of requests
+    /// answered in the last `audit_max_lag` before it, never more than
+    /// `audit_queue` plus one batch; never the chain's integrity.
+    #[value(name = "async")]
+    Async,
 }
 
 /// How often [`AuditSync::Batched`] puts the newest records on disk.
@@ -160,6 +175,8 @@ pub struct Audit {
     /// batch's insert fail on the primary key; the batch is then written
     /// again after the head read from the database.
     head: std::sync::Arc<std::sync::Mutex<Option<(i64, String)>>>,
+    /// [`AuditSync::Async`]: the in-memory chain and the writer's queue.
+    background: Option<std::sync::Arc<writer::Background>>,
 }
 
 /// Records per INSERT statement (13 parameters each; SQLite allows 32766).
@@ -177,6 +194,41 @@ impl Audit {
             queue: std::sync::Arc::default(),
             flush: std::sync::Arc::default(),
             head: std::sync::Arc::default(),
+            background: None,
+        }
+    }
+
+    /// The log in `db`, appends as `sync` says; [`AuditSync::Async`] with
+    /// `limits` (its writer runs on the current Tokio runtime until the
+    /// last clone of the log is dropped, then commits what is queued).
+    pub fn with_options(db: Db, sync: AuditSync, limits: AsyncLimits) -> Self {
+        if sync != AuditSync::Async {
+            return Self::with_sync(db, sync);
+        }
+        Self {
+            background: Some(writer::Background::start(db.clone(), limits)),
+            sync,
+            ..Self::new(db)
+        }
+    }
+
+    /// The async writer's state (always healthy and empty in the other
+    /// modes): for `/readyz` and `/metrics`.
+    pub fn writer_state(&self) -> WriterState {
+        self.background
+            .as_ref()
+            .map(|b| b.state())
+            .unwrap_or_default()
+    }
+
+    /// Waits until every record accepted so far is committed (in
+    /// [`AuditSync::Async`] mode; at once in the others), at most
+    /// `timeout`. Answers how many records are still not committed (0:
+    /// all are). Called on a graceful shutdown.
+    pub async fn flush(&self, timeout: std::time::Duration) -> u64 {
+        match &self.background {
+            Some(b) => b.flush(timeout).await,
+            None => 0,
         }
     }
 
@@ -217,7 +269,17 @@ impl Audit {
     /// record another one wrote leaves at once instead of queueing for the
     /// lock itself (waiting for the lock behind every other caller turned
     /// one batch per commit into one batch per caller).
+    ///
+    /// In [`AuditSync::Async`] mode it answers once the record has its
+    /// place in the chain in memory (waiting only when the queue is full
+    /// or the writer lags); the record answered is then provisional: with
+    /// several instances on one database, the writer moves it after
+    /// another instance's records (a new seq and hashes) if one took its
+    /// place.
     pub async fn append(&self, entry: &AuditEntry) -> Result<AuditRecord> {
+        if let Some(background) = &self.background {
+            return background.append(entry).await;
+        }
         let (done, mut wait) = tokio::sync::oneshot::channel();
         self.queue
             .lock()
@@ -271,15 +333,15 @@ impl Audit {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        let written = match head {
-            Some(head) => match self.write_after(entries, Some(head)).await {
-                Ok(records) => Ok(records),
-                // Most likely another writer's record took the seq.
-                Err(_) => self.write_after(entries, None).await,
-            },
-            None => self.write_after(entries, None).await,
-        };
-        if let Ok(records) = &written {
+        let mut records: Vec<AuditRecord> = entries.iter().map(|e| unchained(e)).collect();
+        let written = write_records(
+            &self.db,
+            self.sync == AuditSync::EveryCommit,
+            &mut records,
+            head,
+        )
+        .await;
+        if written.is_ok() {
             if let Some(last) = records.last() {
                 *self
                     .head
@@ -287,103 +349,153 @@ impl Audit {
                     .unwrap_or_else(std::sync::PoisonError::into_inner) =
                     Some((last.seq, last.hash.clone()));
             }
-        }
-        written
-    }
-
-    /// Writes `entries` after `head` (the chain's last record), or after
-    /// the last record in the database.
-    async fn write_after(
-        &self,
-        entries: &[&AuditEntry],
-        head: Option<(i64, String)>,
-    ) -> Result<Vec<AuditRecord>> {
-        let mut tx = self
-            .db
-            .write_audit(self.sync == AuditSync::EveryCommit)
-            .await?;
-        let (mut seq, mut prev_hash) = match head {
-            Some(head) => head,
-            None => {
-                let last =
-                    sqlx::query("SELECT seq, hash FROM gateway_audit ORDER BY seq DESC LIMIT 1")
-                        .fetch_optional(tx.conn())
-                        .await?;
-                match last {
-                    Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
-                    None => (0, GENESIS_HASH.to_owned()),
-                }
+            if self.sync == AuditSync::Batched {
+                self.unsynced
+                    .store(true, std::sync::atomic::Ordering::Release);
             }
-        };
-        let mut out = Vec::with_capacity(entries.len());
-        for entry in entries {
-            seq += 1;
-            let mut record = AuditRecord {
-                seq,
-                at: now_millis(),
-                client_id: entry.client_id.clone(),
-                tenant_id: entry.tenant_id.clone(),
-                method: entry.method.chars().take(16).collect(),
-                resource_type: entry
-                    .resource_type
-                    .as_ref()
-                    .map(|t| t.chars().take(64).collect()),
-                path: entry.path.chars().take(512).collect(),
-                status: i64::from(entry.status),
-                duration_ms: entry.duration_ms,
-                outcome: entry.outcome.chars().take(64).collect(),
-                client_addr: entry.client_addr.clone(),
-                prev_hash,
-                hash: String::new(),
-            };
-            record.hash = record.computed_hash();
-            prev_hash = record.hash.clone();
-            out.push(record);
         }
-        // One statement per (up to) ROWS_PER_INSERT records: a batch costs
-        // a few round trips to the database, not one per record.
-        for chunk in out.chunks(ROWS_PER_INSERT) {
-            let mut sql = format!("INSERT INTO gateway_audit ({COLUMNS}) VALUES ");
-            for i in 0..chunk.len() {
-                let n = i * 13;
-                if i > 0 {
+        written.map(|()| records)
+    }
+}
+
+/// The record of `entry` as it will be stored (fields bounded, the time
+/// now), not yet in the chain: seq 0 and no hashes.
+pub(super) fn unchained(entry: &AuditEntry) -> AuditRecord {
+    AuditRecord {
+        seq: 0,
+        at: now_millis(),
+        client_id: entry.client_id.clone(),
+        tenant_id: entry.tenant_id.clone(),
+        method: entry.method.chars().take(16).collect(),
+        resource_type: entry
+            .resource_type
+            .as_ref()
+            .map(|t| t.chars().take(64).collect()),
+        path: entry.path.chars().take(512).collect(),
+        status: i64::from(entry.status),
+        duration_ms: entry.duration_ms,
+        outcome: entry.outcome.chars().take(64).collect(),
+        client_addr: entry.client_addr.clone(),
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
+/// The stored chain's last record (seq, hash), or the genesis (0, its hash).
+pub(super) async fn stored_head(db: &Db) -> Result<(i64, String)> {
+    let mut conn = db.read().await?;
+    let last = sqlx::query("SELECT seq, hash FROM gateway_audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match last {
+        Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
+        None => (0, GENESIS_HASH.to_owned()),
+    })
+}
+
+/// Puts `record` in the chain right after (`seq`, `prev_hash`).
+pub(super) fn chain_to(record: &mut AuditRecord, seq: i64, prev_hash: &str) {
+    record.seq = seq + 1;
+    record.prev_hash = prev_hash.to_owned();
+    record.hash = record.computed_hash();
+}
+
+/// Writes `records` in one transaction after `head` (the chain's last
+/// record as the writer last wrote it), or after the last record in the
+/// database: each record that does not follow its predecessor already
+/// (a record chained in memory after a head another instance has since
+/// moved past, or one not chained yet) is chained anew (seq, prev_hash,
+/// hash). When the write after a given `head` fails (most likely another
+/// writer's record took that seq), it is tried once more after the head
+/// read from the database.
+pub(super) async fn write_records(
+    db: &Db,
+    sync_each: bool,
+    records: &mut [AuditRecord],
+    head: Option<(i64, String)>,
+) -> Result<()> {
+    match head {
+        Some(head) => match write_after(db, sync_each, records, Some(head)).await {
+            Ok(()) => Ok(()),
+            Err(_) => write_after(db, sync_each, records, None).await,
+        },
+        None => write_after(db, sync_each, records, None).await,
+    }
+}
+
+async fn write_after(
+    db: &Db,
+    sync_each: bool,
+    records: &mut [AuditRecord],
+    head: Option<(i64, String)>,
+) -> Result<()> {
+    let mut tx = db.write_audit(sync_each).await?;
+    let (mut seq, mut prev_hash) = match head {
+        Some(head) => head,
+        None => {
+            let last = sqlx::query("SELECT seq, hash FROM gateway_audit ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(tx.conn())
+                .await?;
+            match last {
+                Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
+                None => (0, GENESIS_HASH.to_owned()),
+            }
+        }
+    };
+    for record in records.iter_mut() {
+        if record.seq != seq + 1 || record.prev_hash != prev_hash || record.hash.is_empty() {
+            chain_to(record, seq, &prev_hash);
+        }
+        seq = record.seq;
+        prev_hash.clone_from(&record.hash);
+    }
+    // One statement per (up to) ROWS_PER_INSERT records: a batch costs
+    // a few round trips to the database, not one per record. SQLite gets
+    // anonymous `?` parameters: finding a numbered one (`$N`) by its name
+    // is a linear search in SQLite, so binding 832 of them cost more than
+    // the insert itself.
+    let anonymous = db.backend() == crate::db::Backend::Sqlite;
+    for chunk in records.chunks(ROWS_PER_INSERT) {
+        let mut sql = format!("INSERT INTO gateway_audit ({COLUMNS}) VALUES ");
+        for i in 0..chunk.len() {
+            let n = i * 13;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for k in 1..=13 {
+                if k > 1 {
                     sql.push_str(", ");
                 }
-                sql.push('(');
-                for k in 1..=13 {
-                    if k > 1 {
-                        sql.push_str(", ");
-                    }
+                if anonymous {
+                    sql.push('?');
+                } else {
                     sql.push_str(&format!("${}", n + k));
                 }
-                sql.push(')');
             }
-            let mut query = sqlx::query(&sql);
-            for record in chunk {
-                query = query
-                    .bind(record.seq)
-                    .bind(record.at)
-                    .bind(record.client_id.clone())
-                    .bind(record.tenant_id.clone())
-                    .bind(record.method.clone())
-                    .bind(record.resource_type.clone())
-                    .bind(record.path.clone())
-                    .bind(record.status)
-                    .bind(record.duration_ms)
-                    .bind(record.outcome.clone())
-                    .bind(record.client_addr.clone())
-                    .bind(record.prev_hash.clone())
-                    .bind(record.hash.clone());
-            }
-            query.execute(tx.conn()).await?;
+            sql.push(')');
         }
-        tx.commit().await?;
-        if self.sync == AuditSync::Batched {
-            self.unsynced
-                .store(true, std::sync::atomic::Ordering::Release);
+        let mut query = sqlx::query(&sql);
+        for record in chunk {
+            query = query
+                .bind(record.seq)
+                .bind(record.at)
+                .bind(record.client_id.clone())
+                .bind(record.tenant_id.clone())
+                .bind(record.method.clone())
+                .bind(record.resource_type.clone())
+                .bind(record.path.clone())
+                .bind(record.status)
+                .bind(record.duration_ms)
+                .bind(record.outcome.clone())
+                .bind(record.client_addr.clone())
+                .bind(record.prev_hash.clone())
+                .bind(record.hash.clone());
         }
-        Ok(out)
+        query.execute(tx.conn()).await?;
     }
+    tx.commit().await?;
+    Ok(())
 }
 
 impl Audit {

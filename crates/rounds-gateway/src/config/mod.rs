@@ -25,7 +25,7 @@ use clap::{value_parser, Args, CommandFactory, FromArgMatches, Parser, ValueEnum
 use rounds_config::Layering;
 use serde::Deserialize;
 
-use crate::audit::AuditSync;
+use crate::audit::{AsyncLimits, AuditSync};
 use crate::tenants::UpstreamAuth;
 
 /// The gateway's configuration file: `ROUNDS_GATEWAY_*` settings and
@@ -129,10 +129,19 @@ pub struct ServeArgs {
     #[arg(long, env = "ROUNDS_GATEWAY_RATE_LIMIT", value_name = "N",
           default_value_t = Settings::DEFAULT_RATE_LIMIT)]
     pub rate_limit: u32,
-    /// When an audit record is on disk: "commit" (before the answer goes out, so a power loss loses no record of an answered request) or "batched" (faster: committed before the answer, on disk within about a second; a power loss or OS crash, on PostgreSQL also a crash of the database server, can lose the last second's records, never the chain)
+    /// When an audit record is written: "commit" (committed and on disk before the answer goes out, so no crash loses a record of an answered request), "batched" (committed before the answer, on disk within about a second: a power loss or OS crash, on PostgreSQL also a crash of the database server, can lose the last second's records), or "async" (the answer does not wait: a background writer commits records in batches; a crash of the gateway process or a power loss can lose the records of requests answered in the last audit_max_lag, at most audit_queue plus 512 records; flushed on a graceful shutdown). None of them can break the chain
     #[arg(long, env = "ROUNDS_GATEWAY_AUDIT_SYNC", value_name = "MODE", value_enum,
           hide_possible_values = true, default_value_t = AuditSync::default())]
     pub audit_sync: AuditSync,
+    /// audit_sync = "async": audit records waiting for the writer at most; a request finding the queue full waits for room (no record is dropped)
+    #[arg(long, env = "ROUNDS_GATEWAY_AUDIT_QUEUE", value_name = "RECORDS",
+          default_value_t = AsyncLimits::DEFAULT_QUEUE,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub audit_queue: usize,
+    /// audit_sync = "async": milliseconds the oldest uncommitted audit record may wait; beyond, every request waits for its own record's commit (as in "commit" mode), so a crash loses at most this long a stretch of records
+    #[arg(long, env = "ROUNDS_GATEWAY_AUDIT_MAX_LAG", value_name = "MS",
+          default_value_t = AsyncLimits::DEFAULT_MAX_LAG_MS, value_parser = value_parser!(u64).range(1..=60_000))]
+    pub audit_max_lag: u64,
     /// Log format: text or json
     #[arg(long, env = "ROUNDS_GATEWAY_LOG_FORMAT", value_name = "FORMAT", value_enum,
           hide_possible_values = true, default_value_t = LogFormat::Text)]
@@ -277,6 +286,8 @@ pub struct Settings {
     /// Requests per client per minute; 0: none.
     pub rate_limit: u32,
     pub audit_sync: AuditSync,
+    /// The bounds of `audit_sync = "async"`.
+    pub audit_async: AsyncLimits,
     pub json_logs: bool,
 }
 
@@ -335,6 +346,10 @@ impl Settings {
             outbound,
             rate_limit: args.rate_limit,
             audit_sync: args.audit_sync,
+            audit_async: AsyncLimits {
+                queue: args.audit_queue,
+                max_lag: Duration::from_millis(args.audit_max_lag),
+            },
             json_logs: args.log_format == LogFormat::Json,
         })
     }
@@ -404,6 +419,16 @@ mod tests {
                 .audit_sync,
             AuditSync::EveryCommit
         );
+        let f = file("audit_sync = \"async\"\naudit_queue = 50\naudit_max_lag = 200");
+        let (_, s) = serve(Some(f.path()), &[]).unwrap();
+        assert_eq!(s.audit_sync, AuditSync::Async);
+        assert_eq!(s.audit_async.queue, 50);
+        assert_eq!(s.audit_async.max_lag, Duration::from_millis(200));
+        assert_eq!(
+            Settings::defaults().unwrap().audit_async,
+            AsyncLimits::default()
+        );
+        assert!(serve(None, &["--audit-queue", "0"]).is_err());
         let bad = file("audit_sync = \"sometimes\"");
         let err = format!("{:#}", serve(Some(bad.path()), &[]).unwrap_err());
         assert!(err.contains("`audit_sync = \"sometimes\"`"), "{err}");

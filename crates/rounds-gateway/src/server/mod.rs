@@ -119,6 +119,13 @@ pub(super) fn elapsed_ms(started: Instant) -> i64 {
 }
 
 async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
+    if gw.audit.writer_state().failing {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the audit log cannot be written\n",
+        )
+            .into_response();
+    }
     match gw.db.ping().await {
         Ok(()) => "ready\n".into_response(),
         Err(e) => {
@@ -135,7 +142,7 @@ async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
 async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        gw.metrics.render(),
+        gw.metrics.render_with(&gw.audit.writer_state()),
     )
         .into_response()
 }
