@@ -324,10 +324,11 @@ impl App {
         }
         let entries = patients::entries(&mut conn, list_id).await?;
         let values = patients::values_on_list(&mut conn, list_id).await?;
-        let duplicates: HashSet<String> = patients::duplicate_mrns_on_list(&mut conn, team, list_id)
-            .await?
-            .into_iter()
-            .collect();
+        let duplicates: HashSet<String> =
+            patients::duplicate_mrns_on_list(&mut conn, team, list_id)
+                .await?
+                .into_iter()
+                .collect();
         let latest: HashMap<PatientId, Note> =
             rounds_store::notes::latest_on_list(&mut conn, list_id)
                 .await?
