@@ -59,11 +59,14 @@ fn check_body(raw: &str) -> Result<String, InvalidInput> {
     rounds_core::validate::required_text("body", raw, TextKind::Lines, TASK_MAX)
 }
 
-/// Fills a list row's task summary (and the tasks column's text) from the
-/// list's open tasks.
-pub(crate) fn summarise_row(row: &mut PatientRow, open: &[Task]) {
-    let now = Timestamp::now();
-    row.tasks = TaskSummary::of(open.iter().filter(|t| t.patient_id == row.patient_id), now);
+/// Fills a list row's task summary (and the tasks column's text) from its
+/// patient's open tasks.
+pub(crate) fn summarise_row<'a>(
+    row: &mut PatientRow,
+    open: impl IntoIterator<Item = &'a Task>,
+    now: Timestamp,
+) {
+    row.tasks = TaskSummary::of(open, now);
     let text = match (row.tasks.open, row.tasks.overdue) {
         (0, _) => String::new(),
         (n, 0) => format!("{n} open"),

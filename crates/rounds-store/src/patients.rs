@@ -101,6 +101,14 @@ pub(crate) mod sql {
          WHERE v.field = 'mrn' AND v.value = $2 AND p.team_id = $1";
     pub const DUPLICATE_MRNS: &str = "SELECT v.value FROM patients p JOIN patient_values v ON v.patient_id = p.id \
          WHERE p.team_id = $1 AND v.field = 'mrn' AND v.value IS NOT NULL GROUP BY v.value HAVING COUNT(*) > 1";
+    /// The MRNs of a list's patients that another patient of the team has
+    /// too: a seek per patient on the list (by patient_values_mrn), not a
+    /// read of the whole team.
+    pub const DUPLICATE_MRNS_ON_LIST: &str = "SELECT DISTINCT v.value FROM list_entries e \
+         JOIN patient_values v ON v.patient_id = e.patient_id AND v.field = 'mrn' \
+         WHERE e.list_id = $2 AND v.value IS NOT NULL AND EXISTS (SELECT 1 FROM patient_values w \
+         JOIN patients p ON p.id = w.patient_id WHERE w.field = 'mrn' AND w.value = v.value \
+         AND w.patient_id <> v.patient_id AND p.team_id = $1)";
     pub const ENTRIES: &str = "SELECT patient_id, position, added_at, added_by FROM list_entries WHERE list_id = $1 ORDER BY position, added_at";
     pub const ENTRY_OF: &str = "SELECT patient_id, position, added_at, added_by FROM list_entries WHERE list_id = $1 AND patient_id = $2";
     pub const LISTS_OF: &str = "SELECT list_id FROM list_entries WHERE patient_id = $1";
@@ -132,6 +140,7 @@ pub(crate) mod sql {
         ("PUT_VALUE", PUT_VALUE),
         ("WITH_MRN", WITH_MRN),
         ("DUPLICATE_MRNS", DUPLICATE_MRNS),
+        ("DUPLICATE_MRNS_ON_LIST", DUPLICATE_MRNS_ON_LIST),
         ("ENTRIES", ENTRIES),
         ("ENTRY_OF", ENTRY_OF),
         ("LISTS_OF", LISTS_OF),
@@ -265,6 +274,23 @@ pub async fn duplicate_mrns(
 ) -> Result<Vec<String>, StoreError> {
     let rows = sqlx::query(sql::DUPLICATE_MRNS)
         .bind(team.to_string())
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>("value").map_err(StoreError::from))
+        .collect()
+}
+
+/// The MRNs of `list`'s patients that another patient of `team` has too
+/// (what [`duplicate_mrns`] gives, for the list's patients only).
+pub async fn duplicate_mrns_on_list(
+    conn: &mut AnyConnection,
+    team: TeamId,
+    list: ListId,
+) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(sql::DUPLICATE_MRNS_ON_LIST)
+        .bind(team.to_string())
+        .bind(list.to_string())
         .fetch_all(conn)
         .await?;
     rows.iter()
@@ -472,6 +498,12 @@ mod tests {
         assert!(last.contains("list_entries_position"), "{last}");
         let mrn = plan(&db, sql::WITH_MRN).await.join("; ");
         assert!(mrn.contains("patient_values_mrn"), "{mrn}");
+        // getList's duplicate check: from the list's entries, then by MRN.
+        let on_list = plan(&db, sql::DUPLICATE_MRNS_ON_LIST).await.join("; ");
+        assert!(
+            on_list.contains("patient_values_mrn") && on_list.contains("list_entries"),
+            "{on_list}"
+        );
         // patients_team is gone: patients_ehr (team_id, …) serves the team.
         for statement in [
             sql::TEAM_PATIENT_IDS,

@@ -12,8 +12,9 @@
 //!   values, notes, tasks, urgent notes and entries, on any instance:
 //!   it is read from the database on every request, first, so a change
 //!   committed anywhere is seen at once);
-//! - the team's columns and members (the texts shown), the team's
-//!   duplicate MRNs, and today's date (ages), compared on each request;
+//! - the team's columns and members (the texts shown), which of the
+//!   list's MRNs another patient of the team has too, and today's date
+//!   (ages), compared on each request;
 //! - the next due time of an open task (the overdue counts).
 //!
 //! Per viewer, per request, and never kept: membership (checked before the
@@ -38,7 +39,7 @@ pub(crate) struct RowsKey {
     pub team_columns: Vec<TeamColumn>,
     pub members: Vec<TeamMember>,
     pub today: time::Date,
-    /// Sorted.
+    /// The list's MRNs that another patient of the team has, sorted.
     pub duplicates: Vec<String>,
 }
 
@@ -78,6 +79,12 @@ impl ListRowsCache {
             *used = Instant::now();
             Some(Arc::clone(rows))
         })
+    }
+
+    /// The feed mark the rows kept for `list` were built at, if any (a
+    /// cheap first check before what the full key needs is read).
+    pub fn kept_at(&self, list: ListId) -> Option<i64> {
+        self.with(|m| m.get(&list).map(|(rows, _)| rows.key.feed_seq))
     }
 
     /// Keeps `rows` for `list`, unless rows built at a later feed mark are

@@ -176,11 +176,15 @@ impl App {
         let mut conn = self.db.read().await?;
         // First: whatever is read after it is at least as new.
         let feed_seq = events::list_feed_seq(&mut conn, list_id).await?;
+        // Nothing kept at this mark: the list is read in full anyway.
+        if self.list_rows.kept_at(list_id) != Some(feed_seq) {
+            return Ok(None);
+        }
         let last_event_id = events::last_seq(&mut conn).await?;
         let list = self.list_in_team(&mut conn, actor, team, list_id).await?;
         let columns = self.resolved_columns(&mut conn, team, list_id).await?;
         let ctx = Context::load(&mut conn, team).await?;
-        let mut duplicates = patients::duplicate_mrns(&mut conn, team).await?;
+        let mut duplicates = patients::duplicate_mrns_on_list(&mut conn, team, list_id).await?;
         duplicates.sort();
         let team_refs = rounds_store::ehr::refs_of_team(&mut conn, team).await?;
         drop(conn);
@@ -237,6 +241,13 @@ impl App {
             ..
         } = loaded;
         let total = entries.len();
+        // Each patient's open tasks, grouped once (not a pass over all of
+        // the list's tasks per row).
+        let mut tasks_of: HashMap<PatientId, Vec<&rounds_core::tasks::Task>> = HashMap::new();
+        for task in &open_tasks {
+            tasks_of.entry(task.patient_id).or_default().push(task);
+        }
+        let now = Timestamp::now();
         // EHR cells only for what the view shows, sorts or filters by.
         let wanted: HashSet<String> = columns
             .iter()
@@ -258,7 +269,8 @@ impl App {
                     apply_ehr(&mut row.display, &mut row.cells, &data, Some(&wanted));
                     row.ehr = Some(data);
                 }
-                crate::tasks::summarise_row(&mut row, &open_tasks);
+                let tasks = tasks_of.get(&row.patient_id).map_or(&[][..], Vec::as_slice);
+                crate::tasks::summarise_row(&mut row, tasks.iter().copied(), now);
                 row
             })
             .collect();
@@ -312,10 +324,11 @@ impl App {
         }
         let entries = patients::entries(&mut conn, list_id).await?;
         let values = patients::values_on_list(&mut conn, list_id).await?;
-        let duplicates: HashSet<String> = patients::duplicate_mrns(&mut conn, team)
-            .await?
-            .into_iter()
-            .collect();
+        let duplicates: HashSet<String> =
+            patients::duplicate_mrns_on_list(&mut conn, team, list_id)
+                .await?
+                .into_iter()
+                .collect();
         let latest: HashMap<PatientId, Note> =
             rounds_store::notes::latest_on_list(&mut conn, list_id)
                 .await?

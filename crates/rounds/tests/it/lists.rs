@@ -1132,3 +1132,89 @@ async fn kept_rows_follow_changes_made_on_another_instance(backend: Backend) {
     second.stop().await;
 }
 both!(kept_rows_follow_changes_made_on_another_instance);
+
+/// The duplicate-MRN flag of a list's rows looks at the whole team (a
+/// patient on another list only, changed on another instance) while the
+/// list's own rows are kept; and each row counts its own patient's tasks.
+async fn list_rows_see_duplicates_on_other_lists_and_own_tasks(backend: Backend) {
+    let w = Ward::new(backend).await;
+    let p1 = w
+        .add(json!({"family": "Ames", "given": "Ann", "mrn": "D1"}))
+        .await;
+    let p2 = w
+        .add(json!({"family": "Boyd", "given": "Bo", "mrn": "D2"}))
+        .await;
+    let r = w
+        .charge
+        .post(&w.path("/lists"), json!({"name": "Clinic"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let clinic = w.path(&format!("/lists/{}", r.body["id"].as_str().unwrap()));
+    let second = w.app.spawn_sharing(rounds_app::AppConfig::default()).await;
+    let other = second.client("charge").await;
+    let flags = |view: &Value| -> Vec<(String, bool)> {
+        view["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["patientId"].as_str().unwrap().to_owned(),
+                    r["duplicateMrn"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (p1.clone(), p2.clone());
+    let none = vec![(a.clone(), false), (b.clone(), false)];
+    assert_eq!(flags(&w.view("").await), none);
+    assert_eq!(flags(&w.view("").await), none, "kept");
+
+    // A patient of the clinic list only, with Ames's MRN, added elsewhere.
+    let r = other
+        .post(
+            &format!("{clinic}/patients"),
+            json!({"fields": {"family": "Amis", "mrn": "D1"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let twin = r.body["row"]["patientId"].as_str().unwrap().to_owned();
+    let flagged = vec![(a.clone(), true), (b.clone(), false)];
+    assert_eq!(flags(&w.view("").await), flagged, "after the twin came");
+    assert_eq!(flags(&w.view("").await), flagged, "kept after the twin");
+    assert_eq!(flags(&w.view("sort=-name").await).len(), 2);
+    assert!(flags(&w.view("sort=-name").await).contains(&(a.clone(), true)));
+
+    // The twin's MRN corrected elsewhere: the flag goes.
+    let r = other
+        .patch(
+            &w.path(&format!("/patients/{twin}")),
+            json!({"fields": {"mrn": {"value": "D9", "baseVersion": 1}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(flags(&w.view("").await), none, "after the correction");
+    assert_eq!(flags(&w.view("").await), none, "kept after the correction");
+
+    // Tasks: two for Boyd, one for Ames; each row counts its own.
+    for (p, body) in [(&p2, "Bloods"), (&p2, "X-ray"), (&p1, "Fluids")] {
+        let r = w
+            .nurse
+            .post(
+                &w.path(&format!("/patients/{p}/tasks")),
+                json!({ "body": body }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    for query in ["", "sort=name", "sort=-tasks"] {
+        let v = w.view(query).await;
+        for r in v["rows"].as_array().unwrap() {
+            let open = if r["patientId"] == p2.as_str() { 2 } else { 1 };
+            assert_eq!(r["tasks"]["open"], open, "{query}: {r}");
+            assert_eq!(r["display"]["tasks"], format!("{open} open"), "{query}");
+        }
+    }
+    second.stop().await;
+}
+both!(list_rows_see_duplicates_on_other_lists_and_own_tasks);
