@@ -168,15 +168,13 @@ impl ColumnType {
                 let Some(s) = text_of(field, raw)? else {
                     return Ok(None);
                 };
-                let parsed = time::OffsetDateTime::parse(
-                    &s,
-                    &time::format_description::well_known::Rfc3339,
-                )
-                .map_err(|_| {
-                    bad(format!(
+                let parsed =
+                    time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+                        .map_err(|_| {
+                            bad(format!(
                         "{s:?} is not a date and time; use RFC 3339, e.g. 2026-11-22T08:30:00Z"
                     ))
-                })?;
+                        })?;
                 Ok(Some(Timestamp::from_datetime(parsed).to_rfc3339()))
             }
             Self::Choice => {
