@@ -805,7 +805,7 @@ fn check_unit(kind: ColumnType, unit: Option<&str>) -> Result<Option<String>, In
         None => None,
     };
     match unit {
-        Some(_) if kind != ColumnType::Number => {
+        Some(_) if !kind.takes_unit() => {
             Err(InvalidInput::new("unit", "only number columns have a unit"))
         }
         other => Ok(other),
@@ -816,17 +816,15 @@ fn check_options(
     kind: ColumnType,
     options: Option<Vec<ChoiceOption>>,
 ) -> Result<Vec<ChoiceOption>, InvalidInput> {
-    match (kind, options) {
-        (ColumnType::Choice, Some(options)) if !options.is_empty() => {
-            normalize_options(options, || {
-                ColumnId::new_random().to_string()[..8].to_owned()
-            })
-        }
-        (ColumnType::Choice, _) => Err(InvalidInput::new(
+    match (kind.takes_options(), options) {
+        (true, Some(options)) if !options.is_empty() => normalize_options(options, || {
+            ColumnId::new_random().to_string()[..8].to_owned()
+        }),
+        (true, _) => Err(InvalidInput::new(
             "options",
             "a choice column needs at least one option",
         )),
-        (_, Some(options)) if !options.is_empty() => Err(InvalidInput::new(
+        (false, Some(options)) if !options.is_empty() => Err(InvalidInput::new(
             "options",
             "only choice columns have options",
         )),

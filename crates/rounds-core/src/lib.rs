@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod audit_fhir;
+pub mod column_type;
 pub mod id;
 pub mod ipass;
 pub mod listing;

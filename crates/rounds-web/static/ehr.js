@@ -5,14 +5,15 @@
 import { el, api, sentence, fmtDateTime, fmtTime } from "/static/rounds.js";
 
 /**
- * The catalog of EHR columns and vital signs, from the server (GET
- * /api/v1/catalog): the pages keep no copy of labels, units or column types.
+ * The catalog of team column types, EHR columns and vital signs, from the
+ * server (GET /api/v1/catalog): the pages keep no copy of labels, units or
+ * column types.
  */
 async function loadCatalog() {
   try {
     return await api("GET", "/api/v1/catalog");
   } catch (e) {
-    return { ehrColumns: [], vitals: [], news2Parts: [] };
+    return { columnTypes: [], ehrColumns: [], vitals: [], news2Parts: [] };
   }
 }
 export const CATALOG = await loadCatalog();

@@ -2,13 +2,16 @@
 // ask the server for a preview (nothing is written), let the person change
 // where each column goes, show every problem, then import on confirmation
 // (all rows or none).
+import { CATALOG } from "/static/ehr.js";
+
 const section = document.getElementById("import");
 const form = document.getElementById("import-form");
 const input = document.getElementById("import-file");
 const out = document.getElementById("import-preview");
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
-const TYPES = ["text", "longText", "number", "date", "dateTime", "choice", "checkbox"];
+/** The types a new column made by the import may have (from the server's catalog). */
+const TYPES = CATALOG.columnTypes.filter((t) => t.offeredOnImport).map((t) => t.type);
 let current = null; // { fileName, content, preview, matchEhr, updateExisting }
 
 function el(tag, attrs = {}, ...children) {

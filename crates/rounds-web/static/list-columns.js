@@ -2,7 +2,7 @@
 // remove columns, show a built-in or EHR column again, add a team column,
 // save the columns as a set; rename the list.
 import { el, api, sentence, showBanner } from "/static/rounds.js";
-import { EHR_COLUMNS, isEhrColumn } from "/static/ehr.js";
+import { CATALOG, EHR_COLUMNS, isEhrColumn } from "/static/ehr.js";
 import { page, state, ui, actions, ehrOn } from "/static/list-store.js";
 
 export const BUILTINS = { name: "Name", mrn: "MRN", ageSex: "Age/sex", birthDate: "Born", location: "Location", added: "Added", tasks: "Tasks" };
@@ -38,13 +38,12 @@ export function columnHint(col) {
   const hint = HINTS[col.key];
   if (hint) return hint;
   if (col.builtin || isEhrColumn(col)) return "";
-  const type = TYPES.find((t) => t[0] === col.type);
-  return `${col.label}: the team's own column${type ? ` (${type[1].toLowerCase()})` : ""}`;
+  const type = typeOf(col.type);
+  return `${col.label}: the team's own column${type ? ` (${type.label.toLowerCase()})` : ""}`;
 }
-const TYPES = [
-  ["text", "Text"], ["longText", "Long text"], ["number", "Number"], ["date", "Date"],
-  ["dateTime", "Date and time"], ["choice", "Choice (status)"], ["checkbox", "Checkbox"], ["person", "Person (team member)"],
-];
+/** The team column types, from the server: [{type, label, takesUnit, takesOptions}]. */
+const TYPES = CATALOG.columnTypes;
+const typeOf = (name) => TYPES.find((t) => t.type === name);
 const DEFAULT_OPTION_COLOURS = ["#1f7a3d", "#d39e00", "#c0392b", "#2563eb", "#6b7280"];
 
 export function columnsPanel() {
@@ -132,13 +131,13 @@ export function renderColumnsPanel() {
 }
 
 function typeLabel(c) {
-  const t = TYPES.find((x) => x[0] === c.type);
-  return (t ? t[1] : c.type || "") + (c.unit ? ` (${c.unit})` : "");
+  const t = typeOf(c.type);
+  return (t ? t.label : c.type || "") + (c.unit ? ` (${c.unit})` : "");
 }
 
 function newColumnForm() {
   const label = el("input", { name: "label", maxlength: 100, required: true, "aria-label": "Column label", placeholder: "e.g. Status" });
-  const type = el("select", { name: "type", "aria-label": "Column type" }, TYPES.map(([v, t]) => el("option", { value: v, text: t })));
+  const type = el("select", { name: "type", "aria-label": "Column type" }, TYPES.map((t) => el("option", { value: t.type, text: t.label })));
   const unit = el("input", { name: "unit", maxlength: 20, placeholder: "e.g. mmHg", "aria-label": "Unit" });
   const unitLabel = el("label", { class: "short", hidden: true }, "Unit", unit);
   const options = el("ol", { class: "options" });
@@ -155,9 +154,10 @@ function newColumnForm() {
   };
   addOpt.addEventListener("click", () => addOption(""));
   type.addEventListener("change", () => {
-    unitLabel.hidden = type.value !== "number";
-    optBox.hidden = type.value !== "choice";
-    if (type.value === "choice" && !options.children.length) ["", "", ""].forEach(addOption);
+    const t = typeOf(type.value);
+    unitLabel.hidden = !(t && t.takesUnit);
+    optBox.hidden = !(t && t.takesOptions);
+    if (t && t.takesOptions && !options.children.length) ["", "", ""].forEach(addOption);
   });
   const form = el(
     "form",
@@ -198,8 +198,9 @@ function newColumnForm() {
       (shown ? anyway : show).focus();
       return;
     }
-    if (type.value === "number" && unit.value.trim()) body.unit = unit.value.trim();
-    if (type.value === "choice") {
+    const t = typeOf(type.value);
+    if (t && t.takesUnit && unit.value.trim()) body.unit = unit.value.trim();
+    if (t && t.takesOptions) {
       body.options = [...options.children]
         .map((li) => ({ label: li.querySelector("input:not([type=color])").value.trim(), color: li.querySelector("input[type=color]").value }))
         .filter((o) => o.label);

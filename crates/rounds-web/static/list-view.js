@@ -1,7 +1,7 @@
 // The list page's view, kept in the address: sort (header clicks, a
 // second key with Shift), filters, search; the toolbar with the chips and
 // the Filter panel.
-import { el } from "/static/rounds.js";
+import { el, COLUMN_TYPES } from "/static/rounds.js";
 import { NUMERIC_EHR } from "/static/ehr.js";
 import { page, state, ui, actions } from "/static/list-store.js";
 import { BUILTINS, columnsPanel, renderColumnsPanel, listPanel } from "/static/list-columns.js";
@@ -167,10 +167,9 @@ function renderChips() {
 function filterKind(col) {
   if (!col) return "text";
   if (NUMERIC_EHR.has(col.key)) return "number";
-  if (col.key === "birthDate" || col.key === "added" || col.key === "encounterStart" || col.type === "date" || col.type === "dateTime") return "date";
-  if (col.type === "choice") return "choice";
-  if (col.type === "checkbox") return "checkbox";
-  return "text";
+  if (col.key === "birthDate" || col.key === "added" || col.key === "encounterStart") return "date";
+  const type = COLUMN_TYPES[col.type];
+  return type ? type.filter : "text";
 }
 
 function filterPanel() {

@@ -1,7 +1,9 @@
 // Shared helpers of the Rounds pages: DOM building (never innerHTML with
 // data), the JSON API with the CSRF header, how values are shown, the cell
 // editors with the conflict choice, and the message banner. (The live feed
-// is live.js.)
+// is live.js.) Over 500 lines: the value display, the column-type table and
+// the editor built from it are one job (a cell's value, shown and edited),
+// and every page imports them with the DOM and API helpers they use.
 
 /** Builds an element: el("a", {href, class: "x", onclick: fn}, "text", child). */
 export function el(tag, attrs, ...children) {
@@ -163,36 +165,15 @@ export function displayText(col, fields, row, members) {
   }
   const v = val(fields, col.key);
   if (!v) return "";
-  switch (col.type) {
-    case "number":
-      return col.unit ? `${v} ${col.unit}` : v;
-    case "choice": {
-      const o = (col.options || []).find((x) => x.id === v);
-      return o ? o.label : "";
-    }
-    case "checkbox":
-      return v === "true" ? "✓" : "";
-    case "person":
-      return memberName(members, v);
-    case "dateTime":
-      return fmtDateTime(v);
-    default:
-      return v;
-  }
+  const type = COLUMN_TYPES[col.type];
+  return type && type.text ? type.text(col, v, members) : v;
 }
 
 /** The content of a cell: a badge for choices, text otherwise. */
 export function displayNode(col, fields, row, members) {
-  if (col.type === "choice") {
-    const v = val(fields, col.key);
-    const o = (col.options || []).find((x) => x.id === v);
-    if (o) return badge(o);
-  }
-  if (col.type === "checkbox") {
-    const on = val(fields, col.key) === "true";
-    return el("span", { class: on ? "tick on" : "tick", role: "img", "aria-label": on ? "yes" : "no", text: on ? "✓" : EMPTY });
-  }
-  return document.createTextNode(displayText(col, fields, row, members));
+  const type = COLUMN_TYPES[col.type];
+  const node = type && type.node ? type.node(col, val(fields, col.key)) : null;
+  return node || document.createTextNode(displayText(col, fields, row, members));
 }
 
 /** The patient fields behind a column, as editor specs; null when it cannot be edited. */
@@ -232,24 +213,16 @@ function pad(n) {
 /** A stored value as an input holds it. */
 export function toInput(type, v) {
   if (v == null) return "";
-  if (type === "dateTime") {
-    const d = new Date(v);
-    if (isNaN(d)) return "";
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  }
-  return String(v);
+  const t = COLUMN_TYPES[type];
+  return t && t.toInput ? t.toInput(v) : String(v);
 }
 
 /** An input's value as the API takes it (null clears). */
 export function fromInput(type, input) {
-  if (type === "checkbox") return input.checked;
+  const t = COLUMN_TYPES[type];
+  if (t && t.fromInput) return t.fromInput(input);
   const v = input.value;
-  if (v === "" || v == null) return null;
-  if (type === "dateTime") {
-    const d = new Date(v);
-    return isNaN(d) ? v : d.toISOString();
-  }
-  return v;
+  return v === "" || v == null ? null : v;
 }
 
 /** A value in stored form, shown for a spec (for the conflict choice). */
@@ -263,55 +236,122 @@ export function showStored(spec, v, members) {
 
 export function inputFor(spec, value, members, id) {
   const common = { id, name: spec.key, "aria-label": spec.label };
-  switch (spec.type) {
-    case "longText":
-      return el("textarea", { ...common, rows: 4, maxlength: 10000, value: value || "" });
-    case "number":
-      return el("input", { ...common, type: "text", inputmode: "decimal", value: value || "" });
-    case "date":
-      return el("input", { ...common, type: "date", value: value || "" });
-    case "dateTime":
-      return el("input", { ...common, type: "datetime-local", value: toInput("dateTime", value) });
-    case "checkbox":
-      return el("input", { ...common, type: "checkbox", checked: value === "true" });
-    case "sex":
-      return el(
-        "select",
-        common,
-        ["", "female", "male", "other", "unknown"].map((s) => el("option", { value: s, selected: s === (value || ""), text: s || "—" })),
-      );
-    case "choice": {
-      const sel = el(
-        "select",
-        { ...common, class: "choice-select" },
-        el("option", { value: "", text: "—" }),
-        (spec.options || []).map((o) => {
-          const opt = el("option", { value: o.id, selected: o.id === value, text: o.label });
-          opt.style.backgroundColor = safeColour(o.color);
-          opt.style.color = inkOn(o.color);
-          return opt;
-        }),
-      );
-      const paint = () => {
-        const o = (spec.options || []).find((x) => x.id === sel.value);
-        sel.style.backgroundColor = o ? safeColour(o.color) : "";
-        sel.style.color = o ? inkOn(o.color) : "";
-      };
-      sel.addEventListener("change", paint);
-      paint();
-      return sel;
-    }
-    case "person":
-      return el(
+  if (spec.type === "sex") {
+    return el(
+      "select",
+      common,
+      ["", "female", "male", "other", "unknown"].map((s) => el("option", { value: s, selected: s === (value || ""), text: s || "—" })),
+    );
+  }
+  return (COLUMN_TYPES[spec.type] || COLUMN_TYPES.text).input(spec, value, common, members);
+}
+
+function choiceOf(col, v) {
+  return (col.options || []).find((x) => x.id === v);
+}
+
+function choiceSelect(spec, value, common) {
+  const sel = el(
+    "select",
+    { ...common, class: "choice-select" },
+    el("option", { value: "", text: "—" }),
+    (spec.options || []).map((o) => {
+      const opt = el("option", { value: o.id, selected: o.id === value, text: o.label });
+      opt.style.backgroundColor = safeColour(o.color);
+      opt.style.color = inkOn(o.color);
+      return opt;
+    }),
+  );
+  const paint = () => {
+    const o = choiceOf(spec, sel.value);
+    sel.style.backgroundColor = o ? safeColour(o.color) : "";
+    sel.style.color = o ? inkOn(o.color) : "";
+  };
+  sel.addEventListener("change", paint);
+  paint();
+  return sel;
+}
+
+/**
+ * What the browser does with each type of team column: `input` its editor
+ * (spec, stored value, common attributes, members), `filter` the list
+ * page's filter (text: contains…, date: from … to …, choice: is …,
+ * checkbox: ticked or not); and where the type differs from plain text:
+ * `text` how a value reads (col, stored value, members), `node` a cell's
+ * content other than that text (null: the text), `toInput`/`fromInput`
+ * between the stored value and the input's. The list of types, their
+ * labels and rules (unit, options) come from the server's catalog
+ * (GET /api/v1/catalog, `columnTypes`, written in rounds-core's
+ * column_type.rs); a test checks that this table has an entry for each.
+ */
+export const COLUMN_TYPES = {
+  text: {
+    filter: "text",
+    input: (spec, value, common) => el("input", { ...common, type: "text", maxlength: spec.max || 500, value: value || "" }),
+  },
+  longText: {
+    filter: "text",
+    input: (spec, value, common) => el("textarea", { ...common, rows: 4, maxlength: 10000, value: value || "" }),
+  },
+  number: {
+    filter: "text",
+    text: (col, v) => (col.unit ? `${v} ${col.unit}` : v),
+    input: (spec, value, common) => el("input", { ...common, type: "text", inputmode: "decimal", value: value || "" }),
+  },
+  date: {
+    filter: "date",
+    input: (spec, value, common) => el("input", { ...common, type: "date", value: value || "" }),
+  },
+  dateTime: {
+    filter: "date",
+    text: (col, v) => fmtDateTime(v),
+    input: (spec, value, common) => el("input", { ...common, type: "datetime-local", value: toInput("dateTime", value) }),
+    toInput: (v) => {
+      const d = new Date(v);
+      if (isNaN(d)) return "";
+      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    },
+    fromInput: (input) => {
+      const v = input.value;
+      if (v === "" || v == null) return null;
+      const d = new Date(v);
+      return isNaN(d) ? v : d.toISOString();
+    },
+  },
+  choice: {
+    filter: "choice",
+    text: (col, v) => {
+      const o = choiceOf(col, v);
+      return o ? o.label : "";
+    },
+    node: (col, v) => {
+      const o = choiceOf(col, v);
+      return o ? badge(o) : null;
+    },
+    input: choiceSelect,
+  },
+  checkbox: {
+    filter: "checkbox",
+    text: (col, v) => (v === "true" ? "✓" : ""),
+    node: (col, v) => {
+      const on = v === "true";
+      return el("span", { class: on ? "tick on" : "tick", role: "img", "aria-label": on ? "yes" : "no", text: on ? "✓" : EMPTY });
+    },
+    input: (spec, value, common) => el("input", { ...common, type: "checkbox", checked: value === "true" }),
+    fromInput: (input) => input.checked,
+  },
+  person: {
+    filter: "text",
+    text: (col, v, members) => memberName(members, v),
+    input: (spec, value, common, members) =>
+      el(
         "select",
         common,
         el("option", { value: "", text: "—" }),
         (members || []).map((m) => el("option", { value: m.userId, selected: m.userId === value, text: m.displayName })),
-      );
-    default:
-      return el("input", { ...common, type: "text", maxlength: spec.max || 500, value: value || "" });
-  }
-}
+      ),
+  },
+};
 
 let editorCount = 0;
 

@@ -11,7 +11,7 @@ mod fhir;
 mod xlsx;
 
 use rounds_core::audit::{Operation, Outcome};
-use rounds_core::lists::{BuiltinColumn, ColumnKey, ColumnType, EhrColumn};
+use rounds_core::lists::{BuiltinColumn, ColumnKey, ColumnType, EhrColumn, ValueForm};
 use rounds_core::view::{Direction, ViewSpec};
 use rounds_core::{ListId, PatientId, TeamId, Timestamp};
 use rounds_store::ehr::EhrRef;
@@ -218,18 +218,18 @@ fn cell(row: &PatientRow, column: &crate::ResolvedColumn) -> SheetCell {
             if raw.is_empty() {
                 CellValue::Empty
             } else {
-                match team.kind {
-                    ColumnType::Number => raw
+                match team.kind.value_form() {
+                    ValueForm::Number => raw
                         .parse::<f64>()
                         .map_or_else(|_| text_value(&text), CellValue::Number),
-                    ColumnType::Date => {
+                    ValueForm::Date => {
                         date_of(raw).map_or_else(|| text_value(&text), CellValue::Date)
                     }
-                    ColumnType::DateTime => {
+                    ValueForm::DateTime => {
                         Timestamp::parse(raw).map_or_else(|| text_value(&text), CellValue::DateTime)
                     }
-                    ColumnType::Checkbox => CellValue::Bool(raw == "true"),
-                    ColumnType::Choice => {
+                    ValueForm::Checkbox => CellValue::Bool(raw == "true"),
+                    ValueForm::Choice => {
                         team.options
                             .iter()
                             .find(|o| o.id == raw)
@@ -239,7 +239,7 @@ fn cell(row: &PatientRow, column: &crate::ResolvedColumn) -> SheetCell {
                                 color: o.color.clone(),
                             })
                     }
-                    _ => text_value(&text),
+                    ValueForm::Text | ValueForm::Person => text_value(&text),
                 }
             }
         }
@@ -317,7 +317,7 @@ impl ListSheet {
                 unit: c
                     .team
                     .as_ref()
-                    .filter(|t| t.kind == ColumnType::Number)
+                    .filter(|t| t.kind.takes_unit())
                     .and_then(|t| t.unit.clone()),
             })
             .collect();

@@ -128,7 +128,7 @@ pub(super) fn column_value(
     cell: &RawCell,
 ) -> Result<Option<String>, InvalidInput> {
     let label = column.label.as_str();
-    if column.kind == ColumnType::Person {
+    if column.kind.value_form() == ValueForm::Person {
         let text = cell.text();
         let key = name_key(&text);
         return ctx
@@ -186,7 +186,7 @@ pub(super) fn new_columns(
             }
         };
         let mut options = Vec::new();
-        if *kind == ColumnType::Choice {
+        if kind.takes_options() {
             let mut seen = HashSet::new();
             for (_, cells) in &table.rows {
                 let text = cells.get(i).map(RawCell::text).unwrap_or_default();

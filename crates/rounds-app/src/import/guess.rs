@@ -166,9 +166,9 @@ pub(super) fn datetime_of(c: &RawCell) -> Option<Timestamp> {
 
 /// The value a cell gives a column of `kind`, as the API would get it.
 pub(super) fn cell_json(cell: &RawCell, kind: ColumnType) -> Value {
-    match kind {
-        ColumnType::Number => number_of(cell).map_or_else(|| json!(cell.text()), |n| json!(n)),
-        ColumnType::Date => date_of(cell).map_or_else(
+    match kind.value_form() {
+        ValueForm::Number => number_of(cell).map_or_else(|| json!(cell.text()), |n| json!(n)),
+        ValueForm::Date => date_of(cell).map_or_else(
             || match cell {
                 RawCell::DateTime(t) => json!(t.to_rfc3339().get(..10).unwrap_or("")),
                 RawCell::Number(n) => json!(rounds_core::lists::format_number(*n)),
@@ -176,12 +176,12 @@ pub(super) fn cell_json(cell: &RawCell, kind: ColumnType) -> Value {
             },
             |d| json!(d.to_string()),
         ),
-        ColumnType::DateTime => match cell {
+        ValueForm::DateTime => match cell {
             RawCell::Date(d) => json!(format!("{d}T00:00:00Z")),
             _ => datetime_of(cell).map_or_else(|| json!(cell.text()), |t| json!(t.to_rfc3339())),
         },
-        ColumnType::Checkbox => checkbox_of(cell).map_or_else(|| json!(cell.text()), |b| json!(b)),
-        _ => json!(cell.text()),
+        ValueForm::Checkbox => checkbox_of(cell).map_or_else(|| json!(cell.text()), |b| json!(b)),
+        ValueForm::Text | ValueForm::Choice | ValueForm::Person => json!(cell.text()),
     }
 }
 

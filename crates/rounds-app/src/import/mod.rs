@@ -31,7 +31,7 @@ use std::collections::{HashMap, HashSet};
 use rounds_core::audit::Operation;
 use rounds_core::lists::{
     normalize_options, normalize_value, ChoiceOption, ColumnKey, ColumnType, ListColumn,
-    PatientField, TeamColumn, COLUMN_LABEL_MAX, DEFAULT_OPTION_COLOR,
+    PatientField, TeamColumn, ValueForm, COLUMN_LABEL_MAX, DEFAULT_OPTION_COLOR,
 };
 use rounds_core::model::TeamMember;
 use rounds_core::validate::{name_key, InvalidInput};

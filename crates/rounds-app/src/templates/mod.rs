@@ -250,25 +250,25 @@ impl TeamTemplate {
                     format!("two columns are labelled {:?}", c.label),
                 ));
             }
-            match (c.kind, c.options.is_empty()) {
-                (ColumnType::Choice, true) => {
+            match (c.kind.takes_options(), c.options.is_empty()) {
+                (true, true) => {
                     return Err(InvalidInput::new(
                         "columns",
                         format!("the choice column {:?} needs options", c.label),
                     ))
                 }
-                (ColumnType::Choice, false) => {
+                (true, false) => {
                     normalize_options(c.options.clone(), || "x".to_owned())?;
                 }
-                (_, false) => {
+                (false, false) => {
                     return Err(InvalidInput::new(
                         "columns",
                         format!("only choice columns have options ({:?})", c.label),
                     ))
                 }
-                _ => {}
+                (false, true) => {}
             }
-            if c.unit.is_some() && c.kind != ColumnType::Number {
+            if c.unit.is_some() && !c.kind.takes_unit() {
                 return Err(InvalidInput::new(
                     "columns",
                     format!("only number columns have a unit ({:?})", c.label),
@@ -528,7 +528,7 @@ impl App {
                 label: c.label.clone(),
                 kind: c.kind,
                 unit: c.unit.clone(),
-                options: if c.kind == ColumnType::Choice {
+                options: if c.kind.takes_options() {
                     normalize_options(c.options.clone(), || {
                         ColumnId::new_random().to_string()[..8].to_owned()
                     })?

@@ -1,13 +1,15 @@
-//! Lists, their columns, saved column sets and the live feed of a list.
+//! Lists, a list's view (its columns and rows, as JSON or the kept
+//! answer) and the live feed of a list. Changing columns is columns.rs,
+//! saved column sets schemas.rs.
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rounds_app::{AppError, ColumnSpec, ListView, PatientRow, ResolvedColumn};
-use rounds_core::lists::{ChoiceOption, ColumnSchema, PatientList, SchemaColumn};
+use rounds_app::{AppError, ListView, PatientRow, ResolvedColumn};
+use rounds_core::lists::{ChoiceOption, PatientList};
 use rounds_core::view::ViewSpec;
-use rounds_core::{ListId, SchemaId, TeamId};
+use rounds_core::{ListId, TeamId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -244,91 +246,6 @@ pub struct RenameListRequest {
     pub name: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ColumnRequest {
-    /// Show a built-in column or an existing team column by its key…
-    #[serde(default)]
-    pub key: Option<String>,
-    /// …or make a new team column: its label and type (addColumn), or a new label (updateColumn).
-    #[serde(default)]
-    pub label: Option<String>,
-    #[serde(default)]
-    pub r#type: Option<String>,
-    /// Number columns: the unit shown after values (up to 20 characters).
-    #[serde(default)]
-    pub unit: Option<String>,
-    /// Choice columns: the options, each with a label and a color
-    /// (#rrggbb); keep an option's id to keep its values.
-    #[serde(default)]
-    pub options: Option<Vec<ChoiceOptionDto>>,
-    #[serde(default)]
-    pub hidden: Option<bool>,
-    /// 40 to 1200 pixels.
-    #[serde(default)]
-    pub width: Option<i64>,
-    /// New place among the list's columns, 0 first (updateColumn).
-    #[serde(default)]
-    pub position: Option<i64>,
-    /// A label the team already has a column of is refused (409,
-    /// `duplicate`, field `label`) unless this is true: then a second,
-    /// separate column of that label is made (or renamed to).
-    #[serde(default)]
-    pub allow_same_label: bool,
-}
-
-impl ColumnRequest {
-    fn spec(self) -> ColumnSpec {
-        ColumnSpec {
-            key: self.key,
-            label: self.label,
-            kind: self.r#type,
-            unit: self.unit,
-            options: self
-                .options
-                .map(|o| o.into_iter().map(ChoiceOption::from).collect()),
-            hidden: self.hidden,
-            width: self.width,
-            position: self.position,
-            allow_same_label: self.allow_same_label,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SchemaDto {
-    pub id: String,
-    pub name: String,
-    #[schema(value_type = Vec<Object>)]
-    pub columns: Vec<SchemaColumn>,
-    pub updated_at: String,
-}
-
-impl From<&ColumnSchema> for SchemaDto {
-    fn from(s: &ColumnSchema) -> Self {
-        Self {
-            id: s.id.to_string(),
-            name: s.name.clone(),
-            columns: s.columns.clone(),
-            updated_at: s.updated_at.to_rfc3339(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateSchemaRequest {
-    pub name: String,
-    /// Save the columns of this list…
-    #[serde(default)]
-    pub from_list_id: Option<String>,
-    /// …or these columns ({key, hidden, width}).
-    #[serde(default)]
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub columns: Option<Vec<SchemaColumn>>,
-}
-
 /// The lists of a team, in order.
 #[utoipa::path(get, path = "/api/v1/teams/{teamId}/lists", operation_id = "listLists", tag = "lists",
     security(("session" = [])),
@@ -521,106 +438,6 @@ fn list_view_response(answer: &rounds_app::ListAnswer) -> Response {
         .into_response()
 }
 
-/// Add a column to a list: `{"key": "birthDate"}` or `{"key": "<team column id>"}`
-/// shows an existing one; `{"label": "Status", "type": "choice", "options": [...]}` makes a new team column.
-#[utoipa::path(post, path = "/api/v1/teams/{teamId}/lists/{listId}/columns", operation_id = "addColumn", tag = "lists",
-    security(("session" = [], "csrf" = [])),
-    params(("teamId" = String, Path), ("listId" = String, Path)),
-    request_body = ColumnRequest,
-    responses((status = 201, body = ColumnDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn add_column(
-    State(state): State<AppState>,
-    ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
-    ApiJson(body): ApiJson<ColumnRequest>,
-) -> ApiResult<(StatusCode, Json<ColumnDto>)> {
-    let column = state
-        .app
-        .add_column(&actor, team, list, &body.spec())
-        .await?;
-    Ok((StatusCode::CREATED, Json(ColumnDto::from(&column))))
-}
-
-/// Rename a team column (everywhere), change its unit or options, or hide,
-/// resize or move it on this list.
-#[utoipa::path(patch, path = "/api/v1/teams/{teamId}/lists/{listId}/columns/{columnKey}", operation_id = "updateColumn", tag = "lists",
-    security(("session" = [], "csrf" = [])),
-    params(("teamId" = String, Path), ("listId" = String, Path), ("columnKey" = String, Path)),
-    request_body = ColumnRequest,
-    responses((status = 200, body = ColumnDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_column(
-    State(state): State<AppState>,
-    ApiActor(actor): ApiActor,
-    ApiPath((team, list, key)): ApiPath<(TeamId, ListId, String)>,
-    ApiJson(body): ApiJson<ColumnRequest>,
-) -> ApiResult<Json<ColumnDto>> {
-    if body.key.is_some() || body.r#type.is_some() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "type: a column's type cannot change; add a new column instead",
-        )
-        .with_field("type"));
-    }
-    let column = state
-        .app
-        .update_column(&actor, team, list, &key, &body.spec())
-        .await?;
-    Ok(Json(ColumnDto::from(&column)))
-}
-
-/// Stop showing a column on a list (a team column's values stay with the patients).
-#[utoipa::path(delete, path = "/api/v1/teams/{teamId}/lists/{listId}/columns/{columnKey}", operation_id = "removeColumn", tag = "lists",
-    security(("session" = [], "csrf" = [])),
-    params(("teamId" = String, Path), ("listId" = String, Path), ("columnKey" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn remove_column(
-    State(state): State<AppState>,
-    ApiActor(actor): ApiActor,
-    ApiPath((team, list, key)): ApiPath<(TeamId, ListId, String)>,
-) -> ApiResult<StatusCode> {
-    state.app.remove_column(&actor, team, list, &key).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// The team's saved column sets.
-#[utoipa::path(get, path = "/api/v1/teams/{teamId}/schemas", operation_id = "listSchemas", tag = "lists",
-    security(("session" = [])),
-    params(("teamId" = String, Path)),
-    responses((status = 200, body = Vec<SchemaDto>), (status = 404, body = ErrorBody)))]
-pub async fn list_schemas(
-    State(state): State<AppState>,
-    ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<TeamId>,
-) -> ApiResult<Json<Vec<SchemaDto>>> {
-    let schemas = state.app.list_schemas(&actor, team).await?;
-    Ok(Json(schemas.iter().map(SchemaDto::from).collect()))
-}
-
-/// Save a named column set, from a list's columns or given explicitly.
-#[utoipa::path(post, path = "/api/v1/teams/{teamId}/schemas", operation_id = "createSchema", tag = "lists",
-    security(("session" = [], "csrf" = [])),
-    params(("teamId" = String, Path)),
-    request_body = CreateSchemaRequest,
-    responses((status = 201, body = SchemaDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_schema(
-    State(state): State<AppState>,
-    ApiActor(actor): ApiActor,
-    ApiPath(team): ApiPath<TeamId>,
-    ApiJson(body): ApiJson<CreateSchemaRequest>,
-) -> ApiResult<(StatusCode, Json<SchemaDto>)> {
-    let from = body
-        .from_list_id
-        .as_deref()
-        .map(|l| parse_id("fromListId", l))
-        .transpose()?;
-    let schema = state
-        .app
-        .create_schema(&actor, team, &body.name, from, body.columns)
-        .await?;
-    Ok((StatusCode::CREATED, Json(SchemaDto::from(&schema))))
-}
-
 /// The live feed of a list, as Server-Sent Events. Each change comes as an
 /// event with an id; reconnect with `Last-Event-ID` (or `lastEventId`) to
 /// get what you missed. Control events: `ready`, `resync` (reload the list),
@@ -647,51 +464,6 @@ pub async fn list_events(
         .follow_list(&session, &actor, team, list, last_seen)
         .await?;
     Ok(super::events::event_stream(rx))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdateSchemaRequest {
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Replace the columns with this list's…
-    #[serde(default)]
-    pub from_list_id: Option<String>,
-    /// …or with these ({key, hidden, width}).
-    #[serde(default)]
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub columns: Option<Vec<SchemaColumn>>,
-}
-
-/// Rename a saved column set or replace its columns.
-#[utoipa::path(patch, path = "/api/v1/teams/{teamId}/schemas/{schemaId}", operation_id = "updateSchema", tag = "lists",
-    security(("session" = [], "csrf" = [])),
-    params(("teamId" = String, Path), ("schemaId" = String, Path)),
-    request_body = UpdateSchemaRequest,
-    responses((status = 200, body = SchemaDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_schema(
-    State(state): State<AppState>,
-    ApiActor(actor): ApiActor,
-    ApiPath((team, schema)): ApiPath<(TeamId, SchemaId)>,
-    ApiJson(body): ApiJson<UpdateSchemaRequest>,
-) -> ApiResult<Json<SchemaDto>> {
-    let from = body
-        .from_list_id
-        .as_deref()
-        .map(|l| parse_id("fromListId", l))
-        .transpose()?;
-    let schema = state
-        .app
-        .update_schema(
-            &actor,
-            team,
-            schema,
-            body.name.as_deref(),
-            from,
-            body.columns,
-        )
-        .await?;
-    Ok(Json(SchemaDto::from(&schema)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

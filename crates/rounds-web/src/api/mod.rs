@@ -4,6 +4,7 @@
 
 pub(crate) mod access_report;
 pub(crate) mod audit;
+mod columns;
 pub mod dto;
 pub(crate) mod ehr;
 mod ehr_summary;
@@ -14,6 +15,7 @@ pub(crate) mod import;
 pub(crate) mod lists;
 pub(crate) mod meeting;
 mod patients;
+pub(crate) mod schemas;
 pub(crate) mod session;
 pub(crate) mod shift_handoff;
 pub(crate) mod since_looked;
@@ -108,10 +110,10 @@ pub fn router() -> OpenApiRouter<AppState> {
             lists::delete_list
         ))
         .routes(routes!(lists::set_default_list))
-        .routes(routes!(lists::add_column))
-        .routes(routes!(lists::update_column, lists::remove_column))
-        .routes(routes!(lists::list_schemas, lists::create_schema))
-        .routes(routes!(lists::update_schema))
+        .routes(routes!(columns::add_column))
+        .routes(routes!(columns::update_column, columns::remove_column))
+        .routes(routes!(schemas::list_schemas, schemas::create_schema))
+        .routes(routes!(schemas::update_schema))
         .routes(routes!(lists::reorder_lists))
         .routes(routes!(patients::list_team_patients))
         .routes(routes!(lists::list_events))

@@ -1,11 +1,12 @@
-//! The vital-sign catalog for the browser (labels, units, column types:
-//! the pages keep no copy of their own), the flag of an abnormal value as
+//! The catalog for the browser (EHR columns and vital signs with their
+//! labels and units, the team column types: the pages keep no copy of
+//! their own), the flag of an abnormal value as
 //! the API writes it, and a team's reference ranges.
 
 use axum::extract::State;
 use axum::Json;
 use rounds_app::{VitalRangeSpec, VitalRangeView};
-use rounds_core::lists::EhrColumn;
+use rounds_core::lists::{ColumnType, EhrColumn};
 use rounds_core::vitals::{News2, News2Part, Range, Vital, VitalFlag};
 use rounds_core::TeamId;
 use serde::{Deserialize, Serialize};
@@ -108,23 +109,55 @@ pub struct News2PartDto {
     pub name: &'static str,
 }
 
+/// A type a team column can have.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ColumnTypeDto {
+    /// text, longText, number, date, dateTime, choice, checkbox, person.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// What the pages call it: "Date and time".
+    pub label: &'static str,
+    /// A column of the type may have a unit.
+    pub takes_unit: bool,
+    /// A column of the type has options (at least one).
+    pub takes_options: bool,
+    /// The import page offers a new column of the type.
+    pub offered_on_import: bool,
+}
+
+impl ColumnTypeDto {
+    fn of(t: ColumnType) -> Self {
+        Self {
+            kind: t.as_str(),
+            label: t.label(),
+            takes_unit: t.takes_unit(),
+            takes_options: t.takes_options(),
+            offered_on_import: t.offered_on_import(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogDto {
+    /// The team column types, in the order the column form offers them.
+    pub column_types: Vec<ColumnTypeDto>,
     pub ehr_columns: Vec<EhrColumnDto>,
     pub vitals: Vec<VitalSignDto>,
     pub news2_parts: Vec<News2PartDto>,
 }
 
-/// The catalog of EHR columns and vital signs: keys, labels, what they
-/// mean, units, column types and default reference ranges. The pages take
-/// their labels and column types from here.
+/// The catalog of team column types, EHR columns and vital signs: keys,
+/// labels, what they mean, units, column types and default reference
+/// ranges. The pages take their labels and column types from here.
 #[utoipa::path(get, path = "/api/v1/catalog", operation_id = "getCatalog", tag = "ehr",
     security(("session" = [])),
     responses((status = 200, body = CatalogDto), (status = 401, body = ErrorBody)))]
 pub async fn get_catalog(ApiActor(_actor): ApiActor) -> Json<CatalogDto> {
     let defaults = rounds_core::vitals::ReferenceRanges::default();
     Json(CatalogDto {
+        column_types: ColumnType::ALL.into_iter().map(ColumnTypeDto::of).collect(),
         ehr_columns: EhrColumn::ALL
             .into_iter()
             .map(|c| EhrColumnDto {

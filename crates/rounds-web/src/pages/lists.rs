@@ -19,7 +19,8 @@ use serde_json::{Map, Value};
 
 use super::{message, render, CheckedForm, NoFields, PageActor, PagePath, PageResult};
 use crate::api::dto::{MemberDto, TeamDto};
-use crate::api::lists::{view_spec, ColumnDto, ListDto, ListViewDto, SchemaDto};
+use crate::api::lists::{view_spec, ColumnDto, ListDto, ListViewDto};
+use crate::api::schemas::SchemaDto;
 use crate::AppState;
 
 /// The patient fields every patient has, in the order the pages show them.

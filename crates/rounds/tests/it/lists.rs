@@ -1218,3 +1218,92 @@ async fn list_rows_see_duplicates_on_other_lists_and_own_tasks(backend: Backend)
     second.stop().await;
 }
 both!(list_rows_see_duplicates_on_other_lists_and_own_tasks);
+/// The keys of the `COLUMN_TYPES` table in a served rounds.js, each with
+/// the properties its entry sets (two-space keys, four-space properties).
+fn column_type_table(script: &str) -> Vec<(String, Vec<String>)> {
+    let start = script
+        .find("export const COLUMN_TYPES = {")
+        .unwrap_or_else(|| panic!("rounds.js has no COLUMN_TYPES table"));
+    let body = &script[start..];
+    let body = &body[..body.find("\n};").unwrap_or(body.len())];
+    let mut table: Vec<(String, Vec<String>)> = Vec::new();
+    for line in body.lines().skip(1) {
+        let key = |indent: usize| {
+            let rest = line.strip_prefix(&" ".repeat(indent))?;
+            if rest.starts_with(' ') {
+                return None;
+            }
+            let (name, _) = rest.split_once(':')?;
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric())
+                .then(|| name.to_owned())
+        };
+        if let Some(name) = key(2) {
+            table.push((name, Vec::new()));
+        } else if let (Some(prop), Some(last)) = (key(4), table.last_mut()) {
+            last.1.push(prop);
+        }
+    }
+    table
+}
+
+/// Every team column type the server knows (the catalog, from
+/// `ColumnType::ALL`) has its label and rules there, and an editor and a
+/// filter in the browser's one table: a type added in rounds-core but not
+/// in rounds.js fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_column_type_has_an_editor_and_a_filter_in_the_browser() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.user("nurse", false).await;
+    let c = app.client("nurse").await;
+    let r = c.get("/api/v1/catalog").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let types: Vec<Value> = r.body["columnTypes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = types.iter().filter_map(|t| t["type"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["text", "longText", "number", "date", "dateTime", "choice", "checkbox", "person"]
+    );
+    let of = |name: &str| {
+        types
+            .iter()
+            .find(|t| t["type"] == name)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(of("dateTime")["label"], "Date and time");
+    assert_eq!(of("number")["takesUnit"], true);
+    assert_eq!(of("text")["takesUnit"], false);
+    assert_eq!(of("choice")["takesOptions"], true);
+    assert_eq!(of("person")["offeredOnImport"], false);
+    assert_eq!(of("checkbox")["offeredOnImport"], true);
+
+    let script = c.get("/static/rounds.js").await;
+    assert_eq!(script.status, StatusCode::OK);
+    let table = column_type_table(&script.text);
+    for name in &names {
+        let props = table
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| panic!("rounds.js COLUMN_TYPES has no entry for {name:?}"));
+        for needed in ["input", "filter"] {
+            assert!(
+                props.iter().any(|p| p == needed),
+                "COLUMN_TYPES.{name} has no {needed}: {props:?}"
+            );
+        }
+    }
+    let extra: Vec<&String> = table
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| !names.contains(&k.as_str()))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "COLUMN_TYPES has types the server does not: {extra:?}"
+    );
+}
