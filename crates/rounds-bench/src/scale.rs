@@ -694,7 +694,10 @@ async fn screen(
             if !head.starts_with("HTTP/1.1 200") {
                 bail!("the feed answered {}", head.lines().next().unwrap_or(""));
             }
-            if !head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            if !head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked")
+            {
                 bail!("the feed is not chunked");
             }
             raw.drain(..end + 4);
