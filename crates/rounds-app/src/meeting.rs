@@ -24,7 +24,7 @@ use serde_json::json;
 use crate::access::{Need, Subject};
 use crate::ehr::{row_cells, EhrCell, EhrRowState, ListEhrStatus};
 use crate::live::Change;
-use crate::{Actor, App, AppError, ResolvedColumn};
+use crate::{Actor, App, AppError, PatientRow, ResolvedColumn};
 
 /// The meeting-only column: the patient's newest note.
 pub const NOTE_KEY: &str = "latestNote";
@@ -260,6 +260,24 @@ struct Identifiers {
 }
 
 impl Identifiers {
+    /// The names and MRNs of `rows`, as shown and as stored.
+    fn of_rows(rows: &[PatientRow]) -> Self {
+        let mut ids = Self::default();
+        for r in rows {
+            for key in ["name", "mrn"] {
+                if let Some(text) = r.display.get(key) {
+                    ids.add(text);
+                }
+            }
+            for key in ["family", "given", "mrn"] {
+                if let Some(v) = r.values.get(key).and_then(|v| v.value.as_deref()) {
+                    ids.add(v);
+                }
+            }
+        }
+        ids
+    }
+
     fn add(&mut self, text: &str) {
         for w in text.split(|c: char| !c.is_alphanumeric()) {
             if w.chars().count() >= 2 {
@@ -335,6 +353,92 @@ impl HandoffMarks {
     }
 }
 
+/// Makes the meeting's rows from the list view's: only the meeting's
+/// columns, EHR cells for the columns the list itself does not show, and
+/// in mask mode initials for the name and no name or MRN in any text.
+struct RowShaper {
+    /// The meeting's column keys.
+    keys: HashSet<String>,
+    /// EHR columns the meeting shows but the list does not.
+    extra: HashSet<String>,
+    /// In mask mode: the names and MRNs to take out of every text.
+    ids: Option<Identifiers>,
+    handoff: HandoffMarks,
+}
+
+impl RowShaper {
+    fn text(&self, s: &str) -> String {
+        match &self.ids {
+            Some(ids) => ids.redact(s),
+            None => s.to_owned(),
+        }
+    }
+
+    fn row(&self, mut r: PatientRow) -> MeetingRow {
+        if let Some(data) = r.ehr.as_ref().filter(|_| !self.extra.is_empty()) {
+            for (key, (t, cell)) in row_cells(data, Some(&self.extra)) {
+                r.display.insert(key.clone(), t);
+                r.cells.insert(key, cell);
+            }
+        }
+        let name = r.display.get("name").cloned().unwrap_or_default();
+        let label = if self.ids.is_some() {
+            initials(&name)
+        } else {
+            name
+        };
+        let mut display: BTreeMap<String, String> = r
+            .display
+            .into_iter()
+            .filter(|(k, _)| self.keys.contains(k) && k != "name")
+            .map(|(k, v)| {
+                let v = self.text(&v);
+                (k, v)
+            })
+            .collect();
+        display.insert("name".into(), label.clone());
+        let cells = r
+            .cells
+            .into_iter()
+            .filter(|(k, _)| self.keys.contains(k))
+            .map(|(k, mut c)| {
+                c.reason = c.reason.map(|x| self.text(&x));
+                (k, c)
+            })
+            .collect();
+        let values = r
+            .values
+            .into_iter()
+            .filter(|(k, _)| self.keys.contains(k) && k.parse::<rounds_core::ColumnId>().is_ok())
+            .filter_map(|(k, v)| v.value.map(|v| (k, self.text(&v))))
+            .collect();
+        let latest_note = r.latest_note.map(|n| {
+            let (body, shortened) = shorten(&self.text(&n.body));
+            MeetingNote {
+                body,
+                author_name: n.author_name,
+                created_at: n.created_at,
+                shortened,
+            }
+        });
+        MeetingRow {
+            patient_id: r.patient_id,
+            label,
+            display,
+            cells,
+            values,
+            ehr: r.ehr.map(|d| MeetingEhr {
+                state: d.state,
+                fetched_at: d.fetched_at,
+                reason: d.reason.map(|x| self.text(&x)),
+            }),
+            latest_note,
+            severity: self.handoff.severity.get(&r.patient_id).copied(),
+            urgent: self.handoff.urgent.get(&r.patient_id).copied().unwrap_or(0),
+        }
+    }
+}
+
 impl App {
     /// The meeting view of a list (recorded as PatientListView, like the
     /// list it shows), masked when asked.
@@ -380,85 +484,13 @@ impl App {
             })
             .filter(|k| !on_list.contains(k))
             .collect();
-        let mut ids = Identifiers::default();
-        if masked {
-            for r in &view.rows {
-                for key in ["name", "mrn"] {
-                    if let Some(text) = r.display.get(key) {
-                        ids.add(text);
-                    }
-                }
-                for key in ["family", "given", "mrn"] {
-                    if let Some(v) = r.values.get(key).and_then(|v| v.value.as_deref()) {
-                        ids.add(v);
-                    }
-                }
-            }
-        }
-        let text = |s: &str| if masked { ids.redact(s) } else { s.to_owned() };
-        let rows = view
-            .rows
-            .into_iter()
-            .map(|mut r| {
-                if let Some(data) = r.ehr.as_ref().filter(|_| !extra.is_empty()) {
-                    for (key, (t, cell)) in row_cells(data, Some(&extra)) {
-                        r.display.insert(key.clone(), t);
-                        r.cells.insert(key, cell);
-                    }
-                }
-                let name = r.display.get("name").cloned().unwrap_or_default();
-                let label = if masked { initials(&name) } else { name };
-                let mut display: BTreeMap<String, String> = r
-                    .display
-                    .into_iter()
-                    .filter(|(k, _)| keys.contains(k) && k != "name")
-                    .map(|(k, v)| {
-                        let v = text(&v);
-                        (k, v)
-                    })
-                    .collect();
-                display.insert("name".into(), label.clone());
-                let cells = r
-                    .cells
-                    .into_iter()
-                    .filter(|(k, _)| keys.contains(k))
-                    .map(|(k, mut c)| {
-                        c.reason = c.reason.map(|x| text(&x));
-                        (k, c)
-                    })
-                    .collect();
-                let values = r
-                    .values
-                    .into_iter()
-                    .filter(|(k, _)| keys.contains(k) && k.parse::<rounds_core::ColumnId>().is_ok())
-                    .filter_map(|(k, v)| v.value.map(|v| (k, text(&v))))
-                    .collect();
-                let latest_note = r.latest_note.map(|n| {
-                    let (body, shortened) = shorten(&text(&n.body));
-                    MeetingNote {
-                        body,
-                        author_name: n.author_name,
-                        created_at: n.created_at,
-                        shortened,
-                    }
-                });
-                MeetingRow {
-                    patient_id: r.patient_id,
-                    label,
-                    display,
-                    cells,
-                    values,
-                    ehr: r.ehr.map(|d| MeetingEhr {
-                        state: d.state,
-                        fetched_at: d.fetched_at,
-                        reason: d.reason.map(|x| text(&x)),
-                    }),
-                    latest_note,
-                    severity: handoff.severity.get(&r.patient_id).copied(),
-                    urgent: handoff.urgent.get(&r.patient_id).copied().unwrap_or(0),
-                }
-            })
-            .collect::<Vec<_>>();
+        let shaper = RowShaper {
+            keys,
+            extra,
+            ids: masked.then(|| Identifiers::of_rows(&view.rows)),
+            handoff,
+        };
+        let rows: Vec<MeetingRow> = view.rows.into_iter().map(|r| shaper.row(r)).collect();
         let focus = settings
             .focus
             .filter(|f| rows.iter().any(|r| r.patient_id == *f));
