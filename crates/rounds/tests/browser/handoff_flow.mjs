@@ -11,6 +11,9 @@
 // the nurse's patient page says who saw it and when. The resident ticks the
 // task off on "My tasks". Last an urgent note to the owners is written while
 // the charge nurse has no Rounds page open: it is there when she opens one.
+// Read receipts are counted live (on the patient page and on an open list);
+// an urgent note to the resident alone escalates to the charge nurse's
+// screen after its repeats, and she acknowledges it.
 // Then a shift hand-off of the list from the nurse to the resident, each
 // patient marked ready and acknowledged in turn, open on both screens and
 // the owner's "My tasks" until the last one is acknowledged.
@@ -192,6 +195,23 @@ try {
   await nurse.click("#notes li.note:has-text('Second plan') .note-receipt button");
   await nurse.waitForSelector("#notes li.note:has-text('Second plan') .receipts li:has-text('charge display')", { timeout: 3000 });
   check(true, "a receipt note arriving live on an open list is counted seen there, without a reload");
+
+  // Escalation: an urgent note to the resident alone. The charge nurse, an
+  // owner but not addressed, sees it on the list's board with no alert of
+  // her own; nobody acknowledges, and after the team's five repeats (every
+  // 2 s here) it reaches her screen as escalated. She takes it on.
+  await nurse.fill("#note-form textarea[name=body]", "Na+ 118, please review.");
+  await nurse.check("#note-urgent");
+  await nurse.selectOption("#urgent-to", "members");
+  await nurse.check("#urgent-names label:has-text('resident display') input");
+  await nurse.click("#note-form button[type=submit]");
+  await charge.waitForSelector("#urgent-board li:has-text('Na+ 118')", { timeout: 5000 });
+  check(!(await charge.isVisible("#alerts .alert-urgent:has-text('Na+ 118')")), "an owner who is not addressed sees the note on the board but gets no alert");
+  await charge.waitForSelector("#alerts .alert-urgent:has-text('Na+ 118')", { timeout: 25000 });
+  check((await charge.textContent("#alerts .alert-urgent:has-text('Na+ 118')")).includes("escalated"), "unacknowledged after its repeats, the note escalates to the owner's screen");
+  await charge.click("#alerts .alert-urgent:has-text('Na+ 118') button.ack");
+  await charge.waitForSelector("#alerts .alert-urgent:has-text('Na+ 118')", { state: "detached", timeout: 3000 });
+  check(true, "the owner acknowledges the escalated note and its alert leaves");
   await resident.screenshot({ path: `${ART}/handoff-patient-phone.png`, fullPage: true });
 
   // I-PASS on the patient page, then the printable sheet (print media, PDF).

@@ -821,7 +821,9 @@ async fn urgent_clock_on_two_instances_alerts_once_per_interval() {
 /// charge nurse and the resident within 1 s, alerting again, acknowledged
 /// on the phone and leaving both screens within 1 s, the note showing who
 /// saw it; the task ticked off on My tasks; an offline owner alerted on
-/// opening Rounds; a shift hand-off of the list from the nurse to the
+/// opening Rounds; read receipts counted live; an urgent note to the
+/// resident alone escalating to the owner's screen after its repeats; a
+/// shift hand-off of the list from the nurse to the
 /// resident, ready and acknowledged patient by patient, open on both
 /// screens and the owner's My tasks until closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
