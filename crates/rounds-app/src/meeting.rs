@@ -326,30 +326,20 @@ fn shorten(body: &str) -> (String, bool) {
     (format!("{}…", cut.trim_end()), true)
 }
 
-/// What the meeting shows of the hand-offs beside each patient: the
-/// I-PASS severity and how many urgent notes await acknowledgement.
+/// What the meeting shows of the urgent notes beside each patient: how
+/// many await acknowledgement (the severity comes with the list's rows).
 #[derive(Default)]
 struct HandoffMarks {
-    severity: HashMap<PatientId, Severity>,
     urgent: HashMap<PatientId, usize>,
 }
 
 impl HandoffMarks {
-    async fn read(
-        conn: &mut rounds_store::AnyConnection,
-        team: TeamId,
-        list: ListId,
-    ) -> Result<Self, AppError> {
-        let severity = rounds_store::ipass::on_list(conn, list)
-            .await?
-            .into_iter()
-            .filter_map(|(p, i)| Some((p, i.severity?)))
-            .collect();
+    async fn read(conn: &mut rounds_store::AnyConnection, team: TeamId) -> Result<Self, AppError> {
         let mut urgent: HashMap<PatientId, usize> = HashMap::new();
         for u in rounds_store::urgent::open_of_team(conn, team).await? {
             *urgent.entry(u.patient_id).or_default() += 1;
         }
-        Ok(Self { severity, urgent })
+        Ok(Self { urgent })
     }
 }
 
@@ -433,7 +423,7 @@ impl RowShaper {
                 reason: d.reason.map(|x| self.text(&x)),
             }),
             latest_note,
-            severity: self.handoff.severity.get(&r.patient_id).copied(),
+            severity: r.severity,
             urgent: self.handoff.urgent.get(&r.patient_id).copied().unwrap_or(0),
         }
     }
@@ -456,7 +446,7 @@ impl App {
             (
                 meeting::get(&mut conn, list).await?,
                 lists::team_columns(&mut conn, team).await?,
-                HandoffMarks::read(&mut conn, team, list).await?,
+                HandoffMarks::read(&mut conn, team).await?,
             )
         };
         let available = available_columns(&view.columns, &team_columns, view.ehr.connected);

@@ -63,6 +63,31 @@ pub async fn on_list(
         .collect()
 }
 
+/// The illness severity of each patient on a list that has one.
+pub async fn severities_on_list(
+    conn: &mut AnyConnection,
+    list: ListId,
+) -> Result<HashMap<PatientId, Severity>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT i.patient_id, i.severity FROM patient_ipass i \
+         JOIN list_entries e ON e.patient_id = i.patient_id \
+         WHERE e.list_id = $1 AND i.severity IS NOT NULL",
+    )
+    .bind(list.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let patient: String = row.try_get("patient_id")?;
+            let severity: String = row.try_get("severity")?;
+            Ok((
+                parse(&patient, "patient id")?,
+                parse::<Severity>(&severity, "severity")?,
+            ))
+        })
+        .collect()
+}
+
 /// Saves the hand-off as the next version after `current`.
 pub async fn save(
     conn: &mut AnyConnection,

@@ -182,6 +182,9 @@ function updateCount() {
   if (c.textContent !== text) c.textContent = text; // a polite status: said only when it changes
 }
 
+/** How each I-PASS illness severity reads beside a name. */
+const SEVERITY_WORDS = { unstable: "UNSTABLE", watcher: "Watcher", stable: "Stable" };
+
 /** A row's name as the list shows it (the EHR's for an EHR patient). */
 
 function fillCell(cell, col, row, phone) {
@@ -197,7 +200,9 @@ function fillCell(cell, col, row, phone) {
       edit.addEventListener("click", () => startEdit(row, col));
       line.append(edit);
     }
-    cell.append(el("div", { class: "pin-line" }, line));
+    // The I-PASS illness severity, set on the patient's hand-off.
+    const sev = row.severity ? el("span", { class: `sev-tag sev-${row.severity}`, title: "I-PASS illness severity", text: SEVERITY_WORDS[row.severity] || row.severity }) : null;
+    cell.append(el("div", { class: "pin-line" }, line, ...(sev ? [sev] : [])));
     if (row.duplicateMrn) cell.append(el("span", { class: "flag", title: "Another patient of the team has the same MRN", text: " ⚠ same MRN" }));
     const notes = state.notes.get(row.patientId);
     const n = notes ? notes[0] : row.latestNote;

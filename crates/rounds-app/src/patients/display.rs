@@ -117,6 +117,7 @@ pub(super) fn make_row(
         ehr: None,
         cells: BTreeMap::new(),
         tasks: Default::default(),
+        severity: None,
     }
 }
 

@@ -53,6 +53,7 @@ struct Loaded {
     duplicates: HashSet<String>,
     latest: HashMap<PatientId, Note>,
     open_tasks: Vec<rounds_core::tasks::Task>,
+    severity: HashMap<PatientId, rounds_core::ipass::Severity>,
     refs: Vec<(PatientId, EhrRef)>,
 }
 
@@ -238,6 +239,7 @@ impl App {
             duplicates,
             mut latest,
             open_tasks,
+            mut severity,
             ..
         } = loaded;
         let total = entries.len();
@@ -261,8 +263,10 @@ impl App {
             .map(|e| {
                 let v = values.remove(&e.patient_id).unwrap_or_default();
                 let latest_note = latest.remove(&e.patient_id);
+                let severity = severity.remove(&e.patient_id);
                 let mut row = PatientRow {
                     latest_note,
+                    severity,
                     ..make_row(&ctx, e, v, &duplicates)
                 };
                 if let Some(data) = ehr_data.remove(&row.patient_id) {
@@ -337,6 +341,7 @@ impl App {
                 .collect();
         let mut team_refs = rounds_store::ehr::refs_of_team(&mut conn, team).await?;
         let open_tasks = rounds_store::tasks::open_on_list(&mut conn, list_id).await?;
+        let severity = rounds_store::ipass::severities_on_list(&mut conn, list_id).await?;
         drop(conn);
         let refs = entries
             .iter()
@@ -353,6 +358,7 @@ impl App {
             duplicates,
             latest,
             open_tasks,
+            severity,
             refs,
         })
     }

@@ -60,6 +60,8 @@ pub struct PatientRow {
     pub cells: BTreeMap<String, EhrCell>,
     /// The patient's open tasks (list views only).
     pub tasks: rounds_core::tasks::TaskSummary,
+    /// The I-PASS illness severity, where one is set (list views only).
+    pub severity: Option<rounds_core::ipass::Severity>,
 }
 
 #[derive(Debug, Clone)]

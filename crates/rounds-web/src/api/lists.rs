@@ -156,6 +156,8 @@ pub struct RowDto {
     pub cells: std::collections::BTreeMap<String, super::ehr::EhrCellDto>,
     /// The patient's open tasks: how many, the next due, how many overdue.
     pub tasks: super::tasks::TaskSummaryDto,
+    /// The I-PASS illness severity (stable, watcher, unstable), if set.
+    pub severity: Option<String>,
 }
 
 impl From<&PatientRow> for RowDto {
@@ -191,6 +193,7 @@ impl From<PatientRow> for RowDto {
             latest_note: r.latest_note.as_ref().map(super::patients::NoteDto::from),
             display: r.display,
             duplicate_mrn: r.duplicate_mrn,
+            severity: r.severity.map(|s| s.as_str().to_owned()),
         }
     }
 }

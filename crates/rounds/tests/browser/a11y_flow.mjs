@@ -201,7 +201,8 @@ try {
   await waitFor(k, (t) => document.querySelector("#plist tr.notes-row")?.textContent.includes(t), noteText, "the note is listed");
   await tabTo(k, () => document.activeElement?.textContent?.trim() === "Close notes", null, "Close notes", 30);
   await k.keyboard.press("Enter");
-  await k.waitForTimeout(200);
+  // The notes row closes and the focus moves back (not at once on a busy machine).
+  await waitFor(k, (top) => !document.querySelector("#plist tr.notes-row") && [`noteline:${top}`, `menu:${top}`].includes(document.activeElement?.dataset?.focusKey), top, "the notes close and the focus is back on the row", 5000).catch(() => {});
   f1 = await active(k);
   check(f1.key === `noteline:${top}` || f1.key === `menu:${top}`, `after closing the notes the focus is back on the row (${JSON.stringify(f1)})`);
   // An EHR value's details: Escape closes them and the focus is back on the cell.

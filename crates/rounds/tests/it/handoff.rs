@@ -1003,7 +1003,9 @@ async fn ipass_handoff_and_sheet(backend: Backend) {
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
     assert_eq!(saved.body["version"], 1);
-    // The meeting view shows the severity beside the name.
+    // The list and its meeting view show the severity beside the name.
+    assert_eq!(s.row(0, 0).await["severity"], "watcher");
+    assert_eq!(s.row(1, 1).await["severity"], Value::Null);
     assert_eq!(s.meeting_row(0, 0).await["severity"], "watcher");
     assert_eq!(s.meeting_row(1, 1).await["severity"], Value::Null);
     assert_eq!(saved.body["updatedBy"], "nurse display");
