@@ -326,21 +326,18 @@ fn shorten(body: &str) -> (String, bool) {
     (format!("{}…", cut.trim_end()), true)
 }
 
-/// What the meeting shows of the urgent notes beside each patient: how
-/// many await acknowledgement (the severity comes with the list's rows).
-#[derive(Default)]
-struct HandoffMarks {
-    urgent: HashMap<PatientId, usize>,
-}
-
-impl HandoffMarks {
-    async fn read(conn: &mut rounds_store::AnyConnection, team: TeamId) -> Result<Self, AppError> {
-        let mut urgent: HashMap<PatientId, usize> = HashMap::new();
-        for u in rounds_store::urgent::open_of_team(conn, team).await? {
-            *urgent.entry(u.patient_id).or_default() += 1;
-        }
-        Ok(Self { urgent })
+/// How many urgent notes of each patient of the team nobody has
+/// acknowledged yet (shown beside the name; the severity comes with the
+/// list's rows).
+async fn open_urgent_counts(
+    conn: &mut rounds_store::AnyConnection,
+    team: TeamId,
+) -> Result<HashMap<PatientId, usize>, AppError> {
+    let mut urgent: HashMap<PatientId, usize> = HashMap::new();
+    for u in rounds_store::urgent::open_of_team(conn, team).await? {
+        *urgent.entry(u.patient_id).or_default() += 1;
     }
+    Ok(urgent)
 }
 
 /// Makes the meeting's rows from the list view's: only the meeting's
@@ -353,7 +350,8 @@ struct RowShaper {
     extra: HashSet<String>,
     /// In mask mode: the names and MRNs to take out of every text.
     ids: Option<Identifiers>,
-    handoff: HandoffMarks,
+    /// Open urgent notes per patient.
+    urgent: HashMap<PatientId, usize>,
 }
 
 impl RowShaper {
@@ -424,7 +422,7 @@ impl RowShaper {
             }),
             latest_note,
             severity: r.severity,
-            urgent: self.handoff.urgent.get(&r.patient_id).copied().unwrap_or(0),
+            urgent: self.urgent.get(&r.patient_id).copied().unwrap_or(0),
         }
     }
 }
@@ -441,12 +439,12 @@ impl App {
         masked: bool,
     ) -> Result<MeetingView, AppError> {
         let view = self.get_list(actor, team, list, spec).await?;
-        let (settings, team_columns, handoff) = {
+        let (settings, team_columns, urgent) = {
             let mut conn = self.db.read().await?;
             (
                 meeting::get(&mut conn, list).await?,
                 lists::team_columns(&mut conn, team).await?,
-                HandoffMarks::read(&mut conn, team).await?,
+                open_urgent_counts(&mut conn, team).await?,
             )
         };
         let available = available_columns(&view.columns, &team_columns, view.ehr.connected);
@@ -478,7 +476,7 @@ impl App {
             keys,
             extra,
             ids: masked.then(|| Identifiers::of_rows(&view.rows)),
-            handoff,
+            urgent,
         };
         let rows: Vec<MeetingRow> = view.rows.into_iter().map(|r| shaper.row(r)).collect();
         let focus = settings

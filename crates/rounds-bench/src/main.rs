@@ -27,6 +27,7 @@
 //! script read top to bottom.)
 
 mod ehr;
+mod fanout;
 mod gateway;
 mod scale;
 mod urgent;
@@ -273,7 +274,7 @@ async fn main() -> anyhow::Result<()> {
             url,
             screens,
             changes,
-        } => scale::fanout_client(url, screens, changes).await,
+        } => fanout::fanout_client(url, screens, changes).await,
         Bench::Urgent {
             screens,
             notes,

@@ -7,6 +7,9 @@
 // here moves it on every open meeting view of the list (the live feed's
 // `meetingFocus`), and it is announced to screen readers. In mask mode the
 // server sends initials and bed instead of names and MRNs.
+// (Over 500 lines: the one meeting screen — loading, drawing, fitting type
+// and pages, the shared highlight, keys and the column picker; the picker,
+// ~130 lines at the end, is the part that could stand in a module of its own.)
 import { el, api, showBanner, badge } from "/static/rounds.js";
 import { LiveFeed, liveBadge } from "/static/live.js";
 import { fillEhrCell, isEhrColumn, ago, NUMERIC_EHR } from "/static/ehr.js";

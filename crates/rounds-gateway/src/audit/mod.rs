@@ -6,6 +6,10 @@
 //! [`rounds_core::audit::GENESIS_HASH`]. An edited, inserted or deleted
 //! record breaks the chain; `verify` finds the first break
 //! ([`rounds_core::audit::ChainBreak`]).
+//!
+//! (Over 500 lines: one job, appending to the chain, in its three
+//! durability modes that share the chaining and the writing; reading and
+//! export are in `read.rs`, the background writer in `writer.rs`.)
 
 mod read;
 mod writer;
