@@ -993,6 +993,8 @@ async fn ipass_handoff_and_sheet(backend: Backend) {
             .event,
         "ready"
     );
+    // Read (and kept) before the hand-off is saved: the save must reach it.
+    assert_eq!(s.row(0, 0).await["severity"], Value::Null);
     let saved = s
         .nurse
         .put(
