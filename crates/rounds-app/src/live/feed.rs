@@ -53,8 +53,6 @@ impl std::fmt::Debug for LiveFeed {
 /// Where a feed is.
 #[derive(Debug, Clone, Copy)]
 enum Stage {
-    /// Not begun: where to resume (the screen's last event, if any).
-    Start(Option<i64>),
     /// Replaying the stored events after `after`; `then_ready` for the
     /// first replay (the screen is told `ready` at its end).
     Replay {
@@ -110,7 +108,6 @@ impl Feed {
             }
             let step = match self.stage {
                 Stage::Done => return None,
-                Stage::Start(last_seen) => self.start(last_seen).await,
                 Stage::Replay { after, then_ready } => self.replay(after, then_ready).await,
                 Stage::Live { delivered } => {
                     self.follow(delivered).await;
@@ -295,7 +292,8 @@ impl App {
         if let Err(e) = self.start_list_read(team, list).await {
             tracing::debug!(error = %e, "cannot start reading the list's EHR patients");
         }
-        Ok(self.open_feed(session, actor, team, vec![list], last_seen))
+        self.open_feed(session, actor, team, vec![list], last_seen)
+            .await
     }
 
     // The team's own channels, for the screens that show no one list ("My
@@ -343,19 +341,22 @@ impl App {
             Self::team_channel(team)?,
             Self::member_channel(team, actor.user.id)?,
         ];
-        Ok(self.open_feed(session, actor, team, channels, last_seen))
+        self.open_feed(session, actor, team, channels, last_seen)
+            .await
     }
 
     /// The feed of `channels` (whose access was checked), for the screen's
-    /// connection to read.
-    fn open_feed(
+    /// connection to read. Where it starts is read here, before the screen
+    /// is answered: a change made once the screen has its answer is in
+    /// the feed even if the connection reads the feed later.
+    async fn open_feed(
         &self,
         session: &SessionInfo,
         actor: &Actor,
         team: TeamId,
         channels: Vec<ListId>,
         last_seen: Option<i64>,
-    ) -> LiveFeed {
+    ) -> Result<LiveFeed, AppError> {
         self.start_poller();
         // Subscribe before reading the feed, so nothing falls between the two.
         let (live, notices) = (self.hub.sender.subscribe(), self.hub.notices.subscribe());
@@ -367,7 +368,7 @@ impl App {
             team,
             Arc::clone(&self.metrics),
         );
-        let feed = Feed {
+        let mut feed = Feed {
             app: self.clone(),
             channels,
             live,
@@ -376,13 +377,18 @@ impl App {
             closing: self.hub.closing.subscribe(),
             ping: Box::pin(tokio::time::sleep(PING_EVERY)),
             sent: Instant::now(),
-            stage: Stage::Start(last_seen),
+            // Set by `start` below.
+            stage: Stage::Done,
             queue: VecDeque::new(),
             _registration: registration,
         };
-        LiveFeed(Box::pin(stream::unfold(feed, |mut feed| async move {
-            let message = feed.next().await?;
-            Some((message, feed))
-        })))
+        feed.start(last_seen).await?;
+        Ok(LiveFeed(Box::pin(stream::unfold(
+            feed,
+            |mut feed| async move {
+                let message = feed.next().await?;
+                Some((message, feed))
+            },
+        ))))
     }
 }
