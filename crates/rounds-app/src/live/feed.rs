@@ -121,31 +121,27 @@ impl Feed {
         }
     }
 
-    /// Where a feed that saw `last_seen` starts.
-    async fn start(&mut self, last_seen: Option<i64>) -> Result<(), AppError> {
-        let mut conn = self.app.db.read().await?;
-        let after = match last_seen {
-            None => events::last_seq(&mut conn).await?,
-            Some(seen) => {
-                let first = events::first_seq(&mut conn).await?;
-                let last = events::last_seq(&mut conn).await?;
-                if seen > last || (first > 0 && seen + 1 < first) {
-                    // Older than the feed keeps (or from another database): reload.
-                    self.queue.push_back(control(
-                        "resync",
-                        json!({ "reason": "missed events are no longer kept" }),
-                    ));
-                    last
-                } else {
-                    seen
-                }
-            }
+    /// Where a feed that saw `last_seen` starts replaying: after which
+    /// stored event, and whether the screen must reload first.
+    async fn start_of(
+        app: &App,
+        last_seen: Option<i64>,
+    ) -> Result<(i64, Option<LiveMessage>), AppError> {
+        let mut conn = app.db.read().await?;
+        let Some(seen) = last_seen else {
+            return Ok((events::last_seq(&mut conn).await?, None));
         };
-        self.stage = Stage::Replay {
-            after,
-            then_ready: true,
-        };
-        Ok(())
+        let first = events::first_seq(&mut conn).await?;
+        let last = events::last_seq(&mut conn).await?;
+        if seen > last || (first > 0 && seen + 1 < first) {
+            // Older than the feed keeps (or from another database): reload.
+            let resync = control(
+                "resync",
+                json!({ "reason": "missed events are no longer kept" }),
+            );
+            return Ok((last, Some(resync)));
+        }
+        Ok((seen, None))
     }
 
     /// The next batch of the channels' stored events after `after`; at the
@@ -368,7 +364,8 @@ impl App {
             team,
             Arc::clone(&self.metrics),
         );
-        let mut feed = Feed {
+        let (after, resync) = Feed::start_of(self, last_seen).await?;
+        let feed = Feed {
             app: self.clone(),
             channels,
             live,
@@ -377,12 +374,13 @@ impl App {
             closing: self.hub.closing.subscribe(),
             ping: Box::pin(tokio::time::sleep(PING_EVERY)),
             sent: Instant::now(),
-            // Set by `start` below.
-            stage: Stage::Done,
-            queue: VecDeque::new(),
+            stage: Stage::Replay {
+                after,
+                then_ready: true,
+            },
+            queue: resync.into_iter().collect(),
             _registration: registration,
         };
-        feed.start(last_seen).await?;
         Ok(LiveFeed(Box::pin(stream::unfold(
             feed,
             |mut feed| async move {
