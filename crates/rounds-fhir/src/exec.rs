@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use crate::config::{BatchMode, ClientConfig};
 use crate::error::{FhirError, RequestLabel};
 use crate::http::{Body, Http};
-use crate::parse::{self, arr, str_at};
+use crate::parse::{self, str_at};
 
 /// How a set of queries is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -249,9 +249,11 @@ pub(crate) async fn post_batch(
     batch_response(v, queries, &request)
 }
 
-/// Reads a `batch-response`: one result per entry, in order.
+/// Reads a `batch-response`: one result per entry, in order. Each entry's
+/// resource is moved out of the answer, not copied (a list's answer is
+/// hundreds of kilobytes of JSON).
 pub(crate) fn batch_response(
-    v: Value,
+    mut v: Value,
     queries: &[String],
     request: &RequestLabel,
 ) -> Result<Vec<Result<Value, FhirError>>, FhirError> {
@@ -262,7 +264,10 @@ pub(crate) fn batch_response(
             "the batch answer is not a Bundle",
         ));
     }
-    let entries = arr(&v, "entry");
+    let entries = match v.get_mut("entry").map(Value::take) {
+        Some(Value::Array(entries)) => entries,
+        _ => Vec::new(),
+    };
     if entries.len() != expected {
         return Err(FhirError::malformed(
             request,
@@ -273,45 +278,49 @@ pub(crate) fn batch_response(
         ));
     }
     Ok(entries
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(i, entry)| {
-            // The entry's own path, without its query string.
-            let path = queries
-                .get(i)
-                .and_then(|q| q.split('?').next())
-                .unwrap_or("?");
-            let label = RequestLabel(format!("GET {path} (batch entry {})", i + 1));
-            let status_text = str_at(entry, &["response", "status"]).unwrap_or_default();
-            let status: u16 = status_text
-                .split_whitespace()
-                .next()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let resource = entry.get("resource").filter(|r| r.is_object());
-            if (200..300).contains(&status) {
-                resource.cloned().ok_or_else(|| {
-                    FhirError::malformed(&label, "a successful entry has no resource")
-                })
-            } else if status == 0 {
-                Err(FhirError::malformed(
-                    &label,
-                    "an entry has no response status",
-                ))
-            } else {
-                let outcome = entry
-                    .get("response")
-                    .and_then(|r| r.get("outcome"))
-                    .or(resource);
-                Err(FhirError::Status {
-                    request: label,
-                    status,
-                    diagnostics: outcome.map(parse::outcome_diagnostics).unwrap_or_default(),
-                    retry_after: None,
-                })
-            }
-        })
+        .map(|(i, entry)| entry_result(entry, i, queries))
         .collect())
+}
+
+/// The result of the batch answer's entry `i` (the answer to `queries[i]`).
+fn entry_result(mut entry: Value, i: usize, queries: &[String]) -> Result<Value, FhirError> {
+    // The entry's own path, without its query string.
+    let path = queries
+        .get(i)
+        .and_then(|q| q.split('?').next())
+        .unwrap_or("?");
+    let label = RequestLabel(format!("GET {path} (batch entry {})", i + 1));
+    let status_text = str_at(&entry, &["response", "status"]).unwrap_or_default();
+    let status: u16 = status_text
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let resource = entry
+        .get_mut("resource")
+        .map(Value::take)
+        .filter(Value::is_object);
+    if (200..300).contains(&status) {
+        resource.ok_or_else(|| FhirError::malformed(&label, "a successful entry has no resource"))
+    } else if status == 0 {
+        Err(FhirError::malformed(
+            &label,
+            "an entry has no response status",
+        ))
+    } else {
+        let outcome = entry
+            .get("response")
+            .and_then(|r| r.get("outcome"))
+            .or(resource.as_ref());
+        Err(FhirError::Status {
+            request: label,
+            status,
+            diagnostics: outcome.map(parse::outcome_diagnostics).unwrap_or_default(),
+            retry_after: None,
+        })
+    }
 }
 
 /// Runs `f` over `items` with at most `limit` in flight; results in order.
