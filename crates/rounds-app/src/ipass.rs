@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use rounds_core::audit::{Operation, Outcome};
+use rounds_core::audit::Operation;
 use rounds_core::ipass::{Ipass, Severity, IPASS_TEXT_MAX};
 use rounds_core::tasks::Task;
 use rounds_core::validate::TextKind;
@@ -58,11 +58,7 @@ impl App {
             .await?;
         let found = ipass::of_patient(&mut conn, patient).await?;
         drop(conn);
-        let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.patient_ref = Some(patient.to_string());
-        entry.detail = json!({ "view": "handoff" });
-        self.record_view(entry, format!("patient:{patient}"))
+        self.record_patient_view(actor, team, patient, json!({ "view": "handoff" }))
             .await?;
         Ok(found)
     }
