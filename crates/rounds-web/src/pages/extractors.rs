@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::api::dto::UserDto;
-use crate::extract::{session_of, tokens_match, Client};
+use crate::extract::{actor_in, session_of, tokens_match};
 use crate::AppState;
 
 use super::failure::SessionSlot;
@@ -45,9 +45,6 @@ impl FromRequestParts<AppState> for PageSession {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Client(client) = Client::from_request_parts(parts, state)
-            .await
-            .unwrap_or_else(|e| match e {});
         let session = match session_of(parts, state).await {
             Ok(Some(session)) => session,
             Ok(None) => {
@@ -67,10 +64,7 @@ impl FromRequestParts<AppState> for PageSession {
         parts.extensions.insert(session.clone());
         SessionSlot::fill(parts, &session);
         Ok(Self(PageActor {
-            actor: Actor {
-                user: session.user.clone(),
-                client,
-            },
+            actor: actor_in(parts, state, &session).await,
             session,
         }))
     }
