@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::access::{Need, Subject};
 use crate::live::Change;
-use crate::{Actor, App, AppError, FieldConflict, ListView};
+use crate::{Actor, App, AppError, ListView};
 
 /// A change to a patient's hand-off: each part given is set.
 #[derive(Debug, Clone, Default)]
@@ -95,17 +95,13 @@ impl App {
             .await?;
         let current = ipass::of_patient(tx.conn(), patient).await?;
         if current.version != base_version {
-            return Err(AppError::EditConflict {
-                conflicts: vec![FieldConflict {
-                    field: "handoff".into(),
-                    yours: None,
-                    current: None,
-                    current_version: current.version,
-                    your_base_version: base_version,
-                    updated_by: current.updated_by.clone(),
-                    updated_at: current.updated_at.unwrap_or(Timestamp::from_millis(0)),
-                }],
-            });
+            return Err(AppError::stale_whole(
+                "handoff",
+                current.version,
+                base_version,
+                current.updated_by.clone(),
+                current.updated_at.unwrap_or(Timestamp::from_millis(0)),
+            ));
         }
         let mut next = current.clone();
         let mut parts = Vec::new();

@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::access::{Need, Subject};
 use crate::live::Change;
-use crate::{Actor, App, AppError, FieldConflict};
+use crate::{Actor, App, AppError};
 
 mod step;
 
@@ -71,17 +71,13 @@ pub enum Which {
 }
 
 fn stale(current: &ShiftHandoff, base_version: i64) -> AppError {
-    AppError::EditConflict {
-        conflicts: vec![FieldConflict {
-            field: "handoff".into(),
-            yours: None,
-            current: None,
-            current_version: current.version,
-            your_base_version: base_version,
-            updated_by: None,
-            updated_at: current.started_at,
-        }],
-    }
+    AppError::stale_whole(
+        "handoff",
+        current.version,
+        base_version,
+        None,
+        current.started_at,
+    )
 }
 
 impl App {
@@ -210,15 +206,8 @@ impl App {
         team: TeamId,
         handoff: ShiftHandoffId,
     ) -> Result<ShiftHandoffView, AppError> {
-        let role = self
-            .team_access(actor, team, Need::Member, "getShiftHandoff")
-            .await?;
-        let found = {
-            let mut conn = self.db.read().await?;
-            store::by_id(&mut conn, handoff).await?
-        };
-        let found = self
-            .visible(actor, team, role, found, "getShiftHandoff")
+        let (_, found) = self
+            .visible(actor, team, handoff, "getShiftHandoff")
             .await?;
         let view = self.handoff_view(found).await?;
         self.record_handoff_views(actor, team, std::slice::from_ref(&view))
@@ -255,22 +244,27 @@ impl App {
         Ok(out)
     }
 
-    /// The hand-off if the actor may see it: one of another team, or one
-    /// the actor neither gives nor receives (and is no owner), is refused
-    /// as not found, and the refusal recorded.
+    /// The hand-off if the actor (a member of `team`) may see it, with the
+    /// actor's role: one of another team, or one the actor neither gives
+    /// nor receives (and is no owner), is refused as not found, and the
+    /// refusal recorded.
     async fn visible(
         &self,
         actor: &Actor,
         team: TeamId,
-        role: TeamRole,
-        found: Option<ShiftHandoff>,
+        handoff: ShiftHandoffId,
         action: &str,
-    ) -> Result<ShiftHandoff, AppError> {
+    ) -> Result<(TeamRole, ShiftHandoff), AppError> {
+        let role = self.team_access(actor, team, Need::Member, action).await?;
+        let found = {
+            let mut conn = self.db.read().await?;
+            store::by_id(&mut conn, handoff).await?
+        };
         let Some(h) = found else {
             return Err(AppError::NotFound { what: "hand-off" });
         };
         if h.team_id == team && involved(&h, actor.user.id, role) {
-            return Ok(h);
+            return Ok((role, h));
         }
         let reason = if h.team_id == team {
             "neither the giver nor the receiver of the hand-off, nor an owner"

@@ -11,7 +11,7 @@ use rounds_store::shift_handoff::{self as store, HandoffPatient, ShiftHandoff};
 use rounds_store::WriteTx;
 use serde_json::json;
 
-use crate::access::{Need, Subject};
+use crate::access::Subject;
 use crate::{Actor, App, AppError};
 
 use super::{stale, ShiftHandoffView, Which};
@@ -154,15 +154,7 @@ impl App {
         base_version: i64,
         step: Step,
     ) -> Result<ShiftHandoffView, AppError> {
-        let role = self
-            .team_access(actor, team, Need::Member, step.action())
-            .await?;
-        let found = {
-            let mut conn = self.db.read().await?;
-            store::by_id(&mut conn, handoff).await?
-        };
-        self.visible(actor, team, role, found, step.action())
-            .await?;
+        let (role, _) = self.visible(actor, team, handoff, step.action()).await?;
         let mut tx = self.db.write().await?;
         let current = store::by_id(tx.conn(), handoff)
             .await?
