@@ -151,6 +151,22 @@ pub(crate) struct RecentViews(
 );
 
 impl App {
+    /// Records `actor`'s view of a patient of `team` (PatientView, with
+    /// `detail`), once per [`VIEW_WINDOW`].
+    pub(crate) async fn record_patient_view(
+        &self,
+        actor: &Actor,
+        team: rounds_core::TeamId,
+        patient: impl std::fmt::Display,
+        detail: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);
+        entry.team_id = Some(team);
+        entry.patient_ref = Some(patient.to_string());
+        entry.detail = detail;
+        self.record_view(entry, format!("patient:{patient}")).await
+    }
+
     /// Records a view by `entry`'s actor of `subject`, unless the same
     /// person's view of it was recorded within [`VIEW_WINDOW`].
     pub(crate) async fn record_view(

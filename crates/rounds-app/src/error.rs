@@ -87,6 +87,28 @@ impl From<StoreError> for AppError {
 }
 
 impl AppError {
+    /// A save of the whole `what` (the I-PASS hand-off, a shift hand-off)
+    /// made from `base_version` when `current_version` is saved now.
+    pub(crate) fn stale_whole(
+        what: &str,
+        current_version: i64,
+        base_version: i64,
+        updated_by: Option<String>,
+        updated_at: Timestamp,
+    ) -> Self {
+        Self::EditConflict {
+            conflicts: vec![FieldConflict {
+                field: what.into(),
+                yours: None,
+                current: None,
+                current_version,
+                your_base_version: base_version,
+                updated_by,
+                updated_at,
+            }],
+        }
+    }
+
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::Forbidden {
             message: message.into(),

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use rounds_core::audit::{Operation, Outcome};
+use rounds_core::audit::Operation;
 use rounds_core::ipass::{Ipass, Severity, IPASS_TEXT_MAX};
 use rounds_core::tasks::Task;
 use rounds_core::validate::TextKind;
@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::access::{Need, Subject};
 use crate::live::Change;
-use crate::{Actor, App, AppError, FieldConflict, ListView};
+use crate::{Actor, App, AppError, ListView};
 
 /// A change to a patient's hand-off: each part given is set.
 #[derive(Debug, Clone, Default)]
@@ -58,11 +58,7 @@ impl App {
             .await?;
         let found = ipass::of_patient(&mut conn, patient).await?;
         drop(conn);
-        let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.patient_ref = Some(patient.to_string());
-        entry.detail = json!({ "view": "handoff" });
-        self.record_view(entry, format!("patient:{patient}"))
+        self.record_patient_view(actor, team, patient, json!({ "view": "handoff" }))
             .await?;
         Ok(found)
     }
@@ -99,17 +95,13 @@ impl App {
             .await?;
         let current = ipass::of_patient(tx.conn(), patient).await?;
         if current.version != base_version {
-            return Err(AppError::EditConflict {
-                conflicts: vec![FieldConflict {
-                    field: "handoff".into(),
-                    yours: None,
-                    current: None,
-                    current_version: current.version,
-                    your_base_version: base_version,
-                    updated_by: current.updated_by.clone(),
-                    updated_at: current.updated_at.unwrap_or(Timestamp::from_millis(0)),
-                }],
-            });
+            return Err(AppError::stale_whole(
+                "handoff",
+                current.version,
+                base_version,
+                current.updated_by.clone(),
+                current.updated_at.unwrap_or(Timestamp::from_millis(0)),
+            ));
         }
         let mut next = current.clone();
         let mut parts = Vec::new();

@@ -85,11 +85,7 @@ impl App {
             .await?;
         let found = notes::for_patient(&mut conn, patient).await?;
         drop(conn);
-        let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.patient_ref = Some(patient.to_string());
-        entry.detail = json!({ "notes": found.len() });
-        self.record_view(entry, format!("patient:{patient}"))
+        self.record_patient_view(actor, team, patient, json!({ "notes": found.len() }))
             .await?;
         Ok(found)
     }

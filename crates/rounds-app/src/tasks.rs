@@ -104,11 +104,7 @@ impl App {
             .await?;
         let found = tasks::for_patient(&mut conn, patient).await?;
         drop(conn);
-        let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);
-        entry.team_id = Some(team);
-        entry.patient_ref = Some(patient.to_string());
-        entry.detail = json!({ "tasks": found.len() });
-        self.record_view(entry, format!("patient:{patient}"))
+        self.record_patient_view(actor, team, patient, json!({ "tasks": found.len() }))
             .await?;
         Ok(found)
     }
@@ -307,11 +303,7 @@ impl App {
             unassigned: unassigned.into_iter().map(place).collect(),
         };
         for patient in &ids {
-            let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);
-            entry.team_id = Some(team);
-            entry.patient_ref = Some(patient.to_string());
-            entry.detail = json!({ "view": "myTasks" });
-            self.record_view(entry, format!("patient:{patient}"))
+            self.record_patient_view(actor, team, patient, json!({ "view": "myTasks" }))
                 .await?;
         }
         Ok(out)

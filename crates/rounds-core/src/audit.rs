@@ -378,14 +378,21 @@ impl AuditRecord {
             user_agent: self.user_agent.as_deref(),
             prev_hash: &self.prev_hash,
         };
-        // Serializing a struct of strings and integers cannot fail.
-        let bytes = serde_json::to_vec(&hashed).unwrap_or_default();
-        hex::encode(Sha256::digest(bytes))
+        content_hash(&hashed)
     }
 
     pub fn timestamp(&self) -> Timestamp {
         Timestamp::from_millis(self.at)
     }
+}
+
+/// SHA-256 (hex) over the canonical JSON rendering of a record's hashed
+/// content: a struct of strings and integers in a fixed field order (the
+/// gateway's audit chain hashes its records so too).
+pub fn content_hash<T: Serialize>(content: &T) -> String {
+    // Serializing a struct of strings and integers cannot fail.
+    let bytes = serde_json::to_vec(content).unwrap_or_default();
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Why a chain does not verify.

@@ -383,20 +383,19 @@ pub async fn ref_of(
     conn: &mut AnyConnection,
     patient: PatientId,
 ) -> Result<Option<EhrRef>, StoreError> {
-    let row = sqlx::query(
+    crate::optional_row(
+        conn,
         "SELECT ehr_server, ehr_id FROM patients \
          WHERE id = $1 AND ehr_id IS NOT NULL AND ehr_server IS NOT NULL",
+        patient.to_string(),
+        |row| {
+            Ok(EhrRef {
+                server: row.try_get("ehr_server")?,
+                id: row.try_get("ehr_id")?,
+            })
+        },
     )
-    .bind(patient.to_string())
-    .fetch_optional(conn)
-    .await?;
-    row.map(|row| {
-        Ok(EhrRef {
-            server: row.try_get("ehr_server")?,
-            id: row.try_get("ehr_id")?,
-        })
-    })
-    .transpose()
+    .await
 }
 
 /// The team's patient with this EHR reference.

@@ -54,13 +54,7 @@ pub async fn on_list(
 ) -> Result<HashMap<PatientId, Ipass>, StoreError> {
     let sql =
         format!("{SELECT} JOIN list_entries e ON e.patient_id = i.patient_id WHERE e.list_id = $1");
-    sqlx::query(&sql)
-        .bind(list.to_string())
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    crate::all_rows(conn, &sql, list.to_string(), from_row).await
 }
 
 /// The illness severity of each patient on a list that has one.

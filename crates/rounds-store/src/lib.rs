@@ -45,3 +45,37 @@ pub mod vital_ranges;
 pub use db::{inspect_sqlite, redact_url, Backend, Db, DbOptions, WriteTx};
 pub use error::StoreError;
 pub use sqlx::AnyConnection;
+
+/// The row (if any) that `sql` finds with `key` as its one parameter, read
+/// by `map`.
+pub(crate) async fn optional_row<T>(
+    conn: &mut AnyConnection,
+    sql: &str,
+    key: String,
+    map: impl Fn(&sqlx::any::AnyRow) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    sqlx::query(sql)
+        .bind(key)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(map)
+        .transpose()
+}
+
+/// Every row that `sql` finds with `key` as its one parameter, read by
+/// `map`, in the order the statement gives (into a list or a map).
+pub(crate) async fn all_rows<T, C: FromIterator<T>>(
+    conn: &mut AnyConnection,
+    sql: &str,
+    key: String,
+    map: impl Fn(&sqlx::any::AnyRow) -> Result<T, StoreError>,
+) -> Result<C, StoreError> {
+    sqlx::query(sql)
+        .bind(key)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(map)
+        .collect()
+}

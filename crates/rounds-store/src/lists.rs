@@ -37,13 +37,7 @@ pub async fn for_team(
     team: TeamId,
 ) -> Result<Vec<PatientList>, StoreError> {
     let sql = format!("{LIST_SELECT} WHERE l.team_id = $1 ORDER BY l.position, l.name_key");
-    sqlx::query(&sql)
-        .bind(team.to_string())
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(list_from_row)
-        .collect()
+    crate::all_rows(conn, &sql, team.to_string(), list_from_row).await
 }
 
 pub async fn by_id(
@@ -51,13 +45,7 @@ pub async fn by_id(
     id: ListId,
 ) -> Result<Option<PatientList>, StoreError> {
     let sql = format!("{LIST_SELECT} WHERE l.id = $1");
-    sqlx::query(&sql)
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(list_from_row)
-        .transpose()
+    crate::optional_row(conn, &sql, id.to_string(), list_from_row).await
 }
 
 pub async fn insert(
@@ -158,13 +146,7 @@ pub async fn team_columns(
     conn: &mut AnyConnection,
     team: TeamId,
 ) -> Result<Vec<TeamColumn>, StoreError> {
-    sqlx::query("SELECT id, label, kind, unit, options FROM team_columns WHERE team_id = $1 ORDER BY created_at, id")
-        .bind(team.to_string())
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(column_from_row)
-        .collect()
+    crate::all_rows(conn, "SELECT id, label, kind, unit, options FROM team_columns WHERE team_id = $1 ORDER BY created_at, id", team.to_string(), column_from_row).await
 }
 
 pub async fn team_column(
@@ -293,13 +275,7 @@ pub async fn schemas(
     conn: &mut AnyConnection,
     team: TeamId,
 ) -> Result<Vec<ColumnSchema>, StoreError> {
-    sqlx::query("SELECT id, name, columns, updated_at FROM column_schemas WHERE team_id = $1 ORDER BY name_key")
-        .bind(team.to_string())
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(schema_from_row)
-        .collect()
+    crate::all_rows(conn, "SELECT id, name, columns, updated_at FROM column_schemas WHERE team_id = $1 ORDER BY name_key", team.to_string(), schema_from_row).await
 }
 
 pub async fn schema(

@@ -34,24 +34,12 @@ pub async fn for_patient(
     patient: PatientId,
 ) -> Result<Vec<Note>, StoreError> {
     let sql = format!("{SELECT} WHERE n.patient_id = $1 AND n.deleted_at IS NULL ORDER BY n.created_at DESC, n.id");
-    sqlx::query(&sql)
-        .bind(patient.to_string())
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    crate::all_rows(conn, &sql, patient.to_string(), from_row).await
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: NoteId) -> Result<Option<Note>, StoreError> {
     let sql = format!("{SELECT} WHERE n.id = $1");
-    sqlx::query(&sql)
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    crate::optional_row(conn, &sql, id.to_string(), from_row).await
 }
 
 pub async fn insert(
@@ -135,11 +123,5 @@ pub async fn latest_on_list(
          WHERE e.list_id = $1 AND n.deleted_at IS NULL AND n.created_at = \
          (SELECT MAX(m.created_at) FROM notes m WHERE m.patient_id = n.patient_id AND m.deleted_at IS NULL)"
     );
-    sqlx::query(&sql)
-        .bind(list.to_string())
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    crate::all_rows(conn, &sql, list.to_string(), from_row).await
 }

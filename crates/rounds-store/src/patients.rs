@@ -1,5 +1,9 @@
 //! The team's patients, their field values with versions, and their places
 //! on lists.
+//!
+//! (Over 500 lines with its tests; the code, under 450 lines, is the storage
+//! of the patient tables, one short function per statement, whose
+//! statements are kept together in [`sql`] for the index test.)
 
 use std::collections::HashMap;
 

@@ -286,13 +286,7 @@ pub async fn identities_of(
     let sql = format!(
         "SELECT {IDENTITY_COLUMNS} FROM sso_identities WHERE user_id = $1 ORDER BY provider_id"
     );
-    sqlx::query(&sql)
-        .bind(user.to_string())
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(identity_from_row)
-        .collect()
+    crate::all_rows(conn, &sql, user.to_string(), identity_from_row).await
 }
 
 pub async fn all_identities(conn: &mut AnyConnection) -> Result<Vec<IdentityRow>, StoreError> {

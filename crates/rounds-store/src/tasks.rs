@@ -125,13 +125,7 @@ pub async fn unassigned(conn: &mut AnyConnection, team: TeamId) -> Result<Vec<Ta
 /// A task that is not deleted.
 pub async fn by_id(conn: &mut AnyConnection, id: TaskId) -> Result<Option<Task>, StoreError> {
     let sql = format!("{SELECT} WHERE t.id = $1 AND t.deleted_at IS NULL");
-    sqlx::query(&sql)
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    crate::optional_row(conn, &sql, id.to_string(), from_row).await
 }
 
 /// The team a task (deleted or not) belongs to, and its patient.

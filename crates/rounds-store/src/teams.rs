@@ -42,13 +42,13 @@ pub async fn insert(
 }
 
 pub async fn by_id(conn: &mut AnyConnection, id: TeamId) -> Result<Option<Team>, StoreError> {
-    sqlx::query("SELECT id, name, created_at FROM teams WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(team_from_row)
-        .transpose()
+    crate::optional_row(
+        conn,
+        "SELECT id, name, created_at FROM teams WHERE id = $1",
+        id.to_string(),
+        team_from_row,
+    )
+    .await
 }
 
 /// The teams `user` belongs to, by name.

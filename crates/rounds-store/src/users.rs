@@ -83,13 +83,7 @@ pub async fn count(conn: &mut AnyConnection) -> Result<i64, StoreError> {
 
 pub async fn by_id(conn: &mut AnyConnection, id: UserId) -> Result<Option<User>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    sqlx::query(&sql)
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    crate::optional_row(conn, &sql, id.to_string(), from_row).await
 }
 
 pub async fn by_username(

@@ -273,6 +273,18 @@ pub fn tokens_match(sent: &str, token: &str) -> bool {
     rounds_app::token_matches(sent, token)
 }
 
+/// The one acting in `session`: its user, from the client this request
+/// came from.
+pub async fn actor_in(parts: &mut Parts, state: &AppState, session: &SessionInfo) -> Actor {
+    let Client(client) = Client::from_request_parts(parts, state)
+        .await
+        .unwrap_or_else(|e| match e {});
+    Actor {
+        user: session.user.clone(),
+        client,
+    }
+}
+
 /// Any signed-in API caller, even one who must still change a one-time
 /// password. State-changing requests must carry the session's CSRF token.
 pub struct ApiSession {
@@ -287,9 +299,6 @@ impl FromRequestParts<AppState> for ApiSession {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Client(client) = Client::from_request_parts(parts, state)
-            .await
-            .unwrap_or_else(|e| match e {});
         let session = session_of(parts, state)
             .await?
             .ok_or_else(ApiError::unauthenticated)?;
@@ -303,10 +312,7 @@ impl FromRequestParts<AppState> for ApiSession {
                 return Err(ApiError::csrf());
             }
         }
-        let actor = Actor {
-            user: session.user.clone(),
-            client,
-        };
+        let actor = actor_in(parts, state, &session).await;
         Ok(Self { session, actor })
     }
 }

@@ -22,7 +22,7 @@ pub(super) struct CacheEntry {
     pub(super) fetched_at: Timestamp,
     pub(super) fetched: Instant,
     /// The cells of a good read, rendered when it was read.
-    pub(super) rendered: Option<Arc<super::read::Rendered>>,
+    pub(super) rendered: Option<Arc<super::data::Rendered>>,
 }
 
 impl CacheEntry {

@@ -8,108 +8,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rounds_core::lists::BuiltinColumn;
-use rounds_core::vitals::ReferenceRanges;
 use rounds_core::{ListId, PatientId, TeamId, Timestamp};
-use rounds_fhir::PatientSummary;
 use rounds_store::ehr::{EhrRef, StoredConnection};
 
 use super::cache::CacheEntry;
 use super::cells::ehr_builtin_value;
 use super::client::generation;
+use super::data::{today, EhrPatientData, EhrRowState, ListEhrStatus, Rendered};
 use super::health::{Health, HealthState};
 use super::tally::Tally;
 use super::{lock, EhrSettings};
 use crate::live::EHR_REFRESHED;
 use crate::{App, AppError};
-
-/// How an EHR patient's data stands on a row or page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EhrRowState {
-    Ok,
-    Pending,
-    Failed,
-    /// Added from another server than the team's connection now names.
-    OtherServer,
-}
-
-impl EhrRowState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Pending => "pending",
-            Self::Failed => "failed",
-            Self::OtherServer => "otherServer",
-        }
-    }
-}
-
-/// An EHR patient's data for one row or page.
-#[derive(Debug, Clone)]
-pub struct EhrPatientData {
-    pub ehr_id: String,
-    pub state: EhrRowState,
-    pub fetched_at: Option<Timestamp>,
-    pub reason: Option<String>,
-    pub summary: Option<Arc<PatientSummary>>,
-    /// The cells of `summary`, rendered once when it was read (None: render
-    /// them now).
-    pub(crate) rendered: Option<Arc<Rendered>>,
-    /// The team's reference ranges, which the vital signs are flagged
-    /// against wherever the data is shown.
-    pub ranges: Arc<ReferenceRanges>,
-}
-
-/// A patient's EHR cells and texts by column key, rendered once per read
-/// rather than on every request; `day` is the date they were rendered on
-/// (coverage depends on it), after which they are rendered again.
-#[derive(Debug)]
-pub(crate) struct Rendered {
-    pub(crate) day: String,
-    /// The ranges the cells were flagged against: when the team's ranges
-    /// have changed since, the cells are rendered again.
-    pub(crate) ranges: Arc<ReferenceRanges>,
-    pub(crate) cells: std::collections::BTreeMap<String, (String, super::EhrCell)>,
-}
-
-/// Today's date (UTC) as rendered cells know it.
-fn today() -> String {
-    let now = Timestamp::now().to_rfc3339();
-    now.get(..10).unwrap_or_default().to_owned()
-}
-
-impl Rendered {
-    fn of(
-        ehr_id: &str,
-        summary: &Arc<PatientSummary>,
-        day: String,
-        ranges: &Arc<ReferenceRanges>,
-    ) -> Self {
-        let data = EhrPatientData {
-            ehr_id: ehr_id.to_owned(),
-            state: EhrRowState::Ok,
-            fetched_at: None,
-            reason: None,
-            summary: Some(Arc::clone(summary)),
-            rendered: None,
-            ranges: Arc::clone(ranges),
-        };
-        Self {
-            day,
-            ranges: Arc::clone(ranges),
-            cells: super::row_cells(&data, None),
-        }
-    }
-}
-
-/// The EHR's state as a list shows it (the banner).
-#[derive(Debug, Clone)]
-pub struct ListEhrStatus {
-    pub connected: bool,
-    pub name: Option<String>,
-    pub health: Health,
-    /// Some cells are still being read: look again shortly.
-    pub pending: bool,
-}
 
 impl App {
     /// EHR data for these patients, answered from memory at once (stale
@@ -411,57 +321,6 @@ impl App {
         }
         Some(ids)
     }
-
-    /// Starts reading the EHR data of a list's patients that memory lacks
-    /// (or holds due for a re-read), without waiting: called when the
-    /// list's page or live feed opens, so that the table's first getList
-    /// finds them read or under way. The caller has checked that `actor`
-    /// may see the list; nothing is shown, so nothing is audited here (the
-    /// getList that shows it is).
-    pub(crate) async fn start_list_read(&self, team: TeamId, list: ListId) -> Result<(), AppError> {
-        if self.stored_connection(team).await?.is_none() {
-            return Ok(());
-        }
-        let refs = {
-            let mut conn = self.db.read().await?;
-            rounds_store::ehr::refs_of_list(&mut conn, team, list).await?
-        };
-        if refs.is_empty() {
-            return Ok(());
-        }
-        let app = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = app.ehr_data(team, &refs, false, &[list]).await {
-                tracing::debug!(error = %e, "reading a list's EHR patients ahead failed");
-            }
-        });
-        Ok(())
-    }
-
-    /// [`App::start_list_read`] for a list page being rendered: only when
-    /// `actor` is a member of the team and the list is the team's; else
-    /// nothing (quietly: the page's own reads refuse it, and record that).
-    pub async fn read_list_ahead(
-        &self,
-        actor: &crate::Actor,
-        team: TeamId,
-        list: ListId,
-    ) -> Result<(), AppError> {
-        let allowed = {
-            let mut conn = self.db.read().await?;
-            rounds_store::teams::role_of(&mut conn, team, actor.user.id)
-                .await?
-                .is_some()
-                && rounds_store::lists::by_id(&mut conn, list)
-                    .await?
-                    .is_some_and(|l| l.team_id == team)
-        };
-        if allowed {
-            self.start_list_read(team, list).await?;
-        }
-        Ok(())
-    }
-
     /// The EHR data of one patient of the team, if it is an EHR patient.
     /// A re-read in the background is told to the open screens of `lists`
     /// (the lists holding the patient).

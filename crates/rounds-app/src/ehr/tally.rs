@@ -8,8 +8,8 @@ use rounds_core::Timestamp;
 use rounds_fhir::{FhirError, PatientSummary, SectionStatus};
 
 use super::cache::{CacheEntry, CacheKey, EhrCache};
+use super::data::Rendered;
 use super::health::Problem;
-use super::read::Rendered;
 use super::EhrSettings;
 
 /// What one round of reads found, for the team's health.

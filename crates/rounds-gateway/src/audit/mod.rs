@@ -17,9 +17,8 @@ mod writer;
 pub use read::{export, AuditFilter, ExportFormat};
 pub use writer::{AsyncLimits, WriterState};
 
-use rounds_core::audit::{ChainBreak, GENESIS_HASH};
+use rounds_core::audit::{content_hash, ChainBreak, GENESIS_HASH};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::db::{now_millis, Db};
@@ -112,9 +111,7 @@ impl AuditRecord {
             client_addr: self.client_addr.as_deref(),
             prev_hash: &self.prev_hash,
         };
-        // A struct of strings and integers always serialises.
-        let bytes = serde_json::to_vec(&hashed).unwrap_or_default();
-        hex::encode(Sha256::digest(bytes))
+        content_hash(&hashed)
     }
 }
 

@@ -124,6 +124,27 @@ impl From<&ResolvedColumn> for ColumnDto {
     }
 }
 
+impl ColumnDto {
+    /// The team's columns, in the order given, each as a list would show
+    /// it (shown, default width).
+    pub fn of_team_columns(columns: &[rounds_core::lists::TeamColumn]) -> Vec<Self> {
+        columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                Self::from(&ResolvedColumn {
+                    key: rounds_core::lists::ColumnKey::Team(c.id),
+                    label: c.label.clone(),
+                    team: Some(c.clone()),
+                    hidden: false,
+                    width: None,
+                    position: i as i64,
+                })
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FieldDto {

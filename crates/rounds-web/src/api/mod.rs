@@ -133,8 +133,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             ehr::delete_ehr_connection
         ))
         .routes(routes!(ehr::test_ehr_connection))
-        .routes(routes!(ehr::search_ehr))
-        .routes(routes!(ehr::link_patient, ehr::unlink_patient))
+        .routes(routes!(ehr::search::search_ehr))
+        .routes(routes!(ehr::link::link_patient, ehr::link::unlink_patient))
         .routes(routes!(export::export_list))
         .merge(
             // Uploads are larger than any other request.

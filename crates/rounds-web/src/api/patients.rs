@@ -226,21 +226,7 @@ pub async fn get_patient(
         .app
         .get_patient_with(&actor, team, patient, refresh)
         .await?;
-    let columns = d
-        .team_columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            ColumnDto::from(&rounds_app::ResolvedColumn {
-                key: rounds_core::lists::ColumnKey::Team(c.id),
-                label: c.label.clone(),
-                team: Some(c.clone()),
-                hidden: false,
-                width: None,
-                position: i as i64,
-            })
-        })
-        .collect();
+    let columns = ColumnDto::of_team_columns(&d.team_columns);
     Ok(Json(PatientDto {
         patient_id: d.patient_id.to_string(),
         fields: fields_dto(&d.values),

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use axum::body::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::STATIC_FILES;
+use super::static_files::STATIC_FILES;
 
 /// How long a hashed file may be kept: a year, never revalidated.
 pub const HASHED_CACHE: &str = "public, max-age=31536000, immutable";

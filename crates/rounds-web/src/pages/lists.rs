@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use minijinja::context;
 use rounds_app::{AppError, NewPatient, ResolvedColumn};
-use rounds_core::lists::ColumnKey;
 use rounds_core::model::TeamRole;
 use rounds_core::view::ViewSpec;
 use rounds_core::{ListId, PatientId, SchemaId, TeamId};
@@ -286,21 +285,7 @@ pub async fn patient_page(
             }
         })
         .collect();
-    let columns: Vec<ColumnDto> = p
-        .team_columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            ColumnDto::from(&ResolvedColumn {
-                key: ColumnKey::Team(c.id),
-                label: c.label.clone(),
-                team: Some(c.clone()),
-                hidden: false,
-                width: None,
-                position: i as i64,
-            })
-        })
-        .collect();
+    let columns = ColumnDto::of_team_columns(&p.team_columns);
     let me_id = page.actor.user.id;
     let notes: Vec<NoteView> = notes
         .iter()

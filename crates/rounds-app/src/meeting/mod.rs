@@ -6,15 +6,12 @@
 //! through the live feed. In mask mode the view carries initials and bed
 //! instead of names and MRNs: the identifiers are taken out here, before
 //! anything reaches the page.
-//!
-//! (Over 500 lines with its tests; the code is the meeting view's column set,
-//! focus and masking, under 570 lines.)
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rounds_core::audit::Operation;
 use rounds_core::ipass::Severity;
-use rounds_core::lists::{BuiltinColumn, ColumnKey, EhrColumn, PatientList};
+use rounds_core::lists::{ColumnKey, PatientList};
 use rounds_core::validate::InvalidInput;
 use rounds_core::view::ViewSpec;
 use rounds_core::{ListId, PatientId, TeamId, Timestamp};
@@ -22,9 +19,15 @@ use rounds_store::{lists, meeting};
 use serde_json::json;
 
 use crate::access::{Need, Subject};
-use crate::ehr::{row_cells, EhrCell, EhrRowState, ListEhrStatus};
+use crate::ehr::{EhrCell, EhrRowState, ListEhrStatus};
 use crate::live::Change;
-use crate::{Actor, App, AppError, PatientRow, ResolvedColumn};
+use crate::{Actor, App, AppError, ResolvedColumn};
+
+use columns::{available_columns, default_columns, resolve_columns};
+use mask::{Identifiers, RowShaper};
+
+mod columns;
+mod mask;
 
 /// The meeting-only column: the patient's newest note.
 pub const NOTE_KEY: &str = "latestNote";
@@ -35,16 +38,6 @@ pub const NOTE_SHOWN_MAX: usize = 280;
 /// What stands in a masked text for a name or an MRN.
 pub const MASK: &str = "•••";
 
-/// The vital signs a meeting shows by default, in this order.
-const VITALS: [EhrColumn; 5] = [
-    EhrColumn::HeartRate,
-    EhrColumn::BloodPressure,
-    EhrColumn::RespiratoryRate,
-    EhrColumn::Spo2,
-    EhrColumn::Temperature,
-];
-/// The early-warning score's column key, where the build has one.
-const SCORE_KEY: &str = "news2";
 /// Identifiers: never shown in mask mode.
 const IDENTIFYING: [&str; 2] = ["mrn", "birthDate"];
 
@@ -124,208 +117,6 @@ pub struct MeetingView {
     pub ehr: ListEhrStatus,
 }
 
-fn resolved(key: ColumnKey, label: &str) -> ResolvedColumn {
-    ResolvedColumn {
-        key,
-        label: label.to_owned(),
-        team: None,
-        hidden: false,
-        width: None,
-        position: 0,
-    }
-}
-
-/// The columns a meeting column set may hold: the list's own, the team's
-/// other columns, the EHR's (with a connection), and the newest note.
-fn available_columns(
-    list_columns: &[ResolvedColumn],
-    team_columns: &[rounds_core::lists::TeamColumn],
-    ehr_connected: bool,
-) -> Vec<MeetingColumn> {
-    let mut out: Vec<MeetingColumn> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut push = |c: ResolvedColumn, out: &mut Vec<MeetingColumn>| {
-        if seen.insert(c.key.to_string()) {
-            out.push(MeetingColumn::Column(ResolvedColumn { hidden: false, ..c }));
-        }
-    };
-    for c in list_columns {
-        push(c.clone(), &mut out);
-    }
-    for b in BuiltinColumn::ALL {
-        push(resolved(ColumnKey::Builtin(b), b.label()), &mut out);
-    }
-    for t in team_columns {
-        push(
-            ResolvedColumn {
-                team: Some(t.clone()),
-                ..resolved(ColumnKey::Team(t.id), &t.label)
-            },
-            &mut out,
-        );
-    }
-    if ehr_connected {
-        for e in EhrColumn::ALL {
-            push(resolved(ColumnKey::Ehr(e), e.label()), &mut out);
-        }
-    }
-    out.push(MeetingColumn::LatestNote);
-    out
-}
-
-fn is_vital(key: &ColumnKey) -> bool {
-    match key {
-        ColumnKey::Ehr(e) => VITALS.contains(e) || e.key() == SCORE_KEY,
-        _ => false,
-    }
-}
-
-/// The default set: name, bed, the key vital signs and the early-warning
-/// score (the list's, or all of them with an EHR), the list's team
-/// columns, and the newest note.
-fn default_columns(
-    list_columns: &[ResolvedColumn],
-    available: &[MeetingColumn],
-    ehr_connected: bool,
-) -> Vec<MeetingColumn> {
-    let find = |key: &str| {
-        available
-            .iter()
-            .find(|c| c.key() == key && !matches!(c, MeetingColumn::LatestNote))
-            .cloned()
-    };
-    let mut keys: Vec<String> = vec!["name".into(), "location".into()];
-    if ehr_connected {
-        keys.extend(VITALS.iter().map(|v| v.key().to_owned()));
-        if SCORE_KEY.parse::<ColumnKey>().is_ok() {
-            keys.push(SCORE_KEY.to_owned());
-        }
-    }
-    let visible = list_columns.iter().filter(|c| !c.hidden);
-    keys.extend(
-        visible
-            .clone()
-            .filter(|c| is_vital(&c.key))
-            .map(|c| c.key.to_string()),
-    );
-    keys.extend(
-        visible
-            .filter(|c| matches!(c.key, ColumnKey::Team(_)))
-            .map(|c| c.key.to_string()),
-    );
-    let mut seen = HashSet::new();
-    let mut out: Vec<MeetingColumn> = keys
-        .iter()
-        .filter(|k| seen.insert((*k).clone()))
-        .filter_map(|k| find(k))
-        .collect();
-    out.push(MeetingColumn::LatestNote);
-    out
-}
-
-/// A stored or asked-for set, resolved against what is available: keys
-/// that no longer resolve (a column removed from the team) are skipped.
-fn resolve_columns(keys: &[String], available: &[MeetingColumn]) -> Vec<MeetingColumn> {
-    let mut seen = HashSet::new();
-    keys.iter()
-        .filter(|k| seen.insert((*k).clone()))
-        .filter_map(|k| available.iter().find(|c| &c.key() == k).cloned())
-        .collect()
-}
-
-/// "Jane Q. SMITH" / "SMITH, Jane" → "J. Q. S." (given names first).
-pub fn initials(name: &str) -> String {
-    let (family, given) = match name.split_once(',') {
-        Some((f, g)) => (f, g),
-        None => ("", name),
-    };
-    let letters: Vec<String> = given
-        .split_whitespace()
-        .chain(family.split_whitespace())
-        .filter_map(|w| w.chars().find(|c| c.is_alphanumeric()))
-        .flat_map(char::to_uppercase)
-        .map(|c| format!("{c}."))
-        .collect();
-    if letters.is_empty() {
-        "?".to_owned()
-    } else {
-        letters.join(" ")
-    }
-}
-
-/// The words of names and MRNs that a masked text must not contain.
-#[derive(Debug, Default)]
-struct Identifiers {
-    words: HashSet<String>,
-}
-
-impl Identifiers {
-    /// The names and MRNs of `rows`, as shown and as stored.
-    fn of_rows(rows: &[PatientRow]) -> Self {
-        let mut ids = Self::default();
-        for r in rows {
-            for key in ["name", "mrn"] {
-                if let Some(text) = r.display.get(key) {
-                    ids.add(text);
-                }
-            }
-            for key in ["family", "given", "mrn"] {
-                if let Some(v) = r.values.get(key).and_then(|v| v.value.as_deref()) {
-                    ids.add(v);
-                }
-            }
-        }
-        ids
-    }
-
-    fn add(&mut self, text: &str) {
-        for w in text.split(|c: char| !c.is_alphanumeric()) {
-            if w.chars().count() >= 2 {
-                self.words.insert(w.to_lowercase());
-            }
-        }
-    }
-
-    /// `text` with every word of a name or MRN replaced by [`MASK`].
-    fn redact(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut word = String::new();
-        let flush = |word: &mut String, out: &mut String| {
-            if !word.is_empty() {
-                if self.words.contains(&word.to_lowercase()) {
-                    out.push_str(MASK);
-                } else {
-                    out.push_str(word);
-                }
-                word.clear();
-            }
-        };
-        for c in text.chars() {
-            if c.is_alphanumeric() {
-                word.push(c);
-            } else {
-                flush(&mut word, &mut out);
-                out.push(c);
-            }
-        }
-        flush(&mut word, &mut out);
-        out
-    }
-}
-
-fn shorten(body: &str) -> (String, bool) {
-    if body.chars().count() <= NOTE_SHOWN_MAX {
-        return (body.to_owned(), false);
-    }
-    let cut: String = body.chars().take(NOTE_SHOWN_MAX).collect();
-    // At a word boundary where there is one near the end.
-    let cut = match cut.rfind(char::is_whitespace) {
-        Some(i) if i > NOTE_SHOWN_MAX / 2 => cut[..i].to_owned(),
-        _ => cut,
-    };
-    (format!("{}…", cut.trim_end()), true)
-}
-
 /// How many urgent notes of each patient of the team nobody has
 /// acknowledged yet (shown beside the name; the severity comes with the
 /// list's rows).
@@ -338,93 +129,6 @@ async fn open_urgent_counts(
         *urgent.entry(u.patient_id).or_default() += 1;
     }
     Ok(urgent)
-}
-
-/// Makes the meeting's rows from the list view's: only the meeting's
-/// columns, EHR cells for the columns the list itself does not show, and
-/// in mask mode initials for the name and no name or MRN in any text.
-struct RowShaper {
-    /// The meeting's column keys.
-    keys: HashSet<String>,
-    /// EHR columns the meeting shows but the list does not.
-    extra: HashSet<String>,
-    /// In mask mode: the names and MRNs to take out of every text.
-    ids: Option<Identifiers>,
-    /// Open urgent notes per patient.
-    urgent: HashMap<PatientId, usize>,
-}
-
-impl RowShaper {
-    fn text(&self, s: &str) -> String {
-        match &self.ids {
-            Some(ids) => ids.redact(s),
-            None => s.to_owned(),
-        }
-    }
-
-    fn row(&self, mut r: PatientRow) -> MeetingRow {
-        if let Some(data) = r.ehr.as_ref().filter(|_| !self.extra.is_empty()) {
-            for (key, (t, cell)) in row_cells(data, Some(&self.extra)) {
-                r.display.insert(key.clone(), t);
-                r.cells.insert(key, cell);
-            }
-        }
-        let name = r.display.get("name").cloned().unwrap_or_default();
-        let label = if self.ids.is_some() {
-            initials(&name)
-        } else {
-            name
-        };
-        let mut display: BTreeMap<String, String> = r
-            .display
-            .into_iter()
-            .filter(|(k, _)| self.keys.contains(k) && k != "name")
-            .map(|(k, v)| {
-                let v = self.text(&v);
-                (k, v)
-            })
-            .collect();
-        display.insert("name".into(), label.clone());
-        let cells = r
-            .cells
-            .into_iter()
-            .filter(|(k, _)| self.keys.contains(k))
-            .map(|(k, mut c)| {
-                c.reason = c.reason.map(|x| self.text(&x));
-                (k, c)
-            })
-            .collect();
-        let values = r
-            .values
-            .into_iter()
-            .filter(|(k, _)| self.keys.contains(k) && k.parse::<rounds_core::ColumnId>().is_ok())
-            .filter_map(|(k, v)| v.value.map(|v| (k, self.text(&v))))
-            .collect();
-        let latest_note = r.latest_note.map(|n| {
-            let (body, shortened) = shorten(&self.text(&n.body));
-            MeetingNote {
-                body,
-                author_name: n.author_name,
-                created_at: n.created_at,
-                shortened,
-            }
-        });
-        MeetingRow {
-            patient_id: r.patient_id,
-            label,
-            display,
-            cells,
-            values,
-            ehr: r.ehr.map(|d| MeetingEhr {
-                state: d.state,
-                fetched_at: d.fetched_at,
-                reason: d.reason.map(|x| self.text(&x)),
-            }),
-            latest_note,
-            severity: r.severity,
-            urgent: self.urgent.get(&r.patient_id).copied().unwrap_or(0),
-        }
-    }
 }
 
 impl App {
@@ -614,36 +318,5 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn initials_of_names_in_either_order() {
-        assert_eq!(initials("SMITH, Jane Quinn"), "J. Q. S.");
-        assert_eq!(initials("Jane Smith"), "J. S.");
-        assert_eq!(initials(""), "?");
-    }
-
-    #[test]
-    fn redaction_takes_out_whole_words_of_names_and_mrns() {
-        let mut ids = Identifiers::default();
-        ids.add("BRIGHTWATER, Ottilie");
-        ids.add("BW-2201");
-        assert_eq!(
-            ids.redact("Ottilie's MRN BW-2201; brightwater family called"),
-            "•••'s MRN •••-•••; ••• family called"
-        );
-        assert_eq!(ids.redact("Ottilieson stays"), "Ottilieson stays");
-    }
-
-    #[test]
-    fn long_notes_are_shortened_and_marked() {
-        let (s, cut) = shorten(&"word ".repeat(100));
-        assert!(cut && s.ends_with('…') && s.chars().count() <= NOTE_SHOWN_MAX + 1);
-        assert_eq!(shorten("short"), ("short".to_owned(), false));
     }
 }

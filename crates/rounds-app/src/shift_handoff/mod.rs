@@ -21,7 +21,11 @@ use serde_json::json;
 
 use crate::access::{Need, Subject};
 use crate::live::Change;
-use crate::{Actor, App, AppError, FieldConflict};
+use crate::{Actor, App, AppError};
+
+mod step;
+
+use step::Step;
 
 /// One patient of a hand-off with what identifies them on the list.
 #[derive(Debug, Clone)]
@@ -67,17 +71,13 @@ pub enum Which {
 }
 
 fn stale(current: &ShiftHandoff, base_version: i64) -> AppError {
-    AppError::EditConflict {
-        conflicts: vec![FieldConflict {
-            field: "handoff".into(),
-            yours: None,
-            current: None,
-            current_version: current.version,
-            your_base_version: base_version,
-            updated_by: None,
-            updated_at: current.started_at,
-        }],
-    }
+    AppError::stale_whole(
+        "handoff",
+        current.version,
+        base_version,
+        None,
+        current.started_at,
+    )
 }
 
 impl App {
@@ -206,15 +206,8 @@ impl App {
         team: TeamId,
         handoff: ShiftHandoffId,
     ) -> Result<ShiftHandoffView, AppError> {
-        let role = self
-            .team_access(actor, team, Need::Member, "getShiftHandoff")
-            .await?;
-        let found = {
-            let mut conn = self.db.read().await?;
-            store::by_id(&mut conn, handoff).await?
-        };
-        let found = self
-            .visible(actor, team, role, found, "getShiftHandoff")
+        let (_, found) = self
+            .visible(actor, team, handoff, "getShiftHandoff")
             .await?;
         let view = self.handoff_view(found).await?;
         self.record_handoff_views(actor, team, std::slice::from_ref(&view))
@@ -251,22 +244,27 @@ impl App {
         Ok(out)
     }
 
-    /// The hand-off if the actor may see it: one of another team, or one
-    /// the actor neither gives nor receives (and is no owner), is refused
-    /// as not found, and the refusal recorded.
+    /// The hand-off if the actor (a member of `team`) may see it, with the
+    /// actor's role: one of another team, or one the actor neither gives
+    /// nor receives (and is no owner), is refused as not found, and the
+    /// refusal recorded.
     async fn visible(
         &self,
         actor: &Actor,
         team: TeamId,
-        role: TeamRole,
-        found: Option<ShiftHandoff>,
+        handoff: ShiftHandoffId,
         action: &str,
-    ) -> Result<ShiftHandoff, AppError> {
+    ) -> Result<(TeamRole, ShiftHandoff), AppError> {
+        let role = self.team_access(actor, team, Need::Member, action).await?;
+        let found = {
+            let mut conn = self.db.read().await?;
+            store::by_id(&mut conn, handoff).await?
+        };
         let Some(h) = found else {
             return Err(AppError::NotFound { what: "hand-off" });
         };
         if h.team_id == team && involved(&h, actor.user.id, role) {
-            return Ok(h);
+            return Ok((role, h));
         }
         let reason = if h.team_id == team {
             "neither the giver nor the receiver of the hand-off, nor an owner"
@@ -295,11 +293,7 @@ impl App {
             .flat_map(|v| v.patients.iter().map(|p| p.patient_id))
             .collect();
         for patient in ids {
-            let mut entry = self.entry_for(actor, Operation::PatientView, Outcome::Success);
-            entry.team_id = Some(team);
-            entry.patient_ref = Some(patient.to_string());
-            entry.detail = json!({ "view": "shiftHandoff" });
-            self.record_view(entry, format!("patient:{patient}"))
+            self.record_patient_view(actor, team, patient, json!({ "view": "shiftHandoff" }))
                 .await?;
         }
         Ok(())
@@ -336,160 +330,6 @@ impl App {
             patients,
         })
     }
-
-    async fn step(
-        &self,
-        actor: &Actor,
-        team: TeamId,
-        handoff: ShiftHandoffId,
-        which: &Which,
-        base_version: i64,
-        step: Step,
-    ) -> Result<ShiftHandoffView, AppError> {
-        let role = self
-            .team_access(actor, team, Need::Member, step.action())
-            .await?;
-        let found = {
-            let mut conn = self.db.read().await?;
-            store::by_id(&mut conn, handoff).await?
-        };
-        self.visible(actor, team, role, found, step.action())
-            .await?;
-        let mut tx = self.db.write().await?;
-        let current = store::by_id(tx.conn(), handoff)
-            .await?
-            .ok_or(AppError::NotFound { what: "hand-off" })?;
-        let allowed = match step {
-            Step::Ready => current.giver_id == actor.user.id,
-            Step::Ack => current.receiver_id == actor.user.id,
-            Step::Cancel => current.giver_id == actor.user.id || role == TeamRole::Owner,
-        };
-        if !allowed {
-            drop(tx);
-            let mut entry = self.entry_for(
-                actor,
-                Operation::AccessRefused,
-                Outcome::Refused(step.refusal().into()),
-            );
-            entry.team_id = Some(team);
-            entry.list_id = Some(current.list_id.to_string());
-            entry.detail = json!({ "action": step.action(), "handoffId": handoff.to_string() });
-            self.record(entry).await?;
-            return Err(AppError::forbidden(step.refusal()));
-        }
-        if current.closed_at.is_some() {
-            return Err(AppError::Conflict {
-                message: "this hand-off is already closed".into(),
-            });
-        }
-        if current.version != base_version {
-            return Err(stale(&current, base_version));
-        }
-        let stored = store::patients(tx.conn(), handoff).await?;
-        let chosen: Vec<&HandoffPatient> = match which {
-            Which::All => stored.iter().collect(),
-            Which::Some(ids) => {
-                let mut out = Vec::new();
-                for id in ids {
-                    match stored.iter().find(|p| p.patient_id == *id) {
-                        Some(p) => out.push(p),
-                        None => {
-                            return Err(InvalidInput::new(
-                                "patientIds",
-                                "names a patient who is not part of this hand-off",
-                            )
-                            .into())
-                        }
-                    }
-                }
-                out
-            }
-        };
-        let now = Timestamp::now();
-        let mut changed = Vec::new();
-        match step {
-            Step::Ready => {
-                for p in chosen.iter().filter(|p| p.ready_at.is_none()) {
-                    store::mark_ready(tx.conn(), handoff, p.patient_id, now).await?;
-                    changed.push(p.patient_id);
-                }
-            }
-            Step::Ack => {
-                if let Which::Some(_) = which {
-                    if chosen.iter().any(|p| p.ready_at.is_none()) {
-                        return Err(AppError::Conflict {
-                            message: "the giver has not marked that patient ready yet".into(),
-                        });
-                    }
-                }
-                for p in chosen
-                    .iter()
-                    .filter(|p| p.ready_at.is_some() && p.acked_at.is_none())
-                {
-                    store::mark_acked(tx.conn(), handoff, p.patient_id, now).await?;
-                    changed.push(p.patient_id);
-                }
-            }
-            Step::Cancel => {}
-        }
-        let close = match step {
-            Step::Cancel => Some((now, true)),
-            Step::Ack => {
-                let all_acked = stored
-                    .iter()
-                    .all(|p| p.acked_at.is_some() || changed.contains(&p.patient_id));
-                all_acked.then_some((now, false))
-            }
-            Step::Ready => None,
-        };
-        if changed.is_empty() && close.is_none() {
-            drop(tx);
-            let current = self.handoff_view(current).await?;
-            return Ok(current);
-        }
-        if !store::bump(tx.conn(), handoff, base_version, close).await? {
-            return Err(stale(&current, base_version));
-        }
-        let (operation, action) = match step {
-            Step::Ready => (Operation::ShiftHandoffGive, "ready"),
-            Step::Ack => (Operation::ShiftHandoffAcknowledge, "acknowledged"),
-            Step::Cancel => (Operation::ShiftHandoffGive, "cancelled"),
-        };
-        let closed = close.is_some_and(|(_, cancelled)| !cancelled);
-        for patient in &changed {
-            self.audit_done(
-                &mut tx,
-                actor,
-                operation,
-                Subject::on_list(team, current.list_id, *patient),
-                json!({
-                    "action": action,
-                    "handoffId": handoff.to_string(),
-                    "giverId": current.giver_id.to_string(),
-                    "receiverId": current.receiver_id.to_string(),
-                    "closed": closed,
-                }),
-            )
-            .await?;
-        }
-        if step == Step::Cancel {
-            self.audit_done(
-                &mut tx,
-                actor,
-                operation,
-                Subject::list(team, current.list_id),
-                json!({ "action": action, "handoffId": handoff.to_string() }),
-            )
-            .await?;
-        }
-        let live_action = if closed { "closed" } else { action };
-        let saved = self
-            .handoff_changed(&mut tx, actor, handoff, live_action)
-            .await?;
-        self.commit(tx).await?;
-        self.handoff_view(saved).await
-    }
-
     /// Announces the hand-off as it now stands to those who may read it:
     /// on their own team channels, the giver's, the receiver's and each
     /// owner's (not on the list's feed nor the team's, which every member
@@ -531,30 +371,6 @@ impl App {
         )
         .await?;
         Ok(saved)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    Ready,
-    Ack,
-    Cancel,
-}
-
-impl Step {
-    fn action(self) -> &'static str {
-        match self {
-            Self::Ready => "markShiftHandoffReady",
-            Self::Ack => "acknowledgeShiftHandoff",
-            Self::Cancel => "cancelShiftHandoff",
-        }
-    }
-    fn refusal(self) -> &'static str {
-        match self {
-            Self::Ready => "only the giver of a hand-off marks its patients ready",
-            Self::Ack => "only the receiver of a hand-off acknowledges its patients",
-            Self::Cancel => "only the giver of a hand-off or an owner of the team cancels it",
-        }
     }
 }
 

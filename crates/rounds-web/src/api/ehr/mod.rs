@@ -1,16 +1,13 @@
-//! EHR mode: the team's connection to its FHIR server, searching it, and
-//! linking patients to their EHR records.
+//! EHR mode: the team's connection to its FHIR server (here), searching it
+//! and linking patients to their EHR records (`search.rs`), and the EHR data
+//! lists and pages show (`cells.rs`).
 
-use rounds_core::{ListId, PatientId, TeamId};
-use std::collections::BTreeMap;
+use rounds_core::TeamId;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use rounds_app::ehr::{
-    EhrAuthSpec, EhrCell, EhrConnectionSpec, EhrConnectionView, EhrPatientData, EhrSearch,
-    EhrTestReport, Health, ListEhrStatus,
-};
+use rounds_app::ehr::{EhrAuthSpec, EhrConnectionSpec, EhrConnectionView, EhrTestReport, Health};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -18,6 +15,12 @@ use utoipa::ToSchema;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiActor, ApiJson, ApiPath};
 use crate::AppState;
+
+mod cells;
+pub mod link;
+pub mod search;
+
+pub use cells::{cells_dto, EhrCellDto, ListEhrDto, PatientEhrDto, RowEhrDto};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -277,199 +280,6 @@ impl From<EhrTestReport> for EhrTestDto {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EhrSearchRequest {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub family: Option<String>,
-    #[serde(default)]
-    pub given: Option<String>,
-    #[serde(default)]
-    pub mrn: Option<String>,
-    /// YYYY-MM-DD.
-    #[serde(default)]
-    pub birth_date: Option<String>,
-    /// female, male, other or unknown.
-    #[serde(default)]
-    pub gender: Option<String>,
-    /// The FHIR Patient id.
-    #[serde(default)]
-    pub id: Option<String>,
-    /// 1 to 50 (20 by default).
-    #[serde(default)]
-    pub count: Option<u32>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct EhrHitDto {
-    pub ehr_id: String,
-    pub name: String,
-    pub mrn: Option<String>,
-    pub birth_date: Option<String>,
-    pub gender: Option<String>,
-    /// Already on this list.
-    pub on_list: bool,
-    /// The team's patient for this EHR record, if the team has one.
-    pub patient_id: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct EhrSearchDto {
-    /// How many the EHR has in all (when it says).
-    pub total: Option<u64>,
-    pub results: Vec<EhrHitDto>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LinkRequest {
-    /// The FHIR Patient id in the team's EHR.
-    pub ehr_id: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct EhrCellDto {
-    /// ok, empty, missing, failed or pending.
-    pub state: &'static str,
-    /// When the value was measured or recorded (when Rounds read it from
-    /// the EHR is the row's `ehr.fetchedAt`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub at: Option<String>,
-    /// Why the cell is empty or failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shown: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<u64>,
-    /// A value outside the team's reference range, or a NEWS2 above low risk.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub flag: Option<super::vitals::FlagDto>,
-    /// NEWS2: the risk band (low, lowMedium, medium, high).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub risk: Option<&'static str>,
-    /// NEWS2: the parameters the score lacks (it is partial: the true score
-    /// is at least this): respiratoryRate, spo2, supplementalOxygen,
-    /// systolic, pulse, consciousness, temperature.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub missing: Option<Vec<&'static str>>,
-}
-
-impl From<&EhrCell> for EhrCellDto {
-    fn from(c: &EhrCell) -> Self {
-        Self {
-            state: c.state.as_str(),
-            at: c.at.clone(),
-            reason: c.reason.clone(),
-            shown: c.shown,
-            total: c.total,
-            flag: c
-                .flag
-                .as_ref()
-                .map(super::vitals::FlagDto::of_vital)
-                .or_else(|| c.news2.as_ref().and_then(super::vitals::FlagDto::of_news2)),
-            risk: c.news2.as_ref().map(|n| n.risk.as_str()),
-            missing: c
-                .news2
-                .as_ref()
-                .map(|n| n.missing.iter().map(|p| p.key()).collect()),
-        }
-    }
-}
-
-pub fn cells_dto(cells: &BTreeMap<String, EhrCell>) -> BTreeMap<String, EhrCellDto> {
-    cells
-        .iter()
-        .map(|(k, c)| (k.clone(), EhrCellDto::from(c)))
-        .collect()
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RowEhrDto {
-    pub ehr_id: String,
-    /// ok, pending, failed or otherServer.
-    pub state: String,
-    pub fetched_at: Option<String>,
-    pub reason: Option<String>,
-}
-
-impl From<&EhrPatientData> for RowEhrDto {
-    fn from(d: &EhrPatientData) -> Self {
-        Self {
-            ehr_id: d.ehr_id.clone(),
-            state: d.state.as_str().to_owned(),
-            fetched_at: d.fetched_at.map(|t| t.to_rfc3339()),
-            reason: d.reason.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PatientEhrDto {
-    pub ehr_id: String,
-    pub state: String,
-    pub fetched_at: Option<String>,
-    pub reason: Option<String>,
-    /// Every EHR section as read, each with its status and items; vital
-    /// signs with their display text and flag.
-    pub summary: Option<super::ehr_summary::SummaryDto>,
-}
-
-impl From<&EhrPatientData> for PatientEhrDto {
-    fn from(d: &EhrPatientData) -> Self {
-        Self {
-            ehr_id: d.ehr_id.clone(),
-            state: d.state.as_str().to_owned(),
-            fetched_at: d.fetched_at.map(|t| t.to_rfc3339()),
-            reason: d.reason.clone(),
-            summary: d
-                .summary
-                .as_ref()
-                .map(|s| super::ehr_summary::SummaryDto::new(s, &d.ranges)),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ListEhrDto {
-    pub connected: bool,
-    pub name: Option<String>,
-    /// ok, degraded, down, unknown; notConnected when the team has no connection.
-    pub state: String,
-    pub message: Option<String>,
-    pub last_good_read: Option<String>,
-    pub since: Option<String>,
-    /// Some EHR cells are still being read: ask again in a second or two.
-    pub pending: bool,
-}
-
-impl From<&ListEhrStatus> for ListEhrDto {
-    fn from(s: &ListEhrStatus) -> Self {
-        let h = HealthDto::from(&s.health);
-        Self {
-            connected: s.connected,
-            name: s.name.clone(),
-            state: if s.connected {
-                h.state
-            } else {
-                "notConnected".into()
-            },
-            message: h.message,
-            last_good_read: h.last_good_read,
-            since: h.since,
-            pending: s.pending,
-        }
-    }
-}
-
 /// The team's EHR connection: members see its name and health; owners
 /// also its settings (never the secret).
 #[utoipa::path(get, path = "/api/v1/teams/{teamId}/ehr-connection", operation_id = "getEhrConnection", tag = "ehr",
@@ -549,80 +359,4 @@ pub async fn test_ehr_connection(
         .test_ehr_connection(&actor, team, spec.as_ref())
         .await?;
     Ok(Json(EhrTestDto::from(report)))
-}
-
-/// Search the team's EHR from a list (recorded as PatientSearch with the
-/// query). Results say which patients are on the list already.
-#[utoipa::path(post, path = "/api/v1/teams/{teamId}/lists/{listId}/ehr-search", operation_id = "searchEhr", tag = "ehr",
-    security(("session" = [], "csrf" = [])),
-    params(("teamId" = String, Path), ("listId" = String, Path)),
-    request_body = EhrSearchRequest,
-    responses((status = 200, body = EhrSearchDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
-pub async fn search_ehr(
-    State(state): State<AppState>,
-    ApiActor(actor): ApiActor,
-    ApiPath((team, list)): ApiPath<(TeamId, ListId)>,
-    ApiJson(body): ApiJson<EhrSearchRequest>,
-) -> ApiResult<Json<EhrSearchDto>> {
-    let search = EhrSearch {
-        name: body.name,
-        family: body.family,
-        given: body.given,
-        mrn: body.mrn,
-        birth_date: body.birth_date,
-        gender: body.gender,
-        id: body.id,
-        count: body.count,
-    };
-    let found = state.app.search_ehr(&actor, team, list, &search).await?;
-    Ok(Json(EhrSearchDto {
-        total: found.total,
-        results: found
-            .hits
-            .into_iter()
-            .map(|h| EhrHitDto {
-                ehr_id: h.ehr_id,
-                name: h.name,
-                mrn: h.mrn,
-                birth_date: h.birth_date,
-                gender: h.gender,
-                on_list: h.on_list,
-                patient_id: h.patient_id.map(|p| p.to_string()),
-            })
-            .collect(),
-    }))
-}
-
-/// Link a patient typed by hand to its EHR record; the team's fields and
-/// notes stay (recorded as PatientDetailsEdit).
-#[utoipa::path(put, path = "/api/v1/teams/{teamId}/patients/{patientId}/ehr-link", operation_id = "linkPatient", tag = "ehr",
-    security(("session" = [], "csrf" = [])),
-    params(("teamId" = String, Path), ("patientId" = String, Path)),
-    request_body = LinkRequest,
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
-pub async fn link_patient(
-    State(state): State<AppState>,
-    ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
-    ApiJson(body): ApiJson<LinkRequest>,
-) -> ApiResult<StatusCode> {
-    state
-        .app
-        .link_patient(&actor, team, patient, &body.ehr_id)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Unlink a patient from its EHR record; the team's fields and notes stay.
-#[utoipa::path(delete, path = "/api/v1/teams/{teamId}/patients/{patientId}/ehr-link", operation_id = "unlinkPatient", tag = "ehr",
-    security(("session" = [], "csrf" = [])),
-    params(("teamId" = String, Path), ("patientId" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn unlink_patient(
-    State(state): State<AppState>,
-    ApiActor(actor): ApiActor,
-    ApiPath((team, patient)): ApiPath<(TeamId, PatientId)>,
-) -> ApiResult<StatusCode> {
-    state.app.unlink_patient(&actor, team, patient).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
