@@ -141,7 +141,7 @@ async fn a_backup_taken_under_writes_restores_into_a_working_rounds() {
         .spawn()
         .unwrap();
     let (base, _) = wait_until_running(&mut child);
-    let http = crate::common::signed_in(&base, "nurse", PASSWORD).await;
+    let (http, _) = crate::common::signed_in(&base, "nurse", PASSWORD).await;
     let view: serde_json::Value = http
         .get(format!("{base}/api/v1/teams/{team}/lists/{list}"))
         .send()

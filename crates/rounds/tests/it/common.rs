@@ -488,8 +488,9 @@ impl Client {
 
 /// One Server-Sent Event.
 /// A cookie-keeping HTTP client signed in at the Rounds server at `base`
-/// (for servers run as a `rounds` process rather than a [`TestApp`]).
-pub async fn signed_in(base: &str, username: &str, password: &str) -> reqwest::Client {
+/// (for servers run as a `rounds` process rather than a [`TestApp`]), and
+/// the sign-in's answer.
+pub async fn signed_in(base: &str, username: &str, password: &str) -> (reqwest::Client, Reply) {
     let http = reqwest::Client::builder()
         .cookie_store(true)
         .build()
@@ -500,8 +501,9 @@ pub async fn signed_in(base: &str, username: &str, password: &str) -> reqwest::C
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    http
+    let reply = Client::reply(r).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    (http, reply)
 }
 
 /// A team of `owner` with `member` in it, its EHR connection (named

@@ -49,7 +49,7 @@ async fn demo_serves_a_ward_list_with_ehr_columns() {
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "the demo's directory is private as serve's is");
     }
-    let http = crate::common::signed_in(&base, "demo", &password).await;
+    let (http, _) = crate::common::signed_in(&base, "demo", &password).await;
     // The page the demo names, and its data through the API.
     let page = http.get(&list).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
