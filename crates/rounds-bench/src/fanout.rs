@@ -11,7 +11,8 @@ use anyhow::{bail, Context};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::scale::{rss_kib, session_cookie};
+use crate::rig::session_cookie;
+use crate::scale::rss_kib;
 use crate::Api;
 
 /// Wall-clock microseconds since 1970: the one clock the server's process

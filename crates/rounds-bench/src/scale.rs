@@ -11,192 +11,15 @@
 //!   screens run in a child process, so it is the server's alone).
 //!
 //!     cargo run --release -p rounds-bench -- scale
-//!
-//! (Over 500 lines: one benchmark script, read top to bottom; its parts
-//! share the rig and helpers above them.)
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use reqwest::{Method, StatusCode};
-use rounds_app::{App, AppConfig, Caller, DbOptions, NewUserInput};
-use serde_json::{json, Value};
+use anyhow::bail;
+use reqwest::Method;
+use serde_json::json;
 
+use crate::rig::{added_patient_id, team_of, Rig};
 use crate::{ms, percentile, Api};
-
-pub(crate) const PASSWORD: &str = "benchmark password 1";
-
-/// Rounds on 127.0.0.1 over one SQLite file, signed in as `bench`.
-pub(crate) struct Rig {
-    pub(crate) app: App,
-    pub(crate) api: Api,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Rig {
-    async fn open(url: &str, fresh: bool, max_connections: usize) -> anyhow::Result<Self> {
-        Self::open_with(url, fresh, max_connections, AppConfig::default()).await
-    }
-
-    /// As `open`, with the application's settings.
-    pub(crate) async fn open_with(
-        url: &str,
-        fresh: bool,
-        max_connections: usize,
-        config: AppConfig,
-    ) -> anyhow::Result<Self> {
-        let options = DbOptions {
-            max_connections: 20,
-            ..DbOptions::default()
-        };
-        let app = App::open(url, &options, config)
-            .await
-            .context("open the database")?;
-        if fresh {
-            app.create_user(
-                Caller::Console,
-                &NewUserInput {
-                    username: "bench".into(),
-                    display_name: "Bench".into(),
-                    password: Some(PASSWORD.into()),
-                    admin: false,
-                },
-            )
-            .await?;
-        }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let mut web = rounds_web::WebConfig::default();
-        web.limits.max_connections = max_connections;
-        let state = rounds_web::AppState::new(app.clone(), web);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(rounds_web::serve(listener, state, async {
-            let _ = stopped.await;
-        }));
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .pool_max_idle_per_host(64)
-            .build()?;
-        let base = format!("http://{addr}");
-        let signed = http
-            .post(format!("{base}/api/v1/session"))
-            .json(&json!({"username": "bench", "password": PASSWORD}))
-            .send()
-            .await?;
-        if signed.status() != StatusCode::OK {
-            bail!("sign-in failed: {}", signed.status());
-        }
-        let csrf = signed.json::<Value>().await?["csrfToken"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        Ok(Self {
-            app,
-            api: Api { http, base, csrf },
-            stop: Some(stop),
-            server,
-        })
-    }
-
-    pub(crate) async fn close(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.app.close_live_feeds();
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
-        self.app.close().await;
-    }
-
-    pub(crate) async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        self.api.send(Method::POST, path, Some(body)).await
-    }
-
-    /// A team and a list with `columns` team columns; the list's API path
-    /// and the columns' keys and kinds.
-    async fn list_with_columns(
-        &self,
-        columns: usize,
-    ) -> anyhow::Result<(String, Vec<(String, &'static str)>)> {
-        let team = self
-            .post("/api/v1/teams", json!({"name": "Bench ward"}))
-            .await?["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let list = self.new_list(&team, "Big list").await?;
-        let kinds = [
-            "text", "number", "choice", "checkbox", "date", "longText", "dateTime", "text",
-        ];
-        let mut keys = Vec::new();
-        for i in 0..columns {
-            let kind = kinds[i % kinds.len()];
-            let mut body = json!({"label": format!("Column {i}"), "type": kind});
-            if kind == "choice" {
-                body["options"] = json!([{"label": "Stable", "color": "#2e7d32"}, {"label": "Watch", "color": "#f9a825"}, {"label": "Critical", "color": "#c62828"}]);
-            }
-            let c = self.post(&format!("{list}/columns"), body).await?;
-            keys.push((c["key"].as_str().unwrap_or_default().to_owned(), kind));
-        }
-        Ok((list, keys))
-    }
-
-    pub(crate) async fn new_list(
-        &self,
-        team_path_or_id: &str,
-        name: &str,
-    ) -> anyhow::Result<String> {
-        let team = team_path_or_id
-            .trim_start_matches("/api/v1/teams/")
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let list = self
-            .post(
-                &format!("/api/v1/teams/{team}/lists"),
-                json!({ "name": name }),
-            )
-            .await?["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        Ok(format!("/api/v1/teams/{team}/lists/{list}"))
-    }
-
-    /// Adds patient number `p` with every field filled; the time it took.
-    async fn add(
-        &self,
-        list: &str,
-        p: usize,
-        columns: &[(String, &'static str)],
-    ) -> anyhow::Result<(Duration, Value)> {
-        let body = json!({ "fields": patient_fields(p, columns) });
-        let t = Instant::now();
-        let added = self.post(&format!("{list}/patients"), body).await?;
-        Ok((t.elapsed(), added))
-    }
-}
-
-fn patient_fields(p: usize, columns: &[(String, &'static str)]) -> Value {
-    let mut fields = json!({
-        "family": format!("Family{p:04}"), "given": "Given", "mrn": format!("M{p:06}"),
-        "birthDate": format!("19{:02}-0{}-1{}", 30 + p % 60, 1 + p % 9, p % 9),
-        "sex": if p.is_multiple_of(2) { "female" } else { "male" },
-        "ward": "7", "room": format!("{}", p % 40), "bed": format!("{}", p % 4),
-    });
-    for (key, kind) in columns {
-        fields[key] = match *kind {
-            "number" => json!(36.0 + (p % 30) as f64 / 10.0),
-            "choice" => json!(["Stable", "Watch", "Critical"][p % 3]),
-            "checkbox" => json!(p.is_multiple_of(2)),
-            "date" => json!(format!("2026-11-{:02}", 1 + p % 28)),
-            "dateTime" => json!(format!("2026-11-{:02}T08:{:02}:00Z", 1 + p % 28, p % 60)),
-            _ => json!(format!("value {p} of a column with some words")),
-        };
-    }
-    fields
-}
 
 fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64().max(1e-9)
@@ -260,11 +83,27 @@ async fn read_lists(
     Ok(times)
 }
 
+/// Team columns on every list of the benchmark.
+const COLUMNS: usize = 10;
+
 pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    const COLUMNS: usize = 10;
+    storage(&dir).await?;
 
-    // Storage: the file before and after 1,000 patients.
+    // Lists of 200, 500 and 1,000 patients in one database.
+    let url = format!("sqlite://{}", dir.path().join("lists.db").display());
+    let rig = Rig::open(&url, true, 8192).await?;
+    let mut lists = SizedLists::fill(&rig).await?;
+    list_sizes(&rig.api, &lists, reads).await?;
+    page_first_load(&rig.api, &lists.paths[0]).await?;
+    add_at_sizes(&rig, &mut lists).await?;
+    fan_out_sizes(&rig, &lists, screens, changes).await?;
+    rig.close().await;
+    Ok(())
+}
+
+/// Storage: the SQLite file before and after 1,000 patients.
+async fn storage(dir: &tempfile::TempDir) -> anyhow::Result<()> {
     let path = dir.path().join("storage.db");
     let url = format!("sqlite://{}", path.display());
     let rig = Rig::open(&url, true, 1024).await?;
@@ -282,34 +121,65 @@ pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::R
         "storage: SQLite {per_thousand:.2} MiB per 1,000 patients x {COLUMNS} team columns (bar: 4 MiB = {:.2}x the bar)",
         per_thousand / 4.0
     );
+    Ok(())
+}
 
-    // Lists of 200, 500 and 1,000 patients in one database.
-    let url = format!("sqlite://{}", dir.path().join("lists.db").display());
-    let rig = Rig::open(&url, true, 8192).await?;
-    let (first, columns) = rig.list_with_columns(COLUMNS).await?;
-    let sizes = [200usize, 500, 1000];
-    let mut lists = vec![first.clone()];
-    for n in &sizes[1..] {
-        lists.push(rig.new_list(&first, &format!("{n} patients")).await?);
-    }
-    let mut next = 0;
-    let mut first_patient = String::new();
-    for (list, n) in lists.iter().zip(sizes) {
-        for _ in 0..n {
-            let (_, added) = rig.add(list, next, &columns).await?;
-            if next == 0 {
-                first_patient = added["row"]["patientId"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-            }
-            next += 1;
+/// The lists of [`SIZES`] patients of one team, filled; the patients
+/// numbered in one run across them.
+struct SizedLists {
+    /// The lists' API paths, in the order of [`SIZES`].
+    paths: Vec<String>,
+    columns: Vec<(String, &'static str)>,
+    /// The first patient added (to the first list).
+    first_patient: String,
+    /// The number of the next patient to add.
+    next: usize,
+}
+
+const SIZES: [usize; 3] = [200, 500, 1000];
+
+impl SizedLists {
+    async fn fill(rig: &Rig) -> anyhow::Result<Self> {
+        let (first, columns) = rig.list_with_columns(COLUMNS).await?;
+        let mut paths = vec![first.clone()];
+        for n in &SIZES[1..] {
+            paths.push(rig.new_list(&first, &format!("{n} patients")).await?);
         }
+        let mut next = 0;
+        let mut first_patient = String::new();
+        for (list, n) in paths.iter().zip(SIZES) {
+            for _ in 0..n {
+                let (_, added) = rig.add(list, next, &columns).await?;
+                if next == 0 {
+                    first_patient = added_patient_id(&added);
+                }
+                next += 1;
+            }
+        }
+        Ok(Self {
+            paths,
+            columns,
+            first_patient,
+            next,
+        })
     }
-    let times = read_lists(&rig.api, &lists, reads).await?;
+
+    /// Adds the next patient to `list`; the time it took.
+    async fn add_next(&mut self, rig: &Rig, list: &str) -> anyhow::Result<Duration> {
+        let (took, _) = rig.add(list, self.next, &self.columns).await?;
+        self.next += 1;
+        Ok(took)
+    }
+}
+
+/// getList at every size, listChanges and getList after a change, a sorted
+/// view, and the bytes of the 1,000-patient answer compressed.
+async fn list_sizes(api: &Api, lists: &SizedLists, reads: usize) -> anyhow::Result<()> {
+    let paths = &lists.paths;
+    let times = read_lists(api, paths, reads).await?;
     let p50 = |i: usize| percentile(&times[i], 50.0);
     let p99 = |i: usize| percentile(&times[i], 99.0);
-    for (i, n) in sizes.iter().enumerate() {
+    for (i, n) in SIZES.iter().enumerate() {
         println!(
             "getList {n:>5} patients x {COLUMNS} team columns: p50 {} ({:.2}x the 200-list) p99 {} ({:.2}x)",
             ms(p50(i)),
@@ -326,7 +196,7 @@ pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::R
     // "What changed since I last looked" (since-looked.js asks after every
     // redraw of the rows), and getList right after a change to the list
     // (its kept rows rebuilt), on the 1,000-patient list.
-    let (looked, after_change) = changes_and_rebuilds(&rig.api, &lists[2], reads.min(40)).await?;
+    let (looked, after_change) = changes_and_rebuilds(api, &paths[2], reads.min(40)).await?;
     println!(
         "listChanges 1,000 patients: p50 {} p99 {} = {:.2}x getList p50; getList right after a change (rows rebuilt): p50 {} p99 {} = {:.2}x getList p50",
         ms(percentile(&looked, 50.0)),
@@ -339,7 +209,7 @@ pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::R
     // A sorted view (by a number column, descending) of the 1,000-patient
     // list: never kept, built from the database on every request;
     // interleaved with getList of the whole list in hand order (kept).
-    let (sorted, kept) = sorted_views(&rig.api, &lists[2], &columns[1].0, reads.min(100)).await?;
+    let (sorted, kept) = sorted_views(api, &paths[2], &lists.columns[1].0, reads.min(100)).await?;
     println!(
         "getList 1,000 patients sorted by a team column (not kept): p50 {} p99 {} = {:.2}x / {:.2}x the kept getList (p50 {} p99 {}); p99 {:.2}x the 30 ms bar",
         ms(percentile(&sorted, 50.0)),
@@ -354,9 +224,9 @@ pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::R
         "getList 1,000 patients right after a change: p99 {:.2}x the 30 ms bar",
         percentile(&after_change, 99.0).as_secs_f64() / 0.030,
     );
-    let (plain, _) = wire_bytes(&rig.api, &lists[2], "").await?;
+    let (plain, _) = wire_bytes(api, &paths[2], "").await?;
     for enc in ["gzip", "br"] {
-        let (bytes, used) = wire_bytes(&rig.api, &lists[2], enc).await?;
+        let (bytes, used) = wire_bytes(api, &paths[2], enc).await?;
         println!(
             "getList 1,000 patients with Accept-Encoding {enc}: {} KiB ({used}) = {:.3}x of {} KiB uncompressed",
             bytes / 1024,
@@ -364,16 +234,18 @@ pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::R
             plain / 1024
         );
     }
+    Ok(())
+}
 
-    // A list page's first load as a phone makes it: the page, every
-    // static file it names (following imports), and the list's JSON.
-    let page = lists[0].trim_start_matches("/api/v1");
-    let (plain, files) = page_bytes(&rig.api, page, &lists[0], "", "none").await?;
-    let (packed, _) = page_bytes(&rig.api, page, &lists[0], "gzip, deflate, br", "none").await?;
+/// A list page's first load as a phone makes it: the page, every static
+/// file it names (following imports), and the list's JSON.
+async fn page_first_load(api: &Api, list: &str) -> anyhow::Result<()> {
+    let page = list.trim_start_matches("/api/v1");
+    let (plain, files) = page_bytes(api, page, list, "", "none").await?;
+    let (packed, _) = page_bytes(api, page, list, "gzip, deflate, br", "none").await?;
     // The page as another site's link has it sent (Sec-Fetch-Site:
     // cross-site): uncompressed, as every page was before.
-    let (before, _) =
-        page_bytes(&rig.api, page, &lists[0], "gzip, deflate, br", "cross-site").await?;
+    let (before, _) = page_bytes(api, page, list, "gzip, deflate, br", "cross-site").await?;
     println!(
         "list page first load (200 patients, {files} static files): {} KiB compressed = {:.3}x of {} KiB uncompressed (bar: 0.25x); with the page itself uncompressed (before; still so when another site links to it) {} KiB = {:.3}x",
         packed / 1024,
@@ -382,24 +254,24 @@ pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::R
         before / 1024,
         before as f64 / plain.max(1) as f64,
     );
+    Ok(())
+}
 
-    // addPatient at 100 and at 2,000 entries (interleaved small rounds).
+/// addPatient at 100 and at 2,000 entries (interleaved small rounds).
+async fn add_at_sizes(rig: &Rig, lists: &mut SizedLists) -> anyhow::Result<()> {
+    let first = lists.paths[0].clone();
     let small = rig.new_list(&first, "add at 100").await?;
     let large = rig.new_list(&first, "add at 2000").await?;
     for _ in 0..100 {
-        rig.add(&small, next, &columns).await?;
-        next += 1;
+        lists.add_next(rig, &small).await?;
     }
     for _ in 0..2000 {
-        rig.add(&large, next, &columns).await?;
-        next += 1;
+        lists.add_next(rig, &large).await?;
     }
     let (mut at_small, mut at_large) = (Vec::new(), Vec::new());
     for _ in 0..40 {
-        at_small.push(rig.add(&small, next, &columns).await?.0);
-        next += 1;
-        at_large.push(rig.add(&large, next, &columns).await?.0);
-        next += 1;
+        at_small.push(lists.add_next(rig, &small).await?);
+        at_large.push(lists.add_next(rig, &large).await?);
     }
     at_small.sort();
     at_large.sort();
@@ -409,20 +281,24 @@ pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::R
         ms(percentile(&at_large, 50.0)),
         ratio(percentile(&at_large, 50.0), percentile(&at_small, 50.0)),
     );
+    Ok(())
+}
 
-    // Live fan-out on the 200-patient list.
-    let team = first
-        .trim_start_matches("/api/v1/teams/")
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let patient_path = format!("/api/v1/teams/{team}/patients/{first_patient}");
+/// Live fan-out on the 200-patient list to each number of `screens`.
+async fn fan_out_sizes(
+    rig: &Rig,
+    lists: &SizedLists,
+    screens: Vec<usize>,
+    changes: usize,
+) -> anyhow::Result<()> {
+    let first = &lists.paths[0];
+    let team = team_of(first);
+    let patient_path = format!("/api/v1/teams/{team}/patients/{}", lists.first_patient);
     let mut version = 1;
     let mut reference: Option<Duration> = None;
     for n in screens {
         let (times, rss) =
-            crate::fanout::fan_out(&rig.api, &first, &patient_path, n, changes, &mut version)
+            crate::fanout::fan_out(&rig.api, first, &patient_path, n, changes, &mut version)
                 .await?;
         let p99 = percentile(&times, 99.0);
         let reference = *reference.get_or_insert(p99);
@@ -439,7 +315,6 @@ pub async fn run(reads: usize, screens: Vec<usize>, changes: usize) -> anyhow::R
             rss / 30.0
         );
     }
-    rig.close().await;
     Ok(())
 }
 
@@ -454,11 +329,7 @@ async fn changes_and_rebuilds(
     let row = &view["rows"][0];
     let patient = row["patientId"].as_str().unwrap_or_default().to_owned();
     let mut version = row["fields"]["ward"]["version"].as_i64().unwrap_or(0);
-    let team = list
-        .trim_start_matches("/api/v1/teams/")
-        .split('/')
-        .next()
-        .unwrap_or_default();
+    let team = team_of(list);
     let patient_path = format!("/api/v1/teams/{team}/patients/{patient}");
     let (mut changes, mut rebuilt) = (Vec::new(), Vec::new());
     for n in 0..rounds {
@@ -507,36 +378,6 @@ async fn sorted_views(
     sorted.sort();
     kept.sort();
     Ok((sorted, kept))
-}
-
-/// The session cookie of `api`'s client, for feeds opened by another client.
-pub(crate) async fn session_cookie(api: &Api) -> anyhow::Result<String> {
-    sign_in_cookie(&api.base, "bench").await
-}
-
-/// Signs `username` in on a bare client (to see the Set-Cookie header) and
-/// returns the session cookie, for feeds opened by another client.
-pub(crate) async fn sign_in_cookie(base: &str, username: &str) -> anyhow::Result<String> {
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/api/v1/session"))
-        .json(&json!({"username": username, "password": PASSWORD}))
-        .send()
-        .await?;
-    if resp.status() != StatusCode::OK {
-        bail!("sign-in of {username} failed: {}", resp.status());
-    }
-    let cookies: Vec<String> = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .map(str::to_owned)
-        .collect();
-    if cookies.is_empty() {
-        bail!("no session cookie");
-    }
-    Ok(cookies.join("; "))
 }
 
 /// The bytes of a page, the static files it names (following ES module

@@ -27,7 +27,7 @@ use rounds_core::Timestamp;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use crate::scale::{sign_in_cookie, Rig, PASSWORD};
+use crate::rig::{sign_in_cookie, Rig, PASSWORD};
 use crate::{ms, number_after, percentile, Events};
 
 /// Members besides the author whose screens are open.
@@ -144,85 +144,14 @@ pub async fn run(screens: usize, notes: usize, repeats: usize) -> anyhow::Result
     config.urgent.min_interval_secs = 1;
     let rig = Rig::open_with(&url, true, screens + 256, config).await?;
     rig.app.start_urgent_clock();
-    let team = rig
-        .post("/api/v1/teams", json!({"name": "Urgent bench"}))
-        .await?["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let list = rig.new_list(&team, "Ward").await?;
-    let added = rig
-        .post(
-            &format!("{list}/patients"),
-            json!({"fields": {"family": "Bench", "given": "Patient", "mrn": "U0001"}}),
-        )
-        .await?;
-    let patient = added["row"]["patientId"]
-        .as_str()
-        .or_else(|| added["patientId"].as_str())
-        .context("the new patient's id")?
-        .to_owned();
-    let mut cookies = Vec::new();
-    for i in 0..MEMBERS {
-        let username = format!("nurse{i}");
-        rig.app
-            .create_user(
-                Caller::Console,
-                &NewUserInput {
-                    username: username.clone(),
-                    display_name: format!("Nurse {i}"),
-                    password: Some(PASSWORD.into()),
-                    admin: false,
-                },
-            )
-            .await?;
-        rig.post(
-            &format!("/api/v1/teams/{team}/members"),
-            json!({"username": username, "role": "member"}),
-        )
-        .await?;
-        cookies.push(sign_in_cookie(&rig.api.base, &username).await?);
-    }
-
-    // The screens: a connection each for the feed, reads over a shared pool.
-    let feed = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()?;
-    let reader = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()?;
-    let sent_at: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; notes + 1]));
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(screens.max(1));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut seen_by = Vec::new();
-    let mut tasks = Vec::new();
-    for i in 0..screens {
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        seen_by.push(seen.clone());
-        tasks.push(tokio::spawn(screen(
-            feed.clone(),
-            reader.clone(),
-            rig.api.base.clone(),
-            team.clone(),
-            cookies[i % cookies.len()].clone(),
-            sent_at.clone(),
-            seen,
-            ready_tx.clone(),
-            stop_rx.clone(),
-        )));
-    }
-    drop(ready_tx);
-    for _ in 0..screens {
-        tokio::time::timeout(Duration::from_secs(120), ready_rx.recv())
-            .await
-            .context("screens did not open")?;
-    }
+    let ward = Ward::make(&rig).await?;
+    let open = Screens::open(&rig, &ward, screens, notes).await?;
 
     // Urgent notes to the team, one after another.
-    let note_path = format!("/api/v1/teams/{team}/patients/{patient}/notes");
+    let note_path = ward.note_path();
     let mut first_note = String::new();
     for n in 0..notes {
-        sent_at.lock().await[n] = Some(Instant::now());
+        open.sent_at.lock().await[n] = Some(Instant::now());
         let note = rig
             .post(
                 &note_path,
@@ -235,10 +164,146 @@ pub async fn run(screens: usize, notes: usize, repeats: usize) -> anyhow::Result
         tokio::time::sleep(Duration::from_millis(1500)).await;
     }
     let _ = first_note;
+    print_delivery(&open.seen_by, screens, notes).await;
+
+    if repeats > 0 {
+        renotified_on_the_clock(&rig, &ward, &open, notes, repeats).await?;
+    }
+    open.close().await;
+    simulated_hour();
+    rig.close().await;
+    Ok(())
+}
+
+/// The team of the benchmark, with one patient and [`MEMBERS`] members
+/// besides the author, each signed in.
+struct Ward {
+    team: String,
+    patient: String,
+    /// A session cookie per member.
+    cookies: Vec<String>,
+}
+
+impl Ward {
+    async fn make(rig: &Rig) -> anyhow::Result<Self> {
+        let team = rig.new_team("Urgent bench").await?;
+        let list = rig.new_list(&team, "Ward").await?;
+        let added = rig
+            .post(
+                &format!("{list}/patients"),
+                json!({"fields": {"family": "Bench", "given": "Patient", "mrn": "U0001"}}),
+            )
+            .await?;
+        let patient = added["row"]["patientId"]
+            .as_str()
+            .or_else(|| added["patientId"].as_str())
+            .context("the new patient's id")?
+            .to_owned();
+        let mut cookies = Vec::new();
+        for i in 0..MEMBERS {
+            let username = format!("nurse{i}");
+            rig.app
+                .create_user(
+                    Caller::Console,
+                    &NewUserInput {
+                        username: username.clone(),
+                        display_name: format!("Nurse {i}"),
+                        password: Some(PASSWORD.into()),
+                        admin: false,
+                    },
+                )
+                .await?;
+            rig.post(
+                &format!("/api/v1/teams/{team}/members"),
+                json!({"username": username, "role": "member"}),
+            )
+            .await?;
+            cookies.push(sign_in_cookie(&rig.api.base, &username).await?);
+        }
+        Ok(Self {
+            team,
+            patient,
+            cookies,
+        })
+    }
+
+    fn note_path(&self) -> String {
+        format!(
+            "/api/v1/teams/{}/patients/{}/notes",
+            self.team, self.patient
+        )
+    }
+}
+
+/// The open screens: what each saw, and when each note was sent (by its
+/// number; one more than the notes, for the re-notified one).
+struct Screens {
+    sent_at: Arc<Mutex<Vec<Option<Instant>>>>,
+    seen_by: Vec<Arc<Mutex<Seen>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Screens {
+    /// Opens `screens` screens shared among the members, each with a
+    /// connection of its own for the feed and reads over a shared pool;
+    /// returns once every feed is ready.
+    async fn open(rig: &Rig, ward: &Ward, screens: usize, notes: usize) -> anyhow::Result<Self> {
+        let feed = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()?;
+        let reader = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()?;
+        let sent_at: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; notes + 1]));
+        let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(screens.max(1));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut seen_by = Vec::new();
+        let mut tasks = Vec::new();
+        for i in 0..screens {
+            let seen = Arc::new(Mutex::new(Seen::default()));
+            seen_by.push(seen.clone());
+            tasks.push(tokio::spawn(screen(
+                feed.clone(),
+                reader.clone(),
+                rig.api.base.clone(),
+                ward.team.clone(),
+                ward.cookies[i % ward.cookies.len()].clone(),
+                sent_at.clone(),
+                seen,
+                ready_tx.clone(),
+                stop_rx.clone(),
+            )));
+        }
+        drop(ready_tx);
+        for _ in 0..screens {
+            tokio::time::timeout(Duration::from_secs(120), ready_rx.recv())
+                .await
+                .context("screens did not open")?;
+        }
+        Ok(Self {
+            sent_at,
+            seen_by,
+            tasks,
+            stop: stop_tx,
+        })
+    }
+
+    /// Closes every screen (each awaited for 5 s at most).
+    async fn close(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}
+
+/// The urgent notes' delivery to every screen, and the reads after it.
+async fn print_delivery(seen_by: &[Arc<Mutex<Seen>>], screens: usize, notes: usize) {
     let mut events = Vec::new();
     let mut reads = Vec::new();
     let mut note_reads = Vec::new();
-    for s in &seen_by {
+    for s in seen_by {
         let s = s.lock().await;
         events.extend(s.events.iter().copied());
         reads.extend(s.reads.iter().copied());
@@ -282,65 +347,65 @@ pub async fn run(screens: usize, notes: usize, repeats: usize) -> anyhow::Result
             "NOT met"
         }
     );
+}
 
-    // Re-notification on the real clock: a 1 s interval, watched by the
-    // screens that are open.
-    if repeats > 0 {
-        rig.api
-            .send(
-                reqwest::Method::PUT,
-                &format!("/api/v1/teams/{team}/urgent-rule"),
-                Some(json!({"intervalSecs": 1, "escalateAfter": 100})),
-            )
-            .await?;
-        for s in &seen_by {
-            s.lock().await.renotified.clear();
-        }
-        let sent = Instant::now();
-        sent_at.lock().await[notes] = Some(sent);
-        rig.post(
-            &note_path,
-            json!({"body": format!("urgent bench {notes}"), "urgent": {"to": "team"}}),
+/// Re-notification on the real clock: a 1 s interval, watched by the
+/// screens that are open; how late each repeat came.
+async fn renotified_on_the_clock(
+    rig: &Rig,
+    ward: &Ward,
+    open: &Screens,
+    notes: usize,
+    repeats: usize,
+) -> anyhow::Result<()> {
+    rig.api
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/teams/{}/urgent-rule", ward.team),
+            Some(json!({"intervalSecs": 1, "escalateAfter": 100})),
         )
         .await?;
-        tokio::time::sleep(Duration::from_millis(1000 * repeats as u64 + 1500)).await;
-        // How late each repeat came, against sent + k seconds, on the
-        // first screen (all screens get the same event).
-        let late: Vec<(i64, Duration)> = {
-            let s = seen_by.first().context("no screens")?.lock().await;
-            let mut v: Vec<(i64, Duration)> = s
-                .renotified
-                .iter()
-                .filter(|(k, _)| *k >= 1)
-                .map(|(k, at)| {
-                    let ideal = sent + Duration::from_secs(u64::try_from(*k).unwrap_or(0));
-                    (*k, at.saturating_duration_since(ideal))
-                })
-                .collect();
-            v.sort_by_key(|(k, _)| *k);
-            v
-        };
-        let mut lateness: Vec<Duration> = late.iter().map(|(_, d)| *d).collect();
-        lateness.sort();
-        let first = late.first().map(|(_, d)| *d).unwrap_or_default();
-        let last = late.last().map(|(_, d)| *d).unwrap_or_default();
-        println!(
-            "re-notification, 1 s interval, {} repeats seen (asked {repeats}): lateness p50 {}, max {}; first {} → last {} (drift {:+.1} ms over {} s)",
-            late.len(),
-            ms(percentile(&lateness, 50.0)),
-            ms(lateness.last().copied().unwrap_or_default()),
-            ms(first),
-            ms(last),
-            (last.as_secs_f64() - first.as_secs_f64()) * 1000.0,
-            late.last().map(|(k, _)| *k).unwrap_or(0)
-        );
+    for s in &open.seen_by {
+        s.lock().await.renotified.clear();
     }
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
-    }
-    simulated_hour();
-    rig.close().await;
+    let sent = Instant::now();
+    open.sent_at.lock().await[notes] = Some(sent);
+    rig.post(
+        &ward.note_path(),
+        json!({"body": format!("urgent bench {notes}"), "urgent": {"to": "team"}}),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(1000 * repeats as u64 + 1500)).await;
+    // How late each repeat came, against sent + k seconds, on the first
+    // screen (all screens get the same event).
+    let late: Vec<(i64, Duration)> = {
+        let s = open.seen_by.first().context("no screens")?.lock().await;
+        let mut v: Vec<(i64, Duration)> = s
+            .renotified
+            .iter()
+            .filter(|(k, _)| *k >= 1)
+            .map(|(k, at)| {
+                let ideal = sent + Duration::from_secs(u64::try_from(*k).unwrap_or(0));
+                (*k, at.saturating_duration_since(ideal))
+            })
+            .collect();
+        v.sort_by_key(|(k, _)| *k);
+        v
+    };
+    let mut lateness: Vec<Duration> = late.iter().map(|(_, d)| *d).collect();
+    lateness.sort();
+    let first = late.first().map(|(_, d)| *d).unwrap_or_default();
+    let last = late.last().map(|(_, d)| *d).unwrap_or_default();
+    println!(
+        "re-notification, 1 s interval, {} repeats seen (asked {repeats}): lateness p50 {}, max {}; first {} → last {} (drift {:+.1} ms over {} s)",
+        late.len(),
+        ms(percentile(&lateness, 50.0)),
+        ms(lateness.last().copied().unwrap_or_default()),
+        ms(first),
+        ms(last),
+        (last.as_secs_f64() - first.as_secs_f64()) * 1000.0,
+        late.last().map(|(k, _)| *k).unwrap_or(0)
+    );
     Ok(())
 }
 

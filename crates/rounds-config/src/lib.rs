@@ -15,6 +15,8 @@
 //! A command reads the file when it has the `--config` argument, or when a
 //! command above it has it as a global argument.
 
+pub mod process;
+
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};

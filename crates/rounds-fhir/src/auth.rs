@@ -232,11 +232,39 @@ impl TokenSource {
         client: &reqwest::Client,
     ) -> Result<(AccessToken, Duration), FhirError> {
         let request = RequestLabel("POST (token endpoint)".into());
-        let mut form: Vec<(&str, String)> = vec![("grant_type", "client_credentials".into())];
-        let mut builder = client
+        let builder = client
             .post(self.token_url.clone())
             .header(ACCEPT, "application/json")
             .timeout(self.timeout);
+        let (builder, form) = self.with_credentials(builder)?;
+        let response = builder
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| crate::http::send_error(&request, e, self.timeout))?;
+        let status = response.status();
+        let bytes = crate::http::read_bounded(
+            response,
+            self.max_bytes.min(1 << 20),
+            &request,
+            self.timeout,
+        )
+        .await?;
+        let body = parse::json_object(&bytes, &request);
+        if !status.is_success() {
+            return Err(token_refused(status, body.as_ref().ok(), request));
+        }
+        token_of(&body?, &request)
+    }
+
+    /// The token request's form (the grant, the scope, the client's
+    /// credentials) and the request with the client's Basic authorization
+    /// where it authenticates so.
+    fn with_credentials(
+        &self,
+        mut builder: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::RequestBuilder, TokenForm), FhirError> {
+        let mut form: TokenForm = vec![("grant_type", "client_credentials".into())];
         match &self.config {
             AuthConfig::None => {
                 return Err(FhirError::Config("no authentication configured".into()))
@@ -289,66 +317,7 @@ impl TokenSource {
                 form.push(("client_assertion", assertion));
             }
         }
-        let response = builder
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| crate::http::send_error(&request, e, self.timeout))?;
-        let status = response.status();
-        let bytes = crate::http::read_bounded(
-            response,
-            self.max_bytes.min(1 << 20),
-            &request,
-            self.timeout,
-        )
-        .await?;
-        let body = parse::json_object(&bytes, &request);
-        if !status.is_success() {
-            // RFC 6749 5.2 error codes are safe to show; descriptions bounded.
-            let (code, description) = match &body {
-                Ok(v) => (
-                    parse::text(parse::str_of(v, "error")),
-                    parse::text(parse::str_of(v, "error_description")),
-                ),
-                Err(_) => (None, None),
-            };
-            let detail = format!(
-                "token endpoint answered HTTP {}{}{}",
-                status.as_u16(),
-                code.map(|c| format!(": {}", c.chars().take(80).collect::<String>()))
-                    .unwrap_or_default(),
-                description
-                    .map(|d| format!(" ({})", d.chars().take(200).collect::<String>()))
-                    .unwrap_or_default()
-            );
-            return if status.is_server_error() || status.as_u16() == 429 {
-                Err(FhirError::Status {
-                    request,
-                    status: status.as_u16(),
-                    diagnostics: vec![detail],
-                    retry_after: None,
-                })
-            } else {
-                Err(FhirError::AuthRefused { detail })
-            };
-        }
-        let body = body?;
-        let token = parse::text(parse::str_of(&body, "access_token"))
-            .ok_or_else(|| FhirError::malformed(&request, "no access_token in the answer"))?;
-        if let Some(kind) = parse::str_of(&body, "token_type") {
-            if !kind.eq_ignore_ascii_case("bearer") {
-                return Err(FhirError::malformed(
-                    &request,
-                    "the token is not a bearer token",
-                ));
-            }
-        }
-        // Absent expires_in: assume five minutes, a common SMART lifetime.
-        let lifetime = body
-            .get("expires_in")
-            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()))
-            .unwrap_or(300);
-        Ok((Secret::new(token), Duration::from_secs(lifetime)))
+        Ok((builder, form))
     }
 
     fn client_assertion(
@@ -421,6 +390,65 @@ impl KindName for jsonwebtoken::errors::Error {
 /// Reads the token endpoint from a SMART configuration document.
 pub(crate) fn smart_token_endpoint(v: &Value) -> Option<String> {
     parse::text(parse::str_of(v, "token_endpoint"))
+}
+
+/// The fields of a token request's form.
+type TokenForm = Vec<(&'static str, String)>;
+
+/// The error of a token endpoint that did not issue a token: a status
+/// error to retry on a 5xx or 429, else a refusal (with the RFC 6749 5.2
+/// error code, safe to show, and its description, bounded).
+fn token_refused(
+    status: reqwest::StatusCode,
+    body: Option<&Value>,
+    request: RequestLabel,
+) -> FhirError {
+    let (code, description) = match body {
+        Some(v) => (
+            parse::text(parse::str_of(v, "error")),
+            parse::text(parse::str_of(v, "error_description")),
+        ),
+        None => (None, None),
+    };
+    let detail = format!(
+        "token endpoint answered HTTP {}{}{}",
+        status.as_u16(),
+        code.map(|c| format!(": {}", c.chars().take(80).collect::<String>()))
+            .unwrap_or_default(),
+        description
+            .map(|d| format!(" ({})", d.chars().take(200).collect::<String>()))
+            .unwrap_or_default()
+    );
+    if status.is_server_error() || status.as_u16() == 429 {
+        FhirError::Status {
+            request,
+            status: status.as_u16(),
+            diagnostics: vec![detail],
+            retry_after: None,
+        }
+    } else {
+        FhirError::AuthRefused { detail }
+    }
+}
+
+/// The bearer token and its lifetime in a token endpoint's answer.
+fn token_of(body: &Value, request: &RequestLabel) -> Result<(AccessToken, Duration), FhirError> {
+    let token = parse::text(parse::str_of(body, "access_token"))
+        .ok_or_else(|| FhirError::malformed(request, "no access_token in the answer"))?;
+    if let Some(kind) = parse::str_of(body, "token_type") {
+        if !kind.eq_ignore_ascii_case("bearer") {
+            return Err(FhirError::malformed(
+                request,
+                "the token is not a bearer token",
+            ));
+        }
+    }
+    // Absent expires_in: assume five minutes, a common SMART lifetime.
+    let lifetime = body
+        .get("expires_in")
+        .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()))
+        .unwrap_or(300);
+    Ok((Secret::new(token), Duration::from_secs(lifetime)))
 }
 
 #[cfg(test)]

@@ -191,7 +191,47 @@ impl FhirClient {
                 "neither batch Bundles nor GETs may go out".into(),
             ));
         }
-        // Untimed: opens the connections every candidate will reuse.
+        self.open_connections(&queries).await;
+        let mut tallies: Vec<Tally> = candidates.iter().map(|_| Tally::default()).collect();
+        for round in 0..ROUNDS {
+            let order: Vec<usize> = if round % 2 == 0 {
+                (0..candidates.len()).collect()
+            } else {
+                (0..candidates.len()).rev().collect()
+            };
+            for i in order {
+                let (Some(&shape), Some(tally)) = (candidates.get(i), tallies.get_mut(i)) else {
+                    continue;
+                };
+                self.time_shape(shape, &queries, tally).await;
+            }
+        }
+        fail_the_worse(&mut tallies, queries.len());
+        let trials: Vec<ShapeTrial> = candidates
+            .iter()
+            .zip(tallies)
+            .map(|(&shape, tally)| ShapeTrial {
+                shape,
+                micros: if tally.error.is_some() {
+                    None
+                } else {
+                    tally
+                        .best
+                        .map(|t| u64::try_from(t.as_micros()).unwrap_or(u64::MAX))
+                },
+                error: tally.error,
+            })
+            .collect();
+        let chosen = choose(&trials)?;
+        Ok(ShapeMeasurement {
+            chosen,
+            queries: queries.len(),
+            trials,
+        })
+    }
+
+    /// Untimed: opens the connections every candidate will reuse.
+    async fn open_connections(&self, queries: &[String]) {
         let _ = self
             .exec
             .run_as(
@@ -205,114 +245,41 @@ impl FhirClient {
                     .collect(),
             )
             .await;
-        let mut best: Vec<Option<Duration>> = vec![None; candidates.len()];
-        let mut errors: Vec<Option<String>> = vec![None; candidates.len()];
-        let mut failures: Vec<usize> = vec![0; candidates.len()];
-        let mut whys: Vec<Option<String>> = vec![None; candidates.len()];
-        for round in 0..ROUNDS {
-            let order: Vec<usize> = if round % 2 == 0 {
-                (0..candidates.len()).collect()
-            } else {
-                (0..candidates.len()).rev().collect()
-            };
-            for i in order {
-                let (Some(&shape), Some(slot)) = (candidates.get(i), best.get_mut(i)) else {
-                    continue;
-                };
-                if errors.get(i).is_some_and(Option::is_some) {
-                    continue;
-                }
-                if shape.path() == Path::Batch && self.exec.batch_refused() {
-                    if let Some(err) = errors.get_mut(i) {
-                        *err = Some("the server refused a batch".to_owned());
-                    }
-                    continue;
-                }
-                let refused_before = self.exec.batch_refused();
-                let started = Instant::now();
-                let answers = self.exec.run_as(shape, queries.clone()).await;
-                let took = started.elapsed();
-                if shape.path() == Path::Batch && !refused_before && self.exec.batch_refused() {
-                    if let Some(err) = errors.get_mut(i) {
-                        *err = Some("the server refused the batch".to_owned());
-                    }
-                    continue;
-                }
-                // Answers that are not answers (a timeout, a 5xx): counted,
-                // and compared across shapes below, since a query the
-                // server fails whichever way it comes says nothing of the
-                // shape.
-                let failed: Vec<&FhirError> = answers
-                    .iter()
-                    .filter_map(|a| a.as_ref().err())
-                    .filter(|e| e.status().is_none_or(|s| s >= 500 || s == 429))
-                    .collect();
-                if let (Some(n), Some(why)) = (failures.get_mut(i), whys.get_mut(i)) {
-                    if failed.len() >= *n {
-                        *n = failed.len();
-                        if let Some(e) = failed.first() {
-                            *why = Some(e.to_string());
-                        }
-                    }
-                }
-                *slot = Some(slot.map_or(took, |b| b.min(took)));
-            }
+    }
+
+    /// One timed run of `queries` in `shape`, added to its tally (nothing
+    /// run once the shape has an error).
+    async fn time_shape(&self, shape: BatchShape, queries: &[String], tally: &mut Tally) {
+        if tally.error.is_some() {
+            return;
         }
-        // A shape that failed more queries than another did failed.
-        let least = failures
-            .iter()
-            .zip(&errors)
-            .filter(|(_, e)| e.is_none())
-            .map(|(n, _)| *n)
-            .min()
-            .unwrap_or(0);
-        for ((n, why), err) in failures.iter().zip(whys).zip(errors.iter_mut()) {
-            if err.is_none() && *n > least {
-                *err = Some(format!(
-                    "{n} of {} queries failed ({})",
-                    queries.len(),
-                    why.unwrap_or_default()
-                ));
-            }
+        if shape.path() == Path::Batch && self.exec.batch_refused() {
+            tally.error = Some("the server refused a batch".to_owned());
+            return;
         }
-        let trials: Vec<ShapeTrial> = candidates
+        let refused_before = self.exec.batch_refused();
+        let started = Instant::now();
+        let answers = self.exec.run_as(shape, queries.to_vec()).await;
+        let took = started.elapsed();
+        if shape.path() == Path::Batch && !refused_before && self.exec.batch_refused() {
+            tally.error = Some("the server refused the batch".to_owned());
+            return;
+        }
+        // Answers that are not answers (a timeout, a 5xx): counted, and
+        // compared across shapes (`fail_the_worse`), since a query the
+        // server fails whichever way it comes says nothing of the shape.
+        let failed: Vec<&FhirError> = answers
             .iter()
-            .zip(best)
-            .zip(errors)
-            .map(|((&shape, time), error)| ShapeTrial {
-                shape,
-                micros: if error.is_some() {
-                    None
-                } else {
-                    time.map(|t| u64::try_from(t.as_micros()).unwrap_or(u64::MAX))
-                },
-                error,
-            })
+            .filter_map(|a| a.as_ref().err())
+            .filter(|e| e.status().is_none_or(|s| s >= 500 || s == 429))
             .collect();
-        // The first candidate (fewest requests, fewest in flight) within
-        // a tenth of the fastest: timing noise on a small sample does not
-        // split the list for nothing.
-        let fastest = trials.iter().filter_map(|t| t.micros).min();
-        let chosen = trials
-            .iter()
-            .find(|t| {
-                t.micros
-                    .zip(fastest)
-                    .is_some_and(|(m, f)| m as f64 <= f as f64 * NEAR_ENOUGH)
-            })
-            .map(|t| t.shape)
-            .ok_or_else(|| {
-                let why = trials
-                    .iter()
-                    .find_map(|t| t.error.clone())
-                    .unwrap_or_else(|| "no candidate answered".into());
-                FhirError::Config(format!("no batch shape worked on this server: {why}"))
-            })?;
-        Ok(ShapeMeasurement {
-            chosen,
-            queries: queries.len(),
-            trials,
-        })
+        if failed.len() >= tally.failures {
+            tally.failures = failed.len();
+            if let Some(e) = failed.first() {
+                tally.why = Some(e.to_string());
+            }
+        }
+        tally.best = Some(tally.best.map_or(took, |b| b.min(took)));
     }
 
     /// Sets the shape later runs take (None: the configured chunks).
@@ -336,6 +303,59 @@ impl FhirClient {
     pub fn max_batch_entries(&self) -> usize {
         self.exec.max_entries()
     }
+}
+
+/// What the measuring found of one candidate shape over its rounds.
+#[derive(Default)]
+struct Tally {
+    /// The fastest round.
+    best: Option<Duration>,
+    /// Why the shape failed, if it did.
+    error: Option<String>,
+    /// The most queries a round failed, and the first failure of it.
+    failures: usize,
+    why: Option<String>,
+}
+
+/// A shape that failed more queries than another did failed.
+fn fail_the_worse(tallies: &mut [Tally], queries: usize) {
+    let least = tallies
+        .iter()
+        .filter(|t| t.error.is_none())
+        .map(|t| t.failures)
+        .min()
+        .unwrap_or(0);
+    for t in tallies.iter_mut() {
+        if t.error.is_none() && t.failures > least {
+            t.error = Some(format!(
+                "{} of {queries} queries failed ({})",
+                t.failures,
+                t.why.take().unwrap_or_default()
+            ));
+        }
+    }
+}
+
+/// The first candidate (fewest requests, fewest in flight) within a tenth
+/// of the fastest: timing noise on a small sample does not split the list
+/// for nothing.
+fn choose(trials: &[ShapeTrial]) -> Result<BatchShape, FhirError> {
+    let fastest = trials.iter().filter_map(|t| t.micros).min();
+    trials
+        .iter()
+        .find(|t| {
+            t.micros
+                .zip(fastest)
+                .is_some_and(|(m, f)| m as f64 <= f as f64 * NEAR_ENOUGH)
+        })
+        .map(|t| t.shape)
+        .ok_or_else(|| {
+            let why = trials
+                .iter()
+                .find_map(|t| t.error.clone())
+                .unwrap_or_else(|| "no candidate answered".into());
+            FhirError::Config(format!("no batch shape worked on this server: {why}"))
+        })
 }
 
 #[cfg(test)]

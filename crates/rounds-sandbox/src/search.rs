@@ -270,44 +270,54 @@ enum SortKey {
 
 type Filter = Box<dyn Fn(&Value) -> bool>;
 
-/// Runs a search of `kind` with `params` (query and form parameters
-/// together; `_format` and `_pretty` are the caller's).
-pub(crate) fn search<'a>(
-    ward: &'a Ward,
-    kind: Kind,
-    params: &[(String, String)],
-) -> Result<Page<'a>, Failure> {
-    let mut filters: Vec<Filter> = Vec::new();
-    let mut count = DEFAULT_COUNT;
-    let mut offset = 0usize;
-    let mut sort: Vec<(SortKey, bool)> = Vec::new();
-    let mut only_patient: Option<String> = None;
-    for (name, value) in params {
-        let value = value.trim();
-        if value.is_empty() || matches!(name.as_str(), "_format" | "_pretty") {
-            continue;
+/// A search's parameters, read: the filters every match passes, the page
+/// asked for, the order, and the one patient it is about (if named).
+struct Query {
+    filters: Vec<Filter>,
+    count: usize,
+    offset: usize,
+    sort: Vec<(SortKey, bool)>,
+    only_patient: Option<String>,
+}
+
+impl Query {
+    fn read(kind: Kind, params: &[(String, String)]) -> Result<Self, Failure> {
+        let mut query = Self {
+            filters: Vec::new(),
+            count: DEFAULT_COUNT,
+            offset: 0,
+            sort: Vec::new(),
+            only_patient: None,
+        };
+        for (name, value) in params {
+            let value = value.trim();
+            if value.is_empty() || matches!(name.as_str(), "_format" | "_pretty") {
+                continue;
+            }
+            let (base, modifier) = match name.split_once(':') {
+                Some((b, m)) => (b, Some(m)),
+                None => (name.as_str(), None),
+            };
+            if is_control(base) {
+                if let Some(m) = modifier {
+                    return Err(Failure::invalid(format!(
+                        "the modifier :{m} cannot be used with {base}"
+                    )));
+                }
+                query.control(kind, name, base, value)?;
+            } else {
+                query.add_filter(kind, name, base, modifier, value)?;
+            }
         }
-        let (base, modifier) = match name.split_once(':') {
-            Some((b, m)) => (b, Some(m)),
-            None => (name.as_str(), None),
-        };
-        let no_modifier = || match modifier {
-            Some(m) => Err(Failure::invalid(format!(
-                "the modifier :{m} cannot be used with {base}"
-            ))),
-            None => Ok(()),
-        };
+        Ok(query)
+    }
+
+    /// A parameter of the search itself ([`is_control`]).
+    fn control(&mut self, kind: Kind, name: &str, base: &str, value: &str) -> Result<(), Failure> {
         match base {
-            "_count" => {
-                no_modifier()?;
-                count = number(name, value)?.min(MAX_COUNT);
-            }
-            "_offset" => {
-                no_modifier()?;
-                offset = number(name, value)?;
-            }
+            "_count" => self.count = number(name, value)?.min(MAX_COUNT),
+            "_offset" => self.offset = number(name, value)?,
             "_sort" => {
-                no_modifier()?;
                 for key in value.split(',') {
                     let key = key.trim();
                     let (desc, key) = match key.strip_prefix('-') {
@@ -317,27 +327,23 @@ pub(crate) fn search<'a>(
                     let k = sort_key(kind, key).ok_or_else(|| {
                         Failure::invalid(format!("cannot sort {} by '{}'", kind.name(), clip(key)))
                     })?;
-                    sort.push((k, desc));
+                    self.sort.push((k, desc));
                 }
             }
-            "_summary" => {
-                no_modifier()?;
-                match value {
-                    "count" => count = 0,
-                    "false" => {}
-                    other => {
-                        return Err(Failure::not_supported(
-                            400,
-                            format!(
-                                "_summary={} is not supported (use count or false)",
-                                clip(other)
-                            ),
-                        ))
-                    }
+            "_summary" => match value {
+                "count" => self.count = 0,
+                "false" => {}
+                other => {
+                    return Err(Failure::not_supported(
+                        400,
+                        format!(
+                            "_summary={} is not supported (use count or false)",
+                            clip(other)
+                        ),
+                    ))
                 }
-            }
+            },
             "_total" => {
-                no_modifier()?;
                 if !matches!(value, "none" | "estimate" | "accurate") {
                     return Err(Failure::invalid(format!(
                         "_total must be none, estimate or accurate, not '{}'",
@@ -345,49 +351,78 @@ pub(crate) fn search<'a>(
                     )));
                 }
             }
-            "_id" => {
-                no_modifier()?;
-                let ids: Vec<String> = split_values(value);
-                filters.push(Box::new(move |r| ids.iter().any(|i| i == resource_id(r))));
-            }
             _ => {
-                let p = param(kind, base).ok_or_else(|| {
-                    let known: Vec<&str> = params_of(kind).iter().map(|p| p.0).collect();
-                    Failure::invalid(format!(
-                        "unknown search parameter '{}' for {}; this sandbox knows {}, and _count, _sort, _offset, _summary=count",
-                        clip(name),
-                        kind.name(),
-                        known.join(", ")
-                    ))
-                })?;
-                // One patient named: look at that patient's resources only.
-                let names_patient = matches!(base, "patient" | "subject" | "beneficiary");
-                if names_patient
-                    && modifier.is_none()
-                    && !value.contains(',')
-                    && only_patient.is_none()
-                {
-                    if let Ok(Some(id)) = patient_id_of(value) {
-                        only_patient = Some(id);
-                    }
-                }
-                filters.push(filter(p, base, modifier, value)?);
+                // _id
+                let ids: Vec<String> = split_values(value);
+                self.filters
+                    .push(Box::new(move |r| ids.iter().any(|i| i == resource_id(r))));
             }
         }
+        Ok(())
     }
 
-    let records: Vec<_> = match &only_patient {
+    /// A search parameter of `kind` (`family`, `patient`, `date`, ...).
+    fn add_filter(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        base: &str,
+        modifier: Option<&str>,
+        value: &str,
+    ) -> Result<(), Failure> {
+        let p = param(kind, base).ok_or_else(|| {
+            let known: Vec<&str> = params_of(kind).iter().map(|p| p.0).collect();
+            Failure::invalid(format!(
+                "unknown search parameter '{}' for {}; this sandbox knows {}, and _count, _sort, _offset, _summary=count",
+                clip(name),
+                kind.name(),
+                known.join(", ")
+            ))
+        })?;
+        // One patient named: look at that patient's resources only.
+        let names_patient = matches!(base, "patient" | "subject" | "beneficiary");
+        if names_patient
+            && modifier.is_none()
+            && !value.contains(',')
+            && self.only_patient.is_none()
+        {
+            if let Ok(Some(id)) = patient_id_of(value) {
+                self.only_patient = Some(id);
+            }
+        }
+        self.filters.push(filter(p, base, modifier, value)?);
+        Ok(())
+    }
+}
+
+/// The parameters of the search itself (none takes a modifier).
+fn is_control(base: &str) -> bool {
+    matches!(
+        base,
+        "_count" | "_offset" | "_sort" | "_summary" | "_total" | "_id"
+    )
+}
+
+/// Runs a search of `kind` with `params` (query and form parameters
+/// together; `_format` and `_pretty` are the caller's).
+pub(crate) fn search<'a>(
+    ward: &'a Ward,
+    kind: Kind,
+    params: &[(String, String)],
+) -> Result<Page<'a>, Failure> {
+    let query = Query::read(kind, params)?;
+    let records: Vec<_> = match &query.only_patient {
         Some(id) => ward.record_of(id).into_iter().collect(),
         None => ward.records().iter().collect(),
     };
     let mut matches: Vec<&Value> = records
         .into_iter()
         .flat_map(|r| r.of(kind))
-        .filter(|r| filters.iter().all(|f| f(r)))
+        .filter(|r| query.filters.iter().all(|f| f(r)))
         .collect();
-    if !sort.is_empty() {
+    if !query.sort.is_empty() {
         matches.sort_by(|a, b| {
-            for (key, desc) in &sort {
+            for (key, desc) in &query.sort {
                 let ord = compare(sort_value(a, *key), sort_value(b, *key), *desc);
                 if ord != Ordering::Equal {
                     return ord;
@@ -397,6 +432,7 @@ pub(crate) fn search<'a>(
         });
     }
     let total = matches.len();
+    let (offset, count) = (query.offset, query.count);
     let resources = matches.into_iter().skip(offset).take(count).collect();
     Ok(Page {
         total,
@@ -494,36 +530,13 @@ fn strings(v: &Value, key: &str) -> Vec<String> {
 
 fn filter(p: Param, name: &str, modifier: Option<&str>, value: &str) -> Result<Filter, Failure> {
     let values = split_values(value);
-    let bad_modifier = |m: &str| {
-        Failure::not_supported(
-            400,
-            format!("the modifier :{} is not supported on {name}", clip(m)),
-        )
-    };
     match p {
-        Param::Family | Param::Given | Param::Name => {
-            let how = match modifier {
-                None => StringMatch::Word,
-                Some("contains") => StringMatch::Contains,
-                Some("exact") => StringMatch::Exact,
-                Some(m) => return Err(bad_modifier(m)),
-            };
-            let wanted: Vec<String> = match how {
-                StringMatch::Exact => values,
-                _ => values.iter().map(|v| fold(v)).collect(),
-            };
-            Ok(Box::new(move |r| {
-                let texts = name_texts(r, p);
-                wanted
-                    .iter()
-                    .any(|w| texts.iter().any(|t| how.matches(t, w)))
-            }))
-        }
+        Param::Family | Param::Given | Param::Name => name_filter(p, name, modifier, values),
         Param::Token(path, shape) => {
             let negate = match modifier {
                 None => false,
                 Some("not") => true,
-                Some(m) => return Err(bad_modifier(m)),
+                Some(m) => return Err(bad_modifier(name, m)),
             };
             let tokens: Vec<TokenValue> = values.iter().map(|v| TokenValue::parse(v)).collect();
             Ok(Box::new(move |r| {
@@ -534,90 +547,143 @@ fn filter(p: Param, name: &str, modifier: Option<&str>, value: &str) -> Result<F
         }
         Param::Identifier => {
             if let Some(m) = modifier {
-                return Err(bad_modifier(m));
+                return Err(bad_modifier(name, m));
             }
-            let tokens: Vec<TokenValue> = values.iter().map(|v| TokenValue::parse(v)).collect();
-            Ok(Box::new(move |r| {
-                let ids: Vec<(Option<String>, String)> = r
-                    .get("identifier")
-                    .and_then(Value::as_array)
-                    .map(|list| {
-                        list.iter()
-                            .filter_map(|i| {
-                                let value = i.get("value")?.as_str()?.to_owned();
-                                let system =
-                                    i.get("system").and_then(Value::as_str).map(str::to_owned);
-                                Some((system, value))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                tokens.iter().any(|t| ids.iter().any(|c| t.matches(c)))
-            }))
+            identifier_filter(&values)
         }
-        Param::Reference(path, target) => {
-            let target = match (modifier, target) {
-                (None, t) => t,
-                (Some(m), Some(t)) if m == t => Some(t),
-                (Some(m), None) => match Kind::from_name(m) {
-                    Some(k) => Some(k.name()),
-                    None => return Err(bad_modifier(m)),
-                },
-                (Some(m), Some(_)) => return Err(bad_modifier(m)),
-            };
-            let wanted: Vec<(Option<String>, String)> = values
-                .iter()
-                .map(|v| parse_reference(v, name))
-                .collect::<Result<_, _>>()?;
-            Ok(Box::new(move |r| {
-                let Some((rtype, rid)) = at(r, path)
-                    .and_then(|v| v.get("reference"))
-                    .and_then(Value::as_str)
-                    .and_then(split_reference)
-                else {
-                    return false;
-                };
-                wanted.iter().any(|(t, id)| {
-                    let type_ok = match (t.as_deref(), target) {
-                        (Some(t), _) => t == rtype,
-                        (None, Some(target)) => target == rtype,
-                        (None, None) => true,
-                    };
-                    type_ok && id == rid
-                })
-            }))
-        }
+        Param::Reference(path, target) => reference_filter(path, target, name, modifier, &values),
         Param::Date(path) => {
             if let Some(m) = modifier {
-                return Err(bad_modifier(m));
+                return Err(bad_modifier(name, m));
             }
-            let wanted: Vec<(Prefix, (i64, i64))> = values
-                .iter()
-                .map(|v| {
-                    let (prefix, rest) = Prefix::split(v);
-                    let range = date_range(rest).ok_or_else(|| {
-                        Failure::invalid(format!(
-                            "{name}: '{}' is not a date (YYYY, YYYY-MM, YYYY-MM-DD or a dateTime)",
-                            clip(v)
-                        ))
-                    })?;
-                    let prefix = prefix.ok_or_else(|| {
-                        Failure::not_supported(
-                            400,
-                            format!("{name}: only the prefixes eq, ne, lt, gt, le and ge are supported ('{}')", clip(v)),
-                        )
-                    })?;
-                    Ok((prefix, range))
-                })
-                .collect::<Result<_, Failure>>()?;
-            Ok(Box::new(move |r| {
-                let Some(target) = at(r, path).and_then(Value::as_str).and_then(date_range) else {
-                    return false;
-                };
-                wanted.iter().any(|(p, range)| p.matches(*range, target))
-            }))
+            date_filter(path, name, &values)
         }
     }
+}
+
+fn bad_modifier(name: &str, m: &str) -> Failure {
+    Failure::not_supported(
+        400,
+        format!("the modifier :{} is not supported on {name}", clip(m)),
+    )
+}
+
+/// `family`, `given` or `name`: a word start (`:contains`, `:exact`).
+fn name_filter(
+    p: Param,
+    name: &str,
+    modifier: Option<&str>,
+    values: Vec<String>,
+) -> Result<Filter, Failure> {
+    let how = match modifier {
+        None => StringMatch::Word,
+        Some("contains") => StringMatch::Contains,
+        Some("exact") => StringMatch::Exact,
+        Some(m) => return Err(bad_modifier(name, m)),
+    };
+    let wanted: Vec<String> = match how {
+        StringMatch::Exact => values,
+        _ => values.iter().map(|v| fold(v)).collect(),
+    };
+    Ok(Box::new(move |r| {
+        let texts = name_texts(r, p);
+        wanted
+            .iter()
+            .any(|w| texts.iter().any(|t| how.matches(t, w)))
+    }))
+}
+
+/// `identifier`: any of the tokens on any identifier.
+fn identifier_filter(values: &[String]) -> Result<Filter, Failure> {
+    let tokens: Vec<TokenValue> = values.iter().map(|v| TokenValue::parse(v)).collect();
+    Ok(Box::new(move |r| {
+        let ids: Vec<(Option<String>, String)> = r
+            .get("identifier")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|i| {
+                        let value = i.get("value")?.as_str()?.to_owned();
+                        let system = i.get("system").and_then(Value::as_str).map(str::to_owned);
+                        Some((system, value))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        tokens.iter().any(|t| ids.iter().any(|c| t.matches(c)))
+    }))
+}
+
+/// A reference at `path` (to `target`, or the type the modifier names).
+fn reference_filter(
+    path: &'static str,
+    target: Option<&'static str>,
+    name: &str,
+    modifier: Option<&str>,
+    values: &[String],
+) -> Result<Filter, Failure> {
+    let target = match (modifier, target) {
+        (None, t) => t,
+        (Some(m), Some(t)) if m == t => Some(t),
+        (Some(m), None) => match Kind::from_name(m) {
+            Some(k) => Some(k.name()),
+            None => return Err(bad_modifier(name, m)),
+        },
+        (Some(m), Some(_)) => return Err(bad_modifier(name, m)),
+    };
+    let wanted: Vec<(Option<String>, String)> = values
+        .iter()
+        .map(|v| parse_reference(v, name))
+        .collect::<Result<_, _>>()?;
+    Ok(Box::new(move |r| {
+        let Some((rtype, rid)) = at(r, path)
+            .and_then(|v| v.get("reference"))
+            .and_then(Value::as_str)
+            .and_then(split_reference)
+        else {
+            return false;
+        };
+        wanted.iter().any(|(t, id)| {
+            let type_ok = match (t.as_deref(), target) {
+                (Some(t), _) => t == rtype,
+                (None, Some(target)) => target == rtype,
+                (None, None) => true,
+            };
+            type_ok && id == rid
+        })
+    }))
+}
+
+/// A date at `path` against each value's range and prefix.
+fn date_filter(path: &'static str, name: &str, values: &[String]) -> Result<Filter, Failure> {
+    let wanted: Vec<(Prefix, (i64, i64))> = values
+        .iter()
+        .map(|v| {
+            let (prefix, rest) = Prefix::split(v);
+            let range = date_range(rest).ok_or_else(|| {
+                Failure::invalid(format!(
+                    "{name}: '{}' is not a date (YYYY, YYYY-MM, YYYY-MM-DD or a dateTime)",
+                    clip(v)
+                ))
+            })?;
+            let prefix = prefix.ok_or_else(|| {
+                Failure::not_supported(
+                    400,
+                    format!(
+                        "{name}: only the prefixes eq, ne, lt, gt, le and ge are supported ('{}')",
+                        clip(v)
+                    ),
+                )
+            })?;
+            Ok((prefix, range))
+        })
+        .collect::<Result<_, Failure>>()?;
+    Ok(Box::new(move |r| {
+        let Some(target) = at(r, path).and_then(Value::as_str).and_then(date_range) else {
+            return false;
+        };
+        wanted.iter().any(|(p, range)| p.matches(*range, target))
+    }))
 }
 
 #[derive(Clone, Copy)]

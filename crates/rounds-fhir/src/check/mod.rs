@@ -7,6 +7,8 @@ mod patient;
 mod protocol;
 mod sections;
 
+pub use patient::PATIENT_PARAMS;
+
 use serde::Serialize;
 
 use crate::client::FhirClient;

@@ -6,7 +6,9 @@ use crate::model::Patient;
 use crate::query::PatientQuery;
 use crate::Capabilities;
 
-const PATIENT_PARAMS: [&str; 7] = [
+/// The Patient search parameters the contract uses, each declared by a
+/// conforming server.
+pub const PATIENT_PARAMS: [&str; 7] = [
     "_id",
     "family",
     "given",

@@ -6,6 +6,17 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The resource types the Rounds FHIR contract reads.
+pub const CONTRACT_TYPES: [&str; 7] = [
+    "Patient",
+    "Observation",
+    "Condition",
+    "Encounter",
+    "AllergyIntolerance",
+    "MedicationRequest",
+    "Coverage",
+];
+
 /// A free TCP port on 127.0.0.1 (bound, then released for the child).
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();

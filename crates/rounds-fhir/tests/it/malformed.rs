@@ -12,15 +12,7 @@ use serde_json::{json, Value};
 
 use crate::responder::{self, Hit, Reply};
 
-const TYPES: [&str; 7] = [
-    "Patient",
-    "Observation",
-    "Condition",
-    "Encounter",
-    "AllergyIntolerance",
-    "MedicationRequest",
-    "Coverage",
-];
+use crate::common::CONTRACT_TYPES as TYPES;
 
 fn patient(id: &str) -> Value {
     json!({"resourceType": "Patient", "id": id, "name": [{"family": "Broken", "given": ["Case"]}]})

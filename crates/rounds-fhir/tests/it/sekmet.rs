@@ -304,15 +304,7 @@ async fn discovery_reads_the_capability_statement() {
     assert_eq!(caps.version, FhirVersion::R4);
     assert_eq!(caps.resource_type, "CapabilityStatement");
     assert!(caps.batch);
-    for t in [
-        "Patient",
-        "Observation",
-        "Condition",
-        "Encounter",
-        "AllergyIntolerance",
-        "MedicationRequest",
-        "Coverage",
-    ] {
+    for t in crate::common::CONTRACT_TYPES {
         assert!(caps.resources.contains_key(t), "{t}");
     }
     assert!(caps.declares_param("Coverage", "beneficiary"));

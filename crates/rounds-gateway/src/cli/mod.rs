@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use rounds_config::process::{create_private_dir, shutdown_signal};
 
 use crate::config::{
     FileSections, FileTenant, GatewayCli, GatewayCommand, Settings, Storage, StorageArgs,
@@ -50,14 +51,6 @@ fn init_logging(json: bool) {
     } else {
         builder.try_init()
     };
-}
-
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 /// Opens (and migrates) the database the settings point at.
@@ -136,31 +129,11 @@ async fn serve(
     tracing::info!(address = %local, public_url = %gateway.settings.public_url, "gateway listening");
     // Tests and scripts read this line to learn the port.
     println!("rounds gateway listening on {local}");
-    gateway.serve(listener, shutdown_signal()?).await?;
+    gateway
+        .serve(listener, shutdown_signal("shutting down")?)
+        .await?;
     db.close().await;
     Ok(ExitCode::SUCCESS)
-}
-
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
-        Ok(async move {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
-            tracing::info!("shutting down");
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-    }
 }
 
 pub(super) fn read_secret(

@@ -254,14 +254,7 @@ async fn failing_writer_shows_on_readyz_and_metrics(backend: Backend) {
         failing,
         "/readyz did not fail while the audit log cannot be written"
     );
-    let metrics = http
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::common::metrics(&http, &url).await;
     assert!(
         metrics.contains("gateway_audit_writer_failing 1"),
         "{metrics}"

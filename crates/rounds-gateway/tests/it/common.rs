@@ -508,6 +508,17 @@ impl TestGateway {
 }
 
 /// An OperationOutcome's first issue code.
+/// The text of the gateway's /metrics at `url`.
+pub async fn metrics(http: &reqwest::Client, url: &str) -> String {
+    http.get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 pub fn issue_code(body: &Value) -> &str {
     assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
     body["issue"][0]["code"].as_str().unwrap_or_default()

@@ -244,15 +244,7 @@ async fn metadata_and_discovery(backend: Backend) {
         let r = t.http.get(format!("{}/{p}", t.url)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{p}");
     }
-    let metrics = t
-        .http
-        .get(format!("{}/metrics", t.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::common::metrics(&t.http, &t.url).await;
     assert!(
         metrics.contains("gateway_token_requests_total{outcome=\"issued\"} 1"),
         "{metrics}"

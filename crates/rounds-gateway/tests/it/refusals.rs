@@ -291,15 +291,7 @@ async fn upstream_timeout_is_504(backend: Backend) {
     assert!(started.elapsed() < Duration::from_secs(5));
     let port = base.split(':').nth(2).unwrap().split('/').next().unwrap();
     assert!(!body.to_string().contains(port), "{body}");
-    let metrics = t
-        .http
-        .get(format!("{}/metrics", t.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::common::metrics(&t.http, &t.url).await;
     assert!(
         metrics.contains("gateway_upstream_errors_total{tenant=\"slow\",kind=\"timeout\"} 1"),
         "{metrics}"

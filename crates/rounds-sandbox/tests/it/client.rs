@@ -42,15 +42,7 @@ async fn discovery_says_r4_with_batch_and_no_authentication() {
         assert!(r.interactions.contains("read") && r.interactions.contains("search-type"));
         assert!(r.search_params.contains("_id"), "{t}");
     }
-    for p in [
-        "_id",
-        "family",
-        "given",
-        "name",
-        "birthdate",
-        "gender",
-        "identifier",
-    ] {
+    for p in rounds_fhir::check::PATIENT_PARAMS {
         assert!(caps.declares_param("Patient", p), "{p}");
     }
     assert!(caps.declares_param("Coverage", "beneficiary"));

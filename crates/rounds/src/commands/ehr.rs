@@ -226,18 +226,7 @@ pub async fn run(cmd: EhrCommand) -> anyhow::Result<ExitCode> {
 
 /// The contract's resources and the search parameters each query uses.
 const CONTRACT: [(&str, &[&str]); 9] = [
-    (
-        "Patient",
-        &[
-            "_id",
-            "family",
-            "given",
-            "name",
-            "birthdate",
-            "gender",
-            "identifier",
-        ],
-    ),
+    ("Patient", &check::PATIENT_PARAMS),
     ("Observation", &["patient", "category", "date"]),
     ("Condition", &["patient"]),
     ("Encounter", &["patient", "date"]),

@@ -10,6 +10,7 @@ pub mod user;
 
 use anyhow::Context;
 use rounds_app::{App, AppConfig, DbOptions};
+use rounds_config::process::create_private_dir;
 
 use crate::config::{Storage, StorageArgs};
 
@@ -44,14 +45,6 @@ pub async fn open_app(args: &StorageArgs, config: AppConfig) -> anyhow::Result<A
                 storage.database_url_redacted()
             )
         })
-}
-
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 /// Lets only the owner into `dir` (mode 0700), as `create_private_dir` makes it.

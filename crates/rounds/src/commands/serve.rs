@@ -124,28 +124,9 @@ pub async fn run(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-/// A future that completes on Ctrl-C or SIGTERM. The handlers are installed
-/// now, before the server says it is running, so no signal is missed.
+/// A future that completes on Ctrl-C or SIGTERM (see
+/// [`rounds_config::process::shutdown_signal`]).
 pub(crate) fn shutdown_signal(
 ) -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
-        Ok(async move {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
-            tracing::info!("shutting down: finishing requests in flight");
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down: finishing requests in flight");
-        })
-    }
+    rounds_config::process::shutdown_signal("shutting down: finishing requests in flight")
 }

@@ -9,7 +9,7 @@
 // Env: ROUNDS_URL, ROUNDS_USER, ROUNDS_PASSWORD, ROUNDS_LIST_PATH, and the harness's.
 import fs from "node:fs";
 import path from "node:path";
-import { env, checker, launch, closeControl } from "./harness.mjs";
+import { env, checker, launch, closeControl, waitFor, api } from "./harness.mjs";
 
 const BASE = env("ROUNDS_URL").replace(/\/$/, "");
 const USER = env("ROUNDS_USER");
@@ -19,26 +19,6 @@ const ART = env("ROUNDS_ARTIFACTS");
 const AXE = fs.readFileSync(path.join(env("ROUNDS_NODE_MODULES"), "axe-core", "axe.min.js"), "utf8");
 const { log, check } = checker("a11y");
 const summary = { ok: false, axe: {} };
-
-async function waitFor(p, fn, arg, what, timeout = 10000) {
-  try {
-    await p.waitForFunction(fn, arg, { timeout });
-  } catch (e) {
-    throw new Error(`timed out (${timeout} ms) waiting until ${what}`);
-  }
-}
-
-function api(p, method, url, body) {
-  return p.evaluate(
-    async ([method, url, body]) => {
-      const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
-      const r = await fetch(url, { method, headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: body ? JSON.stringify(body) : undefined });
-      const text = await r.text();
-      return { status: r.status, body: text ? JSON.parse(text) : null };
-    },
-    [method, url, body],
-  );
-}
 
 /** axe-core on the page as it is: every violation of impact serious or critical fails. */
 async function audit(p, state) {

@@ -1,4 +1,4 @@
-// What both browser scripts share: their settings from the environment,
+// What the browser scripts share: their settings from the environment,
 // Chromium through playwright-core, checks that log, signing in, and the
 // control channel to the Rust side that owns the servers.
 import { createRequire } from "node:module";
@@ -41,6 +41,28 @@ export async function signIn(page, base, username, password) {
   await page.fill("input[name=username]", username);
   await page.fill("input[name=password]", password);
   await Promise.all([page.waitForURL(/\/teams/), page.click("button[type=submit]")]);
+}
+
+/** Waits until `fn(arg)` holds in the page; fails saying what it waited for. */
+export async function waitFor(p, fn, arg, what, timeout = 10000) {
+  try {
+    await p.waitForFunction(fn, arg, { timeout });
+  } catch (e) {
+    throw new Error(`timed out (${timeout} ms) waiting until ${what}`);
+  }
+}
+
+/** The JSON API from inside a page (its session and CSRF token). */
+export function api(p, method, url, body) {
+  return p.evaluate(
+    async ([method, url, body]) => {
+      const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+      const r = await fetch(url, { method, headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: body ? JSON.stringify(body) : undefined });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : null };
+    },
+    [method, url, body],
+  );
 }
 
 // Asks the Rust side (which owns the servers) to do something and waits for

@@ -7,7 +7,7 @@
 // Env: ROUNDS_URL, ROUNDS_USER, ROUNDS_PASSWORD (the demo's sign-in),
 // ROUNDS_LIST_PATH (the ward list), plus the harness's.
 import path from "node:path";
-import { env, checker, launch, closeControl } from "./harness.mjs";
+import { env, checker, launch, closeControl, waitFor, api } from "./harness.mjs";
 
 const BASE = env("ROUNDS_URL").replace(/\/$/, "");
 const USER = env("ROUNDS_USER");
@@ -17,14 +17,6 @@ const ART = env("ROUNDS_ARTIFACTS");
 const { log, check } = checker("phone");
 const summary = { ok: false };
 
-async function waitFor(p, fn, arg, what, timeout = 10000) {
-  try {
-    await p.waitForFunction(fn, arg, { timeout });
-  } catch (e) {
-    throw new Error(`timed out (${timeout} ms) waiting until ${what}`);
-  }
-}
-
 /** Signs in through the form; answers where the sign-in landed. */
 async function signIn(p, user = USER, password = PASSWORD) {
   await p.goto(`${BASE}/sign-in`);
@@ -32,19 +24,6 @@ async function signIn(p, user = USER, password = PASSWORD) {
   await p.fill("input[name=password]", password);
   await Promise.all([p.waitForURL(/\/teams/), p.click("button[type=submit]")]);
   return new URL(p.url()).pathname;
-}
-
-/** The JSON API from inside a page (its session and CSRF token). */
-function api(p, method, url, body) {
-  return p.evaluate(
-    async ([method, url, body]) => {
-      const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
-      const r = await fetch(url, { method, headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: body ? JSON.stringify(body) : undefined });
-      const text = await r.text();
-      return { status: r.status, body: text ? JSON.parse(text) : null };
-    },
-    [method, url, body],
-  );
 }
 
 /** Waits until the list is drawn and no EHR cell is still being read. */

@@ -141,17 +141,7 @@ async fn a_backup_taken_under_writes_restores_into_a_working_rounds() {
         .spawn()
         .unwrap();
     let (base, _) = wait_until_running(&mut child);
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let r = http
-        .post(format!("{base}/api/v1/session"))
-        .json(&json!({"username": "nurse", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let (http, _) = crate::common::signed_in(&base, "nurse", PASSWORD).await;
     let view: serde_json::Value = http
         .get(format!("{base}/api/v1/teams/{team}/lists/{list}"))
         .send()

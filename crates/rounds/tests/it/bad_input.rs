@@ -199,14 +199,7 @@ impl Ward {
         let app = TestApp::spawn(backend).await;
         let admin = app.admin().await;
         let team = admin.create_team("Ward 7").await;
-        let r = admin
-            .post(
-                &format!("/api/v1/teams/{team}/lists"),
-                json!({"name": "Morning round"}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-        let list = r.body["id"].as_str().unwrap().to_owned();
+        let list = admin.create_list(&team, "Morning round").await;
         let mut cols = Vec::new();
         for (label, kind) in [("Plan", "text"), ("History", "longText")] {
             let r = admin

@@ -231,13 +231,7 @@ async fn ward_round_in_chromium() {
     app.user("nurse", false).await;
     let charge = app.client("charge").await;
     let team = charge.create_team("Ward 7B").await;
-    let r = charge
-        .post(
-            &format!("/api/v1/teams/{team}/members"),
-            json!({"username": "nurse"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    charge.add_member(&team, json!({"username": "nurse"})).await;
 
     let url = app.url("");
     let summary = run_script(
@@ -397,21 +391,8 @@ async fn ehr_mode_in_chromium() {
     app.user("nurse", false).await;
     let owner = app.client("owner").await;
     let team = owner.create_team("Ward 3").await;
-    let r = owner
-        .post(
-            &format!("/api/v1/teams/{team}/members"),
-            json!({"username": "nurse"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let r = owner
-        .post(
-            &format!("/api/v1/teams/{team}/lists"),
-            json!({"name": "Ward round"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let list = r.body["id"].as_str().expect("list id").to_owned();
+    owner.add_member(&team, json!({"username": "nurse"})).await;
+    let list = owner.create_list(&team, "Ward round").await;
 
     let summary = run_script(
         &tools,

@@ -102,18 +102,7 @@ async fn first_start_creates_one_admin_once(backend: Backend) {
     assert_eq!(ready.status(), StatusCode::OK);
 
     // The one-time password signs in and must be replaced.
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let r = http
-        .post(format!("{base}/api/v1/session"))
-        .json(&serde_json::json!({"username": "admin", "password": password}))
-        .send()
-        .await
-        .unwrap();
-    let reply = Client::reply(r).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let (_, reply) = crate::common::signed_in(&base, "admin", &password).await;
     assert_eq!(reply.body["user"]["mustChangePassword"], true);
     stop_server(child);
 

@@ -457,6 +457,27 @@ impl Client {
         r.body["id"].as_str().expect("team id").to_owned()
     }
 
+    /// Creates a list of `team` and returns its id.
+    pub async fn create_list(&self, team: &str, name: &str) -> String {
+        let r = self
+            .post(
+                &format!("/api/v1/teams/{team}/lists"),
+                json!({ "name": name }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["id"].as_str().expect("list id").to_owned()
+    }
+
+    /// Adds a member to `team` (`member`: the username, and the role if
+    /// given) and checks that it was added.
+    pub async fn add_member(&self, team: &str, member: Value) {
+        let r = self
+            .post(&format!("/api/v1/teams/{team}/members"), member)
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+
     /// Audit records matching `query` (as a site administrator).
     pub async fn audit(&self, query: &str) -> Vec<Value> {
         let r = self.get(&format!("/api/v1/audit?{query}")).await;
@@ -466,6 +487,53 @@ impl Client {
 }
 
 /// One Server-Sent Event.
+/// A cookie-keeping HTTP client signed in at the Rounds server at `base`
+/// (for servers run as a `rounds` process rather than a [`TestApp`]), and
+/// the sign-in's answer.
+pub async fn signed_in(base: &str, username: &str, password: &str) -> (reqwest::Client, Reply) {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let reply = Client::reply(r).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    (http, reply)
+}
+
+/// A team of `owner` with `member` in it, its EHR connection (named
+/// `connection`) to the FHIR server at `base`, and a new list: the owner's
+/// client, the team id and the list id.
+pub async fn ehr_team(
+    app: &TestApp,
+    base: &str,
+    team: &str,
+    connection: &str,
+    list: &str,
+) -> (Client, String, String) {
+    app.user("owner", false).await;
+    app.user("member", false).await;
+    let owner = app.client("owner").await;
+    let team = owner.create_team(team).await;
+    owner
+        .add_member(&team, json!({"username": "member", "role": "member"}))
+        .await;
+    let r = owner
+        .put(
+            &format!("/api/v1/teams/{team}/ehr-connection"),
+            json!({"name": connection, "baseUrl": base, "auth": {"kind": "none"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let list = owner.create_list(&team, list).await;
+    (owner, team, list)
+}
+
 #[derive(Debug, Clone)]
 pub struct Sse {
     pub id: Option<i64>,

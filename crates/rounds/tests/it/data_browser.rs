@@ -42,14 +42,7 @@ async fn data_in_and_out_in_chromium() {
     app.user("charge", false).await;
     let charge = app.client("charge").await;
     let team = charge.create_team("Ward 9").await;
-    let r = charge
-        .post(
-            &format!("/api/v1/teams/{team}/lists"),
-            json!({"name": "Night round"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let list = r.body["id"].as_str().unwrap().to_owned();
+    let list = charge.create_list(&team, "Night round").await;
     let path = |rest: &str| format!("/api/v1/teams/{team}/lists/{list}{rest}");
     for (label, kind) in [("Score", "number"), ("Plan", "text")] {
         let r = charge

@@ -30,21 +30,9 @@ impl Ward {
         app.user("nurse", false).await;
         let charge = app.client("charge").await;
         let team = charge.create_team("Ward 5").await;
-        charge
-            .post(
-                &format!("/api/v1/teams/{team}/members"),
-                json!({"username": "nurse"}),
-            )
-            .await;
+        charge.add_member(&team, json!({"username": "nurse"})).await;
         let nurse = app.client("nurse").await;
-        let r = charge
-            .post(
-                &format!("/api/v1/teams/{team}/lists"),
-                json!({"name": "Ward round"}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-        let list = r.body["id"].as_str().unwrap().to_owned();
+        let list = charge.create_list(&team, "Ward round").await;
         let mut w = Self {
             app,
             charge,

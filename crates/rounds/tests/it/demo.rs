@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::common::Sekmet;
 
@@ -49,17 +49,7 @@ async fn demo_serves_a_ward_list_with_ehr_columns() {
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "the demo's directory is private as serve's is");
     }
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let r = http
-        .post(format!("{base}/api/v1/session"))
-        .json(&json!({"username": "demo", "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let (http, _) = crate::common::signed_in(&base, "demo", &password).await;
     // The page the demo names, and its data through the API.
     let page = http.get(&list).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);

@@ -141,31 +141,8 @@ pub struct Ward {
 }
 
 pub async fn ward(app: &TestApp, base: &str) -> Ward {
-    app.user("owner", false).await;
-    app.user("member", false).await;
-    let owner = app.client("owner").await;
-    let team = owner.create_team("Ward 3").await;
-    let r = owner
-        .post(
-            &format!("/api/v1/teams/{team}/members"),
-            json!({"username": "member", "role": "member"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let r = owner
-        .put(
-            &format!("/api/v1/teams/{team}/ehr-connection"),
-            json!({"name": "Hospital EHR", "baseUrl": base, "auth": {"kind": "none"}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = owner
-        .post(
-            &format!("/api/v1/teams/{team}/lists"),
-            json!({"name": "Ward round"}),
-        )
-        .await;
-    let list = r.body["id"].as_str().unwrap().to_owned();
+    let (owner, team, list) =
+        crate::common::ehr_team(app, base, "Ward 3", "Hospital EHR", "Ward round").await;
     Ward {
         team,
         list,

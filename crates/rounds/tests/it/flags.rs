@@ -172,31 +172,8 @@ pub(crate) async fn ward(
     base: &str,
     ehr_ids: impl Iterator<Item = &String>,
 ) -> Ward {
-    app.user("owner", false).await;
-    app.user("member", false).await;
-    let owner = app.client("owner").await;
-    let team = owner.create_team("Ward 7B").await;
-    let r = owner
-        .post(
-            &format!("/api/v1/teams/{team}/members"),
-            json!({"username": "member", "role": "member"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let r = owner
-        .put(
-            &format!("/api/v1/teams/{team}/ehr-connection"),
-            json!({"name": "Sandbox", "baseUrl": base, "auth": {"kind": "none"}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = owner
-        .post(
-            &format!("/api/v1/teams/{team}/lists"),
-            json!({"name": "Ward"}),
-        )
-        .await;
-    let list = r.body["id"].as_str().unwrap().to_owned();
+    let (owner, team, list) =
+        crate::common::ehr_team(app, base, "Ward 7B", "Sandbox", "Ward").await;
     for key in COLUMNS {
         let r = owner
             .post(

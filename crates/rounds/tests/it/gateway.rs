@@ -106,13 +106,7 @@ async fn teams_reach_their_own_hospital_through_the_gateway(backend: Backend) {
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         assert_eq!(r.body["ok"], true, "{}", r.body);
-        let r = owner
-            .post(
-                &format!("/api/v1/teams/{team}/lists"),
-                json!({"name": "Round"}),
-            )
-            .await;
-        let list = r.body["id"].as_str().unwrap().to_owned();
+        let list = owner.create_list(&team, "Round").await;
         wards.push((team, list));
     }
     let search = |team: &str, list: &str, q: Value| {

@@ -45,13 +45,7 @@ impl Shift {
         let charge = app.client("charge").await;
         let team = charge.create_team("Ward 9").await;
         for who in ["nurse", "resident"] {
-            let r = charge
-                .post(
-                    &format!("/api/v1/teams/{team}/members"),
-                    json!({ "username": who }),
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            charge.add_member(&team, json!({ "username": who })).await;
         }
         let mut lists = Vec::new();
         let mut patients = Vec::new();

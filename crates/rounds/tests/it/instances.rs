@@ -330,21 +330,8 @@ impl Seeded {
         seed.user("nurse", false).await;
         let charge = seed.client("charge").await;
         let team = charge.create_team(TEAM_NAME).await;
-        let r = charge
-            .post(
-                &format!("/api/v1/teams/{team}/members"),
-                json!({"username": "nurse"}),
-            )
-            .await;
-        assert!(r.status.is_success(), "{}", r.text);
-        let r = charge
-            .post(
-                &format!("/api/v1/teams/{team}/lists"),
-                json!({"name": "Morning round"}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-        let list = r.body["id"].as_str().unwrap().to_owned();
+        charge.add_member(&team, json!({"username": "nurse"})).await;
+        let list = charge.create_list(&team, "Morning round").await;
         let r = charge
             .post(
                 &format!("/api/v1/teams/{team}/lists/{list}/patients"),

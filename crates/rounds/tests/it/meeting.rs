@@ -110,14 +110,7 @@ pub async fn demo_ward(owner: &Client, patients: usize) -> Ward {
         )
         .await;
     assert!(r.status.is_success(), "connect the sandbox: {}", r.text);
-    let r = owner
-        .post(
-            &format!("/api/v1/teams/{team}/lists"),
-            json!({"name": "Ward round"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let list = r.body["id"].as_str().expect("list id").to_owned();
+    let list = owner.create_list(&team, "Ward round").await;
     let list_path = |rest: &str| format!("/api/v1/teams/{team}/lists/{list}{rest}");
     for key in [
         "heartRate",

@@ -25,21 +25,8 @@ impl Ward {
         app.user("nurse", false).await;
         let charge = app.client("charge").await;
         let team = charge.create_team("Ward 7").await;
-        let r = charge
-            .post(
-                &format!("/api/v1/teams/{team}/members"),
-                json!({"username": "nurse"}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-        let r = charge
-            .post(
-                &format!("/api/v1/teams/{team}/lists"),
-                json!({"name": "Morning round"}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-        let list = r.body["id"].as_str().unwrap().to_owned();
+        charge.add_member(&team, json!({"username": "nurse"})).await;
+        let list = charge.create_list(&team, "Morning round").await;
         Self {
             app,
             charge,

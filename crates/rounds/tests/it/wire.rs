@@ -28,13 +28,7 @@ async fn wire_and_static_files(backend: Backend) {
     app.user("nurse", false).await;
     let nurse = app.client("nurse").await;
     let team = nurse.create_team("Ward 9").await;
-    let r = nurse
-        .post(
-            &format!("/api/v1/teams/{team}/lists"),
-            json!({"name": "Ward 9 list"}),
-        )
-        .await;
-    let list = r.body["id"].as_str().unwrap().to_owned();
+    let list = nurse.create_list(&team, "Ward 9 list").await;
     for i in 0..20 {
         let r = nurse
             .post(
