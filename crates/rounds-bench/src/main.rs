@@ -86,7 +86,7 @@ enum Bench {
         /// --fhir-base, the sandbox
         #[arg(long, env = "ROUNDS_TEST_SEKMET")]
         sekmet: Option<std::path::PathBuf>,
-        /// Patients on the list [default: 50 on a FHIR server, 200 on the sandbox]
+        /// Patients on the list [default: 50 on a FHIR server, 100 on the sandbox]
         #[arg(long)]
         patients: Option<usize>,
         /// Days of vital signs per patient (sandbox)

@@ -22,7 +22,11 @@ pub(super) async fn bare_bundle(
         .send()
         .await?;
     if !r.status().is_success() {
-        bail!("the bare Bundle: {}", r.status());
+        bail!(
+            "the bare Bundle of {} entries: {} (more entries than the server takes in one Bundle? try fewer --patients)",
+            queries.len(),
+            r.status()
+        );
     }
     let v: Value = r.json().await?;
     if v["entry"].as_array().map_or(0, Vec::len) != queries.len() {

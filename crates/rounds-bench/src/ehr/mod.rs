@@ -157,8 +157,9 @@ fn ratio(a: Duration, b: Duration) -> f64 {
 }
 
 /// The FHIR server: given, sekmet seeded here, or the sandbox with a
-/// generated ward; `patients` defaults to 50 on a FHIR server, 200 on the
-/// sandbox.
+/// generated ward; `patients` defaults to 50 on a FHIR server, 100 on the
+/// sandbox (7 queries a patient: the bare single Bundle must stay within
+/// the sandbox's 1,000 entries).
 async fn upstream(
     fhir_base: Option<String>,
     sekmet: Option<std::path::PathBuf>,
@@ -170,7 +171,7 @@ async fn upstream(
         (None, Some(exe)) => Upstream::sekmet(&exe, patients.unwrap_or(50)).await,
         (None, None) => {
             let spec = rounds_sandbox::WardSpec {
-                patients: patients.unwrap_or(200),
+                patients: patients.unwrap_or(100),
                 days_of_vitals: days,
                 ..rounds_sandbox::WardSpec::default()
             };
