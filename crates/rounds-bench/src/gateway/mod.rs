@@ -5,10 +5,13 @@
 //!
 //!     cargo run --release -p rounds-bench -- gateway [--fhir-base URL] [--nginx PATH]
 //!
-//! Two gateways take part, one per `audit_sync` mode (`gw-commit`: every
+//! The gateways take part one per `audit_sync` mode (`gw-commit`: every
 //! record on disk before its answer; `gw-batch`: committed before, on disk
-//! within a second), each on a Tokio runtime of its own apart from the
-//! callers', as nginx is a process of its own.
+//! within a second; `gw-async`: written after the answer), each on a Tokio
+//! runtime of its own apart from the callers', as nginx is a process of
+//! its own. Beside them `pass`, a bare pass-through on the gateway's HTTP
+//! stack (floor.rs): the part of the gateway's added latency that is the
+//! stack itself.
 //!
 //! The gateway does more than nginx for each request (token validation,
 //! revocation check, URL rewriting, an audit record written to its
@@ -24,6 +27,7 @@ use serde_json::{json, Value};
 use crate::upstream::Upstream;
 use crate::{ms, percentile};
 
+mod floor;
 mod servers;
 use servers::{find_nginx, start_nginx, GatewayProcess, Target};
 
@@ -167,7 +171,17 @@ pub async fn run(
             sync,
         )?);
     }
-    let (targets, nginx_proc) = targets(&http, &upstream.base, nginx, &gateways).await?;
+    let (mut targets, nginx_proc) = targets(&http, &upstream.base, nginx, &gateways).await?;
+    // The floor: the same HTTP stack as the gateway's, doing nothing else.
+    let floor = floor::PassThrough::start(&upstream.base)?;
+    targets.insert(
+        targets.len() - gateways.len(),
+        Target {
+            name: "pass",
+            base: floor.base.clone(),
+            token: None,
+        },
+    );
 
     println!(
         "upstream {}: {} patients; {per_caller} requests per caller\n",
@@ -197,6 +211,7 @@ pub async fn run(
     for g in gateways {
         g.stop();
     }
+    floor.stop();
     Ok(())
 }
 
@@ -307,6 +322,9 @@ async fn compare(
             .position(|t| t.name == name)
             .map(|i| &figures[i])
     };
+    if let (Some(n), Some(f)) = (by_name("nginx"), by_name("pass")) {
+        print_against_nginx("pass", added(n), added(f));
+    }
     for g in gateways {
         if let (Some(n), Some(f)) = (by_name("nginx"), by_name(g.name)) {
             print_against_nginx(g.name, added(n), added(f));
