@@ -3,6 +3,9 @@
 //! from the DSTU2 specification, served by a local responder that, like a
 //! careless server, ignores the patient search parameter: the client must
 //! drop every resource of another patient.
+//!
+//! (Over 500 lines: one job, the versions' shapes from real example resources;
+//! each test one version or one checker case, its checks beside it.)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

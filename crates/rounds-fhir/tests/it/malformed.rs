@@ -2,6 +2,9 @@
 //! slow answers, paging links to another host, refused POST search and
 //! batch, failed batch entries, 429/503 with Retry-After. A clear error or a
 //! degraded section each time, never a panic.
+//!
+//! (Over 500 lines: one job, broken servers; each test one way of breaking, the
+//! answers it needs beside it.)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! Against a real FHIR R4 server: sekmet-fhir, started once for this file in
 //! its own temporary working directory, seeded through its own `seed` and
 //! `clinical.vitals` workflow and through a transaction Bundle of ours.
+//!
+//! (Over 500 lines: one job, the client against one real server: starting and
+//! seeding it once, then each test one thing the client does.)
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

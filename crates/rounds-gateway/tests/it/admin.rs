@@ -1,6 +1,9 @@
 //! The administration API: who may call it (the access matrix), what it
 //! does to the registry, its OpenAPI document, and the audit log it keeps
 //! (search, export in every format, verify, tampering found).
+//!
+//! (Over 500 lines: the scenarios of one API, the administration API; the access
+//! matrix test runs in steps, the helpers of those steps after it.)
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -1,5 +1,8 @@
 //! Routing to two real FHIR servers, URL rewriting, paging through the
 //! gateway, batch, metadata, and Rounds' own FHIR client through it.
+//!
+//! (Over 500 lines: the scenarios of one job, proxying; each test one story of
+//! calls through the gateway.)
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};

@@ -5,6 +5,8 @@
 //
 // Environment: ROUNDS_URL, ROUNDS_TEAM_ID, ROUNDS_PASSWORD, ROUNDS_CHROMIUM,
 // ROUNDS_NODE_MODULES (where playwright-core is), ROUNDS_ARTIFACTS.
+//
+// (Over 500 lines: one scenario, a ward round, told step by step in one try block.)
 import { rmSync } from "node:fs";
 import { checker, closeControl, control, env, launch, signIn as signInAt } from "./harness.mjs";
 

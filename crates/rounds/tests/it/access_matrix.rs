@@ -8,6 +8,10 @@
 //! sessions made by single sign-on at a real OpenID Connect provider, the
 //! member in the team through a directory group: how a session was made
 //! changes nothing of what it may do.
+//!
+//! (Over 500 lines: one job, the access matrix: the table of expected statuses,
+//! the world of teams and ids it runs in, the run over every operation, and the
+//! refusal of other teams' ids.)
 
 use std::collections::BTreeSet;
 

@@ -2,6 +2,9 @@
 //! writers (Python's openpyxl and csv): the preview with every problem,
 //! all or nothing, duplicate MRNs, files that are not what they claim,
 //! the limits, and a round trip of an exported list.
+//!
+//! (Over 500 lines: the scenarios of one feature, import; each test one story,
+//! the helpers they share first.)
 
 use std::time::{Duration, Instant};
 

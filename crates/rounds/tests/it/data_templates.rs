@@ -1,6 +1,9 @@
 //! Team templates: each built-in template provisions a team whose lists,
 //! columns (with choices and colours, EHR columns) and saved column sets
 //! are as the template describes; a failed creation leaves nothing.
+//!
+//! (Over 500 lines: the scenarios of one feature, team templates; each test one
+//! way a template is used or made.)
 
 use reqwest::StatusCode;
 use rounds_app::templates::builtin_templates;

@@ -3,6 +3,9 @@
 //! exactly those whose latest value, read from the sandbox's own FHIR API
 //! here, lies outside the range; NEWS2 matches a hand calculation; sorting
 //! and filtering by it; a team's own ranges; the catalog.
+//!
+//! (Over 500 lines: the scenarios of one feature, the flags; first the demo ward
+//! and the hand calculation they are checked against, then each test one story.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
