@@ -7,7 +7,7 @@
 //!     cargo run --release -p rounds-bench -- lists [--database-url URL]
 //!
 //! `ehr`: an EHR list cold and warm against the bare FHIR reads, and a
-//! getList that finds its data due for a re-read (see ehr.rs).
+//! getList that finds its data due for a re-read (see ehr/).
 //!
 //!     cargo run --release -p rounds-bench -- ehr
 //!
@@ -17,8 +17,8 @@
 //!
 //!     cargo run --release -p rounds-bench -- scale
 //!
-//! `gateway`: the interoperability gateway against a FHIR server directly
-//! and through nginx (see gateway.rs).
+//! `gateway`: the interoperability gateway against a FHIR server directly,
+//! through nginx and through a bare pass-through (see gateway/).
 //!
 //! Figures are wall-clock times on a shared machine: compare them as
 //! ratios within one run, not across runs.
