@@ -28,6 +28,8 @@ pub(crate) mod templates;
 mod users;
 mod vitals;
 
+pub(crate) use patients::NoteDto;
+
 use axum::http::StatusCode;
 use rounds_core::{Id, IdKind};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};

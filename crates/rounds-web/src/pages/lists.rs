@@ -20,6 +20,7 @@ use super::{message, render, CheckedForm, NoFields, PageActor, PagePath, PageRes
 use crate::api::dto::{MemberDto, TeamDto};
 use crate::api::lists::{view_spec, ColumnDto, ListDto, ListViewDto};
 use crate::api::schemas::SchemaDto;
+use crate::api::NoteDto;
 use crate::AppState;
 
 /// The patient fields every patient has, in the order the pages show them.
@@ -46,14 +47,9 @@ struct FieldView {
 
 #[derive(Serialize)]
 struct NoteView {
-    id: String,
-    author_id: String,
-    author_name: String,
-    body: String,
-    version: i64,
-    created_at: String,
-    updated_at: String,
-    edited: bool,
+    /// The note as the API gives it (camelCase fields).
+    #[serde(flatten)]
+    note: NoteDto,
     mine: bool,
 }
 
@@ -291,14 +287,7 @@ pub async fn patient_page(
         .iter()
         .filter(|n| !n.deleted)
         .map(|n| NoteView {
-            id: n.id.to_string(),
-            author_id: n.author_id.to_string(),
-            author_name: n.author_name.clone(),
-            body: n.body.clone(),
-            version: n.version,
-            created_at: n.created_at.to_rfc3339(),
-            updated_at: n.updated_at.to_rfc3339(),
-            edited: n.version > 1,
+            note: NoteDto::from(n),
             mine: n.author_id == me_id,
         })
         .collect();

@@ -387,6 +387,9 @@ try {
   await a.reload();
   check((await a.textContent('.field[data-key="room"] dd')).trim() === "15" && (await a.textContent("#notes")).includes(note2), "after a reload the patient page has the room and the edited note");
   const own = a.locator("#notes li.note", { hasText: note2 });
+  const meta = await own.locator(".note-meta").textContent();
+  const stamp = await own.locator(".note-meta time").getAttribute("datetime");
+  check(meta.includes("charge display") && !Number.isNaN(Date.parse(stamp || "")), `the server-drawn note names its author and when it was written (${meta.trim()})`);
   await own.locator("details.confirm > summary").click();
   await a.waitForSelector("#live[data-state=live]", { timeout: 5000 });
   await a.waitForTimeout(500);
